@@ -1,0 +1,16 @@
+//! The matching and response engine of Lyrebird.
+//!
+//! Pure Rust with no I/O: given a mock's saved examples and an incoming request, it picks the
+//! example to answer with, renders the response and can always say why.
+//!
+//! - [`model`]: the example format users save (plain serde types).
+//! - [`request`]: the incoming request as plain data.
+//! - [`error`]: what is wrong with an example a user tries to save.
+
+pub mod error;
+pub mod model;
+pub mod request;
+
+pub use error::{SourceError, ValidationError};
+pub use model::*;
+pub use request::Request;

@@ -1,0 +1,1 @@
+//! PostgreSQL storage through sqlx: accounts, workspaces, keys, mocks, examples, call log, usage.
