@@ -6,10 +6,12 @@
 //! - [`model`]: the example format users save (plain serde types).
 //! - [`request`]: the incoming request as plain data.
 //! - [`error`]: what is wrong with an example a user tries to save.
+//! - [`xml`]: hostile-input-safe XML parsing, structural equality and XPath.
 
 pub mod error;
 pub mod model;
 pub mod request;
+pub mod xml;
 
 pub use error::{SourceError, ValidationError};
 pub use model::*;
