@@ -6,9 +6,13 @@
 //! - [`model`]: the example format users save (plain serde types).
 //! - [`request`]: the incoming request as plain data.
 //! - [`error`]: what is wrong with an example a user tries to save.
+//! - [`expr`]: Rhai expression conditions, compiled at save time and sandboxed.
+//! - [`jsonpath`]: lenient JSON reading and panic-free JSONPath for the helpers.
 //! - [`xml`]: hostile-input-safe XML parsing, structural equality and XPath.
 
 pub mod error;
+pub mod expr;
+pub mod jsonpath;
 pub mod model;
 pub mod request;
 pub mod xml;

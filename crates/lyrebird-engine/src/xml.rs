@@ -337,6 +337,16 @@ fn start_tag_end(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Checks that `expr` is an XPath expression [`xpath`] accepts, without a document.
+pub fn check_xpath(expr: &str) -> Result<(), String> {
+    guard_xpath(expr)?;
+    match sxd_xpath::Factory::new().build(expr) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err("the XPath expression is empty".to_owned()),
+        Err(error) => Err(format!("XPath error: {error}")),
+    }
+}
+
 fn guard_xpath(expr: &str) -> Result<(), String> {
     if expr.len() > MAX_XPATH_LEN {
         return Err(format!(
@@ -457,9 +467,9 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
-        let deep = "<a>".repeat(10_000) + &"</a>".repeat(10_000);
+        let deep = format!("{}{}", "<a>".repeat(10_000), "</a>".repeat(10_000));
         assert!(parse(&deep).unwrap_err().contains("deeper"));
-        let fine = "<a>".repeat(100) + &"</a>".repeat(100);
+        let fine = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
         assert!(parse(&fine).is_ok());
     }
 
