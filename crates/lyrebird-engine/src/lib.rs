@@ -9,14 +9,23 @@
 //! - [`expr`]: Rhai expression conditions, compiled at save time and sandboxed.
 //! - [`jsonpath`]: lenient JSON reading and panic-free JSONPath for the helpers.
 //! - [`xml`]: hostile-input-safe XML parsing, structural equality and XPath.
+//! - [`compile`]: examples compiled once into the form serving uses; [`validate_example`].
+//! - [`explain`]: why an example was chosen, and the near misses when none was.
 
+mod body;
+pub mod compile;
 pub mod error;
+pub mod explain;
 pub mod expr;
 pub mod jsonpath;
 pub mod model;
+mod path;
 pub mod request;
+mod value;
 pub mod xml;
 
+pub use compile::validate_example;
 pub use error::{SourceError, ValidationError};
+pub use explain::{DecidedBy, Explanation, Failure, NearMiss, PathStep};
 pub use model::*;
 pub use request::Request;

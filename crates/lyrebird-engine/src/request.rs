@@ -23,6 +23,8 @@ struct Parsed {
     query: OnceLock<Vec<(String, String)>>,
     cookies: OnceLock<Vec<(String, String)>>,
     form: OnceLock<Option<Vec<(String, String)>>>,
+    json: OnceLock<Option<serde_json::Value>>,
+    xml: OnceLock<Option<crate::xml::XmlDoc>>,
 }
 
 impl Request {
@@ -135,6 +137,28 @@ impl Request {
                 })
             })
             .as_deref()
+    }
+
+    /// The body parsed as JSON, once; `None` when it is not JSON. serde_json's nesting limit
+    /// keeps hostile documents from exhausting the stack.
+    pub fn json_body(&self) -> Option<&serde_json::Value> {
+        self.parsed
+            .json
+            .get_or_init(|| serde_json::from_slice(&self.body).ok())
+            .as_ref()
+    }
+
+    /// The body parsed as XML by [`crate::xml::parse`] (which refuses DTDs), once; `None` when it
+    /// is not XML.
+    pub fn xml_body(&self) -> Option<&crate::xml::XmlDoc> {
+        self.parsed
+            .xml
+            .get_or_init(|| {
+                std::str::from_utf8(&self.body)
+                    .ok()
+                    .and_then(|text| crate::xml::parse(text).ok())
+            })
+            .as_ref()
     }
 
     /// The body as text, with invalid UTF-8 replaced.

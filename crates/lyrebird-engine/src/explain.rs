@@ -1,0 +1,241 @@
+//! Why an example was chosen, and why none was: the serializable reasons that go into the 404
+//! body and the call log.
+//!
+//! A request that matches nothing gets an [`Explanation`] naming the closest examples. Closeness
+//! follows WireMock's near-miss idea: each condition of an example contributes a weighted distance
+//! between 0 (fits) and 1 (entirely different), the path weighing most, and the examples with the
+//! smallest total are the near misses. Each near miss carries the *first* condition that failed,
+//! in the order a reader checks them: method, path, query, headers, cookies, body, expression.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::SelectionMode;
+
+/// How many near misses an explanation lists.
+pub const NEAR_MISSES: usize = 3;
+
+/// One condition of an example that a request did not meet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "condition", rename_all = "snake_case")]
+pub enum Failure {
+    Method {
+        expected: String,
+        actual: String,
+    },
+    /// `segment` is 1-based; `actual` is absent when the request path ends earlier.
+    Path {
+        segment: usize,
+        expected: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actual: Option<String>,
+    },
+    Query {
+        name: String,
+        expected: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actual: Option<String>,
+    },
+    Header {
+        name: String,
+        expected: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actual: Option<String>,
+    },
+    Cookie {
+        name: String,
+        expected: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actual: Option<String>,
+    },
+    /// A form parameter, looked up in the request's query and form body pooled (seed §3.7).
+    FormParameter {
+        name: String,
+        expected: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actual: Option<String>,
+    },
+    /// The body: `location` is a JSON pointer (`/items/0/id`), an XPath-like location
+    /// (`/foo/bar[1]/@attr`) or absent when the body as a whole differs.
+    Body {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        location: Option<String>,
+        message: String,
+    },
+    /// The expression was false, or failed (its reason).
+    Expression {
+        reason: String,
+    },
+}
+
+impl Failure {
+    /// The failure in one sentence, for people reading a 404 body or the call log.
+    pub fn describe(&self) -> String {
+        fn found(actual: Option<&String>) -> String {
+            actual.map_or_else(|| "it is missing".to_owned(), |a| format!("got {a:?}"))
+        }
+        match self {
+            Self::Method { expected, actual } => {
+                format!("method is {actual}, the example expects {expected}")
+            }
+            Self::Path {
+                segment,
+                expected,
+                actual,
+            } => format!(
+                "path segment {segment} should be {expected:?}, {}",
+                found(actual.as_ref())
+            ),
+            Self::Query {
+                name,
+                expected,
+                actual,
+            } => format!(
+                "query parameter {name:?} should be {expected:?}, {}",
+                found(actual.as_ref())
+            ),
+            Self::Header {
+                name,
+                expected,
+                actual,
+            } => format!(
+                "header {name:?} should be {expected:?}, {}",
+                found(actual.as_ref())
+            ),
+            Self::Cookie {
+                name,
+                expected,
+                actual,
+            } => format!(
+                "cookie {name:?} should be {expected:?}, {}",
+                found(actual.as_ref())
+            ),
+            Self::FormParameter {
+                name,
+                expected,
+                actual,
+            } => format!(
+                "form parameter {name:?} should be {expected:?}, {}",
+                found(actual.as_ref())
+            ),
+            Self::Body {
+                location: Some(location),
+                message,
+            } => format!("body at {location}: {message}"),
+            Self::Body {
+                location: None,
+                message,
+            } => format!("body: {message}"),
+            Self::Expression { reason } => format!("expression: {reason}"),
+        }
+    }
+}
+
+/// An example that came close to matching.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearMiss {
+    /// Position of the example in the list the mock was compiled from.
+    pub index: usize,
+    pub id: Uuid,
+    pub name: String,
+    /// 0 would be a match, 1 shares nothing with the request; rounded to three decimals.
+    pub distance: f64,
+    pub failed: Failure,
+    /// [`Failure::describe`], so that readers of the JSON need no code.
+    pub message: String,
+}
+
+/// Why no example answers a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub mode: SelectionMode,
+    pub method: String,
+    /// The request path and query as received.
+    pub url: String,
+    /// Closest first, at most [`NEAR_MISSES`].
+    pub near_misses: Vec<NearMiss>,
+}
+
+/// Which rule decided for the chosen example.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// Rules mode: the seed §3.9 level (1-based, in the list for form or non-form requests),
+    /// then, among examples of that level, priority, then conditions matched, then id.
+    Level {
+        level: u8,
+        name: String,
+        form_body: bool,
+        priority: i32,
+        conditions: usize,
+        /// How many examples fitted at this level; more than one means the tie-break decided.
+        candidates: usize,
+    },
+    /// Postman mode: the score (100 plus the parts below) and the path step that fitted.
+    Score {
+        score: f64,
+        path_step: PathStep,
+        path_score: i32,
+        query_score: f64,
+        body_bonus: i32,
+        candidates: usize,
+    },
+    /// Postman mode: the `x-mock-response-id` header named the example.
+    ResponseId { id: Uuid },
+    /// Postman mode: the `x-mock-response-name` header named the example.
+    ResponseName { name: String },
+}
+
+/// The steps of Postman's path comparison, each with its score (postman-compatibility.md,
+/// "Selection", step 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathStep {
+    Exact,
+    TrailingSlash,
+    CaseInsensitive,
+    CaseAndTrailingSlash,
+    Wildcards,
+    IdsRemoved,
+    IdsAndTrailingSlashRemoved,
+    EditDistance,
+}
+
+impl PathStep {
+    /// Cheapest first; the first one that fits gives the score.
+    pub const ALL: [Self; 8] = [
+        Self::Exact,
+        Self::TrailingSlash,
+        Self::CaseInsensitive,
+        Self::CaseAndTrailingSlash,
+        Self::Wildcards,
+        Self::IdsRemoved,
+        Self::IdsAndTrailingSlashRemoved,
+        Self::EditDistance,
+    ];
+
+    pub fn score(self) -> i32 {
+        match self {
+            Self::Exact => 0,
+            Self::TrailingSlash => -5,
+            Self::CaseInsensitive => -10,
+            Self::CaseAndTrailingSlash => -15,
+            Self::Wildcards => -20,
+            Self::IdsRemoved => -21,
+            Self::IdsAndTrailingSlashRemoved => -25,
+            Self::EditDistance => -30,
+        }
+    }
+
+    /// The steps users complain about, which `fuzzy_paths: false` turns off.
+    pub fn is_fuzzy(self) -> bool {
+        matches!(
+            self,
+            Self::CaseInsensitive
+                | Self::CaseAndTrailingSlash
+                | Self::IdsRemoved
+                | Self::IdsAndTrailingSlashRemoved
+                | Self::EditDistance
+        )
+    }
+}
