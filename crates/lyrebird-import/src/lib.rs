@@ -1,3 +1,118 @@
 //! Importers: Postman collections and environments, OpenAPI / Swagger and HAR files become engine
 //! examples; mocks export back to Postman and to the native format. Pure: files in, examples and
 //! warnings out.
+//!
+//! - [`postman`]: Postman collections v2.0 / v2.1 (and the 2.0 drafts) with environment files.
+//! - [`openapi`]: OpenAPI 3.0 / 3.1 and Swagger 2.0, JSON or YAML.
+//! - [`har`]: HAR 1.2 browser recordings.
+//! - [`export`]: a mock as a Postman collection v2.1 or as the native document.
+//! - [`detect`]: which importer an uploaded file is for.
+//!
+//! Every importer returns an [`ImportedMock`]: what could be read, plus a [`Warning`] for each part
+//! that could not, naming where it is in the file. Only a file that cannot be read at all is an
+//! [`ImportError`].
+
+mod document;
+mod error;
+pub mod export;
+pub mod har;
+mod http;
+pub mod openapi;
+pub mod postman;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use lyrebird_engine::{Example, MatchSettings};
+use serde::Serialize;
+
+pub use error::ImportError;
+
+/// The kinds of file the importers read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    PostmanCollection,
+    PostmanEnvironment,
+    OpenApi,
+    Swagger,
+    Har,
+    Native,
+    Unknown,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PostmanCollection => "a Postman collection",
+            Self::PostmanEnvironment => "a Postman environment",
+            Self::OpenApi => "an OpenAPI description",
+            Self::Swagger => "a Swagger 2.0 description",
+            Self::Har => "a HAR recording",
+            Self::Native => "a Lyrebird export",
+            Self::Unknown => "an unknown kind of document",
+        })
+    }
+}
+
+/// Which importer a file is for, so an upload page can take any file; `Unknown` when it is not
+/// JSON or YAML or none of the formats.
+pub fn detect(bytes: &[u8]) -> Kind {
+    document::parse(bytes).map_or(Kind::Unknown, |value| document::classify(&value))
+}
+
+/// A mock read from a file, ready to be saved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportedMock {
+    pub name: String,
+    /// In file order, which is also the order of Postman's tie-breaks.
+    pub examples: Vec<Example>,
+    pub environment: BTreeMap<String, String>,
+    pub settings: MatchSettings,
+    pub warnings: Vec<Warning>,
+    pub counts: Counts,
+}
+
+/// Something in the file that was left out or changed, and where it is: the folder, request and
+/// example names for Postman, the method and path for OpenAPI and HAR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub location: Vec<String>,
+    pub message: String,
+}
+
+impl Warning {
+    pub(crate) fn new(location: &[String], message: impl Into<String>) -> Self {
+        Self {
+            location: location.to_vec(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.location.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.location.join(" / "), self.message)
+        }
+    }
+}
+
+/// What the file held and what became of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Counts {
+    /// Postman folders.
+    pub folders: usize,
+    /// Postman requests, OpenAPI operations or HAR entries.
+    pub requests: usize,
+    /// Examples imported, generated ones included.
+    pub examples: usize,
+    /// Examples made up from a schema because the operation had none.
+    pub generated: usize,
+    /// Requests or operations that produced no example.
+    pub without_examples: usize,
+    /// Repeated identical HAR entries that were imported once.
+    pub duplicates: usize,
+}

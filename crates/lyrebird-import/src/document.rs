@@ -1,0 +1,137 @@
+//! Reading an uploaded file into a JSON value, whether it was written as JSON or YAML, and telling
+//! what kind of file it is.
+
+use serde_json::Value;
+
+use crate::{ImportError, Kind};
+
+/// Parses JSON, or YAML when the text does not start like JSON. Both parsers cap nesting (JSON at
+/// 128 levels, YAML likewise and also against alias bombs), so hostile input fails cleanly.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ImportError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|error| ImportError::NotJsonOrYaml {
+        detail: format!("not UTF-8 text ({error})"),
+    })?;
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(ImportError::NotJsonOrYaml {
+            detail: "the file is empty".to_owned(),
+        });
+    }
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return serde_json::from_str(text).map_err(|error| ImportError::NotJsonOrYaml {
+            detail: format!("JSON: {error}"),
+        });
+    }
+    let value: Value =
+        serde_norway::from_str(text).map_err(|error| ImportError::NotJsonOrYaml {
+            detail: format!("YAML: {error}"),
+        })?;
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(ImportError::NotJsonOrYaml {
+            detail: "the document is a plain value, not an object".to_owned(),
+        })
+    }
+}
+
+/// Tells the kind of a parsed document from the keys each format requires.
+pub(crate) fn classify(document: &Value) -> Kind {
+    let Some(object) = document.as_object() else {
+        return Kind::Unknown;
+    };
+    if object.contains_key("lyrebird") && object.contains_key("examples") {
+        Kind::Native
+    } else if object.contains_key("openapi") {
+        Kind::OpenApi
+    } else if object.contains_key("swagger") {
+        Kind::Swagger
+    } else if object
+        .get("log")
+        .is_some_and(|log| log.get("entries").is_some())
+    {
+        Kind::Har
+    } else if object.contains_key("info") && object.contains_key("item")
+        || object.contains_key("requests") && object.contains_key("order")
+    {
+        Kind::PostmanCollection
+    } else if object.get("values").is_some_and(Value::is_array) {
+        Kind::PostmanEnvironment
+    } else {
+        Kind::Unknown
+    }
+}
+
+/// Parses and checks the kind in one step, for importers that read one kind.
+pub(crate) fn parse_expecting(bytes: &[u8], expected: Kind) -> Result<Value, ImportError> {
+    let document = parse(bytes)?;
+    let found = classify(&document);
+    if found == expected {
+        Ok(document)
+    } else {
+        Err(ImportError::WrongKind { expected, found })
+    }
+}
+
+/// A JSON value as the text a user would see: strings without quotes, `null` as nothing.
+pub(crate) fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        Value::Bool(_) | Value::Number(_) => Some(value.to_string()),
+        Value::Array(_) | Value::Object(_) => Some(value.to_string()),
+    }
+}
+
+/// The string at `key`, if it is one.
+pub(crate) fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+/// The array at `key`, or an empty slice when it is missing or not an array.
+pub(crate) fn array_at<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_with_numeric_keys_reads_as_string_keys() {
+        let value = parse(b"responses:\n  200:\n    description: ok\n").expect("yaml");
+        assert_eq!(value["responses"]["200"]["description"], "ok");
+    }
+
+    #[test]
+    fn binary_garbage_is_not_json_or_yaml() {
+        let error = parse(&[0xff, 0xfe, 0x00, 0x01]).expect_err("binary");
+        assert!(
+            matches!(error, ImportError::NotJsonOrYaml { .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_plain_yaml_scalar_is_refused() {
+        let error = parse(b"just some words").expect_err("scalar");
+        assert!(error.to_string().contains("plain value"), "{error}");
+    }
+
+    #[test]
+    fn deeply_nested_json_fails_instead_of_overflowing() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn deeply_nested_yaml_fails_instead_of_overflowing() {
+        let deep = format!("a: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+}

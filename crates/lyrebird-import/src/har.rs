@@ -1,0 +1,1 @@
+//! HAR 1.2 recordings.

@@ -1,0 +1,130 @@
+//! Postman `{{name}}` variables: the collection's and the environment's values, with variables
+//! inside variables resolved (to a bounded depth, so a loop cannot hang an import).
+
+use std::collections::BTreeMap;
+
+/// How many times a value may refer to another variable before resolution stops.
+const MAX_DEPTH: usize = 10;
+
+/// The variables an import resolves from; the environment's values win over the collection's.
+#[derive(Debug, Default)]
+pub(crate) struct Variables {
+    values: BTreeMap<String, String>,
+}
+
+impl Variables {
+    pub(crate) fn new(values: BTreeMap<String, String>) -> Self {
+        Self { values }
+    }
+
+    /// Every value with its own variables resolved, so a base URL built from other variables is
+    /// known in full.
+    pub(crate) fn resolved_values(&self) -> Vec<String> {
+        self.values
+            .values()
+            .map(|value| self.resolve(value))
+            .collect()
+    }
+
+    pub(crate) fn into_map(self) -> BTreeMap<String, String> {
+        self.values
+    }
+
+    /// Replaces every defined variable, again inside the replacements; undefined ones and
+    /// Postman's dynamic values (`{{$guid}}`) stay as written.
+    pub(crate) fn resolve(&self, text: &str) -> String {
+        let mut current = text.to_owned();
+        for _ in 0..MAX_DEPTH {
+            let next = self.resolve_once(&current);
+            if next == current {
+                break;
+            }
+            current = next;
+        }
+        current
+    }
+
+    fn resolve_once(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            match after.find("}}") {
+                Some(end) => {
+                    let name = after[..end].trim();
+                    match self.values.get(name) {
+                        Some(value) => out.push_str(value),
+                        None => out.push_str(&rest[start..start + 2 + end + 2]),
+                    }
+                    rest = &after[end + 2..];
+                }
+                None => {
+                    out.push_str(&rest[start..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// True when the text holds a `{{...}}` reference: a variable, a dynamic value or a helper.
+pub(crate) fn has_reference(text: &str) -> bool {
+    text.find("{{")
+        .is_some_and(|start| text[start + 2..].contains("}}"))
+}
+
+/// True when the whole text is one reference (`{{id}}`) or an OpenAPI-to-Postman placeholder
+/// (`<string>`, `<long>`): a value the file does not really give.
+pub(crate) fn is_placeholder(text: &str) -> bool {
+    let text = text.trim();
+    let wrapped = |open: &str, close: &str| {
+        text.len() > open.len() + close.len()
+            && text.starts_with(open)
+            && text.ends_with(close)
+            && !text[open.len()..text.len() - close.len()].contains(open)
+    };
+    wrapped("{{", "}}") || wrapped("<", ">")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Variables {
+        Variables::new(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn variables_inside_variables_resolve() {
+        let vars = vars(&[("baseUrl", "https://h/{{account}}"), ("account", "42")]);
+        assert_eq!(
+            vars.resolve("{{baseUrl}}/x/{{other}}"),
+            "https://h/42/x/{{other}}"
+        );
+    }
+
+    #[test]
+    fn a_variable_loop_stops() {
+        let vars = vars(&[("a", "{{b}}"), ("b", "{{a}}")]);
+        let resolved = vars.resolve("{{a}}");
+        assert!(resolved == "{{a}}" || resolved == "{{b}}");
+    }
+
+    #[test]
+    fn placeholders_are_whole_references_or_angle_brackets() {
+        assert!(is_placeholder("{{token}}"));
+        assert!(is_placeholder("<string>"));
+        assert!(!is_placeholder("Bearer {{token}}"));
+        assert!(!is_placeholder("{{a}}{{b}}"));
+        assert!(has_reference("Bearer {{token}}"));
+        assert!(!has_reference("{ \"a\": {} }"));
+    }
+}
