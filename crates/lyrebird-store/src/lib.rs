@@ -1,1 +1,75 @@
-//! PostgreSQL storage through sqlx: accounts, workspaces, keys, mocks, examples, call log, usage.
+//! PostgreSQL storage of Lyrebird, through sqlx.
+//!
+//! - [`Store`]: a connection pool with one method per operation, grouped by resource in
+//!   [`accounts`], [`keys`], [`mocks`] and [`examples`]. Tenant data is only reachable through a
+//!   [`Workspace`] handle, which only authentication creates ([`workspace`]).
+//! - [`embedded`]: the private PostgreSQL cluster the server runs when no `DATABASE_URL` is set.
+//! - [`ids`] and [`secret`]: typed ids, and secrets that never reach a log.
+//! - `testing` (feature `test-support`): a fresh migrated database per test.
+//!
+//! Queries are plain `query_as` with `FromRow` rows, checked by the tests against a real
+//! database rather than at compile time (see `docs/architecture.md`).
+
+pub mod accounts;
+pub mod embedded;
+pub mod error;
+pub mod examples;
+pub mod ids;
+pub mod keys;
+pub mod mocks;
+pub mod secret;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod workspace;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use accounts::{Account, Email, NewPassword, Session, SignUp, WorkspaceDetails};
+pub use error::{Result, StoreError};
+pub use examples::StoredExample;
+pub use ids::{AccountId, ExampleId, KeyId, MockId, WorkspaceId};
+pub use keys::ApiKey;
+pub use mocks::{Delay, MOCK_CHANGED_CHANNEL, Mock, MockDraft};
+pub use secret::Secret;
+pub use workspace::{Caller, Credential, Scope, Workspace};
+
+/// The migrations in the repository's `migrations/`, compiled into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// Access to Lyrebird's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(options: PgConnectOptions) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for the parts of the server that need their own queries or a `LISTEN`.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Succeeds when the database answers a query.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

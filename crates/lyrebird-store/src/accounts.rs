@@ -1,0 +1,269 @@
+//! Accounts, their personal workspaces, and web sessions.
+//!
+//! Passwords are hashed with Argon2id on a blocking thread (hashing takes tens of milliseconds
+//! on purpose, which would stall the async runtime). Session tokens, like API keys, are random
+//! and stored as SHA-256 digests.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use sqlx::FromRow;
+use time::{Duration, OffsetDateTime};
+
+use crate::Store;
+use crate::error::{Result, StoreError};
+use crate::ids::{AccountId, WorkspaceId};
+use crate::keys::{ApiKey, insert_key};
+use crate::secret::{Secret, random_token};
+use crate::workspace::{Caller, Credential, Scope, Workspace};
+
+/// How long a web session lasts after logging in.
+pub const SESSION_LIFETIME: Duration = Duration::days(30);
+
+/// The shortest password accepted at sign-up.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// An email address, trimmed and in lower case, so the same person cannot sign up twice by
+/// changing letter case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        let email = input.trim().to_lowercase();
+        let (local, domain) = email.split_once('@').ok_or("an email address needs an @")?;
+        if local.is_empty() || domain.is_empty() || domain.contains('@') {
+            return Err("an email address looks like name@example.com");
+        }
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("an email address has no spaces and at most 254 characters");
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password good enough to be hashed and stored.
+#[derive(Debug, Clone)]
+pub struct NewPassword(Secret);
+
+impl NewPassword {
+    pub fn parse(password: Secret) -> Result<Self, String> {
+        if password.expose().chars().count() < MIN_PASSWORD_CHARS {
+            return Err(format!(
+                "a password has at least {MIN_PASSWORD_CHARS} characters"
+            ));
+        }
+        Ok(Self(password))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Account {
+    pub id: AccountId,
+    pub email: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct WorkspaceDetails {
+    pub id: WorkspaceId,
+    pub name: String,
+    /// Calls per month; `None` means the server's default.
+    pub monthly_quota: Option<i64>,
+    pub created_at: OffsetDateTime,
+}
+
+/// What sign-up creates. `api_key` is the only time the key is ever seen.
+#[derive(Debug)]
+pub struct SignUp {
+    pub account: Account,
+    pub workspace: WorkspaceDetails,
+    pub key: ApiKey,
+    pub api_key: Secret,
+}
+
+/// A web session that has just been opened. `token` goes into the cookie and nowhere else.
+#[derive(Debug)]
+pub struct Session {
+    pub token: Secret,
+    pub account: Account,
+    pub workspace: WorkspaceDetails,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A PHC string of a password nobody has, verified when the email is unknown so that a failed
+/// login takes as long whether or not the account exists.
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9/8d6dIRKDbFKc/o8mSOYzrZ2oG5CgXH6o4JLfxSJcA";
+
+impl Store {
+    /// Creates the account, its personal workspace and a first `admin` key, all or nothing.
+    pub async fn sign_up(&self, email: &Email, password: NewPassword) -> Result<SignUp> {
+        let password_hash = hash_password(password.0).await?;
+        let mut tx = self.pool().begin().await?;
+        let account: Account = sqlx::query_as(
+            "INSERT INTO accounts (id, email, password_hash) VALUES ($1, $2, $3)
+             RETURNING id, email, created_at",
+        )
+        .bind(AccountId::generate())
+        .bind(email.as_str())
+        .bind(password_hash)
+        .fetch_one(&mut *tx)
+        .await?;
+        let workspace: WorkspaceDetails = sqlx::query_as(
+            "INSERT INTO workspaces (id, owner_id, name) VALUES ($1, $2, 'Personal')
+             RETURNING id, name, monthly_quota, created_at",
+        )
+        .bind(WorkspaceId::generate())
+        .bind(account.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let (key, api_key) = insert_key(&mut tx, workspace.id, "First key", Scope::Admin).await?;
+        tx.commit().await?;
+        Ok(SignUp {
+            account,
+            workspace,
+            key,
+            api_key,
+        })
+    }
+
+    /// Checks the password and opens a session; `None` when the email or password is wrong
+    /// (the caller cannot tell which, on purpose).
+    pub async fn log_in(&self, email: &Email, password: Secret) -> Result<Option<Session>> {
+        let found: Option<(AccountId, String)> =
+            sqlx::query_as("SELECT id, password_hash FROM accounts WHERE email = $1")
+                .bind(email.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+        let (account_id, stored_hash) = match found {
+            Some((id, hash)) => (Some(id), hash),
+            None => (None, DECOY_HASH.to_owned()),
+        };
+        let verified = tokio::task::spawn_blocking(move || {
+            let hash = PasswordHash::new(&stored_hash)
+                .map_err(|e| StoreError::PasswordHash(e.to_string()))?;
+            Ok::<_, StoreError>(
+                Argon2::default()
+                    .verify_password(password.expose().as_bytes(), &hash)
+                    .is_ok(),
+            )
+        })
+        .await??;
+        let Some(account_id) = account_id.filter(|_| verified) else {
+            return Ok(None);
+        };
+
+        let token = random_token("", 43);
+        let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
+        sqlx::query("INSERT INTO sessions (digest, account_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(token.digest())
+            .bind(account_id)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await?;
+        let account: Account =
+            sqlx::query_as("SELECT id, email, created_at FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_one(self.pool())
+                .await?;
+        let workspace = self.personal_workspace(account_id).await?;
+        Ok(Some(Session {
+            token,
+            account,
+            workspace,
+            expires_at,
+        }))
+    }
+
+    /// Ends a session; an unknown token is not an error (logging out twice is harmless).
+    pub async fn log_out(&self, token: &Secret) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE digest = $1")
+            .bind(token.digest())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The caller behind a session cookie, if the session exists and has not expired.
+    pub async fn authenticate_session(&self, token: &Secret) -> Result<Option<Caller>> {
+        let found: Option<(AccountId, WorkspaceId)> = sqlx::query_as(
+            "SELECT s.account_id, w.id
+             FROM sessions s
+             JOIN LATERAL (
+                 SELECT id FROM workspaces WHERE owner_id = s.account_id
+                 ORDER BY created_at LIMIT 1
+             ) w ON true
+             WHERE s.digest = $1 AND s.expires_at > now()",
+        )
+        .bind(token.digest())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.map(|(account, workspace)| Caller {
+            workspace: Workspace::granted(workspace),
+            credential: Credential::Session { account },
+        }))
+    }
+
+    /// The workspace details of a handle.
+    pub async fn workspace(&self, workspace: &Workspace) -> Result<WorkspaceDetails> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, monthly_quota, created_at FROM workspaces WHERE id = $1",
+        )
+        .bind(workspace.id())
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    async fn personal_workspace(&self, account: AccountId) -> Result<WorkspaceDetails> {
+        Ok(sqlx::query_as(
+            "SELECT id, name, monthly_quota, created_at FROM workspaces
+             WHERE owner_id = $1 ORDER BY created_at LIMIT 1",
+        )
+        .bind(account)
+        .fetch_one(self.pool())
+        .await?)
+    }
+}
+
+async fn hash_password(password: Secret) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.expose().as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| StoreError::PasswordHash(e.to_string()))
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        let email = Email::parse("  Ada@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "ada@example.com");
+    }
+
+    #[test]
+    fn emails_without_an_at_sign_or_with_spaces_are_refused() {
+        assert!(Email::parse("ada.example.com").is_err());
+        assert!(Email::parse("@example.com").is_err());
+        assert!(Email::parse("ada lovelace@example.com").is_err());
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(NewPassword::parse(Secret::new("123456789")).is_err());
+        assert!(NewPassword::parse(Secret::new("1234567890")).is_ok());
+    }
+
+    #[test]
+    fn the_decoy_hash_is_a_valid_phc_string() {
+        assert!(PasswordHash::new(DECOY_HASH).is_ok());
+    }
+}

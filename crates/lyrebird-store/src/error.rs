@@ -1,0 +1,53 @@
+//! What can go wrong in the store, in terms the API layer can answer with.
+
+/// An error of a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist in the caller's workspace (or does not exist at all: the two are
+    /// deliberately indistinguishable).
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write; `constraint` is its name in the
+    /// migrations, which is what callers match on (never the message text).
+    #[error("conflict on constraint {constraint}")]
+    Conflict {
+        constraint: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+    #[error("background task failed")]
+    Task(#[from] tokio::task::JoinError),
+    /// A value could not be turned into the JSON of a column.
+    #[error("JSON for {column} could not be encoded")]
+    Json {
+        column: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(ref db)
+                if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) =>
+            {
+                let constraint = db.constraint().unwrap_or_default().to_owned();
+                StoreError::Conflict {
+                    constraint,
+                    source: error,
+                }
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

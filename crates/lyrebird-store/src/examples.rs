@@ -1,0 +1,210 @@
+//! A mock's examples, kept in the order the user gave them, as JSONB in the engine's own format.
+//!
+//! Every write first locks the mock's row through the workspace (which is also the tenancy
+//! check), bumps its `updated_at` and announces the change, all in one transaction.
+
+use lyrebird_engine::Example;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection};
+use time::OffsetDateTime;
+
+use crate::Store;
+use crate::error::{Result, StoreError};
+use crate::ids::{ExampleId, MockId};
+use crate::mocks::notify_mock_changed;
+use crate::workspace::Workspace;
+
+/// A saved example and where it sits in its mock.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct StoredExample {
+    pub id: ExampleId,
+    pub mock_id: MockId,
+    pub position: i32,
+    #[sqlx(json, rename = "body")]
+    pub example: Example,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+macro_rules! example_columns {
+    () => {
+        "e.id, e.mock_id, e.position, e.body, e.created_at, e.updated_at"
+    };
+}
+
+/// Locks the mock for a change of its examples, if it is in `workspace`.
+async fn lock_mock(conn: &mut PgConnection, workspace: &Workspace, mock: MockId) -> Result<()> {
+    sqlx::query("UPDATE mocks SET updated_at = now() WHERE id = $1 AND workspace_id = $2")
+        .bind(mock)
+        .bind(workspace.id())
+        .execute(conn)
+        .await?
+        .rows_affected()
+        .eq(&1)
+        .then_some(())
+        .ok_or(StoreError::NotFound)
+}
+
+async fn examples_of(conn: &mut PgConnection, mock: MockId) -> Result<Vec<StoredExample>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        example_columns!(),
+        " FROM examples e WHERE e.mock_id = $1 ORDER BY e.position"
+    ))
+    .bind(mock)
+    .fetch_all(conn)
+    .await?)
+}
+
+impl Store {
+    /// The mock's examples in order; `NotFound` when the mock is not in the workspace.
+    pub async fn list_examples(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+    ) -> Result<Vec<StoredExample>> {
+        let mut tx = self.pool().begin().await?;
+        let exists: Option<MockId> =
+            sqlx::query_scalar("SELECT id FROM mocks WHERE id = $1 AND workspace_id = $2")
+                .bind(mock)
+                .bind(workspace.id())
+                .fetch_optional(&mut *tx)
+                .await?;
+        exists.ok_or(StoreError::NotFound)?;
+        examples_of(&mut tx, mock).await
+    }
+
+    pub async fn example(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        id: ExampleId,
+    ) -> Result<StoredExample> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            example_columns!(),
+            " FROM examples e JOIN mocks m ON m.id = e.mock_id
+             WHERE e.id = $1 AND e.mock_id = $2 AND m.workspace_id = $3"
+        ))
+        .bind(id)
+        .bind(mock)
+        .bind(workspace.id())
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Adds an example after the mock's last one.
+    pub async fn add_example(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        example: &Example,
+    ) -> Result<StoredExample> {
+        let mut tx = self.pool().begin().await?;
+        lock_mock(&mut tx, workspace, mock).await?;
+        let stored: StoredExample = sqlx::query_as(concat!(
+            "INSERT INTO examples AS e (id, mock_id, position, body)
+             SELECT $1, $2, coalesce(max(position) + 1, 0), $3 FROM examples WHERE mock_id = $2
+             RETURNING ",
+            example_columns!()
+        ))
+        .bind(ExampleId::generate())
+        .bind(mock)
+        .bind(Json(example))
+        .fetch_one(&mut *tx)
+        .await?;
+        notify_mock_changed(&mut tx, mock).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Replaces one example's content; it keeps its id and position.
+    pub async fn replace_example(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        id: ExampleId,
+        example: &Example,
+    ) -> Result<StoredExample> {
+        let mut tx = self.pool().begin().await?;
+        lock_mock(&mut tx, workspace, mock).await?;
+        let stored: StoredExample = sqlx::query_as(concat!(
+            "UPDATE examples AS e SET body = $3, updated_at = now()
+             WHERE e.id = $1 AND e.mock_id = $2
+             RETURNING ",
+            example_columns!()
+        ))
+        .bind(id)
+        .bind(mock)
+        .bind(Json(example))
+        .fetch_one(&mut *tx)
+        .await?;
+        notify_mock_changed(&mut tx, mock).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    pub async fn delete_example(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        id: ExampleId,
+    ) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        lock_mock(&mut tx, workspace, mock).await?;
+        let deleted = sqlx::query("DELETE FROM examples WHERE id = $1 AND mock_id = $2")
+            .bind(id)
+            .bind(mock)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        notify_mock_changed(&mut tx, mock).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces all of a mock's examples at once, in the given order: readers see the old set or
+    /// the new one, never a mix. An example given with an id keeps it (so a mock kept in git and
+    /// put back keeps its example ids); the others get new ones.
+    pub async fn replace_examples(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        examples: &[(Option<ExampleId>, Example)],
+    ) -> Result<Vec<StoredExample>> {
+        let mut tx = self.pool().begin().await?;
+        lock_mock(&mut tx, workspace, mock).await?;
+        sqlx::query("DELETE FROM examples WHERE mock_id = $1")
+            .bind(mock)
+            .execute(&mut *tx)
+            .await?;
+        let ids: Vec<uuid::Uuid> = examples
+            .iter()
+            .map(|(id, _)| id.unwrap_or_else(ExampleId::generate).as_uuid())
+            .collect();
+        let bodies = examples
+            .iter()
+            .map(|(_, example)| serde_json::to_value(example))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| StoreError::Json {
+                column: "examples.body",
+                source,
+            })?;
+        sqlx::query(
+            "INSERT INTO examples (id, mock_id, position, body)
+             SELECT id, $2, position::integer - 1, body
+             FROM unnest($1::uuid[], $3::jsonb[]) WITH ORDINALITY AS t (id, body, position)",
+        )
+        .bind(&ids)
+        .bind(mock)
+        .bind(&bodies)
+        .execute(&mut *tx)
+        .await?;
+        notify_mock_changed(&mut tx, mock).await?;
+        let stored = examples_of(&mut tx, mock).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+}

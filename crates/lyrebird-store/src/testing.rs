@@ -1,0 +1,119 @@
+//! Databases for tests: a fresh, migrated database per test, dropped when the test ends.
+//!
+//! With `DATABASE_URL` set, the databases are created on that server (the URL's user must be
+//! allowed to create databases). Otherwise every test process shares one throwaway embedded
+//! cluster, started by the first test that needs it with the server's own [`crate::embedded`]
+//! code, in `$TMPDIR/lyrebird-test-postgres` (or `LYREBIRD_TEST_PG_DIR`), without fsync. The
+//! cluster stays up between test processes (nextest runs one per test) and between runs; the
+//! project's test command stops it at the end.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+use crate::Store;
+use crate::embedded::{Cluster, EmbeddedOptions, open_lock_file};
+
+/// The shared cluster's directory when `LYREBIRD_TEST_PG_DIR` is not set.
+pub fn shared_cluster_dir() -> PathBuf {
+    std::env::var_os("LYREBIRD_TEST_PG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("lyrebird-test-postgres"))
+}
+
+/// Where test databases are created: the `postgres` database of the server they live on.
+fn server() -> &'static PgConnectOptions {
+    static SERVER: OnceLock<PgConnectOptions> = OnceLock::new();
+    SERVER.get_or_init(|| match std::env::var("DATABASE_URL") {
+        Ok(url) => PgConnectOptions::from_str(&url)
+            .expect("DATABASE_URL is not a valid PostgreSQL URL")
+            .database("postgres"),
+        Err(_) => shared_cluster().connect_options("postgres"),
+    })
+}
+
+/// Starts the shared cluster unless a test process already has: the data directory's lock is
+/// held only while starting, so concurrent test processes queue up instead of racing `initdb`.
+fn shared_cluster() -> Cluster {
+    let options = EmbeddedOptions {
+        durable: false,
+        ..EmbeddedOptions::new(shared_cluster_dir())
+    };
+    let cluster = Cluster::locate(&options).unwrap_or_else(|e| panic!("{e}"));
+    let lock = open_lock_file(&shared_cluster_dir()).unwrap_or_else(|e| panic!("{e}"));
+    lock.lock().expect("locking the test cluster's directory");
+    cluster.prepare().unwrap_or_else(|e| panic!("{e}"));
+    drop(lock);
+    cluster
+}
+
+/// A migrated database of its own for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    options: PgConnectOptions,
+    store: Store,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = server()
+            .connect()
+            .await
+            .expect("connecting to the test PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("creating a test database");
+        admin.close().await.ok();
+        let options = server().clone().database(&name);
+        let store = Store::connect(options.clone())
+            .await
+            .expect("connecting to and migrating the test database");
+        Self {
+            name,
+            options,
+            store,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A `DATABASE_URL` for this database, to hand to a server process.
+    pub fn url(&self) -> String {
+        self.options.to_url_lossy().to_string()
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database on a thread of its own: `Drop` cannot await, and the test's runtime
+    /// may be shutting down.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = server().connect().await.map_err(std::io::Error::other)?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .map_err(std::io::Error::other)?;
+                admin.close().await.map_err(std::io::Error::other)
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
+    }
+}

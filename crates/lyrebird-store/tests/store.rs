@@ -1,0 +1,213 @@
+//! The store against a real PostgreSQL: a fresh migrated database per test.
+
+use lyrebird_engine::Example;
+use lyrebird_store::testing::TestDatabase;
+use lyrebird_store::{
+    Caller, Delay, Email, MOCK_CHANGED_CHANNEL, MockDraft, NewPassword, Scope, Secret, Store,
+    StoreError,
+};
+use sqlx::postgres::PgListener;
+
+async fn sign_up(store: &Store, email: &str) -> Caller {
+    let signed_up = store
+        .sign_up(
+            &Email::parse(email).unwrap(),
+            NewPassword::parse(Secret::new("correct horse battery")).unwrap(),
+        )
+        .await
+        .unwrap();
+    store
+        .authenticate_key(&signed_up.api_key)
+        .await
+        .unwrap()
+        .expect("the first key works")
+}
+
+fn example(name: &str) -> Example {
+    serde_json::from_value(serde_json::json!({
+        "name": name,
+        "request": {"method": "GET", "path": format!("/{name}")},
+        "response": {"status": 200, "body": {"name": name}}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn signing_up_twice_with_the_same_email_in_another_case_conflicts_by_constraint_name() {
+    let db = TestDatabase::new().await;
+    sign_up(db.store(), "ada@example.com").await;
+    let error = db
+        .store()
+        .sign_up(
+            &Email::parse("ADA@example.com").unwrap(),
+            NewPassword::parse(Secret::new("another password")).unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Conflict { constraint, .. } if constraint == "accounts_email_key"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn login_checks_the_password_and_the_session_leads_to_the_personal_workspace() {
+    let db = TestDatabase::new().await;
+    let caller = sign_up(db.store(), "ada@example.com").await;
+    let email = Email::parse("ada@example.com").unwrap();
+    let wrong = db
+        .store()
+        .log_in(&email, Secret::new("wrong password"))
+        .await
+        .unwrap();
+    assert!(wrong.is_none());
+    let session = db
+        .store()
+        .log_in(&email, Secret::new("correct horse battery"))
+        .await
+        .unwrap()
+        .expect("the right password opens a session");
+    let by_session = db
+        .store()
+        .authenticate_session(&session.token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_session.workspace, caller.workspace);
+    assert_eq!(by_session.scope(), Scope::Admin);
+
+    db.store().log_out(&session.token).await.unwrap();
+    let after = db
+        .store()
+        .authenticate_session(&session.token)
+        .await
+        .unwrap();
+    assert!(after.is_none(), "a closed session no longer authenticates");
+}
+
+#[tokio::test]
+async fn a_revoked_key_no_longer_authenticates_and_use_is_recorded() {
+    let db = TestDatabase::new().await;
+    let caller = sign_up(db.store(), "ada@example.com").await;
+    let (key, token) = db
+        .store()
+        .create_key(&caller.workspace, "frontend", Scope::Mock)
+        .await
+        .unwrap();
+    assert_eq!(&token.expose()[..10], key.prefix);
+    let by_key = db.store().authenticate_key(&token).await.unwrap().unwrap();
+    assert_eq!(by_key.scope(), Scope::Mock);
+    let listed = db.store().list_keys(&caller.workspace).await.unwrap();
+    let used = listed.iter().find(|k| k.id == key.id).unwrap();
+    assert!(used.last_used_at.is_some());
+
+    db.store()
+        .revoke_key(&caller.workspace, key.id)
+        .await
+        .unwrap();
+    assert!(db.store().authenticate_key(&token).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn another_workspace_sees_neither_mocks_nor_examples_nor_keys() {
+    let db = TestDatabase::new().await;
+    let owner = sign_up(db.store(), "owner@example.com").await;
+    let other = sign_up(db.store(), "other@example.com").await;
+    let store = db.store();
+    let draft = MockDraft {
+        name: "Orders".into(),
+        ..MockDraft::default()
+    };
+    let mock = store.create_mock(&owner.workspace, &draft).await.unwrap();
+    let stored = store
+        .add_example(&owner.workspace, mock.id, &example("a"))
+        .await
+        .unwrap();
+    let keys = store.list_keys(&owner.workspace).await.unwrap();
+
+    let w = &other.workspace;
+    assert!(matches!(
+        store.mock(w, mock.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.list_mocks(w).await.unwrap().is_empty());
+    assert!(matches!(
+        store.list_examples(w, mock.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.example(w, mock.id, stored.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.add_example(w, mock.id, &example("b")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.replace_examples(w, mock.id, &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_mock(w, mock.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.revoke_key(w, keys[0].id).await,
+        Err(StoreError::NotFound)
+    ));
+    let untouched = store
+        .list_examples(&owner.workspace, mock.id)
+        .await
+        .unwrap();
+    assert_eq!(untouched, vec![stored]);
+}
+
+#[tokio::test]
+async fn replacing_all_examples_keeps_given_ids_orders_them_and_announces_the_change() {
+    let db = TestDatabase::new().await;
+    let owner = sign_up(db.store(), "owner@example.com").await;
+    let store = db.store();
+    let mock = store
+        .create_mock(
+            &owner.workspace,
+            &MockDraft {
+                name: "Orders".into(),
+                delay: Delay::ThreeG,
+                ..MockDraft::default()
+            },
+        )
+        .await
+        .unwrap();
+    let kept = store
+        .add_example(&owner.workspace, mock.id, &example("kept"))
+        .await
+        .unwrap();
+    store
+        .add_example(&owner.workspace, mock.id, &example("dropped"))
+        .await
+        .unwrap();
+
+    let mut listener = PgListener::connect_with(store.pool()).await.unwrap();
+    listener.listen(MOCK_CHANGED_CHANNEL).await.unwrap();
+    let replaced = store
+        .replace_examples(
+            &owner.workspace,
+            mock.id,
+            &[(None, example("new")), (Some(kept.id), example("kept"))],
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = replaced.iter().map(|e| e.example.name.as_str()).collect();
+    assert_eq!(names, ["new", "kept"]);
+    assert_eq!(replaced[1].id, kept.id);
+    assert_eq!(
+        replaced.iter().map(|e| e.position).collect::<Vec<_>>(),
+        [0, 1]
+    );
+    let notification = listener.recv().await.unwrap();
+    assert_eq!(notification.payload(), mock.id.to_string());
+    assert_eq!(
+        store.mock(&owner.workspace, mock.id).await.unwrap().delay,
+        Delay::ThreeG
+    );
+}
