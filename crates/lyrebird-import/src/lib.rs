@@ -5,7 +5,8 @@
 //! - [`postman`]: Postman collections v2.0 / v2.1 (and the 2.0 drafts) with environment files.
 //! - [`openapi`]: OpenAPI 3.0 / 3.1 and Swagger 2.0, JSON or YAML.
 //! - [`har`]: HAR 1.2 browser recordings.
-//! - [`export`]: a mock as a Postman collection v2.1 or as the native document.
+//! - [`export`]: a mock as a Postman collection v2.1.
+//! - [`NativeMock`]: the native document, whose export then import is exact.
 //! - [`detect`]: which importer an uploaded file is for.
 //!
 //! Every importer returns an [`ImportedMock`]: what could be read, plus a [`Warning`] for each part
@@ -17,6 +18,7 @@ mod error;
 pub mod export;
 pub mod har;
 mod http;
+mod native;
 pub mod openapi;
 pub mod postman;
 
@@ -27,6 +29,8 @@ use lyrebird_engine::{Example, MatchSettings};
 use serde::Serialize;
 
 pub use error::ImportError;
+pub use export::{PostmanExport, export_postman};
+pub use native::{NATIVE_VERSION, NativeMock, export_native, import_native};
 
 /// The kinds of file the importers read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
