@@ -210,10 +210,7 @@ fn regex_find(text: &str, pattern: &str) -> Fallible<bool> {
 }
 
 fn json_path(text: &str, path: &str) -> Fallible<Dynamic> {
-    let Some(json) = jsonpath::parse_lenient(text) else {
-        return Ok(Dynamic::UNIT);
-    };
-    match jsonpath::select(&json, path).map_err(runtime_error)? {
+    match jsonpath::select_in_text(text, path).map_err(runtime_error)? {
         Some(value) => rhai::serde::to_dynamic(value),
         None => Ok(Dynamic::UNIT),
     }

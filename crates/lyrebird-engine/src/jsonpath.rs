@@ -32,6 +32,15 @@ pub fn is_json(text: &str) -> bool {
     serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
+/// Selects `path` in the JSON `text` (read leniently); text that is not JSON selects nothing, but
+/// a malformed path is an error either way.
+pub fn select_in_text(text: &str, path: &str) -> Result<Option<Value>, String> {
+    match parse_lenient(text) {
+        Some(json) => select(&json, path),
+        None => select(&Value::Null, path).map(|_| None),
+    }
+}
+
 /// Selects `path` in `json`: no match gives `None`, one match that value, several an array of
 /// them. A malformed path is an error.
 pub fn select(json: &Value, path: &str) -> Result<Option<Value>, String> {

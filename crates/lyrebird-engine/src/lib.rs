@@ -8,19 +8,25 @@
 //! - [`error`]: what is wrong with an example a user tries to save.
 //! - [`expr`]: Rhai expression conditions, compiled at save time and sandboxed.
 //! - [`jsonpath`]: lenient JSON reading and panic-free JSONPath for the helpers.
+//! - [`template`]: sandboxed MiniJinja response templates and Postman variable translation.
+//! - [`render`]: a response compiled once and rendered per request, with its effects.
 //! - [`xml`]: hostile-input-safe XML parsing, structural equality and XPath.
 //! - [`compile`]: examples compiled once into the form serving uses; [`validate_example`].
 //! - [`explain`]: why an example was chosen, and the near misses when none was.
 
 mod body;
 pub mod compile;
+mod datetime;
 pub mod error;
 pub mod explain;
 pub mod expr;
+mod fake;
 pub mod jsonpath;
 pub mod model;
 mod path;
+pub mod render;
 pub mod request;
+pub mod template;
 mod value;
 pub mod xml;
 

@@ -1,0 +1,282 @@
+//! Turning an example's response into bytes for one request: fixed parts prepared once when the
+//! example is compiled, templates rendered with the request as context, and the effects the
+//! template asked for (delay, callbacks) returned as data for the server to perform.
+//!
+//! Rendering never fails from the caller's point of view: a template that breaks at request time
+//! answers 500 with a JSON body naming the problem, and [`Rendered::error`] carries the same
+//! message for the call log.
+
+use std::collections::BTreeMap;
+
+use minijinja::value::{Serde, Value};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::error::ValidationError;
+use crate::model::ResponseSpec;
+use crate::request::Request;
+use crate::template::{Effects, NOW_KEY, Template};
+use crate::{jsonpath, template};
+
+/// What a render reads besides the response itself.
+pub struct RenderContext<'a> {
+    pub request: &'a Request,
+    /// Named path segments the example's path captured (`/users/:id` gives `id`).
+    pub captures: &'a [(String, String)],
+    /// The mock's environment variables.
+    pub env: &'a BTreeMap<String, String>,
+    /// The moment `now()` returns; fixed per request so a body agrees with itself.
+    pub now: OffsetDateTime,
+}
+
+/// The response to send and what to do around it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The example's delay plus any the template asked for.
+    pub delay_ms: u64,
+    pub callbacks: Vec<Callback>,
+    /// Why rendering failed, when the response is the 500 that replaced the example's.
+    pub error: Option<String>,
+}
+
+/// An HTTP request a template asked the server to send after answering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Callback {
+    pub url: String,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// Milliseconds to wait after the response before sending.
+    pub delay_ms: u64,
+}
+
+/// A response compiled once per example.
+#[derive(Debug)]
+pub struct CompiledResponse {
+    status: u16,
+    headers: Vec<(String, Part)>,
+    body: Part,
+    delay_ms: u64,
+}
+
+#[derive(Debug)]
+enum Part {
+    Fixed(Vec<u8>),
+    Template(Box<Template>),
+}
+
+impl Part {
+    fn is_template(&self) -> bool {
+        matches!(self, Part::Template(_))
+    }
+
+    fn uses_json(&self) -> bool {
+        matches!(self, Part::Template(t) if t.uses_json())
+    }
+}
+
+impl CompiledResponse {
+    /// Checks and compiles `spec`. With `template` set, the body (a string, or any other JSON
+    /// value as its compact text) and every header value containing `{{` or `{%` are templates.
+    pub fn compile(spec: &ResponseSpec) -> Result<CompiledResponse, Vec<ValidationError>> {
+        let mut errors = Vec::new();
+        if !(100..=599).contains(&spec.status) {
+            errors.push(ValidationError::new(
+                "response.status",
+                format!("{} is not an HTTP status (100 to 599)", spec.status),
+            ));
+        }
+        let mut headers = Vec::with_capacity(spec.headers.len() + 1);
+        for (i, header) in spec.headers.iter().enumerate() {
+            let field = format!("response.headers[{i}]");
+            if header.name.is_empty() || !header.name.bytes().all(is_token_byte) {
+                errors.push(ValidationError::new(
+                    format!("{field}.name"),
+                    format!("{:?} is not a valid header name", header.name),
+                ));
+            }
+            if header
+                .value
+                .bytes()
+                .any(|b| b == b'\r' || b == b'\n' || b == 0)
+            {
+                errors.push(ValidationError::new(
+                    format!("{field}.value"),
+                    "header values cannot contain line breaks or NUL",
+                ));
+                continue;
+            }
+            let is_template =
+                spec.template && (header.value.contains("{{") || header.value.contains("{%"));
+            let part = if is_template {
+                match Template::compile(&header.value) {
+                    Ok(t) => Part::Template(Box::new(t)),
+                    Err(e) => {
+                        errors.push(ValidationError::in_source(format!("{field}.value"), e));
+                        continue;
+                    }
+                }
+            } else {
+                Part::Fixed(header.value.clone().into_bytes())
+            };
+            headers.push((header.name.clone(), part));
+        }
+        let body_text = match &spec.body {
+            None => String::new(),
+            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(value) => {
+                if !spec
+                    .headers
+                    .iter()
+                    .any(|h| h.name.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.push((
+                        "content-type".to_owned(),
+                        Part::Fixed(b"application/json".to_vec()),
+                    ));
+                }
+                value.to_string()
+            }
+        };
+        let body = if spec.template {
+            match Template::compile(&body_text) {
+                Ok(t) => Part::Template(Box::new(t)),
+                Err(e) => {
+                    errors.push(ValidationError::in_source("response.body", e));
+                    Part::Fixed(Vec::new())
+                }
+            }
+        } else {
+            Part::Fixed(body_text.into_bytes())
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(CompiledResponse {
+            status: spec.status,
+            headers,
+            body,
+            delay_ms: spec.delay_ms,
+        })
+    }
+
+    /// Renders the response for one request.
+    pub fn render(&self, ctx: &RenderContext) -> Rendered {
+        let parts = || std::iter::once(&self.body).chain(self.headers.iter().map(|(_, p)| p));
+        let context = if parts().any(Part::is_template) {
+            context(ctx, parts().any(Part::uses_json))
+        } else {
+            Value::UNDEFINED
+        };
+        let mut effects = Effects::default();
+        let mut render = |part: &Part| -> Result<Vec<u8>, String> {
+            match part {
+                Part::Fixed(bytes) => Ok(bytes.clone()),
+                Part::Template(t) => {
+                    let (bytes, more) = t.render(context.clone())?;
+                    effects.delay_ms = effects.delay_ms.saturating_add(more.delay_ms);
+                    effects.callbacks.extend(more.callbacks);
+                    Ok(bytes)
+                }
+            }
+        };
+        let mut rendered = || {
+            let mut headers = Vec::with_capacity(self.headers.len());
+            for (name, part) in &self.headers {
+                let value = String::from_utf8_lossy(&render(part)?).into_owned();
+                if value.contains(['\r', '\n', '\0']) {
+                    return Err(format!("the header {name} rendered with a line break"));
+                }
+                headers.push((name.clone(), value));
+            }
+            Ok((render(&self.body)?, headers))
+        };
+        match rendered() {
+            Ok((body, headers)) => self.finish(body, headers, effects),
+            Err(message) => failure(message),
+        }
+    }
+
+    fn finish(&self, body: Vec<u8>, headers: Vec<(String, String)>, effects: Effects) -> Rendered {
+        Rendered {
+            status: self.status,
+            headers,
+            body,
+            delay_ms: self
+                .delay_ms
+                .saturating_add(effects.delay_ms)
+                .min(self.delay_ms.max(template::MAX_DELAY_MS)),
+            callbacks: effects.callbacks,
+            error: None,
+        }
+    }
+}
+
+/// The 500 that replaces a response whose template failed.
+fn failure(message: String) -> Rendered {
+    let body = serde_json::json!({
+        "error": "response template failed",
+        "message": message,
+    });
+    Rendered {
+        status: 500,
+        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        body: body.to_string().into_bytes(),
+        delay_ms: 0,
+        callbacks: Vec::new(),
+        error: Some(message),
+    }
+}
+
+/// RFC 9110 token characters, the only ones allowed in a header name.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A map where a name that repeats keeps its first value.
+fn first_wins(pairs: &[(String, String)]) -> Value {
+    Value::from_pairs(pairs.iter().rev().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+fn context(ctx: &RenderContext, uses_json: bool) -> Value {
+    let request = ctx.request;
+    let body = request.body_text();
+    let json = if uses_json {
+        jsonpath::parse_lenient(&body).map_or(Value::from(()), |v| Value::from(Serde(v)))
+    } else {
+        Value::from(())
+    };
+    let segments: Vec<String> = request
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let request_value = Value::from_pairs([
+        ("url", Value::from(request.url())),
+        ("path", Value::from(request.path.as_str())),
+        ("method", Value::from(request.method.as_str())),
+        ("query", first_wins(request.query_params())),
+        ("headers", first_wins(&request.headers)),
+        ("cookies", first_wins(request.cookies())),
+        (
+            "form",
+            first_wins(request.form_params().unwrap_or_default()),
+        ),
+        ("body", Value::from(body.as_ref())),
+        ("json", json),
+        ("segments", Value::from(segments)),
+    ]);
+    Value::from_pairs([
+        ("request", request_value),
+        ("path", first_wins(ctx.captures)),
+        (
+            "env",
+            Value::from_pairs(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        ),
+        (NOW_KEY, Value::from(ctx.now.unix_timestamp_nanos())),
+    ])
+}
