@@ -13,6 +13,7 @@ use crate::error::ValidationError;
 use crate::expr::Expression;
 use crate::model::{Example, PathMatch, ResponseSpec};
 use crate::path::{self, PathPattern};
+use crate::render::CompiledResponse;
 use crate::value::ValueCheck;
 
 /// Postman's largest custom delay; longer waits are refused rather than held open.
@@ -36,7 +37,7 @@ pub(crate) struct CompiledExample {
     pub(crate) body: BodyCheck,
     pub(crate) expression: Option<Expression>,
     pub(crate) status: u16,
-    pub(crate) response: ResponseSpec,
+    pub(crate) response: CompiledResponse,
 }
 
 /// Checks an example the way compiling it would, naming each problem's field.
@@ -157,8 +158,14 @@ impl CompiledExample {
             ));
         }
 
-        validate_response(&example.response, &mut errors);
+        let response = CompiledResponse::compile(&example.response).map_err(|mut found| {
+            errors.append(&mut found);
+        });
+        validate_delay(&example.response, &mut errors);
 
+        let Ok(response) = response else {
+            return Err(errors);
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -175,32 +182,14 @@ impl CompiledExample {
             body,
             expression,
             status: example.response.status,
-            response: example.response.clone(),
+            response,
         })
     }
 }
 
-fn validate_response(response: &ResponseSpec, errors: &mut Vec<ValidationError>) {
-    if !(100..=599).contains(&response.status) {
-        errors.push(ValidationError::new(
-            "response.status",
-            format!("{} is not an HTTP status; use 100 to 599", response.status),
-        ));
-    }
-    for (index, header) in response.headers.iter().enumerate() {
-        if !is_token(&header.name) {
-            errors.push(ValidationError::new(
-                format!("response.headers[{index}].name"),
-                format!("{:?} is not a valid header name", header.name),
-            ));
-        }
-        if !is_header_value(&header.value) {
-            errors.push(ValidationError::new(
-                format!("response.headers[{index}].value"),
-                "contains characters a header value cannot have (control characters or line breaks)",
-            ));
-        }
-    }
+/// Status, headers and templates are checked by [`CompiledResponse::compile`]; the delay is a
+/// limit of serving, so it is checked here.
+fn validate_delay(response: &ResponseSpec, errors: &mut Vec<ValidationError>) {
     if response.delay_ms > MAX_DELAY_MS {
         errors.push(ValidationError::new(
             "response.delay_ms",

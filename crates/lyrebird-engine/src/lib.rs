@@ -13,6 +13,8 @@
 //! - [`xml`]: hostile-input-safe XML parsing, structural equality and XPath.
 //! - [`compile`]: examples compiled once into the form serving uses; [`validate_example`].
 //! - [`explain`]: why an example was chosen, and the near misses when none was.
+//! - [`select`]: the compiled, indexed mock and the selection of an example (rules mode as in
+//!   the seed, postman mode as in Postman), `docs/matching.md` tells the rules.
 
 mod body;
 pub mod compile;
@@ -21,11 +23,16 @@ pub mod error;
 pub mod explain;
 pub mod expr;
 mod fake;
+mod index;
 pub mod jsonpath;
 pub mod model;
 mod path;
+mod postman;
 pub mod render;
 pub mod request;
+mod rules;
+pub mod select;
+mod tally;
 pub mod template;
 mod value;
 pub mod xml;
@@ -35,3 +42,4 @@ pub use error::{SourceError, ValidationError};
 pub use explain::{DecidedBy, Explanation, Failure, NearMiss, PathStep};
 pub use model::*;
 pub use request::Request;
+pub use select::{CompiledMock, Matched, Outcome, Selection};

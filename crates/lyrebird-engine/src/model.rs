@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A request to recognise and the response to give.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Example {
     pub name: String,
@@ -24,7 +25,7 @@ pub struct Example {
 }
 
 /// The conditions a request must meet. Every condition left out matches anything.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestPattern {
     /// An HTTP method such as `GET`, or absent / `"*"` for any method.
@@ -63,7 +64,7 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PathMatch {
     #[default]
@@ -76,14 +77,14 @@ pub enum PathMatch {
 /// A plain string means "equals"; the object forms say more: `{"equals": "1"}`,
 /// `{"matches": "^\\d+$"}` (a regular expression that must match the whole value),
 /// `{"absent": true}` (the name must not be there), `{"present": true}` (any value).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ValueMatch {
     Equals(String),
     Rule(ValueRule),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ValueRule {
     Equals(String),
@@ -93,7 +94,7 @@ pub enum ValueRule {
 }
 
 /// The body condition.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BodyMatch {
     /// No condition on the body.
@@ -121,7 +122,7 @@ pub enum BodyMatch {
     Any,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JsonMode {
     #[default]
@@ -130,7 +131,7 @@ pub enum JsonMode {
 }
 
 /// What to answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseSpec {
     #[serde(default = "ok_status")]
@@ -166,7 +167,7 @@ impl Default for ResponseSpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
     pub name: String,
@@ -174,7 +175,7 @@ pub struct Header {
 }
 
 /// How a mock chooses among its examples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SelectionMode {
     /// Explicit rules and the priority levels of the seed (`docs/matching.md`).
@@ -185,7 +186,7 @@ pub enum SelectionMode {
 }
 
 /// The mock-level settings the engine needs to match and render.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchSettings {
     #[serde(default)]
@@ -214,4 +215,10 @@ impl Default for MatchSettings {
             match_body: false,
         }
     }
+}
+
+/// The JSON Schema of [`Example`] (draft 2020-12), for the admin API to publish. It is derived
+/// from the same types serde reads, so the schema and the accepted documents cannot drift apart.
+pub fn example_json_schema() -> serde_json::Value {
+    schemars::schema_for!(Example).to_value()
 }

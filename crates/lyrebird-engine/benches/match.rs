@@ -1,0 +1,158 @@
+//! Selection time against mocks of 100, 1,000 and 10,000 examples with realistic variety:
+//! different resources with path parameters, every common method, query conditions, header
+//! conditions and JSON bodies. The budget (issue 3): the 10,000 case under 5 µs median and
+//! under twice the 100 case. Results go into docs/performance.md.
+//!
+//! Each measured call gets a freshly built request, so parsing the query and body (cached on the
+//! request after first use) is part of what is measured, as it is when serving.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use lyrebird_engine::{CompiledMock, Example, MatchSettings, Request, SelectionMode};
+use serde_json::json;
+use uuid::Uuid;
+
+const NOUNS: [&str; 20] = [
+    "users",
+    "orders",
+    "invoices",
+    "products",
+    "carts",
+    "payments",
+    "shipments",
+    "reviews",
+    "accounts",
+    "teams",
+    "projects",
+    "tickets",
+    "comments",
+    "files",
+    "events",
+    "webhooks",
+    "sessions",
+    "tokens",
+    "reports",
+    "settings",
+];
+
+/// The resource name of example group `n`: `users`, ..., `users1`, `orders1`, ...
+fn resource(n: usize) -> String {
+    let noun = NOUNS[n % NOUNS.len()];
+    match n / NOUNS.len() {
+        0 => noun.to_owned(),
+        round => format!("{noun}{round}"),
+    }
+}
+
+/// Example `i`: five shapes per resource.
+fn example(i: usize) -> Example {
+    let resource = resource(i / 5);
+    let request = match i % 5 {
+        0 => json!({"method": "GET", "path": format!("/api/v1/{resource}/:id"),
+                    "query": {"fields": {"matches": "all|summary"}}}),
+        1 => json!({"method": "GET", "path": format!("/api/v1/{resource}"),
+                    "query": {"page": (i % 3).to_string(), "sort": "name"}}),
+        2 => json!({"method": "POST", "path": format!("/api/v1/{resource}"),
+                    "body": {"type": "json", "value": {"name": format!("item {i}"), "count": i, "tags": ["a", "b"]}}}),
+        3 => json!({"method": "PUT", "path": format!("/api/v1/{resource}/:id/items/{{item}}"),
+                    "headers": {"X-Tenant": "acme"}}),
+        _ => json!({"method": "DELETE", "path": format!("/api/v1/{resource}/:id")}),
+    };
+    serde_json::from_value(json!({
+        "name": format!("example {i}"),
+        "request": request,
+        "response": {"status": 200, "body": {"ok": true}}
+    }))
+    .expect("a valid example")
+}
+
+fn mock(size: usize, selection: SelectionMode) -> CompiledMock {
+    let examples = (0..size)
+        .map(|i| (Uuid::from_u128(i as u128 + 1), example(i)))
+        .collect();
+    let settings = MatchSettings {
+        selection,
+        ..MatchSettings::default()
+    };
+    CompiledMock::compile(examples, settings, BTreeMap::new()).expect("compiles")
+}
+
+/// Requests aimed at the middle of the mock, one per shape.
+fn requests(size: usize) -> Vec<(&'static str, Request)> {
+    let target = resource(size / 10);
+    let json_body =
+        json!({"tags": ["a", "b"], "count": size / 2, "name": format!("item {}", size / 2)});
+    vec![
+        (
+            "get_with_id_and_query",
+            Request::from_url(
+                "GET",
+                &format!("/api/v1/{target}/42?fields=all&trace=1"),
+                &[],
+                "",
+            ),
+        ),
+        (
+            "post_json",
+            Request::from_url(
+                "POST",
+                &format!("/api/v1/{}", resource(size / 2 / 5)),
+                &[("Content-Type", "application/json")],
+                json_body.to_string(),
+            ),
+        ),
+        (
+            "put_with_header",
+            Request::from_url(
+                "PUT",
+                &format!("/api/v1/{target}/7/items/9"),
+                &[("X-Tenant", "acme"), ("Accept", "application/json")],
+                "",
+            ),
+        ),
+    ]
+}
+
+fn fresh(request: &Request) -> Request {
+    Request::new(
+        request.method.clone(),
+        request.path.clone(),
+        request.query.clone(),
+        request.headers.clone(),
+        request.body.clone(),
+    )
+}
+
+fn select(c: &mut Criterion, selection: SelectionMode, group_name: &str) {
+    let mut group = c.benchmark_group(group_name);
+    for size in [100, 1_000, 10_000] {
+        let mock = mock(size, selection);
+        for (name, request) in requests(size) {
+            assert!(
+                mock.select(&request).matched().is_some(),
+                "{name} should match in a mock of {size}"
+            );
+            group.bench_with_input(BenchmarkId::new(name, size), &request, |b, request| {
+                b.iter_batched(
+                    || fresh(request),
+                    |request| black_box(mock.select(&request)),
+                    BatchSize::SmallInput,
+                );
+            });
+        }
+    }
+    group.finish();
+}
+
+fn rules(c: &mut Criterion) {
+    select(c, SelectionMode::Rules, "select_rules");
+}
+
+fn postman(c: &mut Criterion) {
+    select(c, SelectionMode::Postman, "select_postman");
+}
+
+criterion_group!(benches, rules, postman);
+criterion_main!(benches);

@@ -1,0 +1,267 @@
+//! Indexes that hand selection only the examples a request could match.
+//!
+//! Rules mode keeps one trie of path segments per method (and one for "any method"): literal
+//! segments are hash-map children, captures a single wildcard child, so a request walks only the
+//! branches its own segments lead to, and examples on other paths or methods are never looked at.
+//!
+//! Postman mode compares whole paths through a ladder of looser steps, so it keeps hash maps from
+//! the normalised forms each step compares (lower case without trailing slash, with ids removed)
+//! and, for examples with `{{var}}` wildcards, a map by segment count. Only the edit-distance step
+//! scans, and only when no cheaper step found anything.
+
+use std::collections::HashMap;
+
+use crate::compile::CompiledExample;
+use crate::path::{Segment, decode_segment, request_segments};
+
+#[derive(Debug, Default)]
+struct Node {
+    literal: HashMap<String, Node>,
+    capture: Option<Box<Node>>,
+    /// Examples whose path ends here.
+    exact: Vec<u32>,
+    /// Examples whose path ends here with a trailing `*`: need at least one more segment.
+    rest: Vec<u32>,
+    /// Prefix examples whose path ends here: any further segments.
+    prefix: Vec<u32>,
+}
+
+impl Node {
+    fn collect(&self, segments: &[&str], out: &mut Vec<u32>) {
+        out.extend_from_slice(&self.prefix);
+        let Some((first, rest)) = segments.split_first() else {
+            out.extend_from_slice(&self.exact);
+            return;
+        };
+        out.extend_from_slice(&self.rest);
+        if let Some(child) = self.literal.get(decode_segment(first).as_ref()) {
+            child.collect(rest, out);
+        }
+        if let Some(child) = &self.capture
+            && !first.is_empty()
+        {
+            child.collect(rest, out);
+        }
+    }
+}
+
+/// The rules-mode index.
+#[derive(Debug, Default)]
+pub(crate) struct PathIndex {
+    by_method: HashMap<String, Node>,
+    any_method: Node,
+}
+
+impl PathIndex {
+    pub(crate) fn build(examples: &[CompiledExample]) -> Self {
+        let mut index = Self::default();
+        for (position, example) in examples.iter().enumerate() {
+            let root = match &example.method {
+                Some(method) => index.by_method.entry(method.clone()).or_default(),
+                None => &mut index.any_method,
+            };
+            let position = u32::try_from(position).unwrap_or(u32::MAX);
+            if example.prefix && example.path.raw == "/" {
+                root.prefix.push(position);
+                continue;
+            }
+            let mut node = root;
+            for segment in &example.path.segments {
+                node = match segment {
+                    Segment::Literal(text) => node.literal.entry(text.clone()).or_default(),
+                    Segment::Capture(_) => node.capture.get_or_insert_with(Box::default),
+                };
+            }
+            let list = if example.path.rest {
+                &mut node.rest
+            } else if example.prefix {
+                &mut node.prefix
+            } else {
+                &mut node.exact
+            };
+            list.push(position);
+        }
+        index
+    }
+
+    /// Positions of the examples whose method and path could fit, in no particular order.
+    pub(crate) fn candidates(&self, method: &str, segments: &[&str], out: &mut Vec<u32>) {
+        if let Some(root) = self.by_method.get(method) {
+            root.collect(segments, out);
+        }
+        self.any_method.collect(segments, out);
+    }
+}
+
+/// The forms of a path that Postman's steps compare, computed once per example and once per
+/// request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PathForms {
+    /// Percent-decoded, as written.
+    pub(crate) exact: String,
+    pub(crate) lower: String,
+    pub(crate) lower_trimmed: String,
+    /// Lower case, id-like segments removed, trailing slash kept.
+    pub(crate) ids_removed: String,
+}
+
+impl PathForms {
+    /// For a request path; `wildcards` treats the given segments as ids (the example's captures).
+    pub(crate) fn of_request(path: &str) -> Self {
+        let exact: String = request_segments(path).map(decode_segment).fold(
+            String::with_capacity(path.len()),
+            |mut out, segment| {
+                out.push('/');
+                out.push_str(&segment);
+                out
+            },
+        );
+        Self::from_exact(exact, |_| false)
+    }
+
+    /// For an example path: its captures count as ids for the ids-removed forms.
+    pub(crate) fn of_example(example: &CompiledExample) -> Self {
+        let captures: Vec<bool> = example
+            .path
+            .segments
+            .iter()
+            .map(|segment| matches!(segment, Segment::Capture(_)))
+            .collect();
+        Self::from_exact(
+            crate::path::decode_segment(&example.path.raw).into_owned(),
+            |position| captures.get(position).copied().unwrap_or(false),
+        )
+    }
+
+    fn from_exact(exact: String, is_wildcard: impl Fn(usize) -> bool) -> Self {
+        let lower = exact.to_lowercase();
+        let lower_trimmed = trim_trailing_slash(&lower).to_owned();
+        let mut ids_removed = String::with_capacity(lower.len());
+        for (position, segment) in request_segments(&lower).enumerate() {
+            if !is_wildcard(position) && !is_id(segment) {
+                ids_removed.push('/');
+                ids_removed.push_str(segment);
+            }
+        }
+        Self {
+            exact,
+            lower,
+            lower_trimmed,
+            ids_removed,
+        }
+    }
+
+    pub(crate) fn ids_and_slash_removed(&self) -> &str {
+        trim_trailing_slash(&self.ids_removed)
+    }
+}
+
+/// `/a/` becomes `/a`; `/` stays.
+pub(crate) fn trim_trailing_slash(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    }
+}
+
+/// An "alphanumeric id" in Postman's sense: a segment with a digit, made only of letters, digits,
+/// `-` and `_` (`42`, `a1b2`, a UUID).
+fn is_id(segment: &str) -> bool {
+    segment.bytes().any(|byte| byte.is_ascii_digit())
+        && segment
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
+/// The postman-mode index.
+#[derive(Debug, Default)]
+pub(crate) struct PostmanIndex {
+    pub(crate) forms: Vec<PathForms>,
+    /// Examples without wildcards, by lower-case path without trailing slash (steps 1 to 4).
+    by_lower_trimmed: HashMap<String, Vec<u32>>,
+    /// Examples with wildcards, by segment count without trailing slash (step 5).
+    wildcards_by_length: HashMap<usize, Vec<u32>>,
+    /// Every example by its lower-case path without ids and trailing slash (steps 6 and 7).
+    by_ids_removed: HashMap<String, Vec<u32>>,
+}
+
+impl PostmanIndex {
+    pub(crate) fn build(examples: &[CompiledExample]) -> Self {
+        let mut index = Self::default();
+        for (position, example) in examples.iter().enumerate() {
+            let forms = PathForms::of_example(example);
+            let position = u32::try_from(position).unwrap_or(u32::MAX);
+            let has_wildcards = example.path.rest
+                || example
+                    .path
+                    .segments
+                    .iter()
+                    .any(|segment| matches!(segment, Segment::Capture(_)));
+            if has_wildcards {
+                index
+                    .wildcards_by_length
+                    .entry(segment_count(&forms.lower_trimmed))
+                    .or_default()
+                    .push(position);
+            } else {
+                index
+                    .by_lower_trimmed
+                    .entry(forms.lower_trimmed.clone())
+                    .or_default()
+                    .push(position);
+            }
+            index
+                .by_ids_removed
+                .entry(forms.ids_and_slash_removed().to_owned())
+                .or_default()
+                .push(position);
+            index.forms.push(forms);
+        }
+        index
+    }
+
+    /// Examples that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and
+    /// without duplicates.
+    pub(crate) fn candidates(&self, request: &PathForms, fuzzy: bool, out: &mut Vec<u32>) {
+        if let Some(found) = self.by_lower_trimmed.get(&request.lower_trimmed) {
+            out.extend_from_slice(found);
+        }
+        if let Some(found) = self
+            .wildcards_by_length
+            .get(&segment_count(&request.lower_trimmed))
+        {
+            out.extend_from_slice(found);
+        }
+        if fuzzy && let Some(found) = self.by_ids_removed.get(request.ids_and_slash_removed()) {
+            out.extend_from_slice(found);
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+fn segment_count(path: &str) -> usize {
+    request_segments(path).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_segments_with_digits() {
+        assert!(is_id("42"));
+        assert!(is_id("0f8fad5b-d9cb-469f-a165-70867728950e"));
+        assert!(!is_id("users"));
+        assert!(!is_id("a.1"));
+    }
+
+    #[test]
+    fn request_forms_normalise_case_slash_and_ids() {
+        let forms = PathForms::of_request("/Users/42/Orders/");
+        assert_eq!(forms.exact, "/Users/42/Orders/");
+        assert_eq!(forms.lower_trimmed, "/users/42/orders");
+        assert_eq!(forms.ids_removed, "/users/orders/");
+        assert_eq!(forms.ids_and_slash_removed(), "/users/orders");
+    }
+}

@@ -1,0 +1,464 @@
+//! Postman mode: the selection of postman-compatibility.md, "Selection", for imported mocks.
+//!
+//! Control headers come first (`x-mock-response-id`, `-name`, `-code`); then every example whose
+//! method fits is scored: 100, plus the score of the first path step that fits (exact 0 down to
+//! edit distance -30; none drops the example), plus the query score (-10 to +10), plus 5 when
+//! body matching is off and the body is equal anyway. Headers and bodies filter only when the
+//! mock's settings or the `x-mock-match-request-headers` / `-body` headers ask for it. The highest
+//! score wins; ties go to the higher priority, then the first example with status 200 by id, then
+//! the first by id. `fuzzy_paths: false` turns off the case, id and edit-distance steps.
+
+use crate::compile::CompiledExample;
+use crate::explain::{DecidedBy, Failure, PathStep};
+use crate::index::{PathForms, PostmanIndex, trim_trailing_slash};
+use crate::path::request_segments;
+use crate::request::Request;
+use crate::rules::path_failure;
+use crate::select::{CompiledMock, Selection};
+use crate::tally::{self, Tally, weight};
+use crate::value::first_value;
+
+/// Paths longer than this are not compared by edit distance, which costs their product.
+const MAX_EDIT_DISTANCE_LEN: usize = 512;
+
+/// The request as postman-mode selection reads it, computed once.
+struct Incoming<'r> {
+    request: &'r Request,
+    forms: PathForms,
+    /// Segments of the path without a trailing slash, for the wildcard step.
+    trimmed_segments: Vec<&'r str>,
+    /// Each query parameter name once.
+    query_names: Vec<&'r str>,
+    /// `x-mock-response-code`, when sent (`Some(None)` when it is not a number).
+    code: Option<Option<u16>>,
+    /// Header names that must match (lower case).
+    match_headers: Vec<String>,
+    match_body: bool,
+    fuzzy: bool,
+}
+
+impl<'r> Incoming<'r> {
+    fn new(mock: &CompiledMock, request: &'r Request) -> Self {
+        let mut query_names: Vec<&str> = request
+            .query_params()
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        query_names.sort_unstable();
+        query_names.dedup();
+        let match_headers = match request.header("x-mock-match-request-headers") {
+            Some(list) => list
+                .split(',')
+                .map(|name| name.trim().to_ascii_lowercase())
+                .filter(|name| !name.is_empty())
+                .collect(),
+            None => mock.match_headers.clone(),
+        };
+        let match_body = match request.header("x-mock-match-request-body") {
+            Some(value) => value.trim().eq_ignore_ascii_case("true"),
+            None => mock.settings.match_body,
+        };
+        Self {
+            request,
+            forms: PathForms::of_request(&request.path),
+            trimmed_segments: request_segments(trim_trailing_slash(&request.path)).collect(),
+            query_names,
+            code: request
+                .header("x-mock-response-code")
+                .map(|code| code.trim().parse().ok()),
+            match_headers,
+            match_body,
+            fuzzy: mock.settings.fuzzy_paths,
+        }
+    }
+}
+
+/// An example's score and its parts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Score {
+    total: f64,
+    step: PathStep,
+    query: f64,
+    body_bonus: i32,
+}
+
+pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Request) -> Selection {
+    let incoming = Incoming::new(mock, request);
+    if let Some(id) = request.header("x-mock-response-id") {
+        return by_id(mock, &incoming, id.trim());
+    }
+    if let Some(name) = request.header("x-mock-response-name") {
+        return by_name(mock, &incoming, name.trim());
+    }
+    let mut candidates = Vec::new();
+    index.candidates(&incoming.forms, incoming.fuzzy, &mut candidates);
+    let mut best = best_of(mock, index, &incoming, candidates.into_iter(), false);
+    if best.is_none() && incoming.fuzzy {
+        best = best_of(mock, index, &incoming, 0..mock.examples.len() as u32, true);
+    }
+    let Some((position, score, tied)) = best else {
+        return Selection::NoMatch(mock.explain(request, |position, example, tally| {
+            evaluate(example, &index.forms[position], &incoming, true, tally);
+        }));
+    };
+    let example = &mock.examples[position];
+    let captures = if example.path.matches(&incoming.trimmed_segments) {
+        example.path.captures(&incoming.trimmed_segments)
+    } else {
+        Vec::new()
+    };
+    mock.matched(
+        position,
+        captures,
+        DecidedBy::Score {
+            score: score.total,
+            path_step: score.step,
+            path_score: score.step.score(),
+            query_score: score.query,
+            body_bonus: score.body_bonus,
+            candidates: tied,
+        },
+    )
+}
+
+/// The best-scoring example among `positions`, with how many fitted.
+fn best_of(
+    mock: &CompiledMock,
+    index: &PostmanIndex,
+    incoming: &Incoming<'_>,
+    positions: impl Iterator<Item = u32>,
+    edit_distance: bool,
+) -> Option<(usize, Score, usize)> {
+    let mut best: Option<(usize, Score)> = None;
+    let mut fitted = 0;
+    for position in positions {
+        let position = position as usize;
+        let example = &mock.examples[position];
+        let mut tally = Tally::fast();
+        let Some(score) = evaluate(
+            example,
+            &index.forms[position],
+            incoming,
+            edit_distance,
+            &mut tally,
+        ) else {
+            continue;
+        };
+        fitted += 1;
+        let better = match best {
+            None => true,
+            Some((current, current_score)) => {
+                outranks(example, score, &mock.examples[current], current_score)
+            }
+        };
+        if better {
+            best = Some((position, score));
+        }
+    }
+    best.map(|(position, score)| (position, score, fitted))
+}
+
+/// Higher score, then higher priority, then status 200, then the lower id.
+fn outranks(a: &CompiledExample, a_score: Score, b: &CompiledExample, b_score: Score) -> bool {
+    a_score
+        .total
+        .total_cmp(&b_score.total)
+        .then(a.priority.cmp(&b.priority))
+        .then((a.status == 200).cmp(&(b.status == 200)))
+        .then(b.id.cmp(&a.id))
+        .is_gt()
+}
+
+/// Postman's tie-break among examples named alike: the first with status 200 by id, else the
+/// first by id.
+fn first_preferred<'e>(
+    examples: impl Iterator<Item = (usize, &'e CompiledExample)>,
+) -> Option<usize> {
+    examples
+        .min_by_key(|(_, example)| (example.status != 200, example.id))
+        .map(|(position, _)| position)
+}
+
+fn method_fits(example: &CompiledExample, request: &Request) -> bool {
+    example
+        .method
+        .as_ref()
+        .is_none_or(|method| *method == request.method)
+}
+
+fn by_id(mock: &CompiledMock, incoming: &Incoming<'_>, id: &str) -> Selection {
+    let found = uuid::Uuid::parse_str(id).ok().and_then(|id| {
+        mock.examples
+            .iter()
+            .position(|e| e.id == id && method_fits(e, incoming.request))
+    });
+    match found {
+        Some(position) => mock.matched(
+            position,
+            Vec::new(),
+            DecidedBy::ResponseId {
+                id: mock.examples[position].id,
+            },
+        ),
+        None => Selection::UnknownResponseId { id: id.to_owned() },
+    }
+}
+
+fn by_name(mock: &CompiledMock, incoming: &Incoming<'_>, name: &str) -> Selection {
+    let found = first_preferred(mock.examples.iter().enumerate().filter(|(_, e)| {
+        e.name == name
+            && method_fits(e, incoming.request)
+            && incoming.code.is_none_or(|code| code == Some(e.status))
+    }));
+    match found {
+        Some(position) => mock.matched(
+            position,
+            Vec::new(),
+            DecidedBy::ResponseName {
+                name: name.to_owned(),
+            },
+        ),
+        None => Selection::UnknownResponseName {
+            name: name.to_owned(),
+        },
+    }
+}
+
+/// Scores one example, recording its conditions in `tally`; `None` when it is dropped.
+fn evaluate(
+    example: &CompiledExample,
+    forms: &PathForms,
+    incoming: &Incoming<'_>,
+    edit_distance: bool,
+    tally: &mut Tally,
+) -> Option<Score> {
+    let request = incoming.request;
+    if !tally.check(weight::METHOD, method_fits(example, request), || {
+        Failure::Method {
+            expected: example.method.clone().unwrap_or_default(),
+            actual: request.method.clone(),
+        }
+    }) {
+        return None;
+    }
+    let step = path_step(example, forms, incoming, edit_distance);
+    let path_distance = if step.is_some() {
+        0.0
+    } else if tally.is_explaining() {
+        example
+            .path
+            .difference(&incoming.trimmed_segments, false)
+            .map_or(1.0, |d| d.distance)
+    } else {
+        1.0
+    };
+    if !tally.add(weight::PATH, path_distance, || {
+        path_failure(
+            example,
+            example.path.difference(&incoming.trimmed_segments, false),
+        )
+    }) {
+        return None;
+    }
+    if let Some(code) = incoming.code
+        && !tally.check(weight::HEADERS, code == Some(example.status), || {
+            Failure::Header {
+                name: "x-mock-response-code".to_owned(),
+                expected: example.status.to_string(),
+                actual: request.header("x-mock-response-code").map(str::to_owned),
+            }
+        })
+    {
+        return None;
+    }
+    if !headers_fit(example, incoming, tally) {
+        return None;
+    }
+    let body = body_result(example, request);
+    let body_equal = body.is_ok();
+    if incoming.match_body {
+        let fits = match body {
+            Ok(()) => {
+                tally.pass(weight::BODY);
+                true
+            }
+            Err(failure) => tally.check(weight::BODY, false, || failure),
+        };
+        if !fits {
+            return None;
+        }
+    }
+    if let Some(expression) = &example.expression
+        && (tally.failed() || !tally::expression(tally, expression, request))
+    {
+        return None;
+    }
+    let step = step.filter(|_| !tally.failed())?;
+    let query = query_score(example, incoming);
+    let body_bonus = if !incoming.match_body && body_equal && has_body_condition(example) {
+        5
+    } else {
+        0
+    };
+    Some(Score {
+        total: 100.0 + f64::from(step.score()) + query + f64::from(body_bonus),
+        step,
+        query,
+        body_bonus,
+    })
+}
+
+fn has_body_condition(example: &CompiledExample) -> bool {
+    !matches!(example.body, crate::body::BodyCheck::None)
+}
+
+/// The body compared as in rules mode; a form request is compared by its pooled parameters.
+fn body_result(example: &CompiledExample, request: &Request) -> Result<(), Failure> {
+    match (request.form_params(), example.body.form_params()) {
+        (Some(pool), Some(params)) => {
+            let mut tally = Tally::explaining();
+            tally.values(weight::BODY, params, pool, tally::form_failure);
+            tally.finish().map_or(Ok(()), |(_, failure)| Err(failure))
+        }
+        _ => example.body.check(request),
+    }
+}
+
+/// The headers named by the mock or by `x-mock-match-request-headers` must agree: the example's
+/// condition must accept the request's value, and a header the example says nothing about must
+/// be absent from the request too.
+fn headers_fit(example: &CompiledExample, incoming: &Incoming<'_>, tally: &mut Tally) -> bool {
+    if incoming.match_headers.is_empty() {
+        return true;
+    }
+    let headers = &incoming.request.headers;
+    let mut failing = 0usize;
+    let mut first = None;
+    for name in &incoming.match_headers {
+        let fits = match example.headers.iter().find(|(n, _)| n == name) {
+            Some((_, check)) => check.accepts(crate::value::values_of(headers, name)),
+            None => first_value(headers, name).is_none(),
+        };
+        if !fits {
+            failing += 1;
+            first.get_or_insert(name);
+        }
+    }
+    let distance = failing as f64 / incoming.match_headers.len() as f64;
+    tally.add(weight::HEADERS, distance, || {
+        let name = first.cloned().unwrap_or_default();
+        Failure::Header {
+            expected: example
+                .headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or_else(|| "absent".to_owned(), |(_, check)| check.describe()),
+            actual: first_value(headers, &name).map(str::to_owned),
+            name,
+        }
+    })
+}
+
+/// The first path step that fits, cheapest first.
+fn path_step(
+    example: &CompiledExample,
+    forms: &PathForms,
+    incoming: &Incoming<'_>,
+    edit_distance: bool,
+) -> Option<PathStep> {
+    let request = &incoming.forms;
+    let fuzzy = incoming.fuzzy;
+    let has_wildcards = example.path.rest
+        || example
+            .path
+            .segments
+            .iter()
+            .any(|segment| matches!(segment, crate::path::Segment::Capture(_)));
+    if has_wildcards {
+        if example.path.matches(&incoming.trimmed_segments) {
+            return Some(PathStep::Wildcards);
+        }
+    } else if forms.exact == request.exact {
+        return Some(PathStep::Exact);
+    } else if trim_trailing_slash(&forms.exact) == trim_trailing_slash(&request.exact) {
+        return Some(PathStep::TrailingSlash);
+    } else if fuzzy && forms.lower == request.lower {
+        return Some(PathStep::CaseInsensitive);
+    } else if fuzzy && forms.lower_trimmed == request.lower_trimmed {
+        return Some(PathStep::CaseAndTrailingSlash);
+    }
+    if !fuzzy {
+        return None;
+    }
+    if forms.ids_removed == request.ids_removed {
+        return Some(PathStep::IdsRemoved);
+    }
+    if forms.ids_and_slash_removed() == request.ids_and_slash_removed() {
+        return Some(PathStep::IdsAndTrailingSlashRemoved);
+    }
+    (edit_distance && close_by_edit_distance(&forms.lower_trimmed, &request.lower_trimmed))
+        .then_some(PathStep::EditDistance)
+}
+
+/// Within a quarter of the longer path's length in single-character edits.
+fn close_by_edit_distance(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let longest = a.len().max(b.len());
+    let allowed = longest / 4;
+    if longest > MAX_EDIT_DISTANCE_LEN || a.len().abs_diff(b.len()) > allowed {
+        return false;
+    }
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        current[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()] <= allowed
+}
+
+/// Step 4: +10 when every parameter matches, a share of 10 when some do, and minus the number
+/// missing (at most 10) when none do.
+fn query_score(example: &CompiledExample, incoming: &Incoming<'_>) -> f64 {
+    let actual = incoming.request.query_params();
+    let (mut matches, mut partials, mut missing) = (0usize, 0usize, 0usize);
+    for (name, check) in &example.query {
+        let mut values = crate::value::values_of(actual, name).peekable();
+        let present = values.peek().is_some();
+        if check.accepts(values) {
+            matches += 1;
+        } else if present {
+            partials += 1;
+        } else {
+            missing += 1;
+        }
+    }
+    missing += incoming
+        .query_names
+        .iter()
+        .filter(|name| !example.query.iter().any(|(n, _)| n == *name))
+        .count();
+    if partials == 0 && missing == 0 {
+        10.0
+    } else if matches > 0 {
+        10.0 * matches as f64 / (matches + partials + missing) as f64
+    } else {
+        -(missing.min(10) as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_allows_a_quarter_of_the_length() {
+        assert!(close_by_edit_distance("/users/profile", "/users/profle"));
+        assert!(!close_by_edit_distance("/users", "/orders"));
+        assert!(!close_by_edit_distance("/a", "/b/c/d/e/f"));
+    }
+}
