@@ -1,0 +1,119 @@
+//! The server's configuration: command-line flags, each with an environment variable behind it,
+//! all listed by `lyrebird serve --help`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::Args;
+use sqlx::postgres::PgConnectOptions;
+
+/// Options of `lyrebird serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "LYREBIRD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// The public host[:port] of this server. Mocks are reached at
+    /// http://<mock-id>.mock.<base-host>/ and http://<base-host>/m/<mock-id>/.
+    /// [default: localhost:<port of --listen>]
+    #[arg(long, env = "LYREBIRD_BASE_HOST")]
+    pub base_host: Option<String>,
+
+    /// Where the server keeps its files, including the embedded PostgreSQL cluster.
+    #[arg(long, env = "LYREBIRD_DATA_DIR", default_value = "./.lyrebird")]
+    pub data_dir: PathBuf,
+
+    /// A PostgreSQL server to use instead of the embedded one, e.g.
+    /// postgres://user:password@host/lyrebird. The server then manages no cluster.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Mock calls a workspace may make per calendar month, unless set for that workspace.
+    #[arg(long, env = "LYREBIRD_MONTHLY_QUOTA", default_value_t = 10_000)]
+    pub monthly_quota: u64,
+
+    /// The largest request body the admin API accepts, in bytes.
+    #[arg(long, env = "LYREBIRD_MAX_BODY_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Where to look for PostgreSQL server programs (<dir>/<version>/bin) when they are not on
+    /// PATH. Used only without DATABASE_URL.
+    #[arg(long, env = "LYREBIRD_PG_SEARCH_DIR", default_value = lyrebird_store::embedded::DEFAULT_SEARCH_DIR)]
+    pub pg_search_dir: PathBuf,
+}
+
+/// A PostgreSQL URL. It usually holds a password, so `Debug` and `Display` show it without.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    url: String,
+    options: PgConnectOptions,
+}
+
+impl DatabaseUrl {
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.options.clone()
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        let options =
+            PgConnectOptions::from_str(url).map_err(|e| format!("not a PostgreSQL URL ({e})"))?;
+        Ok(Self {
+            url: url.to_owned(),
+            options,
+        })
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    /// The URL with the password replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return f.write_str("***");
+        };
+        let Some((credentials, location)) = rest.rsplit_once('@') else {
+            return f.write_str(&self.url);
+        };
+        let user = credentials.split(':').next().unwrap_or_default();
+        write!(f, "{scheme}://{user}:***@{location}")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_of_a_database_url_never_shows() {
+        let url: DatabaseUrl = "postgres://lyre:s3cr3t@db.internal:5432/lyrebird"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://lyre:***@db.internal:5432/lyrebird"
+        );
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+        let args = ServeArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            base_host: None,
+            data_dir: PathBuf::from("."),
+            database_url: Some(url),
+            monthly_quota: 1,
+            max_body_bytes: 1,
+            pg_search_dir: PathBuf::from("."),
+        };
+        assert!(!format!("{args:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,252 @@
+//! The one error type of the HTTP API, and its JSON shape:
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+//!
+//! Every handler returns `Result<_, ApiError>`; store errors convert on `?`, unique violations
+//! by the name of their constraint. Internal errors are logged here, with their causes, and
+//! answered without details.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use lyrebird_engine::ValidationError;
+use lyrebird_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not JSON; the message says where it broke.
+    #[error("{0}")]
+    MalformedJson(String),
+    /// 400: a request that cannot be read for another reason.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no credentials, or ones that are wrong, expired or revoked.
+    #[error("{0}")]
+    InvalidCredentials(&'static str),
+    /// 403: a `mock`-scoped key on the admin API.
+    #[error("this key has the mock scope, which may only call private mocks; use an admin key")]
+    AdminScopeRequired,
+    /// 404: missing, or in another workspace (indistinguishable on purpose).
+    #[error("not found in this workspace")]
+    NotFound,
+    /// 409: a unique value that is taken.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        field: &'static str,
+        message: &'static str,
+    },
+    /// 413: the body is over the configured limit.
+    #[error("the request body is larger than the limit of {limit} bytes (LYREBIRD_MAX_BODY_BYTES)")]
+    PayloadTooLarge { limit: usize },
+    /// 415: a body that does not say it is JSON.
+    #[error("send the body as JSON with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 422: a field with a value that is not accepted.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// 422: an example the engine refuses, with every problem it found.
+    #[error("{}", .0.first().map(ToString::to_string).unwrap_or_default())]
+    InvalidExample(Vec<ValidationError>),
+    /// 503: the database does not answer.
+    #[error("the database is not available")]
+    Unavailable(#[source] StoreError),
+    /// 500: logged with its causes, answered without them.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::AdminScopeRequired => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid { .. } | ApiError::InvalidExample(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::InvalidCredentials(_) => "invalid_credentials",
+            ApiError::AdminScopeRequired => "admin_scope_required",
+            ApiError::NotFound => "not_found",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Invalid { .. } => "invalid_field",
+            ApiError::InvalidExample(_) => "invalid_example",
+            ApiError::Unavailable(_) => "database_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            ApiError::Conflict { field, .. } => Some((*field).to_owned()),
+            ApiError::Invalid { field, .. } => Some(field.clone()),
+            ApiError::InvalidExample(errors) => errors.first().map(|e| e.field.clone()),
+            _ => None,
+        }
+    }
+
+    /// Prefixes the field of a validation error, for errors found inside a larger document
+    /// (`[3].response.body` in a list of examples).
+    pub fn within(self, prefix: &str) -> Self {
+        let join = |field: &str| {
+            if field.is_empty() || field == "." {
+                prefix.to_owned()
+            } else if field.starts_with('[') {
+                format!("{prefix}{field}")
+            } else {
+                format!("{prefix}.{field}")
+            }
+        };
+        match self {
+            ApiError::Invalid { field, message } => ApiError::Invalid {
+                field: join(&field),
+                message,
+            },
+            ApiError::InvalidExample(errors) => ApiError::InvalidExample(
+                errors
+                    .into_iter()
+                    .map(|e| ValidationError {
+                        field: join(&e.field),
+                        ..e
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, for programs: `not_found`, `invalid_field`, `email_taken`...
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+    /// The request field at fault (`email`, `request.expression`, `[2].response.status`).
+    pub field: Option<String>,
+    /// For templates and expressions: where in the source, 1-based.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// Every problem found, when there are several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub details: Vec<ValidationError>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Internal(_) | ApiError::Unavailable(_) => {
+                tracing::error!(error = %error_chain(&self), "request failed");
+            }
+            _ => tracing::debug!(%status, error = %self, "request refused"),
+        }
+        let (line, column, details) = match self {
+            ApiError::InvalidExample(ref errors) => (
+                errors.first().and_then(|e| e.line),
+                errors.first().and_then(|e| e.column),
+                errors.clone(),
+            ),
+            _ => (None, None, Vec::new()),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                field: self.field(),
+                line,
+                column,
+                details,
+            },
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// `error: cause: cause's cause`, for the log.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict { ref constraint, .. } => match constraint.as_str() {
+                "accounts_email_key" => ApiError::Conflict {
+                    code: "email_taken",
+                    field: "email",
+                    message: "an account with this email already exists",
+                },
+                "examples_pkey" => ApiError::Conflict {
+                    code: "example_id_taken",
+                    field: "id",
+                    message: "an example id is already used by another mock; leave `id` out to get a new one",
+                },
+                _ => ApiError::Internal(error.into()),
+            },
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                ApiError::Unavailable(error)
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_found_inside_a_list_are_prefixed_with_their_place() {
+        let error = ApiError::invalid("request.method", "bad").within("[2]");
+        assert_eq!(error.field().as_deref(), Some("[2].request.method"));
+        let root = ApiError::invalid(".", "expected an object").within("[0]");
+        assert_eq!(root.field().as_deref(), Some("[0]"));
+    }
+
+    #[test]
+    fn the_chain_of_causes_is_kept_for_the_log() {
+        let io = std::io::Error::other("disk on fire");
+        let error = ApiError::Internal(Box::new(io));
+        assert_eq!(error_chain(&error), "internal error: disk on fire");
+    }
+}

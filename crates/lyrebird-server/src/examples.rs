@@ -1,0 +1,248 @@
+//! A mock's examples: `GET/POST/PUT /api/v1/mocks/{id}/examples` and
+//! `GET/PUT/DELETE /api/v1/mocks/{id}/examples/{example_id}`.
+//!
+//! An example travels in the engine's own format (what `lyrebird_engine::Example` reads), with the
+//! fields the API adds beside it: `id`, `position`, `created_at`, `updated_at`. Those are
+//! read-only and ignored on input, except `id` in a replace-all, where it keeps an example's id,
+//! so a list fetched with `GET` can be `PUT` back as it is (export, import, mocks kept in git).
+//! Every example is checked by the engine before it is saved.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use lyrebird_engine::Example;
+use lyrebird_store::{ExampleId, MockId, StoredExample};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Admin, ApiJson, ApiPath, from_value};
+
+/// Fields the API adds to an example; they are not part of the engine's format.
+const READ_ONLY_FIELDS: [&str; 3] = ["position", "created_at", "updated_at"];
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_examples, add_example, replace_examples))
+        .routes(routes!(get_example, replace_example, delete_example))
+}
+
+/// An example as the API shows it: the engine's format plus id, position and timestamps.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExampleView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: ExampleId,
+    /// Place in the mock, from 0; the order the examples were given in.
+    pub position: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// `name`, `priority`, `request`, `response`: the engine's example format.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub example: Example,
+}
+
+impl From<StoredExample> for ExampleView {
+    fn from(stored: StoredExample) -> Self {
+        Self {
+            id: stored.id,
+            position: stored.position,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+            example: stored.example,
+        }
+    }
+}
+
+/// An example in the engine's format (`name`, `priority`, `request`, `response`); `id`,
+/// `position` and the timestamps may be present and are ignored, except `id` in a replace-all.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct ExampleDocument(Value);
+
+/// Reads an example document: its id if it has one, and the example, checked by the engine.
+fn read_example(document: ExampleDocument) -> Result<(Option<ExampleId>, Example), ApiError> {
+    let Value::Object(mut object) = document.0 else {
+        return Err(ApiError::invalid(".", "an example is a JSON object"));
+    };
+    let id = object
+        .remove("id")
+        .map(|id| from_value::<ExampleId>(id).map_err(|e| e.within("id")))
+        .transpose()?;
+    for field in READ_ONLY_FIELDS {
+        object.remove(field);
+    }
+    let example: Example = from_value(Value::Object(object))?;
+    lyrebird_engine::validate_example(&example).map_err(ApiError::InvalidExample)?;
+    Ok((id, example))
+}
+
+/// The mock's examples, in order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mocks/{id}/examples",
+    tag = "examples",
+    params(("id" = String, Path, format = Uuid, description = "The mock's id")),
+    responses((status = 200, body = Vec<ExampleView>), (status = 404, body = ErrorBody))
+)]
+async fn list_examples(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(mock): ApiPath<MockId>,
+) -> Result<Json<Vec<ExampleView>>, ApiError> {
+    let examples = state.store.list_examples(&admin.workspace, mock).await?;
+    Ok(Json(examples.into_iter().map(ExampleView::from).collect()))
+}
+
+/// Adds an example after the last one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mocks/{id}/examples",
+    tag = "examples",
+    params(("id" = String, Path, format = Uuid, description = "The mock's id")),
+    request_body = ExampleDocument,
+    responses(
+        (status = 201, body = ExampleView),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "The engine refused the example", body = ErrorBody),
+    )
+)]
+async fn add_example(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(mock): ApiPath<MockId>,
+    ApiJson(document): ApiJson<ExampleDocument>,
+) -> Result<(StatusCode, Json<ExampleView>), ApiError> {
+    let (_, example) = read_example(document)?;
+    let stored = state
+        .store
+        .add_example(&admin.workspace, mock, &example)
+        .await?;
+    Ok((StatusCode::CREATED, Json(stored.into())))
+}
+
+/// Replaces all of the mock's examples at once, in the order given.
+#[utoipa::path(
+    put,
+    path = "/api/v1/mocks/{id}/examples",
+    tag = "examples",
+    params(("id" = String, Path, format = Uuid, description = "The mock's id")),
+    request_body = Vec<ExampleDocument>,
+    responses(
+        (status = 200, body = Vec<ExampleView>),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "An id belongs to another mock's example", body = ErrorBody),
+        (status = 422, description = "An example was refused; `field` starts with its index", body = ErrorBody),
+    )
+)]
+async fn replace_examples(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(mock): ApiPath<MockId>,
+    ApiJson(documents): ApiJson<Vec<ExampleDocument>>,
+) -> Result<Json<Vec<ExampleView>>, ApiError> {
+    let mut seen = HashSet::new();
+    let examples = documents
+        .into_iter()
+        .enumerate()
+        .map(|(index, document)| {
+            let place = format!("[{index}]");
+            let (id, example) = read_example(document).map_err(|e| e.within(&place))?;
+            if id.is_some_and(|id| !seen.insert(id)) {
+                return Err(ApiError::invalid(
+                    format!("{place}.id"),
+                    "the same id is given to two examples",
+                ));
+            }
+            Ok((id, example))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let stored = state
+        .store
+        .replace_examples(&admin.workspace, mock, &examples)
+        .await?;
+    Ok(Json(stored.into_iter().map(ExampleView::from).collect()))
+}
+
+/// One example.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mocks/{id}/examples/{example_id}",
+    tag = "examples",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The mock's id"),
+        ("example_id" = String, Path, format = Uuid),
+    ),
+    responses((status = 200, body = ExampleView), (status = 404, body = ErrorBody))
+)]
+async fn get_example(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath((mock, id)): ApiPath<(MockId, ExampleId)>,
+) -> Result<Json<ExampleView>, ApiError> {
+    let stored = state.store.example(&admin.workspace, mock, id).await?;
+    Ok(Json(stored.into()))
+}
+
+/// Replaces one example; it keeps its id and position.
+#[utoipa::path(
+    put,
+    path = "/api/v1/mocks/{id}/examples/{example_id}",
+    tag = "examples",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The mock's id"),
+        ("example_id" = String, Path, format = Uuid),
+    ),
+    request_body = ExampleDocument,
+    responses(
+        (status = 200, body = ExampleView),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+async fn replace_example(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath((mock, id)): ApiPath<(MockId, ExampleId)>,
+    ApiJson(document): ApiJson<ExampleDocument>,
+) -> Result<Json<ExampleView>, ApiError> {
+    let (_, example) = read_example(document)?;
+    let stored = state
+        .store
+        .replace_example(&admin.workspace, mock, id, &example)
+        .await?;
+    Ok(Json(stored.into()))
+}
+
+/// Deletes one example.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/mocks/{id}/examples/{example_id}",
+    tag = "examples",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The mock's id"),
+        ("example_id" = String, Path, format = Uuid),
+    ),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody))
+)]
+async fn delete_example(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath((mock, id)): ApiPath<(MockId, ExampleId)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_example(&admin.workspace, mock, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,263 @@
+//! Extractors that turn raw requests into checked values at the edge: JSON bodies with errors
+//! that say where, typed path ids, and the caller's identity.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use lyrebird_store::{Caller, Scope, Secret, Workspace};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The cookie that carries a web session's token.
+pub const SESSION_COOKIE: &str = "lyrebird_session";
+
+/// A JSON body. Unlike axum's `Json`, its errors are ours: 400 with line and column for broken
+/// JSON, 422 naming the field for a value of the wrong shape, 413 over the size limit.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| body_error(rejection, state))?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let media = content_type
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+fn body_error(rejection: BytesRejection, state: &AppState) -> ApiError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge {
+            limit: state.settings.max_body_bytes,
+        }
+    } else {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// Parses JSON into `T`, telling a syntax error (400, with its position) from a value that does
+/// not fit (422, with the path of the field).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => data_error(path, &inner),
+            _ => malformed(&inner),
+        }
+    })?;
+    deserializer.end().map_err(|error| malformed(&error))?;
+    Ok(value)
+}
+
+fn malformed(error: &serde_json::Error) -> ApiError {
+    ApiError::MalformedJson(format!(
+        "malformed JSON at line {}, column {}: {}",
+        error.line(),
+        error.column(),
+        strip_position(error)
+    ))
+}
+
+/// Deserializes an already parsed JSON value, naming the field on failure.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        data_error(path, error.inner())
+    })
+}
+
+/// A 422 for a value of the wrong shape. A missing field is reported at its own path rather than
+/// at its parent's.
+fn data_error(path: String, error: &serde_json::Error) -> ApiError {
+    let message = strip_position(error);
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (missing, path.as_str()) {
+        (Some(name), ".") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, _) => path,
+    };
+    ApiError::invalid(field, message)
+}
+
+/// serde_json's message without its " at line 1 column 5" suffix.
+fn strip_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) if error.line() > 0 => text[..at].to_owned(),
+        _ => text,
+    }
+}
+
+/// Path parameters parsed into typed ids. Anything that does not parse names nothing that exists,
+/// so it is a 404 like a missing resource.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::NotFound
+    }
+}
+
+/// A caller allowed to use the admin API, in their workspace: an `admin` key or a session.
+/// Handlers get tenant access only through this.
+#[derive(Debug)]
+pub struct Admin {
+    pub workspace: Workspace,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = authenticate(&parts.headers, state).await?;
+        match caller.scope() {
+            Scope::Admin => Ok(Admin {
+                workspace: caller.workspace,
+            }),
+            Scope::Mock => Err(ApiError::AdminScopeRequired),
+        }
+    }
+}
+
+/// The caller behind `Authorization: Bearer`, `x-api-key` or the session cookie, in that order.
+/// A credential that is presented but wrong is refused, never skipped for the next one.
+async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Caller, ApiError> {
+    const INVALID: ApiError = ApiError::InvalidCredentials("the API key or session is not valid");
+    let store = &state.store;
+    if let Some(key) = presented_key(headers)? {
+        return store.authenticate_key(&key).await?.ok_or(INVALID);
+    }
+    if let Some(token) = session_token(headers) {
+        return store.authenticate_session(&token).await?.ok_or(INVALID);
+    }
+    Err(ApiError::InvalidCredentials(
+        "send an API key (Authorization: Bearer <key> or x-api-key: <key>) or log in",
+    ))
+}
+
+fn presented_key(headers: &HeaderMap) -> Result<Option<Secret>, ApiError> {
+    const UNREADABLE: ApiError =
+        ApiError::InvalidCredentials("the Authorization header is not `Bearer <key>`");
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| UNREADABLE)?;
+        let (scheme, key) = value.split_once(' ').ok_or(UNREADABLE)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(UNREADABLE);
+        }
+        return Ok(Some(Secret::new(key.trim())));
+    }
+    Ok(headers
+        .get("x-api-key")
+        .map(|value| Secret::new(value.to_str().unwrap_or_default().trim())))
+}
+
+/// The session token from the `Cookie` headers, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<Secret> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then(|| Secret::new(value))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        inner: Inner,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn field(error: ApiError) -> String {
+        match error {
+            ApiError::Invalid { field, .. } => field,
+            other => panic!("not a field error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn broken_json_is_a_400_with_line_and_column() {
+        let error = parse_json::<Body>(b"{\"name\": \"a\",\n \"inner\": }").unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, ApiError::MalformedJson(_)));
+        assert!(message.contains("line 2, column 11"), "{message}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_nested_field() {
+        let error =
+            parse_json::<Body>(br#"{"name": "a", "inner": {"count": "three"}}"#).unwrap_err();
+        assert_eq!(field(error), "inner.count");
+    }
+
+    #[test]
+    fn a_missing_field_is_named_itself() {
+        assert_eq!(
+            field(parse_json::<Body>(br#"{"inner": {"count": 1}}"#).unwrap_err()),
+            "name"
+        );
+        assert_eq!(
+            field(parse_json::<Body>(br#"{"name": "a", "inner": {}}"#).unwrap_err()),
+            "inner.count"
+        );
+    }
+
+    #[test]
+    fn trailing_garbage_is_malformed() {
+        let error = parse_json::<Inner>(br#"{"count": 1} x"#).unwrap_err();
+        assert!(matches!(error, ApiError::MalformedJson(_)));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            "a=1; lyrebird_session=tok; b=2".parse().unwrap(),
+        );
+        assert_eq!(session_token(&headers).unwrap().expose(), "tok");
+    }
+}

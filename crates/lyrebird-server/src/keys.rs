@@ -1,0 +1,143 @@
+//! API keys of the caller's workspace: `GET/POST /api/v1/keys`, `DELETE /api/v1/keys/{id}`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use lyrebird_store::{ApiKey, KeyId, Scope};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Admin, ApiJson, ApiPath};
+
+const MAX_NAME_CHARS: usize = 100;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
+}
+
+/// A key as listed: its prefix, never the key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: KeyId,
+    pub name: String,
+    #[schema(value_type = String, example = "admin")]
+    pub scope: Scope,
+    /// The first characters of the key, to tell keys apart.
+    #[schema(example = "lb_3kTq9xY")]
+    pub prefix: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl From<ApiKey> for KeyView {
+    fn from(key: ApiKey) -> Self {
+        Self {
+            id: key.id,
+            name: key.name,
+            scope: key.scope,
+            prefix: key.prefix,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    #[schema(example = "frontend dev")]
+    pub name: String,
+    /// `admin` (the whole API) or `mock` (only calling the workspace's private mocks).
+    #[schema(value_type = String, example = "mock")]
+    pub scope: Scope,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKey {
+    pub key: KeyView,
+    /// The key itself, shown only this once.
+    pub api_key: String,
+}
+
+/// Lists the workspace's keys, revoked ones included.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys",
+    tag = "keys",
+    responses((status = 200, body = Vec<KeyView>), (status = 401, body = ErrorBody))
+)]
+async fn list_keys(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
+    let keys = state.store.list_keys(&admin.workspace).await?;
+    Ok(Json(keys.into_iter().map(KeyView::from).collect()))
+}
+
+/// Creates a key.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    tag = "keys",
+    request_body = NewKey,
+    responses(
+        (status = 201, body = CreatedKey),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "A mock-scoped key", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+async fn create_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(body): ApiJson<NewKey>,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::invalid(
+            "name",
+            format!("a key needs a name of 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    let (key, secret) = state
+        .store
+        .create_key(&admin.workspace, name, body.scope)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: key.into(),
+            api_key: secret.expose().to_owned(),
+        }),
+    ))
+}
+
+/// Revokes a key; requests with it are refused from the next one on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/keys/{id}",
+    tag = "keys",
+    params(("id" = String, Path, format = Uuid, description = "The key's id")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody))
+)]
+async fn revoke_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<KeyId>,
+) -> Result<StatusCode, ApiError> {
+    state.store.revoke_key(&admin.workspace, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

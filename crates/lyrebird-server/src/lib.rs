@@ -1,0 +1,154 @@
+//! The Lyrebird server: the admin REST API (and, later, the mock runtime and web pages) on axum.
+//!
+//! [`app`] builds the whole HTTP application from an [`AppState`], so tests can drive it
+//! without a socket; [`serve`] is what `lyrebird serve` runs: it finds or starts the database,
+//! migrates it, listens, and on SIGINT/SIGTERM finishes in-flight requests, then stops the
+//! embedded PostgreSQL.
+//!
+//! One module per resource, each building its own router: [`accounts`], [`sessions`],
+//! [`keys`], [`mocks`], [`examples`], [`health`], gathered with their documentation by
+//! [`openapi`]. [`extract`] holds the extractors (JSON bodies, typed ids, authentication) and
+//! [`error`] the one error type.
+
+pub mod accounts;
+pub mod config;
+pub mod error;
+pub mod examples;
+pub mod extract;
+pub mod health;
+pub mod keys;
+pub mod mocks;
+pub mod openapi;
+pub mod sessions;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
+use lyrebird_store::{MockId, Store};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::ServeArgs;
+use crate::error::ApiError;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+}
+
+/// Settings the handlers need, fixed at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The public host[:port] that mock URLs are built on.
+    pub base_host: String,
+    pub monthly_quota: u64,
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    /// `http://<id>.mock.<base-host>/`
+    pub fn mock_url(&self, id: MockId) -> String {
+        format!("http://{id}.mock.{}/", self.base_host)
+    }
+
+    /// `http://<base-host>/m/<id>/`
+    pub fn mock_path_url(&self, id: MockId) -> String {
+        format!("http://{}/m/{id}/", self.base_host)
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let (routes, _) = openapi::routes().split_for_parts();
+    routes
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (store, embedded) = match &args.database_url {
+        Some(url) => {
+            tracing::info!(database = %url, "using the PostgreSQL server of DATABASE_URL");
+            let store = Store::connect(url.connect_options())
+                .await
+                .with_context(|| format!("connecting to {url}"))?;
+            (store, None)
+        }
+        None => {
+            let options = EmbeddedOptions {
+                search_dir: args.pg_search_dir.clone(),
+                ..EmbeddedOptions::new(&args.data_dir)
+            };
+            let postgres = EmbeddedPostgres::start(&options).await?;
+            match Store::connect(postgres.connect_options()).await {
+                Ok(store) => (store, Some(postgres)),
+                Err(error) => {
+                    postgres.stop().await?;
+                    return Err(error).context("connecting to the embedded PostgreSQL");
+                }
+            }
+        }
+    };
+    let served = listen_and_serve(&args, store.clone()).await;
+    store.close().await;
+    if let Some(postgres) = embedded {
+        postgres.stop().await?;
+    }
+    served
+}
+
+async fn listen_and_serve(args: &ServeArgs, store: Store) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let listen = listener.local_addr()?;
+    let base_host = args
+        .base_host
+        .clone()
+        .unwrap_or_else(|| format!("localhost:{}", listen.port()));
+    tracing::info!(%listen, %base_host, "lyrebird is listening");
+    let state = AppState {
+        store,
+        settings: Arc::new(Settings {
+            base_host,
+            monthly_quota: args.monthly_quota,
+            max_body_bytes: args.max_body_bytes,
+        }),
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("stopped serving; in-flight requests are finished");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received, shutting down"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

@@ -1,0 +1,310 @@
+//! Mocks of the caller's workspace: `GET/POST /api/v1/mocks`,
+//! `GET/PATCH/DELETE /api/v1/mocks/{id}`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use lyrebird_engine::{Example, MatchSettings, RequestPattern, ResponseSpec, SelectionMode};
+use lyrebird_store::{Delay, Mock, MockDraft, MockId};
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Admin, ApiJson, ApiPath};
+use crate::{AppState, Settings};
+
+const MAX_NAME_CHARS: usize = 200;
+const MAX_VERSION_TAG_CHARS: usize = 100;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_mocks, create_mock))
+        .routes(routes!(get_mock, update_mock, delete_mock))
+}
+
+/// A mock as the API shows it, with the two URLs that reach it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MockView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MockId,
+    pub name: String,
+    /// Private mocks answer only requests with an `x-api-key` of this workspace.
+    pub private: bool,
+    /// `"none"`, `"2g"` (300 ms), `"3g"` (100 ms) or milliseconds up to 180000.
+    #[schema(value_type = Object, example = "3g")]
+    pub delay: Delay,
+    /// Variables the response templates can read.
+    pub environment: BTreeMap<String, String>,
+    pub version_tag: Option<String>,
+    /// The response given when no example matches (the engine's response format).
+    #[schema(value_type = Option<Object>)]
+    pub fallback: Option<ResponseSpec>,
+    /// `rules` (explicit rules and priorities) or `postman` (Postman's matching).
+    #[schema(value_type = String, example = "rules")]
+    pub selection: SelectionMode,
+    /// Postman selection only: allow fuzzy path matching.
+    pub fuzzy_paths: bool,
+    /// Postman selection only: headers that must match.
+    pub match_headers: Vec<String>,
+    /// Postman selection only: match request bodies.
+    pub match_body: bool,
+    /// The mock's own host: `http://<id>.mock.<base-host>/`.
+    pub url: String,
+    /// The same mock without wildcard DNS: `http://<base-host>/m/<id>/`.
+    pub path_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl MockView {
+    fn new(mock: Mock, settings: &Settings) -> Self {
+        let MatchSettings {
+            selection,
+            fuzzy_paths,
+            match_headers,
+            match_body,
+        } = mock.settings;
+        Self {
+            url: settings.mock_url(mock.id),
+            path_url: settings.mock_path_url(mock.id),
+            id: mock.id,
+            name: mock.name,
+            private: mock.private,
+            delay: mock.delay,
+            environment: mock.environment,
+            version_tag: mock.version_tag,
+            fallback: mock.fallback,
+            selection,
+            fuzzy_paths,
+            match_headers,
+            match_body,
+            created_at: mock.created_at,
+            updated_at: mock.updated_at,
+        }
+    }
+}
+
+/// The settings of a mock. Creating needs `name`; the rest have defaults. Editing changes only
+/// the fields given; `null` clears `version_tag` and `fallback`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MockFields {
+    pub name: Option<String>,
+    pub private: Option<bool>,
+    /// `"none"`, `"2g"`, `"3g"` or milliseconds up to 180000.
+    #[schema(value_type = Option<Object>, example = 250)]
+    pub delay: Option<Delay>,
+    pub environment: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub version_tag: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub fallback: Option<Option<ResponseSpec>>,
+    #[schema(value_type = Option<String>, example = "postman")]
+    pub selection: Option<SelectionMode>,
+    pub fuzzy_paths: Option<bool>,
+    pub match_headers: Option<Vec<String>>,
+    pub match_body: Option<bool>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl MockFields {
+    /// Checks the given fields and writes them into `draft`.
+    fn apply(self, draft: &mut MockDraft) -> Result<(), ApiError> {
+        if let Some(name) = self.name {
+            draft.name = bounded("name", &name, MAX_NAME_CHARS)?;
+        }
+        if let Some(tag) = self.version_tag {
+            draft.version_tag = tag
+                .map(|tag| bounded("version_tag", &tag, MAX_VERSION_TAG_CHARS))
+                .transpose()?;
+        }
+        if let Some(fallback) = self.fallback {
+            if let Some(response) = &fallback {
+                check_fallback(response)?;
+            }
+            draft.fallback = fallback;
+        }
+        if let Some(private) = self.private {
+            draft.private = private;
+        }
+        if let Some(delay) = self.delay {
+            draft.delay = delay;
+        }
+        if let Some(environment) = self.environment {
+            draft.environment = environment;
+        }
+        let settings = &mut draft.settings;
+        if let Some(selection) = self.selection {
+            settings.selection = selection;
+        }
+        if let Some(fuzzy_paths) = self.fuzzy_paths {
+            settings.fuzzy_paths = fuzzy_paths;
+        }
+        if let Some(match_headers) = self.match_headers {
+            settings.match_headers = match_headers;
+        }
+        if let Some(match_body) = self.match_body {
+            settings.match_body = match_body;
+        }
+        Ok(())
+    }
+}
+
+/// The text trimmed, refused when empty or longer than `max` characters.
+fn bounded(field: &str, text: &str, max: usize) -> Result<String, ApiError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > max {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} takes 1 to {max} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// A fallback is an example's response, so the engine checks it as one (templates included).
+fn check_fallback(response: &ResponseSpec) -> Result<(), ApiError> {
+    let example = Example {
+        name: "fallback".to_owned(),
+        priority: None,
+        request: RequestPattern::default(),
+        response: response.clone(),
+    };
+    lyrebird_engine::validate_example(&example).map_err(|errors| {
+        ApiError::InvalidExample(
+            errors
+                .into_iter()
+                .map(|mut error| {
+                    error.field = error.field.replacen("response", "fallback", 1);
+                    error
+                })
+                .collect(),
+        )
+    })
+}
+
+/// Lists the workspace's mocks, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mocks",
+    tag = "mocks",
+    responses((status = 200, body = Vec<MockView>), (status = 401, body = ErrorBody))
+)]
+async fn list_mocks(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> Result<Json<Vec<MockView>>, ApiError> {
+    let mocks = state.store.list_mocks(&admin.workspace).await?;
+    Ok(Json(
+        mocks
+            .into_iter()
+            .map(|mock| MockView::new(mock, &state.settings))
+            .collect(),
+    ))
+}
+
+/// Creates a mock.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mocks",
+    tag = "mocks",
+    request_body = MockFields,
+    responses(
+        (status = 201, body = MockView),
+        (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+async fn create_mock(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiJson(fields): ApiJson<MockFields>,
+) -> Result<(StatusCode, Json<MockView>), ApiError> {
+    if fields.name.is_none() {
+        return Err(ApiError::invalid("name", "a mock needs a name"));
+    }
+    let mut draft = MockDraft::default();
+    fields.apply(&mut draft)?;
+    let mock = state.store.create_mock(&admin.workspace, &draft).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(MockView::new(mock, &state.settings)),
+    ))
+}
+
+/// One mock.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mocks/{id}",
+    tag = "mocks",
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = MockView), (status = 404, body = ErrorBody))
+)]
+async fn get_mock(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<MockId>,
+) -> Result<Json<MockView>, ApiError> {
+    let mock = state.store.mock(&admin.workspace, id).await?;
+    Ok(Json(MockView::new(mock, &state.settings)))
+}
+
+/// Changes the given settings of a mock.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/mocks/{id}",
+    tag = "mocks",
+    params(("id" = String, Path, format = Uuid)),
+    request_body = MockFields,
+    responses(
+        (status = 200, body = MockView),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+async fn update_mock(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<MockId>,
+    ApiJson(fields): ApiJson<MockFields>,
+) -> Result<Json<MockView>, ApiError> {
+    let mock = state
+        .store
+        .update_mock(&admin.workspace, id, |draft| fields.apply(draft))
+        .await?;
+    Ok(Json(MockView::new(mock, &state.settings)))
+}
+
+/// Deletes a mock and its examples.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/mocks/{id}",
+    tag = "mocks",
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody))
+)]
+async fn delete_mock(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<MockId>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_mock(&admin.workspace, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,78 @@
+//! The API description, `GET /api/v1/openapi.json`, generated from the handlers themselves:
+//! every route is registered with its `#[utoipa::path]` through `utoipa_axum`, so a route and
+//! its documentation cannot drift apart (and `tests/api/openapi.rs` walks the app to check).
+
+use std::sync::LazyLock;
+
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Lyrebird",
+        description = "Mock servers you run yourself: accounts, keys, mocks and their examples."
+    ),
+    modifiers(&Credentials),
+    security(("bearer" = []), ("api_key" = []), ("session" = []))
+)]
+struct ApiDoc;
+
+/// The three ways to authenticate, as security schemes.
+struct Credentials;
+
+impl Modify for Credentials {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::extract::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// Every documented route of the app, with its documentation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::health::router())
+        .merge(crate::accounts::router())
+        .merge(crate::sessions::router())
+        .merge(crate::keys::router())
+        .merge(crate::mocks::router())
+        .merge(crate::examples::router())
+        .routes(routes!(openapi_json))
+}
+
+/// The description, built once.
+pub fn description() -> &'static utoipa::openapi::OpenApi {
+    static DESCRIPTION: LazyLock<utoipa::openapi::OpenApi> =
+        LazyLock::new(|| routes().split_for_parts().1);
+    &DESCRIPTION
+}
+
+/// This API's OpenAPI 3.1 description.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+)]
+async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(description())
+}
