@@ -66,7 +66,7 @@ pub fn import(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
         let item = match importer.refs.follow(item) {
             Ok(item) => item,
             Err(message) => {
-                importer.warn(&[path.clone()], message);
+                importer.warn(std::slice::from_ref(path), message);
                 continue;
             }
         };
@@ -85,7 +85,7 @@ pub fn import(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
     importer.counts.examples = importer.examples.len();
     Ok(ImportedMock {
         name,
-        examples: importer.examples,
+        examples: unique_names(importer.examples),
         environment: BTreeMap::new(),
         settings: MatchSettings {
             selection: SelectionMode::Postman,
@@ -94,6 +94,39 @@ pub fn import(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
         warnings: importer.warnings,
         counts: importer.counts,
     })
+}
+
+/// Example names as the file gives them, except that a name several examples share
+/// (`default_example` in many operations, `generic` under several statuses) gets its operation's
+/// label in front, and the status too when that is not enough, so that `x-mock-response-name`
+/// reaches every example.
+fn unique_names(examples: Vec<(String, bool, Example)>) -> Vec<Example> {
+    let count = |names: &mut dyn Iterator<Item = String>| {
+        let mut uses: BTreeMap<String, usize> = BTreeMap::new();
+        for name in names {
+            *uses.entry(name).or_default() += 1;
+        }
+        uses
+    };
+    let labelled =
+        |(label, _, example): &(String, bool, Example)| format!("{label} {}", example.name);
+    let plain_uses = count(&mut examples.iter().map(|(_, _, e)| e.name.clone()));
+    let labelled_uses = count(&mut examples.iter().map(labelled));
+    examples
+        .iter()
+        .map(|entry| {
+            let (label, authored, example) = entry;
+            let mut example = example.clone();
+            if *authored && plain_uses[&example.name] > 1 {
+                example.name = if labelled_uses[&labelled(entry)] > 1 {
+                    format!("{label} {} {}", example.response.status, example.name)
+                } else {
+                    labelled(entry)
+                };
+            }
+            example
+        })
+        .collect()
 }
 
 fn check_version(document: &Value, kind: Kind) -> Result<(), ImportError> {
@@ -121,7 +154,8 @@ struct Importer<'a> {
     swagger: bool,
     /// Swagger's document-wide `produces`.
     produces: Vec<String>,
-    examples: Vec<Example>,
+    /// Each example with its operation's label and whether the file named it.
+    examples: Vec<(String, bool, Example)>,
     warnings: Vec<Warning>,
     counts: Counts,
 }
@@ -192,13 +226,17 @@ impl<'a> Importer<'a> {
             let name = match (&example.name, is_generated) {
                 (Some(name), _) => name.clone(),
                 (None, true) => format!("{label} {} (generated)", example.status),
+                (None, false) if example.several_media => {
+                    format!("{label} {} {}", example.status, example.media)
+                }
                 (None, false) => format!("{label} {}", example.status),
             };
             if is_generated {
                 self.counts.generated += 1;
             }
-            self.examples
-                .push(build_example(name, &method, path, example, request_side));
+            let authored = example.name.is_some();
+            let built = build_example(name, &method, path, example, request_side);
+            self.examples.push((label.clone(), authored, built));
         }
     }
 

@@ -20,8 +20,9 @@ use serde_json::{Value, json};
 use crate::document::{array_at, parse_expecting, str_at, text_of};
 use crate::http::{body_condition, header_value, is_transport_header, join_path, status_from_text};
 use crate::{Counts, ImportError, ImportedMock, Kind, Warning};
+use lyrebird_engine::template::translate_postman_template;
 use url::{Bases, PostmanUrl};
-use vars::{Variables, has_reference, is_placeholder};
+use vars::{Variables, has_dynamic_reference, has_reference, is_placeholder};
 
 /// Folders nested deeper than this are refused rather than followed.
 pub const MAX_FOLDER_DEPTH: usize = 32;
@@ -429,7 +430,7 @@ impl Importer {
                 value: self.vars.resolve(&value),
             })
             .collect();
-        let text = match response.get("body") {
+        let mut text = match response.get("body") {
             Some(Value::String(text)) => text.clone(),
             Some(Value::Null) | None => String::new(),
             Some(other) => other.to_string(),
@@ -444,10 +445,19 @@ impl Importer {
                 value: content_type.to_owned(),
             });
         }
+        let template =
+            has_dynamic_reference(&text) || headers.iter().any(|h| has_dynamic_reference(&h.value));
+        if template {
+            text = translate_postman_template(&text);
+            for header in &mut headers {
+                header.value = translate_postman_template(&header.value);
+            }
+        }
         ResponseSpec {
             status,
             headers,
             body: (!text.is_empty()).then_some(Value::String(text)),
+            template,
             ..ResponseSpec::default()
         }
     }

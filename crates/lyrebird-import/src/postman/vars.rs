@@ -76,6 +76,29 @@ pub(crate) fn has_reference(text: &str) -> bool {
         .is_some_and(|start| text[start + 2..].contains("}}"))
 }
 
+/// True when the text refers to something Postman fills in when answering: a dynamic value
+/// (`{{$guid}}`), a request helper (`{{$body 'a.b'}}`) or a variable (`{{name}}`). Other
+/// `{{...}}` text is not Postman's and is sent as written.
+pub(crate) fn has_dynamic_reference(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return false;
+        };
+        let inner = after[..end].trim();
+        let is_variable = !inner.is_empty()
+            && inner
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        if inner.starts_with('$') || is_variable {
+            return true;
+        }
+        rest = &after[end + 2..];
+    }
+    false
+}
+
 /// True when the whole text is one reference (`{{id}}`) or an OpenAPI-to-Postman placeholder
 /// (`<string>`, `<long>`): a value the file does not really give.
 pub(crate) fn is_placeholder(text: &str) -> bool {
@@ -126,5 +149,15 @@ mod tests {
         assert!(!is_placeholder("{{a}}{{b}}"));
         assert!(has_reference("Bearer {{token}}"));
         assert!(!has_reference("{ \"a\": {} }"));
+    }
+
+    #[test]
+    fn dynamic_references_are_postman_names_only() {
+        assert!(has_dynamic_reference("id: {{$guid}}"));
+        assert!(has_dynamic_reference("{{ $body 'a.b' }}"));
+        assert!(has_dynamic_reference("hello {{user_name}}"));
+        assert!(!has_dynamic_reference(
+            "{{ randomInt(5,10) }} and {{ a b }}"
+        ));
     }
 }
