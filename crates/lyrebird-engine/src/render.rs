@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::error::ValidationError;
 use crate::model::ResponseSpec;
 use crate::request::Request;
-use crate::template::{Effects, NOW_KEY, Template};
+use crate::template::{Effects, NOW_KEY, REQUEST_FIELDS, Reads, Template};
 use crate::{jsonpath, template};
 
 /// What a render reads besides the response itself.
@@ -73,8 +73,11 @@ impl Part {
         matches!(self, Part::Template(_))
     }
 
-    fn uses_json(&self) -> bool {
-        matches!(self, Part::Template(t) if t.uses_json())
+    fn reads(&self) -> Reads {
+        match self {
+            Part::Fixed(_) => Reads::default(),
+            Part::Template(t) => t.reads(),
+        }
     }
 }
 
@@ -167,7 +170,12 @@ impl CompiledResponse {
     pub fn render(&self, ctx: &RenderContext) -> Rendered {
         let parts = || std::iter::once(&self.body).chain(self.headers.iter().map(|(_, p)| p));
         let context = if parts().any(Part::is_template) {
-            context(ctx, parts().any(Part::uses_json))
+            context(
+                ctx,
+                parts()
+                    .map(Part::reads)
+                    .fold(Reads::default(), |a, b| a | b),
+            )
         } else {
             Value::UNDEFINED
         };
@@ -241,42 +249,47 @@ fn first_wins(pairs: &[(String, String)]) -> Value {
     Value::from_pairs(pairs.iter().rev().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
-fn context(ctx: &RenderContext, uses_json: bool) -> Value {
+/// The template context, with only the parts some template of the response reads.
+fn context(ctx: &RenderContext, reads: Reads) -> Value {
     let request = ctx.request;
-    let body = request.body_text();
-    let json = if uses_json {
-        jsonpath::parse_lenient(&body).map_or(Value::from(()), |v| Value::from(Serde(v)))
-    } else {
-        Value::from(())
-    };
-    let segments: Vec<String> = request
-        .path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let request_value = Value::from_pairs([
-        ("url", Value::from(request.url())),
-        ("path", Value::from(request.path.as_str())),
-        ("method", Value::from(request.method.as_str())),
-        ("query", first_wins(request.query_params())),
-        ("headers", first_wins(&request.headers)),
-        ("cookies", first_wins(request.cookies())),
-        (
-            "form",
-            first_wins(request.form_params().unwrap_or_default()),
-        ),
-        ("body", Value::from(body.as_ref())),
-        ("json", json),
-        ("segments", Value::from(segments)),
-    ]);
-    Value::from_pairs([
-        ("request", request_value),
-        ("path", first_wins(ctx.captures)),
-        (
+    let fields = REQUEST_FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| reads.request_field(*index))
+        .map(|(_, &field)| {
+            let value = match field {
+                "url" => Value::from(request.url()),
+                "path" => Value::from(request.path.as_str()),
+                "method" => Value::from(request.method.as_str()),
+                "query" => first_wins(request.query_params()),
+                "headers" => first_wins(&request.headers),
+                "cookies" => first_wins(request.cookies()),
+                "form" => first_wins(request.form_params().unwrap_or_default()),
+                "body" => Value::from(request.body_text().as_ref()),
+                "json" => jsonpath::parse_lenient(&request.body_text())
+                    .map_or(Value::from(()), |v| Value::from(Serde(v))),
+                _ => Value::from_iter(
+                    request
+                        .path
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(Value::from),
+                ),
+            };
+            (field, value)
+        });
+    let mut root = vec![
+        ("request", Value::from_pairs(fields)),
+        (NOW_KEY, Value::from(ctx.now.unix_timestamp_nanos())),
+    ];
+    if reads.captures() {
+        root.push(("path", first_wins(ctx.captures)));
+    }
+    if reads.env() {
+        root.push((
             "env",
             Value::from_pairs(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        ),
-        (NOW_KEY, Value::from(ctx.now.unix_timestamp_nanos())),
-    ])
+        ));
+    }
+    Value::from_pairs(root)
 }

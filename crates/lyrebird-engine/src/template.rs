@@ -54,8 +54,59 @@ self_cell::self_cell!(
 /// A template compiled at save time, rendered per request.
 pub struct Template {
     compiled: Owned,
-    /// Whether rendering reads the request body as JSON, which is then parsed for it.
-    uses_json: bool,
+    reads: Reads,
+}
+
+/// The fields of `request` in the template context.
+pub(crate) const REQUEST_FIELDS: [&str; 10] = [
+    "url", "path", "method", "query", "headers", "cookies", "form", "body", "json", "segments",
+];
+const CAPTURES: u16 = 1 << REQUEST_FIELDS.len();
+const ENVIRONMENT: u16 = CAPTURES << 1;
+
+/// Which parts of the context a template reads, found once when it is compiled, so that a render
+/// builds (and parses the body as JSON) only what is used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reads(u16);
+
+impl Reads {
+    fn of(variables: &std::collections::HashSet<String>) -> Reads {
+        let all_request = (1 << REQUEST_FIELDS.len()) - 1;
+        Reads(variables.iter().fold(0, |bits, variable| {
+            let mut steps = variable.split('.');
+            bits | match (steps.next(), steps.next()) {
+                (Some("request"), None) => all_request,
+                (Some("request"), Some(field)) => REQUEST_FIELDS
+                    .iter()
+                    .position(|f| *f == field)
+                    .map_or(0, |bit| 1 << bit),
+                (Some("path"), _) => CAPTURES,
+                (Some("env"), _) => ENVIRONMENT,
+                _ => 0,
+            }
+        }))
+    }
+
+    /// Whether `request.<REQUEST_FIELDS[index]>` is read.
+    pub(crate) fn request_field(self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
+    }
+
+    pub(crate) fn captures(self) -> bool {
+        self.0 & CAPTURES != 0
+    }
+
+    pub(crate) fn env(self) -> bool {
+        self.0 & ENVIRONMENT != 0
+    }
+}
+
+impl std::ops::BitOr for Reads {
+    type Output = Reads;
+
+    fn bitor(self, other: Reads) -> Reads {
+        Reads(self.0 | other.0)
+    }
 }
 
 impl std::fmt::Debug for Template {
@@ -88,21 +139,14 @@ impl Template {
             env.template_from_named_str("template", source)
         })
         .map_err(|error| source_error(source, &error))?;
-        let uses_json = compiled.with_dependent(|_, template| {
-            template
-                .undeclared_variables(true)
-                .iter()
-                .any(|name| name == "request" || name.starts_with("request.json"))
-        });
-        Ok(Template {
-            compiled,
-            uses_json,
-        })
+        let reads =
+            compiled.with_dependent(|_, template| Reads::of(&template.undeclared_variables(true)));
+        Ok(Template { compiled, reads })
     }
 
-    /// Whether the context needs the request body parsed as JSON.
-    pub fn uses_json(&self) -> bool {
-        self.uses_json
+    /// The parts of the context this template reads.
+    pub fn reads(&self) -> Reads {
+        self.reads
     }
 
     /// Renders with `context`; any failure (fuel, output size, a helper's error) is a message

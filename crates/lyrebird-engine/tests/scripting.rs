@@ -668,3 +668,14 @@ fn compiled_responses_can_be_shared_between_threads() {
     shareable::<CompiledResponse>();
     shareable::<Expression>();
 }
+
+#[test]
+fn a_template_that_passes_the_whole_request_around_still_sees_every_field() {
+    let request = post("/a/b", "application/json", r#"{"k":"v"}"#);
+    let template = "{% set r = request %}{{ r.method }} {{ r.json.k }} {{ r.segments | length }} {{ r['url'] }}";
+    assert_eq!(render(template, &request), "POST v 2 /a/b");
+    assert_eq!(
+        render("{{ request.body | json_path('$.k') }} {{ env }}", &request),
+        r#"v {"region":"eu"}"#
+    );
+}
