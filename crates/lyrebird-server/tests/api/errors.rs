@@ -1,0 +1,90 @@
+//! Bad requests get the one error shape with a fitting status.
+
+use reqwest::{Method, StatusCode, header};
+use serde_json::json;
+
+use crate::support::{MAX_BODY_BYTES, TestApp, error_of, read};
+
+#[tokio::test]
+async fn malformed_json_is_a_400_that_says_where() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let response = app
+        .client
+        .post(format!("{}/api/v1/mocks", app.base))
+        .bearer_auth(&user.key)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\n  \"name\": \"Orders\",\n  \"private\": tru,\n  \"delay\": 5\n}")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    let error = error_of(status, &body, StatusCode::BAD_REQUEST, "malformed_json");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 3, column"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let huge = json!({"name": "x".repeat(MAX_BODY_BYTES + 1)});
+    let (status, body) = app.post("/api/v1/mocks", &user.key, huge).await;
+    let error = error_of(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains(&MAX_BODY_BYTES.to_string())
+    );
+    let (_, mocks) = app.get("/api/v1/mocks", &user.key).await;
+    assert_eq!(mocks, json!([]));
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_say_it_is_json_is_a_415() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let response = app
+        .client
+        .post(format!("{}/api/v1/mocks", app.base))
+        .bearer_auth(&user.key)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("name=Orders")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    error_of(
+        status,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_json_404() {
+    let app = TestApp::start().await;
+    let (status, body) = app.call(Method::GET, "/api/v1/nothing", None, None).await;
+    error_of(status, &body, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn health_answers_and_readiness_checks_the_database() {
+    let app = TestApp::start().await;
+    let (status, body) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+    let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ready"})));
+}

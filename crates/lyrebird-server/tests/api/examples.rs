@@ -1,0 +1,183 @@
+//! Every example endpoint, and the engine's checks on what is saved.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, error_of, example};
+
+fn names(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn examples_are_added_in_order_read_replaced_and_deleted() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let mock = app.create_mock(&user.key, json!({"name": "Orders"})).await;
+    let list_path = format!("/api/v1/mocks/{mock}/examples");
+    let first = app
+        .add_example(&user.key, &mock, example("first", "/a"))
+        .await;
+    let second = app
+        .add_example(&user.key, &mock, example("second", "/b"))
+        .await;
+
+    let (status, list) = app.get(&list_path, &user.key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(names(&list), ["first", "second"]);
+    assert_eq!(list[1]["position"], 1);
+    assert_eq!(
+        list[0]["request"]["path"], "/a",
+        "the engine's format, flattened"
+    );
+
+    let one = format!("{list_path}/{first}");
+    let (status, read) = app.get(&one, &user.key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["id"], first.as_str());
+
+    let (status, replaced) = app
+        .call(
+            Method::PUT,
+            &one,
+            Some(&user.key),
+            Some(example("first, edited", "/a2")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(replaced["id"], first.as_str());
+    assert_eq!(replaced["position"], 0);
+    assert_eq!(replaced["request"]["path"], "/a2");
+
+    let (status, _) = app.call(Method::DELETE, &one, Some(&user.key), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = app.get(&list_path, &user.key).await;
+    assert_eq!(names(&list), ["second"]);
+    assert_eq!(list[0]["id"], second.as_str());
+    let (status, body) = app.get(&one, &user.key).await;
+    error_of(status, &body, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn replacing_all_examples_takes_the_new_list_in_order_and_a_listing_can_be_put_back() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let mock = app.create_mock(&user.key, json!({"name": "Orders"})).await;
+    let path = format!("/api/v1/mocks/{mock}/examples");
+    app.add_example(&user.key, &mock, example("old", "/old"))
+        .await;
+
+    let (status, replaced) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&user.key),
+            Some(json!([example("x", "/x"), example("y", "/y")])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    assert_eq!(names(&replaced), ["x", "y"]);
+
+    // What GET returns goes back in unchanged, ids included.
+    let (_, listed) = app.get(&path, &user.key).await;
+    let (status, again) = app
+        .call(Method::PUT, &path, Some(&user.key), Some(listed.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let ids = |list: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&again), ids(&listed));
+}
+
+#[tokio::test]
+async fn one_bad_example_in_a_replace_all_changes_nothing_and_is_named_by_its_index() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let mock = app.create_mock(&user.key, json!({"name": "Orders"})).await;
+    let path = format!("/api/v1/mocks/{mock}/examples");
+    app.add_example(&user.key, &mock, example("kept", "/kept"))
+        .await;
+
+    let mut bad = example("bad", "/bad");
+    bad["request"]["method"] = json!(42);
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&user.key),
+            Some(json!([example("fine", "/fine"), bad])),
+        )
+        .await;
+    let error = error_of(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(error["field"], "[1].request.method");
+
+    let (_, list) = app.get(&path, &user.key).await;
+    assert_eq!(names(&list), ["kept"]);
+}
+
+#[tokio::test]
+async fn an_example_the_engine_refuses_is_a_422_naming_field_line_and_column() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let mock = app.create_mock(&user.key, json!({"name": "Orders"})).await;
+    let path = format!("/api/v1/mocks/{mock}/examples");
+    let mut broken = example("broken", "/x");
+    broken["response"] = json!({"body": "{% for x in %}", "template": true});
+    let (status, body) = app.post(&path, &user.key, broken).await;
+    let error = error_of(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_example",
+    );
+    assert_eq!(error["field"], "response.body");
+    assert_eq!(error["line"], 1);
+    assert!(error["column"].is_u64(), "{error}");
+    assert!(error["details"].is_array());
+
+    let (status, body) = app
+        .post(&path, &user.key, json!({"name": "x", "reqest": {}}))
+        .await;
+    let error = error_of(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert!(
+        error["message"].as_str().unwrap().contains("reqest"),
+        "{error}"
+    );
+
+    let (_, list) = app.get(&path, &user.key).await;
+    assert!(list.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn examples_of_a_missing_mock_or_with_a_malformed_id_are_not_found() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let missing = "01a1fdf6-0000-7000-8000-000000000000";
+    for path in [
+        format!("/api/v1/mocks/{missing}/examples"),
+        "/api/v1/mocks/not-a-uuid/examples".to_owned(),
+        format!("/api/v1/mocks/{missing}/examples/not-a-uuid"),
+    ] {
+        let (status, body) = app.get(&path, &user.key).await;
+        error_of(status, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+}

@@ -1,0 +1,81 @@
+//! Tenant isolation: every endpoint called with another workspace's key answers 404, exactly
+//! like a missing resource, and changes nothing.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, error_of, example};
+
+/// What the owner sees of their mock, its examples and their keys.
+async fn snapshot(app: &TestApp, key: &str, mock: &str) -> (Value, Value, Value) {
+    (
+        app.get(&format!("/api/v1/mocks/{mock}"), key).await.1,
+        app.get(&format!("/api/v1/mocks/{mock}/examples"), key)
+            .await
+            .1,
+        app.get("/api/v1/keys", key).await.1,
+    )
+}
+
+#[tokio::test]
+async fn every_endpoint_with_another_workspaces_key_is_a_404_and_changes_nothing() {
+    let app = TestApp::start().await;
+    let owner = app.sign_up("owner@example.com").await;
+    let intruder = app.sign_up("intruder@example.com").await;
+    let mock = app.create_mock(&owner.key, json!({"name": "Orders"})).await;
+    let example_id = app.add_example(&owner.key, &mock, example("a", "/a")).await;
+    let (_, keys) = app.get("/api/v1/keys", &owner.key).await;
+    let owner_key_id = keys[0]["id"].as_str().unwrap().to_owned();
+
+    let before = snapshot(&app, &owner.key, &mock).await;
+
+    let mock_path = format!("/api/v1/mocks/{mock}");
+    let examples_path = format!("{mock_path}/examples");
+    let example_path = format!("{examples_path}/{example_id}");
+    let calls: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, mock_path.clone(), None),
+        (
+            Method::PATCH,
+            mock_path.clone(),
+            Some(json!({"name": "Mine now"})),
+        ),
+        (Method::DELETE, mock_path.clone(), None),
+        (Method::GET, examples_path.clone(), None),
+        (
+            Method::POST,
+            examples_path.clone(),
+            Some(example("b", "/b")),
+        ),
+        (Method::PUT, examples_path.clone(), Some(json!([]))),
+        (Method::GET, example_path.clone(), None),
+        (Method::PUT, example_path.clone(), Some(example("c", "/c"))),
+        (Method::DELETE, example_path.clone(), None),
+        (Method::DELETE, format!("/api/v1/keys/{owner_key_id}"), None),
+    ];
+    for (method, path, body) in calls {
+        let (status, answer) = app
+            .call(method.clone(), &path, Some(&intruder.key), body.clone())
+            .await;
+        let error = error_of(status, &answer, StatusCode::NOT_FOUND, "not_found");
+        let missing = path.replace(&mock, "01a1fdf6-0000-7000-8000-000000000000");
+        let (_, like_missing) = app.call(method, &missing, Some(&intruder.key), body).await;
+        assert_eq!(
+            error, like_missing["error"],
+            "indistinguishable from missing: {path}"
+        );
+    }
+
+    let (_, intruders_mocks) = app.get("/api/v1/mocks", &intruder.key).await;
+    assert_eq!(intruders_mocks, json!([]));
+    let (_, intruders_keys) = app.get("/api/v1/keys", &intruder.key).await;
+    assert_eq!(intruders_keys.as_array().unwrap().len(), 1);
+
+    let after = snapshot(&app, &owner.key, &mock).await;
+    assert_eq!(before.0, after.0, "the mock is unchanged");
+    assert_eq!(before.1, after.1, "the examples are unchanged");
+    assert_eq!(
+        before.2[0]["revoked_at"], after.2[0]["revoked_at"],
+        "the owner's key is not revoked"
+    );
+    assert_ne!(owner.workspace, intruder.workspace);
+}

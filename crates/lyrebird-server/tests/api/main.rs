@@ -1,0 +1,11 @@
+//! The admin API over real HTTP, against a real PostgreSQL: each test starts the app on a port of
+//! its own, on a fresh migrated database.
+
+mod accounts;
+mod errors;
+mod examples;
+mod isolation;
+mod keys;
+mod mocks;
+mod openapi;
+mod support;

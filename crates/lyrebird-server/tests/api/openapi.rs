@@ -1,0 +1,106 @@
+//! The OpenAPI document describes every route the app serves.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use lyrebird_server::{AppState, Settings, app, openapi};
+use tower::ServiceExt;
+
+use crate::support::TestApp;
+
+/// The paths the router knows, read from its `Debug` output (axum offers no other way to list
+/// them), so a route added without documentation cannot hide.
+fn routed_paths(router: &axum::Router) -> BTreeSet<String> {
+    let debug = format!("{router:?}");
+    // The fallback router has paths of its own (`/` and a catch-all); only the main one counts.
+    let main_router = debug.split("fallback_router").next().unwrap_or_default();
+    main_router
+        .split("RouteId(")
+        .skip(1)
+        .filter_map(|chunk| {
+            let start = chunk.find("): \"")? + 4;
+            let end = start + chunk[start..].find('"')?;
+            Some(chunk[start..end].to_owned())
+        })
+        .filter(|path| path.starts_with('/') && !path.contains("__private__"))
+        .collect()
+}
+
+/// The methods the router serves on `path`, from the `Allow` header of a 405 to a method no
+/// route uses.
+async fn routed_methods(router: &axum::Router, path: &str) -> BTreeSet<String> {
+    let concrete = path
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "01a1fdf6-0000-7000-8000-000000000000"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    let request = Request::builder()
+        .method(Method::TRACE)
+        .uri(concrete)
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+    response.headers()[header::ALLOW]
+        .to_str()
+        .unwrap()
+        .split(',')
+        .map(|m| m.trim().to_ascii_lowercase())
+        .filter(|m| m != "head")
+        .collect()
+}
+
+#[tokio::test]
+async fn every_route_of_the_app_is_in_the_openapi_document_with_its_methods() {
+    let db = lyrebird_store::testing::TestDatabase::new().await;
+    let router = app(AppState {
+        store: db.store().clone(),
+        settings: Arc::new(Settings {
+            base_host: "localhost:8080".into(),
+            monthly_quota: 1,
+            max_body_bytes: 1024,
+        }),
+    });
+    let document = serde_json::to_value(openapi::description()).unwrap();
+    let documented = document["paths"].as_object().unwrap();
+
+    let paths = routed_paths(&router);
+    assert!(paths.len() >= 10, "the walk found the routes: {paths:?}");
+    for path in &paths {
+        let operations = documented
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is served but not in the OpenAPI document"));
+        let documented_methods: BTreeSet<String> =
+            operations.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            routed_methods(&router, path).await,
+            documented_methods,
+            "methods of {path}"
+        );
+    }
+    let served: BTreeSet<&String> = paths.iter().collect();
+    for path in documented.keys() {
+        assert!(served.contains(path), "{path} is documented but not served");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_as_json() {
+    let app = TestApp::start().await;
+    let response = reqwest::get(format!("{}/api/v1/openapi.json", app.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK.as_u16());
+    let document: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/api/v1/mocks/{id}/examples"]["put"].is_object());
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+}
