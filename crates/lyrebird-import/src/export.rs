@@ -1,5 +1,6 @@
-//! A mock as a Postman collection v2.1: examples with the same method and path become one request
-//! with several saved examples, each with its original request, so Postman and this crate's
+//! A mock as a Postman collection v2.1: neighbouring examples with the same method and path become
+//! one request with several saved examples (neighbours only, so the order that breaks Postman's
+//! ties survives), each with its original request, so Postman and this crate's
 //! importer read it back. What Postman cannot express (regular-expression conditions, Rhai
 //! expressions, cookies, delays, templates in Lyrebird's language) is left out or kept as plain
 //! text, with a warning for each.
@@ -37,9 +38,9 @@ pub fn export_postman(
     let mut groups: Vec<((String, String), Vec<&Example>)> = Vec::new();
     for example in examples {
         let key = (method_of(example), example.request.path.clone());
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, group)) => group.push(example),
-            None => groups.push((key, vec![example])),
+        match groups.last_mut() {
+            Some((last, group)) if *last == key => group.push(example),
+            _ => groups.push((key, vec![example])),
         }
     }
     let items: Vec<Value> = groups
