@@ -315,41 +315,46 @@ fn delay(state: &mut State, ms: u64) -> String {
     String::new()
 }
 
-fn callback(
-    state: &mut State,
-    url: String,
-    method: Option<String>,
-    body: Option<Value>,
-    rest: Rest<ValueOrKwargs>,
-) -> Result<String, Error> {
+/// `callback(url, method="POST", body="", delay_ms=0, headers={})`: positional up to `delay_ms`,
+/// and any of `method`, `body`, `delay_ms` and `headers` as keywords.
+fn callback(state: &mut State, url: String, args: Rest<ValueOrKwargs>) -> Result<String, Error> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(invalid(format!(
             "a callback URL must start with http:// or https://, not {url:?}"
         )));
     }
-    let mut delay_ms = 0u64;
+    let (positional, keywords): (Vec<_>, Vec<_>) = args
+        .iter()
+        .map(|arg| arg.clone().into_value())
+        .partition(|arg| !arg.is_kwargs());
+    if positional.len() > 3 {
+        return Err(invalid(
+            "callback takes url, method, body and delay_ms (and headers=...)",
+        ));
+    }
+    let kwargs = match keywords.into_iter().next() {
+        Some(value) => Kwargs::try_from(value)?,
+        None => Kwargs::from_iter(std::iter::empty::<(String, Value)>()),
+    };
+    let keyword_or = |name: &str, index: usize| -> Result<Option<Value>, Error> {
+        Ok(kwargs
+            .get::<Option<Value>>(name)?
+            .or_else(|| positional.get(index).cloned()))
+    };
+    let method = keyword_or("method", 0)?.map(|m| m.to_string());
+    let body = keyword_or("body", 1)?;
+    let delay_ms = keyword_or("delay_ms", 2)?
+        .map(u64::try_from)
+        .transpose()?
+        .unwrap_or(0);
     let mut headers = Vec::new();
-    for (position, extra) in rest.iter().enumerate() {
-        if extra.is_kwargs() {
-            let kwargs = Kwargs::try_from(extra.clone().into_value())?;
-            if let Some(ms) = kwargs.get::<Option<u64>>("delay_ms")? {
-                delay_ms = ms;
-            }
-            if let Some(map) = kwargs.get::<Option<Value>>("headers")? {
-                for name in map.try_iter()? {
-                    let value = map.get_item(&name)?;
-                    headers.push((name.to_string(), value.to_string()));
-                }
-            }
-            kwargs.assert_all_used()?;
-        } else if position == 0 {
-            delay_ms = u64::try_from(extra.clone().into_value())?;
-        } else {
-            return Err(invalid(
-                "callback takes url, method, body and delay_ms (plus headers=...)",
-            ));
+    if let Some(map) = kwargs.get::<Option<Value>>("headers")? {
+        for name in map.try_iter()? {
+            let value = map.get_item(&name)?;
+            headers.push((name.to_string(), value.to_string()));
         }
     }
+    kwargs.assert_all_used()?;
     let body = match body {
         None => String::new(),
         Some(body) => match body.as_str() {
