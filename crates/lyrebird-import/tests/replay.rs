@@ -617,3 +617,71 @@ fn openapi_corpus_examples_answer_requests_built_from_their_operations() {
     }
     println!("{table}\n{failures}");
 }
+
+fn answer(mock: &CompiledMock, examples: &[Example], method: &str, url: &str) -> String {
+    let request = Request::from_url(method, url, &[], "");
+    match mock.select(&request) {
+        Selection::Matched(matched) => examples[matched.index].name.clone(),
+        other => panic!("{method} {url}: {other:?}"),
+    }
+}
+
+#[test]
+fn paired_openapi_examples_answer_plain_requests_by_their_values() {
+    let petstore =
+        common::corpus_dir("openapi").join("microcks__microcks__petstore-1.0.0-openapi.yaml");
+    let mock =
+        lyrebird_import::openapi::import(&std::fs::read(petstore).unwrap()).expect("imports");
+    let compiled = common::compile(&mock);
+    assert_eq!(answer(&compiled, &mock.examples, "GET", "/pets/1"), "pet_1");
+    assert_eq!(answer(&compiled, &mock.examples, "GET", "/pets/2"), "pet_2");
+    assert_eq!(
+        answer(&compiled, &mock.examples, "GET", "/pets?filter=k"),
+        "k_pets"
+    );
+    let pastry = common::corpus_dir("openapi").join("microcks__microcks__APIPastry-openapi.yaml");
+    let mock = lyrebird_import::openapi::import(&std::fs::read(pastry).unwrap()).expect("imports");
+    let compiled = common::compile(&mock);
+    assert_eq!(
+        answer(&compiled, &mock.examples, "GET", "/pastry/Millefeuille"),
+        "Millefeuille"
+    );
+}
+
+#[test]
+fn an_operation_answers_a_plain_request_with_its_success_example() {
+    let moby = common::corpus_dir("openapi").join("moby__moby__api_swagger.yaml");
+    let mock = lyrebird_import::openapi::import(&std::fs::read(moby).unwrap()).expect("imports");
+    let compiled = common::compile(&mock);
+    assert_eq!(
+        answer(
+            &compiled,
+            &mock.examples,
+            "GET",
+            "/containers/4fa6e0f0c678/json"
+        ),
+        "ContainerInspect 200 (generated)"
+    );
+    let mut gone = Request::from_url("GET", "/containers/4fa6e0f0c678/json", &[], "");
+    gone.headers
+        .push(("x-mock-response-code".to_owned(), "404".to_owned()));
+    let outcome = compiled.respond(&gone, now());
+    assert_eq!(outcome.rendered.expect("answered").status, 404);
+}
+
+#[test]
+fn postman_examples_told_apart_by_path_value_answer_plain_requests() {
+    let beer =
+        common::corpus_dir("postman").join("microcks__microcks__BeerCatalogAPI-collection.json");
+    let mock =
+        lyrebird_import::postman::import(&std::fs::read(beer).unwrap(), None).expect("imports");
+    let compiled = common::compile(&mock);
+    assert_eq!(
+        answer(&compiled, &mock.examples, "GET", "/beer/Weissbier"),
+        "Weissbier"
+    );
+    assert_eq!(
+        answer(&compiled, &mock.examples, "GET", "/beer/Rodenbach"),
+        "Rodenbach"
+    );
+}
