@@ -193,6 +193,7 @@ impl Cluster {
         self.initialise_if_needed()?;
         self.prepare_socket_dir()?;
         self.write_settings()?;
+        self.remove_locks_of_unreaped_postmaster()?;
         if self.is_running()? {
             tracing::warn!(cluster = %self.cluster_dir.display(), "adopting a PostgreSQL cluster left running by an earlier process");
             return Ok(true);
@@ -254,6 +255,31 @@ impl Cluster {
             .output()
             .map_err(io_error("running pg_ctl status"))?;
         Ok(output.status.success())
+    }
+
+    /// A killed postmaster that its parent has not reaped yet (a zombie) still exists for
+    /// `kill(pid, 0)`, so `pg_ctl` and PostgreSQL itself would take its lock files for a live
+    /// server's and refuse to start. Such a process holds nothing any more: drop its locks.
+    /// (Seen where PID 1 does not reap orphans, as in many containers.)
+    fn remove_locks_of_unreaped_postmaster(&self) -> Result<()> {
+        let Some(pid) = self.postmaster_pid().filter(|pid| is_zombie(*pid)) else {
+            return Ok(());
+        };
+        tracing::warn!(
+            pid,
+            "removing the lock files of a killed PostgreSQL that was not reaped"
+        );
+        let socket = self.socket_dir.join(format!(".s.PGSQL.{PORT}"));
+        let socket_lock = self.socket_dir.join(format!(".s.PGSQL.{PORT}.lock"));
+        for file in [self.cluster_dir.join("postmaster.pid"), socket_lock, socket] {
+            match fs::remove_file(&file) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_error(format!("removing {}", file.display()))(error));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn initialise_if_needed(&self) -> Result<()> {
@@ -504,6 +530,15 @@ fn effective_uid_is_root() -> bool {
             uids.split_whitespace().nth(1).map(|euid| euid == "0")
         })
         .unwrap_or(false)
+}
+
+/// Whether `pid` is a process that has ended but not been reaped (Linux `/proc`).
+fn is_zombie(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
 }
 
 fn system_user(name: &str) -> Option<SystemUser> {
