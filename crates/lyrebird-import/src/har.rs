@@ -79,8 +79,10 @@ pub fn import(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
         };
         if examples.contains(&example) {
             counts.duplicates += 1;
-        } else {
+        } else if let Some(example) = crate::accepted(example, &location, &mut warnings) {
             examples.push(example);
+        } else {
+            counts.without_examples += 1;
         }
     }
     if hosts.len() > 1 {

@@ -104,6 +104,26 @@ impl fmt::Display for Warning {
     }
 }
 
+/// The example if the engine accepts it; otherwise a warning naming what the engine refused, so
+/// that a file with one odd request still imports and nothing unsaveable is handed on.
+pub(crate) fn accepted(
+    example: Example,
+    location: &[String],
+    warnings: &mut Vec<Warning>,
+) -> Option<Example> {
+    match lyrebird_engine::validate_example(&example) {
+        Ok(()) => Some(example),
+        Err(errors) => {
+            let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            warnings.push(Warning::new(
+                location,
+                format!("left out: {}", reasons.join("; ")),
+            ));
+            None
+        }
+    }
+}
+
 /// What the file held and what became of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Counts {

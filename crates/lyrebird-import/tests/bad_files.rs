@@ -271,3 +271,22 @@ fn an_environment_file_wins_over_collection_variables() {
     assert!(!mock.environment.contains_key("off"));
     assert_eq!(mock.examples[0].request.path, "/things");
 }
+
+#[test]
+fn an_example_the_engine_refuses_is_left_out_with_its_reason() {
+    let items = r#"[
+        {"name": "odd", "request": {"url": "{{b}}/users/:user@id"},
+         "response": [{"name": "refused", "code": 200, "originalRequest": {"url": "{{b}}/users/:user@id"}}]},
+        {"name": "fine", "request": {"url": "{{b}}/users/:id"},
+         "response": [{"name": "kept", "code": 200, "originalRequest": {"url": "{{b}}/users/:id"}}]}
+    ]"#;
+    let mock = lyrebird_import::postman::import(&collection(items), None).expect("imports");
+    assert_eq!(mock.examples.len(), 1);
+    assert_eq!(mock.examples[0].name, "kept");
+    assert_eq!(mock.warnings.len(), 1);
+    let warning = mock.warnings[0].to_string();
+    assert!(
+        warning.starts_with("odd / refused: left out: request.path"),
+        "{warning}"
+    );
+}

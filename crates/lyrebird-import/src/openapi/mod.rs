@@ -236,7 +236,11 @@ impl<'a> Importer<'a> {
             }
             let authored = example.name.is_some();
             let built = build_example(name, &method, path, example, request_side);
-            self.examples.push((label.clone(), authored, built));
+            let mut at = location.clone();
+            at.extend([built.response.status.to_string(), built.name.clone()]);
+            if let Some(built) = crate::accepted(built, &at, &mut self.warnings) {
+                self.examples.push((label.clone(), authored, built));
+            }
         }
     }
 

@@ -225,15 +225,16 @@ impl Importer {
                     "the example has no original request; the request's own is used",
                 );
             }
-            let pattern = self.pattern(request, &literal, keep_body, location);
-            let response = self.response(response, location);
-            location.pop();
-            self.examples.push(Example {
+            let example = Example {
                 name: example_name,
                 priority: None,
-                request: pattern,
-                response,
-            });
+                request: self.pattern(request, &literal, keep_body, location),
+                response: self.response(response, location),
+            };
+            if let Some(example) = crate::accepted(example, location, &mut self.warnings) {
+                self.examples.push(example);
+            }
+            location.pop();
         }
     }
 
@@ -280,8 +281,9 @@ impl Importer {
                     .strip_prefix(':')
                     .filter(|name| literal.contains(*name))
                     .and_then(|name| request.url.path_variables.get(name))
-                    .filter(|value| !value.is_empty() && !is_placeholder(value));
-                value.unwrap_or(segment).clone()
+                    .filter(|value| !value.is_empty() && !is_placeholder(value))
+                    .map(|value| value.replace('/', "%2F"));
+                value.unwrap_or_else(|| segment.clone())
             })
             .collect();
         let query = request
