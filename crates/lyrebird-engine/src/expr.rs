@@ -69,7 +69,13 @@ impl Expression {
             .compile_with_scope(&input_scope(u16::MAX), src)
             .map_err(parse_error)?;
         let mut inputs = 0;
-        for (bit, name) in INPUTS.iter().enumerate() {
+        // An input is read when compiling without it fails on exactly that name; names absent
+        // from the source text cannot be read, so they need no such trial.
+        for (bit, name) in INPUTS
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| src.contains(*name))
+        {
             let mask = !(1 << bit);
             if let Err(ParseError(kind, _)) = ENGINE.compile_with_scope(&input_scope(mask), src)
                 && matches!(*kind, ParseErrorType::VariableUndefined(ref var) if var == name)

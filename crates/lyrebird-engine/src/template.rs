@@ -268,7 +268,10 @@ fn moment(value: &Value) -> Result<OffsetDateTime, Error> {
 
 fn shift(value: &Value, amount: f64, unit_seconds: f64) -> Result<String, Error> {
     let shifted = moment(value)?
-        .checked_add(Duration::seconds_f64(amount * unit_seconds))
+        .checked_add(
+            Duration::checked_seconds_f64(amount * unit_seconds)
+                .ok_or_else(|| invalid(format!("cannot move a date by {amount}")))?,
+        )
         .ok_or_else(|| invalid("the date is out of range"))?;
     Ok(datetime::rfc3339(shifted))
 }

@@ -6,6 +6,7 @@
 //! itself is sxd-document's, whose DOM is then copied into the owned, thread-safe [`XmlDoc`] that
 //! compiled mocks keep.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -27,7 +28,7 @@ pub struct XmlDoc {
     root: Element,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Name {
     namespace: Option<String>,
     local: String,
@@ -184,7 +185,7 @@ fn compare_elements(
 /// Counts XPath positions (`bar[2]`, `text()[1]`) of children as they are visited.
 #[derive(Default)]
 struct Positions<'a> {
-    seen: Vec<(Option<&'a Name>, usize)>,
+    seen: HashMap<Option<&'a Name>, usize>,
 }
 
 impl<'a> Positions<'a> {
@@ -193,16 +194,8 @@ impl<'a> Positions<'a> {
             Some(Node::Element(element)) => Some(&element.name),
             _ => None,
         };
-        let count = match self.seen.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, count)) => {
-                *count += 1;
-                *count
-            }
-            None => {
-                self.seen.push((key, 1));
-                1
-            }
-        };
+        let count = self.seen.entry(key).or_default();
+        *count += 1;
         match key {
             Some(name) => format!("{}[{count}]", name.local),
             None => format!("text()[{count}]"),

@@ -679,3 +679,32 @@ fn a_template_that_passes_the_whole_request_around_still_sees_every_field() {
         r#"v {"region":"eu"}"#
     );
 }
+
+#[test]
+fn deeply_nested_sources_are_refused_at_save_time() {
+    let expression = format!("{}true{}", "(".repeat(10_000), ")".repeat(10_000));
+    assert!(Expression::compile(&expression).is_err());
+    let template = format!("{{{{ {}1{} }}}}", "(".repeat(10_000), ")".repeat(10_000));
+    assert!(CompiledResponse::compile(&template_spec(&template)).is_err());
+    let huge = "x".repeat(300 * 1024);
+    assert!(CompiledResponse::compile(&template_spec(&huge)).is_err());
+}
+
+#[test]
+fn date_arithmetic_out_of_range_is_an_error_not_a_panic() {
+    for template in [
+        "{{ now() | add_days(1e300) }}",
+        "{{ now() | add_days(9999999) }}",
+    ] {
+        let rendered = render_spec(&template_spec(template), &get("/"));
+        assert_eq!(rendered.status, 500, "{template}");
+    }
+}
+
+#[test]
+fn variables_read_inside_macros_are_in_the_context() {
+    let request = post("/m", "application/json", r#"{"a":"b"}"#);
+    let template =
+        "{% macro show() %}{{ request.json.a }}{{ env.region }}{% endmacro %}{{ show() }}";
+    assert_eq!(render(template, &request), "beu");
+}
