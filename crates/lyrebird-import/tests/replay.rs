@@ -685,3 +685,70 @@ fn postman_examples_told_apart_by_path_value_answer_plain_requests() {
         "Rodenbach"
     );
 }
+
+#[test]
+fn postman_dynamic_values_and_variables_render_while_other_braces_stay_text() {
+    let collection = br#"{"info": {"name": "d", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "variable": [{"key": "user", "value": "ann"}],
+        "item": [{"name": "r", "request": {"url": "{{base}}/who"},
+          "response": [{"name": "who", "code": 200, "originalRequest": {"url": "{{base}}/who"},
+            "header": [{"key": "X-Request", "value": "{{$guid}}"}],
+            "body": "{\"id\": \"{{$guid}}\", \"user\": \"{{user}}\", \"echo\": \"{{$queryParams 'q'}}\", \"raw\": \"{{ not postman }} {% x %}\"}"}]}]}"#;
+    let mock = lyrebird_import::postman::import(collection, None).expect("imports");
+    assert!(mock.examples[0].response.template);
+    let compiled = common::compile(&mock);
+    let outcome = compiled.respond(&Request::from_url("GET", "/who?q=hi", &[], ""), now());
+    let rendered = outcome.rendered.expect("answered");
+    let body: Value = serde_json::from_slice(&rendered.body).expect("json body");
+    assert_eq!(body["user"], "ann");
+    assert_eq!(body["echo"], "hi");
+    assert_eq!(body["raw"], "{{ not postman }} {% x %}");
+    let id = body["id"].as_str().expect("id");
+    assert_eq!(id.len(), 36, "{id}");
+    let header = rendered
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-request"));
+    assert_eq!(header.map(|(_, value)| value.len()), Some(36));
+}
+
+#[test]
+fn a_postman_body_without_postman_references_is_not_a_template() {
+    let collection = br#"{"info": {"name": "d"}, "item": [{"name": "r", "request": {"url": "/a"},
+        "response": [{"name": "a", "code": 200, "body": "{{ x + 1 }} {% y %}"}]}]}"#;
+    let mock = lyrebird_import::postman::import(collection, None).expect("imports");
+    assert!(!mock.examples[0].response.template);
+    let compiled = common::compile(&mock);
+    let rendered = compiled
+        .respond(&Request::from_url("GET", "/a", &[], ""), now())
+        .rendered
+        .expect("answered");
+    assert_eq!(rendered.body, b"{{ x + 1 }} {% y %}");
+}
+
+#[test]
+fn a_har_recording_answers_its_recorded_requests() {
+    let har = serde_json::json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": [
+        {"request": {"method": "GET", "url": "https://api.example.com/v1/users?page=1", "headers": []},
+         "response": {"status": 200, "headers": [{"name": "Content-Type", "value": "application/json"}],
+                      "content": {"mimeType": "application/json", "text": "[1]"}}},
+        {"request": {"method": "GET", "url": "https://api.example.com/v1/users?page=2", "headers": []},
+         "response": {"status": 200, "headers": [], "content": {"mimeType": "application/json", "text": "[2]"}}},
+        {"request": {"method": "POST", "url": "https://api.example.com/v1/users", "headers": [],
+                     "postData": {"mimeType": "application/json", "text": "{\"name\": \"x\"}"}},
+         "response": {"status": 201, "headers": [], "content": {"mimeType": "application/json", "text": "{\"id\": 3}"}}}
+    ]}});
+    let mock = lyrebird_import::har::import(har.to_string().as_bytes()).expect("imports");
+    let compiled = common::compile(&mock);
+    let body = |method: &str, url: &str, body: &str| {
+        let outcome =
+            compiled.respond(&Request::from_url(method, url, &[], body.to_owned()), now());
+        String::from_utf8(outcome.rendered.expect("answered").body).unwrap()
+    };
+    assert_eq!(body("GET", "/v1/users?page=2", ""), "[2]");
+    assert_eq!(body("GET", "/v1/users?page=1", ""), "[1]");
+    assert_eq!(
+        body("POST", "/v1/users", "{\"name\": \"x\"}"),
+        "{\"id\": 3}"
+    );
+}
