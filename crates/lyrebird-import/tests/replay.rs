@@ -752,3 +752,31 @@ fn a_har_recording_answers_its_recorded_requests() {
         "{\"id\": 3}"
     );
 }
+
+#[test]
+fn imported_postman_bodies_only_filter_when_body_matching_is_asked() {
+    let collection = br#"{"info": {"name": "b"}, "item": [{"name": "create", "request": {"method": "POST", "url": "{{base}}/things"},
+        "response": [
+          {"name": "one", "code": 201, "body": "1", "originalRequest": {"method": "POST", "url": "{{base}}/things",
+             "body": {"mode": "raw", "raw": "{\"a\": 1}", "options": {"raw": {"language": "json"}}}}},
+          {"name": "two", "code": 201, "body": "2", "originalRequest": {"method": "POST", "url": "{{base}}/things",
+             "body": {"mode": "raw", "raw": "{\"a\": 2}", "options": {"raw": {"language": "json"}}}}}
+        ]}]}"#;
+    let mock = lyrebird_import::postman::import(collection, None).expect("imports");
+    let compiled = common::compile(&mock);
+    let json = [("Content-Type", "application/json")];
+    let pick = |body: &str, headers: &[(&str, &str)]| match compiled.select(&Request::from_url(
+        "POST",
+        "/things",
+        headers,
+        body.to_owned(),
+    )) {
+        Selection::Matched(matched) => Some(mock.examples[matched.index].name.clone()),
+        _ => None,
+    };
+    assert_eq!(pick("{\"a\": 3}", &json).as_deref(), Some("one"));
+    assert_eq!(pick("{\"a\":2}", &json).as_deref(), Some("two"));
+    let asking = [json[0], ("x-mock-match-request-body", "true")];
+    assert_eq!(pick("{\"a\": 3}", &asking), None);
+    assert_eq!(pick("{\"a\": 2}", &asking).as_deref(), Some("two"));
+}
