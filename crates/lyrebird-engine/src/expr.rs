@@ -22,8 +22,9 @@ use crate::{jsonpath, xml};
 pub const MAX_OPERATIONS: u64 = 100_000;
 /// Nested function calls, for scripts that define recursive functions.
 pub const MAX_CALL_LEVELS: usize = 16;
-/// Longest string, array or map an expression may build.
+/// Longest string an expression may build: room for real bodies, none for doubling loops.
 pub const MAX_STRING_BYTES: usize = 4 * 1024 * 1024;
+/// Most items an array or map built by an expression may hold.
 pub const MAX_COLLECTION_LEN: usize = 10_000;
 /// Longest expression source accepted.
 pub const MAX_SOURCE_BYTES: usize = 16 * 1024;

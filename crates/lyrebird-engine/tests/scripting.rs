@@ -7,6 +7,7 @@ use lyrebird_engine::expr::Expression;
 use lyrebird_engine::render::{CompiledResponse, RenderContext, Rendered};
 use lyrebird_engine::template::{postman_dynamic_to_template, translate_postman_template};
 use lyrebird_engine::{Header, Request, ResponseSpec, xml};
+use proptest::prelude::*;
 use serde_json::json;
 use time::macros::datetime;
 
@@ -707,4 +708,38 @@ fn variables_read_inside_macros_are_in_the_context() {
     let template =
         "{% macro show() %}{{ request.json.a }}{{ env.region }}{% endmacro %}{{ show() }}";
     assert_eq!(render(template, &request), "beu");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_text_never_panics_the_parsers(text in any::<String>()) {
+        let _ = xml::parse(&text);
+        let _ = lyrebird_engine::jsonpath::parse_lenient(&text);
+        let _ = Expression::compile(&text);
+        if let Ok(response) = CompiledResponse::compile(&template_spec(&text)) {
+            let env = BTreeMap::new();
+            let _ = response.render(&RenderContext {
+                request: &get("/"),
+                captures: &[],
+                env: &env,
+                now: datetime!(2016-02-29 16:39:54 UTC),
+            });
+        }
+    }
+
+    #[test]
+    fn template_like_text_renders_or_fails_cleanly(text in "[{}%#a()|.,~ 0-9\"'\n-]{0,40}") {
+        if CompiledResponse::compile(&template_spec(&text)).is_ok() {
+            let rendered = render_spec(&template_spec(&text), &get("/"));
+            prop_assert!(rendered.error.is_none() || rendered.status == 500);
+        }
+    }
+
+    #[test]
+    fn postman_text_without_dynamic_values_renders_as_itself(text in "[{}%#ab '\"\n-]{0,40}") {
+        let rendered = render_spec(&template_spec(&translate_postman_template(&text)), &get("/"));
+        prop_assert_eq!(String::from_utf8(rendered.body).unwrap(), text);
+    }
 }
