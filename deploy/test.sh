@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Lyrebird's one test command: builds everything, refuses warnings, and runs every test of the
+# workspace against a real PostgreSQL.
+#
+#   ./deploy/test.sh                 # everything
+#   ./deploy/test.sh -E 'test(isolation)'   # extra arguments go to cargo nextest (or cargo test)
+#
+# Without DATABASE_URL the tests start a throwaway PostgreSQL cluster of their own (one for the
+# whole run, in $TMPDIR/lyrebird-test-postgres) from the machine's PostgreSQL server programs;
+# this script installs those when it can (root with apt-get) and otherwise names the package.
+# With DATABASE_URL the tests create their databases on that server instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'test.sh: %s\n' "$*" >&2; }
+
+if ! command -v cargo >/dev/null; then
+    say "Rust is missing: install it from https://rustup.rs, then run this again"
+    exit 1
+fi
+
+have_postgres() {
+    local dir
+    for dir in $(printf '%s' "${PATH}" | tr ':' ' ') "${LYREBIRD_PG_SEARCH_DIR:-/usr/lib/postgresql}"/*/bin; do
+        if [[ -x "${dir}/initdb" && -x "${dir}/pg_ctl" && -x "${dir}/postgres" ]]; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+if [[ -z "${DATABASE_URL:-}" ]] && ! have_postgres; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        say "installing the PostgreSQL server programs (apt-get install postgresql)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        say "PostgreSQL server programs (initdb, pg_ctl, postgres) are missing: install them"
+        say "(Debian/Ubuntu: sudo apt-get install postgresql; Fedora: sudo dnf install postgresql-server;"
+        say " macOS: brew install postgresql) or set DATABASE_URL to a server where you may create databases"
+        exit 1
+    fi
+fi
+
+# The tests' shared cluster: start each run from a clean one, and stop it at the end.
+test_cluster="${LYREBIRD_TEST_PG_DIR:-${TMPDIR:-/tmp}/lyrebird-test-postgres}"
+stop_test_cluster() {
+    local pid_file="${test_cluster}/postgres/postmaster.pid" pid
+    [[ -f "${pid_file}" ]] || return 0
+    pid="$(head -n 1 "${pid_file}")"
+    kill -INT "${pid}" 2>/dev/null || return 0
+    for _ in $(seq 100); do
+        kill -0 "${pid}" 2>/dev/null || return 0
+        sleep 0.1
+    done
+}
+if [[ -z "${DATABASE_URL:-}" ]]; then
+    stop_test_cluster
+    rm -rf "${test_cluster}"
+    trap stop_test_cluster EXIT
+fi
+
+# Build first, and refuse warnings (cargo replays those of crates it does not rebuild).
+build_log="$(mktemp)"
+cargo test --workspace --all-targets --no-run 2>&1 | tee "${build_log}"
+if grep -q '^warning' "${build_log}"; then
+    rm -f "${build_log}"
+    say "the build has warnings (shown above): fix them"
+    exit 1
+fi
+rm -f "${build_log}"
+
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --all-targets --no-fail-fast "$@"
+else
+    cargo test --workspace --all-targets --no-fail-fast "$@"
+fi
+cargo test --workspace --doc
