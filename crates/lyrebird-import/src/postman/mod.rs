@@ -11,16 +11,16 @@ mod vars;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use lyrebird_engine::template::translate_postman_template;
 use lyrebird_engine::{
-    BodyMatch, Example, Header, MatchSettings, RequestPattern, ResponseSpec, SelectionMode,
-    ValueMatch, ValueRule,
+    BodyMatch, Example, Header, JsonMode, MatchSettings, RequestPattern, ResponseSpec,
+    SelectionMode, ValueMatch, ValueRule,
 };
 use serde_json::{Value, json};
 
 use crate::document::{array_at, parse_expecting, str_at, text_of};
 use crate::http::{body_condition, header_value, is_transport_header, join_path, status_from_text};
 use crate::{Counts, ImportError, ImportedMock, Kind, Warning};
-use lyrebird_engine::template::translate_postman_template;
 use url::{Bases, PostmanUrl};
 use vars::{Variables, has_dynamic_reference, has_reference, is_placeholder};
 
@@ -161,29 +161,26 @@ impl Importer {
     fn walk(&mut self, items: &[Value], location: &mut Vec<String>) -> Result<(), ImportError> {
         for item in items {
             let name = str_at(item, "name").unwrap_or("(unnamed)").to_owned();
-            if let Some(children) = item.get("item") {
-                if location.len() >= MAX_FOLDER_DEPTH {
-                    return Err(ImportError::TooDeep {
-                        limit: MAX_FOLDER_DEPTH,
-                        at: location.join(" / "),
-                    });
-                }
-                self.counts.folders += 1;
-                location.push(name);
-                match children.as_array() {
-                    Some(children) => self.walk(children, location)?,
-                    None => self.warn(location, "the folder's items are not a list; skipped"),
-                }
-                location.pop();
-            } else if item.get("request").is_some() {
-                location.push(name);
-                self.request(item, location);
-                location.pop();
-            } else {
-                location.push(name);
-                self.warn(location, "neither a folder nor a request; skipped");
-                location.pop();
+            let children = item.get("item");
+            if children.is_some() && location.len() >= MAX_FOLDER_DEPTH {
+                return Err(ImportError::TooDeep {
+                    limit: MAX_FOLDER_DEPTH,
+                    at: location.join(" / "),
+                });
             }
+            location.push(name);
+            match (children, item.get("request")) {
+                (Some(children), _) => {
+                    self.counts.folders += 1;
+                    match children.as_array() {
+                        Some(children) => self.walk(children, location)?,
+                        None => self.warn(location, "the folder's items are not a list; skipped"),
+                    }
+                }
+                (None, Some(_)) => self.request(item, location),
+                (None, None) => self.warn(location, "neither a folder nor a request; skipped"),
+            }
+            location.pop();
         }
         Ok(())
     }
@@ -238,28 +235,19 @@ impl Importer {
         }
     }
 
+    /// Reads a saved request, which the drafts may give as a bare URL string.
     fn saved_request(&self, request: Option<&Value>) -> SavedRequest {
-        let Some(request) = request else {
-            return SavedRequest {
-                method: "GET".to_owned(),
-                url: PostmanUrl::default(),
-                headers: Vec::new(),
-                body: None,
-            };
+        let request = request.unwrap_or(&Value::Null);
+        let url = if request.is_string() {
+            Some(request)
+        } else {
+            request.get("url")
         };
-        if request.is_string() {
-            return SavedRequest {
-                method: "GET".to_owned(),
-                url: url::parse(Some(request), &self.vars, &self.bases),
-                headers: Vec::new(),
-                body: None,
-            };
-        }
         SavedRequest {
             method: str_at(request, "method")
                 .unwrap_or("GET")
                 .to_ascii_uppercase(),
-            url: url::parse(request.get("url"), &self.vars, &self.bases),
+            url: url::parse(url, &self.vars, &self.bases),
             headers: header_list(request.get("header")),
             body: request.get("body").cloned(),
         }
@@ -378,7 +366,7 @@ impl Importer {
                 };
                 BodyMatch::Json {
                     value: json!({ "query": self.vars.resolve(query), "variables": variables }),
-                    mode: lyrebird_engine::JsonMode::Equals,
+                    mode: JsonMode::Equals,
                 }
             }
             Some("formdata") => {
