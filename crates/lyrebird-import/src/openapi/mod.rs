@@ -231,14 +231,12 @@ impl<'a> Importer<'a> {
                 }
                 (None, false) => format!("{label} {}", example.status),
             };
-            if is_generated {
-                self.counts.generated += 1;
-            }
             let authored = example.name.is_some();
             let built = build_example(name, &method, path, example, request_side);
             let mut at = location.clone();
             at.extend([built.response.status.to_string(), built.name.clone()]);
             if let Some(built) = crate::accepted(built, &at, &mut self.warnings) {
+                self.counts.generated += usize::from(is_generated);
                 self.examples.push((label.clone(), authored, built));
             }
         }
