@@ -1,11 +1,15 @@
 //! The API description, `GET /api/v1/openapi.json`, generated from the handlers themselves:
 //! every route is registered with its `#[utoipa::path]` through `utoipa_axum`, so a route and
 //! its documentation cannot drift apart (and `tests/api/openapi.rs` walks the app to check).
+//!
+//! The example format is the engine's, described by the engine's own JSON Schema, served at
+//! `GET /api/v1/schemas/example.json` and referenced from the API description.
 
 use std::sync::LazyLock;
 
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,15 +22,19 @@ use crate::AppState;
         title = "Lyrebird",
         description = "Mock servers you run yourself: accounts, keys, mocks and their examples."
     ),
-    modifiers(&Credentials),
+    modifiers(&SharedComponents),
     security(("bearer" = []), ("api_key" = []), ("session" = []))
 )]
 struct ApiDoc;
 
-/// The three ways to authenticate, as security schemes.
-struct Credentials;
+/// Where the engine's JSON Schema of an example is served.
+const EXAMPLE_SCHEMA_PATH: &str = "/api/v1/schemas/example.json";
 
-impl Modify for Credentials {
+/// The three ways to authenticate, as security schemes; and the example format as a reference to
+/// the engine's schema.
+struct SharedComponents;
+
+impl Modify for SharedComponents {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -43,6 +51,10 @@ impl Modify for Credentials {
                 crate::extract::SESSION_COOKIE,
             ))),
         );
+        components.schemas.insert(
+            "ExampleDocument".to_owned(),
+            RefOr::Ref(Ref::new(EXAMPLE_SCHEMA_PATH)),
+        );
     }
 }
 
@@ -56,6 +68,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::mocks::router())
         .merge(crate::examples::router())
         .routes(routes!(openapi_json))
+        .routes(routes!(example_schema))
 }
 
 /// The description, built once.
@@ -75,4 +88,18 @@ pub fn description() -> &'static utoipa::openapi::OpenApi {
 )]
 async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(description())
+}
+
+/// The example format as a JSON Schema (draft 2020-12), from the engine's types.
+#[utoipa::path(
+    get,
+    path = "/api/v1/schemas/example.json",
+    tag = "meta",
+    security(()),
+    responses((status = 200, description = "The JSON Schema of an example", content_type = "application/json"))
+)]
+async fn example_schema() -> Json<&'static serde_json::Value> {
+    static SCHEMA: LazyLock<serde_json::Value> =
+        LazyLock::new(lyrebird_engine::example_json_schema);
+    Json(&SCHEMA)
 }

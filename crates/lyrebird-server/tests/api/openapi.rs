@@ -104,3 +104,21 @@ async fn the_openapi_document_is_served_as_json() {
     assert!(document["paths"]["/api/v1/mocks/{id}/examples"]["put"].is_object());
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn the_example_format_is_the_engines_json_schema_and_the_description_points_to_it() {
+    let app = TestApp::start().await;
+    let schema: serde_json::Value =
+        reqwest::get(format!("{}/api/v1/schemas/example.json", app.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(schema, lyrebird_engine::example_json_schema());
+    let document = serde_json::to_value(openapi::description()).unwrap();
+    assert_eq!(
+        document["components"]["schemas"]["ExampleDocument"]["$ref"],
+        "/api/v1/schemas/example.json"
+    );
+}
