@@ -47,6 +47,32 @@ pub(crate) fn rfc3339(moment: OffsetDateTime) -> String {
         .unwrap_or_else(|_| moment.unix_timestamp().to_string())
 }
 
+/// Parses a UTC offset written `+02:00`, `-0530`, `+02` or `Z`.
+pub(crate) fn parse_offset(text: &str) -> Result<UtcOffset, String> {
+    let invalid = || format!("{text:?} is not a UTC offset such as +02:00");
+    if text == "Z" {
+        return Ok(UtcOffset::UTC);
+    }
+    let (sign, digits) = match text.split_at_checked(1) {
+        Some(("+", rest)) => (1, rest),
+        Some(("-", rest)) => (-1, rest),
+        _ => return Err(invalid()),
+    };
+    let digits = digits.replace(':', "");
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) {
+        return Err(invalid());
+    }
+    let hours: i8 = digits[..2].parse().map_err(|_| invalid())?;
+    let minutes: i8 = match &digits[2..] {
+        "" => 0,
+        minutes => minutes.parse().map_err(|_| invalid())?,
+    };
+    if hours > 18 || minutes > 59 {
+        return Err(invalid());
+    }
+    UtcOffset::from_hms(sign * hours, sign * minutes, 0).map_err(|_| invalid())
+}
+
 /// Formats `moment` with a Java-style pattern, or a strftime pattern when it contains `%`.
 pub(crate) fn format(moment: OffsetDateTime, pattern: &str) -> Result<String, String> {
     if pattern.contains('%') {
@@ -251,6 +277,23 @@ mod tests {
             "2016-02-29 16:39:54.123456"
         );
         assert!(format(LEAP_DAY, "%Q").is_err());
+    }
+
+    #[test]
+    fn offsets_parse_in_the_usual_spellings() {
+        assert_eq!(
+            parse_offset("+02:00").unwrap(),
+            UtcOffset::from_hms(2, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_offset("-0530").unwrap(),
+            UtcOffset::from_hms(-5, -30, 0).unwrap()
+        );
+        assert_eq!(parse_offset("+09").unwrap().whole_hours(), 9);
+        assert!(parse_offset("Z").unwrap().is_utc());
+        for bad in ["", "02:00", "+2", "+25:00", "+ab:cd", "+02:00:00"] {
+            assert!(parse_offset(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

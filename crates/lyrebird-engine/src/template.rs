@@ -438,6 +438,10 @@ fn build_environment() -> Environment<'static> {
     env.add_filter("date", |value: &Value, pattern: Option<&str>| {
         date(value, pattern)
     });
+    env.add_filter("utc_offset", |value: &Value, offset: &str| {
+        let offset = datetime::parse_offset(offset).map_err(invalid)?;
+        moment(value).map(|m| datetime::rfc3339(m.to_offset(offset)))
+    });
     let shifts = [
         ("add_days", 86_400.0),
         ("add_hours", 3_600.0),
