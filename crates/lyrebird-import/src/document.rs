@@ -130,6 +130,23 @@ mod tests {
     }
 
     #[test]
+    fn a_yaml_alias_bomb_is_refused() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (previous, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let refs = vec![format!("*{previous}"); 10].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let error = parse(bomb.as_bytes()).expect_err("refused");
+        assert!(
+            matches!(error, ImportError::NotJsonOrYaml { .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn deeply_nested_yaml_fails_instead_of_overflowing() {
         let deep = format!("a: {}{}", "[".repeat(5_000), "]".repeat(5_000));
         assert!(parse(deep.as_bytes()).is_err());

@@ -124,24 +124,23 @@ fn request_json(example: &Example, location: &[String], warnings: &mut Vec<Warni
         .split_once('?')
         .unwrap_or((request.path.as_str(), ""));
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let mut query: Vec<Value> = lyrebird_engine::request::parse_urlencoded(inline_query)
-        .into_iter()
-        .map(|(key, value)| json!({ "key": key, "value": value }))
-        .collect();
+    let mut pairs = lyrebird_engine::request::parse_urlencoded(inline_query);
     for (key, condition) in &request.query {
         if let Some(value) = value_text(condition, location, "query parameter", key, warnings) {
-            query.push(json!({ "key": key, "value": value }));
+            pairs.push((key.clone(), value));
         }
     }
-    let raw_query: Vec<String> = query
+    let pairs: Vec<(String, String)> = pairs
         .iter()
-        .map(|param| {
-            format!(
-                "{}={}",
-                param["key"].as_str().unwrap_or_default(),
-                param["value"].as_str().unwrap_or_default()
-            )
-        })
+        .map(|(key, value)| (encode_query_part(key), encode_query_part(value)))
+        .collect();
+    let query: Vec<Value> = pairs
+        .iter()
+        .map(|(key, value)| json!({ "key": key, "value": value }))
+        .collect();
+    let raw_query: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
         .collect();
     let mut raw = format!("{BASE_VARIABLE}{path}");
     if !raw_query.is_empty() {
@@ -175,6 +174,20 @@ fn request_json(example: &Example, location: &[String], warnings: &mut Vec<Warni
         json["body"] = body;
     }
     json
+}
+
+/// Postman keeps query parameters as they appear in the URL, and the importer decodes them:
+/// escape what decoding would otherwise change or what would split the query.
+fn encode_query_part(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' | '+' | '&' | '=' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
+            ' ' => out.push_str("%20"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The value Postman can hold for a condition: equality as the value, "present" as a `<any>`

@@ -73,7 +73,7 @@ fn postman_export_keeps_what_postman_can_express() {
                 method: Some("POST".to_owned()),
                 path: "/users/:id/{{tenant}}/".to_owned(),
                 query: BTreeMap::from([
-                    ("q".to_owned(), ValueMatch::Equals("a b&c".to_owned())),
+                    ("q".to_owned(), ValueMatch::Equals("a b&c+d=50%".to_owned())),
                     (
                         "page".to_owned(),
                         ValueMatch::Rule(ValueRule::Present(true)),
