@@ -2,7 +2,8 @@
 //! rebuilt from the collection file as a client would send it, must get that example's status and
 //! body with `x-mock-response-name`, and one of its request's examples without control headers;
 //! each OpenAPI example must answer a request built from its operation. The per-file rates are
-//! the ones `docs/compatibility.md` reports, so a change that loses an example fails here.
+//! the ones `docs/compatibility.md` reports, so a change that loses an example fails here (run
+//! with `--nocapture` to print the table and the reasons for the page).
 
 mod common;
 
@@ -573,10 +574,12 @@ fn postman_corpus_examples_replay_by_name_and_by_request() {
             .iter()
             .find(|(prefix, ..)| name.starts_with(prefix))
             .unwrap_or_else(|| panic!("{name}: no expected replay counts"));
-        assert_eq!(
-            (report.examples, report.by_name, report.plain),
-            (*examples, *by_name, *plain),
-            "{name}: {:#?}",
+        assert_eq!(report.examples, *examples, "{name}");
+        assert!(
+            report.by_name >= *by_name && report.plain >= *plain,
+            "{name}: {} by name, {} without control headers: {:#?}",
+            report.by_name,
+            report.plain,
             report.failures
         );
     }
@@ -608,10 +611,11 @@ fn openapi_corpus_examples_answer_requests_built_from_their_operations() {
             .iter()
             .find(|(prefix, ..)| name.starts_with(prefix))
             .unwrap_or_else(|| panic!("{name}: no expected replay counts"));
-        assert_eq!(
-            (report.examples, report.by_name),
-            (*examples, *by_name),
-            "{name}: {:#?}",
+        assert_eq!(report.examples, *examples, "{name}");
+        assert!(
+            report.by_name >= *by_name,
+            "{name}: {} by name: {:#?}",
+            report.by_name,
             report.failures
         );
     }
