@@ -8,7 +8,8 @@
 # Without DATABASE_URL the tests start a throwaway PostgreSQL cluster of their own (one for the
 # whole run, in $TMPDIR/lyrebird-test-postgres) from the machine's PostgreSQL server programs;
 # this script installs those when it can (root with apt-get) and otherwise names the package.
-# With DATABASE_URL the tests create their databases on that server instead.
+# With DATABASE_URL the tests create their databases on that server instead (the tests of the
+# embedded cluster itself still need the programs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ have_postgres() {
     return 1
 }
 
-if [[ -z "${DATABASE_URL:-}" ]] && ! have_postgres; then
+if ! have_postgres; then
     if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
         say "installing the PostgreSQL server programs (apt-get install postgresql)"
         apt-get update -qq
@@ -37,7 +38,7 @@ if [[ -z "${DATABASE_URL:-}" ]] && ! have_postgres; then
     else
         say "PostgreSQL server programs (initdb, pg_ctl, postgres) are missing: install them"
         say "(Debian/Ubuntu: sudo apt-get install postgresql; Fedora: sudo dnf install postgresql-server;"
-        say " macOS: brew install postgresql) or set DATABASE_URL to a server where you may create databases"
+        say " macOS: brew install postgresql), then run this again"
         exit 1
     fi
 fi

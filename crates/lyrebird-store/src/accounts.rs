@@ -208,16 +208,6 @@ impl Store {
         }))
     }
 
-    /// The workspace details of a handle.
-    pub async fn workspace(&self, workspace: &Workspace) -> Result<WorkspaceDetails> {
-        Ok(sqlx::query_as(
-            "SELECT id, name, monthly_quota, created_at FROM workspaces WHERE id = $1",
-        )
-        .bind(workspace.id())
-        .fetch_one(self.pool())
-        .await?)
-    }
-
     async fn personal_workspace(&self, account: AccountId) -> Result<WorkspaceDetails> {
         Ok(sqlx::query_as(
             "SELECT id, name, monthly_quota, created_at FROM workspaces

@@ -167,11 +167,6 @@ impl Cluster {
         })
     }
 
-    /// The cluster's own directory, `<data-dir>/postgres`.
-    pub fn dir(&self) -> &Path {
-        &self.cluster_dir
-    }
-
     /// How to connect to `database` in this cluster.
     pub fn connect_options(&self, database: &str) -> PgConnectOptions {
         PgConnectOptions::new()
@@ -182,7 +177,7 @@ impl Cluster {
     }
 
     /// The process id in `postmaster.pid`, if the file is there (the process may be dead).
-    pub fn postmaster_pid(&self) -> Option<u32> {
+    fn postmaster_pid(&self) -> Option<u32> {
         let pid_file = fs::read_to_string(self.cluster_dir.join("postmaster.pid")).ok()?;
         pid_file.lines().next()?.trim().parse().ok()
     }
@@ -249,7 +244,7 @@ impl Cluster {
         Ok(())
     }
 
-    pub fn is_running(&self) -> Result<bool> {
+    fn is_running(&self) -> Result<bool> {
         let output = self
             .pg_ctl("status")
             .output()
@@ -445,10 +440,6 @@ impl EmbeddedPostgres {
             cluster,
             _lock: lock,
         })
-    }
-
-    pub fn cluster(&self) -> &Cluster {
-        &self.cluster
     }
 
     /// How the server connects to its database.
