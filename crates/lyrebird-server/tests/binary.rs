@@ -221,6 +221,40 @@ async fn the_readme_walk_through_works_against_the_binary() {
 }
 
 #[tokio::test]
+async fn a_request_in_flight_when_sigint_arrives_is_still_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let db = TestDatabase::new().await;
+    let server = Server::start(&[("DATABASE_URL", &db.url())]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let body = json!({"email": "ada@example.com", "password": "correct horse battery"}).to_string();
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+    let mut connection = tokio::net::TcpStream::connect(&address).await.unwrap();
+    connection
+        .write_all(
+            format!(
+                "POST /api/v1/accounts HTTP/1.1\r\nHost: {address}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{first_half}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // Make sure the server has the request's head before it is told to stop.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(server.child.id(), "INT");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    connection.write_all(second_half.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    connection.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let mut server = server;
+    assert!(server.wait().success());
+}
+
+#[tokio::test]
 async fn the_embedded_cluster_starts_survives_a_killed_server_and_stops_on_sigint() {
     let data = DataDir::new();
     let data_dir = data.0.to_str().unwrap();
