@@ -37,13 +37,22 @@ const NOUNS: [&str; 20] = [
     "settings",
 ];
 
-/// The resource name of example group `n`: `users`, ..., `users1`, `orders1`, ...
+/// The resource name of example group `n`: `users`, ..., `users-b`, `orders-b`, ... Letters,
+/// not digits, because real resource names have none (Postman's fuzzy step drops id-like
+/// segments, and digits would make every resource look alike to it).
 fn resource(n: usize) -> String {
     let noun = NOUNS[n % NOUNS.len()];
-    match n / NOUNS.len() {
-        0 => noun.to_owned(),
-        round => format!("{noun}{round}"),
+    let mut round = n / NOUNS.len();
+    if round == 0 {
+        return noun.to_owned();
     }
+    let mut suffix = Vec::new();
+    while round > 0 {
+        suffix.push(b'a' + (round % 26) as u8);
+        round /= 26;
+    }
+    suffix.reverse();
+    format!("{noun}-{}", String::from_utf8_lossy(&suffix))
 }
 
 /// Example `i`: five shapes per resource.
@@ -79,11 +88,12 @@ fn mock(size: usize, selection: SelectionMode) -> CompiledMock {
     CompiledMock::compile(examples, settings, BTreeMap::new()).expect("compiles")
 }
 
-/// Requests aimed at the middle of the mock, one per shape.
+/// Requests aimed at the middle of the mock, one for each of three shapes.
 fn requests(size: usize) -> Vec<(&'static str, Request)> {
-    let target = resource(size / 10);
-    let json_body =
-        json!({"tags": ["a", "b"], "count": size / 2, "name": format!("item {}", size / 2)});
+    let group = size / 10;
+    let target = resource(group);
+    let post = group * 5 + 2;
+    let json_body = json!({"tags": ["a", "b"], "count": post, "name": format!("item {post}")});
     vec![
         (
             "get_with_id_and_query",
@@ -98,7 +108,7 @@ fn requests(size: usize) -> Vec<(&'static str, Request)> {
             "post_json",
             Request::from_url(
                 "POST",
-                &format!("/api/v1/{}", resource(size / 2 / 5)),
+                &format!("/api/v1/{target}"),
                 &[("Content-Type", "application/json")],
                 json_body.to_string(),
             ),

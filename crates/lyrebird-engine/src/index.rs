@@ -6,7 +6,7 @@
 //!
 //! Postman mode compares whole paths through a ladder of looser steps, so it keeps hash maps from
 //! the normalised forms each step compares (lower case without trailing slash, with ids removed)
-//! and, for examples with `{{var}}` wildcards, a map by segment count. Only the edit-distance step
+//! and, for examples with `{{var}}` wildcards, a trie like rules mode's. Only the edit-distance step
 //! scans, and only when no cheaper step found anything.
 
 use std::collections::HashMap;
@@ -53,9 +53,16 @@ pub(crate) struct PathIndex {
 }
 
 impl PathIndex {
-    pub(crate) fn build(examples: &[CompiledExample]) -> Self {
+    /// Indexes the examples that `include` accepts, under their positions among all.
+    pub(crate) fn build(
+        examples: &[CompiledExample],
+        include: impl Fn(&CompiledExample) -> bool,
+    ) -> Self {
         let mut index = Self::default();
         for (position, example) in examples.iter().enumerate() {
+            if !include(example) {
+                continue;
+            }
             let root = match &example.method {
                 Some(method) => index.by_method.entry(method.clone()).or_default(),
                 None => &mut index.any_method,
@@ -179,31 +186,22 @@ pub(crate) struct PostmanIndex {
     pub(crate) forms: Vec<PathForms>,
     /// Examples without wildcards, by lower-case path without trailing slash (steps 1 to 4).
     by_lower_trimmed: HashMap<String, Vec<u32>>,
-    /// Examples with wildcards, by segment count without trailing slash (step 5).
-    wildcards_by_length: HashMap<usize, Vec<u32>>,
+    /// Examples with wildcards, in a segment trie like rules mode's (step 5).
+    wildcards: PathIndex,
     /// Every example by its lower-case path without ids and trailing slash (steps 6 and 7).
     by_ids_removed: HashMap<String, Vec<u32>>,
 }
 
 impl PostmanIndex {
     pub(crate) fn build(examples: &[CompiledExample]) -> Self {
-        let mut index = Self::default();
+        let mut index = Self {
+            wildcards: PathIndex::build(examples, |example| example.path.has_wildcards()),
+            ..Self::default()
+        };
         for (position, example) in examples.iter().enumerate() {
             let forms = PathForms::of_example(example);
             let position = u32::try_from(position).unwrap_or(u32::MAX);
-            let has_wildcards = example.path.rest
-                || example
-                    .path
-                    .segments
-                    .iter()
-                    .any(|segment| matches!(segment, Segment::Capture(_)));
-            if has_wildcards {
-                index
-                    .wildcards_by_length
-                    .entry(segment_count(&forms.lower_trimmed))
-                    .or_default()
-                    .push(position);
-            } else {
+            if !example.path.has_wildcards() {
                 index
                     .by_lower_trimmed
                     .entry(forms.lower_trimmed.clone())
@@ -222,26 +220,25 @@ impl PostmanIndex {
 
     /// Examples that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and
     /// without duplicates.
-    pub(crate) fn candidates(&self, request: &PathForms, fuzzy: bool, out: &mut Vec<u32>) {
+    /// `trimmed_segments` are the request's path segments without a trailing slash.
+    pub(crate) fn candidates(
+        &self,
+        method: &str,
+        request: &PathForms,
+        trimmed_segments: &[&str],
+        fuzzy: bool,
+        out: &mut Vec<u32>,
+    ) {
         if let Some(found) = self.by_lower_trimmed.get(&request.lower_trimmed) {
             out.extend_from_slice(found);
         }
-        if let Some(found) = self
-            .wildcards_by_length
-            .get(&segment_count(&request.lower_trimmed))
-        {
-            out.extend_from_slice(found);
-        }
+        self.wildcards.candidates(method, trimmed_segments, out);
         if fuzzy && let Some(found) = self.by_ids_removed.get(request.ids_and_slash_removed()) {
             out.extend_from_slice(found);
         }
         out.sort_unstable();
         out.dedup();
     }
-}
-
-fn segment_count(path: &str) -> usize {
-    request_segments(path).count()
 }
 
 #[cfg(test)]

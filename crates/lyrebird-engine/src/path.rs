@@ -202,6 +202,15 @@ impl PathPattern {
         !self.rest && self.segments == [Segment::Literal(String::new())]
     }
 
+    /// Whether any segment is a capture or the path ends in `*`.
+    pub(crate) fn has_wildcards(&self) -> bool {
+        self.rest
+            || self
+                .segments
+                .iter()
+                .any(|segment| matches!(segment, Segment::Capture(_)))
+    }
+
     /// The whole request path fits.
     pub(crate) fn matches(&self, segments: &[&str]) -> bool {
         let count = self.segments.len();

@@ -91,7 +91,13 @@ pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Reques
         return by_name(mock, &incoming, name.trim());
     }
     let mut candidates = Vec::new();
-    index.candidates(&incoming.forms, incoming.fuzzy, &mut candidates);
+    index.candidates(
+        &request.method,
+        &incoming.forms,
+        &incoming.trimmed_segments,
+        incoming.fuzzy,
+        &mut candidates,
+    );
     let mut best = best_of(mock, index, &incoming, candidates.into_iter(), false);
     if best.is_none() && incoming.fuzzy {
         best = best_of(mock, index, &incoming, 0..mock.examples.len() as u32, true);
@@ -368,13 +374,7 @@ fn path_step(
 ) -> Option<PathStep> {
     let request = &incoming.forms;
     let fuzzy = incoming.fuzzy;
-    let has_wildcards = example.path.rest
-        || example
-            .path
-            .segments
-            .iter()
-            .any(|segment| matches!(segment, crate::path::Segment::Capture(_)));
-    if has_wildcards {
+    if example.path.has_wildcards() {
         if example.path.matches(&incoming.trimmed_segments) {
             return Some(PathStep::Wildcards);
         }

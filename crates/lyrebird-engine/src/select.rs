@@ -101,7 +101,7 @@ impl CompiledMock {
             return Err(errors);
         }
         let index = match settings.selection {
-            SelectionMode::Rules => Index::Rules(PathIndex::build(&compiled)),
+            SelectionMode::Rules => Index::Rules(PathIndex::build(&compiled, |_| true)),
             SelectionMode::Postman => Index::Postman(PostmanIndex::build(&compiled)),
         };
         Ok(Self {

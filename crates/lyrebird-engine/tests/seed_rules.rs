@@ -916,3 +916,75 @@ fn header_and_cookie_conditions_must_hold() {
     );
     assert_eq!(chosen(&rules, &with(&[("Cookie", "session=abc")])), None);
 }
+
+// §3.10 Response templates, through selection and rendering
+
+fn templated(name: &str, request: Value, body: &str) -> CompiledMock {
+    let example = serde_json::from_value(json!({
+        "name": name,
+        "request": request,
+        "response": {"body": body, "template": true}
+    }))
+    .expect("a valid example");
+    CompiledMock::compile(
+        vec![(Uuid::from_u128(1), example)],
+        MatchSettings::default(),
+        BTreeMap::from([("region".to_owned(), "eu".to_owned())]),
+    )
+    .expect("compiles")
+}
+
+fn rendered_body(mock: &CompiledMock, request: &Request) -> String {
+    let now = time::macros::datetime!(2016-02-29 16:39:54 UTC);
+    let outcome = mock.respond(request, now);
+    let rendered = outcome.rendered.expect("an example was chosen");
+    assert_eq!(rendered.error, None);
+    String::from_utf8(rendered.body).expect("text")
+}
+
+#[test]
+fn greet_template_answers_with_name_count_url_and_time() {
+    let greet = templated(
+        "greet",
+        json!({"path": "greet", "expression": "is_json(body)"}),
+        "Hello, {{ request.json.name }}!\n {{ request.json.count + 1 }} times you visit \
+         [{{ request.url | trim('/') }}] api.\n --{{ now() | date('yyyy-M-d H:mm:ss') }}",
+    );
+    assert_eq!(
+        rendered_body(
+            &greet,
+            &post("/greet", "application/json", r#"{"name":"foo","count":5}"#)
+        ),
+        "Hello, foo!\n 6 times you visit [greet] api.\n --2016-2-29 16:39:54"
+    );
+    assert!(
+        rendered_body(
+            &greet,
+            &post(
+                "/greet",
+                "application/json",
+                r#"{"name":"bar","count":100}"#
+            )
+        )
+        .starts_with("Hello, bar!\n 101 times you visit [greet] api.")
+    );
+    assert!(
+        greet
+            .respond(
+                &post("/greet", "text/plain", "not json"),
+                time::OffsetDateTime::UNIX_EPOCH
+            )
+            .rendered
+            .is_none()
+    );
+}
+
+#[test]
+fn templates_read_the_captured_path_segments_and_the_environment() {
+    let user = templated(
+        "user",
+        json!({"method": "GET", "path": "/users/:id"}),
+        "{{ path.id }} in {{ env.region }}",
+    );
+    assert_eq!(rendered_body(&user, &get("/users/42")), "42 in eu");
+}
