@@ -156,6 +156,25 @@ fn select(c: &mut Criterion, selection: SelectionMode, group_name: &str) {
     group.finish();
 }
 
+/// Not part of the budget: a request that matches nothing is explained by looking at every
+/// example, so its cost grows with the mock. Measured to know what a flood of 404s costs.
+fn no_match(c: &mut Criterion) {
+    let mut group = c.benchmark_group("explain_no_match_rules");
+    for size in [100, 1_000, 10_000] {
+        let mock = mock(size, SelectionMode::Rules);
+        let request = Request::from_url("GET", "/api/v1/nothing/here?fields=none", &[], "");
+        assert!(mock.select(&request).matched().is_none());
+        group.bench_with_input(BenchmarkId::from_parameter(size), &request, |b, request| {
+            b.iter_batched(
+                || fresh(request),
+                |request| black_box(mock.select(&request)),
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
+}
+
 fn rules(c: &mut Criterion) {
     select(c, SelectionMode::Rules, "select_rules");
 }
@@ -164,5 +183,5 @@ fn postman(c: &mut Criterion) {
     select(c, SelectionMode::Postman, "select_postman");
 }
 
-criterion_group!(benches, rules, postman);
+criterion_group!(benches, rules, postman, no_match);
 criterion_main!(benches);

@@ -37,8 +37,6 @@ pub(crate) struct PathDifference {
     pub(crate) expected: String,
     /// `None` when the request path ends before this segment.
     pub(crate) actual: Option<String>,
-    /// Share of segment positions that differ, 0 to 1, for ranking near misses.
-    pub(crate) distance: f64,
 }
 
 /// Splits a request path into its segments: `/` has one empty segment, `/a/b/` three.
@@ -252,15 +250,16 @@ impl PathPattern {
         captures
     }
 
-    /// Where the request path departs from this one; `None` if it fits.
-    pub(crate) fn difference(&self, segments: &[&str], prefix: bool) -> Option<PathDifference> {
+    /// Share of segment positions that differ, 0 (fits) to 1, for ranking near misses; cheap
+    /// enough to run over every example of a mock.
+    pub(crate) fn distance(&self, segments: &[&str], prefix: bool) -> f64 {
         let fits = if prefix {
             self.matches_prefix(segments)
         } else {
             self.matches(segments)
         };
         if fits {
-            return None;
+            return 0.0;
         }
         let count = self.segments.len();
         let differing = self
@@ -269,45 +268,50 @@ impl PathPattern {
             .zip(segments)
             .filter(|(pattern, actual)| !pattern.fits(actual))
             .count();
-        let longest = count.max(segments.len()).max(1);
         let extra = if prefix || self.rest {
-            count.saturating_sub(segments.len())
+            count
+                .saturating_sub(segments.len())
+                .max(usize::from(self.rest && segments.len() == count))
         } else {
             count.abs_diff(segments.len())
         };
-        let distance = ((differing + extra) as f64 / longest as f64).min(1.0);
+        let longest = count.max(segments.len()).max(1);
+        ((differing + extra) as f64 / longest as f64).clamp(f64::MIN_POSITIVE, 1.0)
+    }
+
+    /// Where the request path departs from this one; `None` if it fits.
+    pub(crate) fn difference(&self, segments: &[&str], prefix: bool) -> Option<PathDifference> {
+        if self.distance(segments, prefix) == 0.0 {
+            return None;
+        }
+        let count = self.segments.len();
         let first = self
             .segments
             .iter()
             .zip(segments)
             .position(|(pattern, actual)| !pattern.fits(actual));
-        let difference = match first {
+        Some(match first {
             Some(index) => PathDifference {
                 segment: index + 1,
                 expected: self.segments[index].describe(),
                 actual: Some(segments[index].to_owned()),
-                distance,
             },
             None if segments.len() < count || (self.rest && segments.len() == count) => {
-                let expected = self
-                    .segments
-                    .get(segments.len())
-                    .map_or_else(|| "*".to_owned(), Segment::describe);
                 PathDifference {
                     segment: segments.len() + 1,
-                    expected,
+                    expected: self
+                        .segments
+                        .get(segments.len())
+                        .map_or_else(|| "*".to_owned(), Segment::describe),
                     actual: None,
-                    distance,
                 }
             }
             None => PathDifference {
                 segment: count + 1,
                 expected: "(end of path)".to_owned(),
                 actual: Some(segments[count].to_owned()),
-                distance,
             },
-        };
-        Some(difference)
+        })
     }
 }
 

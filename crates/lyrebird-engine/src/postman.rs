@@ -250,11 +250,12 @@ fn evaluate(
     let step = path_step(example, forms, incoming, edit_distance);
     let path_distance = if step.is_some() {
         0.0
-    } else if tally.is_explaining() {
+    } else if tally.is_weighing() {
+        // A path no step fits still has some distance, even when its segments all fit.
         example
             .path
-            .difference(&incoming.trimmed_segments, false)
-            .map_or(1.0, |d| d.distance)
+            .distance(&incoming.trimmed_segments, false)
+            .max(f64::MIN_POSITIVE)
     } else {
         1.0
     };
@@ -324,7 +325,7 @@ fn body_result(example: &CompiledExample, request: &Request) -> Result<(), Failu
         (Some(pool), Some(params)) => {
             let mut tally = Tally::explaining();
             tally.values(weight::BODY, params, pool, tally::form_failure);
-            tally.finish().map_or(Ok(()), |(_, failure)| Err(failure))
+            tally.into_failure().map_or(Ok(()), Err)
         }
         _ => example.body.check(request),
     }

@@ -94,12 +94,14 @@ pub(crate) fn evaluate(
             &request.headers,
             header_failure,
         )
-        && tally.values(
-            weight::COOKIES,
-            &example.cookies,
-            request.cookies(),
-            cookie_failure,
-        );
+        // Cookies are parsed from the headers only for examples that ask about them.
+        && (example.cookies.is_empty()
+            || tally.values(
+                weight::COOKIES,
+                &example.cookies,
+                request.cookies(),
+                cookie_failure,
+            ));
     if !going_on {
         return None;
     }
@@ -140,21 +142,24 @@ pub(crate) fn evaluate(
 
 fn path(example: &CompiledExample, incoming: &Incoming<'_>, tally: &mut Tally) -> bool {
     let segments = &incoming.segments;
-    let fits = if example.prefix {
+    let distance = if tally.is_weighing() {
+        example.path.distance(segments, example.prefix)
+    } else if fits(example, segments) {
+        0.0
+    } else {
+        1.0
+    };
+    tally.add(weight::PATH, distance, || {
+        path_failure(example, example.path.difference(segments, example.prefix))
+    })
+}
+
+fn fits(example: &CompiledExample, segments: &[&str]) -> bool {
+    if example.prefix {
         example.path.matches_prefix(segments)
     } else {
         example.path.matches(segments)
-    };
-    if fits {
-        tally.pass(weight::PATH);
-        return true;
     }
-    let difference = tally
-        .is_explaining()
-        .then(|| example.path.difference(segments, example.prefix))
-        .flatten();
-    let distance = difference.as_ref().map_or(1.0, |d| d.distance);
-    tally.add(weight::PATH, distance, || path_failure(example, difference))
 }
 
 /// The path failure to report, from the difference found while explaining.

@@ -173,24 +173,44 @@ impl CompiledMock {
         })
     }
 
-    /// The closest examples and the first condition each failed. Looks at every example, which
-    /// is fine: it runs only for requests that matched nothing.
+    /// The closest examples and the first condition each failed. Weighs every example, which is
+    /// fine: it runs only for requests that matched nothing; failures are then worked out for the
+    /// closest few only.
     pub(crate) fn explain(
         &self,
         request: &Request,
         mut evaluate: impl FnMut(usize, &CompiledExample, &mut Tally),
     ) -> Explanation {
-        let mut misses: Vec<NearMiss> = self
+        let mut ranked: Vec<(f64, Uuid, usize)> = self
             .examples
             .iter()
             .enumerate()
             .filter_map(|(index, example)| {
+                let mut tally = Tally::weighing();
+                evaluate(index, example, &mut tally);
+                tally
+                    .distance()
+                    .map(|distance| (distance, example.id, index))
+            })
+            .collect();
+        let closest = |a: &(f64, Uuid, usize), b: &(f64, Uuid, usize)| {
+            a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+        };
+        if ranked.len() > NEAR_MISSES {
+            ranked.select_nth_unstable_by(NEAR_MISSES, closest);
+            ranked.truncate(NEAR_MISSES);
+        }
+        ranked.sort_by(closest);
+        let near_misses = ranked
+            .into_iter()
+            .filter_map(|(distance, id, index)| {
+                let example = &self.examples[index];
                 let mut tally = Tally::explaining();
                 evaluate(index, example, &mut tally);
-                let (distance, failed) = tally.finish()?;
+                let failed = tally.into_failure()?;
                 Some(NearMiss {
                     index,
-                    id: example.id,
+                    id,
                     name: example.name.clone(),
                     distance: (distance * 1000.0).round() / 1000.0,
                     message: failed.describe(),
@@ -198,13 +218,11 @@ impl CompiledMock {
                 })
             })
             .collect();
-        misses.sort_by(|a, b| a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id)));
-        misses.truncate(NEAR_MISSES);
         Explanation {
             mode: self.settings.selection,
             method: request.method.clone(),
             url: request.url(),
-            near_misses: misses,
+            near_misses,
         }
     }
 }

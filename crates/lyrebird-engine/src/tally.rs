@@ -1,9 +1,10 @@
 //! Shared bookkeeping of one example's conditions against one request.
 //!
 //! Matching and explaining walk the same conditions in the same order. In the fast mode used to
-//! select, a [`Tally`] stops at the first failure and never builds a [`Failure`]; in the explaining
-//! mode used only after nothing matched, it goes on to weigh every condition, so that near misses
-//! can be ranked, and keeps the first failure for the report.
+//! select, a [`Tally`] stops at the first failure and never builds a [`Failure`]. After nothing
+//! matched, the weighing mode goes on to weigh every condition of every example, so that near
+//! misses can be ranked, still without building failures; only the few closest examples are then
+//! walked once more in the explaining mode, which keeps the first failure for the report.
 
 use crate::explain::Failure;
 use crate::request::Request;
@@ -21,8 +22,15 @@ pub(crate) mod weight {
     pub(crate) const EXPRESSION: f64 = 2.0;
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fast,
+    Weighing,
+    Explaining,
+}
+
 pub(crate) struct Tally {
-    explaining: bool,
+    mode: Mode,
     first: Option<Failure>,
     failed: bool,
     weighted: f64,
@@ -31,16 +39,20 @@ pub(crate) struct Tally {
 
 impl Tally {
     pub(crate) fn fast() -> Self {
-        Self::new(false)
+        Self::new(Mode::Fast)
+    }
+
+    pub(crate) fn weighing() -> Self {
+        Self::new(Mode::Weighing)
     }
 
     pub(crate) fn explaining() -> Self {
-        Self::new(true)
+        Self::new(Mode::Explaining)
     }
 
-    fn new(explaining: bool) -> Self {
+    fn new(mode: Mode) -> Self {
         Self {
-            explaining,
+            mode,
             first: None,
             failed: false,
             weighted: 0.0,
@@ -61,12 +73,12 @@ impl Tally {
             self.weighted += weight * distance.min(1.0);
             if !self.failed {
                 self.failed = true;
-                if self.explaining {
+                if self.mode == Mode::Explaining {
                     self.first = Some(failure());
                 }
             }
         }
-        self.explaining || !self.failed
+        self.is_weighing() || !self.failed
     }
 
     /// Records a condition that fits.
@@ -88,18 +100,25 @@ impl Tally {
         self.failed
     }
 
-    pub(crate) fn is_explaining(&self) -> bool {
-        self.explaining
+    /// True when every condition is weighed, not only up to the first failure.
+    pub(crate) fn is_weighing(&self) -> bool {
+        self.mode != Mode::Fast
     }
 
-    /// The weighted distance and the first failure; `None` if every condition fitted.
-    pub(crate) fn finish(self) -> Option<(f64, Failure)> {
-        let distance = if self.weights > 0.0 {
-            self.weighted / self.weights
-        } else {
-            0.0
-        };
-        self.first.map(|failure| (distance, failure))
+    /// The weighted distance, 0 to 1; `None` if every condition fitted.
+    pub(crate) fn distance(&self) -> Option<f64> {
+        self.failed.then(|| {
+            if self.weights > 0.0 {
+                self.weighted / self.weights
+            } else {
+                1.0
+            }
+        })
+    }
+
+    /// The first failure, in the explaining mode; `None` if every condition fitted.
+    pub(crate) fn into_failure(self) -> Option<Failure> {
+        self.first
     }
 
     /// Checks name/value conditions (query, headers, cookies, form) against the request's pairs;
@@ -120,7 +139,7 @@ impl Tally {
             if !check.accepts(values_of(actual, name)) {
                 failing += 1;
                 first.get_or_insert(position);
-                if !self.explaining {
+                if !self.is_weighing() {
                     break;
                 }
             }
