@@ -988,3 +988,13 @@ fn templates_read_the_captured_path_segments_and_the_environment() {
     );
     assert_eq!(rendered_body(&user, &get("/users/42")), "42 in eu");
 }
+
+#[test]
+fn a_trailing_slash_makes_another_path_in_rules_mode() {
+    let rules = url_rule();
+    assert_eq!(chosen(&rules, &get("/foo/bar/")), None);
+    assert_eq!(
+        chosen(&rules, &get("/foo/b%61r")).as_deref(),
+        Some("url matched.")
+    );
+}
