@@ -29,6 +29,9 @@ pub enum ApiError {
     /// 404: missing, or in another workspace (indistinguishable on purpose).
     #[error("not found in this workspace")]
     NotFound,
+    /// 404: no route has this path.
+    #[error("no such endpoint; the API is described at /api/v1/openapi.json")]
+    NoRoute,
     /// 409: a unique value that is taken.
     #[error("{message}")]
     Conflict {
@@ -69,7 +72,7 @@ impl ApiError {
             ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::AdminScopeRequired => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -87,7 +90,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::InvalidCredentials(_) => "invalid_credentials",
             ApiError::AdminScopeRequired => "admin_scope_required",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::NoRoute => "not_found",
             ApiError::Conflict { code, .. } => code,
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",

@@ -28,6 +28,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use lyrebird_store::{MockId, Store};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -66,7 +67,7 @@ impl Settings {
 pub fn app(state: AppState) -> Router {
     let (routes, _) = openapi::routes().split_for_parts();
     routes
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(
             TraceLayer::new_for_http()
@@ -78,6 +79,10 @@ pub fn app(state: AppState) -> Router {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Installed first, so that a signal during start-up is kept, and acted on (cleanly, the
+    // embedded PostgreSQL included) as soon as the server runs, rather than killing the process
+    // halfway.
+    let shutdown = ShutdownSignals::install().context("installing the signal handlers")?;
     let (store, embedded) = match &args.database_url {
         Some(url) => {
             tracing::info!(database = %url, "using the PostgreSQL server of DATABASE_URL");
@@ -101,7 +106,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
     };
-    let served = listen_and_serve(&args, store.clone()).await;
+    let served = listen_and_serve(&args, store.clone(), shutdown).await;
     store.close().await;
     if let Some(postgres) = embedded {
         postgres.stop().await?;
@@ -109,7 +114,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     served
 }
 
-async fn listen_and_serve(args: &ServeArgs, store: Store) -> anyhow::Result<()> {
+async fn listen_and_serve(
+    args: &ServeArgs,
+    store: Store,
+    shutdown: ShutdownSignals,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -128,27 +137,32 @@ async fn listen_and_serve(args: &ServeArgs, store: Store) -> anyhow::Result<()> 
         }),
     };
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown.received())
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped serving; in-flight requests are finished");
     Ok(())
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = interrupt.await;
-                return;
-            }
-        };
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received, shutting down"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+/// SIGINT (Ctrl-C) and SIGTERM, caught from the moment they are installed.
+struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves at the first of the two signals (at once if one came already).
+    async fn received(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+            _ = self.terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+        }
     }
 }
