@@ -357,3 +357,33 @@ fn help_lists_every_setting_with_its_variable_and_hides_the_database_password() 
     }
     assert!(!help.contains("s3cr3t"), "{help}");
 }
+
+#[test]
+fn a_data_directory_the_postgres_user_cannot_reach_is_named_with_a_way_out() {
+    let running_as_root = std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|status| status.lines().any(|l| l.starts_with("Uid:\t0\t")));
+    if !running_as_root {
+        eprintln!("skipped: only root runs the cluster as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let data = DataDir::new();
+    let locked = data.0.join("private");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let output = lyrebird()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(locked.join("lyrebird"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} cannot be entered by the `postgres` user",
+            locked.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("LYREBIRD_DATA_DIR"), "{stderr}");
+}
