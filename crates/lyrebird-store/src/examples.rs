@@ -57,6 +57,22 @@ async fn examples_of(conn: &mut PgConnection, mock: MockId) -> Result<Vec<Stored
 }
 
 impl Store {
+    /// Runs `edit` on the mock's examples in a transaction that first locks the mock (and so
+    /// checks it is in `workspace`) and ends by announcing the change.
+    async fn edit_examples<T>(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        edit: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self.pool().begin().await?;
+        lock_mock(&mut tx, workspace, mock).await?;
+        let outcome = edit(&mut tx).await?;
+        notify_mock_changed(&mut tx, mock).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
     /// The mock's examples in order; `NotFound` when the mock is not in the workspace.
     pub async fn list_examples(
         &self,
@@ -100,22 +116,20 @@ impl Store {
         mock: MockId,
         example: &Example,
     ) -> Result<StoredExample> {
-        let mut tx = self.pool().begin().await?;
-        lock_mock(&mut tx, workspace, mock).await?;
-        let stored: StoredExample = sqlx::query_as(concat!(
-            "INSERT INTO examples AS e (id, mock_id, position, body)
-             SELECT $1, $2, coalesce(max(position) + 1, 0), $3 FROM examples WHERE mock_id = $2
-             RETURNING ",
-            example_columns!()
-        ))
-        .bind(ExampleId::generate())
-        .bind(mock)
-        .bind(Json(example))
-        .fetch_one(&mut *tx)
-        .await?;
-        notify_mock_changed(&mut tx, mock).await?;
-        tx.commit().await?;
-        Ok(stored)
+        self.edit_examples(workspace, mock, async |conn| {
+            Ok(sqlx::query_as(concat!(
+                "INSERT INTO examples AS e (id, mock_id, position, body)
+                 SELECT $1, $2, coalesce(max(position) + 1, 0), $3 FROM examples WHERE mock_id = $2
+                 RETURNING ",
+                example_columns!()
+            ))
+            .bind(ExampleId::generate())
+            .bind(mock)
+            .bind(Json(example))
+            .fetch_one(conn)
+            .await?)
+        })
+        .await
     }
 
     /// Replaces one example's content; it keeps its id and position.
@@ -126,22 +140,20 @@ impl Store {
         id: ExampleId,
         example: &Example,
     ) -> Result<StoredExample> {
-        let mut tx = self.pool().begin().await?;
-        lock_mock(&mut tx, workspace, mock).await?;
-        let stored: StoredExample = sqlx::query_as(concat!(
-            "UPDATE examples AS e SET body = $3, updated_at = now()
-             WHERE e.id = $1 AND e.mock_id = $2
-             RETURNING ",
-            example_columns!()
-        ))
-        .bind(id)
-        .bind(mock)
-        .bind(Json(example))
-        .fetch_one(&mut *tx)
-        .await?;
-        notify_mock_changed(&mut tx, mock).await?;
-        tx.commit().await?;
-        Ok(stored)
+        self.edit_examples(workspace, mock, async |conn| {
+            Ok(sqlx::query_as(concat!(
+                "UPDATE examples AS e SET body = $3, updated_at = now()
+                 WHERE e.id = $1 AND e.mock_id = $2
+                 RETURNING ",
+                example_columns!()
+            ))
+            .bind(id)
+            .bind(mock)
+            .bind(Json(example))
+            .fetch_one(conn)
+            .await?)
+        })
+        .await
     }
 
     pub async fn delete_example(
@@ -150,19 +162,18 @@ impl Store {
         mock: MockId,
         id: ExampleId,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
-        lock_mock(&mut tx, workspace, mock).await?;
-        let deleted = sqlx::query("DELETE FROM examples WHERE id = $1 AND mock_id = $2")
-            .bind(id)
-            .bind(mock)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        notify_mock_changed(&mut tx, mock).await?;
-        tx.commit().await?;
-        Ok(())
+        self.edit_examples(workspace, mock, async |conn| {
+            let deleted = sqlx::query("DELETE FROM examples WHERE id = $1 AND mock_id = $2")
+                .bind(id)
+                .bind(mock)
+                .execute(conn)
+                .await?;
+            match deleted.rows_affected() {
+                0 => Err(StoreError::NotFound),
+                _ => Ok(()),
+            }
+        })
+        .await
     }
 
     /// Replaces all of a mock's examples at once, in the given order: readers see the old set or
@@ -174,12 +185,6 @@ impl Store {
         mock: MockId,
         examples: &[(Option<ExampleId>, Example)],
     ) -> Result<Vec<StoredExample>> {
-        let mut tx = self.pool().begin().await?;
-        lock_mock(&mut tx, workspace, mock).await?;
-        sqlx::query("DELETE FROM examples WHERE mock_id = $1")
-            .bind(mock)
-            .execute(&mut *tx)
-            .await?;
         let ids: Vec<uuid::Uuid> = examples
             .iter()
             .map(|(id, _)| id.unwrap_or_else(ExampleId::generate).as_uuid())
@@ -192,19 +197,23 @@ impl Store {
                 column: "examples.body",
                 source,
             })?;
-        sqlx::query(
-            "INSERT INTO examples (id, mock_id, position, body)
-             SELECT id, $2, position::integer - 1, body
-             FROM unnest($1::uuid[], $3::jsonb[]) WITH ORDINALITY AS t (id, body, position)",
-        )
-        .bind(&ids)
-        .bind(mock)
-        .bind(&bodies)
-        .execute(&mut *tx)
-        .await?;
-        notify_mock_changed(&mut tx, mock).await?;
-        let stored = examples_of(&mut tx, mock).await?;
-        tx.commit().await?;
-        Ok(stored)
+        self.edit_examples(workspace, mock, async |conn| {
+            sqlx::query("DELETE FROM examples WHERE mock_id = $1")
+                .bind(mock)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO examples (id, mock_id, position, body)
+                 SELECT id, $2, position::integer - 1, body
+                 FROM unnest($1::uuid[], $3::jsonb[]) WITH ORDINALITY AS t (id, body, position)",
+            )
+            .bind(&ids)
+            .bind(mock)
+            .bind(&bodies)
+            .execute(&mut *conn)
+            .await?;
+            examples_of(conn, mock).await
+        })
+        .await
     }
 }

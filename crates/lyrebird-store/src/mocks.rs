@@ -8,8 +8,10 @@ use std::fmt;
 
 use lyrebird_engine::{MatchSettings, ResponseSpec};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, Postgres};
 use time::OffsetDateTime;
 
 use crate::Store;
@@ -170,6 +172,22 @@ macro_rules! mock_columns {
     };
 }
 
+/// Binds the draft's settings as parameters `$3` to `$9` (after the id and the workspace), the
+/// order both `INSERT` and `UPDATE` use.
+fn bind_draft<'q>(
+    query: QueryAs<'q, Postgres, Mock, PgArguments>,
+    draft: &'q MockDraft,
+) -> QueryAs<'q, Postgres, Mock, PgArguments> {
+    query
+        .bind(&draft.name)
+        .bind(draft.private)
+        .bind(draft.delay.to_string())
+        .bind(Json(&draft.environment))
+        .bind(&draft.version_tag)
+        .bind(draft.fallback.as_ref().map(Json))
+        .bind(Json(&draft.settings))
+}
+
 /// Announces a change of `mock` when the surrounding transaction commits.
 pub(crate) async fn notify_mock_changed(conn: &mut PgConnection, mock: MockId) -> Result<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
@@ -183,7 +201,7 @@ pub(crate) async fn notify_mock_changed(conn: &mut PgConnection, mock: MockId) -
 impl Store {
     pub async fn create_mock(&self, workspace: &Workspace, draft: &MockDraft) -> Result<Mock> {
         let mut tx = self.pool().begin().await?;
-        let mock: Mock = sqlx::query_as(concat!(
+        let insert = sqlx::query_as(concat!(
             "INSERT INTO mocks (id, workspace_id, name, private, delay, environment, version_tag,
                                 fallback, settings)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -191,16 +209,8 @@ impl Store {
             mock_columns!()
         ))
         .bind(MockId::generate())
-        .bind(workspace.id())
-        .bind(&draft.name)
-        .bind(draft.private)
-        .bind(draft.delay.to_string())
-        .bind(Json(&draft.environment))
-        .bind(&draft.version_tag)
-        .bind(draft.fallback.as_ref().map(Json))
-        .bind(Json(&draft.settings))
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(workspace.id());
+        let mock: Mock = bind_draft(insert, draft).fetch_one(&mut *tx).await?;
         notify_mock_changed(&mut tx, mock.id).await?;
         tx.commit().await?;
         Ok(mock)
@@ -254,7 +264,7 @@ impl Store {
         .map_err(StoreError::from)?;
         let mut draft = current.draft();
         edit(&mut draft)?;
-        let mock: Mock = sqlx::query_as(concat!(
+        let update = sqlx::query_as(concat!(
             "UPDATE mocks SET name = $3, private = $4, delay = $5, environment = $6,
                               version_tag = $7, fallback = $8, settings = $9, updated_at = now()
              WHERE id = $1 AND workspace_id = $2
@@ -262,17 +272,11 @@ impl Store {
             mock_columns!()
         ))
         .bind(id)
-        .bind(workspace.id())
-        .bind(&draft.name)
-        .bind(draft.private)
-        .bind(draft.delay.to_string())
-        .bind(Json(&draft.environment))
-        .bind(&draft.version_tag)
-        .bind(draft.fallback.as_ref().map(Json))
-        .bind(Json(&draft.settings))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+        .bind(workspace.id());
+        let mock: Mock = bind_draft(update, &draft)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
         notify_mock_changed(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(mock)
