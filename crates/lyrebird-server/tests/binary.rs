@@ -352,6 +352,7 @@ fn help_lists_every_setting_with_its_variable_and_hides_the_database_password() 
         "LYREBIRD_MONTHLY_QUOTA",
         "LYREBIRD_MAX_BODY_BYTES",
         "LYREBIRD_PG_SEARCH_DIR",
+        "LYREBIRD_LOG_FORMAT",
     ] {
         assert!(help.contains(variable), "{variable} missing from:\n{help}");
     }

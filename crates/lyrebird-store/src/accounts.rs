@@ -159,12 +159,19 @@ impl Store {
 
         let token = random_token("", 43);
         let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
+        let mut tx = self.pool().begin().await?;
+        // Expired sessions are of no use; each login clears its account's.
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND expires_at <= now()")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO sessions (digest, account_id, expires_at) VALUES ($1, $2, $3)")
             .bind(token.digest())
             .bind(account_id)
             .bind(expires_at)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         let account: Account =
             sqlx::query_as("SELECT id, email, created_at FROM accounts WHERE id = $1")
                 .bind(account_id)
