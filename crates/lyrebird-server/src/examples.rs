@@ -47,7 +47,7 @@ pub struct ExampleView {
     pub updated_at: OffsetDateTime,
     /// `name`, `priority`, `request`, `response`: the engine's example format.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = ExampleDocument)]
     pub example: Example,
 }
 
