@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use lyrebird_store::testing::TestDatabase;
@@ -47,6 +47,8 @@ impl Drop for DataDir {
 struct Server {
     child: Child,
     base: String,
+    /// Everything it has logged so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -60,9 +62,12 @@ impl Server {
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let (sender, receiver) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("[lyrebird] {line}");
+                lines.lock().unwrap().push(line.clone());
                 if let Some(listen) = line.split("listen=").nth(1) {
                     let address = listen.split_whitespace().next().unwrap_or_default();
                     let _ = sender.send(address.to_owned());
@@ -75,6 +80,7 @@ impl Server {
         Self {
             child,
             base: format!("http://{address}"),
+            log,
         }
     }
 
@@ -82,6 +88,10 @@ impl Server {
     fn interrupt(mut self) -> ExitStatus {
         signal(self.child.id(), "INT");
         self.wait()
+    }
+
+    fn logged(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     fn kill(mut self) {
@@ -192,7 +202,7 @@ async fn log_in(server: &Server, email: &str) -> StatusCode {
 #[tokio::test]
 async fn the_readme_walk_through_works_against_the_binary() {
     let db = TestDatabase::new().await;
-    let server = Server::start(&[("DATABASE_URL", &db.url())]);
+    let server = Server::start(&[("DATABASE_URL", &db.url()), ("RUST_LOG", "debug")]);
     let key = sign_up(&server, "ada@example.com").await;
     let (status, mock) = server
         .post(
@@ -217,6 +227,13 @@ async fn the_readme_walk_through_works_against_the_binary() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{example}");
+    assert_eq!(log_in(&server, "ada@example.com").await, StatusCode::OK);
+
+    let logged = server.logged();
+    assert!(logged.contains("/api/v1/mocks"), "requests are logged");
+    for secret in [key.as_str(), &key[10..], "correct horse battery"] {
+        assert!(!logged.contains(secret), "a secret reached the log");
+    }
     assert!(server.interrupt().success());
 }
 
