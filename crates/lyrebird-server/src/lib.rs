@@ -11,6 +11,7 @@
 //! [`error`] the one error type.
 
 pub mod accounts;
+pub mod calls;
 pub mod config;
 pub mod error;
 pub mod examples;
@@ -32,6 +33,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::calls::{CallLog, CallLogOptions};
 use crate::config::ServeArgs;
 use crate::error::ApiError;
 
@@ -40,6 +42,7 @@ use crate::error::ApiError;
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
+    pub call_log: CallLog,
 }
 
 /// Settings the handlers need, fixed at start.
@@ -128,8 +131,10 @@ async fn listen_and_serve(
         .clone()
         .unwrap_or_else(|| format!("localhost:{}", listen.port()));
     tracing::info!(%listen, %base_host, "lyrebird is listening");
+    let call_log = CallLog::start(store.clone(), CallLogOptions::default());
     let state = AppState {
         store,
+        call_log: call_log.clone(),
         settings: Arc::new(Settings {
             base_host,
             monthly_quota: args.monthly_quota,
@@ -141,6 +146,7 @@ async fn listen_and_serve(
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped serving; in-flight requests are finished");
+    call_log.shutdown().await;
     Ok(())
 }
 

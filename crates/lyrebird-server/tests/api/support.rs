@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use lyrebird_server::calls::{CallLog, CallLogOptions};
 use lyrebird_server::{AppState, Settings, app};
 use lyrebird_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
@@ -31,6 +32,7 @@ impl TestApp {
         let port = listener.local_addr().unwrap().port();
         let state = AppState {
             store: db.store().clone(),
+            call_log: CallLog::start(db.store().clone(), CallLogOptions::default()),
             settings: Arc::new(Settings {
                 base_host: format!("lyrebird.test:{port}"),
                 monthly_quota: 1000,

@@ -1,0 +1,258 @@
+//! The call log: every mock call, as the runtime saw it, kept for search, live tail and export.
+//!
+//! The runtime hands each call to [`CallLog::record`], which redacts secrets, caps the bodies and
+//! queues the call on a bounded channel without ever waiting; a background writer
+//! (`writer`) stores the queue in batches. Callback results arrive later through
+//! [`CallLog::record_callback`] and join their call. [`CallLog::shutdown`] writes everything
+//! still queued, so a graceful stop loses nothing.
+
+mod writer;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// One mock call, as the runtime saw it. The call log, not the runtime, caps the bodies (and
+/// records the original sizes) and redacts secrets.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    /// A UUIDv7, made by the runtime, so calls sort by time within an index.
+    pub id: Uuid,
+    pub workspace_id: WorkspaceId,
+    pub mock_id: MockId,
+    pub at: time::OffsetDateTime,
+    pub method: String,
+    pub host: String,
+    /// The path the engine saw (after the mock's base).
+    pub path: String,
+    /// The query string without `?`, as received.
+    pub query: String,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Bytes,
+    pub status: u16,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Bytes,
+    pub outcome: CallOutcome,
+    /// A render error, if the response could not be rendered as the example says.
+    pub error: Option<String>,
+    pub latency_us: u64,
+    pub client_addr: Option<IpAddr>,
+    /// The key the caller presented, when it was one of the workspace's keys.
+    pub key_id: Option<KeyId>,
+    /// How many callbacks this call queued; their results come later.
+    pub callbacks: usize,
+}
+
+/// How the call was answered: what users filter on when they troubleshoot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutcome {
+    /// An example answered; `decided_by` is the engine's reason (`lyrebird_engine::DecidedBy`).
+    Matched {
+        example_id: ExampleId,
+        example_name: String,
+        decided_by: serde_json::Value,
+    },
+    /// No example fitted; the 404 carried this explanation (`lyrebird_engine::Explanation`).
+    NoMatch { explanation: serde_json::Value },
+    /// No example fitted and the mock's fallback response answered.
+    Fallback { explanation: serde_json::Value },
+    /// Refused before matching, e.g. `invalid_credentials` for a private mock.
+    Refused { reason: String },
+    /// Refused because the workspace used up its monthly quota.
+    OverQuota,
+}
+
+/// The result of one callback a call queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackResult {
+    pub url: String,
+    pub method: String,
+    /// When the callback was sent.
+    pub at: time::OffsetDateTime,
+    /// The receiver's status, when it answered.
+    pub status: Option<u16>,
+    pub latency_us: u64,
+    /// Why it failed or was refused (e.g. a private address without the allow-list).
+    pub error: Option<String>,
+}
+
+/// Settings of the call log.
+#[derive(Debug, Clone)]
+pub struct CallLogOptions {
+    /// Calls that may wait for the writer; past it, calls are counted as dropped, never waited
+    /// for.
+    pub queue_capacity: usize,
+    /// Most rows written by one INSERT.
+    pub batch_size: usize,
+    /// How long a call may wait for more calls to join its batch.
+    pub flush_interval: Duration,
+    /// Bodies longer than this many bytes are cut to it; the original size is kept.
+    pub body_cap: usize,
+}
+
+impl Default for CallLogOptions {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 10_000,
+            batch_size: 500,
+            flush_interval: Duration::from_millis(100),
+            body_cap: 64 * 1024,
+        }
+    }
+}
+
+/// A call as the log keeps it: redacted, bodies capped, with the sizes before the cap.
+#[derive(Debug)]
+pub struct LoggedCall {
+    pub record: CallRecord,
+    pub request_body_size: usize,
+    pub response_body_size: usize,
+    pub body_cap: usize,
+}
+
+/// What the writer receives, in order.
+#[derive(Debug)]
+enum Message {
+    Call(Arc<LoggedCall>),
+    Callback(Uuid, CallbackResult),
+    /// Write everything before this, then answer and stop.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle the runtime and the callback worker record through. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CallLog {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    queue: mpsc::Sender<Message>,
+    options: CallLogOptions,
+    dropped: AtomicU64,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl CallLog {
+    /// Starts the background writer on the store.
+    pub fn start(store: Store, options: CallLogOptions) -> Self {
+        let (queue, receiver) = mpsc::channel(options.queue_capacity);
+        let writer = tokio::spawn(writer::run(store, receiver, options.clone()));
+        Self {
+            inner: Arc::new(Inner {
+                queue,
+                options,
+                dropped: AtomicU64::new(0),
+                writer: Mutex::new(Some(writer)),
+            }),
+        }
+    }
+
+    /// Queues a call for the writer. Never waits: when the queue is full the call is dropped,
+    /// counted and logged, so a slow database cannot slow mock responses.
+    pub fn record(&self, mut record: CallRecord) {
+        redact_request_headers(&mut record.request_headers);
+        redact_response_headers(&mut record.response_headers);
+        let body_cap = self.inner.options.body_cap;
+        let request_body_size = record.request_body.len();
+        let response_body_size = record.response_body.len();
+        record.request_body = cap_body(&record.request_body, body_cap);
+        record.response_body = cap_body(&record.response_body, body_cap);
+        self.enqueue(Message::Call(Arc::new(LoggedCall {
+            record,
+            request_body_size,
+            response_body_size,
+            body_cap,
+        })));
+    }
+
+    /// Queues the result of a callback of call `call_id`, to be stored with that call.
+    pub fn record_callback(&self, call_id: Uuid, result: CallbackResult) {
+        self.enqueue(Message::Callback(call_id, result));
+    }
+
+    /// Calls dropped so far because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Writes everything queued so far and stops the writer. Called once serving has stopped
+    /// and before the database stops.
+    pub async fn shutdown(&self) {
+        let Some(writer) = self.inner.writer.lock().await.take() else {
+            return;
+        };
+        let (done, written) = oneshot::channel();
+        if self.inner.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+        if let Err(error) = writer.await {
+            tracing::error!(%error, "the call log writer failed");
+        }
+    }
+
+    fn enqueue(&self, message: Message) {
+        if let Err(error) = self.inner.queue.try_send(message) {
+            let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // Logged at powers of two so a flood of drops does not flood the log.
+            if dropped.is_power_of_two() {
+                tracing::warn!(dropped, reason = %error, "call log queue full or closed: calls dropped");
+            }
+        }
+    }
+}
+
+/// Request headers whose whole value is a secret.
+const SECRET_HEADERS: [&str; 3] = ["x-api-key", "authorization", "proxy-authorization"];
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// Secrets out of request headers: key and credential headers entirely, cookie values
+/// (names kept, so users still see which cookies came).
+fn redact_request_headers(headers: &mut [(String, String)]) {
+    for (name, value) in headers {
+        if SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+            *value = REDACTED.to_owned();
+        } else if name.eq_ignore_ascii_case("cookie") {
+            *value = value
+                .split(';')
+                .map(|pair| match pair.split_once('=') {
+                    Some((cookie, _)) => format!("{}={REDACTED}", cookie.trim()),
+                    None => pair.trim().to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
+    }
+}
+
+/// Cookie values out of `Set-Cookie` response headers (name and attributes kept).
+fn redact_response_headers(headers: &mut [(String, String)]) {
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("set-cookie") {
+            let (cookie, attributes) = value.split_once(';').unwrap_or((value, ""));
+            let cookie_name = cookie.split_once('=').map_or(cookie, |(n, _)| n).trim();
+            *value = if attributes.is_empty() {
+                format!("{cookie_name}={REDACTED}")
+            } else {
+                format!("{cookie_name}={REDACTED};{attributes}")
+            };
+        }
+    }
+}
+
+fn cap_body(body: &Bytes, cap: usize) -> Bytes {
+    if body.len() > cap {
+        body.slice(..cap)
+    } else {
+        body.clone()
+    }
+}
