@@ -13,6 +13,7 @@
 //! - [`xml`]: hostile-input-safe XML parsing, structural equality and XPath.
 //! - [`compile`]: examples compiled once into the form serving uses; [`validate_example`].
 //! - [`explain`]: why an example was chosen, and the near misses when none was.
+//! - `shortlist`: the examples worth walking when explaining, found from their shapes.
 //! - [`select`]: the compiled, indexed mock and the selection of an example (rules mode as in
 //!   the seed, postman mode as in Postman), `docs/matching.md` tells the rules.
 
@@ -32,6 +33,7 @@ pub mod render;
 pub mod request;
 mod rules;
 pub mod select;
+mod shortlist;
 mod tally;
 pub mod template;
 mod value;

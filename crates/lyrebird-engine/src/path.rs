@@ -169,6 +169,46 @@ fn hex(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|digit| digit as u8)
 }
 
+/// A path's segment count and kind, from which [`PathPattern::distance`] follows once the number
+/// of differing segments is known; explanations weigh thousands of examples this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PathShape {
+    /// Segments before a final `*`.
+    pub(crate) count: usize,
+    pub(crate) rest: bool,
+    /// The root path `/`, which as a prefix covers every request.
+    pub(crate) root: bool,
+}
+
+impl PathShape {
+    /// The distance of a request path of `len` segments of which `differing` (among the first
+    /// `count`) do not fit: 0 when the path fits, else the share of positions that differ.
+    pub(crate) fn distance(self, len: usize, differing: usize, prefix: bool) -> f64 {
+        let count = self.count;
+        let fits = (prefix && self.root)
+            || (differing == 0
+                && if prefix {
+                    len >= count
+                } else if self.rest {
+                    len > count
+                } else {
+                    len == count
+                });
+        if fits {
+            return 0.0;
+        }
+        let extra = if prefix || self.rest {
+            count
+                .saturating_sub(len)
+                .max(usize::from(self.rest && len == count))
+        } else {
+            count.abs_diff(len)
+        };
+        let longest = count.max(len).max(1);
+        ((differing + extra) as f64 / longest as f64).clamp(f64::MIN_POSITIVE, 1.0)
+    }
+}
+
 impl Segment {
     fn fits(&self, actual: &str) -> bool {
         match self {
@@ -250,33 +290,24 @@ impl PathPattern {
         captures
     }
 
-    /// Share of segment positions that differ, 0 (fits) to 1, for ranking near misses; cheap
-    /// enough to run over every example of a mock.
+    /// Share of segment positions that differ, 0 (fits) to 1, for ranking near misses.
     pub(crate) fn distance(&self, segments: &[&str], prefix: bool) -> f64 {
-        let fits = if prefix {
-            self.matches_prefix(segments)
-        } else {
-            self.matches(segments)
-        };
-        if fits {
-            return 0.0;
-        }
-        let count = self.segments.len();
         let differing = self
             .segments
             .iter()
             .zip(segments)
             .filter(|(pattern, actual)| !pattern.fits(actual))
             .count();
-        let extra = if prefix || self.rest {
-            count
-                .saturating_sub(segments.len())
-                .max(usize::from(self.rest && segments.len() == count))
-        } else {
-            count.abs_diff(segments.len())
-        };
-        let longest = count.max(segments.len()).max(1);
-        ((differing + extra) as f64 / longest as f64).clamp(f64::MIN_POSITIVE, 1.0)
+        self.shape().distance(segments.len(), differing, prefix)
+    }
+
+    /// What [`Self::distance`] needs to know of this path besides its segments' text.
+    pub(crate) fn shape(&self) -> PathShape {
+        PathShape {
+            count: self.segments.len(),
+            rest: self.rest,
+            root: self.is_root(),
+        }
     }
 
     /// Where the request path departs from this one; `None` if it fits.

@@ -15,6 +15,7 @@ use crate::path::request_segments;
 use crate::request::Request;
 use crate::rules::path_failure;
 use crate::select::{CompiledMock, Selection};
+use crate::shortlist::Sought;
 use crate::tally::{self, Tally, weight};
 use crate::value::first_value;
 
@@ -73,6 +74,16 @@ impl<'r> Incoming<'r> {
     }
 }
 
+impl Incoming<'_> {
+    /// The weight of the conditions this request adds to every example's distance: the
+    /// `x-mock-response-code` header, the headers and the body when they must match.
+    fn added_weight(&self) -> f64 {
+        weight::when(self.code.is_some(), weight::HEADERS)
+            + weight::when(!self.match_headers.is_empty(), weight::HEADERS)
+            + weight::when(self.match_body, weight::BODY)
+    }
+}
+
 /// An example's score and its parts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Score {
@@ -98,13 +109,32 @@ pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Reques
         incoming.fuzzy,
         &mut candidates,
     );
-    let mut best = best_of(mock, index, &incoming, candidates.into_iter(), false);
+    // What explaining needs if nothing fits: the examples whose path a step fits, so far the
+    // ones the index offers (the edit-distance scan below adds those of the request's method).
+    let mut path_fits = candidates.clone();
+    let mut best = best_of(
+        mock,
+        index,
+        &incoming,
+        candidates.into_iter(),
+        false,
+        &mut Vec::new(),
+    );
     if best.is_none() && incoming.fuzzy {
-        best = best_of(mock, index, &incoming, 0..mock.examples.len() as u32, true);
+        let every = 0..mock.examples.len() as u32;
+        best = best_of(mock, index, &incoming, every, true, &mut path_fits);
     }
     let Some((position, score, tied)) = best else {
-        return Selection::NoMatch(mock.explain(request, |position, example, tally| {
-            evaluate(example, &index.forms[position], &incoming, true, tally);
+        path_fits.sort_unstable();
+        path_fits.dedup();
+        let sought = Sought {
+            method: &request.method,
+            segments: &incoming.trimmed_segments,
+            path_fits: &path_fits,
+            added_weight: incoming.added_weight(),
+        };
+        return Selection::NoMatch(mock.explain(request, &sought, |position, example, tally| {
+            let _ = evaluate(example, &index.forms[position], &incoming, true, tally);
         }));
     };
     let example = &mock.examples[position];
@@ -127,13 +157,15 @@ pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Reques
     )
 }
 
-/// The best-scoring example among `positions`, with how many fitted.
+/// The best-scoring example among `positions`, with how many fitted. Examples whose path fitted
+/// but another condition dropped go to `path_fits`.
 fn best_of(
     mock: &CompiledMock,
     index: &PostmanIndex,
     incoming: &Incoming<'_>,
     positions: impl Iterator<Item = u32>,
     edit_distance: bool,
+    path_fits: &mut Vec<u32>,
 ) -> Option<(usize, Score, usize)> {
     let mut best: Option<(usize, Score)> = None;
     let mut fitted = 0;
@@ -141,14 +173,19 @@ fn best_of(
         let position = position as usize;
         let example = &mock.examples[position];
         let mut tally = Tally::fast();
-        let Some(score) = evaluate(
+        let score = match evaluate(
             example,
             &index.forms[position],
             incoming,
             edit_distance,
             &mut tally,
-        ) else {
-            continue;
+        ) {
+            Ok(score) => score,
+            Err(Some(_)) => {
+                path_fits.push(position as u32);
+                continue;
+            }
+            Err(None) => continue,
         };
         fitted += 1;
         let better = match best {
@@ -230,14 +267,15 @@ fn by_name(mock: &CompiledMock, incoming: &Incoming<'_>, name: &str) -> Selectio
     }
 }
 
-/// Scores one example, recording its conditions in `tally`; `None` when it is dropped.
+/// Scores one example, recording its conditions in `tally`. A dropped example gives the path step
+/// that fitted, when it got that far: explanations then know its path fits.
 fn evaluate(
     example: &CompiledExample,
     forms: &PathForms,
     incoming: &Incoming<'_>,
     edit_distance: bool,
     tally: &mut Tally,
-) -> Option<Score> {
+) -> Result<Score, Option<PathStep>> {
     let request = incoming.request;
     if !tally.check(weight::METHOD, method_fits(example, request), || {
         Failure::Method {
@@ -245,7 +283,7 @@ fn evaluate(
             actual: request.method.clone(),
         }
     }) {
-        return None;
+        return Err(None);
     }
     let step = path_step(example, forms, incoming, edit_distance);
     let path_distance = if step.is_some() {
@@ -265,7 +303,7 @@ fn evaluate(
             example.path.difference(&incoming.trimmed_segments, false),
         )
     }) {
-        return None;
+        return Err(None);
     }
     if let Some(code) = incoming.code
         && !tally.check(weight::HEADERS, code == Some(example.status), || {
@@ -276,10 +314,10 @@ fn evaluate(
             }
         })
     {
-        return None;
+        return Err(step);
     }
     if !headers_fit(example, incoming, tally) {
-        return None;
+        return Err(step);
     }
     let body = body_result(example, request);
     let body_equal = body.is_ok();
@@ -292,22 +330,24 @@ fn evaluate(
             Err(failure) => tally.check(weight::BODY, false, || failure),
         };
         if !fits {
-            return None;
+            return Err(step);
         }
     }
     if let Some(expression) = &example.expression
         && (tally.failed() || !tally::expression(tally, expression, request))
     {
-        return None;
+        return Err(step);
     }
-    let step = step.filter(|_| !tally.failed())?;
+    let Some(step) = step.filter(|_| !tally.failed()) else {
+        return Err(step);
+    };
     let query = query_score(example, incoming);
     let body_bonus = if !incoming.match_body && body_equal && has_body_condition(example) {
         5
     } else {
         0
     };
-    Some(Score {
+    Ok(Score {
         total: 100.0 + f64::from(step.score()) + query + f64::from(body_bonus),
         step,
         query,
@@ -455,6 +495,59 @@ fn query_score(example: &CompiledExample, incoming: &Incoming<'_>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::model::SelectionMode;
+    use crate::select::Index;
+    use crate::shortlist::tests::{misses, near_misses, varied, weighing_every_example};
+
+    #[test]
+    fn the_shortlist_finds_the_near_misses_that_weighing_every_example_finds() {
+        let mock = varied(40, SelectionMode::Postman);
+        let Index::Postman(index) = &mock.index else {
+            panic!("a postman index");
+        };
+        // No example answers 418; asking for the body to match adds its weight to every example.
+        let asking = [
+            [
+                ("x-mock-response-code", "418"),
+                ("x-mock-match-request-body", "false"),
+            ],
+            [
+                ("x-mock-response-code", "418"),
+                ("x-mock-match-request-body", "true"),
+            ],
+        ];
+        for headers in asking {
+            for mut request in misses() {
+                request
+                    .headers
+                    .extend(headers.map(|(name, value)| (name.to_owned(), value.to_owned())));
+                let incoming = Incoming::new(&mock, &request);
+                let every = weighing_every_example(&mock, |position, tally| {
+                    let _ = evaluate(
+                        &mock.examples[position],
+                        &index.forms[position],
+                        &incoming,
+                        true,
+                        tally,
+                    );
+                });
+                // Examples of another method that only the edit-distance step fits are ranked by
+                // their segments (a scan of edit distances is what explaining avoids), so among
+                // examples just as close, others may be named.
+                let distances = |misses: Vec<(usize, f64)>| -> Vec<f64> {
+                    misses.into_iter().map(|(_, distance)| distance).collect()
+                };
+                assert_eq!(
+                    distances(near_misses(&mock, &request)),
+                    distances(every),
+                    "{} {} {headers:?}",
+                    request.method,
+                    request.url()
+                );
+            }
+        }
+    }
 
     #[test]
     fn edit_distance_allows_a_quarter_of_the_length() {

@@ -12,6 +12,7 @@ use crate::index::PathIndex;
 use crate::path::Segment;
 use crate::request::Request;
 use crate::select::{CompiledMock, Selection};
+use crate::shortlist::Sought;
 use crate::tally::{
     self, Tally, cookie_failure, form_failure, header_failure, query_failure, weight,
 };
@@ -285,7 +286,13 @@ pub(crate) fn select(mock: &CompiledMock, index: &PathIndex, request: &Request) 
         }
     }
     let Some((position, fit)) = best else {
-        return Selection::NoMatch(mock.explain(request, |_, example, tally| {
+        let sought = Sought {
+            method: &request.method,
+            segments: &incoming.segments,
+            path_fits: &[],
+            added_weight: 0.0,
+        };
+        return Selection::NoMatch(mock.explain(request, &sought, |_, example, tally| {
             evaluate(example, &incoming, tally);
         }));
     };

@@ -17,6 +17,7 @@ use crate::index::{PathIndex, PostmanIndex};
 use crate::model::{Example, MatchSettings, SelectionMode};
 use crate::render::{RenderContext, Rendered};
 use crate::request::Request;
+use crate::shortlist::{SHORTLIST, Shapes, Sought};
 use crate::tally::Tally;
 use crate::{postman, rules};
 
@@ -29,6 +30,8 @@ pub struct CompiledMock {
     pub(crate) match_headers: Vec<String>,
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) index: Index,
+    /// What explaining a request that matched nothing reads first.
+    shapes: Shapes,
 }
 
 #[derive(Debug)]
@@ -105,6 +108,7 @@ impl CompiledMock {
             SelectionMode::Postman => Index::Postman(PostmanIndex::build(&compiled)),
         };
         Ok(Self {
+            shapes: Shapes::build(&compiled, settings.selection),
             examples: compiled,
             match_headers: settings
                 .match_headers
@@ -173,34 +177,43 @@ impl CompiledMock {
         })
     }
 
-    /// The closest examples and the first condition each failed. Weighs every example, which is
-    /// fine: it runs only for requests that matched nothing; failures are then worked out for the
-    /// closest few only.
+    /// The closest examples and the first condition each failed. The shortlist hands out
+    /// examples lowest bound first (their method and path part of the distance over the most
+    /// their conditions weigh); their conditions are walked until no bound left can beat the
+    /// third closest, or [`SHORTLIST`] examples have been walked.
     pub(crate) fn explain(
         &self,
         request: &Request,
+        sought: &Sought<'_>,
         mut evaluate: impl FnMut(usize, &CompiledExample, &mut Tally),
     ) -> Explanation {
-        let mut ranked: Vec<(f64, Uuid, usize)> = self
-            .examples
-            .iter()
-            .enumerate()
-            .filter_map(|(index, example)| {
-                let mut tally = Tally::weighing();
-                evaluate(index, example, &mut tally);
-                tally
-                    .distance()
-                    .map(|distance| (distance, example.id, index))
-            })
-            .collect();
         let closest = |a: &(f64, Uuid, usize), b: &(f64, Uuid, usize)| {
             a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
         };
-        if ranked.len() > NEAR_MISSES {
-            ranked.select_nth_unstable_by(NEAR_MISSES, closest);
+        let mut ranked: Vec<(f64, Uuid, usize)> = Vec::with_capacity(NEAR_MISSES + 1);
+        let mut search = self.shapes.search(sought);
+        for _ in 0..SHORTLIST {
+            let ceiling = match ranked.get(NEAR_MISSES - 1) {
+                Some(&(third, ..)) => third,
+                None => f64::INFINITY,
+            };
+            let Some(candidate) = search.next_within(ceiling) else {
+                break;
+            };
+            let mut tally = Tally::weighing();
+            evaluate(
+                candidate.position,
+                &self.examples[candidate.position],
+                &mut tally,
+            );
+            let Some(distance) = tally.distance() else {
+                continue;
+            };
+            let entry = (distance, candidate.id, candidate.position);
+            let at = ranked.partition_point(|other| closest(other, &entry).is_lt());
+            ranked.insert(at, entry);
             ranked.truncate(NEAR_MISSES);
         }
-        ranked.sort_by(closest);
         let near_misses = ranked
             .into_iter()
             .filter_map(|(distance, id, index)| {

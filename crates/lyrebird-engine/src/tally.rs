@@ -20,6 +20,11 @@ pub(crate) mod weight {
     pub(crate) const COOKIES: f64 = 1.0;
     pub(crate) const BODY: f64 = 4.0;
     pub(crate) const EXPRESSION: f64 = 2.0;
+
+    /// `weight` for a condition that is stated, else nothing.
+    pub(crate) fn when(stated: bool, weight: f64) -> f64 {
+        if stated { weight } else { 0.0 }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
