@@ -10,6 +10,10 @@ use crate::ids::{KeyId, WorkspaceId};
 use crate::secret::{Secret, random_token};
 use crate::workspace::{Caller, Credential, Scope, Workspace};
 
+/// The `LISTEN` channel announcing that a key was created or revoked, so serving processes
+/// reload the keys they check private mocks against.
+pub const KEYS_CHANGED_CHANNEL: &str = "lyrebird_keys_changed";
+
 /// Every key starts with this, so leaked keys are easy to recognise (and to scan for).
 pub const KEY_PREFIX: &str = "lb_";
 /// Random base62 characters after the prefix: about 238 bits.
@@ -65,9 +69,19 @@ pub(crate) async fn insert_key(
     .bind(scope.as_str())
     .bind(&token.expose()[..VISIBLE_PREFIX_CHARS])
     .bind(token.digest())
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    notify_keys_changed(conn).await?;
     Ok((key, token))
+}
+
+/// Announces a change of keys when the surrounding transaction commits (at once outside one).
+async fn notify_keys_changed(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(KEYS_CHANGED_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -96,7 +110,8 @@ impl Store {
 
     /// Revokes a key from the next request on. Revoking a revoked key changes nothing.
     pub async fn revoke_key(&self, workspace: &Workspace, id: KeyId) -> Result<ApiKey> {
-        sqlx::query_as(concat!(
+        let mut tx = self.pool().begin().await?;
+        let key = sqlx::query_as(concat!(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
              WHERE id = $1 AND workspace_id = $2
              RETURNING ",
@@ -104,9 +119,12 @@ impl Store {
         ))
         .bind(id)
         .bind(workspace.id())
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+        notify_keys_changed(&mut tx).await?;
+        tx.commit().await?;
+        Ok(key)
     }
 
     /// The caller presenting `token`, if it is a live key; records the use in the same

@@ -18,8 +18,10 @@ pub mod ids;
 pub mod keys;
 pub mod mocks;
 pub mod secret;
+pub mod serving;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod usage;
 pub mod workspace;
 
 use std::time::Duration;
@@ -32,9 +34,11 @@ pub use accounts::{Account, Email, NewPassword, Session, SignUp, WorkspaceDetail
 pub use error::{Result, StoreError};
 pub use examples::StoredExample;
 pub use ids::{AccountId, ExampleId, KeyId, MockId, WorkspaceId};
-pub use keys::ApiKey;
+pub use keys::{ApiKey, KEYS_CHANGED_CHANNEL};
 pub use mocks::{Delay, MOCK_CHANGED_CHANNEL, Mock, MockDraft};
 pub use secret::Secret;
+pub use serving::{LiveKey, ServedMock};
+pub use usage::{Lease, USAGE_CHANGED_CHANNEL, Usage, UsageMonth, WorkspaceRef};
 pub use workspace::{Caller, Credential, Scope, Workspace};
 
 /// The migrations in the repository's `migrations/`, compiled into the binary.

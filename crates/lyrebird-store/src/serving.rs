@@ -1,0 +1,85 @@
+//! What the mock runtime reads: a mock with its examples by id alone (serving starts from the
+//! host name, not from a signed-in workspace), every live API key at once for the in-memory key
+//! map, and the batched record of keys used on mock calls.
+//!
+//! These functions hand back workspace *ids*, never a [`crate::Workspace`] handle: serving a
+//! mock grants no access to the owner's other data.
+
+use sqlx::FromRow;
+
+use crate::Store;
+use crate::error::Result;
+use crate::examples::StoredExample;
+use crate::ids::{KeyId, MockId, WorkspaceId};
+use crate::mocks::Mock;
+use crate::workspace::Scope;
+
+/// A mock as serving needs it: its settings (which name the owning workspace) and its examples
+/// in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedMock {
+    pub mock: Mock,
+    pub examples: Vec<StoredExample>,
+}
+
+/// A key that is not revoked, as the runtime's key map holds it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct LiveKey {
+    pub id: KeyId,
+    pub workspace_id: WorkspaceId,
+    #[sqlx(try_from = "String")]
+    pub scope: Scope,
+    /// SHA-256 of the key ([`crate::Secret::digest`]).
+    pub digest: Vec<u8>,
+}
+
+impl Store {
+    /// The mock and its examples, read in one repeatable-read transaction so the two agree;
+    /// `None` when no mock has this id.
+    pub async fn served_mock(&self, id: MockId) -> Result<Option<ServedMock>> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let mock: Option<Mock> = sqlx::query_as(
+            "SELECT id, workspace_id, name, private, delay, environment, version_tag, fallback,
+                    settings, created_at, updated_at
+             FROM mocks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(mock) = mock else {
+            return Ok(None);
+        };
+        let examples = sqlx::query_as(
+            "SELECT id, mock_id, position, body, created_at, updated_at
+             FROM examples WHERE mock_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(ServedMock { mock, examples }))
+    }
+
+    /// Every key that is not revoked, of every workspace.
+    pub async fn live_keys(&self) -> Result<Vec<LiveKey>> {
+        Ok(sqlx::query_as(
+            "SELECT id, workspace_id, scope, digest FROM api_keys WHERE revoked_at IS NULL",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Records that these keys called a mock just now (batched by the runtime, so the hot path
+    /// never waits for it).
+    pub async fn touch_keys(&self, ids: &[KeyId]) -> Result<()> {
+        let ids: Vec<uuid::Uuid> = ids.iter().map(KeyId::as_uuid).collect();
+        sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
