@@ -175,6 +175,40 @@ fn no_match(c: &mut Criterion, selection: SelectionMode, group_name: &str) {
     group.finish();
 }
 
+/// Postman's control headers naming the example in the middle of the mock.
+fn control_headers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("control_headers_postman");
+    for size in [100, 1_000, 10_000] {
+        let mock = mock(size, SelectionMode::Postman);
+        let target = size / 2;
+        let headers = [
+            (
+                "by_id",
+                "x-mock-response-id",
+                Uuid::from_u128(target as u128 + 1).to_string(),
+            ),
+            (
+                "by_name",
+                "x-mock-response-name",
+                format!("example {target}"),
+            ),
+        ];
+        for (name, header, value) in headers {
+            let request = Request::from_url("GET", "/elsewhere", &[(header, value.as_str())], "");
+            let selection = mock.select(&request);
+            assert_eq!(selection.matched().map(|m| m.index), Some(target), "{name}");
+            group.bench_with_input(BenchmarkId::new(name, size), &request, |b, request| {
+                b.iter_batched(
+                    || fresh(request),
+                    |request| black_box(mock.select(&request)),
+                    BatchSize::SmallInput,
+                );
+            });
+        }
+    }
+    group.finish();
+}
+
 fn rules(c: &mut Criterion) {
     select(c, SelectionMode::Rules, "select_rules");
 }
@@ -191,5 +225,12 @@ fn no_match_postman(c: &mut Criterion) {
     no_match(c, SelectionMode::Postman, "explain_no_match_postman");
 }
 
-criterion_group!(benches, rules, postman, no_match_rules, no_match_postman);
+criterion_group!(
+    benches,
+    rules,
+    postman,
+    no_match_rules,
+    no_match_postman,
+    control_headers
+);
 criterion_main!(benches);

@@ -7,9 +7,12 @@
 //! Postman mode compares whole paths through a ladder of looser steps, so it keeps hash maps from
 //! the normalised forms each step compares (lower case without trailing slash, with ids removed)
 //! and, for examples with `{{var}}` wildcards, a trie like rules mode's. Only the edit-distance step
-//! scans, and only when no cheaper step found anything.
+//! scans, and only when no cheaper step found anything. The `x-mock-response-id` control header
+//! looks its example up by id.
 
 use std::collections::HashMap;
+
+use uuid::Uuid;
 
 use crate::compile::CompiledExample;
 use crate::path::{Segment, decode_segment, request_segments};
@@ -190,6 +193,8 @@ pub(crate) struct PostmanIndex {
     wildcards: PathIndex,
     /// Every example by its lower-case path without ids and trailing slash (steps 6 and 7).
     by_ids_removed: HashMap<String, Vec<u32>>,
+    /// Every example by id, for `x-mock-response-id`.
+    by_id: HashMap<Uuid, u32>,
 }
 
 impl PostmanIndex {
@@ -213,9 +218,15 @@ impl PostmanIndex {
                 .entry(forms.ids_and_slash_removed().to_owned())
                 .or_default()
                 .push(position);
+            index.by_id.entry(example.id).or_insert(position);
             index.forms.push(forms);
         }
         index
+    }
+
+    /// The position of the example with this id.
+    pub(crate) fn with_id(&self, id: Uuid) -> Option<usize> {
+        self.by_id.get(&id).map(|&position| position as usize)
     }
 
     /// Examples that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and
@@ -251,6 +262,25 @@ mod tests {
         assert!(is_id("0f8fad5b-d9cb-469f-a165-70867728950e"));
         assert!(!is_id("users"));
         assert!(!is_id("a.1"));
+    }
+
+    #[test]
+    fn the_postman_index_finds_an_example_by_id() {
+        let examples: Vec<CompiledExample> = (1..=3u128)
+            .map(|n| {
+                let example = serde_json::from_value(serde_json::json!({
+                    "name": format!("example {n}"),
+                    "request": {"path": format!("/items/{n}")}
+                }))
+                .expect("a valid example");
+                CompiledExample::compile(Uuid::from_u128(n * 10), &example, &Default::default())
+                    .expect("compiles")
+            })
+            .collect();
+        let index = PostmanIndex::build(&examples);
+        assert_eq!(index.with_id(Uuid::from_u128(20)), Some(1));
+        assert_eq!(index.with_id(Uuid::from_u128(30)), Some(2));
+        assert_eq!(index.with_id(Uuid::from_u128(2)), None);
     }
 
     #[test]

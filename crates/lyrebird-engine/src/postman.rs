@@ -96,7 +96,7 @@ struct Score {
 pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Request) -> Selection {
     let incoming = Incoming::new(mock, request);
     if let Some(id) = request.header("x-mock-response-id") {
-        return by_id(mock, &incoming, id.trim());
+        return by_id(mock, index, &incoming, id.trim());
     }
     if let Some(name) = request.header("x-mock-response-name") {
         return by_name(mock, &incoming, name.trim());
@@ -229,12 +229,16 @@ fn method_fits(example: &CompiledExample, request: &Request) -> bool {
         .is_none_or(|method| *method == request.method)
 }
 
-fn by_id(mock: &CompiledMock, incoming: &Incoming<'_>, id: &str) -> Selection {
-    let found = uuid::Uuid::parse_str(id).ok().and_then(|id| {
-        mock.examples
-            .iter()
-            .position(|e| e.id == id && method_fits(e, incoming.request))
-    });
+fn by_id(
+    mock: &CompiledMock,
+    index: &PostmanIndex,
+    incoming: &Incoming<'_>,
+    id: &str,
+) -> Selection {
+    let found = uuid::Uuid::parse_str(id)
+        .ok()
+        .and_then(|id| index.with_id(id))
+        .filter(|&position| method_fits(&mock.examples[position], incoming.request));
     match found {
         Some(position) => mock.matched(
             position,

@@ -126,6 +126,31 @@ fn an_unknown_response_id_is_a_specific_error() {
 }
 
 #[test]
+fn a_response_id_of_another_method_is_unknown() {
+    let examples = mock(&[
+        ("read", json!({"method": "GET", "path": "/a"}), 200),
+        ("create", json!({"method": "POST", "path": "/a"}), 201),
+    ]);
+    let request = get_with("/a", &[("x-mock-response-id", &id(2).to_string())]);
+    assert_eq!(
+        examples.select(&request),
+        Selection::UnknownResponseId {
+            id: id(2).to_string()
+        }
+    );
+    let post = Request::from_url(
+        "POST",
+        "/a",
+        &[("x-mock-response-id", &id(2).to_string())],
+        "",
+    );
+    assert_eq!(
+        examples.select(&post).matched().map(|m| m.name.as_str()),
+        Some("create")
+    );
+}
+
+#[test]
 fn response_name_header_returns_the_example_with_that_name() {
     let examples = statuses();
     let request = get_with("/somewhere", &[("x-mock-response-name", "missing")]);
