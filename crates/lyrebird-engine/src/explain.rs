@@ -182,8 +182,18 @@ pub enum DecidedBy {
     },
     /// Postman mode: the `x-mock-response-id` header named the example.
     ResponseId { id: Uuid },
-    /// Postman mode: the `x-mock-response-name` header named the example.
-    ResponseName { name: String },
+    /// Postman mode: the `x-mock-response-name` header named the example. Among `candidates`
+    /// examples of that name (of the request's method, and status when `x-mock-response-code`
+    /// is sent), the one the path and query scored best; `path_step` is absent when none fitted
+    /// the path, and Postman's rule for duplicates chose (the first with status 200 by id, else
+    /// the first).
+    ResponseName {
+        name: String,
+        #[serde(default)]
+        candidates: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path_step: Option<PathStep>,
+    },
 }
 
 /// The steps of Postman's path comparison, each with its score (postman-compatibility.md,

@@ -7,8 +7,8 @@
 //! Postman mode compares whole paths through a ladder of looser steps, so it keeps hash maps from
 //! the normalised forms each step compares (lower case without trailing slash, with ids removed)
 //! and, for examples with `{{var}}` wildcards, a trie like rules mode's. Only the edit-distance step
-//! scans, and only when no cheaper step found anything. The `x-mock-response-id` control header
-//! looks its example up by id.
+//! scans, and only when no cheaper step found anything. The `x-mock-response-id` and `-name`
+//! control headers look their examples up by id and by name.
 
 use std::collections::HashMap;
 
@@ -195,6 +195,8 @@ pub(crate) struct PostmanIndex {
     by_ids_removed: HashMap<String, Vec<u32>>,
     /// Every example by id, for `x-mock-response-id`.
     by_id: HashMap<Uuid, u32>,
+    /// Examples by name, in position order, for `x-mock-response-name`.
+    by_name: HashMap<String, Vec<u32>>,
 }
 
 impl PostmanIndex {
@@ -219,6 +221,11 @@ impl PostmanIndex {
                 .or_default()
                 .push(position);
             index.by_id.entry(example.id).or_insert(position);
+            index
+                .by_name
+                .entry(example.name.clone())
+                .or_default()
+                .push(position);
             index.forms.push(forms);
         }
         index
@@ -227,6 +234,11 @@ impl PostmanIndex {
     /// The position of the example with this id.
     pub(crate) fn with_id(&self, id: Uuid) -> Option<usize> {
         self.by_id.get(&id).map(|&position| position as usize)
+    }
+
+    /// The positions of the examples with this name.
+    pub(crate) fn named(&self, name: &str) -> &[u32] {
+        self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// Examples that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and

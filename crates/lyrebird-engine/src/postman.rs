@@ -1,6 +1,7 @@
 //! Postman mode: the selection of postman-compatibility.md, "Selection", for imported mocks.
 //!
-//! Control headers come first (`x-mock-response-id`, `-name`, `-code`); then every example whose
+//! Control headers come first (`x-mock-response-id`, `-name`, `-code`; examples that share a name
+//! compete by the scoring below, then by Postman's rule for duplicates); then every example whose
 //! method fits is scored: 100, plus the score of the first path step that fits (exact 0 down to
 //! edit distance -30; none drops the example), plus the query score (-10 to +10), plus 5 when
 //! body matching is off and the body is equal anyway. Headers and bodies filter only when the
@@ -99,7 +100,7 @@ pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Reques
         return by_id(mock, index, &incoming, id.trim());
     }
     if let Some(name) = request.header("x-mock-response-name") {
-        return by_name(mock, &incoming, name.trim());
+        return by_name(mock, index, &incoming, name.trim());
     }
     let mut candidates = Vec::new();
     index.candidates(
@@ -137,15 +138,9 @@ pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Reques
             let _ = evaluate(example, &index.forms[position], &incoming, true, tally);
         }));
     };
-    let example = &mock.examples[position];
-    let captures = if example.path.matches(&incoming.trimmed_segments) {
-        example.path.captures(&incoming.trimmed_segments)
-    } else {
-        Vec::new()
-    };
     mock.matched(
         position,
-        captures,
+        captures(&mock.examples[position], &incoming),
         DecidedBy::Score {
             score: score.total,
             path_step: score.step,
@@ -154,6 +149,44 @@ pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Reques
             body_bonus: score.body_bonus,
             candidates: tied,
         },
+    )
+}
+
+/// The captures of the request path, when the example's path fits it segment by segment.
+fn captures(example: &CompiledExample, incoming: &Incoming<'_>) -> Vec<(String, String)> {
+    if example.path.matches(&incoming.trimmed_segments) {
+        example.path.captures(&incoming.trimmed_segments)
+    } else {
+        Vec::new()
+    }
+}
+
+/// The best-scoring example among `positions`: the cheap path steps first, the edit distance
+/// only when they fit none (and fuzzy paths are on).
+fn best_scored(
+    mock: &CompiledMock,
+    index: &PostmanIndex,
+    incoming: &Incoming<'_>,
+    positions: &[u32],
+) -> Option<(usize, Score, usize)> {
+    let cheap = best_of(
+        mock,
+        index,
+        incoming,
+        positions.iter().copied(),
+        false,
+        &mut Vec::new(),
+    );
+    if cheap.is_some() || !incoming.fuzzy {
+        return cheap;
+    }
+    best_of(
+        mock,
+        index,
+        incoming,
+        positions.iter().copied(),
+        true,
+        &mut Vec::new(),
     )
 }
 
@@ -251,18 +284,45 @@ fn by_id(
     }
 }
 
-fn by_name(mock: &CompiledMock, incoming: &Incoming<'_>, name: &str) -> Selection {
-    let found = first_preferred(mock.examples.iter().enumerate().filter(|(_, e)| {
-        e.name == name
-            && method_fits(e, incoming.request)
-            && incoming.code.is_none_or(|code| code == Some(e.status))
-    }));
-    match found {
-        Some(position) => mock.matched(
+/// The examples of that name (and method, and status when asked) compete by the usual scoring,
+/// so that a name shared by many requests ("Success") answers with the one the request is aimed
+/// at; when none fits the path, Postman's rule for duplicates chooses.
+fn by_name(
+    mock: &CompiledMock,
+    index: &PostmanIndex,
+    incoming: &Incoming<'_>,
+    name: &str,
+) -> Selection {
+    let named: Vec<u32> = index
+        .named(name)
+        .iter()
+        .copied()
+        .filter(|&position| {
+            let example = &mock.examples[position as usize];
+            method_fits(example, incoming.request)
+                && incoming
+                    .code
+                    .is_none_or(|code| code == Some(example.status))
+        })
+        .collect();
+    let scored = best_scored(mock, index, incoming, &named);
+    let chosen = match scored {
+        Some((position, score, _)) => Some((position, Some(score.step))),
+        None => first_preferred(
+            named
+                .iter()
+                .map(|&position| (position as usize, &mock.examples[position as usize])),
+        )
+        .map(|position| (position, None)),
+    };
+    match chosen {
+        Some((position, path_step)) => mock.matched(
             position,
-            Vec::new(),
+            captures(&mock.examples[position], incoming),
             DecidedBy::ResponseName {
                 name: name.to_owned(),
+                candidates: named.len(),
+                path_step,
             },
         ),
         None => Selection::UnknownResponseName {

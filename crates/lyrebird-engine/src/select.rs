@@ -37,7 +37,7 @@ pub struct CompiledMock {
 #[derive(Debug)]
 pub(crate) enum Index {
     Rules(PathIndex),
-    Postman(PostmanIndex),
+    Postman(Box<PostmanIndex>),
 }
 
 /// The example chosen for a request.
@@ -105,7 +105,7 @@ impl CompiledMock {
         }
         let index = match settings.selection {
             SelectionMode::Rules => Index::Rules(PathIndex::build(&compiled, |_| true)),
-            SelectionMode::Postman => Index::Postman(PostmanIndex::build(&compiled)),
+            SelectionMode::Postman => Index::Postman(Box::new(PostmanIndex::build(&compiled))),
         };
         Ok(Self {
             shapes: Shapes::build(&compiled, settings.selection),

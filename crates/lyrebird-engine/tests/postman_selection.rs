@@ -160,7 +160,114 @@ fn response_name_header_returns_the_example_with_that_name() {
     assert_eq!(
         matched.decided_by,
         DecidedBy::ResponseName {
-            name: "missing".to_owned()
+            name: "missing".to_owned(),
+            candidates: 1,
+            path_step: None
+        }
+    );
+}
+
+/// "Success" on three requests, as real collections name their examples.
+fn successes() -> CompiledMock {
+    mock(&[
+        (
+            "Success",
+            json!({"method": "GET", "path": "/users/{{id}}"}),
+            200,
+        ),
+        (
+            "Success",
+            json!({"method": "GET", "path": "/orders/{{id}}"}),
+            200,
+        ),
+        (
+            "Success",
+            json!({"method": "GET", "path": "/orders/{{id}}/items"}),
+            200,
+        ),
+        ("Success", json!({"method": "POST", "path": "/orders"}), 201),
+        (
+            "Not found",
+            json!({"method": "GET", "path": "/orders/{{id}}"}),
+            404,
+        ),
+    ])
+}
+
+#[test]
+fn a_shared_name_answers_with_the_example_whose_path_fits() {
+    let request = get_with("/orders/7", &[("x-mock-response-name", "Success")]);
+    let selection = successes().select(&request);
+    let matched = selection.matched().expect("found by name");
+    assert_eq!(matched.index, 1);
+    assert_eq!(matched.captures, [("id".to_owned(), "7".to_owned())]);
+    assert_eq!(
+        matched.decided_by,
+        DecidedBy::ResponseName {
+            name: "Success".to_owned(),
+            candidates: 3,
+            path_step: Some(PathStep::Wildcards)
+        }
+    );
+    let items = get_with("/orders/7/items", &[("x-mock-response-name", "Success")]);
+    assert_eq!(
+        successes().select(&items).matched().map(|m| m.index),
+        Some(2)
+    );
+}
+
+#[test]
+fn a_shared_name_is_chosen_among_examples_of_the_requests_method() {
+    let request = Request::from_url(
+        "POST",
+        "/orders/7",
+        &[("x-mock-response-name", "Success")],
+        "",
+    );
+    // The POST example's path does not fit, but it is the only one of that name and method.
+    assert_eq!(
+        successes().select(&request).matched().map(|m| m.index),
+        Some(3)
+    );
+    let delete = Request::from_url(
+        "DELETE",
+        "/orders/7",
+        &[("x-mock-response-name", "Success")],
+        "",
+    );
+    assert_eq!(
+        successes().select(&delete),
+        Selection::UnknownResponseName {
+            name: "Success".to_owned()
+        }
+    );
+}
+
+#[test]
+fn a_shared_name_is_told_apart_by_the_query_too() {
+    let examples = mock(&[
+        ("Success", json!({"path": "/search?q=cats"}), 200),
+        ("Success", json!({"path": "/search?q=dogs"}), 200),
+    ]);
+    let request = get_with("/search?q=dogs", &[("x-mock-response-name", "Success")]);
+    assert_eq!(
+        examples.select(&request).matched().map(|m| m.index),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_shared_name_that_fits_no_path_falls_back_to_the_first_with_status_200() {
+    let request = get_with("/elsewhere", &[("x-mock-response-name", "Success")]);
+    let selection = successes().select(&request);
+    let matched = selection.matched().expect("found by name");
+    assert_eq!(matched.index, 0);
+    assert_eq!(
+        matched.decided_by,
+        DecidedBy::ResponseName {
+            name: "Success".to_owned(),
+            candidates: 3,
+            path_step: None
         }
     );
 }
