@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// PATH. Used only without DATABASE_URL.
     #[arg(long, env = "LYREBIRD_PG_SEARCH_DIR", default_value = lyrebird_store::embedded::DEFAULT_SEARCH_DIR)]
     pub pg_search_dir: PathBuf,
+
+    #[command(flatten)]
+    pub runtime: crate::runtime::RuntimeArgs,
 }
 
 /// A PostgreSQL URL. It usually holds a password, so `Debug` and `Display` show it without.
@@ -113,6 +116,7 @@ mod tests {
             monthly_quota: 1,
             max_body_bytes: 1,
             pg_search_dir: PathBuf::from("."),
+            runtime: Default::default(),
         };
         assert!(!format!("{args:?}").contains("s3cr3t"));
     }

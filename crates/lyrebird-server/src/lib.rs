@@ -20,8 +20,11 @@ pub mod health;
 pub mod keys;
 pub mod mocks;
 pub mod openapi;
+pub mod runtime;
 pub mod sessions;
+pub mod usage;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -36,6 +39,7 @@ use tracing::Level;
 use crate::calls::{CallLog, CallLogOptions};
 use crate::config::ServeArgs;
 use crate::error::ApiError;
+use crate::runtime::Runtime;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -43,6 +47,7 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub call_log: CallLog,
+    pub runtime: Runtime,
 }
 
 /// Settings the handlers need, fixed at start.
@@ -72,6 +77,10 @@ pub fn app(state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            runtime::route,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -132,20 +141,26 @@ async fn listen_and_serve(
         .unwrap_or_else(|| format!("localhost:{}", listen.port()));
     tracing::info!(%listen, %base_host, "lyrebird is listening");
     let call_log = CallLog::start(store.clone(), CallLogOptions::default());
+    let runtime = Runtime::start(store.clone(), args.monthly_quota, &args.runtime)
+        .await
+        .context("starting the mock runtime")?;
     let state = AppState {
         store,
         call_log: call_log.clone(),
+        runtime: runtime.clone(),
         settings: Arc::new(Settings {
             base_host,
             monthly_quota: args.monthly_quota,
             max_body_bytes: args.max_body_bytes,
         }),
     };
-    axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.received())
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped serving; in-flight requests are finished");
+    runtime.shutdown().await;
     call_log.shutdown().await;
     Ok(())
 }

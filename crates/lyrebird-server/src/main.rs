@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lyrebird_server::config::ServeArgs;
+use lyrebird_store::WorkspaceRef;
 use tracing_subscriber::EnvFilter;
 
 /// Lyrebird: mock API servers you run yourself.
@@ -35,6 +36,25 @@ enum LogFormat {
 enum Command {
     /// Runs the server (with an embedded PostgreSQL unless DATABASE_URL is set).
     Serve(ServeArgs),
+    /// Operator commands on workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCommand {
+    /// Sets a workspace's monthly quota of mock calls; running servers apply it at once. Uses
+    /// the same database as `lyrebird serve` with the same options.
+    SetQuota {
+        /// The workspace's id, or its owner's email.
+        workspace: WorkspaceRef,
+        /// Mock calls per calendar month (UTC).
+        quota: u64,
+        #[command(flatten)]
+        database: ServeArgs,
+    },
 }
 
 #[tokio::main]
@@ -51,6 +71,16 @@ async fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => lyrebird_server::serve(args).await,
+        Command::Workspace {
+            command:
+                WorkspaceCommand::SetQuota {
+                    workspace,
+                    quota,
+                    database,
+                },
+        } => lyrebird_server::usage::set_quota(&database, &workspace, quota)
+            .await
+            .map(|id| println!("workspace {id}: monthly quota set to {quota} mock calls")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,6 +67,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::keys::router())
         .merge(crate::mocks::router())
         .merge(crate::examples::router())
+        .merge(crate::usage::router())
         .routes(routes!(openapi_json))
         .routes(routes!(example_schema))
 }

@@ -17,8 +17,9 @@ use crate::error::{Result, StoreError};
 use crate::ids::WorkspaceId;
 use crate::workspace::Workspace;
 
-/// The `LISTEN` channel for quota changes (payload `quota:<workspace id>`) and handed-back
-/// leases (`returned:<workspace id>`).
+/// The `LISTEN` channel for quota changes (payload `quota:<workspace id>`), requests for unused
+/// leased calls from a process that found the quota spent (`wanted:<workspace id>`) and calls
+/// handed back (`returned:<workspace id>`).
 pub const USAGE_CHANGED_CHANNEL: &str = "lyrebird_usage_changed";
 
 /// A calendar month in UTC, the period of a quota.
@@ -198,6 +199,12 @@ impl Store {
         notify_usage_changed(&mut tx, "returned", workspace).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Asks the other processes to hand back the calls they leased and did not use.
+    pub async fn ask_for_calls(&self, workspace: WorkspaceId) -> Result<()> {
+        let mut conn = self.pool().acquire().await?;
+        notify_usage_changed(&mut conn, "wanted", workspace).await
     }
 
     /// Adds served calls, one entry per workspace and month, in one statement. Workspaces

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use lyrebird_server::calls::{CallLog, CallLogOptions};
+use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app, openapi};
 use tower::ServiceExt;
 
@@ -64,6 +65,9 @@ async fn every_route_of_the_app_is_in_the_openapi_document_with_its_methods() {
     let db = lyrebird_store::testing::TestDatabase::new().await;
     let router = app(AppState {
         store: db.store().clone(),
+        runtime: Runtime::start(db.store().clone(), 1, &RuntimeArgs::default())
+            .await
+            .unwrap(),
         call_log: CallLog::start(db.store().clone(), CallLogOptions::default()),
         settings: Arc::new(Settings {
             base_host: "localhost:8080".into(),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use lyrebird_server::calls::{CallLog, CallLogOptions};
+use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app};
 use lyrebird_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
@@ -32,6 +33,9 @@ impl TestApp {
         let port = listener.local_addr().unwrap().port();
         let state = AppState {
             store: db.store().clone(),
+            runtime: Runtime::start(db.store().clone(), 1000, &RuntimeArgs::default())
+                .await
+                .unwrap(),
             call_log: CallLog::start(db.store().clone(), CallLogOptions::default()),
             settings: Arc::new(Settings {
                 base_host: format!("lyrebird.test:{port}"),

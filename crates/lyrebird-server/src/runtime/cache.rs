@@ -1,0 +1,203 @@
+//! The compiled-mock cache: a mock is loaded from Postgres and compiled once, then shared by
+//! every call as an `Arc`, so a warm mock costs no database round trip.
+//!
+//! Concurrent first calls to the same mock share one load (the slot's `OnceCell`), so a burst
+//! on a cold mock reaches the database once. A change evicts the slot, and the next call loads
+//! afresh; a load that was under way when the change committed finishes into the evicted slot,
+//! which no later call sees. Unknown ids are cached too (as [`Entry::Missing`]), so a flood of
+//! made-up ids costs one query each at most once; creating a mock announces its id, which evicts
+//! that entry. The number of mocks kept is bounded; the least recently used leave first.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use lyrebird_engine::CompiledMock;
+use lyrebird_engine::render::CompiledResponse;
+use lyrebird_store::{MockId, ServedMock, Store, StoreError, WorkspaceId};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+/// What a mock id names, as far as serving is concerned.
+#[derive(Debug)]
+pub enum Entry {
+    /// No mock has this id (never had, or deleted).
+    Missing,
+    /// The stored mock does not compile with this engine; the message says why.
+    Broken(String),
+    Ready(LoadedMock),
+}
+
+/// A mock ready to answer.
+#[derive(Debug)]
+pub struct LoadedMock {
+    pub id: MockId,
+    pub workspace: WorkspaceId,
+    pub private: bool,
+    /// The mock's own delay, added to every answer's.
+    pub delay_ms: u64,
+    pub engine: CompiledMock,
+    pub fallback: Option<CompiledResponse>,
+    /// For rendering the fallback (the engine keeps its own copy for examples).
+    pub environment: BTreeMap<String, String>,
+    /// Examples whose request names `OPTIONS` itself: those answer browser preflights, which
+    /// the runtime answers otherwise.
+    pub options_examples: HashSet<Uuid>,
+}
+
+impl LoadedMock {
+    fn compile(served: ServedMock) -> Result<Self, String> {
+        let ServedMock { mock, examples } = served;
+        let options_examples = examples
+            .iter()
+            .filter(|stored| {
+                stored
+                    .example
+                    .request
+                    .method
+                    .as_deref()
+                    .is_some_and(|method| method.eq_ignore_ascii_case("OPTIONS"))
+            })
+            .map(|stored| stored.id.as_uuid())
+            .collect();
+        let examples = examples
+            .into_iter()
+            .map(|stored| (stored.id.as_uuid(), stored.example))
+            .collect();
+        let engine =
+            CompiledMock::compile(examples, mock.settings.clone(), mock.environment.clone())
+                .map_err(|errors| {
+                    let (position, first) = &errors[0];
+                    format!("example {position} does not compile: {first}")
+                })?;
+        let fallback = mock
+            .fallback
+            .as_ref()
+            .map(CompiledResponse::compile)
+            .transpose()
+            .map_err(|errors| format!("the fallback response does not compile: {}", errors[0]))?;
+        Ok(Self {
+            id: mock.id,
+            workspace: mock.workspace_id,
+            private: mock.private,
+            delay_ms: mock.delay.millis().into(),
+            engine,
+            fallback,
+            environment: mock.environment,
+            options_examples,
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    entry: OnceCell<Arc<Entry>>,
+    /// The cache's clock at the last use, for least-recently-used eviction.
+    last_used: AtomicU64,
+}
+
+/// Compiled mocks by id, at most `capacity` of them.
+#[derive(Debug)]
+pub struct MockCache {
+    store: Store,
+    capacity: usize,
+    slots: RwLock<HashMap<MockId, Arc<Slot>>>,
+    clock: AtomicU64,
+}
+
+impl MockCache {
+    pub fn new(store: Store, capacity: usize) -> Self {
+        Self {
+            store,
+            capacity: capacity.max(1),
+            slots: RwLock::default(),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    /// The mock, from memory, or loaded and compiled once however many calls ask at once.
+    /// A database error is not cached: the next call tries again.
+    pub async fn get(&self, id: MockId) -> Result<Arc<Entry>, StoreError> {
+        let slot = self.slot(id);
+        slot.last_used.store(
+            self.clock.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        slot.entry
+            .get_or_try_init(|| async {
+                let entry = match self.store.served_mock(id).await? {
+                    None => Entry::Missing,
+                    Some(served) => match LoadedMock::compile(served) {
+                        Ok(mock) => Entry::Ready(mock),
+                        Err(reason) => {
+                            tracing::error!(mock = %id, %reason, "a stored mock does not compile");
+                            Entry::Broken(reason)
+                        }
+                    },
+                };
+                Ok(Arc::new(entry))
+            })
+            .await
+            .cloned()
+    }
+
+    fn slot(&self, id: MockId) -> Arc<Slot> {
+        if let Some(slot) = self.slots.read().expect("cache lock").get(&id) {
+            return Arc::clone(slot);
+        }
+        let mut slots = self.slots.write().expect("cache lock");
+        let slot = Arc::clone(slots.entry(id).or_default());
+        if slots.len() > self.capacity {
+            self.evict_least_recently_used(&mut slots);
+        }
+        slot
+    }
+
+    /// Drops the least recently used tenth (at least one), so the scan is paid once per many
+    /// insertions.
+    fn evict_least_recently_used(&self, slots: &mut HashMap<MockId, Arc<Slot>>) {
+        let excess = slots.len() - self.capacity + self.capacity / 10;
+        let mut ages: Vec<(u64, MockId)> = slots
+            .iter()
+            .map(|(id, slot)| (slot.last_used.load(Ordering::Relaxed), *id))
+            .collect();
+        let excess = excess.clamp(1, ages.len());
+        ages.select_nth_unstable(excess - 1);
+        for (_, id) in &ages[..excess] {
+            slots.remove(id);
+        }
+    }
+
+    /// Forgets a mock: the next call loads it again.
+    pub fn evict(&self, id: MockId) {
+        self.slots.write().expect("cache lock").remove(&id);
+    }
+
+    /// Forgets every mock (after changes may have been missed).
+    pub fn clear(&self) {
+        self.slots.write().expect("cache lock").clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lyrebird_store::testing::TestDatabase;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_least_recently_used_mocks_leave_first() {
+        let db = TestDatabase::new().await;
+        let cache = MockCache::new(db.store().clone(), 10);
+        let kept = MockId::generate();
+        cache.get(kept).await.unwrap();
+        for _ in 0..30 {
+            cache.get(MockId::generate()).await.unwrap();
+            cache.get(kept).await.unwrap();
+        }
+        let kept_count = cache.slots.read().unwrap().len();
+        assert!(kept_count <= 10, "{kept_count} mocks kept");
+        assert!(cache.slots.read().unwrap().contains_key(&kept));
+        assert!(matches!(*cache.get(kept).await.unwrap(), Entry::Missing));
+    }
+}

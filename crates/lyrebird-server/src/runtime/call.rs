@@ -1,0 +1,497 @@
+//! One mock call, start to finish: load, preflight, key, quota, engine, delay, response, call
+//! record, callbacks. Every answer, refusals included, is an [`Answer`] that goes out through
+//! [`finish`], so each one gets the same headers and the same record.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use lyrebird_engine::render::Callback;
+use lyrebird_engine::render::RenderContext;
+use lyrebird_engine::{Explanation, Outcome, Request as EngineRequest, Selection};
+use lyrebird_store::{ExampleId, KeyId};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use super::cache::{Entry, LoadedMock};
+use super::cors;
+use super::quota::{Admission, Limits};
+use super::routing::MockTarget;
+use crate::AppState;
+use crate::calls::{CallOutcome, CallRecord};
+
+/// What Postman's clients look for in a 404 without a match, and its advice.
+const POSTMAN_NO_MATCH: &str = "mockRequestNotFoundError";
+const POSTMAN_NO_MATCH_ADVICE: &str =
+    "Double check your method and the request path and try again.";
+
+/// A response before it becomes HTTP, with what the call log keeps of it.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    outcome: CallOutcome,
+    /// A render error.
+    error: Option<String>,
+    delay_ms: u64,
+    callbacks: Vec<Callback>,
+}
+
+impl Answer {
+    /// An error of ours: `{"error": {"code", "message", ...more}, ...top}`.
+    fn error(status: StatusCode, error: Value, top: Value, outcome: CallOutcome) -> Self {
+        let mut body = json!({ "error": error });
+        if let (Some(body), Value::Object(top)) = (body.as_object_mut(), top) {
+            body.extend(top);
+        }
+        Self {
+            status: status.as_u16(),
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: Bytes::from(body.to_string()),
+            outcome,
+            error: None,
+            delay_ms: 0,
+            callbacks: Vec::new(),
+        }
+    }
+}
+
+/// The request side of a call, as recorded.
+struct Call {
+    id: Uuid,
+    at: OffsetDateTime,
+    started: Instant,
+    method: Method,
+    host: String,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: Bytes,
+    client_addr: Option<SocketAddr>,
+    key_id: Option<KeyId>,
+}
+
+/// Answers a request addressed to a mock.
+pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let runtime = &state.runtime.inner;
+    let Some(id) = target.id else {
+        return unrecorded(&parts.headers, mock_not_found());
+    };
+    let entry = match runtime.cache.get(id).await {
+        Ok(entry) => entry,
+        Err(error) => {
+            tracing::error!(%error, mock = %id, "could not load a mock");
+            let unavailable = Answer::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"code": "database_unavailable", "message": "the mock could not be loaded; try again"}),
+                Value::Null,
+                CallOutcome::Refused {
+                    reason: "database_unavailable".to_owned(),
+                },
+            );
+            return unrecorded(&parts.headers, unavailable);
+        }
+    };
+    let mock = match &*entry {
+        Entry::Ready(mock) => mock,
+        Entry::Missing => return unrecorded(&parts.headers, mock_not_found()),
+        Entry::Broken(reason) => {
+            let broken = Answer::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"code": "mock_broken", "message": format!("this mock cannot be served: {reason}")}),
+                Value::Null,
+                CallOutcome::Refused {
+                    reason: "mock_broken".to_owned(),
+                },
+            );
+            return unrecorded(&parts.headers, broken);
+        }
+    };
+    let mut call = Call {
+        id: Uuid::now_v7(),
+        at: OffsetDateTime::now_utc(),
+        started: Instant::now(),
+        host: parts
+            .headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        path: target.path,
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        client_addr: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0),
+        method: parts.method,
+        headers: parts.headers,
+        body: Bytes::new(),
+        key_id: None,
+    };
+    call.body = match Limited::new(body, runtime.max_body_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            let too_large = error.is::<LengthLimitError>();
+            let answer = body_refused(too_large, runtime.max_body_bytes);
+            return finish(state, mock, call, answer, None);
+        }
+    };
+    let mut request = engine_request(&call);
+    if cors::is_preflight(call.method.as_str(), &call.headers)
+        && !answers_options_itself(mock, &request)
+    {
+        let preflight = Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .body(Body::empty())
+            .expect("a status and no body make a response");
+        return with_headers(preflight, cors::preflight_headers(&call.headers));
+    }
+    let presented = call.headers.get("x-api-key");
+    let presented_any = presented.is_some();
+    call.key_id = presented
+        .and_then(|key| key.to_str().ok())
+        .and_then(|key| runtime.keys.check(key, mock.workspace));
+    if mock.private && call.key_id.is_none() {
+        return finish(state, mock, call, invalid_credentials(presented_any), None);
+    }
+    let limits = match runtime.quotas.admit(mock.workspace).await {
+        Admission::Admitted(limits) => limits,
+        Admission::Exceeded(limits) => {
+            let refused = over_quota(&limits);
+            return finish(state, mock, call, refused, Some(limits));
+        }
+    };
+    let answer = answer(mock, &mut request, call.at);
+    let delay = mock.delay_ms.saturating_add(answer.delay_ms);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    finish(state, mock, call, answer, Some(limits))
+}
+
+/// The request as the engine sees it.
+fn engine_request(call: &Call) -> EngineRequest {
+    let headers = call
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    EngineRequest::new(
+        call.method.as_str(),
+        call.path.clone(),
+        call.query.clone(),
+        headers,
+        call.body.to_vec(),
+    )
+}
+
+/// True when an example that names `OPTIONS` itself matches this preflight.
+fn answers_options_itself(mock: &LoadedMock, request: &EngineRequest) -> bool {
+    mock.engine
+        .select(request)
+        .matched()
+        .is_some_and(|matched| mock.options_examples.contains(&matched.id))
+}
+
+/// The engine's answer: the matched example, the fallback, or a 404 that explains. `HEAD`
+/// answers like `GET` (without the body) unless an example matches `HEAD` itself.
+fn answer(mock: &LoadedMock, request: &mut EngineRequest, now: OffsetDateTime) -> Answer {
+    let mut outcome = mock.engine.respond(request, now);
+    if request.method == "HEAD" && outcome.selection.matched().is_none() {
+        request.method = "GET".to_owned();
+        outcome = mock.engine.respond(request, now);
+    }
+    let Outcome {
+        selection,
+        rendered,
+    } = outcome;
+    match (selection, rendered) {
+        (Selection::Matched(matched), Some(rendered)) => Answer {
+            status: rendered.status,
+            headers: rendered.headers,
+            body: Bytes::from(rendered.body),
+            outcome: CallOutcome::Matched {
+                example_id: ExampleId::from(matched.id),
+                example_name: matched.name,
+                decided_by: serde_json::to_value(&matched.decided_by).unwrap_or(Value::Null),
+            },
+            error: rendered.error,
+            delay_ms: rendered.delay_ms,
+            callbacks: rendered.callbacks,
+        },
+        (selection, _) => no_match(mock, request, now, selection),
+    }
+}
+
+fn no_match(
+    mock: &LoadedMock,
+    request: &EngineRequest,
+    now: OffsetDateTime,
+    selection: Selection,
+) -> Answer {
+    let (message, explanation) = match &selection {
+        Selection::NoMatch(explanation) => (no_match_message(explanation), json!(explanation)),
+        Selection::UnknownResponseId { id } => (
+            format!(
+                "x-mock-response-id {id:?} names no example of this mock for {}",
+                request.method
+            ),
+            json!(selection),
+        ),
+        Selection::UnknownResponseName { name } => (
+            format!(
+                "x-mock-response-name {name:?} names no example of this mock for {}",
+                request.method
+            ),
+            json!(selection),
+        ),
+        Selection::Matched(_) => (
+            "the example could not be rendered".to_owned(),
+            json!(selection),
+        ),
+    };
+    if let Some(fallback) = &mock.fallback {
+        let rendered = fallback.render(&RenderContext {
+            request,
+            captures: &[],
+            env: &mock.environment,
+            now,
+        });
+        return Answer {
+            status: rendered.status,
+            headers: rendered.headers,
+            body: Bytes::from(rendered.body),
+            outcome: CallOutcome::Fallback { explanation },
+            error: rendered.error,
+            delay_ms: rendered.delay_ms,
+            callbacks: rendered.callbacks,
+        };
+    }
+    Answer::error(
+        StatusCode::NOT_FOUND,
+        json!({
+            "code": "no_match",
+            "name": POSTMAN_NO_MATCH,
+            "message": message,
+            "header": "No matching requests",
+        }),
+        json!({ "explanation": explanation }),
+        CallOutcome::NoMatch { explanation },
+    )
+}
+
+/// The 404's message: the nearest miss and what it failed, in one sentence.
+fn no_match_message(explanation: &Explanation) -> String {
+    let request = format!("{} {}", explanation.method, explanation.url);
+    match explanation.near_misses.first() {
+        Some(nearest) => format!(
+            "No matching example for {request}; the closest, {:?}, failed because {}. {POSTMAN_NO_MATCH_ADVICE}",
+            nearest.name, nearest.message
+        ),
+        None => format!(
+            "No matching example for {request}: this mock has no examples. {POSTMAN_NO_MATCH_ADVICE}"
+        ),
+    }
+}
+
+fn mock_not_found() -> Answer {
+    Answer::error(
+        StatusCode::NOT_FOUND,
+        json!({
+            "code": "mock_not_found",
+            "name": "mockNotFoundError",
+            "message": "no mock has this id: check the mock's URL (the mock may have been deleted)",
+        }),
+        Value::Null,
+        CallOutcome::Refused {
+            reason: "mock_not_found".to_owned(),
+        },
+    )
+}
+
+fn invalid_credentials(presented: bool) -> Answer {
+    let message = if presented {
+        "this mock is private and the x-api-key is not a live key of its workspace"
+    } else {
+        "this mock is private: send a key of its workspace in the x-api-key header"
+    };
+    Answer::error(
+        StatusCode::UNAUTHORIZED,
+        json!({"code": "invalid_credentials", "name": "invalidCredentialsError", "message": message}),
+        Value::Null,
+        CallOutcome::Refused {
+            reason: "invalid_credentials".to_owned(),
+        },
+    )
+}
+
+fn over_quota(limits: &Limits) -> Answer {
+    let resets_at = limits.resets_at().format(&Rfc3339).unwrap_or_default();
+    let mut answer = Answer::error(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({
+            "code": "monthly_quota_exceeded",
+            "name": "monthlyQuotaExceededError",
+            "message": format!(
+                "this workspace has used its monthly quota of {} mock calls (this is the monthly quota, not a rate limit); it resets at {resets_at}",
+                limits.limit
+            ),
+            "limit": limits.limit,
+            "used": limits.used,
+            "resets_at": resets_at,
+        }),
+        Value::Null,
+        CallOutcome::OverQuota,
+    );
+    let retry_after = limits.reset_seconds(OffsetDateTime::now_utc());
+    answer
+        .headers
+        .push(("retry-after".to_owned(), retry_after.to_string()));
+    answer
+}
+
+fn body_refused(too_large: bool, limit: usize) -> Answer {
+    let (status, code, message) = if too_large {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the request body is larger than the limit of {limit} bytes (LYREBIRD_MOCK_MAX_BODY_BYTES)"
+            ),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request body could not be read".to_owned(),
+        )
+    };
+    Answer::error(
+        status,
+        json!({"code": code, "message": message}),
+        Value::Null,
+        CallOutcome::Refused {
+            reason: code.to_owned(),
+        },
+    )
+}
+
+/// An answer that is not logged: the call names no mock, so no workspace owns it.
+fn unrecorded(request_headers: &HeaderMap, mut answer: Answer) -> Response {
+    cors::add_response_headers(request_headers, &mut answer.headers);
+    to_response(&answer, false)
+}
+
+/// Adds the quota and CORS headers, records the call, queues its callbacks, and makes the
+/// HTTP response.
+fn finish(
+    state: &AppState,
+    mock: &LoadedMock,
+    call: Call,
+    mut answer: Answer,
+    limits: Option<Limits>,
+) -> Response {
+    if let Some(limits) = limits {
+        let reset = limits.reset_seconds(call.at);
+        answer.headers.extend([
+            ("ratelimit-limit".to_owned(), limits.limit.to_string()),
+            (
+                "ratelimit-remaining".to_owned(),
+                limits.remaining().to_string(),
+            ),
+            ("ratelimit-reset".to_owned(), reset.to_string()),
+        ]);
+    }
+    cors::add_response_headers(&call.headers, &mut answer.headers);
+    let response = to_response(&answer, call.method == Method::HEAD);
+    let callbacks = std::mem::take(&mut answer.callbacks);
+    let call_id = call.id;
+    state
+        .call_log
+        .record(call_record(mock, call, answer, callbacks.len()));
+    if !callbacks.is_empty() {
+        state.callbacks.enqueue(call_id, callbacks);
+    }
+    response
+}
+
+/// The call as the call log keeps it.
+fn call_record(mock: &LoadedMock, call: Call, answer: Answer, callbacks: usize) -> CallRecord {
+    let latency = call.started.elapsed();
+    CallRecord {
+        id: call.id,
+        workspace_id: mock.workspace,
+        mock_id: mock.id,
+        at: call.at,
+        method: call.method.as_str().to_owned(),
+        host: call.host,
+        path: call.path,
+        query: call.query,
+        request_headers: call
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect(),
+        request_body: call.body,
+        status: answer.status,
+        response_headers: answer.headers,
+        response_body: answer.body,
+        outcome: answer.outcome,
+        error: answer.error,
+        latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        client_addr: call.client_addr.map(|addr| addr.ip()),
+        key_id: call.key_id,
+        callbacks,
+    }
+}
+
+/// Headers that describe the connection or the body's framing: HTTP sets those itself.
+fn is_framing(name: &HeaderName) -> bool {
+    name == header::CONTENT_LENGTH
+        || name == header::TRANSFER_ENCODING
+        || name == header::CONNECTION
+}
+
+fn to_response(answer: &Answer, head: bool) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(answer.body.clone())
+    };
+    let response = Response::builder()
+        .status(status)
+        .body(body)
+        .expect("a valid status and a body make a response");
+    with_headers(response, answer.headers.clone())
+}
+
+/// Appends headers in order (a name may repeat), leaving out any that HTTP cannot carry.
+fn with_headers(mut response: Response, headers: Vec<(String, String)>) -> Response {
+    let map = response.headers_mut();
+    for (name, value) in headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) else {
+            continue;
+        };
+        if !is_framing(&name) {
+            map.append(name, value);
+        }
+    }
+    response
+}

@@ -1,0 +1,150 @@
+//! CORS for mocks, so a web app on any origin can call one: browser preflights are answered by
+//! the runtime (unless an example answers `OPTIONS` on that path itself), and every mock
+//! response allows the caller's origin with credentials and exposes its headers.
+
+use axum::http::{HeaderMap, header};
+
+/// Methods a preflight is told are allowed, besides the one it asks for.
+const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
+/// How long a browser may cache a preflight's answer, in seconds.
+const MAX_AGE: &str = "86400";
+
+/// A browser's preflight: `OPTIONS` with `Access-Control-Request-Method`.
+pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
+    method.eq_ignore_ascii_case("OPTIONS")
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// The headers of the runtime's answer to a preflight (a 204).
+pub fn preflight_headers(request: &HeaderMap) -> Vec<(String, String)> {
+    let mut headers = allow_origin(request);
+    let asked = text(request, header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
+    let methods =
+        if asked.is_empty() || METHODS.split(", ").any(|m| m == asked.to_ascii_uppercase()) {
+            METHODS.to_owned()
+        } else {
+            format!("{METHODS}, {asked}")
+        };
+    headers.push(("access-control-allow-methods".to_owned(), methods));
+    if let Some(asked) = text(request, header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.push(("access-control-allow-headers".to_owned(), asked.to_owned()));
+    }
+    headers.push(("access-control-max-age".to_owned(), MAX_AGE.to_owned()));
+    headers.push((
+        "vary".to_owned(),
+        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers".to_owned(),
+    ));
+    headers
+}
+
+/// Adds the CORS headers to a mock's response, unless the example set its own
+/// `Access-Control-Allow-Origin`. Every other header of the response is exposed to scripts.
+pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<(String, String)>) {
+    if response
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("access-control-allow-origin"))
+    {
+        return;
+    }
+    let exposed: Vec<&str> = response
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .filter(|name| !name.to_ascii_lowercase().starts_with("access-control-"))
+        .collect();
+    let exposed = exposed.join(", ");
+    response.extend(allow_origin(request));
+    if !exposed.is_empty() {
+        response.push(("access-control-expose-headers".to_owned(), exposed));
+    }
+    response.push(("vary".to_owned(), "Origin".to_owned()));
+}
+
+/// The request's origin (with credentials allowed), or `*` when it sent none.
+fn allow_origin(request: &HeaderMap) -> Vec<(String, String)> {
+    match text(request, header::ORIGIN) {
+        Some(origin) => vec![
+            ("access-control-allow-origin".to_owned(), origin.to_owned()),
+            (
+                "access-control-allow-credentials".to_owned(),
+                "true".to_owned(),
+            ),
+        ],
+        None => vec![("access-control-allow-origin".to_owned(), "*".to_owned())],
+    }
+}
+
+fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.parse().unwrap(), value.parse().unwrap()))
+            .collect()
+    }
+
+    fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_preflight_is_granted_the_origin_method_and_headers_it_asks_for() {
+        let request = headers(&[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "PUT"),
+            ("access-control-request-headers", "content-type, x-api-key"),
+        ]);
+        assert!(is_preflight("OPTIONS", &request));
+        assert!(!is_preflight("GET", &request));
+        let answer = preflight_headers(&request);
+        assert_eq!(
+            get(&answer, "access-control-allow-origin"),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            get(&answer, "access-control-allow-credentials"),
+            Some("true")
+        );
+        assert!(
+            get(&answer, "access-control-allow-methods")
+                .unwrap()
+                .contains("PUT")
+        );
+        assert_eq!(
+            get(&answer, "access-control-allow-headers"),
+            Some("content-type, x-api-key")
+        );
+    }
+
+    #[test]
+    fn responses_expose_their_headers_unless_the_example_set_cors_itself() {
+        let request = headers(&[("origin", "https://app.example")]);
+        let mut response = vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("ratelimit-remaining".to_owned(), "9".to_owned()),
+        ];
+        add_response_headers(&request, &mut response);
+        assert_eq!(
+            get(&response, "access-control-expose-headers"),
+            Some("content-type, ratelimit-remaining")
+        );
+        let mut own = vec![(
+            "Access-Control-Allow-Origin".to_owned(),
+            "https://x".to_owned(),
+        )];
+        add_response_headers(&request, &mut own);
+        assert_eq!(own.len(), 1);
+    }
+}

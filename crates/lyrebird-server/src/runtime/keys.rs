@@ -1,0 +1,68 @@
+//! The keys private mocks are checked against: every live key by its SHA-256 digest, in memory,
+//! reloaded whole when keys change (`lyrebird_keys_changed`, or at once after a change through
+//! this process's API). Keys used on mock calls are noted here and their `last_used_at` written
+//! in one statement per second, off the request path.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+
+use lyrebird_store::{KeyId, LiveKey, Secret, Store, WorkspaceId};
+
+/// Live keys by digest.
+#[derive(Debug)]
+pub struct KeyMap {
+    store: Store,
+    keys: RwLock<Arc<HashMap<Vec<u8>, LiveKey>>>,
+    /// Reloads run one at a time, so an older reload never overwrites a newer one.
+    reloading: tokio::sync::Mutex<()>,
+    used: Mutex<HashSet<KeyId>>,
+}
+
+impl KeyMap {
+    /// Loads every live key.
+    pub async fn load(store: Store) -> lyrebird_store::Result<Self> {
+        let map = Self {
+            store,
+            keys: RwLock::default(),
+            reloading: tokio::sync::Mutex::new(()),
+            used: Mutex::default(),
+        };
+        map.reload().await?;
+        Ok(map)
+    }
+
+    pub async fn reload(&self) -> lyrebird_store::Result<()> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let keys = self.store.live_keys().await?;
+        let keys = keys
+            .into_iter()
+            .map(|key| (key.digest.clone(), key))
+            .collect();
+        *self.keys.write().expect("key map lock") = Arc::new(keys);
+        Ok(())
+    }
+
+    /// The key presented, if it is live and belongs to `workspace` (any scope: `mock` and
+    /// `admin` keys both call private mocks). Its use is noted for `last_used_at`.
+    pub fn check(&self, presented: &str, workspace: WorkspaceId) -> Option<KeyId> {
+        let digest = Secret::new(presented.trim()).digest();
+        let keys = Arc::clone(&self.keys.read().expect("key map lock"));
+        let key = keys
+            .get(&digest)
+            .filter(|key| key.workspace_id == workspace)?;
+        self.used.lock().expect("used keys lock").insert(key.id);
+        Some(key.id)
+    }
+
+    /// Writes `last_used_at` of the keys used since the last time.
+    pub async fn write_last_used(&self) {
+        let used: Vec<KeyId> = self.used.lock().expect("used keys lock").drain().collect();
+        if used.is_empty() {
+            return;
+        }
+        if let Err(error) = self.store.touch_keys(&used).await {
+            tracing::warn!(%error, keys = used.len(), "could not record the use of keys");
+            self.used.lock().expect("used keys lock").extend(used);
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! The mock runtime: the hot path of a mock call (`docs/serving.md`).
+//!
+//! [`route`] sits in front of the admin API and claims mock calls ([`routing`]); [`call`] answers
+//! them: the compiled mock from [`cache`], the key from [`keys`] for private mocks, the monthly
+//! quota from [`quota`], the engine's answer, delays on the timer, [`cors`], then the call
+//! record and callbacks. None of it touches the database for a warm mock.
+//!
+//! Coherence: a background task listens on `lyrebird_mock_changed`, `lyrebird_keys_changed` and
+//! `lyrebird_usage_changed`; a successful change through this process's own API is applied
+//! before its response goes out (so the very next call sees it even before the notification
+//! arrives); and when the listener's connection is lost, everything cached is dropped, since
+//! notifications may have been missed.
+
+mod cache;
+mod call;
+mod cors;
+mod keys;
+mod quota;
+mod routing;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use clap::Args;
+use lyrebird_store::{
+    KEYS_CHANGED_CHANNEL, MOCK_CHANGED_CHANNEL, MockId, Store, USAGE_CHANGED_CHANNEL, UsageMonth,
+    WorkspaceId,
+};
+use sqlx::postgres::PgListener;
+use tokio::task::JoinHandle;
+
+use crate::AppState;
+use cache::MockCache;
+use keys::KeyMap;
+use quota::Quotas;
+pub use quota::{Admission, Limits};
+pub use routing::{MockTarget, mock_target};
+
+/// Options of the mock runtime (part of `lyrebird serve`).
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeArgs {
+    /// How many compiled mocks each process keeps in memory; the least recently used leave
+    /// first.
+    #[arg(long, env = "LYREBIRD_MOCK_CACHE_SIZE", default_value_t = 10_000)]
+    pub mock_cache_size: usize,
+
+    /// The largest request body a mock accepts, in bytes (a larger one is answered 413).
+    #[arg(long, env = "LYREBIRD_MOCK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub mock_max_body_bytes: usize,
+
+    /// Most mock calls a process reserves from a workspace's monthly quota at a time. Several
+    /// processes never admit more than the quota together; larger leases mean fewer database
+    /// round trips.
+    #[arg(long, env = "LYREBIRD_QUOTA_LEASE", default_value_t = 100)]
+    pub quota_lease: u64,
+}
+
+impl Default for RuntimeArgs {
+    fn default() -> Self {
+        Self {
+            mock_cache_size: 10_000,
+            mock_max_body_bytes: 1024 * 1024,
+            quota_lease: 100,
+        }
+    }
+}
+
+/// The runtime's shared state. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    cache: MockCache,
+    keys: KeyMap,
+    quotas: Quotas,
+    max_body_bytes: usize,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// How often served calls and key uses are written.
+const WRITE_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Runtime {
+    /// Loads the keys and starts listening for changes (before any call is served, so none is
+    /// missed), then the background writer of usage and key use.
+    pub async fn start(
+        store: Store,
+        default_quota: u64,
+        args: &RuntimeArgs,
+    ) -> lyrebird_store::Result<Self> {
+        let listener = listen(&store).await?;
+        let runtime = Self {
+            inner: Arc::new(Inner {
+                store: store.clone(),
+                cache: MockCache::new(store.clone(), args.mock_cache_size),
+                keys: KeyMap::load(store.clone()).await?,
+                quotas: Quotas::new(store, default_quota, args.quota_lease),
+                max_body_bytes: args.mock_max_body_bytes,
+                tasks: Mutex::default(),
+            }),
+        };
+        let notified = tokio::spawn(runtime.clone().follow_changes(listener));
+        let writer = tokio::spawn(runtime.clone().write_periodically());
+        runtime
+            .inner
+            .tasks
+            .lock()
+            .expect("task list lock")
+            .extend([notified, writer]);
+        Ok(runtime)
+    }
+
+    /// Stops the background tasks, writes usage and key use, and hands back unused leased
+    /// calls. Run after serving has stopped, before the database stops.
+    pub async fn shutdown(&self) {
+        for task in self.inner.tasks.lock().expect("task list lock").drain(..) {
+            task.abort();
+        }
+        self.inner.quotas.shutdown().await;
+        self.inner.keys.write_last_used().await;
+    }
+
+    /// Calls served this month and not yet written, for `GET /api/v1/usage`.
+    pub fn unwritten_calls(&self, workspace: WorkspaceId, month: UsageMonth) -> u64 {
+        self.inner.quotas.unwritten(workspace, month)
+    }
+
+    async fn follow_changes(self, mut listener: PgListener) {
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    self.changed(notification.channel(), notification.payload())
+                        .await;
+                }
+                Ok(None) => {
+                    tracing::warn!("lost the change notifications' connection; reconnected");
+                    self.changes_missed().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "change notifications failed; reconnecting");
+                    listener = self.relisten().await;
+                    self.changes_missed().await;
+                }
+            }
+        }
+    }
+
+    /// A new listener, once the database lets us listen again.
+    async fn relisten(&self) -> PgListener {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            match listen(&self.inner.store).await {
+                Ok(listener) => return listener,
+                Err(error) => tracing::debug!(%error, "still cannot listen for changes"),
+            }
+        }
+    }
+
+    async fn changed(&self, channel: &str, payload: &str) {
+        match channel {
+            MOCK_CHANGED_CHANNEL => {
+                if let Ok(id) = payload.parse() {
+                    self.inner.cache.evict(id);
+                }
+            }
+            KEYS_CHANGED_CHANNEL => self.reload_keys().await,
+            USAGE_CHANGED_CHANNEL => {
+                let Some((what, workspace)) = payload.split_once(':') else {
+                    return;
+                };
+                let Ok(workspace) = workspace.parse() else {
+                    return;
+                };
+                let quotas = &self.inner.quotas;
+                match what {
+                    "quota" => quotas.quota_changed(workspace),
+                    "wanted" => quotas.calls_wanted(workspace),
+                    "returned" => quotas.calls_returned(workspace),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn changes_missed(&self) {
+        self.inner.cache.clear();
+        self.inner.quotas.recheck_all();
+        self.reload_keys().await;
+    }
+
+    async fn reload_keys(&self) {
+        if let Err(error) = self.inner.keys.reload().await {
+            tracing::warn!(%error, "could not reload the API keys");
+        }
+    }
+
+    async fn write_periodically(self) {
+        let mut every = tokio::time::interval(WRITE_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            self.inner.quotas.write_usage().await;
+            self.inner.keys.write_last_used().await;
+        }
+    }
+
+    /// Applies a change just made through this process's admin API.
+    async fn admin_changed(&self, change: AdminChange) {
+        match change {
+            AdminChange::Mock(id) => self.inner.cache.evict(id),
+            AdminChange::Keys => self.reload_keys().await,
+        }
+    }
+}
+
+async fn listen(store: &Store) -> lyrebird_store::Result<PgListener> {
+    let mut listener = PgListener::connect_with(store.pool()).await?;
+    listener
+        .listen_all([
+            MOCK_CHANGED_CHANNEL,
+            KEYS_CHANGED_CHANNEL,
+            USAGE_CHANGED_CHANNEL,
+        ])
+        .await?;
+    Ok(listener)
+}
+
+/// A change through the admin API that the runtime must see at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AdminChange {
+    /// A mock's settings or examples (any write under `/api/v1/mocks/<id>`).
+    Mock(MockId),
+    /// Keys created (also at sign-up) or revoked.
+    Keys,
+}
+
+/// What a successful request with this method and path changes, if anything.
+fn admin_change(method: &Method, path: &str) -> Option<AdminChange> {
+    if *method == Method::GET || *method == Method::HEAD {
+        return None;
+    }
+    let api = path.strip_prefix("/api/v1/")?;
+    if let Some(rest) = api.strip_prefix("mocks/") {
+        let id = rest.split('/').next().unwrap_or_default();
+        return id.parse().ok().map(AdminChange::Mock);
+    }
+    let resource = api.split('/').next().unwrap_or_default();
+    matches!(resource, "keys" | "accounts").then_some(AdminChange::Keys)
+}
+
+/// The middleware in front of the whole application: mock calls go to the runtime; everything
+/// else to the admin API, and a successful change there reaches the runtime before the
+/// response leaves.
+pub async fn route(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if let Some(target) = mock_target(&state.settings.base_host, host, request.uri().path()) {
+        return call::serve(&state, target, request).await;
+    }
+    let change = admin_change(request.method(), request.uri().path());
+    let response = next.run(request).await;
+    if let Some(change) = change
+        && response.status().is_success()
+    {
+        state.runtime.admin_changed(change).await;
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_under_a_mock_and_key_changes_are_seen_as_changes() {
+        let id = MockId::generate();
+        let examples = format!("/api/v1/mocks/{id}/examples");
+        assert_eq!(
+            admin_change(&Method::PUT, &examples),
+            Some(AdminChange::Mock(id))
+        );
+        assert_eq!(admin_change(&Method::GET, &examples), None);
+        assert_eq!(admin_change(&Method::POST, "/api/v1/mocks"), None);
+        assert_eq!(
+            admin_change(&Method::DELETE, &format!("/api/v1/keys/{id}")),
+            Some(AdminChange::Keys)
+        );
+        assert_eq!(
+            admin_change(&Method::POST, "/api/v1/accounts"),
+            Some(AdminChange::Keys)
+        );
+        assert_eq!(admin_change(&Method::POST, "/api/v1/sessions"), None);
+    }
+}

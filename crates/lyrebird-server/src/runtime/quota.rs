@@ -1,0 +1,411 @@
+//! Monthly quotas, counted in memory and kept honest across processes by leases.
+//!
+//! A process admits a workspace's call only out of calls it has leased from Postgres
+//! (`Store::lease_calls`), and leases are granted only while the workspace's leased total stays
+//! within its quota. So all processes on one database together never admit more than the quota,
+//! and a single process admits exactly the quota. The price is under-admission: calls leased by
+//! one process and not yet used cannot be used by another. So leases are small near the end of
+//! the quota (a quarter of what is left, at most `block`); a process that finds the quota spent
+//! asks the others for their unused calls (`wanted:<workspace>` on `lyrebird_usage_changed`),
+//! they hand them back (`returned:<workspace>`), and it looks again; without news it looks again
+//! after [`SPENT_RECHECK`]. Every lease goes back at shutdown.
+//!
+//! The hot path takes one short lock; the database is asked once per lease, ahead of need when
+//! a lease runs low. When the database cannot be reached, calls are admitted without a lease
+//! (serving goes on) and counted; see `docs/serving.md`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lyrebird_store::{Store, StoreError, UsageMonth, WorkspaceId};
+use time::OffsetDateTime;
+
+/// How long a process that found the quota spent answers 429 before asking Postgres again
+/// (earlier when calls are handed back or the quota changes).
+const SPENT_RECHECK: Duration = Duration::from_secs(5);
+/// How long a process admits without leases after failing to reach Postgres.
+const UNREACHABLE_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The quota figures a mock response reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub limit: u64,
+    /// Calls counted so far this month, across processes, as far as this process knows.
+    pub used: u64,
+    pub month: UsageMonth,
+}
+
+impl Limits {
+    pub fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    pub fn resets_at(&self) -> OffsetDateTime {
+        self.month.resets_at()
+    }
+
+    /// Whole seconds until the reset, for `RateLimit-Reset`.
+    pub fn reset_seconds(&self, now: OffsetDateTime) -> u64 {
+        let seconds = (self.resets_at() - now).whole_seconds();
+        u64::try_from(seconds).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted(Limits),
+    Exceeded(Limits),
+}
+
+/// The quota counters of every workspace this process has served.
+#[derive(Debug, Clone)]
+pub struct Quotas {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    default_quota: u64,
+    block: u64,
+    accounts: Mutex<HashMap<WorkspaceId, Arc<Account>>>,
+    /// Served calls of months gone by, still to be written.
+    unwritten_past: Mutex<Vec<(WorkspaceId, UsageMonth, u64)>>,
+}
+
+#[derive(Debug, Default)]
+struct Account {
+    state: Mutex<State>,
+    /// One lease request at a time per workspace.
+    leasing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    month: Option<UsageMonth>,
+    /// Known after the first lease of the month.
+    quota: Option<u64>,
+    /// The workspace's leased total over all processes, at our last lease.
+    leased_total: u64,
+    /// Calls this process may still admit.
+    unused: u64,
+    /// Served calls of `month` not yet written.
+    unwritten: u64,
+    spent_until: Option<Instant>,
+    unreachable_until: Option<Instant>,
+    refilling: bool,
+}
+
+impl State {
+    fn limits(&self, default_quota: u64, month: UsageMonth) -> Limits {
+        let limit = self.quota.unwrap_or(default_quota);
+        Limits {
+            limit,
+            used: self.leased_total.saturating_sub(self.unused),
+            month,
+        }
+    }
+}
+
+/// What to do once the state's lock is released.
+enum Next {
+    Done(Admission),
+    Lease,
+}
+
+impl Quotas {
+    pub fn new(store: Store, default_quota: u64, block: u64) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                default_quota,
+                block: block.max(1),
+                accounts: Mutex::default(),
+                unwritten_past: Mutex::default(),
+            }),
+        }
+    }
+
+    fn account(&self, workspace: WorkspaceId) -> Arc<Account> {
+        let mut accounts = self.inner.accounts.lock().expect("quota lock");
+        Arc::clone(accounts.entry(workspace).or_default())
+    }
+
+    /// Counts one call against the workspace's quota, or says the quota is spent.
+    pub async fn admit(&self, workspace: WorkspaceId) -> Admission {
+        let account = self.account(workspace);
+        loop {
+            let month = UsageMonth::current();
+            match self.try_admit(workspace, &account, month) {
+                Next::Done(admission) => return admission,
+                Next::Lease => {}
+            }
+            let _leasing = account.leasing.lock().await;
+            let must_lease = {
+                let state = account.state.lock().expect("quota lock");
+                state.unused == 0 && !is_future(state.spent_until)
+            };
+            if must_lease {
+                self.lease(workspace, &account, month).await;
+            }
+        }
+    }
+
+    fn try_admit(&self, workspace: WorkspaceId, account: &Arc<Account>, month: UsageMonth) -> Next {
+        let mut state = account.state.lock().expect("quota lock");
+        if state.month != Some(month) {
+            self.roll_over(workspace, &mut state, month);
+        }
+        if state.unused > 0 {
+            state.unused -= 1;
+            state.unwritten += 1;
+            if state.unused == self.low_water() && !state.refilling {
+                state.refilling = true;
+                self.refill_in_background(workspace, Arc::clone(account), month);
+            }
+            return Next::Done(Admission::Admitted(
+                state.limits(self.inner.default_quota, month),
+            ));
+        }
+        if is_future(state.spent_until) {
+            return Next::Done(Admission::Exceeded(
+                state.limits(self.inner.default_quota, month),
+            ));
+        }
+        if is_future(state.unreachable_until) {
+            state.unwritten += 1;
+            state.leased_total += 1;
+            return Next::Done(Admission::Admitted(
+                state.limits(self.inner.default_quota, month),
+            ));
+        }
+        Next::Lease
+    }
+
+    /// A new month: what was leased for the old one goes back, what was served of it is kept
+    /// for writing, and counting starts afresh.
+    fn roll_over(&self, workspace: WorkspaceId, state: &mut State, month: UsageMonth) {
+        if let Some(old) = state.month {
+            if state.unwritten > 0 {
+                self.inner.unwritten_past.lock().expect("quota lock").push((
+                    workspace,
+                    old,
+                    state.unwritten,
+                ));
+            }
+            self.return_in_background(workspace, old, state.unused);
+        }
+        *state = State {
+            month: Some(month),
+            ..State::default()
+        };
+    }
+
+    /// When a lease is down to this, the next one is asked for in the background.
+    fn low_water(&self) -> u64 {
+        self.inner.block / 4
+    }
+
+    /// How many calls to lease when `left` are left under the quota: a quarter of them, so
+    /// that near the end little sits unused in one process while another is refused.
+    fn lease_size(&self, left: u64) -> u64 {
+        left.div_ceil(4).clamp(1, self.inner.block)
+    }
+
+    async fn lease(&self, workspace: WorkspaceId, account: &Account, month: UsageMonth) {
+        let lease = self
+            .inner
+            .store
+            .lease_calls(workspace, month, self.inner.default_quota, |left| {
+                self.lease_size(left)
+            })
+            .await;
+        let mut state = account.state.lock().expect("quota lock");
+        if state.month != Some(month) {
+            // The month turned while we asked; hand the calls back to the month they are of.
+            if let Ok(lease) = lease {
+                self.return_in_background(workspace, month, lease.granted);
+            }
+            return;
+        }
+        match lease {
+            Ok(lease) => {
+                state.quota = Some(lease.quota);
+                state.unused += lease.granted;
+                state.leased_total = lease.leased;
+                state.unreachable_until = None;
+                if lease.granted == 0 && state.unused == 0 {
+                    state.spent_until = Some(Instant::now() + SPENT_RECHECK);
+                    self.ask_for_calls_in_background(workspace);
+                }
+            }
+            Err(StoreError::NotFound) => {
+                state.spent_until = Some(Instant::now() + SPENT_RECHECK);
+            }
+            Err(error) => {
+                tracing::warn!(%error, %workspace, "no quota lease: admitting calls without one for now");
+                state.unreachable_until = Some(Instant::now() + UNREACHABLE_BACKOFF);
+            }
+        }
+    }
+
+    fn refill_in_background(
+        &self,
+        workspace: WorkspaceId,
+        account: Arc<Account>,
+        month: UsageMonth,
+    ) {
+        let quotas = self.clone();
+        tokio::spawn(async move {
+            {
+                let _leasing = account.leasing.lock().await;
+                quotas.lease(workspace, &account, month).await;
+            }
+            account.state.lock().expect("quota lock").refilling = false;
+        });
+    }
+
+    fn ask_for_calls_in_background(&self, workspace: WorkspaceId) {
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.ask_for_calls(workspace).await {
+                tracing::warn!(%error, %workspace, "could not ask other processes for calls");
+            }
+        });
+    }
+
+    fn return_in_background(&self, workspace: WorkspaceId, month: UsageMonth, calls: u64) {
+        if calls == 0 {
+            return;
+        }
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = store.return_calls(workspace, month, calls).await {
+                tracing::warn!(%error, %workspace, calls, "could not hand back leased calls");
+            }
+        });
+    }
+
+    /// The workspace's quota changed: drop what this process holds (handing it back), so the
+    /// next call leases under the new quota.
+    pub fn quota_changed(&self, workspace: WorkspaceId) {
+        let account = self.account(workspace);
+        let mut state = account.state.lock().expect("quota lock");
+        if let Some(month) = state.month {
+            self.return_in_background(workspace, month, state.unused);
+        }
+        state.leased_total = state.leased_total.saturating_sub(state.unused);
+        state.unused = 0;
+        state.quota = None;
+        state.spent_until = None;
+    }
+
+    /// Another process found the quota spent: hand back what this one holds unused.
+    pub fn calls_wanted(&self, workspace: WorkspaceId) {
+        let Some(account) = self
+            .inner
+            .accounts
+            .lock()
+            .expect("quota lock")
+            .get(&workspace)
+            .cloned()
+        else {
+            return;
+        };
+        let mut state = account.state.lock().expect("quota lock");
+        if let (Some(month), false) = (state.month, state.refilling) {
+            self.return_in_background(workspace, month, state.unused);
+            state.leased_total = state.leased_total.saturating_sub(state.unused);
+            state.unused = 0;
+        }
+    }
+
+    /// Another process handed calls back: look again before refusing.
+    pub fn calls_returned(&self, workspace: WorkspaceId) {
+        if let Some(account) = self
+            .inner
+            .accounts
+            .lock()
+            .expect("quota lock")
+            .get(&workspace)
+        {
+            account.state.lock().expect("quota lock").spent_until = None;
+        }
+    }
+
+    /// Changes may have been missed: every workspace looks again before refusing.
+    pub fn recheck_all(&self) {
+        for account in self.inner.accounts.lock().expect("quota lock").values() {
+            account.state.lock().expect("quota lock").spent_until = None;
+        }
+    }
+
+    /// Served calls not yet written, for `GET /api/v1/usage`.
+    pub fn unwritten(&self, workspace: WorkspaceId, month: UsageMonth) -> u64 {
+        let accounts = self.inner.accounts.lock().expect("quota lock");
+        accounts.get(&workspace).map_or(0, |account| {
+            let state = account.state.lock().expect("quota lock");
+            if state.month == Some(month) {
+                state.unwritten
+            } else {
+                0
+            }
+        })
+    }
+
+    /// Writes the served calls not written yet. Run every second.
+    pub async fn write_usage(&self) {
+        let mut served =
+            std::mem::take(&mut *self.inner.unwritten_past.lock().expect("quota lock"));
+        for (workspace, account) in self.accounts() {
+            let mut state = account.state.lock().expect("quota lock");
+            if let (Some(month), unwritten @ 1..) = (state.month, state.unwritten) {
+                served.push((workspace, month, unwritten));
+                state.unwritten = 0;
+            }
+        }
+        if !served.is_empty()
+            && let Err(error) = self.inner.store.add_served_calls(&served).await
+        {
+            tracing::warn!(%error, "could not write usage; will try again");
+            self.inner
+                .unwritten_past
+                .lock()
+                .expect("quota lock")
+                .extend(served);
+        }
+    }
+
+    /// At shutdown: writes the served calls and hands back every unused leased call.
+    pub async fn shutdown(&self) {
+        self.write_usage().await;
+        for (workspace, account) in self.accounts() {
+            let (month, unused) = {
+                let mut state = account.state.lock().expect("quota lock");
+                (state.month, std::mem::take(&mut state.unused))
+            };
+            if let (Some(month), 1..) = (month, unused)
+                && let Err(error) = self
+                    .inner
+                    .store
+                    .return_calls(workspace, month, unused)
+                    .await
+            {
+                tracing::warn!(%error, %workspace, unused, "could not hand back leased calls");
+            }
+        }
+    }
+
+    fn accounts(&self) -> Vec<(WorkspaceId, Arc<Account>)> {
+        let accounts = self.inner.accounts.lock().expect("quota lock");
+        accounts
+            .iter()
+            .map(|(id, account)| (*id, Arc::clone(account)))
+            .collect()
+    }
+}
+
+fn is_future(at: Option<Instant>) -> bool {
+    at.is_some_and(|at| at > Instant::now())
+}
