@@ -9,6 +9,8 @@ use std::str::FromStr;
 use clap::Args;
 use sqlx::postgres::PgConnectOptions;
 
+use crate::callbacks::AllowList;
+
 /// Options of `lyrebird serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -46,6 +48,17 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub runtime: crate::runtime::RuntimeArgs,
+
+    /// How long a callback may take, in milliseconds, before it is recorded as timed out.
+    #[arg(long, env = "LYREBIRD_CALLBACK_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub callback_timeout_ms: u64,
+
+    /// Hosts, addresses and networks that callbacks may reach although they are loopback,
+    /// private or link-local (refused otherwise), comma-separated: e.g.
+    /// localhost,hooks.internal,10.1.0.0/16
+    #[arg(long, env = "LYREBIRD_CALLBACK_ALLOW", default_value = "")]
+    pub callback_allow: AllowList,
 }
 
 /// A PostgreSQL URL. It usually holds a password, so `Debug` and `Display` show it without.
@@ -117,6 +130,8 @@ mod tests {
             max_body_bytes: 1,
             pg_search_dir: PathBuf::from("."),
             runtime: Default::default(),
+            callback_timeout_ms: 1,
+            callback_allow: AllowList::default(),
         };
         assert!(!format!("{args:?}").contains("s3cr3t"));
     }

@@ -11,6 +11,7 @@
 //! [`error`] the one error type.
 
 pub mod accounts;
+pub mod callbacks;
 pub mod calls;
 pub mod config;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod usage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -36,6 +38,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::callbacks::{CallbackOptions, Callbacks};
 use crate::calls::{CallLog, CallLogOptions};
 use crate::config::ServeArgs;
 use crate::error::ApiError;
@@ -48,6 +51,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub call_log: CallLog,
     pub runtime: Runtime,
+    pub callbacks: Callbacks,
 }
 
 /// Settings the handlers need, fixed at start.
@@ -144,10 +148,20 @@ async fn listen_and_serve(
     let runtime = Runtime::start(store.clone(), args.monthly_quota, &args.runtime)
         .await
         .context("starting the mock runtime")?;
+    let callbacks = Callbacks::with_call_log(
+        CallbackOptions {
+            timeout: Duration::from_millis(args.callback_timeout_ms),
+            allow: args.callback_allow.clone(),
+            ..CallbackOptions::default()
+        },
+        call_log.clone(),
+    )
+    .context("setting up the callback client")?;
     let state = AppState {
         store,
         call_log: call_log.clone(),
         runtime: runtime.clone(),
+        callbacks: callbacks.clone(),
         settings: Arc::new(Settings {
             base_host,
             monthly_quota: args.monthly_quota,
@@ -161,6 +175,7 @@ async fn listen_and_serve(
         .context("serving HTTP")?;
     tracing::info!("stopped serving; in-flight requests are finished");
     runtime.shutdown().await;
+    callbacks.shutdown().await;
     call_log.shutdown().await;
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_server::calls::{CallLog, CallLogOptions};
 use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app, openapi};
@@ -63,12 +64,14 @@ async fn routed_methods(router: &axum::Router, path: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn every_route_of_the_app_is_in_the_openapi_document_with_its_methods() {
     let db = lyrebird_store::testing::TestDatabase::new().await;
+    let call_log = CallLog::start(db.store().clone(), CallLogOptions::default());
     let router = app(AppState {
         store: db.store().clone(),
         runtime: Runtime::start(db.store().clone(), 1, &RuntimeArgs::default())
             .await
             .unwrap(),
-        call_log: CallLog::start(db.store().clone(), CallLogOptions::default()),
+        call_log: call_log.clone(),
+        callbacks: Callbacks::with_call_log(CallbackOptions::default(), call_log).unwrap(),
         settings: Arc::new(Settings {
             base_host: "localhost:8080".into(),
             monthly_quota: 1,

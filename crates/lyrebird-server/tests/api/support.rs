@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_server::calls::{CallLog, CallLogOptions};
 use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app};
@@ -31,12 +32,14 @@ impl TestApp {
         let db = TestDatabase::new().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        let call_log = CallLog::start(db.store().clone(), CallLogOptions::default());
         let state = AppState {
             store: db.store().clone(),
             runtime: Runtime::start(db.store().clone(), 1000, &RuntimeArgs::default())
                 .await
                 .unwrap(),
-            call_log: CallLog::start(db.store().clone(), CallLogOptions::default()),
+            call_log: call_log.clone(),
+            callbacks: Callbacks::with_call_log(CallbackOptions::default(), call_log).unwrap(),
             settings: Arc::new(Settings {
                 base_host: format!("lyrebird.test:{port}"),
                 monthly_quota: 1000,
