@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -103,8 +104,17 @@ impl Tally {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+fn main() -> ExitCode {
+    match load(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("loadgen: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(args: Args) -> anyhow::Result<()> {
     ensure!(
         (1..=MAX_CONNECTIONS).contains(&args.connections),
         "--connections must be 1 to {MAX_CONNECTIONS}"
@@ -274,6 +284,7 @@ async fn exchange(
 
 fn report(args: &Args, tally: &Tally, seconds: f64) {
     let answered: u64 = tally.statuses.values().sum();
+    let successful: u64 = tally.statuses.range(200..300).map(|(_, n)| n).sum();
     let failed: u64 = tally.errors.values().sum();
     let rate = answered as f64 / seconds;
     let latency = &tally.latency_us;
@@ -296,7 +307,7 @@ fn report(args: &Args, tally: &Tally, seconds: f64) {
     );
     // One line for scripts.
     println!(
-        "RESULT answered={answered} failed={failed} seconds={seconds:.3} rps={rate:.0} p50_us={} p99_us={}",
+        "RESULT answered={answered} ok={successful} failed={failed} seconds={seconds:.3} rps={rate:.0} p50_us={} p99_us={}",
         latency.value_at_quantile(0.50),
         latency.value_at_quantile(0.99)
     );
