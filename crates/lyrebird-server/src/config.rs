@@ -21,7 +21,7 @@ pub struct ServeArgs {
     /// The public host[:port] of this server. Mocks are reached at
     /// http://<mock-id>.mock.<base-host>/ and http://<base-host>/m/<mock-id>/.
     /// [default: localhost:<port of --listen>]
-    #[arg(long, env = "LYREBIRD_BASE_HOST")]
+    #[arg(long, env = "LYREBIRD_BASE_HOST", value_parser = parse_base_host)]
     pub base_host: Option<String>,
 
     /// Where the server keeps its files, including the embedded PostgreSQL cluster.
@@ -59,6 +59,23 @@ pub struct ServeArgs {
     /// localhost,hooks.internal,10.1.0.0/16
     #[arg(long, env = "LYREBIRD_CALLBACK_ALLOW", default_value = "")]
     pub callback_allow: AllowList,
+}
+
+/// A host with an optional port, in lower case: mock URLs are built on it and mock hosts are
+/// recognised by it, so a scheme or a path here would break both.
+fn parse_base_host(input: &str) -> Result<String, String> {
+    let host = input.trim().to_ascii_lowercase();
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if valid {
+        Ok(host)
+    } else {
+        Err(format!(
+            "{input:?} is not a host[:port] such as mocks.example.com or localhost:8080 (no scheme, no path)"
+        ))
+    }
 }
 
 /// A PostgreSQL URL. It usually holds a password, so `Debug` and `Display` show it without.
@@ -110,6 +127,23 @@ impl fmt::Debug for DatabaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_host_is_a_host_and_port_in_lower_case() {
+        assert_eq!(
+            parse_base_host("Mocks.Example.com:8443").unwrap(),
+            "mocks.example.com:8443"
+        );
+        assert_eq!(parse_base_host("[::1]:8080").unwrap(), "[::1]:8080");
+        for bad in [
+            "http://mocks.example.com",
+            "mocks.example.com/api",
+            "",
+            "a b",
+        ] {
+            assert!(parse_base_host(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn the_password_of_a_database_url_never_shows() {

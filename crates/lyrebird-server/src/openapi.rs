@@ -68,6 +68,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::mocks::router())
         .merge(crate::examples::router())
         .merge(crate::usage::router())
+        .merge(crate::calls::api::router())
         .routes(routes!(openapi_json))
         .routes(routes!(example_schema))
 }

@@ -5,7 +5,14 @@
 //! (`writer`) stores the queue in batches. Callback results arrive later through
 //! [`CallLog::record_callback`] and join their call. [`CallLog::shutdown`] writes everything
 //! still queued, so a graceful stop loses nothing.
+//!
+//! Every recorded call is also offered to the live tails ([`CallLog::subscribe`], the
+//! `calls/stream` endpoint) through a broadcast channel. The admin routes are in `api`, the
+//! live tail in `stream` and the NDJSON and HAR exports in `export`.
 
+pub mod api;
+mod export;
+mod stream;
 mod writer;
 
 use std::net::IpAddr;
@@ -14,8 +21,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use lyrebird_store::calls::CallOutcomeKind;
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use std::sync::atomic::AtomicBool;
+
+use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -69,6 +79,42 @@ pub enum CallOutcome {
     OverQuota,
 }
 
+impl CallOutcome {
+    pub fn kind(&self) -> CallOutcomeKind {
+        match self {
+            CallOutcome::Matched { .. } => CallOutcomeKind::Matched,
+            CallOutcome::NoMatch { .. } => CallOutcomeKind::NoMatch,
+            CallOutcome::Fallback { .. } => CallOutcomeKind::Fallback,
+            CallOutcome::Refused { .. } => CallOutcomeKind::Refused,
+            CallOutcome::OverQuota => CallOutcomeKind::OverQuota,
+        }
+    }
+
+    /// The example that answered, if one did.
+    pub fn example(&self) -> Option<(ExampleId, &str)> {
+        match self {
+            CallOutcome::Matched {
+                example_id,
+                example_name,
+                ..
+            } => Some((*example_id, example_name)),
+            _ => None,
+        }
+    }
+
+    /// What the call log keeps as the call's explanation.
+    pub fn explanation(&self) -> Option<serde_json::Value> {
+        match self {
+            CallOutcome::Matched { decided_by, .. } => Some(decided_by.clone()),
+            CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
+                Some(explanation.clone())
+            }
+            CallOutcome::Refused { reason } => Some(serde_json::json!({ "reason": reason })),
+            CallOutcome::OverQuota => None,
+        }
+    }
+}
+
 /// The result of one callback a call queued.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallbackResult {
@@ -95,6 +141,8 @@ pub struct CallLogOptions {
     pub flush_interval: Duration,
     /// Bodies longer than this many bytes are cut to it; the original size is kept.
     pub body_cap: usize,
+    /// Calls older than this many days are removed.
+    pub retention_days: u32,
 }
 
 impl Default for CallLogOptions {
@@ -104,6 +152,7 @@ impl Default for CallLogOptions {
             batch_size: 500,
             flush_interval: Duration::from_millis(100),
             body_cap: 64 * 1024,
+            retention_days: 30,
         }
     }
 }
@@ -136,20 +185,43 @@ pub struct CallLog {
 struct Inner {
     queue: mpsc::Sender<Message>,
     options: CallLogOptions,
-    dropped: AtomicU64,
+    shared: Arc<Shared>,
+    /// Every recorded call, for the live tails; sent to only when someone listens.
+    live: broadcast::Sender<Arc<LoggedCall>>,
+    /// Turns true when the server stops, which ends the live tails.
+    closing: watch::Sender<bool>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
+
+/// What the handle and the writer both see.
+#[derive(Debug, Default)]
+struct Shared {
+    dropped: AtomicU64,
+    /// Set by [`CallLog::shutdown`]: the writer stops retrying a dead database after a while.
+    stopping: AtomicBool,
+}
+
+/// How many calls a slow live tail may fall behind before it skips some.
+const LIVE_CAPACITY: usize = 1024;
 
 impl CallLog {
     /// Starts the background writer on the store.
     pub fn start(store: Store, options: CallLogOptions) -> Self {
         let (queue, receiver) = mpsc::channel(options.queue_capacity);
-        let writer = tokio::spawn(writer::run(store, receiver, options.clone()));
+        let shared = Arc::new(Shared::default());
+        let writer = tokio::spawn(writer::run(
+            store,
+            receiver,
+            options.clone(),
+            shared.clone(),
+        ));
         Self {
             inner: Arc::new(Inner {
                 queue,
                 options,
-                dropped: AtomicU64::new(0),
+                shared,
+                live: broadcast::channel(LIVE_CAPACITY).0,
+                closing: watch::channel(false).0,
                 writer: Mutex::new(Some(writer)),
             }),
         }
@@ -165,12 +237,16 @@ impl CallLog {
         let response_body_size = record.response_body.len();
         record.request_body = cap_body(&record.request_body, body_cap);
         record.response_body = cap_body(&record.response_body, body_cap);
-        self.enqueue(Message::Call(Arc::new(LoggedCall {
+        let call = Arc::new(LoggedCall {
             record,
             request_body_size,
             response_body_size,
             body_cap,
-        })));
+        });
+        if self.inner.live.receiver_count() > 0 {
+            let _ = self.inner.live.send(call.clone());
+        }
+        self.enqueue(Message::Call(call));
     }
 
     /// Queues the result of a callback of call `call_id`, to be stored with that call.
@@ -180,15 +256,29 @@ impl CallLog {
 
     /// Calls dropped so far because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.inner.dropped.load(Ordering::Relaxed)
+        self.inner.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Every call recorded from now on, and a signal that turns true when the server stops.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<LoggedCall>>, watch::Receiver<bool>) {
+        (self.inner.live.subscribe(), self.inner.closing.subscribe())
+    }
+
+    /// Ends the live tails. Called when the shutdown signal arrives, so that open streams do
+    /// not hold up the graceful shutdown (which waits for every connection).
+    pub fn close_live_tails(&self) {
+        self.inner.closing.send_replace(true);
     }
 
     /// Writes everything queued so far and stops the writer. Called once serving has stopped
-    /// and before the database stops.
+    /// and before the database stops. If the database is away, it is retried for a while, then
+    /// the queued calls are given up (and logged as lost).
     pub async fn shutdown(&self) {
+        self.close_live_tails();
         let Some(writer) = self.inner.writer.lock().await.take() else {
             return;
         };
+        self.inner.shared.stopping.store(true, Ordering::Relaxed);
         let (done, written) = oneshot::channel();
         if self.inner.queue.send(Message::Flush(done)).await.is_ok() {
             let _ = written.await;
@@ -200,7 +290,7 @@ impl CallLog {
 
     fn enqueue(&self, message: Message) {
         if let Err(error) = self.inner.queue.try_send(message) {
-            let dropped = self.inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let dropped = self.inner.shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             // Logged at powers of two so a flood of drops does not flood the log.
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, reason = %error, "call log queue full or closed: calls dropped");
@@ -249,10 +339,15 @@ fn redact_response_headers(headers: &mut [(String, String)]) {
     }
 }
 
+/// The first `cap` bytes; when that cuts a UTF-8 character of a text body in two, the cut
+/// moves back to the character's start, so the stored text stays text.
 fn cap_body(body: &Bytes, cap: usize) -> Bytes {
-    if body.len() > cap {
-        body.slice(..cap)
-    } else {
-        body.clone()
+    if body.len() <= cap {
+        return body.clone();
+    }
+    let capped = body.slice(..cap);
+    match std::str::from_utf8(&capped) {
+        Err(error) if error.error_len().is_none() => capped.slice(..error.valid_up_to()),
+        _ => capped,
     }
 }

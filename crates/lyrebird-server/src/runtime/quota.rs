@@ -287,37 +287,42 @@ impl Quotas {
         });
     }
 
-    /// The workspace's quota changed: drop what this process holds (handing it back), so the
-    /// next call leases under the new quota.
+    /// The workspace's quota changed: what this process holds goes back, and the next call
+    /// leases under the new quota.
     pub fn quota_changed(&self, workspace: WorkspaceId) {
-        let account = self.account(workspace);
-        let mut state = account.state.lock().expect("quota lock");
-        if let Some(month) = state.month {
-            self.return_in_background(workspace, month, state.unused);
-        }
-        state.leased_total = state.leased_total.saturating_sub(state.unused);
-        state.unused = 0;
-        state.quota = None;
-        state.spent_until = None;
+        let quotas = self.clone();
+        tokio::spawn(async move { quotas.hand_back(workspace, true).await });
     }
 
     /// Another process found the quota spent: hand back what this one holds unused.
     pub fn calls_wanted(&self, workspace: WorkspaceId) {
-        let Some(account) = self
-            .inner
-            .accounts
-            .lock()
-            .expect("quota lock")
-            .get(&workspace)
-            .cloned()
-        else {
-            return;
+        let quotas = self.clone();
+        tokio::spawn(async move { quotas.hand_back(workspace, false).await });
+    }
+
+    /// Hands back the calls this process holds unused, under the lease lock so that no lease is
+    /// asked for meanwhile (a lease then would still count them as taken).
+    async fn hand_back(&self, workspace: WorkspaceId, quota_changed: bool) {
+        let account = self.account(workspace);
+        let _leasing = account.leasing.lock().await;
+        let (month, unused) = {
+            let mut state = account.state.lock().expect("quota lock");
+            let unused = std::mem::take(&mut state.unused);
+            state.leased_total = state.leased_total.saturating_sub(unused);
+            if quota_changed {
+                state.quota = None;
+                state.spent_until = None;
+            }
+            (state.month, unused)
         };
-        let mut state = account.state.lock().expect("quota lock");
-        if let (Some(month), false) = (state.month, state.refilling) {
-            self.return_in_background(workspace, month, state.unused);
-            state.leased_total = state.leased_total.saturating_sub(state.unused);
-            state.unused = 0;
+        if let (Some(month), 1..) = (month, unused)
+            && let Err(error) = self
+                .inner
+                .store
+                .return_calls(workspace, month, unused)
+                .await
+        {
+            tracing::warn!(%error, %workspace, unused, "could not hand back leased calls");
         }
     }
 
@@ -380,20 +385,8 @@ impl Quotas {
     /// At shutdown: writes the served calls and hands back every unused leased call.
     pub async fn shutdown(&self) {
         self.write_usage().await;
-        for (workspace, account) in self.accounts() {
-            let (month, unused) = {
-                let mut state = account.state.lock().expect("quota lock");
-                (state.month, std::mem::take(&mut state.unused))
-            };
-            if let (Some(month), 1..) = (month, unused)
-                && let Err(error) = self
-                    .inner
-                    .store
-                    .return_calls(workspace, month, unused)
-                    .await
-            {
-                tracing::warn!(%error, %workspace, unused, "could not hand back leased calls");
-            }
+        for (workspace, _) in self.accounts() {
+            self.hand_back(workspace, false).await;
         }
     }
 
