@@ -11,6 +11,7 @@
 //! database rather than at compile time (see `docs/architecture.md`).
 
 pub mod accounts;
+pub mod calls;
 pub mod embedded;
 pub mod error;
 pub mod examples;

@@ -1,0 +1,500 @@
+//! The call log's admin routes, under `/api/v1/mocks/{id}/calls`: search with filters and
+//! cursor paging, one call in full, clear, live tail (`stream`) and export (`export`).
+//!
+//! Every route first finds the mock in the caller's workspace, so another workspace's mock is a
+//! 404 exactly like a missing one; the store functions then filter by that workspace again.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lyrebird_store::calls::{
+    CallFilter, CallPosition, CallSummary, StatusFilter, StoredCall, StoredCallback,
+};
+use lyrebird_store::{MockId, Workspace};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{LoggedCall, export, stream};
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Admin, ApiPath};
+
+/// Calls per page unless `limit` says otherwise, and the most it may say.
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+/// The longest free-text search accepted.
+const MAX_TEXT_CHARS: usize = 200;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_calls, clear_calls))
+        .routes(routes!(stream::stream_calls))
+        .routes(routes!(export::export_calls))
+        .routes(routes!(get_call))
+}
+
+/// The filters of a search or an export, as the query string gives them.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilterParams {
+    /// Request method, any letter case: `get`, `POST`.
+    pub method: Option<String>,
+    /// A status (`404`) or a class (`4xx`).
+    pub status: Option<String>,
+    /// Calls whose path starts with this, e.g. `/users/`.
+    pub path_prefix: Option<String>,
+    /// `true`: answered by an example; `false`: everything else (no match, fallback, refused,
+    /// over quota).
+    pub matched: Option<String>,
+    /// Calls at or after this time (RFC 3339).
+    pub from: Option<String>,
+    /// Calls before this time (RFC 3339).
+    pub to: Option<String>,
+    /// Text anywhere in the path, query, headers or bodies, any letter case.
+    pub q: Option<String>,
+}
+
+/// Where a page of a search starts, and its size.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Calls per page, 1 to 200 (default 50).
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl FilterParams {
+    /// The filters, or a 422 naming the one that does not read.
+    pub fn parse(&self) -> Result<CallFilter, ApiError> {
+        let method = given(&self.method)
+            .map(|method| {
+                if method.bytes().all(|b| b.is_ascii_alphabetic()) && method.len() <= 20 {
+                    Ok(method.to_ascii_uppercase())
+                } else {
+                    Err(ApiError::invalid("method", "a method is letters, e.g. GET"))
+                }
+            })
+            .transpose()?;
+        let status = given(&self.status).map(parse_status).transpose()?;
+        let matched = given(&self.matched)
+            .map(|matched| match matched {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                _ => Err(ApiError::invalid("matched", "use true or false")),
+            })
+            .transpose()?;
+        let time = |field: &'static str, value: &Option<String>| {
+            given(value)
+                .map(|value| {
+                    OffsetDateTime::parse(value, &Rfc3339).map_err(|_| {
+                        ApiError::invalid(
+                            field,
+                            format!(
+                                "{value:?} is not an RFC 3339 time such as 2026-11-21T12:00:00Z"
+                            ),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let text = given(&self.q).map(str::to_owned);
+        if text
+            .as_ref()
+            .is_some_and(|text| text.chars().count() > MAX_TEXT_CHARS)
+        {
+            return Err(ApiError::invalid(
+                "q",
+                format!("search for at most {MAX_TEXT_CHARS} characters"),
+            ));
+        }
+        Ok(CallFilter {
+            method,
+            status,
+            path_prefix: self.path_prefix.clone().filter(|prefix| !prefix.is_empty()),
+            matched,
+            from: time("from", &self.from)?,
+            to: time("to", &self.to)?,
+            text,
+        })
+    }
+}
+
+/// A parameter that is present and not blank.
+fn given(value: &Option<String>) -> Option<&str> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
+fn parse_status(status: &str) -> Result<StatusFilter, ApiError> {
+    let invalid = || ApiError::invalid("status", "use a status such as 404 or a class such as 4xx");
+    let lower = status.to_ascii_lowercase();
+    if let Some(class) = lower.strip_suffix("xx") {
+        return match class.parse::<u8>() {
+            Ok(class @ 1..=5) => Ok(StatusFilter::Class(class)),
+            _ => Err(invalid()),
+        };
+    }
+    match status.parse::<u16>() {
+        Ok(code @ 100..=599) => Ok(StatusFilter::Exact(code)),
+        _ => Err(invalid()),
+    }
+}
+
+/// The query string read leniently enough to answer with a 422 that names the field.
+pub fn query_of<T: Default>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(params)| params)
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+}
+
+/// A cursor is the position of the last call of a page, opaque to clients.
+fn encode_cursor(position: CallPosition) -> String {
+    let text = format!(
+        "{}.{}",
+        position.at.unix_timestamp_nanos(),
+        position.id.simple()
+    );
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_cursor(cursor: &str) -> Result<CallPosition, ApiError> {
+    let invalid = || ApiError::invalid("cursor", "not a cursor from a previous page");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (nanos, id) = text.split_once('.').ok_or_else(invalid)?;
+    let nanos: i128 = nanos.parse().map_err(|_| invalid())?;
+    Ok(CallPosition {
+        at: OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid())?,
+        id: Uuid::parse_str(id).map_err(|_| invalid())?,
+    })
+}
+
+/// The mock, if it is in the caller's workspace; a 404 otherwise.
+pub async fn own_mock(
+    state: &AppState,
+    workspace: &Workspace,
+    mock: MockId,
+) -> Result<(), ApiError> {
+    state.store.mock(workspace, mock).await?;
+    Ok(())
+}
+
+/// A call in a listing or a live tail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallSummaryView {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
+    pub status: u16,
+    /// `matched`, `no_match`, `fallback`, `refused` or `over_quota`.
+    #[schema(example = "no_match")]
+    pub outcome: String,
+    /// Whether an example answered.
+    pub matched: bool,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub example_id: Option<Uuid>,
+    pub example_name: Option<String>,
+    /// A render error, when the example's response could not be rendered.
+    pub error: Option<String>,
+    pub latency_us: u64,
+    pub client_addr: Option<String>,
+}
+
+impl From<CallSummary> for CallSummaryView {
+    fn from(call: CallSummary) -> Self {
+        Self {
+            id: call.id,
+            at: call.at,
+            matched: call.outcome == "matched",
+            method: call.method,
+            host: call.host,
+            path: call.path,
+            query: call.query,
+            status: u16::try_from(call.status).unwrap_or_default(),
+            outcome: call.outcome,
+            example_id: call.example_id,
+            example_name: call.example_name,
+            error: call.error,
+            latency_us: u64::try_from(call.latency_us).unwrap_or_default(),
+            client_addr: call.client_addr,
+        }
+    }
+}
+
+impl From<&LoggedCall> for CallSummaryView {
+    fn from(call: &LoggedCall) -> Self {
+        let record = &call.record;
+        let example = record.outcome.example();
+        Self {
+            id: record.id,
+            at: record.at,
+            method: record.method.clone(),
+            host: record.host.clone(),
+            path: record.path.clone(),
+            query: record.query.clone(),
+            status: record.status,
+            outcome: record.outcome.kind().as_str().to_owned(),
+            matched: example.is_some(),
+            example_id: example.map(|(id, _)| id.as_uuid()),
+            example_name: example.map(|(_, name)| name.to_owned()),
+            error: record.error.clone(),
+            latency_us: record.latency_us,
+            client_addr: record.client_addr.map(|addr| addr.to_string()),
+        }
+    }
+}
+
+/// A page of calls, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallPage {
+    pub calls: Vec<CallSummaryView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A body as logged.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BodyView {
+    /// The body, or base64 of its bytes when it was not UTF-8 text.
+    pub text: String,
+    /// `utf8` or `base64`.
+    #[schema(example = "utf8")]
+    pub encoding: &'static str,
+    /// Size in bytes as received or sent.
+    pub size: u64,
+    /// Whether only the first `body_cap` bytes were kept.
+    pub truncated: bool,
+}
+
+/// One side of a call: its headers (in order, `[name, value]` pairs, secrets redacted) and body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub headers: Vec<(String, String)>,
+    pub body: BodyView,
+}
+
+/// The result of a callback the call queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackView {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub method: String,
+    pub url: String,
+    /// The receiver's status, when it answered.
+    pub status: Option<u16>,
+    pub latency_us: u64,
+    pub error: Option<String>,
+}
+
+impl From<StoredCallback> for CallbackView {
+    fn from(callback: StoredCallback) -> Self {
+        Self {
+            at: callback.at,
+            method: callback.method,
+            url: callback.url,
+            status: callback.status.and_then(|s| u16::try_from(s).ok()),
+            latency_us: u64::try_from(callback.latency_us).unwrap_or_default(),
+            error: callback.error,
+        }
+    }
+}
+
+/// Everything logged of a call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallDetailView {
+    #[serde(flatten)]
+    pub summary: CallSummaryView,
+    pub request: MessageView,
+    pub response: MessageView,
+    /// The largest body size kept, in bytes.
+    pub body_cap: u64,
+    /// Matched: which rule decided; no match and fallback: the closest examples and the
+    /// condition each failed; refused: the reason.
+    #[schema(value_type = Option<Object>)]
+    pub explanation: Option<serde_json::Value>,
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub key_id: Option<Uuid>,
+    /// Callbacks the call queued, and the results that came back so far.
+    pub callbacks_queued: u32,
+    pub callbacks: Vec<CallbackView>,
+}
+
+impl CallDetailView {
+    pub fn new(call: StoredCall, callbacks: Vec<StoredCallback>) -> Self {
+        let cap = u64::try_from(call.body_cap).unwrap_or_default();
+        let body = |text: String, base64: bool, size: i64| {
+            let size = u64::try_from(size).unwrap_or_default();
+            BodyView {
+                text,
+                encoding: if base64 { "base64" } else { "utf8" },
+                size,
+                truncated: size > cap,
+            }
+        };
+        Self {
+            summary: call.summary.into(),
+            request: MessageView {
+                headers: call.request_headers.0,
+                body: body(
+                    call.request_body,
+                    call.request_body_base64,
+                    call.request_body_size,
+                ),
+            },
+            response: MessageView {
+                headers: call.response_headers.0,
+                body: body(
+                    call.response_body,
+                    call.response_body_base64,
+                    call.response_body_size,
+                ),
+            },
+            body_cap: cap,
+            explanation: call.explanation,
+            key_id: call.key_id,
+            callbacks_queued: u32::try_from(call.callbacks_queued).unwrap_or_default(),
+            callbacks: callbacks.into_iter().map(CallbackView::from).collect(),
+        }
+    }
+}
+
+/// Searches a mock's calls, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mocks/{id}/calls",
+    tag = "calls",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The mock's id"),
+        FilterParams,
+        PageParams,
+    ),
+    responses(
+        (status = 200, body = CallPage),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "A filter that does not read", body = ErrorBody),
+    )
+)]
+async fn list_calls(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(mock): ApiPath<MockId>,
+    filter: Result<Query<FilterParams>, QueryRejection>,
+    page: Result<Query<PageParams>, QueryRejection>,
+) -> Result<Json<CallPage>, ApiError> {
+    let filter = query_of(filter)?.parse()?;
+    let params = query_of(page)?;
+    let limit = match params.limit.as_deref().map(str::trim) {
+        None | Some("") => DEFAULT_LIMIT,
+        Some(limit) => limit
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("use a number from 1 to {MAX_LIMIT}"))
+            })?,
+    };
+    let after = params
+        .cursor
+        .as_deref()
+        .filter(|cursor| !cursor.is_empty())
+        .map(decode_cursor)
+        .transpose()?;
+    own_mock(&state, &admin.workspace, mock).await?;
+    let mut calls = state
+        .store
+        .list_calls(&admin.workspace, mock, &filter, after, limit + 1)
+        .await?;
+    let next_cursor = if calls.len() > limit as usize {
+        calls.truncate(limit as usize);
+        calls.last().map(|call| encode_cursor(call.position()))
+    } else {
+        None
+    };
+    Ok(Json(CallPage {
+        calls: calls.into_iter().map(CallSummaryView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// One call in full: headers, bodies, explanation and callback results.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mocks/{id}/calls/{call_id}",
+    tag = "calls",
+    params(
+        ("id" = String, Path, format = Uuid, description = "The mock's id"),
+        ("call_id" = String, Path, format = Uuid),
+    ),
+    responses((status = 200, body = CallDetailView), (status = 404, body = ErrorBody))
+)]
+async fn get_call(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath((mock, call)): ApiPath<(MockId, Uuid)>,
+) -> Result<Json<CallDetailView>, ApiError> {
+    own_mock(&state, &admin.workspace, mock).await?;
+    let (call, callbacks) = state.store.call(&admin.workspace, mock, call).await?;
+    Ok(Json(CallDetailView::new(call, callbacks)))
+}
+
+/// Deletes every logged call of the mock.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/mocks/{id}/calls",
+    tag = "calls",
+    params(("id" = String, Path, format = Uuid, description = "The mock's id")),
+    responses((status = 204, description = "Cleared"), (status = 404, body = ErrorBody))
+)]
+async fn clear_calls(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(mock): ApiPath<MockId>,
+) -> Result<StatusCode, ApiError> {
+    own_mock(&state, &admin.workspace, mock).await?;
+    state.store.clear_calls(&admin.workspace, mock).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_as_the_position_it_was_made_from() {
+        let position = CallPosition {
+            at: OffsetDateTime::from_unix_timestamp_nanos(1_763_726_400_123_456_789).unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(position)).unwrap(), position);
+        for bad in ["", "abc", "!!!", &URL_SAFE_NO_PAD.encode("12.not-a-uuid")] {
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_status_filter_is_a_code_or_a_class() {
+        assert_eq!(parse_status("404").unwrap(), StatusFilter::Exact(404));
+        assert_eq!(parse_status("4xx").unwrap(), StatusFilter::Class(4));
+        assert_eq!(parse_status("5XX").unwrap(), StatusFilter::Class(5));
+        for bad in ["6xx", "0xx", "99", "600", "4x", "abc"] {
+            assert!(parse_status(bad).is_err(), "{bad}");
+        }
+    }
+}
