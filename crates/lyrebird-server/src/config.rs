@@ -49,6 +49,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub runtime: crate::runtime::RuntimeArgs,
 
+    #[command(flatten)]
+    pub call_log: crate::calls::CallLogArgs,
+
     /// How long a callback may take, in milliseconds, before it is recorded as timed out.
     #[arg(long, env = "LYREBIRD_CALLBACK_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -164,6 +167,7 @@ mod tests {
             max_body_bytes: 1,
             pg_search_dir: PathBuf::from("."),
             runtime: Default::default(),
+            call_log: Default::default(),
             callback_timeout_ms: 1,
             callback_allow: AllowList::default(),
         };

@@ -39,7 +39,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::callbacks::{CallbackOptions, Callbacks};
-use crate::calls::{CallLog, CallLogOptions};
+use crate::calls::CallLog;
 use crate::config::ServeArgs;
 use crate::error::ApiError;
 use crate::runtime::Runtime;
@@ -144,7 +144,7 @@ async fn listen_and_serve(
         .clone()
         .unwrap_or_else(|| format!("localhost:{}", listen.port()));
     tracing::info!(%listen, %base_host, "lyrebird is listening");
-    let call_log = CallLog::start(store.clone(), CallLogOptions::default());
+    let call_log = CallLog::start(store.clone(), args.call_log.options());
     let runtime = Runtime::start(store.clone(), args.monthly_quota, &args.runtime)
         .await
         .context("starting the mock runtime")?;
@@ -170,7 +170,14 @@ async fn listen_and_serve(
     };
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.received())
+        .with_graceful_shutdown({
+            // Live tails end at the signal: graceful shutdown waits for every open connection.
+            let call_log = call_log.clone();
+            async move {
+                shutdown.received().await;
+                call_log.close_live_tails();
+            }
+        })
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped serving; in-flight requests are finished");

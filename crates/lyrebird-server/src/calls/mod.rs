@@ -166,6 +166,49 @@ pub struct LoggedCall {
     pub body_cap: usize,
 }
 
+/// Options of the call log (part of `lyrebird serve`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CallLogArgs {
+    /// Request and response bodies longer than this many bytes are cut to it in the call log
+    /// (the original size is kept).
+    #[arg(long, env = "LYREBIRD_CALL_LOG_BODY_CAP", default_value_t = 64 * 1024)]
+    pub call_log_body_cap: usize,
+
+    /// Days the call log keeps calls; older months are dropped whole, then older calls of the
+    /// oldest month kept are deleted.
+    #[arg(long, env = "LYREBIRD_CALL_LOG_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub call_log_retention_days: u32,
+
+    /// Calls that may wait for the call-log writer; past it, calls are not logged (and counted
+    /// in the log) rather than slowing mock responses down.
+    #[arg(long, env = "LYREBIRD_CALL_LOG_QUEUE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub call_log_queue: u64,
+}
+
+impl Default for CallLogArgs {
+    fn default() -> Self {
+        let options = CallLogOptions::default();
+        Self {
+            call_log_body_cap: options.body_cap,
+            call_log_retention_days: options.retention_days,
+            call_log_queue: options.queue_capacity as u64,
+        }
+    }
+}
+
+impl CallLogArgs {
+    pub fn options(&self) -> CallLogOptions {
+        CallLogOptions {
+            body_cap: self.call_log_body_cap,
+            retention_days: self.call_log_retention_days,
+            queue_capacity: usize::try_from(self.call_log_queue).unwrap_or(usize::MAX),
+            ..CallLogOptions::default()
+        }
+    }
+}
+
 /// What the writer receives, in order.
 #[derive(Debug)]
 enum Message {
