@@ -113,6 +113,43 @@ pub(crate) struct PathForms {
     pub(crate) lower_trimmed: String,
     /// Lower case, id-like segments removed, trailing slash kept.
     pub(crate) ids_removed: String,
+    /// The characters of `lower_trimmed`, for the edit-distance step.
+    pub(crate) letters: Letters,
+}
+
+/// How many characters of each kind (folded into 32 kinds) a path has, and how many in all.
+/// Every edit adds or removes at most one character of one kind, so comparing the counts gives a
+/// lower bound of the edit distance for the cost of 32 subtractions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Letters {
+    counts: [u8; 32],
+    pub(crate) len: usize,
+}
+
+impl Letters {
+    fn of(text: &str) -> Self {
+        let mut letters = Self {
+            counts: [0; 32],
+            len: 0,
+        };
+        for c in text.chars() {
+            let count = &mut letters.counts[(u32::from(c) % 32) as usize];
+            // Saturating only lowers the bound.
+            *count = count.saturating_add(1);
+            letters.len += 1;
+        }
+        letters
+    }
+
+    /// At least this many single-character edits turn one path into the other.
+    pub(crate) fn fewest_edits(&self, other: &Self) -> usize {
+        let (mut surplus, mut shortfall) = (0usize, 0usize);
+        for (&a, &b) in self.counts.iter().zip(&other.counts) {
+            surplus += usize::from(a.saturating_sub(b));
+            shortfall += usize::from(b.saturating_sub(a));
+        }
+        surplus.max(shortfall)
+    }
 }
 
 impl PathForms {
@@ -154,6 +191,7 @@ impl PathForms {
             }
         }
         Self {
+            letters: Letters::of(&lower_trimmed),
             exact,
             lower,
             lower_trimmed,

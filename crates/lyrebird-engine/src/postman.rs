@@ -110,22 +110,24 @@ pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Reques
         incoming.fuzzy,
         &mut candidates,
     );
-    // What explaining needs if nothing fits: the examples whose path a step fits, so far the
-    // ones the index offers (the edit-distance scan below adds those of the request's method).
-    let mut path_fits = candidates.clone();
     let mut best = best_of(
         mock,
         index,
         &incoming,
-        candidates.into_iter(),
+        candidates.iter().copied(),
         false,
         &mut Vec::new(),
     );
+    // Examples of the request's method that only the edit distance fits, but another condition
+    // dropped: explaining needs to know that their path fits.
+    let mut edit_fits = Vec::new();
     if best.is_none() && incoming.fuzzy {
         let every = 0..mock.examples.len() as u32;
-        best = best_of(mock, index, &incoming, every, true, &mut path_fits);
+        best = best_of(mock, index, &incoming, every, true, &mut edit_fits);
     }
     let Some((position, score, tied)) = best else {
+        let mut path_fits = candidates;
+        path_fits.append(&mut edit_fits);
         path_fits.sort_unstable();
         path_fits.dedup();
         let sought = Sought {
@@ -501,25 +503,58 @@ fn path_step(
     if forms.ids_and_slash_removed() == request.ids_and_slash_removed() {
         return Some(PathStep::IdsAndTrailingSlashRemoved);
     }
-    (edit_distance && close_by_edit_distance(&forms.lower_trimmed, &request.lower_trimmed))
-        .then_some(PathStep::EditDistance)
+    (edit_distance && close_by_edit_distance(forms, request)).then_some(PathStep::EditDistance)
 }
 
-/// Within a quarter of the longer path's length in single-character edits.
-fn close_by_edit_distance(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let longest = a.len().max(b.len());
+/// Within a quarter of the longer path's length in single-character edits. Runs for every
+/// example of the request's method when no cheaper step fits, so the character counts rule most
+/// paths out first, and the comparison only fills the cells within the allowed distance of the
+/// diagonal, stopping at the first row where none is close enough.
+fn close_by_edit_distance(a: &PathForms, b: &PathForms) -> bool {
+    let longest = a.letters.len.max(b.letters.len);
     let allowed = longest / 4;
-    if longest > MAX_EDIT_DISTANCE_LEN || a.len().abs_diff(b.len()) > allowed {
+    if longest > MAX_EDIT_DISTANCE_LEN
+        || a.letters.len.abs_diff(b.letters.len) > allowed
+        || a.letters.fewest_edits(&b.letters) > allowed
+    {
         return false;
     }
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
+    let (a, b) = (&a.lower_trimmed, &b.lower_trimmed);
+    if a.is_ascii() && b.is_ascii() {
+        within_edits(a.as_bytes(), b.as_bytes(), allowed)
+    } else {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        within_edits(&a, &b, allowed)
+    }
+}
+
+/// Whether at most `allowed` single-character edits turn `a` into `b`. Distances above `allowed`
+/// are all `allowed + 1`; cells further than `allowed` from the diagonal are never filled, since
+/// their distance is at least that far.
+fn within_edits<T: PartialEq>(a: &[T], b: &[T], allowed: usize) -> bool {
+    let over = allowed + 1;
+    let mut previous: Vec<usize> = (0..=b.len()).map(|j| j.min(over)).collect();
+    let mut current = vec![over; b.len() + 1];
     for (i, ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        let row = i + 1;
+        let from = row.saturating_sub(allowed).max(1);
+        let to = (row + allowed).min(b.len());
+        current[from - 1] = if from == 1 { row.min(over) } else { over };
+        let mut closest = current[from - 1];
+        for j in from..=to {
+            let substitution = previous[j - 1] + usize::from(*ca != b[j - 1]);
+            let cell = substitution
+                .min(previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(over);
+            current[j] = cell;
+            closest = closest.min(cell);
+        }
+        if let Some(next) = current.get_mut(to + 1) {
+            *next = over;
+        }
+        if closest > allowed {
+            return false;
         }
         std::mem::swap(&mut previous, &mut current);
     }
@@ -613,10 +648,59 @@ mod tests {
         }
     }
 
+    fn close(a: &str, b: &str) -> bool {
+        close_by_edit_distance(&PathForms::of_request(a), &PathForms::of_request(b))
+    }
+
     #[test]
     fn edit_distance_allows_a_quarter_of_the_length() {
-        assert!(close_by_edit_distance("/users/profile", "/users/profle"));
-        assert!(!close_by_edit_distance("/users", "/orders"));
-        assert!(!close_by_edit_distance("/a", "/b/c/d/e/f"));
+        assert!(close("/users/profile", "/users/profle"));
+        assert!(close("/Users/Profile", "/users/prof1le"));
+        assert!(close("/café/crème", "/cafe/crème"));
+        assert!(!close("/users", "/orders"));
+        assert!(!close("/a", "/b/c/d/e/f"));
+    }
+
+    /// Levenshtein's distance, every cell filled.
+    fn edits(a: &[char], b: &[char]) -> usize {
+        let mut previous: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.iter().enumerate() {
+            let mut current = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                current[j + 1] = (previous[j] + usize::from(ca != cb))
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1);
+            }
+            previous = current;
+        }
+        previous[b.len()]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_banded_comparison_agrees_with_the_full_one(
+            a in "[ab/é]{0,14}",
+            b in "[ab/é]{0,14}",
+            allowed in 0usize..6,
+        ) {
+            let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            proptest::prop_assert_eq!(within_edits(&a, &b, allowed), edits(&a, &b) <= allowed);
+        }
+
+        #[test]
+        fn the_character_counts_never_rule_out_a_close_path(
+            a in "/[a-z0-9é/]{0,30}",
+            b in "/[a-z0-9é/]{0,30}",
+        ) {
+            let (forms_a, forms_b) = (PathForms::of_request(&a), PathForms::of_request(&b));
+            let chars = |forms: &PathForms| -> Vec<char> { forms.lower_trimmed.chars().collect() };
+            let distance = edits(&chars(&forms_a), &chars(&forms_b));
+            proptest::prop_assert!(forms_a.letters.fewest_edits(&forms_b.letters) <= distance);
+            let longest = forms_a.letters.len.max(forms_b.letters.len);
+            proptest::prop_assert_eq!(
+                close_by_edit_distance(&forms_a, &forms_b),
+                distance <= longest / 4
+            );
+        }
     }
 }
