@@ -227,6 +227,14 @@ async fn the_readme_walk_through_works_against_the_binary() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{example}");
+    let answer = reqwest::get(format!("{}/m/{id}/pets/1", server.base))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        answer.json::<Value>().await.unwrap(),
+        json!({"id": 1, "name": "Rex"})
+    );
     assert_eq!(log_in(&server, "ada@example.com").await, StatusCode::OK);
 
     let logged = server.logged();
