@@ -135,21 +135,20 @@ impl Runtime {
 
     async fn follow_changes(self, mut listener: PgListener) {
         loop {
-            match listener.try_recv().await {
+            let lost = match listener.try_recv().await {
                 Ok(Some(notification)) => {
                     self.changed(notification.channel(), notification.payload())
                         .await;
+                    continue;
                 }
-                Ok(None) => {
-                    tracing::warn!("lost the change notifications' connection; reconnected");
-                    self.changes_missed().await;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "change notifications failed; reconnecting");
-                    listener = self.relisten().await;
-                    self.changes_missed().await;
-                }
-            }
+                Ok(None) => "the connection was lost".to_owned(),
+                Err(error) => error.to_string(),
+            };
+            // The cache is cleared once listening again, not at the loss: warm mocks keep
+            // being served while the database is away.
+            tracing::warn!(reason = %lost, "change notifications stopped; reconnecting");
+            listener = self.relisten().await;
+            self.changes_missed().await;
         }
     }
 
