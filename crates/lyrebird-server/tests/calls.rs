@@ -10,6 +10,8 @@ use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_server::calls::{CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult};
 use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app};
+use lyrebird_store::calls::{CallOutcomeKind, NewCall, StoredBody};
+use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{ExampleId, MockId, Store, WorkspaceId};
 use reqwest::{Method, StatusCode};
@@ -989,4 +991,200 @@ async fn the_live_tail_shows_a_mock_call_made_after_subscribing() {
     .await
     .expect("the call did not arrive on the tail");
     assert!(received.contains("event: call"), "{received}");
+}
+
+/// A call row for the store alone, at `at`.
+fn stored_call(mock: MockId, at: OffsetDateTime) -> NewCall {
+    let body = StoredBody {
+        text: String::new(),
+        base64: false,
+        size: 0,
+    };
+    NewCall {
+        id: Uuid::now_v7(),
+        workspace_id: WorkspaceId::generate(),
+        mock_id: mock,
+        at,
+        method: "GET".to_owned(),
+        host: "localhost".to_owned(),
+        path: "/".to_owned(),
+        query: String::new(),
+        request_headers: Vec::new(),
+        request_body: body.clone(),
+        status: 200,
+        response_headers: Vec::new(),
+        response_body: body,
+        body_cap: 65536,
+        outcome: CallOutcomeKind::OverQuota,
+        example_id: None,
+        example_name: None,
+        explanation: None,
+        error: None,
+        latency_us: 1,
+        client_addr: None,
+        key_id: None,
+        callbacks_queued: 0,
+    }
+}
+
+/// The name of the monthly partition holding `at`.
+fn partition_of(at: OffsetDateTime) -> String {
+    format!("calls_p{:04}{:02}", at.year(), u8::from(at.month()))
+}
+
+async fn partition_exists(store: &Store, name: &str) -> bool {
+    sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+        .bind(name)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn calls_land_in_monthly_partitions_created_ahead() {
+    let db = TestDatabase::new().await;
+    let store = db.store();
+    let now = OffsetDateTime::now_utc();
+    let next_month = now + time::Duration::days(32 - i64::from(now.day()));
+    assert!(partition_exists(store, &partition_of(now)).await);
+    assert!(partition_exists(store, &partition_of(next_month)).await);
+
+    // A month ahead: created by the hourly maintenance when the month turns.
+    let later = now + time::Duration::days(80);
+    assert!(!partition_exists(store, &partition_of(later)).await);
+    store.ensure_call_partitions(later).await.unwrap();
+    store.ensure_call_partitions(later).await.unwrap();
+    assert!(partition_exists(store, &partition_of(later)).await);
+
+    let mock = MockId::generate();
+    let call = stored_call(mock, now);
+    store.insert_calls(&[call.clone()], &[]).await.unwrap();
+    // Writing the same batch again (a retry after a lost answer) adds nothing.
+    store.insert_calls(&[call], &[]).await.unwrap();
+    let partitions: Vec<String> =
+        sqlx::query_scalar("SELECT tableoid::regclass::text FROM calls WHERE mock_id = $1")
+            .bind(mock)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(partitions, [partition_of(now)]);
+}
+
+#[tokio::test]
+async fn retention_drops_whole_old_months_and_deletes_older_calls_of_the_month_it_cuts() {
+    let db = TestDatabase::new().await;
+    let store = db.store();
+    let now = OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    for months_ago in [4, 3, 2] {
+        store
+            .ensure_call_partitions(now - day * (31 * months_ago))
+            .await
+            .unwrap();
+    }
+    let mock = MockId::generate();
+    let ages = [120, 95, 70, 45, 41, 39, 10, 0];
+    let calls: Vec<NewCall> = ages
+        .iter()
+        .map(|days| stored_call(mock, now - day * *days))
+        .collect();
+    store.insert_calls(&calls, &[]).await.unwrap();
+
+    let cutoff = now - day * 40;
+    let report = store.apply_call_retention(cutoff).await.unwrap();
+    let old = partition_of(now - day * 120);
+    assert!(report.dropped_partitions.contains(&old), "{report:?}");
+    assert!(!partition_exists(store, &old).await);
+    // The month the cut-off falls in is kept, with its older calls deleted.
+    assert!(partition_exists(store, &partition_of(cutoff)).await);
+    assert!(!report.dropped_partitions.contains(&partition_of(cutoff)));
+    let kept: Vec<OffsetDateTime> =
+        sqlx::query_scalar("SELECT at FROM calls WHERE mock_id = $1 ORDER BY at")
+            .bind(mock)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let kept_ages: Vec<i64> = kept.iter().map(|at| (now - *at).whole_days()).collect();
+    assert_eq!(kept_ages, [39, 10, 0]);
+}
+
+/// A data directory of its own for a private PostgreSQL cluster, under cargo's temporary
+/// directory (reachable by the `postgres` user when the tests run as root). Dropping it stops
+/// a cluster left running in it and removes it.
+struct ClusterDir(std::path::PathBuf);
+
+impl ClusterDir {
+    fn new() -> Self {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("lyrebird-calls-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn options(&self) -> EmbeddedOptions {
+        EmbeddedOptions {
+            durable: false,
+            ..EmbeddedOptions::new(&self.0)
+        }
+    }
+}
+
+impl Drop for ClusterDir {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.0.join("postgres/postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok());
+        if let Some(pid) = pid {
+            let _ = std::process::Command::new("kill")
+                .args(["-QUIT", &pid.to_string()])
+                .status();
+            for _ in 0..100 {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn mocks_keep_answering_while_postgres_restarts_and_their_calls_are_written_afterwards() {
+    let dir = ClusterDir::new();
+    let postgres = EmbeddedPostgres::start(&dir.options()).await.unwrap();
+    let store = Store::connect(postgres.connect_options()).await.unwrap();
+    let app = TestApp::start_on(
+        store,
+        CallLogOptions {
+            flush_interval: Duration::from_millis(20),
+            ..CallLogOptions::default()
+        },
+        None,
+    )
+    .await;
+    let tenant = app.tenant("ada@example.com").await;
+    app.add_example(&tenant, hello_example()).await;
+    let call = || async {
+        app.mock_request(&tenant, Method::GET, "/hello")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(call().await, StatusCode::OK);
+    app.wait_for(&tenant, "", 1).await;
+
+    postgres.stop().await.unwrap();
+    for _ in 0..30 {
+        assert_eq!(call().await, StatusCode::OK);
+    }
+    // The calls wait in the writer's batch and queue, none dropped.
+    assert_eq!(app.call_log.dropped(), 0);
+
+    let postgres = EmbeddedPostgres::start(&dir.options()).await.unwrap();
+    app.wait_for(&tenant, "", 31).await;
+    app.call_log.shutdown().await;
+    app.store().close().await;
+    postgres.stop().await.unwrap();
 }
