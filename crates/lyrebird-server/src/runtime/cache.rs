@@ -25,7 +25,7 @@ pub enum Entry {
     Missing,
     /// The stored mock does not compile with this engine; the message says why.
     Broken(String),
-    Ready(LoadedMock),
+    Ready(Box<LoadedMock>),
 }
 
 /// A mock ready to answer.
@@ -128,7 +128,7 @@ impl MockCache {
                 let entry = match self.store.served_mock(id).await? {
                     None => Entry::Missing,
                     Some(served) => match LoadedMock::compile(served) {
-                        Ok(mock) => Entry::Ready(mock),
+                        Ok(mock) => Entry::Ready(Box::new(mock)),
                         Err(reason) => {
                             tracing::error!(mock = %id, %reason, "a stored mock does not compile");
                             Entry::Broken(reason)

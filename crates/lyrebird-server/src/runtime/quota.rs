@@ -92,6 +92,8 @@ struct State {
     unused: u64,
     /// Served calls of `month` not yet written.
     unwritten: u64,
+    /// Served calls of `month` being written now (still counted by [`Quotas::unwritten`]).
+    writing: u64,
     spent_until: Option<Instant>,
     unreachable_until: Option<Instant>,
     refilling: bool,
@@ -352,7 +354,7 @@ impl Quotas {
         accounts.get(&workspace).map_or(0, |account| {
             let state = account.state.lock().expect("quota lock");
             if state.month == Some(month) {
-                state.unwritten
+                state.unwritten + state.writing
             } else {
                 0
             }
@@ -363,16 +365,22 @@ impl Quotas {
     pub async fn write_usage(&self) {
         let mut served =
             std::mem::take(&mut *self.inner.unwritten_past.lock().expect("quota lock"));
-        for (workspace, account) in self.accounts() {
+        let accounts = self.accounts();
+        for (workspace, account) in &accounts {
             let mut state = account.state.lock().expect("quota lock");
             if let (Some(month), unwritten @ 1..) = (state.month, state.unwritten) {
-                served.push((workspace, month, unwritten));
-                state.unwritten = 0;
+                served.push((*workspace, month, unwritten));
+                state.writing = std::mem::take(&mut state.unwritten);
             }
         }
-        if !served.is_empty()
-            && let Err(error) = self.inner.store.add_served_calls(&served).await
-        {
+        if served.is_empty() {
+            return;
+        }
+        let written = self.inner.store.add_served_calls(&served).await;
+        for (_, account) in &accounts {
+            account.state.lock().expect("quota lock").writing = 0;
+        }
+        if let Err(error) = written {
             tracing::warn!(%error, "could not write usage; will try again");
             self.inner
                 .unwritten_past

@@ -1,0 +1,183 @@
+//! `lyrebird serve` as a real process on a real port, on a test database of its own (or shared
+//! between two processes), and a small client for the admin API and for mock calls.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use lyrebird_store::testing::TestDatabase;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+
+/// How long a server may take to come up (a hang guard, not a measurement).
+const STARTUP_GUARD: Duration = Duration::from_secs(60);
+
+/// A running `lyrebird serve`.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub client: reqwest::Client,
+}
+
+/// A signed-up user: their admin key and workspace id.
+pub struct User {
+    pub key: String,
+    pub workspace: String,
+}
+
+impl Server {
+    /// Starts the binary on a free loopback port, on `db`, with extra environment variables.
+    pub fn start(db: &TestDatabase, envs: &[(&str, &str)]) -> Self {
+        let mut child = lyrebird()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", db.url())
+            .envs(envs.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[lyrebird] {line}");
+                if let Some(listen) = line.split("listen=").nth(1) {
+                    let address = listen.split_whitespace().next().unwrap_or_default();
+                    let _ = sender.send(address.to_owned());
+                }
+            }
+        });
+        let address = receiver
+            .recv_timeout(STARTUP_GUARD)
+            .unwrap_or_else(|_| panic!("lyrebird did not start: {:?}", child.try_wait()));
+        let port = address.rsplit(':').next().unwrap().parse().unwrap();
+        Self {
+            child,
+            port,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The mock's host as a browser would send it: `<id>.mock.localhost:<port>`.
+    pub fn mock_host(&self, mock: &str) -> String {
+        format!("{mock}.mock.localhost:{}", self.port)
+    }
+
+    /// A call to the mock by its path form, `/m/<id><path>`.
+    pub fn by_path(&self, method: Method, mock: &str, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(&format!("/m/{mock}{path}")))
+    }
+
+    /// A call to the mock by its host form.
+    pub fn by_host(&self, method: Method, mock: &str, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("host", self.mock_host(mock))
+    }
+
+    /// An admin API call with a bearer key and an optional JSON body.
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_of(request.send().await.unwrap()).await
+    }
+
+    pub async fn sign_up(&self, email: &str) -> User {
+        let response = self
+            .client
+            .post(self.url("/api/v1/accounts"))
+            .json(&json!({"email": email, "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        User {
+            key: body["api_key"].as_str().unwrap().to_owned(),
+            workspace: body["workspace"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates a mock with these settings and examples; returns its id.
+    pub async fn create_mock(&self, key: &str, settings: Value, examples: &[Value]) -> String {
+        let (status, mock) = self
+            .api(Method::POST, "/api/v1/mocks", key, Some(settings))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{mock}");
+        let id = mock["id"].as_str().unwrap().to_owned();
+        for example in examples {
+            let path = format!("/api/v1/mocks/{id}/examples");
+            let (status, stored) = self
+                .api(Method::POST, &path, key, Some(example.clone()))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{stored}");
+        }
+        id
+    }
+
+    /// Sends SIGINT and waits for a graceful stop.
+    pub fn interrupt(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("lyrebird did not stop");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary, with no settings inherited from the environment running the tests; request
+/// lines are left out of the log so that thousands of calls do not flood it.
+pub fn lyrebird() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lyrebird"));
+    command
+        .env_remove("DATABASE_URL")
+        .env_remove("LYREBIRD_LISTEN")
+        .env_remove("LYREBIRD_BASE_HOST")
+        .env_remove("LYREBIRD_DATA_DIR")
+        .env_remove("LYREBIRD_MONTHLY_QUOTA")
+        .env("RUST_LOG", "info,tower_http=warn");
+    command
+}
+
+/// The status and the JSON body (`Null` when empty or not JSON).
+pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// An example answering `method path` with a JSON body naming it.
+pub fn example(name: &str, method: &str, path: &str) -> Value {
+    json!({
+        "name": name,
+        "request": {"method": method, "path": path},
+        "response": {"status": 200, "body": {"example": name}}
+    })
+}
