@@ -1188,3 +1188,96 @@ async fn mocks_keep_answering_while_postgres_restarts_and_their_calls_are_writte
     app.store().close().await;
     postgres.stop().await.unwrap();
 }
+
+/// `lyrebird serve` on a free loopback port with this database; the address it listens on.
+fn start_binary(database_url: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "info")
+        .env_remove("LYREBIRD_BASE_HOST")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("[lyrebird] {line}");
+            if let Some(listen) = line.split("listen=").nth(1) {
+                let address = listen.split_whitespace().next().unwrap_or_default();
+                let _ = sender.send(address.to_owned());
+            }
+        }
+    });
+    let address = receiver
+        .recv_timeout(GUARD)
+        .expect("lyrebird did not start");
+    (child, format!("http://{address}"))
+}
+
+#[tokio::test]
+async fn a_graceful_shutdown_writes_every_call_answered_before_it() {
+    let db = TestDatabase::new().await;
+    let (mut child, base) = start_binary(&db.url());
+    let client = reqwest::Client::new();
+    let account: Value = client
+        .post(format!("{base}/api/v1/accounts"))
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = account["api_key"].as_str().unwrap();
+    let mock: Value = client
+        .post(format!("{base}/api/v1/mocks"))
+        .bearer_auth(key)
+        .json(&json!({"name": "shop"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mock = mock["id"].as_str().unwrap();
+    let response = client
+        .post(format!("{base}/api/v1/mocks/{mock}/examples"))
+        .bearer_auth(key)
+        .json(&hello_example())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    const CALLS: usize = 500;
+    for _ in 0..CALLS {
+        let response = client
+            .get(format!("{base}/m/{mock}/hello"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM calls WHERE mock_id = $1::uuid")
+        .bind(mock)
+        .fetch_one(db.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(logged, CALLS as i64);
+}
