@@ -1058,7 +1058,10 @@ async fn calls_land_in_monthly_partitions_created_ahead() {
 
     let mock = MockId::generate();
     let call = stored_call(mock, now);
-    store.insert_calls(&[call.clone()], &[]).await.unwrap();
+    store
+        .insert_calls(std::slice::from_ref(&call), &[])
+        .await
+        .unwrap();
     // Writing the same batch again (a retry after a lost answer) adds nothing.
     store.insert_calls(&[call], &[]).await.unwrap();
     let partitions: Vec<String> =
