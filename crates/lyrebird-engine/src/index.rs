@@ -7,7 +7,8 @@
 //! Postman mode compares whole paths through a ladder of looser steps, so it keeps hash maps from
 //! the normalised forms each step compares (lower case without trailing slash, with ids removed)
 //! and, for examples with `{{var}}` wildcards, a trie like rules mode's. Only the edit-distance step
-//! scans, and only when no cheaper step found anything. The `x-mock-response-id` and `-name`
+//! scans, and only when no cheaper step found anything: the examples of the request's method, side
+//! by side with their paths' character counts, which rule out most of them before any comparison. The `x-mock-response-id` and `-name`
 //! control headers look their examples up by id and by name.
 
 use std::collections::HashMap;
@@ -117,6 +118,9 @@ pub(crate) struct PathForms {
     pub(crate) letters: Letters,
 }
 
+/// Paths longer than this are not compared by edit distance, which costs their product.
+pub(crate) const MAX_EDIT_DISTANCE_LEN: usize = 512;
+
 /// How many characters of each kind (folded into 32 kinds) a path has, and how many in all.
 /// Every edit adds or removes at most one character of one kind, so comparing the counts gives a
 /// lower bound of the edit distance for the cost of 32 subtractions.
@@ -141,14 +145,33 @@ impl Letters {
         letters
     }
 
+    /// Whether the edit-distance step may fit: the lengths and counts allow a quarter of the
+    /// longer path's length in edits, and neither path is too long to compare.
+    pub(crate) fn may_be_close(&self, other: &Self) -> bool {
+        let longest = self.len.max(other.len);
+        let allowed = longest / 4;
+        longest <= MAX_EDIT_DISTANCE_LEN
+            && self.len.abs_diff(other.len) <= allowed
+            && self.fewest_edits(other) <= allowed
+    }
+
     /// At least this many single-character edits turn one path into the other.
     pub(crate) fn fewest_edits(&self, other: &Self) -> usize {
-        let (mut surplus, mut shortfall) = (0usize, 0usize);
-        for (&a, &b) in self.counts.iter().zip(&other.counts) {
-            surplus += usize::from(a.saturating_sub(b));
-            shortfall += usize::from(b.saturating_sub(a));
+        // Fixed-size arrays and narrow sums, which the compiler turns into vector instructions.
+        let mut surplus = [0u16; 32];
+        let mut shortfall = [0u16; 32];
+        for i in 0..32 {
+            let (a, b) = (self.counts[i], other.counts[i]);
+            surplus[i] = u16::from(a.saturating_sub(b));
+            shortfall[i] = u16::from(b.saturating_sub(a));
         }
-        surplus.max(shortfall)
+        let total = |counts: [u16; 32]| {
+            counts
+                .iter()
+                .map(|&count| usize::from(count))
+                .sum::<usize>()
+        };
+        total(surplus).max(total(shortfall))
     }
 }
 
@@ -235,6 +258,10 @@ pub(crate) struct PostmanIndex {
     by_id: HashMap<Uuid, u32>,
     /// Examples by name, in position order, for `x-mock-response-name`.
     by_name: HashMap<String, Vec<u32>>,
+    /// Examples by method with their paths' characters, side by side for the edit-distance
+    /// step's scan.
+    by_method: HashMap<String, Vec<(Letters, u32)>>,
+    any_method: Vec<(Letters, u32)>,
 }
 
 impl PostmanIndex {
@@ -264,6 +291,11 @@ impl PostmanIndex {
                 .entry(example.name.clone())
                 .or_default()
                 .push(position);
+            let of_method = match &example.method {
+                Some(method) => index.by_method.entry(method.clone()).or_default(),
+                None => &mut index.any_method,
+            };
+            of_method.push((forms.letters, position));
             index.forms.push(forms);
         }
         index
@@ -277,6 +309,21 @@ impl PostmanIndex {
     /// The positions of the examples with this name.
     pub(crate) fn named(&self, name: &str) -> &[u32] {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Examples of `method` whose character counts leave the edit-distance step a chance, in
+    /// no particular order: what that step's scan compares when no cheaper step fits.
+    pub(crate) fn maybe_close<'i>(
+        &'i self,
+        method: &str,
+        request: &'i PathForms,
+    ) -> impl Iterator<Item = u32> + 'i {
+        let of_method = self.by_method.get(method).map_or(&[][..], Vec::as_slice);
+        of_method
+            .iter()
+            .chain(&self.any_method)
+            .filter(|(letters, _)| letters.may_be_close(&request.letters))
+            .map(|&(_, position)| position)
     }
 
     /// Examples that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and

@@ -20,9 +20,6 @@ use crate::shortlist::Sought;
 use crate::tally::{self, Tally, weight};
 use crate::value::first_value;
 
-/// Paths longer than this are not compared by edit distance, which costs their product.
-const MAX_EDIT_DISTANCE_LEN: usize = 512;
-
 /// The request as postman-mode selection reads it, computed once.
 struct Incoming<'r> {
     request: &'r Request,
@@ -122,8 +119,9 @@ pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Reques
     // dropped: explaining needs to know that their path fits.
     let mut edit_fits = Vec::new();
     if best.is_none() && incoming.fuzzy {
-        let every = 0..mock.examples.len() as u32;
-        best = best_of(mock, index, &incoming, every, true, &mut edit_fits);
+        // The index offered every example a cheaper step fits: only the edit distance is left.
+        let close = index.maybe_close(&request.method, &incoming.forms);
+        best = best_of(mock, index, &incoming, close, true, &mut edit_fits);
     }
     let Some((position, score, tied)) = best else {
         let mut path_fits = candidates;
@@ -511,14 +509,10 @@ fn path_step(
 /// paths out first, and the comparison only fills the cells within the allowed distance of the
 /// diagonal, stopping at the first row where none is close enough.
 fn close_by_edit_distance(a: &PathForms, b: &PathForms) -> bool {
-    let longest = a.letters.len.max(b.letters.len);
-    let allowed = longest / 4;
-    if longest > MAX_EDIT_DISTANCE_LEN
-        || a.letters.len.abs_diff(b.letters.len) > allowed
-        || a.letters.fewest_edits(&b.letters) > allowed
-    {
+    if !a.letters.may_be_close(&b.letters) {
         return false;
     }
+    let allowed = a.letters.len.max(b.letters.len) / 4;
     let (a, b) = (&a.lower_trimmed, &b.lower_trimmed);
     if a.is_ascii() && b.is_ascii() {
         within_edits(a.as_bytes(), b.as_bytes(), allowed)

@@ -344,6 +344,36 @@ fn each_path_step_gives_its_score() {
 }
 
 #[test]
+fn a_misspelt_path_reaches_the_example_of_the_requests_method() {
+    let examples = mock(&[
+        (
+            "read",
+            json!({"method": "GET", "path": "/users/profile"}),
+            200,
+        ),
+        (
+            "update",
+            json!({"method": "PUT", "path": "/users/profile"}),
+            200,
+        ),
+        (
+            "other",
+            json!({"method": "PUT", "path": "/teams/everyone"}),
+            200,
+        ),
+    ]);
+    let put = Request::from_url("PUT", "/users/profle", &[], "");
+    assert_eq!(score(&examples, &put), (80.0, PathStep::EditDistance));
+    assert_eq!(chosen(&examples, &put).as_deref(), Some("update"));
+    assert_eq!(
+        chosen(&examples, &get("/users/profle")).as_deref(),
+        Some("read")
+    );
+    let delete = Request::from_url("DELETE", "/users/profle", &[], "");
+    assert_eq!(chosen(&examples, &delete), None);
+}
+
+#[test]
 fn the_exact_path_beats_a_fuzzy_one() {
     let examples = mock(&[
         ("ten", json!({"path": "/users/10"}), 200),
