@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lyrebird's one test command: builds everything, refuses warnings, and runs every test of the
-# workspace against a real PostgreSQL.
+# workspace against a real PostgreSQL, then the browser tests (web/tests) in headless Chromium.
 #
 #   ./deploy/test.sh                 # everything
 #   ./deploy/test.sh -E 'test(isolation)'   # extra arguments go to cargo nextest (or cargo test)
@@ -43,6 +43,25 @@ if ! have_postgres; then
     fi
 fi
 
+# The browser tests (web/tests) drive Debian's Chromium with playwright-core from npm; they never
+# download a browser of their own.
+chromium="${CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "${chromium}" ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        say "installing Chromium for the browser tests (apt-get install chromium)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        say "Chromium (${chromium}) is missing for the browser tests: install it"
+        say "(Debian: sudo apt-get install chromium), or set CHROMIUM to its path, then run this again"
+        exit 1
+    fi
+fi
+if ! command -v npm >/dev/null; then
+    say "Node.js and npm are missing for the browser tests: install Node.js 20 or later"
+    exit 1
+fi
+
 # The tests' shared cluster: start each run from a clean one, and stop it at the end.
 test_cluster="${LYREBIRD_TEST_PG_DIR:-${TMPDIR:-/tmp}/lyrebird-test-postgres}"
 stop_test_cluster() {
@@ -77,3 +96,10 @@ else
     cargo test --workspace --all-targets --no-fail-fast "$@"
 fi
 cargo test --workspace --doc
+
+# The browser tests, against the lyrebird binary built above; Node's runner ends with
+# `# pass N` and `# fail N`, and its exit status is this script's.
+lyrebird_bin="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/lyrebird"
+cd web/tests
+npm ci --no-audit --no-fund --loglevel=error
+CHROMIUM="${chromium}" LYREBIRD_BIN="${lyrebird_bin}" node --test --test-reporter=tap

@@ -1,0 +1,189 @@
+// What every browser test stands on: a real `lyrebird serve` on a free loopback port with a data
+// directory (and so an embedded PostgreSQL cluster) of its own, Debian's Chromium driven by
+// playwright-core, and a few steps users take over and over (sign up, call a mock).
+//
+// The binary is the one cargo built (target/debug/lyrebird, or LYREBIRD_BIN); the browser is
+// /usr/bin/chromium (or CHROMIUM). Screenshots go to docs/screenshots/, overwriting the last ones.
+
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '../..');
+const screenshotDir = join(repoRoot, 'docs/screenshots');
+
+/** How long the server may take to come up: a first start runs initdb (a hang guard). */
+const STARTUP_GUARD_MS = 120_000;
+/** How long a stopping server may take before it is killed. */
+const SHUTDOWN_GUARD_MS = 30_000;
+
+/** The flags Chromium needs here: as root no sandbox, and no background traffic to the internet. */
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/**
+ * Starts `lyrebird serve` on 127.0.0.1 with a fresh data directory and waits until /readyz says
+ * the database answers. `stop()` shuts it down with SIGINT (so it stops its PostgreSQL too) and
+ * removes the directory.
+ */
+export async function startLyrebird() {
+  const binary = process.env.LYREBIRD_BIN ?? join(repoRoot, 'target/debug/lyrebird');
+  if (!existsSync(binary)) {
+    throw new Error(`${binary} does not exist: build it with \`cargo build\` (or set LYREBIRD_BIN)`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'lyrebird-browser-'));
+  // Run as root, the server runs PostgreSQL as the postgres user, which must reach the cluster.
+  await chmod(dir, 0o755);
+  const env = { ...process.env };
+  // The server gets its own cluster, never a database named by the caller's environment.
+  delete env.DATABASE_URL;
+  const child = spawn(
+    binary,
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const log = [];
+  const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  const listening = new Promise((done, fail) => {
+    let pending = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop();
+      for (const line of lines) {
+        log.push(line);
+        const address = /listen=(\S+)/.exec(line);
+        if (address) done(address[1]);
+      }
+    });
+    exited.then(({ code, signal }) =>
+      fail(new Error(`lyrebird exited (${code ?? signal}) before listening:\n${log.join('\n')}`)));
+    setTimeout(() => fail(new Error(`lyrebird did not listen in time:\n${log.join('\n')}`)),
+      STARTUP_GUARD_MS).unref();
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      const guard = setTimeout(() => child.kill('SIGKILL'), SHUTDOWN_GUARD_MS);
+      await exited;
+      clearTimeout(guard);
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  let address;
+  try {
+    address = await listening;
+    await waitUntilReady(`http://${address}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const url = `http://${address}`;
+  return {
+    url,
+    log,
+    stop,
+    /** The `/m/<id>/` URL of a mock, on loopback. */
+    mockUrl: (mockId, path = '') => `${url}/m/${mockId}/${path.replace(/^\//, '')}`,
+  };
+}
+
+async function waitUntilReady(url) {
+  const deadline = Date.now() + STARTUP_GUARD_MS;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      if (response.ok) return;
+    } catch {
+      // Not answering yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${url}/readyz never answered 200`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+/** Headless Chromium, from Debian's package. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: CHROMIUM_FLAGS,
+  });
+}
+
+/** A page of a fresh browser context (its own cookies) at desktop size. */
+export async function newPage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  return context.newPage();
+}
+
+/**
+ * Saves a full-page screenshot as docs/screenshots/<name>.png, at the page's width or, with
+ * `{ width: 390 }`, at a phone's (the page is put back to its size afterwards).
+ */
+export async function screenshot(page, name, { width } = {}) {
+  await mkdir(screenshotDir, { recursive: true });
+  const size = page.viewportSize();
+  if (width) await page.setViewportSize({ width, height: 844 });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+  if (width) await page.setViewportSize(size);
+}
+
+/** A new, unique email address for an account of one test. */
+export function uniqueEmail(label) {
+  return `${label}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+/** A password good enough for sign-up. */
+export const PASSWORD = 'correct horse battery staple';
+
+/** The repository's shared product files: /work/shared on a workstation, ../shared in CI. */
+export function sharedDir() {
+  const candidates = [
+    process.env.LYREBIRD_SHARED_DIR,
+    resolve(repoRoot, '../shared'),
+    resolve(repoRoot, 'shared'),
+  ].filter(Boolean);
+  const found = candidates.find((dir) => existsSync(join(dir, 'corpus')));
+  if (!found) throw new Error(`no shared/corpus beside the repository (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+/**
+ * Signs up through the API (for tests whose subject is not the sign-up page) and returns the
+ * account's first admin key.
+ */
+export async function signUpByApi(server, email = uniqueEmail('api')) {
+  const response = await fetch(`${server.url}/api/v1/accounts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  if (response.status !== 201) throw new Error(`sign-up: ${response.status} ${await response.text()}`);
+  const body = await response.json();
+  return { email, key: body.api_key };
+}
+
+/** A call of the admin API with a key; the JSON answer, or an error naming the status. */
+export async function api(server, key, method, path, body) {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
