@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use lyrebird_store::{ApiKey, KeyId, Scope};
+use lyrebird_store::{ApiKey, KeyId, Scope, Workspace};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -105,24 +105,30 @@ async fn create_key(
     admin: Admin,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    let name = body.name.trim();
+    let created = create(&state, &admin.workspace, &body.name, body.scope).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Creates a key named `name` (trimmed, 1 to 100 characters): the API's and the keys page's
+/// one way to do it.
+pub async fn create(
+    state: &AppState,
+    workspace: &Workspace,
+    name: &str,
+    scope: Scope,
+) -> Result<CreatedKey, ApiError> {
+    let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::invalid(
             "name",
             format!("a key needs a name of 1 to {MAX_NAME_CHARS} characters"),
         ));
     }
-    let (key, secret) = state
-        .store
-        .create_key(&admin.workspace, name, body.scope)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            key: key.into(),
-            api_key: secret.expose().to_owned(),
-        }),
-    ))
+    let (key, secret) = state.store.create_key(workspace, name, scope).await?;
+    Ok(CreatedKey {
+        key: key.into(),
+        api_key: secret.expose().to_owned(),
+    })
 }
 
 /// Revokes a key; requests with it are refused from the next one on.

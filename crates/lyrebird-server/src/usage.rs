@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use lyrebird_store::embedded::{
     Cluster, DATABASE, EmbeddedError, EmbeddedOptions, EmbeddedPostgres,
 };
-use lyrebird_store::{Store, StoreError, UsageMonth, WorkspaceId, WorkspaceRef};
+use lyrebird_store::{Store, StoreError, UsageMonth, Workspace, WorkspaceId, WorkspaceRef};
 
 use crate::AppState;
 use crate::config::ServeArgs;
@@ -46,19 +46,25 @@ pub struct UsageView {
     responses((status = 200, body = UsageView), (status = 401, body = ErrorBody))
 )]
 async fn usage(State(state): State<AppState>, admin: Admin) -> Result<Json<UsageView>, ApiError> {
+    Ok(Json(this_month(&state, &admin.workspace).await?))
+}
+
+/// The workspace's usage this month, calls not yet written included: what the API and the
+/// usage page show.
+pub async fn this_month(state: &AppState, workspace: &Workspace) -> Result<UsageView, ApiError> {
     let month = UsageMonth::current();
     let stored = state
         .store
-        .usage(&admin.workspace, month, state.settings.monthly_quota)
+        .usage(workspace, month, state.settings.monthly_quota)
         .await?;
-    let calls = stored.calls + state.runtime.unwritten_calls(admin.workspace.id(), month);
-    Ok(Json(UsageView {
+    let calls = stored.calls + state.runtime.unwritten_calls(workspace.id(), month);
+    Ok(UsageView {
         month: month.to_string(),
         calls,
         quota: stored.quota,
         remaining: stored.quota.saturating_sub(calls),
         resets_at: month.resets_at(),
-    }))
+    })
 }
 
 /// `lyrebird workspace set-quota`: sets the quota in the database the server uses (the

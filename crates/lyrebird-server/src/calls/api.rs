@@ -398,8 +398,26 @@ async fn list_calls(
     filter: Result<Query<FilterParams>, QueryRejection>,
     page: Result<Query<PageParams>, QueryRejection>,
 ) -> Result<Json<CallPage>, ApiError> {
-    let filter = query_of(filter)?.parse()?;
-    let params = query_of(page)?;
+    let page = search(
+        &state,
+        &admin.workspace,
+        mock,
+        &query_of(filter)?,
+        &query_of(page)?,
+    )
+    .await?;
+    Ok(Json(page))
+}
+
+/// A page of a mock's calls, newest first: what the API and the call log page show.
+pub async fn search(
+    state: &AppState,
+    workspace: &Workspace,
+    mock: MockId,
+    filter: &FilterParams,
+    params: &PageParams,
+) -> Result<CallPage, ApiError> {
+    let filter = filter.parse()?;
     let limit = match params.limit.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_LIMIT,
         Some(limit) => limit
@@ -416,10 +434,10 @@ async fn list_calls(
         .filter(|cursor| !cursor.is_empty())
         .map(decode_cursor)
         .transpose()?;
-    own_mock(&state, &admin.workspace, mock).await?;
+    own_mock(state, workspace, mock).await?;
     let mut calls = state
         .store
-        .list_calls(&admin.workspace, mock, &filter, after, limit + 1)
+        .list_calls(workspace, mock, &filter, after, limit + 1)
         .await?;
     let next_cursor = if calls.len() > limit as usize {
         calls.truncate(limit as usize);
@@ -427,10 +445,10 @@ async fn list_calls(
     } else {
         None
     };
-    Ok(Json(CallPage {
+    Ok(CallPage {
         calls: calls.into_iter().map(CallSummaryView::from).collect(),
         next_cursor,
-    }))
+    })
 }
 
 /// One call in full: headers, bodies, explanation and callback results.
@@ -449,9 +467,19 @@ async fn get_call(
     admin: Admin,
     ApiPath((mock, call)): ApiPath<(MockId, Uuid)>,
 ) -> Result<Json<CallDetailView>, ApiError> {
-    own_mock(&state, &admin.workspace, mock).await?;
-    let (call, callbacks) = state.store.call(&admin.workspace, mock, call).await?;
-    Ok(Json(CallDetailView::new(call, callbacks)))
+    Ok(Json(detail(&state, &admin.workspace, mock, call).await?))
+}
+
+/// One call of a mock in full: what the API and the call's page show.
+pub async fn detail(
+    state: &AppState,
+    workspace: &Workspace,
+    mock: MockId,
+    call: Uuid,
+) -> Result<CallDetailView, ApiError> {
+    own_mock(state, workspace, mock).await?;
+    let (call, callbacks) = state.store.call(workspace, mock, call).await?;
+    Ok(CallDetailView::new(call, callbacks))
 }
 
 /// Deletes every logged call of the mock.
@@ -467,9 +495,14 @@ async fn clear_calls(
     admin: Admin,
     ApiPath(mock): ApiPath<MockId>,
 ) -> Result<StatusCode, ApiError> {
-    own_mock(&state, &admin.workspace, mock).await?;
-    state.store.clear_calls(&admin.workspace, mock).await?;
+    clear(&state, &admin.workspace, mock).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes every logged call of a mock of the workspace; returns how many there were.
+pub async fn clear(state: &AppState, workspace: &Workspace, mock: MockId) -> Result<u64, ApiError> {
+    own_mock(state, workspace, mock).await?;
+    Ok(state.store.clear_calls(workspace, mock).await?)
 }
 
 #[cfg(test)]
