@@ -8,7 +8,7 @@
 //! One module per resource, each building its own router: [`accounts`], [`sessions`],
 //! [`keys`], [`mocks`], [`examples`], [`health`], gathered with their documentation by
 //! [`openapi`]. [`extract`] holds the extractors (JSON bodies, typed ids, authentication) and
-//! [`error`] the one error type.
+//! [`error`] the one error type. [`web`] is the web app's pages, on the same state.
 
 pub mod accounts;
 pub mod callbacks;
@@ -24,14 +24,15 @@ pub mod openapi;
 pub mod runtime;
 pub mod sessions;
 pub mod usage;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::{Extension, Router};
 use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use lyrebird_store::{MockId, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -79,8 +80,10 @@ impl Settings {
 pub fn app(state: AppState) -> Router {
     let (routes, _) = openapi::routes().split_for_parts();
     routes
+        .merge(web::router())
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(Extension(web::throttle::LoginThrottle::default()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             runtime::route,

@@ -2,12 +2,14 @@
 //! `DELETE /api/v1/sessions` logs out.
 //!
 //! The cookie is `SameSite=Lax` and the API only takes JSON bodies, so another site can neither
-//! send the cookie with a script's request nor forge a JSON request with a plain form.
+//! send the cookie with a script's request nor forge a JSON request with a plain form. Logging
+//! in goes through the same throttle as the log-in page ([`crate::web::throttle`]).
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{AppendHeaders, IntoResponse};
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Response};
+use lyrebird_store::Secret;
 use lyrebird_store::accounts::SESSION_LIFETIME;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -17,8 +19,10 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::accounts::{AccountView, Credentials, WorkspaceView};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, SESSION_COOKIE, session_token};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::extract::{ApiJson, session_token};
+use crate::web::session::{is_https, session_cookie};
+use crate::web::throttle::{ClientAddr, LoginRefused, LoginThrottle, log_in as throttled_log_in};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(log_in, log_out))
@@ -42,19 +46,35 @@ pub struct LoggedIn {
     responses(
         (status = 200, description = "Logged in; the cookie is set", body = LoggedIn),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this email or address; `Retry-After` says how long to wait", body = ErrorBody),
     )
 )]
 async fn log_in(
     State(state): State<AppState>,
+    Extension(throttle): Extension<LoginThrottle>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let (email, password) = body.parse()?;
-    let session = state
-        .store
-        .log_in(&email, password)
-        .await?
-        .ok_or(ApiError::InvalidCredentials("wrong email or password"))?;
-    let cookie = session_cookie(session.token.expose(), SESSION_LIFETIME.whole_seconds())?;
+    let session = throttled_log_in(&state.store, &throttle, &email, password, address)
+        .await
+        .map_err(|refused| match refused {
+            LoginRefused::WrongCredentials => {
+                Err(ApiError::InvalidCredentials("wrong email or password"))
+            }
+            LoginRefused::Throttled(seconds) => return Ok(too_many_attempts(seconds)),
+            LoginRefused::Store(error) => Err(error.into()),
+        });
+    let session = match session {
+        Ok(session) => session,
+        Err(refused) => return refused,
+    };
+    let cookie = session_cookie(
+        &session.token,
+        SESSION_LIFETIME.whole_seconds(),
+        is_https(&headers),
+    );
     Ok((
         AppendHeaders([(header::SET_COOKIE, cookie)]),
         Json(LoggedIn {
@@ -62,7 +82,30 @@ async fn log_in(
             workspace: WorkspaceView::new(session.workspace, &state.settings),
             expires_at: session.expires_at,
         }),
-    ))
+    )
+        .into_response())
+}
+
+/// 429 with `Retry-After`, in the API's error shape.
+fn too_many_attempts(seconds: u64) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: "too_many_attempts",
+            message: format!(
+                "too many failed attempts to log in; wait {seconds} seconds and try again"
+            ),
+            field: None,
+            line: None,
+            column: None,
+            details: Vec::new(),
+        },
+    };
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, seconds.to_string())],
+        Json(body),
+    )
+        .into_response()
 }
 
 /// Logs out: ends the session of the cookie, if any, and clears the cookie.
@@ -82,13 +125,9 @@ async fn log_out(
     }
     Ok((
         StatusCode::NO_CONTENT,
-        AppendHeaders([(header::SET_COOKIE, session_cookie("", 0)?)]),
+        AppendHeaders([(
+            header::SET_COOKIE,
+            session_cookie(&Secret::new(""), 0, is_https(&headers)),
+        )]),
     ))
-}
-
-fn session_cookie(token: &str, max_age_seconds: i64) -> Result<HeaderValue, ApiError> {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age_seconds}"
-    ))
-    .map_err(|e| ApiError::Internal(e.into()))
 }

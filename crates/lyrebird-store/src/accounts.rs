@@ -215,6 +215,15 @@ impl Store {
         }))
     }
 
+    /// The account a session names (the web pages show its email).
+    pub async fn account(&self, id: AccountId) -> Result<Account> {
+        sqlx::query_as("SELECT id, email, created_at FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     async fn personal_workspace(&self, account: AccountId) -> Result<WorkspaceDetails> {
         Ok(sqlx::query_as(
             "SELECT id, name, monthly_quota, created_at FROM workspaces

@@ -1,0 +1,251 @@
+//! The web app: server-rendered pages on top of the same store and engine as the REST API.
+//!
+//! Pages are MiniJinja templates from the repository's `web/templates/`, with the stylesheet and
+//! the small progressive script of `web/static/`, all compiled into the binary with
+//! `include_str!` (no JavaScript build step, nothing fetched from elsewhere). The page
+//! [`Environment`] is separate from the engine's sandboxed one and auto-escapes every `.html`
+//! template, so whatever a user typed is escaped unless a template says otherwise (none does for
+//! user data).
+//!
+//! Forms POST to page routes and redirect (POST/redirect/GET); each carries the session's CSRF
+//! token ([`csrf`]). Layout of the module:
+//! - [`session`]: the [`WebSession`] extractor (cookie → account, workspace, CSRF token, flashes);
+//! - [`csrf`]: tokens and the [`csrf::PostedForm`] extractor that checks them;
+//! - [`throttle`]: login throttling, shared with `POST /api/v1/sessions`;
+//! - [`landing`]: sign up, log in, log out;
+//! - [`mocks`]: the dashboard, creating (from scratch or by upload), a mock's page and settings;
+//! - [`examples`]: the example editor.
+
+pub mod csrf;
+pub mod landing;
+pub mod session;
+pub mod throttle;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::error::ApiError;
+pub use session::WebSession;
+
+/// Every page route. Paths stay clear of `/api/v1/`, `/m/`, `/healthz` and `/readyz`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(landing::router())
+        .route("/static/app.css", get(stylesheet))
+        .route("/static/app.js", get(script))
+}
+
+/// The page templates, by name, as compiled into the binary. A new page adds its line here.
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "base.html",
+        include_str!("../../../../web/templates/base.html"),
+    ),
+    (
+        "macros.html",
+        include_str!("../../../../web/templates/macros.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../../../web/templates/error.html"),
+    ),
+    (
+        "landing.html",
+        include_str!("../../../../web/templates/landing.html"),
+    ),
+];
+
+/// The page environment, built once. A template that does not parse is a bug in this binary,
+/// found by the first test that renders any page.
+static PAGES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .unwrap_or_else(|error| panic!("page template {name} does not parse: {error:#}"));
+    }
+    env
+});
+
+/// A flash message: shown once, on the next page.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Flash {
+    /// `success`, `info`, `warning` or `error`: the message's colour and role.
+    pub kind: FlashKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FlashKind {
+    Success,
+    Warning,
+    Error,
+}
+
+impl Flash {
+    pub fn success(text: impl Into<String>) -> Self {
+        Self {
+            kind: FlashKind::Success,
+            text: text.into(),
+        }
+    }
+
+    pub fn warning(text: impl Into<String>) -> Self {
+        Self {
+            kind: FlashKind::Warning,
+            text: text.into(),
+        }
+    }
+}
+
+/// Renders a page for a signed-in person: the layout gets the session (for the nav, the
+/// log-out form and the CSRF token the scripts send) and the flashes, which are then cleared.
+pub fn page(
+    session: &WebSession,
+    status: StatusCode,
+    template: &str,
+    ctx: Value,
+) -> Result<Response, PageError> {
+    let ctx = context! {
+        session => context! {
+            email => &session.account.email,
+            csrf_token => &session.csrf_token,
+        },
+        flashes => Serde(&session.flashes),
+        ..ctx
+    };
+    let html = render(template, ctx)?;
+    let mut response = (status, Html(html)).into_response();
+    if !session.flashes.is_empty() {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, session::clear_flash_cookie());
+    }
+    Ok(response)
+}
+
+/// Renders a template into HTML.
+pub fn render(template: &str, ctx: Value) -> Result<String, PageError> {
+    PAGES
+        .get_template(template)
+        .and_then(|template| template.render(ctx))
+        .map_err(|error| PageError::Internal(Box::new(error)))
+}
+
+/// A redirect after a successful POST, with a message for the next page.
+pub fn redirect_with(to: &str, flashes: &[Flash]) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    if let Some(cookie) = session::flash_cookie(flashes) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// What can go wrong on a page, answered with a page of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// 404: missing, or another workspace's (indistinguishable, as in the API).
+    #[error("This page does not exist, or belongs to another workspace.")]
+    NotFound,
+    /// 403: a form without the session's CSRF token.
+    #[error(
+        "This form was sent without a valid security token. Reload the page and try again; if it keeps happening, log out and in again."
+    )]
+    Csrf,
+    /// 429: too many failed logins; the wait in seconds.
+    #[error("Too many failed attempts to log in. Wait {0} seconds and try again.")]
+    Throttled(u64),
+    /// 400: a request the page cannot read.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 500/503: logged, answered without details.
+    #[error("Something went wrong on our side. Try again in a moment.")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl PageError {
+    fn status(&self) -> StatusCode {
+        match self {
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::NotFound | ApiError::NoRoute => PageError::NotFound,
+            ApiError::MalformedJson(message) | ApiError::BadRequest(message) => {
+                PageError::BadRequest(message)
+            }
+            ApiError::Invalid { .. } | ApiError::InvalidExample(_) => {
+                PageError::BadRequest(error.to_string())
+            }
+            other => PageError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<lyrebird_store::StoreError> for PageError {
+    fn from(error: lyrebird_store::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let PageError::Internal(cause) = &self {
+            tracing::error!(error = %cause, "page failed");
+        }
+        let html = render(
+            "error.html",
+            context! { status => status.as_u16(), reason => status.canonical_reason(), message => self.to_string() },
+        )
+        .unwrap_or_else(|_| self.to_string());
+        let mut response = (status, Html(html)).into_response();
+        if let PageError::Throttled(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../../../../web/static/app.css"),
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/static/app.js"),
+    )
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            // Short: a new binary's files are picked up within minutes without versioned names.
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+}
