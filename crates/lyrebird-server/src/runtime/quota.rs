@@ -15,7 +15,7 @@
 //! (serving goes on) and counted; see `docs/serving.md`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use lyrebird_store::{Store, StoreError, UsageMonth, WorkspaceId};
@@ -69,7 +69,7 @@ struct Inner {
     store: Store,
     default_quota: u64,
     block: u64,
-    accounts: Mutex<HashMap<WorkspaceId, Arc<Account>>>,
+    accounts: RwLock<HashMap<WorkspaceId, Arc<Account>>>,
     /// Served calls of months gone by, still to be written.
     unwritten_past: Mutex<Vec<(WorkspaceId, UsageMonth, u64)>>,
 }
@@ -123,14 +123,23 @@ impl Quotas {
                 store,
                 default_quota,
                 block: block.max(1),
-                accounts: Mutex::default(),
+                accounts: RwLock::default(),
                 unwritten_past: Mutex::default(),
             }),
         }
     }
 
     fn account(&self, workspace: WorkspaceId) -> Arc<Account> {
-        let mut accounts = self.inner.accounts.lock().expect("quota lock");
+        if let Some(account) = self
+            .inner
+            .accounts
+            .read()
+            .expect("quota lock")
+            .get(&workspace)
+        {
+            return Arc::clone(account);
+        }
+        let mut accounts = self.inner.accounts.write().expect("quota lock");
         Arc::clone(accounts.entry(workspace).or_default())
     }
 
@@ -333,7 +342,7 @@ impl Quotas {
         if let Some(account) = self
             .inner
             .accounts
-            .lock()
+            .read()
             .expect("quota lock")
             .get(&workspace)
         {
@@ -343,14 +352,14 @@ impl Quotas {
 
     /// Changes may have been missed: every workspace looks again before refusing.
     pub fn recheck_all(&self) {
-        for account in self.inner.accounts.lock().expect("quota lock").values() {
+        for account in self.inner.accounts.read().expect("quota lock").values() {
             account.state.lock().expect("quota lock").spent_until = None;
         }
     }
 
     /// Served calls not yet written, for `GET /api/v1/usage`.
     pub fn unwritten(&self, workspace: WorkspaceId, month: UsageMonth) -> u64 {
-        let accounts = self.inner.accounts.lock().expect("quota lock");
+        let accounts = self.inner.accounts.read().expect("quota lock");
         accounts.get(&workspace).map_or(0, |account| {
             let state = account.state.lock().expect("quota lock");
             if state.month == Some(month) {
@@ -399,7 +408,7 @@ impl Quotas {
     }
 
     fn accounts(&self) -> Vec<(WorkspaceId, Arc<Account>)> {
-        let accounts = self.inner.accounts.lock().expect("quota lock");
+        let accounts = self.inner.accounts.read().expect("quota lock");
         accounts
             .iter()
             .map(|(id, account)| (*id, Arc::clone(account)))
