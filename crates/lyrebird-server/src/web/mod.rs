@@ -16,10 +16,14 @@
 //! - [`mocks`]: the dashboard, creating (from scratch or by upload), a mock's page and settings;
 //! - [`examples`]: the example editor.
 
+pub mod calls;
 pub mod csrf;
+pub mod format;
+pub mod keys;
 pub mod landing;
 pub mod session;
 pub mod throttle;
+pub mod usage;
 
 use std::sync::LazyLock;
 
@@ -39,6 +43,9 @@ pub use session::WebSession;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(landing::router())
+        .merge(keys::router())
+        .merge(usage::router())
+        .merge(calls::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
 }
@@ -60,6 +67,26 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "landing.html",
         include_str!("../../../../web/templates/landing.html"),
+    ),
+    (
+        "keys.html",
+        include_str!("../../../../web/templates/keys.html"),
+    ),
+    (
+        "key_revoke.html",
+        include_str!("../../../../web/templates/key_revoke.html"),
+    ),
+    (
+        "usage.html",
+        include_str!("../../../../web/templates/usage.html"),
+    ),
+    (
+        "calls.html",
+        include_str!("../../../../web/templates/calls.html"),
+    ),
+    (
+        "call.html",
+        include_str!("../../../../web/templates/call.html"),
     ),
 ];
 
