@@ -126,7 +126,7 @@ where
 
 impl MockFields {
     /// Checks the given fields and writes them into `draft`.
-    fn apply(self, draft: &mut MockDraft) -> Result<(), ApiError> {
+    pub(crate) fn apply(self, draft: &mut MockDraft) -> Result<(), ApiError> {
         if let Some(name) = self.name {
             draft.name = bounded("name", &name, MAX_NAME_CHARS)?;
         }
