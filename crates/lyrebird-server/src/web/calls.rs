@@ -1,0 +1,495 @@
+//! A mock's call log: the list (`/mocks/{id}/calls`, newest first, with a search box and
+//! filters sent as a GET form, and paging by the API's cursor), one call in full
+//! (`/mocks/{id}/calls/{call_id}`: headers, bodies pretty-printed, the key used, and why the
+//! example answered or which examples came closest), clearing, and links to the exports.
+//!
+//! The numbers come from the call log's own service functions ([`crate::calls::api`]), so the
+//! page and the API always agree. The live tail is `web/static/calls.js`: an `EventSource` on
+//! the API's `calls/stream`, authenticated by the session cookie, that fills the row template of
+//! the list page for each call as it arrives.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use lyrebird_engine::{DecidedBy, Explanation};
+use lyrebird_store::{KeyId, MockId, Workspace};
+use minijinja::context;
+use minijinja::value::Serde;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::csrf::PostedForm;
+use super::format::{self, ShownBody};
+use super::session::percent_encode;
+use super::{Flash, PageError, WebSession, page, redirect_with};
+use crate::AppState;
+use crate::calls::api::{
+    self, CallDetailView, CallSummaryView, FilterParams, MessageView, PageParams,
+};
+use crate::error::ApiError;
+use crate::keys::KeyView;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/mocks/{id}/calls", get(call_log))
+        .route("/mocks/{id}/calls/clear", post(clear_calls))
+        .route("/mocks/{id}/calls/{call_id}", get(call_page))
+        .route("/static/calls.js", get(script))
+}
+
+/// The search form as the query string gives it. Times come from `datetime-local` inputs,
+/// read as UTC.
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct SearchForm {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    matched: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+impl SearchForm {
+    fn filters(&self) -> FilterParams {
+        let given = |value: &str| Some(value.trim().to_owned()).filter(|value| !value.is_empty());
+        FilterParams {
+            method: given(&self.method),
+            status: given(&self.status),
+            path_prefix: None,
+            matched: given(&self.matched),
+            from: given(&self.from).map(|time| utc(&time)),
+            to: given(&self.to).map(|time| utc(&time)),
+            q: given(&self.q),
+        }
+    }
+
+    fn is_filtered(&self) -> bool {
+        [
+            &self.q,
+            &self.method,
+            &self.status,
+            &self.matched,
+            &self.from,
+            &self.to,
+        ]
+        .iter()
+        .any(|value| !value.trim().is_empty())
+    }
+
+    /// The filters given, as a query string, to carry them to the next page and the exports.
+    fn query(&self) -> String {
+        [
+            ("q", &self.q),
+            ("method", &self.method),
+            ("status", &self.status),
+            ("matched", &self.matched),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(name, value)| format!("{name}={}", percent_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// A `datetime-local` value (`2026-11-21T12:00`, seconds optional) as RFC 3339 in UTC; other
+/// text is passed on for the API's own error to name.
+fn utc(time: &str) -> String {
+    let bytes = time.as_bytes();
+    let local = |len: usize| bytes.len() == len && bytes.get(10) == Some(&b'T');
+    if local(16) {
+        format!("{time}:00Z")
+    } else if local(19) {
+        format!("{time}Z")
+    } else {
+        time.to_owned()
+    }
+}
+
+/// A call in the list.
+#[derive(Debug, Serialize)]
+struct CallRow {
+    href: String,
+    at: String,
+    method: String,
+    /// The path with its query.
+    target: String,
+    status: u16,
+    matched: bool,
+    /// The example's name, or what happened instead.
+    answer: String,
+    example_href: Option<String>,
+    latency: String,
+}
+
+impl CallRow {
+    fn new(mock: MockId, call: CallSummaryView) -> Self {
+        let answer = match (&call.example_name, call.outcome.as_str()) {
+            (Some(name), _) => name.clone(),
+            (None, "fallback") => "No matching example (fallback response)".to_owned(),
+            (None, "refused") if call.status == 401 => "Refused: no valid key".to_owned(),
+            (None, "refused") => "Refused".to_owned(),
+            (None, "over_quota") => "Refused: monthly quota used up".to_owned(),
+            (None, _) => "No matching example".to_owned(),
+        };
+        Self {
+            href: format!("/mocks/{mock}/calls/{}", call.id),
+            at: format::time(call.at),
+            target: target(&call.path, &call.query),
+            method: call.method,
+            status: call.status,
+            matched: call.matched,
+            answer,
+            example_href: call
+                .example_id
+                .map(|example| format!("/mocks/{mock}/examples/{example}")),
+            latency: format::latency(call.latency_us),
+        }
+    }
+}
+
+fn target(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// The mock's name and URL, for the heading and the empty state.
+async fn mock_heading(
+    state: &AppState,
+    workspace: &Workspace,
+    id: MockId,
+) -> Result<minijinja::Value, PageError> {
+    let mock = state.store.mock(workspace, id).await?;
+    Ok(context! {
+        id => id.to_string(),
+        name => mock.name,
+        private => mock.private,
+        path_url => state.settings.mock_path_url(id),
+    })
+}
+
+fn mock_id(id: &str) -> Result<MockId, PageError> {
+    id.parse().map_err(|_| PageError::NotFound)
+}
+
+async fn call_log(
+    State(state): State<AppState>,
+    session: WebSession,
+    Path(id): Path<String>,
+    Query(search): Query<SearchForm>,
+) -> Result<Response, PageError> {
+    let id = mock_id(&id)?;
+    let mock = mock_heading(&state, &session.workspace, id).await?;
+    let params = PageParams {
+        limit: None,
+        cursor: Some(search.cursor.clone()).filter(|cursor| !cursor.is_empty()),
+    };
+    let (calls, next_cursor, error) =
+        match api::search(&state, &session.workspace, id, &search.filters(), &params).await {
+            Ok(found) => (
+                found
+                    .calls
+                    .into_iter()
+                    .map(|call| CallRow::new(id, call))
+                    .collect(),
+                found.next_cursor,
+                None,
+            ),
+            Err(ApiError::Invalid { field, message }) => {
+                (Vec::new(), None, Some(context! { field, message }))
+            }
+            Err(other) => return Err(other.into()),
+        };
+    let query = search.query();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    page(
+        &session,
+        status,
+        "calls.html",
+        context! {
+            nav => "mocks",
+            mock,
+            calls => Serde(calls),
+            search => Serde(&search),
+            error,
+            filtered => search.is_filtered(),
+            paged => !search.cursor.is_empty(),
+            next_href => next_cursor.map(|cursor| {
+                let join = if query.is_empty() { "" } else { "&" };
+                format!("/mocks/{id}/calls?{query}{join}cursor={cursor}")
+            }),
+            export_query => query,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct Confirmed {}
+
+async fn clear_calls(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    PostedForm { session, .. }: PostedForm<Confirmed>,
+) -> Result<Response, PageError> {
+    let id = mock_id(&id)?;
+    let cleared = api::clear(&state, &session.workspace, id).await?;
+    let text = match cleared {
+        1 => "Cleared 1 call from the log.".to_owned(),
+        n => format!("Cleared {} calls from the log.", format::count(n)),
+    };
+    Ok(redirect_with(
+        &format!("/mocks/{id}/calls"),
+        &[Flash::success(text)],
+    ))
+}
+
+/// One side of a call as the detail page shows it.
+#[derive(Debug, Serialize)]
+struct MessagePart {
+    headers: Vec<(String, String)>,
+    body: ShownBody,
+    size: String,
+    truncated: bool,
+}
+
+impl From<MessageView> for MessagePart {
+    fn from(message: MessageView) -> Self {
+        let content_type = message
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value.as_str());
+        let body = format::body(
+            &message.body.text,
+            message.body.encoding == "base64",
+            content_type,
+        );
+        Self {
+            size: format::count(message.body.size),
+            truncated: message.body.truncated,
+            headers: message.headers,
+            body,
+        }
+    }
+}
+
+/// One example that came close, and the condition it failed.
+#[derive(Debug, Serialize)]
+struct Miss {
+    name: String,
+    href: String,
+    distance: f64,
+    failed: String,
+}
+
+async fn call_page(
+    State(state): State<AppState>,
+    session: WebSession,
+    Path((id, call_id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let id = mock_id(&id)?;
+    let call_id: Uuid = call_id.parse().map_err(|_| PageError::NotFound)?;
+    let mock = mock_heading(&state, &session.workspace, id).await?;
+    let call: CallDetailView = api::detail(&state, &session.workspace, id, call_id).await?;
+    let key = match call.key_id {
+        Some(key) => key_used(&state, &session.workspace, KeyId::from(key)).await?,
+        None => None,
+    };
+    let explanation = explain(id, &call);
+    let callbacks: Vec<_> = call
+        .callbacks
+        .iter()
+        .map(|callback| {
+            context! {
+                at => format::time(callback.at),
+                method => &callback.method,
+                url => &callback.url,
+                status => callback.status,
+                latency => format::latency(callback.latency_us),
+                error => &callback.error,
+            }
+        })
+        .collect();
+    let summary = &call.summary;
+    let info = context! {
+        at => format::time(summary.at),
+        method => &summary.method,
+        host => &summary.host,
+        target => target(&summary.path, &summary.query),
+        status => summary.status,
+        outcome => &summary.outcome,
+        example => &summary.example_name,
+        example_href => summary
+            .example_id
+            .map(|example| format!("/mocks/{id}/examples/{example}")),
+        latency => format::latency(summary.latency_us),
+        client_addr => &summary.client_addr,
+        error => &summary.error,
+        callbacks_queued => call.callbacks_queued,
+    };
+    page(
+        &session,
+        StatusCode::OK,
+        "call.html",
+        context! {
+            nav => "mocks",
+            mock,
+            call => info,
+            key,
+            explanation,
+            callbacks,
+            request => Serde(MessagePart::from(call.request)),
+            response => Serde(MessagePart::from(call.response)),
+        },
+    )
+}
+
+/// The key the call presented: its name, prefix and scope, and whether it is revoked since.
+async fn key_used(
+    state: &AppState,
+    workspace: &Workspace,
+    id: KeyId,
+) -> Result<Option<minijinja::Value>, PageError> {
+    Ok(state
+        .store
+        .list_keys(workspace)
+        .await?
+        .into_iter()
+        .find(|key| key.id == id)
+        .map(|key| {
+            let key = KeyView::from(key);
+            context! {
+                name => key.name,
+                prefix => key.prefix,
+                scope => key.scope.as_str(),
+                revoked => key.revoked_at.is_some(),
+            }
+        }))
+}
+
+/// The stored explanation as the page tells it: the rule that chose the example, the closest
+/// examples with the condition each failed, or the reason for a refusal.
+fn explain(mock: MockId, call: &CallDetailView) -> minijinja::Value {
+    let Some(stored) = call.explanation.clone() else {
+        return context! { kind => "none" };
+    };
+    match call.summary.outcome.as_str() {
+        "matched" => match serde_json::from_value::<DecidedBy>(stored) {
+            Ok(decided) => context! { kind => "matched", reason => decided_by(&decided) },
+            Err(_) => context! { kind => "none" },
+        },
+        "no_match" | "fallback" => match serde_json::from_value::<Explanation>(stored) {
+            Ok(explanation) => {
+                let misses: Vec<Miss> = explanation
+                    .near_misses
+                    .into_iter()
+                    .map(|miss| Miss {
+                        href: format!("/mocks/{mock}/examples/{}", miss.id),
+                        name: miss.name,
+                        distance: miss.distance,
+                        failed: miss.failed.describe(),
+                    })
+                    .collect();
+                context! {
+                    kind => "no_match",
+                    fallback => call.summary.outcome == "fallback",
+                    mode => Serde(explanation.mode),
+                    misses => Serde(misses),
+                }
+            }
+            Err(_) => context! { kind => "none" },
+        },
+        _ => {
+            let reason = stored
+                .get("reason")
+                .and_then(|reason| reason.as_str())
+                .unwrap_or_default();
+            context! { kind => "refused", reason => refusal(reason) }
+        }
+    }
+}
+
+fn decided_by(decided: &DecidedBy) -> String {
+    match decided {
+        DecidedBy::Level {
+            level,
+            candidates,
+            conditions,
+            priority,
+            ..
+        } => {
+            let tie = if *candidates > 1 {
+                format!(
+                    " {candidates} examples fitted at that level; this one won on priority ({priority}), then on the number of conditions ({conditions})."
+                )
+            } else {
+                " It was the only example that fitted there.".to_owned()
+            };
+            format!(
+                "Rules mode: the request fitted this example at level {level} of the matching order.{tie}"
+            )
+        }
+        DecidedBy::Score {
+            score,
+            path_step,
+            candidates,
+            ..
+        } => {
+            let step = serde_json::to_value(path_step)
+                .ok()
+                .and_then(|step| step.as_str().map(|step| step.replace('_', " ")))
+                .unwrap_or_default();
+            format!(
+                "Postman mode: the best score, {score}, among {candidates} examples of this method; the path fitted at the “{step}” step."
+            )
+        }
+        DecidedBy::ResponseId { .. } => {
+            "Postman mode: the x-mock-response-id header named this example.".to_owned()
+        }
+        DecidedBy::ResponseName {
+            name, candidates, ..
+        } => format!(
+            "Postman mode: the x-mock-response-name header named {name:?} ({candidates} examples have that name)."
+        ),
+    }
+}
+
+fn refusal(reason: &str) -> String {
+    match reason {
+        "invalid_credentials" => {
+            "The mock is private, and the call came without a live key of this workspace (x-api-key).".to_owned()
+        }
+        "payload_too_large" => "The request body was over the mock body limit.".to_owned(),
+        "bad_request" => "The request body could not be read.".to_owned(),
+        "mock_broken" => "The mock could not be loaded: one of its examples no longer compiles.".to_owned(),
+        "database_unavailable" => "The database did not answer while the mock was loaded.".to_owned(),
+        "" => "The call was refused before matching.".to_owned(),
+        other => format!("The call was refused before matching ({other})."),
+    }
+}
+
+async fn script() -> impl IntoResponse {
+    super::static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/static/calls.js"),
+    )
+}

@@ -1,0 +1,256 @@
+//! How the keys, usage and call-log pages write times, counts, latencies and bodies: the same
+//! way everywhere, in UTC (the month of a quota and the times of the call log are UTC), and
+//! bodies pretty-printed on the server so that the pages need no script to read them.
+
+use std::fmt::Write as _;
+
+use sxd_document::dom::{ChildOfElement, Element};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// `2026-11-21 12:49:03 UTC`
+pub fn time(at: OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    utc.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+    ))
+    .unwrap_or_else(|_| utc.to_string())
+}
+
+/// `1 December 2026`
+pub fn date(at: OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    format!("{} {} {}", utc.day(), utc.month(), utc.year())
+}
+
+/// `12,345`
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// `0.4 ms`, `12 ms`, `1.25 s`: enough digits to compare calls, no more.
+pub fn latency(microseconds: u64) -> String {
+    let ms = microseconds as f64 / 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+/// A logged body as a page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ShownBody {
+    /// `json`, `xml`, `text`, `binary` or `empty`: what the text is.
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// The body pretty-printed when it is JSON or XML (by its content type, or by its look when
+/// the type says nothing), else as it came. A body that claims to be JSON or XML but does not
+/// parse (or was cut at the log's cap) is shown as it came, too.
+pub fn body(text: &str, base64: bool, content_type: Option<&str>) -> ShownBody {
+    if base64 {
+        return ShownBody {
+            kind: "binary",
+            text: text.to_owned(),
+        };
+    }
+    if text.is_empty() {
+        return ShownBody {
+            kind: "empty",
+            text: String::new(),
+        };
+    }
+    let media = content_type
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let trimmed = text.trim_start();
+    let looks_json =
+        media.ends_with("json") || (media.is_empty() && trimmed.starts_with(['{', '[']));
+    let looks_xml = media.ends_with("xml") || (!looks_json && trimmed.starts_with('<'));
+    if looks_json && let Some(pretty) = pretty_json(text) {
+        return ShownBody {
+            kind: "json",
+            text: pretty,
+        };
+    }
+    if looks_xml && let Some(pretty) = pretty_xml(text) {
+        return ShownBody {
+            kind: "xml",
+            text: pretty,
+        };
+    }
+    ShownBody {
+        kind: "text",
+        text: text.to_owned(),
+    }
+}
+
+fn pretty_json(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    serde_json::to_string_pretty(&value).ok()
+}
+
+/// XML indented two spaces per level; elements holding only text stay on one line. Parsed
+/// behind the engine's guard (no document types, bounded size and depth), as request bodies
+/// are hostile.
+fn pretty_xml(text: &str) -> Option<String> {
+    lyrebird_engine::xml::guard(text).ok()?;
+    let package = sxd_document::parser::parse(text).ok()?;
+    let document = package.as_document();
+    let mut out = String::new();
+    for child in document.root().children() {
+        if let sxd_document::dom::ChildOfRoot::Element(element) = child {
+            write_element(&mut out, element, &[], 0);
+        }
+    }
+    Some(out.trim_end().to_owned())
+}
+
+/// Writes `element` and its children; `outer` are the namespace prefixes declared around it,
+/// so that each declaration is written once, where it was made.
+fn write_element(out: &mut String, element: Element<'_>, outer: &[(String, String)], depth: usize) {
+    let indent = "  ".repeat(depth);
+    let name = qualified(element.preferred_prefix(), element.name().local_part());
+    let _ = write!(out, "{indent}<{name}");
+    if let Some(uri) = element.default_namespace_uri() {
+        let _ = write!(out, " xmlns=\"{}\"", escape(uri));
+    }
+    let scope: Vec<(String, String)> = element
+        .namespaces_in_scope()
+        .into_iter()
+        .map(|namespace| (namespace.prefix().to_owned(), namespace.uri().to_owned()))
+        .filter(|(prefix, _)| prefix != "xml")
+        .collect();
+    for (prefix, uri) in scope.iter().filter(|declared| !outer.contains(declared)) {
+        let _ = write!(out, " xmlns:{prefix}=\"{}\"", escape(uri));
+    }
+    for attribute in element.attributes() {
+        let name = qualified(attribute.preferred_prefix(), attribute.name().local_part());
+        let _ = write!(out, " {name}=\"{}\"", escape(attribute.value()));
+    }
+    let children: Vec<ChildOfElement<'_>> = element
+        .children()
+        .into_iter()
+        .filter(|child| match child {
+            ChildOfElement::Text(text) => !text.text().trim().is_empty(),
+            ChildOfElement::Element(_) => true,
+            _ => false,
+        })
+        .collect();
+    match children.as_slice() {
+        [] => out.push_str("/>\n"),
+        [ChildOfElement::Text(text)] => {
+            let _ = writeln!(out, ">{}</{name}>", escape(text.text().trim()));
+        }
+        _ => {
+            out.push_str(">\n");
+            for child in children {
+                match child {
+                    ChildOfElement::Element(child) => write_element(out, child, &scope, depth + 1),
+                    ChildOfElement::Text(text) => {
+                        let _ = writeln!(out, "{indent}  {}", escape(text.text().trim()));
+                    }
+                    _ => {}
+                }
+            }
+            let _ = writeln!(out, "{indent}</{name}>");
+        }
+    }
+}
+
+fn qualified(prefix: Option<&str>, local: &str) -> String {
+    match prefix {
+        Some(prefix) if !prefix.is_empty() => format!("{prefix}:{local}"),
+        _ => local.to_owned(),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bodies_are_indented() {
+        let shown = body(r#"{"id":1,"tags":["a"]}"#, false, Some("application/json"));
+        assert_eq!(shown.kind, "json");
+        assert_eq!(
+            shown.text,
+            "{\n  \"id\": 1,\n  \"tags\": [\n    \"a\"\n  ]\n}"
+        );
+    }
+
+    #[test]
+    fn xml_bodies_are_indented_with_text_elements_on_one_line() {
+        let shown = body(
+            r#"<?xml version="1.0"?><beer id="7"><name>Rodenbach &amp; co</name><empty/></beer>"#,
+            false,
+            Some("text/xml; charset=utf-8"),
+        );
+        assert_eq!(shown.kind, "xml");
+        assert_eq!(
+            shown.text,
+            "<beer id=\"7\">\n  <name>Rodenbach &amp; co</name>\n  <empty/>\n</beer>"
+        );
+    }
+
+    #[test]
+    fn namespaces_survive_pretty_printing() {
+        let shown = body(
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>1</s:Body></s:Envelope>"#,
+            false,
+            None,
+        );
+        assert_eq!(
+            shown.text,
+            "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <s:Body>1</s:Body>\n</s:Envelope>"
+        );
+    }
+
+    #[test]
+    fn bodies_that_do_not_parse_are_shown_as_they_came() {
+        let cut = r#"{"id": 1, "name": "Re"#;
+        assert_eq!(body(cut, false, Some("application/json")).text, cut);
+        assert_eq!(body(cut, false, Some("application/json")).kind, "text");
+        let doctype = "<!DOCTYPE x [<!ENTITY a \"b\">]><x>&a;</x>";
+        assert_eq!(body(doctype, false, Some("application/xml")).kind, "text");
+        assert_eq!(body("", false, None).kind, "empty");
+        assert_eq!(body("AAEC", true, Some("application/json")).kind, "binary");
+    }
+
+    #[test]
+    fn numbers_and_times_read_the_same_on_every_page() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(latency(420), "0.4 ms");
+        assert_eq!(latency(12_400), "12 ms");
+        assert_eq!(latency(1_250_000), "1.25 s");
+        let at = OffsetDateTime::from_unix_timestamp(1_764_547_200).unwrap();
+        assert_eq!(time(at), "2025-12-01 00:00:00 UTC");
+        assert_eq!(date(at), "1 December 2025");
+    }
+}
