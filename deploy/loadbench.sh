@@ -4,6 +4,8 @@
 #
 #   ./deploy/loadbench.sh                       # 10 s each, 64 connections
 #   DURATION=30 CONNECTIONS=128 ./deploy/loadbench.sh
+#   PERF=/tmp/mock.perf ./deploy/loadbench.sh   # also profile core 0 during the mock's load
+#   SKIP_BUILD=1 ./deploy/loadbench.sh          # use the release binaries already built
 #
 # 1. Builds release binaries (lyrebird, hello, loadgen).
 # 2. Runs `hello` pinned to core 0 and loads it from `loadgen` pinned to core 1.
@@ -24,6 +26,7 @@ CONNECTIONS="${CONNECTIONS:-64}"
 export RUST_LOG="${RUST_LOG:-warn,lyrebird_server=info}"
 
 say() { printf 'loadbench: %s\n' "$*" >&2; }
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
 fail() { say "$*"; exit 1; }
 
 for tool in curl jq taskset; do
@@ -39,8 +42,10 @@ else
     load_cpu=()
 fi
 
-say "building release binaries"
-cargo build --release --quiet -p lyrebird-server -p lyrebird-loadbench
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+    say "building release binaries"
+    cargo build --release --quiet -p lyrebird-server -p lyrebird-loadbench
+fi
 bin="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/release"
 
 work="$(mktemp -d)"
@@ -85,13 +90,27 @@ load() {
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
+# CPU time (user + system, in clock ticks) the given processes have used so far. With other work
+# on the machine the rates above shift; CPU time per request does not, so the ratio of those is
+# printed too: what the rates' ratio would be with each server alone on its core.
+cpu_ticks() {
+    local pid total=0
+    for pid in "$@"; do
+        [[ -r "/proc/${pid}/stat" ]] || continue
+        total=$((total + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "${total}"
+}
+
 # --- the bare hello-world ---------------------------------------------------------------------
 "${server_cpu[@]}" "${bin}/hello" --listen 127.0.0.1:0 >"${work}/hello.log" 2>&1 &
 hello_pid=$!
 pids+=("${hello_pid}")
 hello_address="$(wait_for_line "${work}/hello.log" 'listening on ' "${hello_pid}")"
 say "hello-world on ${hello_address}"
+hello_ticks="$(cpu_ticks "${hello_pid}")"
 hello_result="$(load "http://${hello_address}/")"
+hello_ticks=$(($(cpu_ticks "${hello_pid}") - hello_ticks))
 kill -TERM "${hello_pid}"
 wait "${hello_pid}" 2>/dev/null || true
 
@@ -145,7 +164,25 @@ warm="$(curl -sS --fail-with-body "${mock_url}")"
 say "mock ${mock} answers ${mock_url}: ${warm}"
 warm_calls=1
 
+if [[ -n "${PERF:-}" ]]; then
+    perf record -q -a -C 0 -g -F 499 -o "${PERF}" -- sleep "${DURATION}" 2>/dev/null &
+    perf_pid=$!
+fi
+# The server's processes: lyrebird and, when embedded, its PostgreSQL (postmaster and backends).
+server_pids=("${server_pid}")
+if [[ -z "${DATABASE_URL:-}" ]]; then
+    postmaster="$(head -n 1 "${work}/data/postgres/postmaster.pid")"
+    server_pids+=("${postmaster}" $(ps -o pid= --ppid "${postmaster}"))
+fi
+mock_ticks="$(cpu_ticks "${server_pids[@]}")"
 mock_result="$(load "${mock_url}")"
+mock_ticks=$(($(cpu_ticks "${server_pids[@]}") - mock_ticks))
+if [[ -n "${PERF:-}" ]]; then
+    wait "${perf_pid}" || true
+    say "core 0 during the mock's load, by process and library (more: perf report -i ${PERF}):"
+    perf report -i "${PERF}" --no-children --sort comm,dso --stdio -g none 2>/dev/null \
+        | grep '%' | grep -v '^#' | sed -n 1,20p >&2 || true
+fi
 
 # --- the call log: one row per answered call --------------------------------------------------
 answered="$(field answered "${mock_result}")"
@@ -159,12 +196,15 @@ count_rows() {
         psql -h "${work}/data/socket" -U lyrebird -d lyrebird -Atc "${sql}"
     fi
 }
+# The writer works in batches behind the load: wait until it has written them all, or has
+# written nothing more for five seconds.
 rows=0
-# The writer works in batches behind the load; give it a moment to catch up.
-for _ in $(seq 300); do
-    rows="$(count_rows)"
-    [[ "${rows}" -ge "${expected}" ]] && break
+still=0
+while [[ "${rows}" -lt "${expected}" && "${still}" -lt 50 ]]; do
     sleep 0.1
+    before="${rows}"
+    rows="$(count_rows)"
+    if [[ "${rows}" == "${before}" ]]; then still=$((still + 1)); else still=0; fi
 done
 
 kill -TERM "${server_pid}"
@@ -178,7 +218,17 @@ printf '\n%-12s %12s %10s %10s\n' "" "requests/s" "p50 µs" "p99 µs"
 printf '%-12s %12s %10s %10s\n' "hello-world" "${hello_rps}" "$(field p50_us "${hello_result}")" "$(field p99_us "${hello_result}")"
 printf '%-12s %12s %10s %10s\n' "mock" "${mock_rps}" "$(field p50_us "${mock_result}")" "$(field p99_us "${mock_result}")"
 printf 'ratio mock / hello-world: %s (target >= 0.50)\n' "${ratio}"
+hz="$(getconf CLK_TCK)"
+hello_answered="$(field answered "${hello_result}")"
+awk -v ht="${hello_ticks}" -v hn="${hello_answered}" -v mt="${mock_ticks}" -v mn="${answered}" -v hz="${hz}" '
+    BEGIN {
+        h = ht / hz / hn * 1e6; m = mt / hz / mn * 1e6
+        printf "server CPU per request: hello-world %.1f µs, mock %.1f µs (lyrebird and its PostgreSQL); ratio %.2f\n", h, m, h / m
+    }'
 printf 'call log rows for the mock: %s, calls answered: %s (%s under load + %s warm-up)\n' \
     "${rows}" "${expected}" "${answered}" "${warm_calls}"
-[[ "${rows}" == "${expected}" ]] || fail "the call log does not hold exactly one row per answered call"
+if [[ "${rows}" != "${expected}" ]]; then
+    grep -i 'call log' "${work}/lyrebird.log" | tail -5 >&2 || true
+    fail "the call log does not hold exactly one row per answered call"
+fi
 say "call log check passed"

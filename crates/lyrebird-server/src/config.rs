@@ -41,6 +41,10 @@ pub struct ServeArgs {
     #[arg(long, env = "LYREBIRD_MAX_BODY_BYTES", default_value_t = 5 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// The largest file the import endpoints (/api/v1/imports/...) accept, in bytes.
+    #[arg(long, env = "LYREBIRD_MAX_IMPORT_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_import_bytes: usize,
+
     /// Where to look for PostgreSQL server programs (<dir>/<version>/bin) when they are not on
     /// PATH. Used only without DATABASE_URL.
     #[arg(long, env = "LYREBIRD_PG_SEARCH_DIR", default_value = lyrebird_store::embedded::DEFAULT_SEARCH_DIR)]
@@ -165,6 +169,7 @@ mod tests {
             database_url: Some(url),
             monthly_quota: 1,
             max_body_bytes: 1,
+            max_import_bytes: 1,
             pg_search_dir: PathBuf::from("."),
             runtime: Default::default(),
             call_log: Default::default(),

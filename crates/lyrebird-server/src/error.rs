@@ -8,6 +8,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lyrebird_engine::ValidationError;
+use lyrebird_import::{ImportError, Kind};
 use lyrebird_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -42,6 +43,14 @@ pub enum ApiError {
     /// 413: the body is over the configured limit.
     #[error("the request body is larger than the limit of {limit} bytes (LYREBIRD_MAX_BODY_BYTES)")]
     PayloadTooLarge { limit: usize },
+    /// 413: an uploaded file over the import limit.
+    #[error(
+        "the file is larger than the import limit of {limit} bytes (LYREBIRD_MAX_IMPORT_BYTES)"
+    )]
+    ImportTooLarge { limit: usize },
+    /// 400 when the file is not JSON or YAML, else 422: a file that cannot be imported at all.
+    #[error("{0}")]
+    Import(#[from] ImportError),
     /// 415: a body that does not say it is JSON.
     #[error("send the body as JSON with Content-Type: application/json")]
     UnsupportedMediaType,
@@ -74,7 +83,11 @@ impl ApiError {
             ApiError::AdminScopeRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::Import(ImportError::NotJsonOrYaml { .. }) => StatusCode::BAD_REQUEST,
+            ApiError::Import(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } | ApiError::InvalidExample(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -92,7 +105,16 @@ impl ApiError {
             ApiError::AdminScopeRequired => "admin_scope_required",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
             ApiError::Conflict { code, .. } => code,
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
+                "payload_too_large"
+            }
+            ApiError::Import(error) => match error {
+                ImportError::NotJsonOrYaml { .. } => "invalid_file",
+                ImportError::WrongKind { .. } => "wrong_file_kind",
+                ImportError::UnsupportedVersion { .. } => "unsupported_version",
+                ImportError::TooDeep { .. } => "file_too_deep",
+                ImportError::Invalid { .. } => "invalid_document",
+            },
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Invalid { .. } => "invalid_field",
             ApiError::InvalidExample(_) => "invalid_example",
@@ -106,6 +128,13 @@ impl ApiError {
             ApiError::Conflict { field, .. } => Some((*field).to_owned()),
             ApiError::Invalid { field, .. } => Some(field.clone()),
             ApiError::InvalidExample(errors) => errors.first().map(|e| e.field.clone()),
+            // The part of the upload at fault: only an environment file's kind is checked on
+            // its own; everything else is about the `file` part.
+            ApiError::Import(ImportError::WrongKind {
+                expected: Kind::PostmanEnvironment,
+                ..
+            }) => Some("environment".to_owned()),
+            ApiError::Import(_) => Some("file".to_owned()),
             _ => None,
         }
     }

@@ -6,8 +6,8 @@
 //! embedded PostgreSQL.
 //!
 //! One module per resource, each building its own router: [`accounts`], [`sessions`],
-//! [`keys`], [`mocks`], [`examples`], [`health`], gathered with their documentation by
-//! [`openapi`]. [`extract`] holds the extractors (JSON bodies, typed ids, authentication) and
+//! [`keys`], [`mocks`], [`examples`], [`imports`], [`health`], gathered with their documentation
+//! by [`openapi`]. [`extract`] holds the extractors (JSON bodies, typed ids, authentication) and
 //! [`error`] the one error type. [`web`] is the web app's pages, on the same state.
 
 pub mod accounts;
@@ -18,6 +18,7 @@ pub mod error;
 pub mod examples;
 pub mod extract;
 pub mod health;
+pub mod imports;
 pub mod keys;
 pub mod mocks;
 pub mod openapi;
@@ -62,6 +63,8 @@ pub struct Settings {
     pub base_host: String,
     pub monthly_quota: u64,
     pub max_body_bytes: usize,
+    /// The largest file an import accepts, usually larger than `max_body_bytes`.
+    pub max_import_bytes: usize,
 }
 
 impl Settings {
@@ -169,6 +172,7 @@ async fn listen_and_serve(
             base_host,
             monthly_quota: args.monthly_quota,
             max_body_bytes: args.max_body_bytes,
+            max_import_bytes: args.max_import_bytes,
         }),
     };
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();

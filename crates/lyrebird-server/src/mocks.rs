@@ -18,7 +18,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, ApiJson, ApiPath};
 use crate::{AppState, Settings};
 
-const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 const MAX_VERSION_TAG_CHARS: usize = 100;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -64,7 +64,7 @@ pub struct MockView {
 }
 
 impl MockView {
-    fn new(mock: Mock, settings: &Settings) -> Self {
+    pub(crate) fn new(mock: Mock, settings: &Settings) -> Self {
         let MatchSettings {
             selection,
             fuzzy_paths,
@@ -126,7 +126,7 @@ where
 
 impl MockFields {
     /// Checks the given fields and writes them into `draft`.
-    fn apply(self, draft: &mut MockDraft) -> Result<(), ApiError> {
+    pub(crate) fn apply(self, draft: &mut MockDraft) -> Result<(), ApiError> {
         if let Some(name) = self.name {
             draft.name = bounded("name", &name, MAX_NAME_CHARS)?;
         }
@@ -168,7 +168,7 @@ impl MockFields {
 }
 
 /// The text trimmed, refused when empty or longer than `max` characters.
-fn bounded(field: &str, text: &str, max: usize) -> Result<String, ApiError> {
+pub(crate) fn bounded(field: &str, text: &str, max: usize) -> Result<String, ApiError> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > max {
         return Err(ApiError::invalid(

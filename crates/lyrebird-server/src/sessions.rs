@@ -57,18 +57,13 @@ async fn log_in(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let (email, password) = body.parse()?;
-    let session = throttled_log_in(&state.store, &throttle, &email, password, address)
-        .await
-        .map_err(|refused| match refused {
-            LoginRefused::WrongCredentials => {
-                Err(ApiError::InvalidCredentials("wrong email or password"))
-            }
-            LoginRefused::Throttled(seconds) => return Ok(too_many_attempts(seconds)),
-            LoginRefused::Store(error) => Err(error.into()),
-        });
-    let session = match session {
+    let session = match throttled_log_in(&state.store, &throttle, &email, password, address).await {
         Ok(session) => session,
-        Err(refused) => return refused,
+        Err(LoginRefused::WrongCredentials) => {
+            return Err(ApiError::InvalidCredentials("wrong email or password"));
+        }
+        Err(LoginRefused::Throttled(seconds)) => return Ok(too_many_attempts(seconds)),
+        Err(LoginRefused::Store(error)) => return Err(error.into()),
     };
     let cookie = session_cookie(
         &session.token,

@@ -72,6 +72,7 @@ impl TestApp {
                 base_host: format!("lyrebird.test:{port}"),
                 monthly_quota: 1_000_000,
                 max_body_bytes: 1024 * 1024,
+                max_import_bytes: 1024 * 1024,
             }),
         };
         let service = app(state).into_make_service_with_connect_info::<SocketAddr>();

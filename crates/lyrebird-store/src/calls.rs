@@ -279,6 +279,23 @@ impl Store {
         .await?)
     }
 
+    /// How many calls each of the workspace's mocks logged since `since` (the dashboard's "calls
+    /// this month"); mocks without calls are left out.
+    pub async fn calls_per_mock(
+        &self,
+        workspace: &Workspace,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(MockId, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT mock_id, count(*) FROM calls
+             WHERE workspace_id = $1 AND at >= $2 GROUP BY mock_id",
+        )
+        .bind(workspace.id())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Deletes every call of a mock; returns how many there were.
     pub async fn clear_calls(&self, workspace: &Workspace, mock: MockId) -> Result<u64> {
         let mut tx = self.pool.begin().await?;

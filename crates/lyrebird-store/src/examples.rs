@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, MockId};
-use crate::mocks::notify_mock_changed;
+use crate::mocks::{Mock, MockDraft, edit_mock, insert_mock, notify_mock_changed};
 use crate::workspace::Workspace;
 
 /// A saved example and where it sits in its mock.
@@ -54,6 +54,42 @@ async fn examples_of(conn: &mut PgConnection, mock: MockId) -> Result<Vec<Stored
     .bind(mock)
     .fetch_all(conn)
     .await?)
+}
+
+/// Puts `examples` in place of all of the mock's examples, in order, in the caller's transaction
+/// (which has locked the mock). An example given with an id keeps it; the others get new ones.
+async fn write_examples(
+    conn: &mut PgConnection,
+    mock: MockId,
+    examples: &[(Option<ExampleId>, Example)],
+) -> Result<Vec<StoredExample>> {
+    let ids: Vec<uuid::Uuid> = examples
+        .iter()
+        .map(|(id, _)| id.unwrap_or_else(ExampleId::generate).as_uuid())
+        .collect();
+    let bodies = examples
+        .iter()
+        .map(|(_, example)| serde_json::to_value(example))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| StoreError::Json {
+            column: "examples.body",
+            source,
+        })?;
+    sqlx::query("DELETE FROM examples WHERE mock_id = $1")
+        .bind(mock)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO examples (id, mock_id, position, body)
+         SELECT id, $2, position::integer - 1, body
+         FROM unnest($1::uuid[], $3::jsonb[]) WITH ORDINALITY AS t (id, body, position)",
+    )
+    .bind(&ids)
+    .bind(mock)
+    .bind(&bodies)
+    .execute(&mut *conn)
+    .await?;
+    examples_of(conn, mock).await
 }
 
 impl Store {
@@ -185,35 +221,48 @@ impl Store {
         mock: MockId,
         examples: &[(Option<ExampleId>, Example)],
     ) -> Result<Vec<StoredExample>> {
-        let ids: Vec<uuid::Uuid> = examples
-            .iter()
-            .map(|(id, _)| id.unwrap_or_else(ExampleId::generate).as_uuid())
-            .collect();
-        let bodies = examples
-            .iter()
-            .map(|(_, example)| serde_json::to_value(example))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| StoreError::Json {
-                column: "examples.body",
-                source,
-            })?;
         self.edit_examples(workspace, mock, async |conn| {
-            sqlx::query("DELETE FROM examples WHERE mock_id = $1")
-                .bind(mock)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO examples (id, mock_id, position, body)
-                 SELECT id, $2, position::integer - 1, body
-                 FROM unnest($1::uuid[], $3::jsonb[]) WITH ORDINALITY AS t (id, body, position)",
-            )
-            .bind(&ids)
-            .bind(mock)
-            .bind(&bodies)
-            .execute(&mut *conn)
-            .await?;
-            examples_of(conn, mock).await
+            write_examples(conn, mock, examples).await
         })
         .await
+    }
+
+    /// Creates a mock together with its examples in one transaction, so an import that fails
+    /// halfway leaves no mock behind.
+    pub async fn create_mock_with_examples(
+        &self,
+        workspace: &Workspace,
+        draft: &MockDraft,
+        examples: &[Example],
+    ) -> Result<(Mock, Vec<StoredExample>)> {
+        let examples: Vec<(Option<ExampleId>, Example)> =
+            examples.iter().map(|e| (None, e.clone())).collect();
+        let mut tx = self.pool().begin().await?;
+        let mock = insert_mock(&mut tx, workspace, draft).await?;
+        let stored = write_examples(&mut tx, mock.id, &examples).await?;
+        notify_mock_changed(&mut tx, mock.id).await?;
+        tx.commit().await?;
+        Ok((mock, stored))
+    }
+
+    /// Changes a mock's settings and replaces all of its examples in one transaction: readers see
+    /// the mock before or after, never settings of one with examples of the other. `edit` may
+    /// refuse, and then nothing is written.
+    pub async fn update_mock_and_replace_examples<E>(
+        &self,
+        workspace: &Workspace,
+        id: MockId,
+        edit: impl FnOnce(&mut MockDraft) -> Result<(), E>,
+        examples: &[(Option<ExampleId>, Example)],
+    ) -> Result<(Mock, Vec<StoredExample>), E>
+    where
+        E: From<StoreError>,
+    {
+        let mut tx = self.pool().begin().await.map_err(StoreError::from)?;
+        let mock = edit_mock(&mut tx, workspace, id, edit).await?;
+        let stored = write_examples(&mut tx, id, examples).await?;
+        notify_mock_changed(&mut tx, id).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok((mock, stored))
     }
 }

@@ -198,19 +198,66 @@ pub(crate) async fn notify_mock_changed(conn: &mut PgConnection, mock: MockId) -
     Ok(())
 }
 
+/// Inserts a new mock in the caller's transaction; announcing it is the caller's part.
+pub(crate) async fn insert_mock(
+    conn: &mut PgConnection,
+    workspace: &Workspace,
+    draft: &MockDraft,
+) -> Result<Mock> {
+    let insert = sqlx::query_as(concat!(
+        "INSERT INTO mocks (id, workspace_id, name, private, delay, environment, version_tag,
+                            fallback, settings)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING ",
+        mock_columns!()
+    ))
+    .bind(MockId::generate())
+    .bind(workspace.id());
+    Ok(bind_draft(insert, draft).fetch_one(conn).await?)
+}
+
+/// Locks the mock (if it is in `workspace`), lets `edit` change its settings or refuse, and writes
+/// them, in the caller's transaction; announcing the change is the caller's part.
+pub(crate) async fn edit_mock<E>(
+    conn: &mut PgConnection,
+    workspace: &Workspace,
+    id: MockId,
+    edit: impl FnOnce(&mut MockDraft) -> Result<(), E>,
+) -> Result<Mock, E>
+where
+    E: From<StoreError>,
+{
+    let current: Mock = sqlx::query_as(concat!(
+        "SELECT ",
+        mock_columns!(),
+        " FROM mocks WHERE id = $1 AND workspace_id = $2 FOR UPDATE"
+    ))
+    .bind(id)
+    .bind(workspace.id())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::from)?;
+    let mut draft = current.draft();
+    edit(&mut draft)?;
+    let update = sqlx::query_as(concat!(
+        "UPDATE mocks SET name = $3, private = $4, delay = $5, environment = $6,
+                          version_tag = $7, fallback = $8, settings = $9, updated_at = now()
+         WHERE id = $1 AND workspace_id = $2
+         RETURNING ",
+        mock_columns!()
+    ))
+    .bind(id)
+    .bind(workspace.id());
+    Ok(bind_draft(update, &draft)
+        .fetch_one(conn)
+        .await
+        .map_err(StoreError::from)?)
+}
+
 impl Store {
     pub async fn create_mock(&self, workspace: &Workspace, draft: &MockDraft) -> Result<Mock> {
         let mut tx = self.pool().begin().await?;
-        let insert = sqlx::query_as(concat!(
-            "INSERT INTO mocks (id, workspace_id, name, private, delay, environment, version_tag,
-                                fallback, settings)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             RETURNING ",
-            mock_columns!()
-        ))
-        .bind(MockId::generate())
-        .bind(workspace.id());
-        let mock: Mock = bind_draft(insert, draft).fetch_one(&mut *tx).await?;
+        let mock = insert_mock(&mut tx, workspace, draft).await?;
         notify_mock_changed(&mut tx, mock.id).await?;
         tx.commit().await?;
         Ok(mock)
@@ -252,31 +299,7 @@ impl Store {
         E: From<StoreError>,
     {
         let mut tx = self.pool().begin().await.map_err(StoreError::from)?;
-        let current: Mock = sqlx::query_as(concat!(
-            "SELECT ",
-            mock_columns!(),
-            " FROM mocks WHERE id = $1 AND workspace_id = $2 FOR UPDATE"
-        ))
-        .bind(id)
-        .bind(workspace.id())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
-        let mut draft = current.draft();
-        edit(&mut draft)?;
-        let update = sqlx::query_as(concat!(
-            "UPDATE mocks SET name = $3, private = $4, delay = $5, environment = $6,
-                              version_tag = $7, fallback = $8, settings = $9, updated_at = now()
-             WHERE id = $1 AND workspace_id = $2
-             RETURNING ",
-            mock_columns!()
-        ))
-        .bind(id)
-        .bind(workspace.id());
-        let mock: Mock = bind_draft(update, &draft)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        let mock = edit_mock(&mut tx, workspace, id, edit).await?;
         notify_mock_changed(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(mock)

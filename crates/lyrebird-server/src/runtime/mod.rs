@@ -242,18 +242,21 @@ enum AdminChange {
     Keys,
 }
 
-/// What a successful request with this method and path changes, if anything.
+/// What a successful request with this method and path changes, if anything: writes through
+/// the API (`/api/v1/mocks/<id>/...`) and through the web pages (`/mocks/<id>/...`) alike.
 fn admin_change(method: &Method, path: &str) -> Option<AdminChange> {
     if *method == Method::GET || *method == Method::HEAD {
         return None;
     }
-    let api = path.strip_prefix("/api/v1/")?;
-    if let Some(rest) = api.strip_prefix("mocks/") {
+    let resource_path = path
+        .strip_prefix("/api/v1/")
+        .or_else(|| path.strip_prefix('/'))?;
+    if let Some(rest) = resource_path.strip_prefix("mocks/") {
         let id = rest.split('/').next().unwrap_or_default();
         return id.parse().ok().map(AdminChange::Mock);
     }
-    let resource = api.split('/').next().unwrap_or_default();
-    matches!(resource, "keys" | "accounts").then_some(AdminChange::Keys)
+    let resource = resource_path.split('/').next().unwrap_or_default();
+    matches!(resource, "keys" | "accounts" | "signup").then_some(AdminChange::Keys)
 }
 
 /// The middleware in front of the whole application: mock calls go to the runtime; everything
@@ -270,8 +273,9 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
     }
     let change = admin_change(request.method(), request.uri().path());
     let response = next.run(request).await;
+    // Pages answer a successful form with a redirect.
     if let Some(change) = change
-        && response.status().is_success()
+        && (response.status().is_success() || response.status().is_redirection())
     {
         state.runtime.admin_changed(change).await;
     }
@@ -301,5 +305,14 @@ mod tests {
             Some(AdminChange::Keys)
         );
         assert_eq!(admin_change(&Method::POST, "/api/v1/sessions"), None);
+        assert_eq!(
+            admin_change(&Method::POST, &format!("/mocks/{id}/settings")),
+            Some(AdminChange::Mock(id))
+        );
+        assert_eq!(
+            admin_change(&Method::POST, "/signup"),
+            Some(AdminChange::Keys)
+        );
+        assert_eq!(admin_change(&Method::POST, "/login"), None);
     }
 }

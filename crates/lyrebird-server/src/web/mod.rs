@@ -21,10 +21,12 @@ pub mod csrf;
 pub mod format;
 pub mod keys;
 pub mod landing;
+pub mod mocks;
 pub mod session;
 pub mod throttle;
 pub mod usage;
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Router;
@@ -43,6 +45,7 @@ pub use session::WebSession;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(landing::router())
+        .merge(mocks::router())
         .merge(keys::router())
         .merge(usage::router())
         .merge(calls::router())
@@ -67,6 +70,26 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "landing.html",
         include_str!("../../../../web/templates/landing.html"),
+    ),
+    (
+        "mocks.html",
+        include_str!("../../../../web/templates/mocks.html"),
+    ),
+    (
+        "mock_new.html",
+        include_str!("../../../../web/templates/mock_new.html"),
+    ),
+    (
+        "mock.html",
+        include_str!("../../../../web/templates/mock.html"),
+    ),
+    (
+        "mock_delete.html",
+        include_str!("../../../../web/templates/mock_delete.html"),
+    ),
+    (
+        "try_panel.html",
+        include_str!("../../../../web/templates/try_panel.html"),
     ),
     (
         "keys.html",
@@ -174,6 +197,34 @@ pub fn redirect_with(to: &str, flashes: &[Flash]) -> Response {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
+}
+
+/// The field errors of a refused value, by field path (`name`, `response.body`), with the line
+/// and column where the engine gives them; any other error is the page's own.
+pub fn field_errors(error: ApiError) -> Result<BTreeMap<String, String>, PageError> {
+    match error {
+        ApiError::Invalid { field, message } => Ok(BTreeMap::from([(field, message)])),
+        ApiError::InvalidExample(errors) => {
+            let mut fields = BTreeMap::<String, String>::new();
+            for error in errors {
+                let at = match (error.line, error.column) {
+                    (Some(line), Some(column)) => format!("line {line}, column {column}: "),
+                    (Some(line), None) => format!("line {line}: "),
+                    _ => String::new(),
+                };
+                let message = format!("{at}{}", error.message);
+                fields
+                    .entry(error.field)
+                    .and_modify(|text| {
+                        text.push_str("; ");
+                        text.push_str(&message);
+                    })
+                    .or_insert(message);
+            }
+            Ok(fields)
+        }
+        other => Err(other.into()),
+    }
 }
 
 /// What can go wrong on a page, answered with a page of its own.

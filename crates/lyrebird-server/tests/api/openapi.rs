@@ -76,6 +76,7 @@ async fn every_route_of_the_app_is_in_the_openapi_document_with_its_methods() {
             base_host: "localhost:8080".into(),
             monthly_quota: 1,
             max_body_bytes: 1024,
+            max_import_bytes: 1024,
         }),
     });
     let document = serde_json::to_value(openapi::description()).unwrap();

@@ -44,6 +44,7 @@ impl TestApp {
                 base_host: format!("lyrebird.test:{port}"),
                 monthly_quota: 1000,
                 max_body_bytes: MAX_BODY_BYTES,
+                max_import_bytes: MAX_BODY_BYTES,
             }),
         };
         let server = tokio::spawn(async move {

@@ -1,0 +1,542 @@
+//! Importing files as mocks and exporting mocks as files:
+//! `POST /api/v1/imports/{postman,openapi,har,native}` and `GET /api/v1/mocks/{id}/export`.
+//!
+//! The file comes as the raw body (JSON or YAML, any content type) or as `multipart/form-data`
+//! with a `file` part and, for Postman, an optional `environment` part. The importers of
+//! `lyrebird_import` turn it into examples; the mock and all of its examples are then written in
+//! one transaction, so a file that fails anywhere leaves nothing behind. Uploads get their own
+//! size limit (`LYREBIRD_MAX_IMPORT_BYTES`), larger than the rest of the API's, because real
+//! collections and descriptions are often several megabytes.
+//!
+//! With `?mock=<id>` the import replaces that mock's examples instead of creating one. The
+//! mock's selection settings become the import's (its examples were made for them); imported
+//! variables are merged into its environment, the file's values winning, so variables the user
+//! added (tokens, hosts) survive a re-import. A native file is the whole mock's content, so it
+//! replaces the environment too. Name, privacy, delay, fallback and version tag stay unless
+//! `?name=` renames.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use lyrebird_import::{Counts, ImportError, ImportedMock, NativeMock, Warning};
+use lyrebird_store::{MockDraft, MockId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::calls::api::query_of;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Admin, ApiPath};
+use crate::mocks::{MAX_NAME_CHARS, MockView, bounded};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(import_postman))
+        .routes(routes!(import_openapi))
+        .routes(routes!(import_har))
+        .routes(routes!(import_native))
+        // The handlers apply the import limit themselves, instead of the API's general one.
+        .layer(DefaultBodyLimit::disable())
+        .routes(routes!(export_mock))
+}
+
+/// The formats the import endpoints read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Postman,
+    OpenApi,
+    Har,
+    Native,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// The new mock's name (default: the name in the file). With `mock`, renames that mock.
+    pub name: Option<String>,
+    /// Replace this mock's examples instead of creating a mock.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub mock: Option<MockId>,
+}
+
+/// What an import made: the mock, what the file held, and what could not be imported.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportOutcome {
+    /// The mock, as `GET /api/v1/mocks/{id}` shows it.
+    pub mock: MockView,
+    /// `folders`, `requests`, `examples`, `generated`, `without_examples`, `duplicates`.
+    #[schema(value_type = Object)]
+    pub counts: Counts,
+    pub warnings: Vec<WarningView>,
+}
+
+/// A part of the file that was left out or changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WarningView {
+    /// Where in the file: `folder / request / example` for Postman, `METHOD /path / status /
+    /// example` for OpenAPI, `entry N (METHOD /path)` for HAR.
+    pub location: String,
+    pub message: String,
+}
+
+impl From<Warning> for WarningView {
+    fn from(warning: Warning) -> Self {
+        Self {
+            location: warning.location.join(" / "),
+            message: warning.message,
+        }
+    }
+}
+
+/// Imports a Postman collection v2.0 / v2.1, with an optional environment file.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/postman",
+    tag = "imports",
+    params(ImportParams),
+    request_body(
+        description = "The collection as the body (JSON), or multipart/form-data with a `file` \
+                       part and an optional `environment` part",
+        content(("application/json"), ("multipart/form-data")),
+    ),
+    responses(
+        (status = 201, description = "A mock was created", body = ImportOutcome),
+        (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
+        (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Another kind of file, an unsupported version, folders nested too deep", body = ErrorBody),
+    )
+)]
+async fn import_postman(
+    State(state): State<AppState>,
+    admin: Admin,
+    params: Result<Query<ImportParams>, QueryRejection>,
+    request: Request,
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    import(state, admin, params, request, Format::Postman).await
+}
+
+/// Imports an OpenAPI 3.0 / 3.1 or Swagger 2.0 description (JSON or YAML).
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/openapi",
+    tag = "imports",
+    params(ImportParams),
+    request_body(
+        description = "The description as the body (JSON or YAML), or multipart/form-data with a `file` part",
+        content(("application/json"), ("application/yaml"), ("multipart/form-data")),
+    ),
+    responses(
+        (status = 201, description = "A mock was created", body = ImportOutcome),
+        (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
+        (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Another kind of file or an unsupported version", body = ErrorBody),
+    )
+)]
+async fn import_openapi(
+    State(state): State<AppState>,
+    admin: Admin,
+    params: Result<Query<ImportParams>, QueryRejection>,
+    request: Request,
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    import(state, admin, params, request, Format::OpenApi).await
+}
+
+/// Imports a HAR 1.1 / 1.2 recording, such as a browser's or `GET .../calls/export?format=har`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/har",
+    tag = "imports",
+    params(ImportParams),
+    request_body(
+        description = "The recording as the body, or multipart/form-data with a `file` part",
+        content(("application/json"), ("multipart/form-data")),
+    ),
+    responses(
+        (status = 201, description = "A mock was created", body = ImportOutcome),
+        (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
+        (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Another kind of file", body = ErrorBody),
+    )
+)]
+async fn import_har(
+    State(state): State<AppState>,
+    admin: Admin,
+    params: Result<Query<ImportParams>, QueryRejection>,
+    request: Request,
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    import(state, admin, params, request, Format::Har).await
+}
+
+/// Imports a native document (`GET /api/v1/mocks/{id}/export`): exactly the exported mock.
+#[utoipa::path(
+    post,
+    path = "/api/v1/imports/native",
+    tag = "imports",
+    params(ImportParams),
+    request_body(
+        description = "The native document as the body (JSON or YAML), or multipart/form-data with a `file` part",
+        content(("application/json"), ("application/yaml"), ("multipart/form-data")),
+    ),
+    responses(
+        (status = 201, description = "A mock was created", body = ImportOutcome),
+        (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
+        (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Another kind of file, another version, an unknown field", body = ErrorBody),
+    )
+)]
+async fn import_native(
+    State(state): State<AppState>,
+    admin: Admin,
+    params: Result<Query<ImportParams>, QueryRejection>,
+    request: Request,
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    import(state, admin, params, request, Format::Native).await
+}
+
+async fn import(
+    state: AppState,
+    admin: Admin,
+    params: Result<Query<ImportParams>, QueryRejection>,
+    request: Request,
+    format: Format,
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    let params = query_of(params)?;
+    let name = params
+        .name
+        .map(|name| bounded("name", &name, MAX_NAME_CHARS))
+        .transpose()?;
+    // A mock that is not ours is refused before the upload is read or parsed.
+    if let Some(id) = params.mock {
+        state.store.mock(&admin.workspace, id).await?;
+    }
+    let upload = read_upload(&state, request, format).await?;
+    let imported = tokio::task::spawn_blocking(move || run_importer(format, &upload))
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))??;
+    let ImportedMock {
+        name: file_name,
+        examples,
+        environment,
+        settings,
+        warnings,
+        counts,
+    } = imported;
+    let (status, mock) = match params.mock {
+        None => {
+            let draft = MockDraft {
+                name: name.unwrap_or_else(|| name_from_file(&file_name, format)),
+                environment,
+                settings,
+                ..MockDraft::default()
+            };
+            let (mock, _) = state
+                .store
+                .create_mock_with_examples(&admin.workspace, &draft, &examples)
+                .await?;
+            (StatusCode::CREATED, mock)
+        }
+        Some(id) => {
+            let examples: Vec<_> = examples.into_iter().map(|e| (None, e)).collect();
+            let edit = |draft: &mut MockDraft| {
+                if let Some(name) = name {
+                    draft.name = name;
+                }
+                draft.settings = settings;
+                merge_environment(&mut draft.environment, environment, format);
+                Ok::<(), ApiError>(())
+            };
+            let (mock, _) = state
+                .store
+                .update_mock_and_replace_examples(&admin.workspace, id, edit, &examples)
+                .await?;
+            (StatusCode::OK, mock)
+        }
+    };
+    Ok((
+        status,
+        Json(ImportOutcome {
+            mock: MockView::new(mock, &state.settings),
+            counts,
+            warnings: warnings.into_iter().map(WarningView::from).collect(),
+        }),
+    ))
+}
+
+/// A native document is the whole mock, so its environment replaces the mock's; the other
+/// formats add their variables to the ones the user has.
+fn merge_environment(
+    current: &mut BTreeMap<String, String>,
+    imported: BTreeMap<String, String>,
+    format: Format,
+) {
+    if format == Format::Native {
+        *current = imported;
+    } else {
+        current.extend(imported);
+    }
+}
+
+/// The file's own name, cut to what a mock name may hold; a file without one gets its kind.
+fn name_from_file(name: &str, format: Format) -> String {
+    let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
+    let name = name.trim();
+    if !name.is_empty() {
+        return name.to_owned();
+    }
+    match format {
+        Format::Postman => "Imported Postman collection",
+        Format::OpenApi => "Imported OpenAPI description",
+        Format::Har => "Imported HAR recording",
+        Format::Native => "Imported mock",
+    }
+    .to_owned()
+}
+
+fn run_importer(format: Format, upload: &Upload) -> Result<ImportedMock, ImportError> {
+    match format {
+        Format::Postman => {
+            lyrebird_import::postman::import(&upload.file, upload.environment.as_deref())
+        }
+        Format::OpenApi => lyrebird_import::openapi::import(&upload.file),
+        Format::Har => lyrebird_import::har::import(&upload.file),
+        Format::Native => lyrebird_import::import_native(&upload.file),
+    }
+}
+
+/// The uploaded file, and the Postman environment file sent beside it.
+struct Upload {
+    file: Bytes,
+    environment: Option<Bytes>,
+}
+
+/// Reads the body within the import limit, as a raw file or as multipart parts.
+async fn read_upload(
+    state: &AppState,
+    request: Request,
+    format: Format,
+) -> Result<Upload, ApiError> {
+    let limit = state.settings.max_import_bytes;
+    let too_large = ApiError::ImportTooLarge { limit };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large);
+    }
+    let multipart = is_multipart(request.headers());
+    let request = request.map(|body| Body::new(Limited::new(body, limit)));
+    if !multipart {
+        let file = request
+            .into_body()
+            .collect()
+            .await
+            .map_err(|error| {
+                if is_length_limit(&error) {
+                    ApiError::ImportTooLarge { limit }
+                } else {
+                    ApiError::BadRequest(format!("the upload broke off: {error}"))
+                }
+            })?
+            .to_bytes();
+        return Ok(Upload {
+            file,
+            environment: None,
+        });
+    }
+    let mut parts = Multipart::from_request(request, state)
+        .await
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let mut file = None;
+    let mut environment = None;
+    let part_error = |error: axum::extract::multipart::MultipartError| {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::ImportTooLarge { limit }
+        } else {
+            ApiError::BadRequest(format!(
+                "the multipart upload cannot be read: {}",
+                error.body_text()
+            ))
+        }
+    };
+    while let Some(part) = parts.next_field().await.map_err(part_error)? {
+        let slot = match part.name() {
+            Some("file") => &mut file,
+            Some("environment") if format == Format::Postman => &mut environment,
+            other => {
+                let expected = if format == Format::Postman {
+                    "`file` and `environment`"
+                } else {
+                    "`file`"
+                };
+                return Err(ApiError::invalid(
+                    other.unwrap_or_default(),
+                    format!(
+                        "unexpected part {:?}: this upload takes {expected}",
+                        other.unwrap_or_default()
+                    ),
+                ));
+            }
+        };
+        *slot = Some(part.bytes().await.map_err(part_error)?);
+    }
+    Ok(Upload {
+        file: file
+            .ok_or_else(|| ApiError::invalid("file", "the multipart upload has no `file` part"))?,
+        environment,
+    })
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
+/// Whether reading the body failed because it went over the limit, somewhere in its causes.
+fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<LengthLimitError>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `native` (default): the whole mock, which `POST /api/v1/imports/native` reads back
+    /// exactly; `postman`: a Postman collection v2.1.
+    pub format: Option<String>,
+}
+
+/// Downloads the mock as a native document or a Postman collection v2.1.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mocks/{id}/export",
+    tag = "imports",
+    params(("id" = String, Path, format = Uuid, description = "The mock's id"), ExportParams),
+    responses(
+        (status = 200, description = "The file, as an attachment", content_type = "application/json"),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+async fn export_mock(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<MockId>,
+    params: Result<Query<ExportParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let postman = match query_of(params)?.format.as_deref().map(str::trim) {
+        None | Some("" | "native") => false,
+        Some("postman") => true,
+        Some(_) => return Err(ApiError::invalid("format", "use native or postman")),
+    };
+    // One snapshot of the mock and its examples, checked against the caller's workspace.
+    let served = state
+        .store
+        .served_mock(id)
+        .await?
+        .filter(|served| served.mock.workspace_id == admin.workspace.id())
+        .ok_or(ApiError::NotFound)?;
+    let mock = served.mock;
+    let examples: Vec<_> = served.examples.into_iter().map(|e| e.example).collect();
+    let (text, extension) = if postman {
+        let export = lyrebird_import::export_postman(&mock.name, &examples, &mock.environment);
+        let text = serde_json::to_string_pretty(&export.collection)
+            .map_err(|error| ApiError::Internal(error.into()))?;
+        (text, "postman_collection.json")
+    } else {
+        let native = NativeMock::new(mock.name.clone(), mock.settings, mock.environment, examples);
+        (lyrebird_import::export_native(&native), "lyrebird.json")
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{}.{extension}\"",
+                    file_stem(&mock.name)
+                ),
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+/// The mock's name as a file name: letters, digits, `-`, `_` and `.`, the rest as `-`.
+fn file_stem(name: &str) -> String {
+    let stem: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stem = stem.trim_matches(|c| c == '-' || c == '.');
+    if stem.is_empty() {
+        "mock".to_owned()
+    } else {
+        stem.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_name_keeps_only_safe_characters() {
+        assert_eq!(file_stem("Twitter API v2"), "Twitter-API-v2");
+        assert_eq!(file_stem("../etc/passwd"), "etc-passwd");
+        assert_eq!(file_stem("\"; rm"), "rm");
+        assert_eq!(file_stem("¿?"), "mock");
+    }
+
+    #[test]
+    fn a_file_without_a_name_gives_its_kind() {
+        assert_eq!(name_from_file("  ", Format::Har), "Imported HAR recording");
+        assert_eq!(name_from_file(&"x".repeat(300), Format::Postman).len(), 200);
+    }
+
+    #[test]
+    fn only_a_native_import_replaces_the_environment() {
+        let mut current = BTreeMap::from([("token".to_owned(), "t".to_owned())]);
+        let imported = BTreeMap::from([("base".to_owned(), "b".to_owned())]);
+        merge_environment(&mut current, imported.clone(), Format::Postman);
+        assert_eq!(current.len(), 2);
+        merge_environment(&mut current, imported.clone(), Format::Native);
+        assert_eq!(current, imported);
+    }
+}

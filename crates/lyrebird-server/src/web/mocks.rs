@@ -1,0 +1,468 @@
+//! The mock pages: the dashboard (`/mocks`), creating a mock from scratch (`/mocks/new`), a
+//! mock's page with its URLs, examples and settings (`/mocks/{id}`), and deleting it after a
+//! confirmation page.
+//!
+//! Settings go through the API's own [`MockFields`], so the page accepts exactly what
+//! `PATCH /api/v1/mocks/{id}` does; a refused value is shown beside its field with what was
+//! typed kept.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use lyrebird_engine::{ResponseSpec, SelectionMode};
+use lyrebird_store::{Delay, Mock, MockDraft, MockId, StoredExample, UsageMonth, Workspace};
+use minijinja::context;
+use minijinja::value::{Serde, Value};
+use serde::{Deserialize, Serialize};
+
+use super::csrf::PostedForm;
+use super::{Flash, PageError, WebSession, field_errors, page, redirect_with};
+use crate::extract::{ApiPath, parse_json};
+use crate::mocks::MockFields;
+use crate::{AppState, Settings};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/mocks", get(dashboard).post(create_mock))
+        .route("/mocks/new", get(new_mock))
+        .route("/mocks/{id}", get(mock_page))
+        .route("/mocks/{id}/settings", post(save_settings))
+        .route("/mocks/{id}/delete", get(confirm_delete).post(delete_mock))
+}
+
+/// A mock as the pages show it.
+#[derive(Debug, Serialize)]
+pub struct MockSummary {
+    pub id: String,
+    pub name: String,
+    pub private: bool,
+    /// `http://<id>.mock.<base-host>/`
+    pub url: String,
+    /// `http://<base-host>/m/<id>/`
+    pub path_url: String,
+}
+
+impl MockSummary {
+    pub fn new(mock: &Mock, settings: &Settings) -> Self {
+        Self {
+            id: mock.id.to_string(),
+            name: mock.name.clone(),
+            private: mock.private,
+            url: settings.mock_url(mock.id),
+            path_url: settings.mock_path_url(mock.id),
+        }
+    }
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    session: WebSession,
+) -> Result<Response, PageError> {
+    let month_start = UsageMonth::current().first_day().midnight().assume_utc();
+    let (mocks, calls) = tokio::try_join!(
+        state.store.list_mocks(&session.workspace),
+        state.store.calls_per_mock(&session.workspace, month_start),
+    )?;
+    let calls: HashMap<MockId, i64> = calls.into_iter().collect();
+    let mocks: Vec<Value> = mocks
+        .iter()
+        .rev()
+        .map(|mock| {
+            context! {
+                calls => calls.get(&mock.id).copied().unwrap_or(0),
+                ..Value::from(Serde(MockSummary::new(mock, &state.settings)))
+            }
+        })
+        .collect();
+    page(
+        &session,
+        StatusCode::OK,
+        "mocks.html",
+        context! { nav => "mocks", mocks },
+    )
+}
+
+async fn new_mock(session: WebSession) -> Result<Response, PageError> {
+    new_mock_page(&session, StatusCode::OK, &NewMockForm::default(), None)
+}
+
+/// The scratch form's fields.
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct NewMockForm {
+    #[serde(default)]
+    name: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    private: Option<String>,
+}
+
+fn new_mock_page(
+    session: &WebSession,
+    status: StatusCode,
+    form: &NewMockForm,
+    name_error: Option<String>,
+) -> Result<Response, PageError> {
+    page(
+        session,
+        status,
+        "mock_new.html",
+        context! {
+            nav => "mocks",
+            form => Serde(form),
+            name_error,
+            import => context! { kind => "postman", name => "" },
+        },
+    )
+}
+
+async fn create_mock(
+    State(state): State<AppState>,
+    PostedForm { session, form }: PostedForm<NewMockForm>,
+) -> Result<Response, PageError> {
+    let fields = MockFields {
+        name: Some(form.name.clone()),
+        private: Some(form.private.is_some()),
+        ..MockFields::default()
+    };
+    let mut draft = MockDraft::default();
+    if let Err(error) = fields.apply(&mut draft) {
+        let errors = field_errors(error)?;
+        let name_error = errors.into_values().next();
+        return new_mock_page(
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form,
+            name_error,
+        );
+    }
+    let mock = state.store.create_mock(&session.workspace, &draft).await?;
+    Ok(redirect_with(
+        &format!("/mocks/{}", mock.id),
+        &[Flash::success(format!(
+            "Created {}. Add an example to tell it what to answer.",
+            mock.name
+        ))],
+    ))
+}
+
+/// The settings form, as typed: kept as text so a refused value comes back as it was.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    private: Option<String>,
+    #[serde(default)]
+    delay: String,
+    /// One `NAME=value` per line.
+    #[serde(default)]
+    environment: String,
+    #[serde(default)]
+    version_tag: String,
+    #[serde(default)]
+    selection: String,
+    #[serde(default)]
+    fuzzy_paths: Option<String>,
+    /// Comma-separated header names.
+    #[serde(default)]
+    match_headers: String,
+    #[serde(default)]
+    match_body: Option<String>,
+    /// The fallback response as JSON in the engine's response format; empty for none.
+    #[serde(default)]
+    fallback: String,
+}
+
+impl SettingsForm {
+    fn of(mock: &Mock) -> Self {
+        let on = |flag: bool| flag.then(|| "on".to_owned());
+        Self {
+            name: mock.name.clone(),
+            private: on(mock.private),
+            delay: mock.delay.to_string(),
+            environment: mock
+                .environment
+                .iter()
+                .map(|(name, value)| format!("{name}={value}\n"))
+                .collect(),
+            version_tag: mock.version_tag.clone().unwrap_or_default(),
+            selection: match mock.settings.selection {
+                SelectionMode::Rules => "rules",
+                SelectionMode::Postman => "postman",
+            }
+            .to_owned(),
+            fuzzy_paths: on(mock.settings.fuzzy_paths),
+            match_headers: mock.settings.match_headers.join(", "),
+            match_body: on(mock.settings.match_body),
+            fallback: mock
+                .fallback
+                .as_ref()
+                .and_then(|fallback| serde_json::to_string_pretty(fallback).ok())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The API's fields, or the errors of the fields that could not be read, by form field.
+    fn fields(&self) -> Result<MockFields, BTreeMap<String, String>> {
+        let mut errors = BTreeMap::new();
+        let delay = Delay::try_from(self.delay.trim().to_owned())
+            .map_err(|error| errors.insert("delay".to_owned(), error.to_string()))
+            .ok();
+        let environment = parse_environment(&self.environment)
+            .map_err(|error| errors.insert("environment".to_owned(), error))
+            .ok();
+        let selection = match self.selection.as_str() {
+            "postman" => SelectionMode::Postman,
+            _ => SelectionMode::Rules,
+        };
+        let fallback = if self.fallback.trim().is_empty() {
+            Some(None)
+        } else {
+            parse_json::<ResponseSpec>(self.fallback.as_bytes())
+                .map_err(|error| errors.insert("fallback".to_owned(), error.to_string()))
+                .ok()
+                .map(Some)
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let version_tag = self.version_tag.trim();
+        Ok(MockFields {
+            name: Some(self.name.clone()),
+            private: Some(self.private.is_some()),
+            delay,
+            environment,
+            version_tag: Some((!version_tag.is_empty()).then(|| version_tag.to_owned())),
+            fallback,
+            selection: Some(selection),
+            fuzzy_paths: Some(self.fuzzy_paths.is_some()),
+            match_headers: Some(
+                self.match_headers
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            match_body: Some(self.match_body.is_some()),
+        })
+    }
+}
+
+/// `NAME=value` lines; blank lines are skipped, a value may contain `=`.
+fn parse_environment(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut environment = BTreeMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                environment.insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+            _ => {
+                return Err(format!(
+                    "line {}: write each variable as NAME=value",
+                    number + 1
+                ));
+            }
+        }
+    }
+    Ok(environment)
+}
+
+/// Everything the mock page shows.
+struct MockPage<'a> {
+    mock: &'a Mock,
+    examples: &'a [StoredExample],
+    settings: &'a SettingsForm,
+    errors: &'a BTreeMap<String, String>,
+}
+
+/// An example as the mock page lists it.
+#[derive(Debug, Serialize)]
+pub struct ExampleRow {
+    pub id: String,
+    pub name: String,
+    pub method: Option<String>,
+    pub path: String,
+    pub status: u16,
+}
+
+impl From<&StoredExample> for ExampleRow {
+    fn from(stored: &StoredExample) -> Self {
+        let example = &stored.example;
+        Self {
+            id: stored.id.to_string(),
+            name: example.name.clone(),
+            method: example.request.method.clone(),
+            path: example.request.path.clone(),
+            status: example.response.status,
+        }
+    }
+}
+
+fn render_mock_page(
+    state: &AppState,
+    session: &WebSession,
+    status: StatusCode,
+    view: MockPage<'_>,
+) -> Result<Response, PageError> {
+    let examples: Vec<ExampleRow> = view.examples.iter().map(ExampleRow::from).collect();
+    page(
+        session,
+        status,
+        "mock.html",
+        context! {
+            nav => "mocks",
+            mock => Serde(MockSummary::new(view.mock, &state.settings)),
+            examples => Serde(examples),
+            settings => Serde(view.settings),
+            errors => Serde(view.errors),
+        },
+    )
+}
+
+async fn load(
+    state: &AppState,
+    workspace: &Workspace,
+    id: MockId,
+) -> Result<(Mock, Vec<StoredExample>), PageError> {
+    Ok(tokio::try_join!(
+        state.store.mock(workspace, id),
+        state.store.list_examples(workspace, id),
+    )?)
+}
+
+async fn mock_page(
+    State(state): State<AppState>,
+    session: WebSession,
+    ApiPath(id): ApiPath<MockId>,
+) -> Result<Response, PageError> {
+    let (mock, examples) = load(&state, &session.workspace, id).await?;
+    let settings = SettingsForm::of(&mock);
+    render_mock_page(
+        &state,
+        &session,
+        StatusCode::OK,
+        MockPage {
+            mock: &mock,
+            examples: &examples,
+            settings: &settings,
+            errors: &BTreeMap::new(),
+        },
+    )
+}
+
+async fn save_settings(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<MockId>,
+    PostedForm { session, form }: PostedForm<SettingsForm>,
+) -> Result<Response, PageError> {
+    let errors = match form.fields() {
+        Err(errors) => errors,
+        Ok(fields) => {
+            let saved = state
+                .store
+                .update_mock(&session.workspace, id, |draft| fields.apply(draft))
+                .await;
+            match saved {
+                Ok(mock) => {
+                    return Ok(redirect_with(
+                        &format!("/mocks/{id}#settings"),
+                        &[Flash::success(format!(
+                            "Saved the settings of {}.",
+                            mock.name
+                        ))],
+                    ));
+                }
+                Err(error) => field_errors(error)?
+                    .into_iter()
+                    .map(|(field, message)| (form_field(&field).to_owned(), message))
+                    .collect(),
+            }
+        }
+    };
+    let (mock, examples) = load(&state, &session.workspace, id).await?;
+    render_mock_page(
+        &state,
+        &session,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        MockPage {
+            mock: &mock,
+            examples: &examples,
+            settings: &form,
+            errors: &errors,
+        },
+    )
+}
+
+/// The form field of an API field: `fallback.body` belongs to the fallback's text area.
+fn form_field(field: &str) -> &str {
+    field.split(['.', '[']).next().unwrap_or(field)
+}
+
+async fn confirm_delete(
+    State(state): State<AppState>,
+    session: WebSession,
+    ApiPath(id): ApiPath<MockId>,
+) -> Result<Response, PageError> {
+    let (mock, examples) = load(&state, &session.workspace, id).await?;
+    page(
+        &session,
+        StatusCode::OK,
+        "mock_delete.html",
+        context! {
+            nav => "mocks",
+            mock => Serde(MockSummary::new(&mock, &state.settings)),
+            example_count => examples.len(),
+        },
+    )
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Debug, Deserialize)]
+struct NoFields {}
+
+async fn delete_mock(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<MockId>,
+    PostedForm { session, .. }: PostedForm<NoFields>,
+) -> Result<Response, PageError> {
+    let mock = state.store.mock(&session.workspace, id).await?;
+    state.store.delete_mock(&session.workspace, id).await?;
+    Ok(redirect_with(
+        "/mocks",
+        &[Flash::success(format!(
+            "Deleted {} and its examples.",
+            mock.name
+        ))],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_lines_are_read_and_a_line_without_equals_is_named() {
+        let environment = parse_environment("TOKEN=abc\n\n  base = http://x/?a=b \n").unwrap();
+        assert_eq!(environment["TOKEN"], "abc");
+        assert_eq!(environment["base"], "http://x/?a=b");
+        assert_eq!(
+            parse_environment("A=1\noops").unwrap_err(),
+            "line 2: write each variable as NAME=value"
+        );
+    }
+
+    #[test]
+    fn api_fields_land_on_their_form_field() {
+        assert_eq!(form_field("fallback.body"), "fallback");
+        assert_eq!(form_field("name"), "name");
+    }
+}

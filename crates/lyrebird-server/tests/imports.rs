@@ -1,0 +1,865 @@
+//! Import and export through the API, black-box: a `lyrebird serve` process on a real port and a
+//! real PostgreSQL. Every corpus file is uploaded and its mock called over HTTP for each imported
+//! example (by name), the answer compared with the example and with what the engine gives for the
+//! same request; a HAR of real calls goes back in; native and Postman exports read back; bad
+//! files are refused and leave nothing behind; `?mock=` and exports stay within the workspace.
+
+#[path = "serving/support.rs"]
+#[allow(dead_code)] // The serving tests' support; this file uses part of it.
+mod support;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lyrebird_engine::{
+    BodyMatch, CompiledMock, Example, MatchSettings, Request, ValueMatch, ValueRule,
+};
+use lyrebird_store::testing::TestDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{Server, User, json_of};
+
+/// Calls needed by a test file: the whole corpus is about 700 examples.
+const QUOTA: &str = "1000000";
+
+fn start(db: &TestDatabase) -> Server {
+    Server::start(db, &[("LYREBIRD_MONTHLY_QUOTA", QUOTA)])
+}
+
+/// `shared/corpus/<kind>` beside the checkout (`/work/shared` here, `../shared` in CI).
+fn corpus(kind: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(kind);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn corpus_file(kind: &str, prefix: &str) -> Vec<u8> {
+    corpus(kind)
+        .into_iter()
+        .find(|(name, _)| name.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in the corpus"))
+        .1
+}
+
+/// Uploads `bytes` as the raw body of `POST /api/v1/imports/<kind><query>`.
+async fn upload(
+    server: &Server,
+    key: &str,
+    kind: &str,
+    query: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    let response = server
+        .client
+        .post(server.url(&format!("/api/v1/imports/{kind}{query}")))
+        .bearer_auth(key)
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    json_of(response).await
+}
+
+/// Uploads and expects a new mock; returns the answer.
+async fn import(server: &Server, key: &str, kind: &str, bytes: Vec<u8>) -> Value {
+    let (status, answer) = upload(server, key, kind, "", bytes).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    answer
+}
+
+async fn mock_count(server: &Server, user: &User) -> usize {
+    let (status, mocks) = server
+        .api(Method::GET, "/api/v1/mocks", &user.key, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    mocks.as_array().unwrap().len()
+}
+
+/// `GET /api/v1/mocks/{id}/export?format=...`: the status, the Content-Disposition and the body.
+async fn export(
+    server: &Server,
+    key: &str,
+    mock: &str,
+    format: &str,
+) -> (StatusCode, String, Value) {
+    let response = server
+        .client
+        .get(server.url(&format!("/api/v1/mocks/{mock}/export?format={format}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let (status, body) = json_of(response).await;
+    (status, disposition, body)
+}
+
+/// The mock's examples in the engine's format, without the fields the API adds.
+async fn examples_of(server: &Server, key: &str, mock: &str) -> Vec<Example> {
+    let (status, list) = server
+        .api(
+            Method::GET,
+            &format!("/api/v1/mocks/{mock}/examples"),
+            key,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|view| {
+            let mut view = view.clone();
+            let object = view.as_object_mut().unwrap();
+            for field in ["id", "position", "created_at", "updated_at"] {
+                object.remove(field);
+            }
+            serde_json::from_value(view).unwrap()
+        })
+        .collect()
+}
+
+// --- replaying a mock's examples over HTTP ---
+
+/// A request that one example's conditions accept, as a client would send it: captures and
+/// unresolved variables get a value, `{{var}}` segments the environment's value.
+fn request_for(example: &Example, environment: &BTreeMap<String, String>) -> Request {
+    let pattern = &example.request;
+    let path: Vec<String> = pattern
+        .path
+        .split('/')
+        .map(|segment| {
+            let variable = segment
+                .strip_prefix("{{")
+                .and_then(|rest| rest.strip_suffix("}}"));
+            match variable.and_then(|name| environment.get(name)) {
+                Some(value) => encode(value),
+                None if segment.starts_with(':') || segment.starts_with('{') || segment == "*" => {
+                    "1".to_owned()
+                }
+                None => encode(segment),
+            }
+        })
+        .collect();
+    let value = |condition: &ValueMatch| match condition {
+        ValueMatch::Equals(v) | ValueMatch::Rule(ValueRule::Equals(v)) => Some(v.clone()),
+        ValueMatch::Rule(ValueRule::Present(true)) => Some("1".to_owned()),
+        _ => None,
+    };
+    let query = pattern
+        .query
+        .iter()
+        .filter_map(|(k, c)| Some(format!("{}={}", encode(k), encode(&value(c)?))))
+        .collect::<Vec<_>>()
+        .join("&");
+    // Headers HTTP itself sets are left to the client.
+    let mut headers: Vec<(String, String)> = pattern
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            !["host", "content-length", "transfer-encoding", "connection"]
+                .contains(&name.to_ascii_lowercase().as_str())
+        })
+        .filter_map(|(k, c)| Some((k.to_ascii_lowercase(), value(c)?)))
+        .filter(|(_, v)| v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+        .collect();
+    let body = match &pattern.body {
+        BodyMatch::Json { value, .. } => {
+            headers.push(("content-type".to_owned(), "application/json".to_owned()));
+            value.to_string()
+        }
+        BodyMatch::Xml { value } | BodyMatch::Text { value } => value.clone(),
+        _ => String::new(),
+    };
+    Request::new(
+        pattern.method.clone().unwrap_or_else(|| "GET".to_owned()),
+        path.join("/"),
+        query,
+        headers,
+        body,
+    )
+}
+
+/// Percent-encodes what may not stand in a URL's path or query as it is.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~!$'()*+,;:@".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn expected_body(example: &Example) -> Vec<u8> {
+    match &example.response.body {
+        None => Vec::new(),
+        Some(Value::String(text)) => text.clone().into_bytes(),
+        Some(value) => serde_json::to_vec(value).unwrap(),
+    }
+}
+
+/// What replaying one mock over HTTP gave.
+#[derive(Default)]
+struct Replay {
+    examples: usize,
+    /// Answered with the example's status and body.
+    by_name: usize,
+    /// Answers that differ from the example, with the reason.
+    failures: Vec<String>,
+}
+
+/// Calls the mock once per example with `x-mock-response-name`, and checks each answer against
+/// the example and against the engine's answer to the same request.
+async fn replay(server: &Server, key: &str, mock: &str) -> Replay {
+    let (status, _, document) = export(server, key, mock, "native").await;
+    assert_eq!(status, StatusCode::OK);
+    let examples: Vec<Example> = serde_json::from_value(document["examples"].clone()).unwrap();
+    let settings: MatchSettings = serde_json::from_value(document["settings"].clone()).unwrap();
+    let environment: BTreeMap<String, String> =
+        serde_json::from_value(document["environment"].clone()).unwrap();
+    let engine = CompiledMock::compile(
+        examples
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (uuid::Uuid::from_u128(i as u128 + 1), e.clone()))
+            .collect(),
+        settings,
+        environment.clone(),
+    )
+    .unwrap();
+    let mut report = Replay {
+        examples: examples.len(),
+        ..Replay::default()
+    };
+    for example in &examples {
+        let mut request = request_for(example, &environment);
+        request
+            .headers
+            .push(("x-mock-response-name".to_owned(), example.name.clone()));
+        let target = if request.query.is_empty() {
+            request.path.clone()
+        } else {
+            format!("{}?{}", request.path, request.query)
+        };
+        let method = Method::from_bytes(request.method.as_bytes()).unwrap();
+        let mut call = server.by_host(method.clone(), mock, &target);
+        for (name, value) in &request.headers {
+            call = call.header(name, value);
+        }
+        let response = call.body(request.body.clone()).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap().to_vec();
+
+        // Over HTTP as in the engine: the same example answers the same request.
+        let rendered = engine
+            .respond(&request, time::OffsetDateTime::now_utc())
+            .rendered;
+        let engine_status = rendered.as_ref().map_or(404, |r| r.status);
+        let location = format!("{} {} / {}", request.method, request.path, example.name);
+        assert_eq!(status, engine_status, "{location}: HTTP and engine differ");
+        let template = example.response.template;
+        if !template && method != Method::HEAD {
+            if let Some(rendered) = &rendered {
+                assert_eq!(body, rendered.body, "{location}: HTTP and engine differ");
+            }
+        }
+        let body_fits = template || method == Method::HEAD || body == expected_body(example);
+        if status == example.response.status && body_fits {
+            report.by_name += 1;
+        } else {
+            report
+                .failures
+                .push(format!("{location}: answered {status}"));
+        }
+    }
+    report
+}
+
+#[tokio::test]
+async fn every_postman_corpus_file_uploads_and_its_mock_answers_each_example_by_name() {
+    // (file prefix, examples, floor answered by name): docs/compatibility.md.
+    let floors: &[(&str, usize, usize)] = &[
+        ("Adyen", 40, 40),
+        ("RoxyAPI", 25, 25),
+        ("Xray-App", 2, 2),
+        ("aruba", 96, 96),
+        ("docusign", 35, 35),
+        ("experiandataquality", 12, 12),
+        ("grafana", 6, 6),
+        ("joolfe", 5, 4),
+        ("kevinswiber", 8, 8),
+        ("microcks", 5, 5),
+        ("postmanlabs", 2, 2),
+        ("twitterdev", 75, 75),
+    ];
+    replay_corpus("postman", floors).await;
+}
+
+#[tokio::test]
+async fn every_openapi_corpus_file_uploads_and_its_mock_answers_each_operation_example() {
+    let floors: &[(&str, usize, usize)] = &[
+        ("Adyen", 278, 278),
+        ("OAI", 4, 4),
+        ("Redocly", 9, 9),
+        ("microcks__microcks__APIPastry", 6, 6),
+        ("microcks__microcks__petstore", 5, 5),
+        ("moby", 139, 139),
+    ];
+    replay_corpus("openapi", floors).await;
+}
+
+/// Uploads every file of a corpus folder into one workspace and replays each mock; prints the
+/// table for `docs/compatibility.md` (with `--nocapture`).
+async fn replay_corpus(kind: &str, floors: &[(&str, usize, usize)]) {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let user = server.sign_up(&format!("{kind}@example.com")).await;
+    let mut table = String::new();
+    for (name, bytes) in corpus(kind) {
+        let answer = import(&server, &user.key, kind, bytes).await;
+        let mock = answer["mock"]["id"].as_str().unwrap();
+        assert_eq!(answer["mock"]["selection"], "postman", "{name}");
+        let report = replay(&server, &user.key, mock).await;
+        let (_, examples, floor) = floors
+            .iter()
+            .find(|(prefix, ..)| name.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{name}: no floor"));
+        assert_eq!(answer["counts"]["examples"], report.examples, "{name}");
+        assert_eq!(report.examples, *examples, "{name}");
+        writeln!(
+            table,
+            "| `{name}` | {} | {}/{} | {} |",
+            report.examples,
+            report.by_name,
+            report.examples,
+            answer["warnings"].as_array().unwrap().len()
+        )
+        .unwrap();
+        assert!(
+            report.by_name >= *floor,
+            "{name}: {} of {} by name over HTTP: {:#?}",
+            report.by_name,
+            report.examples,
+            report.failures
+        );
+        for failure in &report.failures {
+            writeln!(table, "  - {failure}").unwrap();
+        }
+    }
+    println!("{table}");
+}
+
+// --- round trips ---
+
+#[tokio::test]
+async fn a_har_export_of_real_calls_imports_as_a_mock_that_gives_the_same_answers() {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let user = server.sign_up("har@example.com").await;
+    let beer = corpus_file("postman", "microcks__microcks__BeerCatalogAPI");
+    let recorded = import(&server, &user.key, "postman", beer).await;
+    let recorded = recorded["mock"]["id"].as_str().unwrap();
+    let calls = [
+        "/beer/Rodenbach",
+        "/beer/Weissbier",
+        "/beer?page=0",
+        "/beer/Nope",
+    ];
+    let mut answers = Vec::new();
+    for path in calls {
+        let response = server
+            .by_host(Method::GET, recorded, path)
+            .send()
+            .await
+            .unwrap();
+        answers.push((response.status(), response.text().await.unwrap()));
+    }
+    assert!(
+        answers[..3].iter().all(|(status, _)| status.is_success()),
+        "{answers:?}"
+    );
+
+    // The call log is written in batches: wait until it holds every call.
+    let calls_path = format!("/api/v1/mocks/{recorded}/calls");
+    let mut logged = 0;
+    for _ in 0..100 {
+        let (_, page) = server.api(Method::GET, &calls_path, &user.key, None).await;
+        logged = page["calls"].as_array().map_or(0, Vec::len);
+        if logged == calls.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(logged, calls.len(), "calls logged");
+    let har = server
+        .client
+        .get(server.url(&format!("{calls_path}/export?format=har")))
+        .bearer_auth(&user.key)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let replayed = import(&server, &user.key, "har", har.to_vec()).await;
+    assert_eq!(replayed["counts"]["requests"], calls.len(), "{replayed}");
+    let replayed = replayed["mock"]["id"].as_str().unwrap();
+    for (path, (status, body)) in calls.iter().zip(&answers) {
+        let response = server
+            .by_host(Method::GET, replayed, path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), *status, "{path}");
+        assert_eq!(response.text().await.unwrap(), *body, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_native_export_imports_as_exactly_the_same_mock() {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let user = server.sign_up("native@example.com").await;
+    for (kind, prefix) in [("postman", "twitterdev"), ("openapi", "moby")] {
+        let original = import(&server, &user.key, kind, corpus_file(kind, prefix)).await;
+        let original = original["mock"]["id"].as_str().unwrap();
+        let (status, disposition, document) = export(&server, &user.key, original, "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            disposition.starts_with("attachment; filename=\"")
+                && disposition.ends_with(".lyrebird.json\""),
+            "{disposition}"
+        );
+        assert_eq!(document["lyrebird"], 1);
+        let copy = import(
+            &server,
+            &user.key,
+            "native",
+            serde_json::to_vec(&document).unwrap(),
+        )
+        .await;
+        assert_eq!(
+            copy["counts"]["examples"],
+            document["examples"].as_array().unwrap().len()
+        );
+        let copy = copy["mock"]["id"].as_str().unwrap();
+        let (_, _, again) = export(&server, &user.key, copy, "native").await;
+        assert_eq!(again, document, "{prefix}");
+    }
+}
+
+#[tokio::test]
+async fn a_postman_export_imports_back_with_equal_examples() {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let user = server.sign_up("postman-export@example.com").await;
+    for prefix in ["twitterdev", "kevinswiber", "Xray-App"] {
+        let original = import(
+            &server,
+            &user.key,
+            "postman",
+            corpus_file("postman", prefix),
+        )
+        .await;
+        let original = original["mock"]["id"].as_str().unwrap();
+        let (status, disposition, collection) =
+            export(&server, &user.key, original, "postman").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            disposition.ends_with(".postman_collection.json\""),
+            "{disposition}"
+        );
+        let again = import(
+            &server,
+            &user.key,
+            "postman",
+            serde_json::to_vec(&collection).unwrap(),
+        )
+        .await;
+        let again = again["mock"]["id"].as_str().unwrap();
+        assert_eq!(
+            examples_of(&server, &user.key, again).await,
+            examples_of(&server, &user.key, original).await,
+            "{prefix}"
+        );
+    }
+}
+
+// --- uploads: multipart, replacing a mock ---
+
+/// A `multipart/form-data` upload of these named parts, as a browser's form sends it.
+async fn multipart_upload(
+    server: &Server,
+    key: &str,
+    path: &str,
+    parts: &[(&str, String)],
+) -> (StatusCode, Value) {
+    const BOUNDARY: &str = "lyrebird-test-boundary";
+    let mut body = String::new();
+    for (name, content) in parts {
+        write!(
+            body,
+            "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"{name}\"; filename=\"{name}.json\"\r\n\
+             content-type: application/json\r\n\r\n{content}\r\n"
+        )
+        .unwrap();
+    }
+    write!(body, "--{BOUNDARY}--\r\n").unwrap();
+    let response = server
+        .client
+        .post(server.url(path))
+        .bearer_auth(key)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    json_of(response).await
+}
+
+#[tokio::test]
+async fn a_multipart_upload_takes_the_collection_and_its_environment_file() {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let user = server.sign_up("multipart@example.com").await;
+    let collection = json!({
+        "info": {"name": "Greeter", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "variable": [{"key": "who", "value": "collection"}],
+        "item": [{"name": "hello", "request": {"url": "{{baseUrl}}/hello"}, "response": [
+            {"name": "hi", "code": 200, "body": "hello {{who}}", "originalRequest": {"url": "{{baseUrl}}/hello"}}
+        ]}]
+    });
+    let environment = json!({"name": "prod", "values": [{"key": "who", "value": "environment", "enabled": true}]});
+    let (status, answer) = multipart_upload(
+        &server,
+        &user.key,
+        "/api/v1/imports/postman?name=Greeter%20mock",
+        &[
+            ("file", collection.to_string()),
+            ("environment", environment.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["mock"]["name"], "Greeter mock");
+    assert_eq!(answer["mock"]["environment"]["who"], "environment");
+    let mock = answer["mock"]["id"].as_str().unwrap();
+    let body = server
+        .by_host(Method::GET, mock, "/hello")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "hello environment");
+
+    // A part this upload does not take is named, and nothing is created.
+    let (status, error) = multipart_upload(
+        &server,
+        &user.key,
+        "/api/v1/imports/postman",
+        &[("file", collection.to_string()), ("extra", "x".to_owned())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["field"], "extra");
+    assert_eq!(mock_count(&server, &user).await, 1);
+}
+
+#[tokio::test]
+async fn importing_into_a_mock_replaces_its_examples_and_keeps_the_users_variables() {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let user = server.sign_up("replace@example.com").await;
+    let first = import(
+        &server,
+        &user.key,
+        "openapi",
+        corpus_file("openapi", "microcks__microcks__petstore"),
+    )
+    .await;
+    let mock = first["mock"]["id"].as_str().unwrap();
+    let (status, _) = server
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/mocks/{mock}"),
+            &user.key,
+            Some(json!({"environment": {"token": "secret"}, "private": false, "delay": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        server
+            .by_host(Method::GET, mock, "/pets/1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let beer = corpus_file("postman", "microcks__microcks__BeerCatalogAPI");
+    let (status, answer) = upload(
+        &server,
+        &user.key,
+        "postman",
+        &format!("?mock={mock}"),
+        beer,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["mock"]["id"], mock);
+    assert_eq!(
+        answer["mock"]["name"], first["mock"]["name"],
+        "the name stays"
+    );
+    assert_eq!(answer["mock"]["delay"], 5, "settings the user chose stay");
+    assert_eq!(answer["mock"]["environment"]["token"], "secret");
+    assert_eq!(answer["counts"]["examples"], 5);
+    assert_eq!(examples_of(&server, &user.key, mock).await.len(), 5);
+    assert_eq!(mock_count(&server, &user).await, 1);
+    let pets = server
+        .by_host(Method::GET, mock, "/pets/1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        pets.status(),
+        StatusCode::NOT_FOUND,
+        "the old examples are gone"
+    );
+    let beer = server
+        .by_host(Method::GET, mock, "/beer/Weissbier")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beer.status(), StatusCode::OK);
+}
+
+// --- bad files ---
+
+/// A Postman collection whose folders nest `depth` deep.
+fn nested_collection(depth: usize) -> Value {
+    let mut item = json!([{"name": "leaf", "request": {"url": "/x"}, "response": []}]);
+    for level in 0..depth {
+        item = json!([{"name": format!("folder {level}"), "item": item}]);
+    }
+    json!({"info": {"name": "deep", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"}, "item": item})
+}
+
+#[tokio::test]
+async fn bad_files_get_a_clear_error_and_create_nothing() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(
+        &db,
+        &[
+            ("LYREBIRD_MONTHLY_QUOTA", QUOTA),
+            ("LYREBIRD_MAX_IMPORT_BYTES", "2000000"),
+        ],
+    );
+    let user = server.sign_up("bad@example.com").await;
+    let openapi = corpus_file("openapi", "microcks__microcks__petstore");
+    let v1_collection = json!({"id": "x", "name": "old", "requests": [], "order": []});
+    let v3_collection = json!({"info": {"name": "n", "schema": "https://schema.getpostman.com/json/collection/v3.0.0/collection.json"}, "item": []});
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str, &str)> = vec![
+        (
+            "postman",
+            b"\x00\x01 not a file".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_file",
+            "JSON or YAML",
+        ),
+        (
+            "openapi",
+            b"{\"openapi\": ".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "invalid_file",
+            "JSON",
+        ),
+        (
+            "postman",
+            openapi.clone(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_file_kind",
+            "an OpenAPI description",
+        ),
+        (
+            "har",
+            openapi,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_file_kind",
+            "an OpenAPI description",
+        ),
+        (
+            "native",
+            corpus_file("postman", "grafana"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_file_kind",
+            "a Postman collection",
+        ),
+        (
+            "openapi",
+            b"openapi: 4.0.0\npaths: {}\n".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_version",
+            "4.0.0",
+        ),
+        (
+            "postman",
+            v3_collection.to_string().into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_version",
+            "3.0.0",
+        ),
+        (
+            "postman",
+            v1_collection.to_string().into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_version",
+            "",
+        ),
+        (
+            "native",
+            br#"{"lyrebird": 2, "name": "x", "examples": []}"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_version",
+            "2",
+        ),
+        (
+            "postman",
+            nested_collection(40).to_string().into_bytes(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "file_too_deep",
+            "deeper than 32 levels at folder 39 / folder 38",
+        ),
+        (
+            "postman",
+            nested_collection(500).to_string().into_bytes(),
+            StatusCode::BAD_REQUEST,
+            "invalid_file",
+            "recursion limit",
+        ),
+        (
+            "postman",
+            vec![b' '; 2_000_001],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "LYREBIRD_MAX_IMPORT_BYTES",
+        ),
+    ];
+    for (kind, bytes, status, code, mention) in cases {
+        let (got, error) = upload(&server, &user.key, kind, "", bytes).await;
+        assert_eq!(got, status, "{kind}: {error}");
+        assert_eq!(error["error"]["code"], code, "{kind}: {error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(mention), "{kind}: {message}");
+        assert_eq!(error["error"]["field"], "file", "{kind}: {error}");
+    }
+    assert_eq!(mock_count(&server, &user).await, 0);
+}
+
+#[tokio::test]
+async fn a_fifty_megabyte_upload_is_refused_with_a_413_in_the_api_error_shape() {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let user = server.sign_up("huge@example.com").await;
+    let huge = vec![b' '; 50 * 1024 * 1024];
+    let (status, error) = upload(&server, &user.key, "postman", "", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{error}");
+    assert_eq!(error["error"]["code"], "payload_too_large");
+    // Without a length announced, the limit is found while reading the chunks.
+    let answer = chunked_upload(&server, &user.key, "/api/v1/imports/openapi", 50).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"payload_too_large\""), "{answer}");
+    assert_eq!(mock_count(&server, &user).await, 0);
+}
+
+/// Sends `megabytes` of spaces with `Transfer-Encoding: chunked` (no length announced) and
+/// returns the raw answer. Writing stops when the server has answered and closed.
+async fn chunked_upload(server: &Server, key: &str, path: &str, megabytes: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {key}\r\n\
+         transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("100000\r\n{}\r\n", " ".repeat(0x10_0000));
+    for _ in 0..megabytes {
+        if socket.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = socket.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+// --- tenancy ---
+
+#[tokio::test]
+async fn another_workspaces_mock_can_be_neither_replaced_nor_exported() {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let owner = server.sign_up("owner@example.com").await;
+    let stranger = server.sign_up("stranger@example.com").await;
+    let beer = corpus_file("postman", "microcks__microcks__BeerCatalogAPI");
+    let answer = import(&server, &owner.key, "postman", beer.clone()).await;
+    let mock = answer["mock"]["id"].as_str().unwrap();
+    let before = examples_of(&server, &owner.key, mock).await;
+
+    let petstore = corpus_file("openapi", "microcks__microcks__petstore");
+    let (status, error) = upload(
+        &server,
+        &stranger.key,
+        "openapi",
+        &format!("?mock={mock}"),
+        petstore,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    assert_eq!(error["error"]["code"], "not_found");
+    for format in ["native", "postman"] {
+        let (status, _, _) = export(&server, &stranger.key, mock, format).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{format}");
+    }
+    assert_eq!(examples_of(&server, &owner.key, mock).await, before);
+    assert_eq!(mock_count(&server, &stranger).await, 0);
+
+    // Without credentials, nothing at all.
+    let response = server
+        .client
+        .post(server.url("/api/v1/imports/postman"))
+        .body(beer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
