@@ -114,12 +114,18 @@ pub(crate) struct PathForms {
     pub(crate) lower_trimmed: String,
     /// Lower case, id-like segments removed, trailing slash kept.
     pub(crate) ids_removed: String,
-    /// The characters of `lower_trimmed`, for the edit-distance step.
-    pub(crate) letters: Letters,
 }
 
 /// Paths longer than this are not compared by edit distance, which costs their product.
-pub(crate) const MAX_EDIT_DISTANCE_LEN: usize = 512;
+const MAX_EDIT_DISTANCE_LEN: usize = 512;
+
+/// How many single-character edits the edit-distance step allows between paths of these lengths
+/// in characters: a quarter of the longer; `None` when the lengths alone rule it out.
+pub(crate) fn edits_allowed(a: usize, b: usize) -> Option<usize> {
+    let longest = a.max(b);
+    let allowed = longest / 4;
+    (longest <= MAX_EDIT_DISTANCE_LEN && a.abs_diff(b) <= allowed).then_some(allowed)
+}
 
 /// How many characters of each kind (folded into 32 kinds) a path has, and how many in all.
 /// Every edit adds or removes at most one character of one kind, so comparing the counts gives a
@@ -127,11 +133,11 @@ pub(crate) const MAX_EDIT_DISTANCE_LEN: usize = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Letters {
     counts: [u8; 32],
-    pub(crate) len: usize,
+    len: usize,
 }
 
 impl Letters {
-    fn of(text: &str) -> Self {
+    pub(crate) fn of(text: &str) -> Self {
         let mut letters = Self {
             counts: [0; 32],
             len: 0,
@@ -148,11 +154,8 @@ impl Letters {
     /// Whether the edit-distance step may fit: the lengths and counts allow a quarter of the
     /// longer path's length in edits, and neither path is too long to compare.
     pub(crate) fn may_be_close(&self, other: &Self) -> bool {
-        let longest = self.len.max(other.len);
-        let allowed = longest / 4;
-        longest <= MAX_EDIT_DISTANCE_LEN
-            && self.len.abs_diff(other.len) <= allowed
-            && self.fewest_edits(other) <= allowed
+        edits_allowed(self.len, other.len)
+            .is_some_and(|allowed| self.fewest_edits(other) <= allowed)
     }
 
     /// At least this many single-character edits turn one path into the other.
@@ -214,7 +217,6 @@ impl PathForms {
             }
         }
         Self {
-            letters: Letters::of(&lower_trimmed),
             exact,
             lower,
             lower_trimmed,
@@ -295,7 +297,7 @@ impl PostmanIndex {
                 Some(method) => index.by_method.entry(method.clone()).or_default(),
                 None => &mut index.any_method,
             };
-            of_method.push((forms.letters, position));
+            of_method.push((Letters::of(&forms.lower_trimmed), position));
             index.forms.push(forms);
         }
         index
@@ -316,13 +318,14 @@ impl PostmanIndex {
     pub(crate) fn maybe_close<'i>(
         &'i self,
         method: &str,
-        request: &'i PathForms,
+        request: &PathForms,
     ) -> impl Iterator<Item = u32> + 'i {
+        let wanted = Letters::of(&request.lower_trimmed);
         let of_method = self.by_method.get(method).map_or(&[][..], Vec::as_slice);
         of_method
             .iter()
             .chain(&self.any_method)
-            .filter(|(letters, _)| letters.may_be_close(&request.letters))
+            .filter(move |(letters, _)| letters.may_be_close(&wanted))
             .map(|&(_, position)| position)
     }
 
