@@ -311,6 +311,40 @@ async fn a_private_mock_answers_only_live_keys_of_its_workspace() {
         "mock key"
     );
 
+    // Every call is in the call log, refusals included; the last names the mock key.
+    let calls_path = format!("/api/v1/mocks/{mock}/calls");
+    let logged = Instant::now();
+    let calls = loop {
+        let (_, page) = server.api(Method::GET, &calls_path, &owner.key, None).await;
+        let calls = page["calls"].as_array().cloned().unwrap_or_default();
+        if calls.len() == 5 {
+            break calls;
+        }
+        assert!(
+            logged.elapsed() < Duration::from_secs(5),
+            "calls never logged: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let outcomes: Vec<&str> = calls
+        .iter()
+        .map(|c| c["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["matched", "matched", "refused", "refused", "refused"]
+    );
+    let newest = calls[0]["id"].as_str().unwrap();
+    let (_, detail) = server
+        .api(
+            Method::GET,
+            &format!("{calls_path}/{newest}"),
+            &owner.key,
+            None,
+        )
+        .await;
+    assert_eq!(detail["key_id"], mock_key_id.as_str(), "{detail}");
+
     // The mock key's use is recorded, off the request path.
     let used = Instant::now();
     loop {
