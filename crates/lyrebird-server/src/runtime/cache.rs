@@ -186,6 +186,26 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn concurrent_first_calls_share_one_load_and_an_eviction_loads_afresh() {
+        let db = TestDatabase::new().await;
+        let cache = Arc::new(MockCache::new(db.store().clone(), 10));
+        let id = MockId::generate();
+        let loads: Vec<_> = (0..50)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move { cache.get(id).await.unwrap() })
+            })
+            .collect();
+        let mut entries = Vec::new();
+        for load in loads {
+            entries.push(load.await.unwrap());
+        }
+        assert!(entries.iter().all(|entry| Arc::ptr_eq(entry, &entries[0])));
+        cache.evict(id);
+        assert!(!Arc::ptr_eq(&cache.get(id).await.unwrap(), &entries[0]));
+    }
+
+    #[tokio::test]
     async fn the_least_recently_used_mocks_leave_first() {
         let db = TestDatabase::new().await;
         let cache = MockCache::new(db.store().clone(), 10);
