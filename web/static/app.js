@@ -32,3 +32,126 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// Small DOM helper: an element with text (never HTML) and children.
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+// "Try a request": POST /api/v1/mocks/{id}/try and show the verdict, the reason and the response.
+function headerLines(text) {
+  const headers = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const colon = line.indexOf(":");
+    if (colon < 1) throw new Error(`"${line.trim()}" is not a header: write name: value`);
+    headers.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
+  }
+  return headers;
+}
+
+function prettyBody(text) {
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+}
+
+function describeDecision(decided) {
+  if (!decided) return null;
+  const parts = [];
+  if (decided.by === "level") {
+    parts.push(`Rules, level ${decided.level}: ${decided.name}.`);
+    if (decided.candidates > 1) parts.push(`${decided.candidates} examples fitted at this level; priority ${decided.priority} and ${decided.conditions} matched conditions decided.`);
+  } else {
+    parts.push(`Decided by ${String(decided.by).replaceAll("_", " ")}.`);
+    if (decided.score !== undefined) parts.push(`Score ${decided.score}.`);
+  }
+  return parts.join(" ");
+}
+
+function renderTry(result, mockId) {
+  const box = el("div");
+  let verdict;
+  if (result.outcome === "matched") {
+    verdict = el("p", { class: "verdict ok" }, "Answered by ",
+      el("a", { href: `/mocks/${mockId}/examples/${result.example.id}`, text: result.example.name }));
+  } else if (result.outcome === "fallback") {
+    verdict = el("p", { class: "verdict miss", text: "No example matches: the mock's fallback response answers." });
+  } else {
+    verdict = el("p", { class: "verdict miss", text: "No example matches: the mock answers 404 with this explanation." });
+  }
+  box.append(verdict);
+  const why = describeDecision(result.decided_by);
+  if (why) box.append(el("p", { class: "small", text: why }));
+  const misses = result.explanation && result.explanation.near_misses;
+  if (misses) {
+    if (misses.length === 0) box.append(el("p", { class: "small", text: "This mock has no examples." }));
+    else {
+      box.append(el("p", { class: "small", text: "Closest examples:" }));
+      const list = el("ul", { class: "small" });
+      for (const miss of misses) {
+        list.append(el("li", {}, el("strong", { text: miss.name }), ` — ${miss.message} (distance ${miss.distance})`));
+      }
+      box.append(list);
+    }
+  }
+  const response = result.response;
+  box.append(el("h3", {}, "Response ", el("span", { class: `badge status status-${Math.floor(response.status / 100)}xx`, text: String(response.status) })));
+  if (response.error) box.append(el("p", { class: "error", text: `Render error: ${response.error}` }));
+  if (response.delay_ms) box.append(el("p", { class: "hint", text: `A real call would wait ${response.delay_ms} ms first.` }));
+  if (response.headers.length) {
+    box.append(el("pre", { class: "small", text: response.headers.map((h) => `${h.name}: ${h.value}`).join("\n") }));
+  }
+  box.append(el("pre", { class: "try-body", text: response.body_base64 ? `(binary, base64) ${response.body}` : prettyBody(response.body) || "(empty body)" }));
+  if (result.decided_by || result.explanation) {
+    const details = el("details", {}, el("summary", { text: "The engine's explanation as JSON" }),
+      el("pre", { class: "small", text: JSON.stringify(result.decided_by || result.explanation, null, 2) }));
+    box.append(details);
+  }
+  return box;
+}
+
+for (const panel of document.querySelectorAll(".try-panel")) {
+  const form = panel.querySelector(".try-form");
+  const out = panel.querySelector(".try-result");
+  const mockId = panel.dataset.tryUrl.split("/")[4];
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    out.replaceChildren(el("p", { class: "hint", text: "Trying…" }));
+    let headers;
+    try {
+      headers = headerLines(form.elements.headers.value);
+    } catch (error) {
+      out.replaceChildren(el("p", { class: "error", role: "alert", text: error.message }));
+      return;
+    }
+    const request = {
+      method: form.elements.method.value,
+      path: form.elements.path.value || "/",
+      headers,
+      body: form.elements.body.value,
+    };
+    try {
+      const answer = await fetch(panel.dataset.tryUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
+        body: JSON.stringify(request),
+        credentials: "same-origin",
+      });
+      const result = await answer.json();
+      if (!answer.ok) {
+        const message = result.error ? result.error.message : `HTTP ${answer.status}`;
+        out.replaceChildren(el("p", { class: "error", role: "alert", text: `Could not try the request: ${message}` }));
+        return;
+      }
+      out.replaceChildren(renderTry(result, mockId));
+    } catch (error) {
+      out.replaceChildren(el("p", { class: "error", role: "alert", text: `Could not reach the server: ${error.message}` }));
+    }
+  });
+}

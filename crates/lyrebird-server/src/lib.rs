@@ -24,6 +24,7 @@ pub mod mocks;
 pub mod openapi;
 pub mod runtime;
 pub mod sessions;
+pub mod try_request;
 pub mod usage;
 pub mod web;
 

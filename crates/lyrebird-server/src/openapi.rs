@@ -67,6 +67,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::keys::router())
         .merge(crate::mocks::router())
         .merge(crate::examples::router())
+        .merge(crate::try_request::router())
         .merge(crate::imports::router())
         .merge(crate::usage::router())
         .merge(crate::calls::api::router())

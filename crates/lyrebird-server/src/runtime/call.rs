@@ -203,6 +203,32 @@ fn answers_options_itself(mock: &LoadedMock, request: &EngineRequest) -> bool {
         .is_some_and(|matched| mock.options_examples.contains(&matched.id))
 }
 
+/// What a mock would answer, for the web app's "try a request": the same answer as a real call
+/// gives, without a key check, the quota, the delay, a call record or callbacks.
+#[derive(Debug)]
+pub struct TriedAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub outcome: CallOutcome,
+    /// A render error.
+    pub error: Option<String>,
+    /// The delay a real call would wait: the mock's and the example's.
+    pub delay_ms: u64,
+}
+
+pub(super) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> TriedAnswer {
+    let answer = answer(mock, &mut request, OffsetDateTime::now_utc());
+    TriedAnswer {
+        status: answer.status,
+        headers: answer.headers,
+        body: answer.body,
+        outcome: answer.outcome,
+        error: answer.error,
+        delay_ms: mock.delay_ms.saturating_add(answer.delay_ms),
+    }
+}
+
 /// The engine's answer: the matched example, the fallback, or a 404 that explains. `HEAD`
 /// answers like `GET` (without the body) unless an example matches `HEAD` itself.
 fn answer(mock: &LoadedMock, request: &mut EngineRequest, now: OffsetDateTime) -> Answer {

@@ -27,14 +27,15 @@ use axum::middleware::Next;
 use axum::response::Response;
 use clap::Args;
 use lyrebird_store::{
-    KEYS_CHANGED_CHANNEL, MOCK_CHANGED_CHANNEL, MockId, Store, USAGE_CHANGED_CHANNEL, UsageMonth,
-    WorkspaceId,
+    KEYS_CHANGED_CHANNEL, MOCK_CHANGED_CHANNEL, MockId, Store, StoreError, USAGE_CHANGED_CHANNEL,
+    UsageMonth, WorkspaceId,
 };
 use sqlx::postgres::PgListener;
 use tokio::task::JoinHandle;
 
 use crate::AppState;
-use cache::MockCache;
+use cache::{Entry, MockCache};
+pub use call::TriedAnswer;
 use keys::KeyMap;
 use quota::Quotas;
 pub use quota::{Admission, Limits};
@@ -85,6 +86,16 @@ struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// Why a mock could not be tried.
+#[derive(Debug, thiserror::Error)]
+pub enum TryError {
+    /// The stored mock does not compile with this engine.
+    #[error("this mock cannot be served: {0}")]
+    Broken(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// How often served calls and key uses are written.
 const WRITE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -126,6 +137,24 @@ impl Runtime {
         }
         self.inner.quotas.shutdown().await;
         self.inner.keys.write_last_used().await;
+    }
+
+    /// What the workspace's mock would answer to `request`, from the compiled mock that serves
+    /// it, without counting or recording anything; `None` when the workspace has no such mock.
+    pub async fn try_request(
+        &self,
+        workspace: WorkspaceId,
+        id: MockId,
+        request: lyrebird_engine::Request,
+    ) -> Result<Option<TriedAnswer>, TryError> {
+        let entry = self.inner.cache.get(id).await?;
+        match &*entry {
+            Entry::Ready(mock) if mock.workspace == workspace => {
+                Ok(Some(call::try_answer(mock, request)))
+            }
+            Entry::Broken(reason) => Err(TryError::Broken(reason.clone())),
+            _ => Ok(None),
+        }
     }
 
     /// Calls served this month and not yet written, for `GET /api/v1/usage`.
@@ -252,7 +281,12 @@ fn admin_change(method: &Method, path: &str) -> Option<AdminChange> {
         .strip_prefix("/api/v1/")
         .or_else(|| path.strip_prefix('/'))?;
     if let Some(rest) = resource_path.strip_prefix("mocks/") {
-        let id = rest.split('/').next().unwrap_or_default();
+        let mut parts = rest.split('/');
+        let id = parts.next().unwrap_or_default();
+        // Trying a request reads the mock and changes nothing.
+        if parts.next() == Some("try") {
+            return None;
+        }
         return id.parse().ok().map(AdminChange::Mock);
     }
     let resource = resource_path.split('/').next().unwrap_or_default();
@@ -314,5 +348,9 @@ mod tests {
             Some(AdminChange::Keys)
         );
         assert_eq!(admin_change(&Method::POST, "/login"), None);
+        assert_eq!(
+            admin_change(&Method::POST, &format!("/api/v1/mocks/{id}/try")),
+            None
+        );
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod calls;
 pub mod csrf;
+pub mod examples;
 pub mod format;
 pub mod keys;
 pub mod landing;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(landing::router())
         .merge(mocks::router())
+        .merge(examples::router())
         .merge(keys::router())
         .merge(usage::router())
         .merge(calls::router())
@@ -90,6 +92,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "try_panel.html",
         include_str!("../../../../web/templates/try_panel.html"),
+    ),
+    (
+        "example.html",
+        include_str!("../../../../web/templates/example.html"),
     ),
     (
         "keys.html",

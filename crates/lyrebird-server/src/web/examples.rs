@@ -1,0 +1,646 @@
+//! The example editor: `/mocks/{id}/examples/new` and `/mocks/{id}/examples/{example_id}`.
+//!
+//! One form edits every part of an example: the request's method, path and path match; its
+//! query, header and cookie conditions and form parameters as JSON objects in the engine's own
+//! format (`{"id": {"matches": "^\\d+$"}}`), so every rule the engine knows can be written; the
+//! body condition; the expression; and the response's status, headers (`Name: value` lines),
+//! body, template flag and delay. A second form takes the whole example as JSON, for those who
+//! prefer it. Whatever is refused, by the form or by the engine's validation, is shown beside
+//! its field, with line and column for templates, expressions and JSON.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use lyrebird_engine::{
+    BodyMatch, Example, Header, JsonMode, PathMatch, RequestPattern, ResponseSpec, ValueMatch,
+};
+use lyrebird_store::{ExampleId, MockId};
+use minijinja::context;
+use minijinja::value::Serde;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::csrf::PostedForm;
+use super::mocks::MockSummary;
+use super::{Flash, PageError, WebSession, field_errors, page, redirect_with};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, parse_json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/mocks/{id}/examples/new",
+            get(new_example).post(create_example),
+        )
+        .route(
+            "/mocks/{id}/examples/{example_id}",
+            get(edit_example).post(save_example),
+        )
+        .route(
+            "/mocks/{id}/examples/{example_id}/delete",
+            post(delete_example),
+        )
+}
+
+/// The methods offered in the method menu; another method an example has is offered too.
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// The editor's fields as typed. Kept as text, so a refused value comes back as it was.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ExampleForm {
+    /// `fields` (the form) or `json` (the whole example as JSON).
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    json: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    priority: String,
+    /// Empty for any method.
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    path_match: String,
+    #[serde(default)]
+    query: String,
+    #[serde(default)]
+    headers: String,
+    #[serde(default)]
+    cookies: String,
+    /// `none`, `text`, `json`, `json_contains`, `xml`, `form` or `any`.
+    #[serde(default)]
+    body_kind: String,
+    #[serde(default)]
+    body_value: String,
+    #[serde(default)]
+    expression: String,
+    #[serde(default)]
+    status: String,
+    /// `Name: value` lines.
+    #[serde(default)]
+    response_headers: String,
+    /// `text` or `json`.
+    #[serde(default)]
+    response_body_kind: String,
+    #[serde(default)]
+    response_body: String,
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    delay_ms: String,
+}
+
+impl ExampleForm {
+    fn of(example: &Example) -> Self {
+        let request = &example.request;
+        let response = &example.response;
+        let (body_kind, body_value) = match &request.body {
+            BodyMatch::None => ("none", String::new()),
+            BodyMatch::Text { value } => ("text", value.clone()),
+            BodyMatch::Json { value, mode } => (
+                match mode {
+                    JsonMode::Equals => "json",
+                    JsonMode::Contains => "json_contains",
+                },
+                pretty(value),
+            ),
+            BodyMatch::Xml { value } => ("xml", value.clone()),
+            BodyMatch::Form { params } => ("form", conditions_text(params)),
+            BodyMatch::Any => ("any", String::new()),
+        };
+        let (response_body_kind, response_body) = match &response.body {
+            None => ("text", String::new()),
+            Some(Value::String(text)) => ("text", text.clone()),
+            Some(value) => ("json", pretty(value)),
+        };
+        Self {
+            mode: "fields".to_owned(),
+            json: pretty(example),
+            name: example.name.clone(),
+            priority: example.priority.map(|p| p.to_string()).unwrap_or_default(),
+            method: request.method.clone().unwrap_or_default(),
+            path: request.path.clone(),
+            path_match: match request.path_match {
+                PathMatch::Exact => "exact",
+                PathMatch::Prefix => "prefix",
+            }
+            .to_owned(),
+            query: conditions_text(&request.query),
+            headers: conditions_text(&request.headers),
+            cookies: conditions_text(&request.cookies),
+            body_kind: body_kind.to_owned(),
+            body_value,
+            expression: request.expression.clone().unwrap_or_default(),
+            status: response.status.to_string(),
+            response_headers: response
+                .headers
+                .iter()
+                .map(|header| format!("{}: {}\n", header.name, header.value))
+                .collect(),
+            response_body_kind: response_body_kind.to_owned(),
+            response_body,
+            template: response.template.then(|| "on".to_owned()),
+            delay_ms: response.delay_ms.to_string(),
+        }
+    }
+
+    /// A new example: `GET /`, answering 200 with an empty JSON object.
+    fn blank() -> Self {
+        let example = Example {
+            name: String::new(),
+            priority: None,
+            request: RequestPattern {
+                method: Some("GET".to_owned()),
+                ..RequestPattern::default()
+            },
+            response: ResponseSpec {
+                body: Some(serde_json::json!({})),
+                ..ResponseSpec::default()
+            },
+        };
+        Self::of(&example)
+    }
+
+    /// The example the form describes, or the errors of the fields it could not read, keyed
+    /// by the example's field paths (`request.query`, `response.body`).
+    fn example(&self) -> Result<Example, BTreeMap<String, String>> {
+        if self.mode == "json" {
+            return parse_json::<Example>(self.json.as_bytes()).map_err(|error| {
+                let message = match &error {
+                    ApiError::Invalid { field, message } => format!("{field}: {message}"),
+                    other => other.to_string(),
+                };
+                BTreeMap::from([("json".to_owned(), message)])
+            });
+        }
+        let mut errors = Errors::default();
+        let priority = match self.priority.trim() {
+            "" => None,
+            text => errors.check(
+                "priority",
+                text.parse::<i32>().map_err(|_| {
+                    "a priority is a whole number; higher wins among equally good matches"
+                        .to_owned()
+                }),
+            ),
+        };
+        let body = match self.body_kind.as_str() {
+            "text" => Some(BodyMatch::Text {
+                value: self.body_value.clone(),
+            }),
+            kind @ ("json" | "json_contains") => errors
+                .check("request.body", json_field::<Value>(&self.body_value))
+                .map(|value| BodyMatch::Json {
+                    value,
+                    mode: if kind == "json" {
+                        JsonMode::Equals
+                    } else {
+                        JsonMode::Contains
+                    },
+                }),
+            "xml" => Some(BodyMatch::Xml {
+                value: self.body_value.clone(),
+            }),
+            "form" => errors
+                .check("request.body", conditions(&self.body_value))
+                .map(|params| BodyMatch::Form { params }),
+            "any" => Some(BodyMatch::Any),
+            _ => Some(BodyMatch::None),
+        };
+        let request = RequestPattern {
+            method: Some(self.method.trim().to_ascii_uppercase()).filter(|m| !m.is_empty()),
+            path: Some(self.path.trim().to_owned())
+                .filter(|path| !path.is_empty())
+                .unwrap_or_else(|| "/".to_owned()),
+            path_match: if self.path_match == "prefix" {
+                PathMatch::Prefix
+            } else {
+                PathMatch::Exact
+            },
+            query: errors
+                .check("request.query", conditions(&self.query))
+                .unwrap_or_default(),
+            headers: errors
+                .check("request.headers", conditions(&self.headers))
+                .unwrap_or_default(),
+            cookies: errors
+                .check("request.cookies", conditions(&self.cookies))
+                .unwrap_or_default(),
+            body: body.unwrap_or_default(),
+            expression: Some(self.expression.clone()).filter(|e| !e.trim().is_empty()),
+        };
+        let status = errors.check(
+            "response.status",
+            self.status
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|status| (100..=599).contains(status))
+                .ok_or_else(|| "a status is a number from 100 to 599".to_owned()),
+        );
+        let headers = errors.check("response.headers", header_lines(&self.response_headers));
+        let response_body = if self.response_body.is_empty() {
+            None
+        } else if self.response_body_kind == "json" && self.template.is_none() {
+            errors
+                .check("response.body", json_field::<Value>(&self.response_body))
+                .map(Some)
+                .unwrap_or_default()
+        } else {
+            Some(Value::String(self.response_body.clone()))
+        };
+        let delay_ms = match self.delay_ms.trim() {
+            "" => Some(0),
+            text => errors.check(
+                "response.delay_ms",
+                text.parse::<u64>()
+                    .map_err(|_| "a delay is a whole number of milliseconds".to_owned()),
+            ),
+        };
+        if !errors.0.is_empty() {
+            return Err(errors.0);
+        }
+        Ok(Example {
+            name: self.name.trim().to_owned(),
+            priority,
+            request,
+            response: ResponseSpec {
+                status: status.unwrap_or(200),
+                headers: headers.unwrap_or_default(),
+                body: response_body,
+                template: self.template.is_some(),
+                delay_ms: delay_ms.unwrap_or_default(),
+            },
+        })
+    }
+}
+
+/// Field errors gathered while reading the form.
+#[derive(Debug, Default)]
+struct Errors(BTreeMap<String, String>);
+
+impl Errors {
+    fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        result
+            .map_err(|message| self.0.insert(field.to_owned(), message))
+            .ok()
+    }
+}
+
+fn pretty(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// Conditions as the editor shows them: a JSON object, or nothing when there are none.
+fn conditions_text(conditions: &BTreeMap<String, ValueMatch>) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        pretty(conditions)
+    }
+}
+
+/// A JSON text area: its value, or the error with its line and column.
+fn json_field<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    parse_json(text.as_bytes()).map_err(|error| match error {
+        ApiError::Invalid { field, message } if field != "." => format!("{field}: {message}"),
+        ApiError::Invalid { message, .. } => message,
+        other => other.to_string(),
+    })
+}
+
+/// A conditions text area: empty for none, else a JSON object of names to values or rules.
+fn conditions(text: &str) -> Result<BTreeMap<String, ValueMatch>, String> {
+    if text.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    json_field(text)
+}
+
+/// `Name: value` lines; blank lines are skipped.
+fn header_lines(text: &str) -> Result<Vec<Header>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(number, line)| match line.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => Ok(Header {
+                name: name.trim().to_owned(),
+                value: value.trim().to_owned(),
+            }),
+            _ => Err(format!(
+                "line {}: write each header as Name: value",
+                number + 1
+            )),
+        })
+        .collect()
+}
+
+/// The editor's field for an error of the engine: `request.query.page` belongs to the query
+/// conditions, `response.headers[1].name` to the response headers.
+fn editor_field(field: &str) -> &'static str {
+    const FIELDS: [&str; 14] = [
+        "name",
+        "priority",
+        "request.method",
+        "request.path_match",
+        "request.path",
+        "request.query",
+        "request.headers",
+        "request.cookies",
+        "request.body",
+        "request.expression",
+        "response.status",
+        "response.headers",
+        "response.body",
+        "response.delay_ms",
+    ];
+    FIELDS
+        .into_iter()
+        .find(|known| {
+            field == *known
+                || field
+                    .strip_prefix(known)
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        })
+        .unwrap_or("example")
+}
+
+/// Checks the example as the API does: the engine's validation, errors placed on the editor's
+/// fields. In JSON mode every error belongs to the JSON text area.
+fn validate(example: &Example, json_mode: bool) -> Result<(), BTreeMap<String, String>> {
+    let Err(errors) = lyrebird_engine::validate_example(example) else {
+        return Ok(());
+    };
+    let by_field = field_errors(ApiError::InvalidExample(errors)).unwrap_or_default();
+    let mut placed = BTreeMap::<String, String>::new();
+    for (field, message) in by_field {
+        let (key, message) = if json_mode {
+            ("json", format!("{field}: {message}"))
+        } else {
+            (editor_field(&field), message)
+        };
+        placed
+            .entry(key.to_owned())
+            .and_modify(|text| {
+                text.push_str("; ");
+                text.push_str(&message);
+            })
+            .or_insert(message);
+    }
+    Err(placed)
+}
+
+struct EditorPage<'a> {
+    mock: &'a lyrebird_store::Mock,
+    example_id: Option<ExampleId>,
+    form: &'a ExampleForm,
+    errors: &'a BTreeMap<String, String>,
+}
+
+fn editor(
+    state: &AppState,
+    session: &WebSession,
+    status: StatusCode,
+    view: EditorPage<'_>,
+) -> Result<Response, PageError> {
+    let current = view.form.method.trim();
+    let mut methods: Vec<String> = METHODS.map(str::to_owned).to_vec();
+    if !current.is_empty() && !METHODS.contains(&current) {
+        methods.push(current.to_owned());
+    }
+    let try_path = view.form.path.trim().to_owned();
+    page(
+        session,
+        status,
+        "example.html",
+        context! {
+            nav => "mocks",
+            mock => Serde(MockSummary::new(view.mock, &state.settings)),
+            example_id => view.example_id.map(|id| id.to_string()),
+            form => Serde(view.form),
+            errors => Serde(view.errors),
+            try_method => if current.is_empty() { "GET".to_owned() } else { current.to_owned() },
+            try_path => if try_path.is_empty() { "/".to_owned() } else { try_path },
+            methods,
+            try_unsaved => true,
+        },
+    )
+}
+
+async fn new_example(
+    State(state): State<AppState>,
+    session: WebSession,
+    ApiPath(mock_id): ApiPath<MockId>,
+) -> Result<Response, PageError> {
+    let mock = state.store.mock(&session.workspace, mock_id).await?;
+    editor(
+        &state,
+        &session,
+        StatusCode::OK,
+        EditorPage {
+            mock: &mock,
+            example_id: None,
+            form: &ExampleForm::blank(),
+            errors: &BTreeMap::new(),
+        },
+    )
+}
+
+async fn edit_example(
+    State(state): State<AppState>,
+    session: WebSession,
+    ApiPath((mock_id, example_id)): ApiPath<(MockId, ExampleId)>,
+) -> Result<Response, PageError> {
+    let (mock, stored) = tokio::try_join!(
+        state.store.mock(&session.workspace, mock_id),
+        state.store.example(&session.workspace, mock_id, example_id),
+    )?;
+    editor(
+        &state,
+        &session,
+        StatusCode::OK,
+        EditorPage {
+            mock: &mock,
+            example_id: Some(example_id),
+            form: &ExampleForm::of(&stored.example),
+            errors: &BTreeMap::new(),
+        },
+    )
+}
+
+async fn create_example(
+    State(state): State<AppState>,
+    ApiPath(mock_id): ApiPath<MockId>,
+    PostedForm { session, form }: PostedForm<ExampleForm>,
+) -> Result<Response, PageError> {
+    save(&state, &session, mock_id, None, form).await
+}
+
+async fn save_example(
+    State(state): State<AppState>,
+    ApiPath((mock_id, example_id)): ApiPath<(MockId, ExampleId)>,
+    PostedForm { session, form }: PostedForm<ExampleForm>,
+) -> Result<Response, PageError> {
+    save(&state, &session, mock_id, Some(example_id), form).await
+}
+
+/// Saves a new example (`example_id` is `None`) or replaces one, or shows the editor again
+/// with the errors beside their fields.
+async fn save(
+    state: &AppState,
+    session: &WebSession,
+    mock_id: MockId,
+    example_id: Option<ExampleId>,
+    form: ExampleForm,
+) -> Result<Response, PageError> {
+    let checked = form
+        .example()
+        .and_then(|example| validate(&example, form.mode == "json").map(|()| example));
+    let errors = match checked {
+        Ok(example) => {
+            let store = &state.store;
+            let stored = match example_id {
+                None => {
+                    store
+                        .add_example(&session.workspace, mock_id, &example)
+                        .await?
+                }
+                Some(id) => {
+                    store
+                        .replace_example(&session.workspace, mock_id, id, &example)
+                        .await?
+                }
+            };
+            return Ok(redirect_with(
+                &format!("/mocks/{mock_id}/examples/{}", stored.id),
+                &[Flash::success(format!(
+                    "Saved {}. Try a request below to see it answer.",
+                    stored.example.name
+                ))],
+            ));
+        }
+        Err(errors) => errors,
+    };
+    let mock = state.store.mock(&session.workspace, mock_id).await?;
+    editor(
+        state,
+        session,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        EditorPage {
+            mock: &mock,
+            example_id,
+            form: &form,
+            errors: &errors,
+        },
+    )
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Debug, Deserialize)]
+struct NoFields {}
+
+async fn delete_example(
+    State(state): State<AppState>,
+    ApiPath((mock_id, example_id)): ApiPath<(MockId, ExampleId)>,
+    PostedForm { session, .. }: PostedForm<NoFields>,
+) -> Result<Response, PageError> {
+    let stored = state
+        .store
+        .example(&session.workspace, mock_id, example_id)
+        .await?;
+    state
+        .store
+        .delete_example(&session.workspace, mock_id, example_id)
+        .await?;
+    Ok(redirect_with(
+        &format!("/mocks/{mock_id}"),
+        &[Flash::success(format!(
+            "Deleted the example {}.",
+            stored.example.name
+        ))],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ExampleForm {
+        ExampleForm::blank()
+    }
+
+    #[test]
+    fn an_example_survives_the_round_trip_through_the_form() {
+        let example: Example = serde_json::from_value(serde_json::json!({
+            "name": "one pet",
+            "priority": 3,
+            "request": {
+                "method": "POST", "path": "/pets/:id", "path_match": "prefix",
+                "query": {"expand": "owner", "page": {"matches": "^\\d+$"}},
+                "headers": {"x-tenant": {"present": true}},
+                "body": {"type": "json", "value": {"a": 1}, "mode": "contains"},
+                "expression": "request.method == \"POST\""
+            },
+            "response": {
+                "status": 201,
+                "headers": [{"name": "Set-Cookie", "value": "a=1"}, {"name": "Set-Cookie", "value": "b=2"}],
+                "body": "Hello {{ request.path }}", "template": true, "delay_ms": 5
+            }
+        }))
+        .unwrap();
+        assert_eq!(ExampleForm::of(&example).example().unwrap(), example);
+    }
+
+    #[test]
+    fn broken_json_in_a_conditions_field_is_placed_with_its_line_and_column() {
+        let form = ExampleForm {
+            query: "{\n  \"a\": }".to_owned(),
+            ..form()
+        };
+        let errors = form.example().unwrap_err();
+        assert!(
+            errors["request.query"].contains("line 2, column 8"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_template_is_shown_on_the_response_body_with_line_and_column() {
+        let form = ExampleForm {
+            response_body_kind: "text".to_owned(),
+            response_body: "Hello\n{{ request.path ".to_owned(),
+            template: Some("on".to_owned()),
+            ..form()
+        };
+        let example = form.example().unwrap();
+        let errors = validate(&example, false).unwrap_err();
+        assert!(errors["response.body"].contains("line 2"), "{errors:?}");
+    }
+
+    #[test]
+    fn engine_fields_land_on_the_closest_editor_field() {
+        assert_eq!(editor_field("request.query.page"), "request.query");
+        assert_eq!(editor_field("response.headers[1].name"), "response.headers");
+        assert_eq!(editor_field("request.path_match"), "request.path_match");
+        assert_eq!(editor_field("request.path"), "request.path");
+        assert_eq!(editor_field("something.else"), "example");
+    }
+
+    #[test]
+    fn header_lines_need_a_colon() {
+        assert_eq!(header_lines("A: 1\n\nB:2").unwrap().len(), 2);
+        assert_eq!(
+            header_lines("A: 1\nnope").unwrap_err(),
+            "line 2: write each header as Name: value"
+        );
+    }
+}
