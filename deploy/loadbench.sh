@@ -175,8 +175,10 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
     server_pids+=("${postmaster}" $(ps -o pid= --ppid "${postmaster}"))
 fi
 mock_ticks="$(cpu_ticks "${server_pids[@]}")"
+lyrebird_ticks="$(cpu_ticks "${server_pid}")"
 mock_result="$(load "${mock_url}")"
 mock_ticks=$(($(cpu_ticks "${server_pids[@]}") - mock_ticks))
+lyrebird_ticks=$(($(cpu_ticks "${server_pid}") - lyrebird_ticks))
 if [[ -n "${PERF:-}" ]]; then
     wait "${perf_pid}" || true
     say "core 0 during the mock's load, by process and library (more: perf report -i ${PERF}):"
@@ -220,10 +222,11 @@ printf '%-12s %12s %10s %10s\n' "mock" "${mock_rps}" "$(field p50_us "${mock_res
 printf 'ratio mock / hello-world: %s (target >= 0.50)\n' "${ratio}"
 hz="$(getconf CLK_TCK)"
 hello_answered="$(field answered "${hello_result}")"
-awk -v ht="${hello_ticks}" -v hn="${hello_answered}" -v mt="${mock_ticks}" -v mn="${answered}" -v hz="${hz}" '
+awk -v ht="${hello_ticks}" -v hn="${hello_answered}" -v mt="${mock_ticks}" -v lt="${lyrebird_ticks}" \
+    -v mn="${answered}" -v hz="${hz}" '
     BEGIN {
-        h = ht / hz / hn * 1e6; m = mt / hz / mn * 1e6
-        printf "server CPU per request: hello-world %.1f µs, mock %.1f µs (lyrebird and its PostgreSQL); ratio %.2f\n", h, m, h / m
+        h = ht / hz / hn * 1e6; m = mt / hz / mn * 1e6; l = lt / hz / mn * 1e6
+        printf "server CPU per request: hello-world %.1f µs, mock %.1f µs (lyrebird %.1f, PostgreSQL %.1f); ratio %.2f\n", h, m, l, m - l, h / m
     }'
 printf 'call log rows for the mock: %s, calls answered: %s (%s under load + %s warm-up)\n' \
     "${rows}" "${expected}" "${answered}" "${warm_calls}"
