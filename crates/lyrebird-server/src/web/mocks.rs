@@ -87,12 +87,18 @@ async fn dashboard(
 }
 
 async fn new_mock(session: WebSession) -> Result<Response, PageError> {
-    new_mock_page(&session, StatusCode::OK, &NewMockForm::default(), None)
+    new_mock_page(
+        &session,
+        StatusCode::OK,
+        &NewMockForm::default(),
+        None,
+        &ImportForm::default(),
+    )
 }
 
 /// The scratch form's fields.
 #[derive(Debug, Default, Deserialize, Serialize)]
-struct NewMockForm {
+pub struct NewMockForm {
     #[serde(default)]
     name: String,
     /// A checkbox: present when ticked.
@@ -100,11 +106,31 @@ struct NewMockForm {
     private: Option<String>,
 }
 
-fn new_mock_page(
+/// The upload form's choices, and why the last upload made no mock.
+#[derive(Debug, Serialize)]
+pub struct ImportForm {
+    /// `postman`, `openapi` or `har`.
+    pub kind: String,
+    pub name: String,
+    pub error: Option<String>,
+}
+
+impl Default for ImportForm {
+    fn default() -> Self {
+        Self {
+            kind: "postman".to_owned(),
+            name: String::new(),
+            error: None,
+        }
+    }
+}
+
+pub fn new_mock_page(
     session: &WebSession,
     status: StatusCode,
     form: &NewMockForm,
     name_error: Option<String>,
+    import: &ImportForm,
 ) -> Result<Response, PageError> {
     page(
         session,
@@ -114,7 +140,7 @@ fn new_mock_page(
             nav => "mocks",
             form => Serde(form),
             name_error,
-            import => context! { kind => "postman", name => "" },
+            import => Serde(import),
         },
     )
 }
@@ -137,6 +163,7 @@ async fn create_mock(
             StatusCode::UNPROCESSABLE_ENTITY,
             &form,
             name_error,
+            &ImportForm::default(),
         );
     }
     let mock = state.store.create_mock(&session.workspace, &draft).await?;

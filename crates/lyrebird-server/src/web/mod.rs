@@ -14,6 +14,7 @@
 //! - [`throttle`]: login throttling, shared with `POST /api/v1/sessions`;
 //! - [`landing`]: sign up, log in, log out;
 //! - [`mocks`]: the dashboard, creating (from scratch or by upload), a mock's page and settings;
+//! - [`upload`]: creating a mock from a Postman, OpenAPI or HAR file;
 //! - [`examples`]: the example editor.
 
 pub mod calls;
@@ -25,6 +26,7 @@ pub mod landing;
 pub mod mocks;
 pub mod session;
 pub mod throttle;
+pub mod upload;
 pub mod usage;
 
 use std::collections::BTreeMap;
@@ -48,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(landing::router())
         .merge(mocks::router())
         .merge(examples::router())
+        .merge(upload::router())
         .merge(keys::router())
         .merge(usage::router())
         .merge(calls::router())

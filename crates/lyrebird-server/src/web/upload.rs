@@ -1,0 +1,264 @@
+//! Creating a mock by uploading a file (`POST /mocks/import`): a Postman collection with an
+//! optional environment, an OpenAPI or Swagger description, or a HAR recording.
+//!
+//! The file goes through the same importers as `POST /api/v1/imports/...` and the mock is
+//! created with all of its examples in one transaction, as there. The importer's warnings (what
+//! was left out or changed, and where in the file) come along to the new mock's page as flash
+//! messages; a file that cannot be imported comes back to the form with the reason.
+
+use axum::Router;
+use axum::extract::multipart::Field;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use lyrebird_import::{ImportedMock, Warning};
+use lyrebird_store::MockDraft;
+
+use super::mocks::{ImportForm, NewMockForm, new_mock_page};
+use super::{Flash, PageError, WebSession, csrf, redirect_with};
+use crate::AppState;
+use crate::mocks::{MAX_NAME_CHARS, bounded};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        // The handler enforces the import limit (LYREBIRD_MAX_IMPORT_BYTES) itself.
+        .route(
+            "/mocks/import",
+            post(import).layer(DefaultBodyLimit::disable()),
+        )
+}
+
+/// The kinds of file the form offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Postman,
+    OpenApi,
+    Har,
+}
+
+impl Kind {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "postman" => Some(Kind::Postman),
+            "openapi" => Some(Kind::OpenApi),
+            "har" => Some(Kind::Har),
+            _ => None,
+        }
+    }
+
+    /// The name of a mock whose file names none.
+    fn default_name(self) -> &'static str {
+        match self {
+            Kind::Postman => "Imported Postman collection",
+            Kind::OpenApi => "Imported OpenAPI description",
+            Kind::Har => "Imported HAR recording",
+        }
+    }
+}
+
+/// The form as sent.
+#[derive(Debug, Default)]
+struct UploadForm {
+    csrf_token: Option<String>,
+    kind: String,
+    name: String,
+    file: Vec<u8>,
+    file_name: String,
+    environment: Vec<u8>,
+}
+
+async fn import(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let session = match WebSession::from_request_parts(&mut parts, &state).await {
+        Ok(session) => session,
+        Err(to_login) => return to_login,
+    };
+    let request = Request::from_parts(parts, body);
+    match read_and_import(&state, &session, request).await {
+        Ok(response) => response,
+        Err(Refused::Page(error)) => error.into_response(),
+        Err(Refused::Form(import)) => new_mock_page(
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &NewMockForm::default(),
+            None,
+            &import,
+        )
+        .unwrap_or_else(IntoResponse::into_response),
+    }
+}
+
+/// Why an upload made no mock: a page error (CSRF, an unreadable request, the database), or
+/// a problem with what was sent, shown on the form with what was chosen.
+enum Refused {
+    Page(PageError),
+    Form(ImportForm),
+}
+
+impl From<PageError> for Refused {
+    fn from(error: PageError) -> Self {
+        Refused::Page(error)
+    }
+}
+
+async fn read_and_import(
+    state: &AppState,
+    session: &WebSession,
+    request: Request,
+) -> Result<Response, Refused> {
+    let limit = state.settings.max_import_bytes;
+    let form = read_form(state, request, limit).await?;
+    csrf::check(session, form.csrf_token.as_deref())?;
+    let refuse = |message: String| {
+        Refused::Form(ImportForm {
+            kind: form.kind.clone(),
+            name: form.name.clone(),
+            error: Some(message),
+        })
+    };
+    let kind = Kind::parse(&form.kind).ok_or_else(|| refuse("Choose the kind of file.".into()))?;
+    if form.file.is_empty() {
+        return Err(refuse("Choose a file to import.".to_owned()));
+    }
+    let name = match form.name.trim() {
+        "" => None,
+        name => Some(bounded("name", name, MAX_NAME_CHARS).map_err(|e| refuse(e.to_string()))?),
+    };
+    let (file, environment) = (form.file, form.environment);
+    let imported = tokio::task::spawn_blocking(move || match kind {
+        Kind::Postman => lyrebird_import::postman::import(
+            &file,
+            Some(environment.as_slice()).filter(|bytes| !bytes.is_empty()),
+        ),
+        Kind::OpenApi => lyrebird_import::openapi::import(&file),
+        Kind::Har => lyrebird_import::har::import(&file),
+    })
+    .await
+    .map_err(|error| PageError::Internal(error.into()))?
+    .map_err(|error| refuse(format!("{} could not be imported: {error}", form.file_name)))?;
+    let ImportedMock {
+        name: file_name,
+        examples,
+        environment,
+        settings,
+        warnings,
+        counts,
+    } = imported;
+    let draft = MockDraft {
+        name: name.unwrap_or_else(|| name_from_file(&file_name, kind)),
+        environment,
+        settings,
+        ..MockDraft::default()
+    };
+    let (mock, _) = state
+        .store
+        .create_mock_with_examples(&session.workspace, &draft, &examples)
+        .await
+        .map_err(PageError::from)?;
+    let mut flashes = vec![Flash::success(format!(
+        "Imported {} as {}: {} example{} from {} request{}.",
+        form.file_name,
+        mock.name,
+        counts.examples,
+        if counts.examples == 1 { "" } else { "s" },
+        counts.requests,
+        if counts.requests == 1 { "" } else { "s" },
+    ))];
+    flashes.extend(warnings.iter().map(warning_flash));
+    Ok(redirect_with(&format!("/mocks/{}", mock.id), &flashes))
+}
+
+fn warning_flash(warning: &Warning) -> Flash {
+    Flash::warning(format!(
+        "{}: {}",
+        warning.location.join(" / "),
+        warning.message
+    ))
+}
+
+/// The file's own name, cut to what a mock name may hold; a file without one gets its kind.
+fn name_from_file(name: &str, kind: Kind) -> String {
+    let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
+    match name.trim() {
+        "" => kind.default_name().to_owned(),
+        name => name.to_owned(),
+    }
+}
+
+async fn read_form(
+    state: &AppState,
+    request: Request,
+    limit: usize,
+) -> Result<UploadForm, Refused> {
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|rejection| PageError::BadRequest(rejection.body_text()))?;
+    let mut form = UploadForm::default();
+    let mut read = 0usize;
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        match field.name().unwrap_or_default() {
+            "csrf_token" => form.csrf_token = Some(text(field, &mut read, limit).await?),
+            "kind" => form.kind = text(field, &mut read, limit).await?,
+            "import_name" => form.name = text(field, &mut read, limit).await?,
+            "file" => {
+                form.file_name = field.file_name().unwrap_or("The file").to_owned();
+                form.file = bytes(field, &mut read, limit).await?;
+            }
+            "environment" => form.environment = bytes(field, &mut read, limit).await?,
+            _ => {
+                bytes(field, &mut read, limit).await?;
+            }
+        }
+    }
+    Ok(form)
+}
+
+fn unreadable(error: axum::extract::multipart::MultipartError) -> Refused {
+    PageError::BadRequest(format!("the upload cannot be read: {}", error.body_text())).into()
+}
+
+/// A part's bytes, counting towards the limit of the whole upload.
+async fn bytes(mut field: Field<'_>, read: &mut usize, limit: usize) -> Result<Vec<u8>, Refused> {
+    let mut data = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+        *read += chunk.len();
+        if *read > limit {
+            return Err(PageError::BadRequest(format!(
+                "The upload is larger than the limit of {limit} bytes (LYREBIRD_MAX_IMPORT_BYTES)."
+            ))
+            .into());
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
+async fn text(field: Field<'_>, read: &mut usize, limit: usize) -> Result<String, Refused> {
+    let data = bytes(field, read, limit).await?;
+    String::from_utf8(data)
+        .map_err(|_| PageError::BadRequest("a form field is not UTF-8 text".to_owned()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_a_name_names_the_mock_by_its_kind() {
+        assert_eq!(name_from_file("  ", Kind::Har), "Imported HAR recording");
+        assert_eq!(name_from_file(" Petstore ", Kind::OpenApi), "Petstore");
+        assert_eq!(
+            name_from_file(&"x".repeat(500), Kind::Postman).len(),
+            MAX_NAME_CHARS
+        );
+    }
+
+    #[test]
+    fn the_form_values_name_the_kinds() {
+        assert_eq!(Kind::parse("postman"), Some(Kind::Postman));
+        assert_eq!(Kind::parse("openapi"), Some(Kind::OpenApi));
+        assert_eq!(Kind::parse("har"), Some(Kind::Har));
+        assert_eq!(Kind::parse("zip"), None);
+    }
+}
