@@ -282,6 +282,25 @@ async fn a_receiver_that_does_not_answer_in_time_is_recorded_as_a_timeout() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_is_recorded_with_its_cause() {
+    // A port that was free a moment ago: nothing listens there.
+    let address = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (callbacks, mut results) = worker(allowing("127.0.0.1"));
+    let call = Uuid::now_v7();
+    callbacks.enqueue(call, vec![post(format!("http://{address}/gone"))]);
+
+    let result = result_of(call, &mut results).await;
+    assert_eq!(result.status, None);
+    let error = result.error.unwrap();
+    assert!(error.contains("Connection refused"), "{error}");
+    assert!(error.contains(&format!("http://{address}/gone")), "{error}");
+}
+
+#[tokio::test]
 async fn redirects_are_recorded_not_followed() {
     let mut receiver = Receiver::start().await;
     let (callbacks, mut results) = worker(allowing("127.0.0.1"));
