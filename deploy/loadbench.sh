@@ -131,7 +131,9 @@ api() {
     curl "${args[@]}"
 }
 
-key="$(api POST /api/v1/accounts '{"email":"bench@example.com","password":"correct horse battery"}' | jq -r .api_key)"
+# A new account each run, so a DATABASE_URL that served an earlier run does not refuse the email.
+email="loadbench-$(date +%s)-$$@example.com"
+key="$(api POST /api/v1/accounts "{\"email\":\"${email}\",\"password\":\"correct horse battery\"}" | jq -r .api_key)"
 mock="$(api POST /api/v1/mocks '{"name":"load benchmark"}' | jq -r .id)"
 # 99 plain examples (products by id, some POST, some needing a header) and the measured one: an
 # order rendered from a JSON template with the captured id, the request URL and the clock.
@@ -168,7 +170,8 @@ if [[ -n "${PERF:-}" ]]; then
     perf record -q -a -C 0 -g -F 499 -o "${PERF}" -- sleep "${DURATION}" 2>/dev/null &
     perf_pid=$!
 fi
-# The server's processes: lyrebird and, when embedded, its PostgreSQL (postmaster and backends).
+# The server's processes: lyrebird and, when embedded, its PostgreSQL (postmaster and backends;
+# the PostgreSQL of a DATABASE_URL is not counted).
 server_pids=("${server_pid}")
 if [[ -z "${DATABASE_URL:-}" ]]; then
     postmaster="$(head -n 1 "${work}/data/postgres/postmaster.pid")"
