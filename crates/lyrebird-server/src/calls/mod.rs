@@ -137,6 +137,8 @@ pub struct CallLogOptions {
     pub queue_capacity: usize,
     /// Most rows written by one INSERT.
     pub batch_size: usize,
+    /// Batches written at the same time, each on a connection of its own.
+    pub writers: usize,
     /// How long a call may wait for more calls to join its batch.
     pub flush_interval: Duration,
     /// Bodies longer than this many bytes are cut to it; the original size is kept.
@@ -149,7 +151,8 @@ impl Default for CallLogOptions {
     fn default() -> Self {
         Self {
             queue_capacity: 10_000,
-            batch_size: 500,
+            batch_size: 1000,
+            writers: 2,
             flush_interval: Duration::from_millis(100),
             body_cap: 64 * 1024,
             retention_days: 30,
@@ -242,6 +245,8 @@ struct Shared {
     dropped: AtomicU64,
     /// Set by [`CallLog::shutdown`]: the writer stops retrying a dead database after a while.
     stopping: AtomicBool,
+    /// Set when, while stopping, the database stayed away too long: batches are not retried.
+    giving_up: AtomicBool,
 }
 
 /// How many calls a slow live tail may fall behind before it skips some.

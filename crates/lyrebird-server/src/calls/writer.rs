@@ -1,10 +1,11 @@
 //! The background writer: takes calls off the queue and stores them in batches, one multi-row
 //! INSERT each, so the request path never waits for the database.
 //!
-//! A batch closes when it holds `batch_size` rows or `flush_interval` after its first call. When
-//! the database is away, the writer keeps the batch and retries with backoff while the queue
-//! fills up behind it (past its capacity, [`super::CallLog::record`] drops and counts). Once an
-//! hour, and at start, it creates the coming monthly partitions and applies the retention.
+//! A batch closes when it holds `batch_size` rows or `flush_interval` after its first call; up to
+//! `writers` batches are written at once, each on its own connection. When the database is away,
+//! each batch is kept and retried with backoff while the queue fills up behind them (past its
+//! capacity, [`super::CallLog::record`] drops and counts). Once an hour, and at start, the writer
+//! creates the coming monthly partitions and applies the retention.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,6 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use lyrebird_store::Store;
 use lyrebird_store::calls::{NewCall, NewCallback, StoredBody};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -28,15 +30,26 @@ const LAST_RETRY: Duration = Duration::from_secs(5);
 /// At shutdown, how long a failing database is retried before the queued calls are given up.
 const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
 
+/// Calls and callback results written together.
+#[derive(Default)]
+struct Batch {
+    calls: Vec<NewCall>,
+    callbacks: Vec<NewCallback>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.calls.len() + self.callbacks.len()
+    }
+}
+
 struct Writer {
     store: Store,
     options: CallLogOptions,
     shared: Arc<Shared>,
-    calls: Vec<NewCall>,
-    callbacks: Vec<NewCallback>,
-    /// Set once the database failed for longer than the shutdown patience while stopping:
-    /// later batches are not retried.
-    giving_up: bool,
+    batch: Batch,
+    /// Batches being written, at most `options.writers`.
+    in_flight: JoinSet<()>,
 }
 
 /// Runs until a flush request or until every handle is gone.
@@ -47,12 +60,11 @@ pub(super) async fn run(
     shared: Arc<Shared>,
 ) {
     let mut writer = Writer {
-        calls: Vec::with_capacity(options.batch_size),
-        callbacks: Vec::new(),
+        batch: Batch::default(),
+        in_flight: JoinSet::new(),
         store,
         options,
         shared,
-        giving_up: false,
     };
     let mut maintenance = tokio::time::interval(MAINTENANCE_EVERY);
     loop {
@@ -64,12 +76,13 @@ pub(super) async fn run(
             }
         };
         let Some(message) = message else {
+            writer.finish().await;
             return;
         };
         let mut flush = writer.take(message);
         let deadline = Instant::now() + writer.options.flush_interval;
         let mut closed = false;
-        while flush.is_none() && writer.pending() < writer.options.batch_size {
+        while flush.is_none() && writer.batch.len() < writer.options.batch_size {
             match tokio::time::timeout_at(deadline, queue.recv()).await {
                 Ok(Some(message)) => flush = writer.take(message),
                 Ok(None) => {
@@ -79,78 +92,51 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
-        writer.write().await;
+        writer.send_batch().await;
         if let Some(done) = flush {
+            writer.finish().await;
             let _ = done.send(());
             return;
         }
         if closed {
+            writer.finish().await;
             return;
         }
     }
 }
 
 impl Writer {
-    fn pending(&self) -> usize {
-        self.calls.len() + self.callbacks.len()
-    }
-
     /// Adds a message to the batch; hands back the answer channel of a flush request.
     fn take(&mut self, message: Message) -> Option<oneshot::Sender<()>> {
         match message {
-            Message::Call(call) => self.calls.push(new_call(&call)),
+            Message::Call(call) => self.batch.calls.push(new_call(&call)),
             Message::Callback(call_id, result) => {
-                self.callbacks.push(new_callback(call_id, result))
+                self.batch.callbacks.push(new_callback(call_id, result))
             }
             Message::Flush(done) => return Some(done),
         }
         None
     }
 
-    /// Writes the batch, retrying until it is written (or, while stopping, given up).
-    async fn write(&mut self) {
-        if self.pending() == 0 {
+    /// Starts writing the batch once fewer than `writers` batches are being written; while
+    /// it waits, the queue holds new calls.
+    async fn send_batch(&mut self) {
+        if self.batch.len() == 0 {
             return;
         }
-        let mut retry = FIRST_RETRY;
-        let mut failing_since: Option<Instant> = None;
-        loop {
-            match self.store.insert_calls(&self.calls, &self.callbacks).await {
-                Ok(()) => {
-                    if let Some(since) = failing_since {
-                        tracing::info!(
-                            calls = self.calls.len(),
-                            after_ms = since.elapsed().as_millis() as u64,
-                            "call log writes again"
-                        );
-                    }
-                    break;
-                }
-                Err(error) => {
-                    let since = *failing_since.get_or_insert_with(Instant::now);
-                    let stopping = self.shared.stopping.load(Ordering::Relaxed);
-                    if self.giving_up || (stopping && since.elapsed() >= SHUTDOWN_PATIENCE) {
-                        self.giving_up = true;
-                        tracing::error!(
-                            error = %error_chain(&error),
-                            lost = self.calls.len(),
-                            "call log: the database is away at shutdown; these calls are lost"
-                        );
-                        break;
-                    }
-                    tracing::warn!(
-                        error = %error_chain(&error),
-                        calls = self.calls.len(),
-                        retry_ms = retry.as_millis() as u64,
-                        "call log: writing failed; keeping the batch and retrying"
-                    );
-                    tokio::time::sleep(retry).await;
-                    retry = (retry * 2).min(LAST_RETRY);
-                }
-            }
+        while self.in_flight.len() >= self.options.writers.max(1) {
+            joined(self.in_flight.join_next().await);
         }
-        self.calls.clear();
-        self.callbacks.clear();
+        let batch = std::mem::take(&mut self.batch);
+        self.in_flight
+            .spawn(write(self.store.clone(), batch, self.shared.clone()));
+    }
+
+    /// Waits for every batch being written.
+    async fn finish(&mut self) {
+        while let Some(result) = self.in_flight.join_next().await {
+            joined(Some(result));
+        }
     }
 
     async fn maintain(&self) {
@@ -171,6 +157,56 @@ impl Writer {
             }
             Err(error) => {
                 tracing::warn!(error = %error_chain(&error), "call log: retention failed");
+            }
+        }
+    }
+}
+
+fn joined(result: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(error)) = result {
+        tracing::error!(%error, "call log: a batch write failed");
+    }
+}
+
+/// Writes a batch, retrying until it is written or, once the log is stopping and the database
+/// has failed for [`SHUTDOWN_PATIENCE`], given up (and every later failing batch with it).
+async fn write(store: Store, batch: Batch, shared: Arc<Shared>) {
+    let mut retry = FIRST_RETRY;
+    let mut failing_since: Option<Instant> = None;
+    loop {
+        match store.insert_calls(&batch.calls, &batch.callbacks).await {
+            Ok(()) => {
+                if let Some(since) = failing_since {
+                    tracing::info!(
+                        calls = batch.calls.len(),
+                        after_ms = since.elapsed().as_millis() as u64,
+                        "call log writes again"
+                    );
+                }
+                return;
+            }
+            Err(error) => {
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                let stopping = shared.stopping.load(Ordering::Relaxed);
+                if shared.giving_up.load(Ordering::Relaxed)
+                    || (stopping && since.elapsed() >= SHUTDOWN_PATIENCE)
+                {
+                    shared.giving_up.store(true, Ordering::Relaxed);
+                    tracing::error!(
+                        error = %error_chain(&error),
+                        lost = batch.calls.len(),
+                        "call log: the database is away at shutdown; these calls are lost"
+                    );
+                    return;
+                }
+                tracing::warn!(
+                    error = %error_chain(&error),
+                    calls = batch.calls.len(),
+                    retry_ms = retry.as_millis() as u64,
+                    "call log: writing failed; keeping the batch and retrying"
+                );
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(LAST_RETRY);
             }
         }
     }
