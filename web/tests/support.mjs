@@ -126,7 +126,10 @@ export async function launchBrowser() {
 /** A page of a fresh browser context (its own cookies) at desktop size. */
 export async function newPage(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  return context.newPage();
+  const page = await context.newPage();
+  // Local pages answer in milliseconds; a step that waits longer has failed.
+  page.setDefaultTimeout(10_000);
+  return page;
 }
 
 /**
@@ -186,4 +189,42 @@ export async function api(server, key, method, path, body) {
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+/** Signs up on the landing page, which leads to the dashboard; returns the email. */
+export async function signUpInBrowser(page, server, email = uniqueEmail('web')) {
+  await page.goto(`${server.url}/`);
+  await page.fill('#signup-email', email);
+  await page.fill('#signup-password', PASSWORD);
+  await Promise.all([
+    page.waitForURL(`${server.url}/mocks`),
+    page.click('form[action="/signup"] button[type=submit]'),
+  ]);
+  return email;
+}
+
+/** Creates a mock from scratch on /mocks/new; returns its id, read from the page it leads to. */
+export async function createMockInBrowser(page, server, name) {
+  await page.goto(`${server.url}/mocks/new`);
+  await page.fill('form[action="/mocks"] #f-name', name);
+  await Promise.all([
+    page.waitForURL(/\/mocks\/[0-9a-f-]{36}$/),
+    page.click('form[action="/mocks"] button[type=submit]'),
+  ]);
+  return page.url().split('/').pop();
+}
+
+/**
+ * Opens a call log page and returns the row of the call whose path contains `path`. Calls reach
+ * the log through a background writer a moment after they are answered, so the page is loaded
+ * again until the row is there (a hang guard of a few seconds, not a measurement).
+ */
+export async function openCallLog(page, url, path) {
+  const row = page.locator('table.calls tbody tr', { hasText: path });
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    await page.goto(url);
+    if (await row.count() > 0) return row;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`no call to ${path} in ${url} after 50 loads`);
 }

@@ -23,12 +23,21 @@ pub fn date(at: OffsetDateTime) -> String {
     format!("{} {} {}", utc.day(), utc.month(), utc.year())
 }
 
+/// `November 2026` for the month `2026-11`; anything else as it is.
+pub fn month(month: &str) -> String {
+    let named = month.split_once('-').and_then(|(year, number)| {
+        let number = number.parse::<u8>().ok()?;
+        Some(format!("{} {year}", time::Month::try_from(number).ok()?))
+    });
+    named.unwrap_or_else(|| month.to_owned())
+}
+
 /// `12,345`
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
@@ -144,34 +153,43 @@ fn write_element(out: &mut String, element: Element<'_>, outer: &[(String, Strin
         let name = qualified(attribute.preferred_prefix(), attribute.name().local_part());
         let _ = write!(out, " {name}=\"{}\"", escape(attribute.value()));
     }
-    let children: Vec<ChildOfElement<'_>> = element
-        .children()
-        .into_iter()
-        .filter(|child| match child {
-            ChildOfElement::Text(text) => !text.text().trim().is_empty(),
-            ChildOfElement::Element(_) => true,
-            _ => false,
-        })
-        .collect();
+    // The parser splits text at entity references; adjacent pieces are joined again.
+    let mut children: Vec<Child<'_>> = Vec::new();
+    for child in element.children() {
+        match child {
+            ChildOfElement::Text(text) => match children.last_mut() {
+                Some(Child::Text(joined)) => joined.push_str(text.text()),
+                _ => children.push(Child::Text(text.text().to_owned())),
+            },
+            ChildOfElement::Element(element) => children.push(Child::Element(element)),
+            _ => {}
+        }
+    }
+    children.retain(|child| !matches!(child, Child::Text(text) if text.trim().is_empty()));
     match children.as_slice() {
         [] => out.push_str("/>\n"),
-        [ChildOfElement::Text(text)] => {
-            let _ = writeln!(out, ">{}</{name}>", escape(text.text().trim()));
+        [Child::Text(text)] => {
+            let _ = writeln!(out, ">{}</{name}>", escape(text.trim()));
         }
         _ => {
             out.push_str(">\n");
             for child in children {
                 match child {
-                    ChildOfElement::Element(child) => write_element(out, child, &scope, depth + 1),
-                    ChildOfElement::Text(text) => {
-                        let _ = writeln!(out, "{indent}  {}", escape(text.text().trim()));
+                    Child::Element(child) => write_element(out, child, &scope, depth + 1),
+                    Child::Text(text) => {
+                        let _ = writeln!(out, "{indent}  {}", escape(text.trim()));
                     }
-                    _ => {}
                 }
             }
             let _ = writeln!(out, "{indent}</{name}>");
         }
     }
+}
+
+/// What an element holds, as printed: elements, and runs of text.
+enum Child<'d> {
+    Element(Element<'d>),
+    Text(String),
 }
 
 fn qualified(prefix: Option<&str>, local: &str) -> String {
@@ -252,5 +270,7 @@ mod tests {
         let at = OffsetDateTime::from_unix_timestamp(1_764_547_200).unwrap();
         assert_eq!(time(at), "2025-12-01 00:00:00 UTC");
         assert_eq!(date(at), "1 December 2025");
+        assert_eq!(month("2026-11"), "November 2026");
+        assert_eq!(month("2026-13"), "2026-13");
     }
 }

@@ -1,0 +1,115 @@
+// A new user's first visit, in order: sign up, create a mock, give it an example, call its URL,
+// and read the call log: the call that matched, the one that did not (with the examples that
+// came closest), the live tail, and a private mock refusing a call without a key.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  createMockInBrowser, launchBrowser, newPage, openCallLog, screenshot, signUpInBrowser,
+  startLyrebird,
+} from './support.mjs';
+
+let server;
+let browser;
+let page;
+let mockId;
+
+before(async () => {
+  server = await startLyrebird();
+  browser = await launchBrowser();
+  page = await newPage(browser);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The example the journey saves: a pet by id. */
+const ONE_PET = {
+  name: 'one pet',
+  request: { method: 'GET', path: '/pets/:id' },
+  response: { status: 200, body: { id: 1, name: 'Rex' } },
+};
+
+test('the landing page offers sign up and log in, at desktop and phone widths', async () => {
+  await page.goto(`${server.url}/`);
+  assert.equal(await page.locator('#signup-email').isVisible(), true);
+  assert.equal(await page.locator('#login-email').isVisible(), true);
+  await screenshot(page, 'landing');
+  await screenshot(page, 'landing-phone', { width: 390 });
+});
+
+test('signing up leads to an empty dashboard, and a new mock gets its own page', async () => {
+  await signUpInBrowser(page, server);
+  assert.match(await page.locator('main').innerText(), /No mocks yet/);
+  mockId = await createMockInBrowser(page, server, 'Petstore');
+  assert.match(await page.locator('h1').innerText(), /Petstore/);
+  assert.match(await page.locator('main').innerText(), new RegExp(`/m/${mockId}/`));
+});
+
+test('an example added to the mock answers at the mock url', async () => {
+  const saved = await page.request.post(`${server.url}/api/v1/mocks/${mockId}/examples`, { data: ONE_PET });
+  assert.equal(saved.status(), 201, await saved.text());
+  const answer = await fetch(server.mockUrl(mockId, '/pets/1'));
+  assert.equal(answer.status, 200);
+  assert.deepEqual(await answer.json(), { id: 1, name: 'Rex' });
+});
+
+test('the call log lists the call with the example that answered, and its page says why', async () => {
+  const row = await openCallLog(page, `${server.url}/mocks/${mockId}/calls`, '/pets/1');
+  assert.match(await row.innerText(), /GET[\s\S]*\/pets\/1[\s\S]*200[\s\S]*one pet/);
+  await row.locator('td.path a').click();
+  await page.waitForURL(/\/calls\/[0-9a-f-]{36}$/);
+  const main = await page.locator('main').innerText();
+  assert.match(main, /Answered by one pet/);
+  assert.match(main, /level \d+ of the matching order/);
+  // The response body, pretty-printed on the server.
+  assert.match(main, /\{\n {2}"id": 1,\n {2}"name": "Rex"\n\}/);
+});
+
+test('a call that matches nothing shows the nearest miss and the condition it failed', async () => {
+  const answer = await fetch(server.mockUrl(mockId, '/cats/1'), { headers: { accept: 'application/json' } });
+  assert.equal(answer.status, 404);
+  const row = await openCallLog(page, `${server.url}/mocks/${mockId}/calls`, '/cats/1');
+  assert.match(await row.innerText(), /404[\s\S]*No matching example/);
+  await screenshot(page, 'call-log');
+  await screenshot(page, 'call-log-phone', { width: 390 });
+  await row.locator('td.path a').click();
+  await page.waitForURL(/\/calls\/[0-9a-f-]{36}$/);
+  const misses = page.locator('ol.misses li');
+  assert.equal(await misses.count(), 1);
+  assert.match(await misses.first().innerText(), /one pet[\s\S]*path segment 1 should be "pets", got "cats"/);
+  await screenshot(page, 'call-no-match');
+});
+
+test('the live tail shows a new call without reloading the page', async () => {
+  await page.goto(`${server.url}/mocks/${mockId}/calls`);
+  await page.locator('[data-live-status]', { hasText: 'Live' }).waitFor();
+  await page.evaluate(() => { window.stillTheSamePage = true; });
+  await fetch(server.mockUrl(mockId, '/pets/42?tail=yes'));
+  const arrived = page.locator('table.calls tbody tr', { hasText: '/pets/42?tail=yes' });
+  await arrived.waitFor();
+  assert.equal(await page.evaluate(() => window.stillTheSamePage), true);
+  assert.equal(await page.locator('table.calls tbody tr').first().innerText()
+    .then((text) => text.includes('/pets/42?tail=yes')), true, 'the new call is the first row');
+  assert.match(await arrived.innerText(), /one pet/);
+});
+
+test('a private mock refuses a call without a key, and the log shows the refusal', async () => {
+  await page.goto(`${server.url}/mocks/${mockId}`);
+  await page.check('#f-private');
+  await Promise.all([
+    page.waitForURL(new RegExp(`/mocks/${mockId}`)),
+    page.click('form[action$="/settings"] button[type=submit]'),
+  ]);
+  assert.match(await page.locator('h1').innerText(), /Private/);
+  const refused = await fetch(server.mockUrl(mockId, '/pets/7'));
+  assert.equal(refused.status, 401);
+  const row = await openCallLog(page, `${server.url}/mocks/${mockId}/calls?status=401`, '/pets/7');
+  assert.match(await row.innerText(), /401[\s\S]*Refused: no valid key/);
+  assert.equal(await page.locator('table.calls tbody tr').count(), 1, 'the status filter keeps only the refusal');
+  await row.locator('td.path a').click();
+  await page.waitForURL(/\/calls\/[0-9a-f-]{36}$/);
+  assert.match(await page.locator('main').innerText(), /The mock is private/);
+});
