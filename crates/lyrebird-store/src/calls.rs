@@ -445,32 +445,28 @@ fn search(
 }
 
 async fn insert_call_rows(tx: &mut sqlx::PgConnection, calls: &[NewCall]) -> Result<()> {
-    let column = |f: &dyn Fn(&NewCall) -> Value| -> Vec<Value> { calls.iter().map(f).collect() };
-    let pairs = |headers: &[(String, String)]| {
-        Value::Array(
-            headers
-                .iter()
-                .map(|(n, v)| Value::Array(vec![n.as_str().into(), v.as_str().into()]))
-                .collect(),
-        )
+    // Header pairs go as JSON text, cast to jsonb by PostgreSQL: no JSON tree is built here.
+    let headers = |headers: &[(String, String)]| {
+        serde_json::to_string(headers).unwrap_or_else(|_| "[]".to_owned())
     };
-    let request_headers = column(&|c| pairs(&c.request_headers));
-    let response_headers = column(&|c| pairs(&c.response_headers));
-    let explanations: Vec<Option<Value>> = calls.iter().map(|c| c.explanation.clone()).collect();
+    let request_headers: Vec<String> = calls.iter().map(|c| headers(&c.request_headers)).collect();
+    let response_headers: Vec<String> =
+        calls.iter().map(|c| headers(&c.response_headers)).collect();
+    let explanations: Vec<Option<&Value>> = calls.iter().map(|c| c.explanation.as_ref()).collect();
     sqlx::query(
         "INSERT INTO calls (id, workspace_id, mock_id, at, method, host, path, query, \
              request_headers, request_body, request_body_base64, request_body_size, status, \
              response_headers, response_body, response_body_base64, response_body_size, body_cap, \
              outcome, example_id, example_name, explanation, error, latency_us, client_addr, \
              key_id, callbacks_queued) \
-         SELECT id, workspace_id, mock_id, at, method, host, path, query, request_headers, \
-             request_body, request_body_base64, request_body_size, status, response_headers, \
+         SELECT id, workspace_id, mock_id, at, method, host, path, query, request_headers::jsonb, \
+             request_body, request_body_base64, request_body_size, status, response_headers::jsonb, \
              response_body, response_body_base64, response_body_size, body_cap, outcome, \
              example_id, example_name, explanation, error, latency_us, client_addr::inet, key_id, \
              callbacks_queued \
          FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], \
-             $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::bool[], \
-             $12::int8[], $13::int2[], $14::jsonb[], $15::text[], $16::bool[], $17::int8[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], \
+             $12::int8[], $13::int2[], $14::text[], $15::text[], $16::bool[], $17::int8[], \
              $18::int8[], $19::text[], $20::uuid[], $21::text[], $22::jsonb[], $23::text[], \
              $24::int8[], $25::text[], $26::uuid[], $27::int4[]) \
              AS t(id, workspace_id, mock_id, at, method, host, path, query, request_headers, \

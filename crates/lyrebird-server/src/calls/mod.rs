@@ -102,6 +102,28 @@ impl CallOutcome {
         }
     }
 
+    /// The kind, the answering example and the explanation, without copying them.
+    pub fn into_parts(
+        self,
+    ) -> (
+        CallOutcomeKind,
+        Option<(ExampleId, String)>,
+        Option<serde_json::Value>,
+    ) {
+        let kind = self.kind();
+        match self {
+            CallOutcome::Matched {
+                example_id,
+                example_name,
+                decided_by,
+            } => (kind, Some((example_id, example_name)), Some(decided_by)),
+            CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
+                (kind, None, Some(explanation))
+            }
+            other => (kind, None, other.explanation()),
+        }
+    }
+
     /// What the call log keeps as the call's explanation.
     pub fn explanation(&self) -> Option<serde_json::Value> {
         match self {
@@ -161,7 +183,7 @@ impl Default for CallLogOptions {
 }
 
 /// A call as the log keeps it: redacted, bodies capped, with the sizes before the cap.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LoggedCall {
     pub record: CallRecord,
     pub request_body_size: usize,

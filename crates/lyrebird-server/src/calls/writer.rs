@@ -109,7 +109,7 @@ impl Writer {
     /// Adds a message to the batch; hands back the answer channel of a flush request.
     fn take(&mut self, message: Message) -> Option<oneshot::Sender<()>> {
         match message {
-            Message::Call(call) => self.batch.calls.push(new_call(&call)),
+            Message::Call(call) => self.batch.calls.push(new_call(call)),
             Message::Callback(call_id, result) => {
                 self.batch.callbacks.push(new_callback(call_id, result))
             }
@@ -223,28 +223,33 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn new_call(call: &LoggedCall) -> NewCall {
-    let record = &call.record;
+/// The row of a call. The writer usually holds the only reference (no live tail listening), so
+/// the strings move rather than being copied.
+fn new_call(call: Arc<LoggedCall>) -> NewCall {
+    let call = Arc::try_unwrap(call).unwrap_or_else(|shared| (*shared).clone());
+    let record = call.record;
+    let (outcome, example, explanation) = record.outcome.into_parts();
+    let (example_id, example_name) = example.unzip();
     NewCall {
         id: record.id,
         workspace_id: record.workspace_id,
         mock_id: record.mock_id,
         at: record.at,
-        method: record.method.clone(),
-        host: record.host.clone(),
-        path: record.path.clone(),
-        query: record.query.clone(),
-        request_headers: record.request_headers.clone(),
+        method: record.method,
+        host: record.host,
+        path: record.path,
+        query: record.query,
+        request_headers: record.request_headers,
         request_body: stored_body(&record.request_body, call.request_body_size),
         status: record.status,
-        response_headers: record.response_headers.clone(),
+        response_headers: record.response_headers,
         response_body: stored_body(&record.response_body, call.response_body_size),
         body_cap: call.body_cap as u64,
-        outcome: record.outcome.kind(),
-        example_id: record.outcome.example().map(|(id, _)| id),
-        example_name: record.outcome.example().map(|(_, name)| name.to_owned()),
-        explanation: record.outcome.explanation(),
-        error: record.error.clone(),
+        outcome,
+        example_id,
+        example_name,
+        explanation,
+        error: record.error,
         latency_us: record.latency_us,
         client_addr: record.client_addr,
         key_id: record.key_id,
