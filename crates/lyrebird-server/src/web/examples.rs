@@ -284,6 +284,30 @@ impl ExampleForm {
     }
 }
 
+/// A request path that the pattern matches, to start the try panel with: captures (`:id`,
+/// `{id}`, `{{var}}`) become `1` and a final `*` becomes `x`.
+fn sample_path(pattern: &str) -> String {
+    let (path, query) = pattern.split_once('?').unwrap_or((pattern, ""));
+    let path = path
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with(':') || (segment.starts_with('{') && segment.ends_with('}')) {
+                "1"
+            } else if segment == "*" {
+                "x"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 /// Field errors gathered while reading the form.
 #[derive(Debug, Default)]
 struct Errors(BTreeMap<String, String>);
@@ -417,7 +441,7 @@ fn editor(
     if !current.is_empty() && !METHODS.contains(&current) {
         methods.push(current.to_owned());
     }
-    let try_path = view.form.path.trim().to_owned();
+    let try_path = sample_path(view.form.path.trim());
     page(
         session,
         status,
@@ -633,6 +657,13 @@ mod tests {
         assert_eq!(editor_field("request.path_match"), "request.path_match");
         assert_eq!(editor_field("request.path"), "request.path");
         assert_eq!(editor_field("something.else"), "example");
+    }
+
+    #[test]
+    fn the_try_panel_starts_with_a_path_the_pattern_matches() {
+        assert_eq!(sample_path("/pets/:id/toys/{toy}/*"), "/pets/1/toys/1/x");
+        assert_eq!(sample_path("/{{base}}/items?page=2"), "/1/items?page=2");
+        assert_eq!(sample_path(""), "");
     }
 
     #[test]
