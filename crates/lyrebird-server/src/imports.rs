@@ -121,8 +121,8 @@ async fn import_postman(
     admin: Admin,
     params: Result<Query<ImportParams>, QueryRejection>,
     request: Request,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    import(state, admin, params, request, Format::Postman).await
+) -> Response {
+    answer(import(state, admin, params, request, Format::Postman).await)
 }
 
 /// Imports an OpenAPI 3.0 / 3.1 or Swagger 2.0 description (JSON or YAML).
@@ -149,8 +149,8 @@ async fn import_openapi(
     admin: Admin,
     params: Result<Query<ImportParams>, QueryRejection>,
     request: Request,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    import(state, admin, params, request, Format::OpenApi).await
+) -> Response {
+    answer(import(state, admin, params, request, Format::OpenApi).await)
 }
 
 /// Imports a HAR 1.1 / 1.2 recording, such as a browser's or `GET .../calls/export?format=har`.
@@ -177,8 +177,8 @@ async fn import_har(
     admin: Admin,
     params: Result<Query<ImportParams>, QueryRejection>,
     request: Request,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    import(state, admin, params, request, Format::Har).await
+) -> Response {
+    answer(import(state, admin, params, request, Format::Har).await)
 }
 
 /// Imports a native document (`GET /api/v1/mocks/{id}/export`): exactly the exported mock.
@@ -205,8 +205,21 @@ async fn import_native(
     admin: Admin,
     params: Result<Query<ImportParams>, QueryRejection>,
     request: Request,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    import(state, admin, params, request, Format::Native).await
+) -> Response {
+    answer(import(state, admin, params, request, Format::Native).await)
+}
+
+/// The import's answer. An upload refused for its size has not been read to its end, so the
+/// connection cannot carry another request: `Connection: close` tells the client so, instead of
+/// letting it send the next request on a connection the server is closing.
+fn answer(outcome: Result<(StatusCode, Json<ImportOutcome>), ApiError>) -> Response {
+    match outcome {
+        Ok(created) => created.into_response(),
+        Err(error @ ApiError::ImportTooLarge { .. }) => {
+            ([(header::CONNECTION, "close")], error).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
 }
 
 async fn import(

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+pub mod requests;
+
 use std::path::PathBuf;
 
 use lyrebird_engine::{CompiledMock, Example};
