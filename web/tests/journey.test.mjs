@@ -1,6 +1,7 @@
-// A new user's first visit, in order: sign up, create a mock, give it an example, call its URL,
-// and read the call log: the call that matched, the one that did not (with the examples that
-// came closest), the live tail, and a private mock refusing a call without a key.
+// A new user's first visit, in order: sign up, create a mock, give it an example in the editor,
+// call its URL (from the test and in the browser), and read the call log: the call that matched,
+// the one that did not (with the examples that came closest), the live tail, and a private mock
+// refusing a call without a key.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,13 +26,6 @@ after(async () => {
   await server?.stop();
 });
 
-/** The example the journey saves: a pet by id. */
-const ONE_PET = {
-  name: 'one pet',
-  request: { method: 'GET', path: '/pets/:id' },
-  response: { status: 200, body: { id: 1, name: 'Rex' } },
-};
-
 test('the landing page offers sign up and log in, at desktop and phone widths', async () => {
   await page.goto(`${server.url}/`);
   assert.equal(await page.locator('#signup-email').isVisible(), true);
@@ -48,12 +42,36 @@ test('signing up leads to an empty dashboard, and a new mock gets its own page',
   assert.match(await page.locator('main').innerText(), new RegExp(`/m/${mockId}/`));
 });
 
-test('an example added to the mock answers at the mock url', async () => {
-  const saved = await page.request.post(`${server.url}/api/v1/mocks/${mockId}/examples`, { data: ONE_PET });
-  assert.equal(saved.status(), 201, await saved.text());
+test('an example saved in the editor answers at the mock url', async () => {
+  await page.getByRole('link', { name: 'Add the first example' }).click();
+  await page.waitForURL(/\/examples\/new$/);
+  await page.fill('#f-name', 'one pet');
+  await page.selectOption('#f-method', 'GET');
+  await page.fill('#f-path', '/pets/:id');
+  await page.fill('#f-status', '200');
+  await page.selectOption('#f-response-body-kind', 'json');
+  await page.fill('#f-response_body', '{"id": 1, "name": "Rex"}');
+  await Promise.all([
+    page.waitForURL(/\/examples\/[0-9a-f-]{36}$/),
+    page.click('form.example-form button[type=submit]'),
+  ]);
+  assert.match(await page.locator('.flash-success').innerText(), /Saved one pet/);
+  await page.goto(`${server.url}/mocks/${mockId}`);
+  assert.match(await page.locator('section[aria-labelledby="examples-title"]').innerText(), /one pet[\s\S]*\/pets\/:id/);
   const answer = await fetch(server.mockUrl(mockId, '/pets/1'));
   assert.equal(answer.status, 200);
   assert.deepEqual(await answer.json(), { id: 1, name: 'Rex' });
+});
+
+test('the dashboard lists the mock with its url, and the url opened in the browser answers', async () => {
+  await page.goto(`${server.url}/mocks`);
+  const card = page.locator('.mock-card', { hasText: 'Petstore' });
+  assert.match(await card.innerText(), new RegExp(`${mockId}\\.mock\\.localhost`));
+  const opened = await page.context().newPage();
+  const response = await opened.goto(server.mockUrl(mockId, '/pets/1'));
+  assert.equal(response.status(), 200);
+  assert.deepEqual(JSON.parse(await opened.locator('body').innerText()), { id: 1, name: 'Rex' });
+  await opened.close();
 });
 
 test('the call log lists the call with the example that answered, and its page says why', async () => {
@@ -112,4 +130,14 @@ test('a private mock refuses a call without a key, and the log shows the refusal
   await row.locator('td.path a').click();
   await page.waitForURL(/\/calls\/[0-9a-f-]{36}$/);
   assert.match(await page.locator('main').innerText(), /The mock is private/);
+
+  // The dashboard counts the calls the log has written: every call so far, the refusal aside.
+  const card = page.locator('.mock-card', { hasText: 'Petstore' });
+  for (let load = 0; load < 50; load += 1) {
+    await page.goto(`${server.url}/mocks`);
+    if (/[1-9]\d* calls this month/.test(await card.innerText())) break;
+    await page.waitForTimeout(100);
+  }
+  assert.match(await card.innerText(), /Private[\s\S]*[1-9]\d* calls this month/);
+  await screenshot(page, 'dashboard');
 });

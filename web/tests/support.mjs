@@ -215,15 +215,15 @@ export async function createMockInBrowser(page, server, name) {
 }
 
 /**
- * Opens a call log page and returns the row of the call whose path contains `path`. Calls reach
- * the log through a background writer a moment after they are answered, so the page is loaded
- * again until the row is there (a hang guard of a few seconds, not a measurement).
+ * Opens a call log page and returns the row of the newest call whose path contains `path`.
+ * Calls reach the log through a background writer a moment after they are answered, so the
+ * page is loaded again until the row is there (a hang guard of a few seconds, not a measurement).
  */
 export async function openCallLog(page, url, path) {
   const row = page.locator('table.calls tbody tr', { hasText: path });
   for (let attempt = 0; attempt < 50; attempt += 1) {
     await page.goto(url);
-    if (await row.count() > 0) return row;
+    if (await row.count() > 0) return row.first();
     await page.waitForTimeout(100);
   }
   throw new Error(`no call to ${path} in ${url} after 50 loads`);

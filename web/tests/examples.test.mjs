@@ -1,0 +1,80 @@
+// Examples in the browser: a Postman collection from the corpus uploaded on the new-mock page
+// becomes a mock whose examples can be browsed and called, and a template that does not parse
+// is refused with its error, line and column beside the body field.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import {
+  createMockInBrowser, launchBrowser, newPage, screenshot, sharedDir, signUpInBrowser,
+  startLyrebird,
+} from './support.mjs';
+
+let server;
+let browser;
+let page;
+
+before(async () => {
+  server = await startLyrebird();
+  browser = await launchBrowser();
+  page = await newPage(browser);
+  await signUpInBrowser(page, server);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const BEER_CATALOG = 'corpus/postman/microcks__microcks__BeerCatalogAPI-collection.json';
+
+test('an uploaded postman collection becomes a mock whose examples can be browsed and called', async () => {
+  await page.goto(`${server.url}/mocks/new`);
+  await page.selectOption('#f-kind', 'postman');
+  await page.setInputFiles('#f-file', join(sharedDir(), BEER_CATALOG));
+  await Promise.all([
+    page.waitForURL(/\/mocks\/[0-9a-f-]{36}$/),
+    page.click('form[action="/mocks/import"] button[type=submit]'),
+  ]);
+  const mockId = page.url().split('/').pop();
+  assert.match(await page.locator('h1').innerText(), /Beer Catalog API/);
+  const examples = page.locator('section[aria-labelledby="examples-title"] .list li');
+  assert.equal(await examples.count(), 5);
+  const names = await examples.locator('a').allInnerTexts();
+  for (const name of ['Rodenbach', 'Weissbier', 'Get available beers', 'Get out_of_stock beers', 'List page 0']) {
+    assert.ok(names.includes(name), `${name} is listed among ${names}`);
+  }
+  await screenshot(page, 'imported-mock');
+
+  await examples.locator('a', { hasText: 'Rodenbach' }).click();
+  await page.waitForURL(/\/examples\/[0-9a-f-]{36}$/);
+  assert.equal(await page.locator('#f-name').inputValue(), 'Rodenbach');
+  assert.equal(await page.locator('#f-method').inputValue(), 'GET');
+  assert.match(await page.locator('#f-path').inputValue(), /^\/beer\//);
+
+  const answer = await fetch(server.mockUrl(mockId, '/beer/Rodenbach'));
+  assert.equal(answer.status, 200);
+  assert.match(JSON.stringify(await answer.json()), /Rodenbach/);
+});
+
+test('a template that does not parse is refused with its line and column beside the body', async () => {
+  await createMockInBrowser(page, server, 'Templates');
+  await page.getByRole('link', { name: 'Add the first example' }).click();
+  await page.waitForURL(/\/examples\/new$/);
+  await page.fill('#f-name', 'greeting');
+  await page.selectOption('#f-method', 'GET');
+  await page.fill('#f-path', '/hello/:name');
+  await page.fill('#f-status', '200');
+  await page.selectOption('#f-response-body-kind', 'text');
+  await page.fill('#f-response_body', 'Hello {{ request.path_params.name');
+  await page.check('#f-template');
+  await page.click('form.example-form button[type=submit]');
+  const body = page.locator('#f-response_body');
+  await page.locator('#e-response_body').waitFor();
+  assert.equal(await body.getAttribute('aria-invalid'), 'true');
+  assert.match(await body.getAttribute('aria-describedby'), /e-response_body/);
+  const error = await page.locator('#e-response_body').innerText();
+  assert.match(error, /line 1, column \d+/);
+  assert.equal(await body.inputValue(), 'Hello {{ request.path_params.name', 'the text comes back as typed');
+  await screenshot(page, 'example-error');
+});
