@@ -286,7 +286,7 @@ impl ExampleForm {
 
 /// A request path that the pattern matches, to start the try panel with: captures (`:id`,
 /// `{id}`, `{{var}}`) become `1` and a final `*` becomes `x`.
-fn sample_path(pattern: &str) -> String {
+pub fn sample_path(pattern: &str) -> String {
     let (path, query) = pattern.split_once('?').unwrap_or((pattern, ""));
     let path = path
         .split('/')

@@ -341,6 +341,10 @@ fn render_mock_page(
     view: MockPage<'_>,
 ) -> Result<Response, PageError> {
     let examples: Vec<ExampleRow> = view.examples.iter().map(ExampleRow::from).collect();
+    // The try panel starts with a request the first example answers.
+    let first = examples.first();
+    let try_method = first.and_then(|e| e.method.clone());
+    let try_path = first.map(|e| super::examples::sample_path(&e.path));
     page(
         session,
         status,
@@ -351,6 +355,8 @@ fn render_mock_page(
             examples => Serde(examples),
             settings => Serde(view.settings),
             errors => Serde(view.errors),
+            try_method,
+            try_path,
         },
     )
 }

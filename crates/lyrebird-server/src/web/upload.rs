@@ -169,7 +169,11 @@ async fn read_and_import(
     Ok(redirect_with(&format!("/mocks/{}", mock.id), &flashes))
 }
 
+/// `where in the file: what happened`; a warning about the whole file has no place.
 fn warning_flash(warning: &Warning) -> Flash {
+    if warning.location.is_empty() {
+        return Flash::warning(warning.message.clone());
+    }
     Flash::warning(format!(
         "{}: {}",
         warning.location.join(" / "),
