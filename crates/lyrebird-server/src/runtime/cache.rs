@@ -2,11 +2,24 @@
 //! every call as an `Arc`, so a warm mock costs no database round trip.
 //!
 //! Concurrent first calls to the same mock share one load (the slot's `OnceCell`), so a burst
-//! on a cold mock reaches the database once. A change evicts the slot, and the next call loads
-//! afresh; a load that was under way when the change committed finishes into the evicted slot,
-//! which no later call sees. Unknown ids are cached too (as [`Entry::Missing`]), so a flood of
-//! made-up ids costs one query each at most once; creating a mock announces its id, which evicts
-//! that entry. The number of mocks kept is bounded; the least recently used leave first.
+//! on a cold mock reaches the database once. Unknown ids are cached too (as [`Entry::Missing`]),
+//! so a flood of made-up ids costs one query each at most once; creating a mock announces its
+//! id, which evicts that entry. The number of mocks kept is bounded; the least recently used
+//! leave first.
+//!
+//! Two ways to take a change in:
+//! - [`MockCache::evict`], for a change made through this process: the slot is replaced by an
+//!   empty one, and the very next call loads afresh.
+//! - [`MockCache::refresh`], for a change announced by `NOTIFY`: the mock is reloaded in the
+//!   background and swapped in when loaded, while calls go on with the entry they have. If the
+//!   database is away meanwhile, the entry stays, so a late notification of a change that is
+//!   already in (our own change, announced after it was evicted and reloaded) never turns a warm
+//!   mock cold while PostgreSQL restarts.
+//!
+//! Every slot carries the version of the change it was made for, from one counter; a reload
+//! replaces a slot only when it was started for a later change than the slot's, so an older
+//! reload finishing last never wins. A load under way when a change commits finishes into a slot
+//! that has been replaced, which no later call sees.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,6 +107,17 @@ struct Slot {
     entry: OnceCell<Arc<Entry>>,
     /// The cache's clock at the last use, for least-recently-used eviction.
     last_used: AtomicU64,
+    /// The change this slot was made for (0: none seen).
+    version: u64,
+}
+
+impl Slot {
+    fn empty(version: u64) -> Arc<Self> {
+        Arc::new(Self {
+            version,
+            ..Self::default()
+        })
+    }
 }
 
 /// Compiled mocks by id, at most `capacity` of them.
@@ -103,6 +127,8 @@ pub struct MockCache {
     capacity: usize,
     slots: RwLock<HashMap<MockId, Arc<Slot>>>,
     clock: AtomicU64,
+    /// Counts the changes taken in, for [`Slot::version`].
+    changes: AtomicU64,
 }
 
 impl MockCache {
@@ -112,6 +138,7 @@ impl MockCache {
             capacity: capacity.max(1),
             slots: RwLock::default(),
             clock: AtomicU64::new(0),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -123,22 +150,21 @@ impl MockCache {
             self.clock.fetch_add(1, Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        slot.entry
-            .get_or_try_init(|| async {
-                let entry = match self.store.served_mock(id).await? {
-                    None => Entry::Missing,
-                    Some(served) => match LoadedMock::compile(served) {
-                        Ok(mock) => Entry::Ready(Box::new(mock)),
-                        Err(reason) => {
-                            tracing::error!(mock = %id, %reason, "a stored mock does not compile");
-                            Entry::Broken(reason)
-                        }
-                    },
-                };
-                Ok(Arc::new(entry))
-            })
-            .await
-            .cloned()
+        slot.entry.get_or_try_init(|| self.load(id)).await.cloned()
+    }
+
+    async fn load(&self, id: MockId) -> Result<Arc<Entry>, StoreError> {
+        let entry = match self.store.served_mock(id).await? {
+            None => Entry::Missing,
+            Some(served) => match LoadedMock::compile(served) {
+                Ok(mock) => Entry::Ready(Box::new(mock)),
+                Err(reason) => {
+                    tracing::error!(mock = %id, %reason, "a stored mock does not compile");
+                    Entry::Broken(reason)
+                }
+            },
+        };
+        Ok(Arc::new(entry))
     }
 
     fn slot(&self, id: MockId) -> Arc<Slot> {
@@ -170,7 +196,41 @@ impl MockCache {
 
     /// Forgets a mock: the next call loads it again.
     pub fn evict(&self, id: MockId) {
-        self.slots.write().expect("cache lock").remove(&id);
+        let version = self.changes.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(slot) = self.slots.write().expect("cache lock").get_mut(&id) {
+            *slot = Slot::empty(version);
+        }
+    }
+
+    /// Reloads a mock that changed, keeping the current entry until the new one is loaded (and
+    /// when it cannot be). A mock not in memory is left alone. A load under way (which may have
+    /// read the mock before the change) is replaced too, once this one is done.
+    pub async fn refresh(&self, id: MockId) {
+        let version = self.changes.fetch_add(1, Ordering::Relaxed) + 1;
+        if !self.slots.read().expect("cache lock").contains_key(&id) {
+            return;
+        }
+        match self.load(id).await {
+            Ok(entry) => self.install(id, version, entry),
+            Err(error) => {
+                tracing::warn!(%error, mock = %id, "could not reload a changed mock; serving the copy in memory");
+            }
+        }
+    }
+
+    /// Puts a reloaded entry in place, unless the slot was made for a later change meanwhile
+    /// (or the mock left the cache).
+    fn install(&self, id: MockId, version: u64, entry: Arc<Entry>) {
+        let mut slots = self.slots.write().expect("cache lock");
+        if let Some(slot) = slots.get_mut(&id)
+            && slot.version < version
+        {
+            *slot = Arc::new(Slot {
+                entry: OnceCell::new_with(Some(entry)),
+                last_used: AtomicU64::new(slot.last_used.load(Ordering::Relaxed)),
+                version,
+            });
+        }
     }
 
     /// Forgets every mock (after changes may have been missed).
@@ -203,6 +263,28 @@ mod tests {
         assert!(entries.iter().all(|entry| Arc::ptr_eq(entry, &entries[0])));
         cache.evict(id);
         assert!(!Arc::ptr_eq(&cache.get(id).await.unwrap(), &entries[0]));
+    }
+
+    #[tokio::test]
+    async fn a_reload_started_before_an_eviction_never_replaces_what_the_eviction_loaded() {
+        let db = TestDatabase::new().await;
+        let cache = MockCache::new(db.store().clone(), 10);
+        let id = MockId::generate();
+        let first = cache.get(id).await.unwrap();
+        // A refresh replaces a loaded entry with a new load.
+        cache.refresh(id).await;
+        let refreshed = cache.get(id).await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &refreshed));
+        // A reload started for an earlier change than an eviction, and finishing after it,
+        // leaves what the eviction loaded in place.
+        let version = cache.changes.fetch_add(1, Ordering::Relaxed) + 1;
+        cache.evict(id);
+        let after_eviction = cache.get(id).await.unwrap();
+        cache.install(id, version, Arc::clone(&refreshed));
+        assert!(Arc::ptr_eq(&cache.get(id).await.unwrap(), &after_eviction));
+        // A later one replaces it.
+        cache.install(id, u64::MAX, Arc::clone(&refreshed));
+        assert!(Arc::ptr_eq(&cache.get(id).await.unwrap(), &refreshed));
     }
 
     #[tokio::test]

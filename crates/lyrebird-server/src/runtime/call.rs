@@ -72,7 +72,6 @@ struct Call {
     path: String,
     query: String,
     headers: HeaderMap,
-    body: Bytes,
     client_addr: Option<SocketAddr>,
     key_id: Option<KeyId>,
 }
@@ -132,18 +131,17 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
             .map(|info| info.0),
         method: parts.method,
         headers: parts.headers,
-        body: Bytes::new(),
         key_id: None,
     };
-    call.body = match Limited::new(body, runtime.max_body_bytes).collect().await {
+    let body = match Limited::new(body, runtime.max_body_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
             let too_large = error.is::<LengthLimitError>();
             let answer = body_refused(too_large, runtime.max_body_bytes);
-            return finish(state, mock, call, answer, None);
+            return finish(state, mock, call, None, answer, None);
         }
     };
-    let mut request = engine_request(&call);
+    let mut request = engine_request(&call, body);
     if cors::is_preflight(call.method.as_str(), &call.headers)
         && !answers_options_itself(mock, &request)
     {
@@ -151,7 +149,7 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
             .status(StatusCode::NO_CONTENT)
             .body(Body::empty())
             .expect("a status and no body make a response");
-        return with_headers(preflight, cors::preflight_headers(&call.headers));
+        return with_headers(preflight, &cors::preflight_headers(&call.headers));
     }
     let presented = call.headers.get("x-api-key");
     let presented_any = presented.is_some();
@@ -159,13 +157,14 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
         .and_then(|key| key.to_str().ok())
         .and_then(|key| runtime.keys.check(key, mock.workspace));
     if mock.private && call.key_id.is_none() {
-        return finish(state, mock, call, invalid_credentials(presented_any), None);
+        let refused = invalid_credentials(presented_any);
+        return finish(state, mock, call, Some(request), refused, None);
     }
     let limits = match runtime.quotas.admit(mock.workspace).await {
         Admission::Admitted(limits) => limits,
         Admission::Exceeded(limits) => {
             let refused = over_quota(&limits);
-            return finish(state, mock, call, refused, Some(limits));
+            return finish(state, mock, call, Some(request), refused, Some(limits));
         }
     };
     let answer = answer(mock, &mut request, call.at);
@@ -173,26 +172,29 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    finish(state, mock, call, answer, Some(limits))
+    finish(state, mock, call, Some(request), answer, Some(limits))
 }
 
-/// The request as the engine sees it.
-fn engine_request(call: &Call) -> EngineRequest {
-    let headers = call
-        .headers
+/// The request as the engine sees it. Its headers and body also go into the call record, so
+/// they are converted once per call.
+fn engine_request(call: &Call, body: Bytes) -> EngineRequest {
+    EngineRequest::new(
+        call.method.as_str(),
+        call.path.clone(),
+        call.query.clone(),
+        header_pairs(&call.headers),
+        Vec::from(body),
+    )
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
         .iter()
         .map(|(name, value)| {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             (name.as_str().to_owned(), value)
         })
-        .collect();
-    EngineRequest::new(
-        call.method.as_str(),
-        call.path.clone(),
-        call.query.clone(),
-        headers,
-        call.body.to_vec(),
-    )
+        .collect()
 }
 
 /// True when an example that names `OPTIONS` itself matches this preflight.
@@ -424,6 +426,7 @@ fn finish(
     state: &AppState,
     mock: &LoadedMock,
     call: Call,
+    request: Option<EngineRequest>,
     mut answer: Answer,
     limits: Option<Limits>,
 ) -> Response {
@@ -444,16 +447,27 @@ fn finish(
     let call_id = call.id;
     state
         .call_log
-        .record(call_record(mock, call, answer, callbacks.len()));
+        .record(call_record(mock, call, request, answer, callbacks.len()));
     if !callbacks.is_empty() {
         state.callbacks.enqueue(call_id, callbacks);
     }
     response
 }
 
-/// The call as the call log keeps it.
-fn call_record(mock: &LoadedMock, call: Call, answer: Answer, callbacks: usize) -> CallRecord {
+/// The call as the call log keeps it; the request's headers and body are the engine's (none
+/// when the body could not be read).
+fn call_record(
+    mock: &LoadedMock,
+    call: Call,
+    request: Option<EngineRequest>,
+    answer: Answer,
+    callbacks: usize,
+) -> CallRecord {
     let latency = call.started.elapsed();
+    let (request_headers, request_body) = match request {
+        Some(request) => (request.headers, Bytes::from(request.body)),
+        None => (header_pairs(&call.headers), Bytes::new()),
+    };
     CallRecord {
         id: call.id,
         workspace_id: mock.workspace,
@@ -463,15 +477,8 @@ fn call_record(mock: &LoadedMock, call: Call, answer: Answer, callbacks: usize) 
         host: call.host,
         path: call.path,
         query: call.query,
-        request_headers: call
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-                (name.as_str().to_owned(), value)
-            })
-            .collect(),
-        request_body: call.body,
+        request_headers,
+        request_body,
         status: answer.status,
         response_headers: answer.headers,
         response_body: answer.body,
@@ -502,11 +509,11 @@ fn to_response(answer: &Answer, head: bool) -> Response {
         .status(status)
         .body(body)
         .expect("a valid status and a body make a response");
-    with_headers(response, answer.headers.clone())
+    with_headers(response, &answer.headers)
 }
 
 /// Appends headers in order (a name may repeat), leaving out any that HTTP cannot carry.
-fn with_headers(mut response: Response, headers: Vec<(String, String)>) -> Response {
+fn with_headers(mut response: Response, headers: &[(String, String)]) -> Response {
     let map = response.headers_mut();
     for (name, value) in headers {
         let (Ok(name), Ok(value)) = (

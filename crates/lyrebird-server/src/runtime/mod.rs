@@ -196,7 +196,8 @@ impl Runtime {
         match channel {
             MOCK_CHANGED_CHANNEL => {
                 if let Ok(id) = payload.parse() {
-                    self.inner.cache.evict(id);
+                    let runtime = self.clone();
+                    tokio::spawn(async move { runtime.inner.cache.refresh(id).await });
                 }
             }
             KEYS_CHANGED_CHANNEL => self.reload_keys().await,
