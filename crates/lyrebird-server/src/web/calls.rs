@@ -412,7 +412,6 @@ fn explain(mock: MockId, call: &CallDetailView) -> minijinja::Value {
                 context! {
                     kind => "no_match",
                     fallback => call.summary.outcome == "fallback",
-                    mode => Serde(explanation.mode),
                     misses => Serde(misses),
                 }
             }
