@@ -345,13 +345,25 @@ fn render_mock_page(
     let first = examples.first();
     let try_method = first.and_then(|e| e.method.clone());
     let try_path = first.map(|e| super::examples::sample_path(&e.path));
+    let summary = MockSummary::new(view.mock, &state.settings);
+    let curl = format!(
+        "curl {}{}{}",
+        if summary.private {
+            "-H 'x-api-key: YOUR_KEY' "
+        } else {
+            ""
+        },
+        summary.path_url.trim_end_matches('/'),
+        try_path.as_deref().unwrap_or("/")
+    );
     page(
         session,
         status,
         "mock.html",
         context! {
             nav => "mocks",
-            mock => Serde(MockSummary::new(view.mock, &state.settings)),
+            mock => Serde(summary),
+            curl,
             examples => Serde(examples),
             settings => Serde(view.settings),
             errors => Serde(view.errors),
