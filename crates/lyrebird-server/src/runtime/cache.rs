@@ -36,8 +36,12 @@ use uuid::Uuid;
 pub enum Entry {
     /// No mock has this id (never had, or deleted).
     Missing,
-    /// The stored mock does not compile with this engine; the message says why.
-    Broken(String),
+    /// The stored mock does not compile with this engine; `reason` says why (for its own
+    /// workspace only).
+    Broken {
+        workspace: WorkspaceId,
+        reason: String,
+    },
     Ready(Box<LoadedMock>),
 }
 
@@ -156,13 +160,16 @@ impl MockCache {
     async fn load(&self, id: MockId) -> Result<Arc<Entry>, StoreError> {
         let entry = match self.store.served_mock(id).await? {
             None => Entry::Missing,
-            Some(served) => match LoadedMock::compile(served) {
-                Ok(mock) => Entry::Ready(Box::new(mock)),
-                Err(reason) => {
-                    tracing::error!(mock = %id, %reason, "a stored mock does not compile");
-                    Entry::Broken(reason)
+            Some(served) => {
+                let workspace = served.mock.workspace_id;
+                match LoadedMock::compile(served) {
+                    Ok(mock) => Entry::Ready(Box::new(mock)),
+                    Err(reason) => {
+                        tracing::error!(mock = %id, %reason, "a stored mock does not compile");
+                        Entry::Broken { workspace, reason }
+                    }
                 }
-            },
+            }
         };
         Ok(Arc::new(entry))
     }

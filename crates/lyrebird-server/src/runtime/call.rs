@@ -101,10 +101,12 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
     let mock = match &*entry {
         Entry::Ready(mock) => mock,
         Entry::Missing => return unrecorded(&parts.headers, mock_not_found()),
-        Entry::Broken(reason) => {
+        // Why is for the owner (the log, and trying a request through the API); a caller of
+        // the mock's URL may be anyone.
+        Entry::Broken { .. } => {
             let broken = Answer::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"code": "mock_broken", "message": format!("this mock cannot be served: {reason}")}),
+                json!({"code": "mock_broken", "message": "this mock cannot be served: its examples do not compile with this server; its owner can see why by trying a request"}),
                 Value::Null,
                 CallOutcome::Refused {
                     reason: "mock_broken".to_owned(),

@@ -152,7 +152,10 @@ impl Runtime {
             Entry::Ready(mock) if mock.workspace == workspace => {
                 Ok(Some(call::try_answer(mock, request)))
             }
-            Entry::Broken(reason) => Err(TryError::Broken(reason.clone())),
+            Entry::Broken {
+                workspace: owner,
+                reason,
+            } if *owner == workspace => Err(TryError::Broken(reason.clone())),
             _ => Ok(None),
         }
     }
