@@ -197,6 +197,18 @@ async fn a_page_without_a_session_redirects_to_log_in_and_back() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/login?next=/mocks/new");
+    let response = no_redirects
+        .post(format!("{}/mocks", site.base))
+        .form(&[("name", "Pets")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/login?next=/mocks",
+        "a form's address answers only POST, so it is not where to come back to"
+    );
 
     let browser = site.browser();
     let (_, login) = browser.get("/login?next=/mocks/new").await;

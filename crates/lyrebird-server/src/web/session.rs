@@ -11,7 +11,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -70,13 +70,15 @@ impl FromRequestParts<AppState> for WebSession {
     }
 }
 
-/// `/login?next=<path and query>`, so that logging in leads back to the page asked for.
+/// `/login?next=<path and query>`, so that logging in leads back to the page asked for. A form
+/// posted after the session ended leads back to the dashboard instead: its address answers
+/// only POST.
 fn to_login(parts: &Parts) -> Response {
-    let next = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let next = match parts.method {
+        Method::GET | Method::HEAD => parts.uri.path_and_query().map(|p| p.as_str()),
+        _ => None,
+    }
+    .unwrap_or("/mocks");
     Redirect::to(&format!("/login?next={}", percent_encode(next))).into_response()
 }
 
