@@ -1,8 +1,10 @@
 //! PostgreSQL storage of Lyrebird, through sqlx.
 //!
 //! - [`Store`]: a connection pool with one method per operation, grouped by resource in
-//!   [`accounts`], [`keys`], [`mocks`] and [`examples`]. Tenant data is only reachable through a
-//!   [`Workspace`] handle, which only authentication creates ([`workspace`]).
+//!   [`accounts`], [`keys`], [`mocks`], [`examples`] and [`calls`] (the call log). Tenant data is
+//!   only reachable through a [`Workspace`] handle, which only authentication creates
+//!   ([`workspace`]); writing calls, which the mock runtime does for the workspace that owns the
+//!   mock, is the exception.
 //! - [`embedded`]: the private PostgreSQL cluster the server runs when no `DATABASE_URL` is set.
 //! - [`ids`] and [`secret`]: typed ids, and secrets that never reach a log.
 //! - `testing` (feature `test-support`): a fresh migrated database per test.
