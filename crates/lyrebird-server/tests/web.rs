@@ -383,6 +383,12 @@ async fn another_workspaces_mock_is_not_found() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = ada.get(&format!("/mocks/{id}")).await;
     assert_eq!(status, StatusCode::OK, "still there for its owner");
+    let (status, page) = ada.get("/mocks/not-an-id").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        page.contains("This page does not exist"),
+        "a page, not JSON: {page}"
+    );
 }
 
 #[tokio::test]
@@ -604,11 +610,47 @@ async fn deleting_a_mock_asks_first_then_removes_it() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// Posts the upload form as a browser does: multipart, with the session's token.
+async fn upload(
+    browser: &Browser,
+    kind: &str,
+    file_name: &str,
+    content: &str,
+) -> reqwest::Response {
+    let token = browser.csrf().await;
+    let boundary = "lyrebirdboundary";
+    let field = |name: &str, value: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+    };
+    let body = [
+        field("csrf_token", &token),
+        field("kind", kind),
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/json\r\n\r\n{content}\r\n"
+        ),
+        field("import_name", ""),
+        format!("--{boundary}--\r\n"),
+    ]
+    .concat();
+    browser
+        .client
+        .post(format!("{}/mocks/import", browser.base))
+        .header(
+            CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn uploading_a_postman_collection_creates_the_mock_with_its_examples() {
     let site = Site::start().await;
     let browser = site.signed_up("ada@example.com").await;
-    let token = browser.csrf().await;
     let collection = json!({
         "info": {"name": "Tiny <shop>", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
         "item": [{
@@ -618,34 +660,7 @@ async fn uploading_a_postman_collection_creates_the_mock_with_its_examples() {
                           "originalRequest": {"method": "GET", "url": "{{base}}/items"}}]
         }]
     });
-    let boundary = "lyrebirdboundary";
-    let part = |name: &str, file: Option<&str>, content: &str| match file {
-        Some(file) => format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/json\r\n\r\n{content}\r\n"
-        ),
-        None => format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{content}\r\n"
-        ),
-    };
-    let body = [
-        part("csrf_token", None, &token),
-        part("kind", None, "postman"),
-        part("file", Some("shop.json"), &collection.to_string()),
-        part("import_name", None, ""),
-        format!("--{boundary}--\r\n"),
-    ]
-    .concat();
-    let response = browser
-        .client
-        .post(format!("{}/mocks/import", site.base))
-        .header(
-            CONTENT_TYPE,
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = upload(&browser, "postman", "shop.json", &collection.to_string()).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.url().path().starts_with("/mocks/"));
     let page = response.text().await.unwrap();
@@ -653,9 +668,41 @@ async fn uploading_a_postman_collection_creates_the_mock_with_its_examples() {
         page.contains("Imported shop.json as Tiny &lt;shop&gt;: 1 example from 1 request."),
         "{page}"
     );
+    assert!(page.contains("&#x2f;items"), "{page}");
+}
+
+#[tokio::test]
+async fn an_uploads_warnings_are_shown_and_a_wrong_kind_of_file_is_refused_on_the_form() {
+    let site = Site::start().await;
+    let browser = site.signed_up("ada@example.com").await;
+    let har = json!({"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": [
+        {"request": {"method": "GET", "url": "http://api.test/items", "headers": []},
+         "response": {"status": 200, "headers": [], "content": {"text": "[]"}}},
+        {"request": {"method": "POST", "url": "http://api.test/items", "headers": []},
+         "response": {"status": 0, "headers": [], "content": {}}}
+    ]}});
+    let response = upload(&browser, "har", "session.har", &har.to_string()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"class="flash flash-warning""#), "{page}");
     assert!(
-        page.contains("list items") || page.contains(">ok<"),
+        page.contains("entry 2 (POST &#x2f;items): the exchange has no response status"),
         "{page}"
     );
-    assert!(page.contains("&#x2f;items"), "{page}");
+
+    let response = upload(&browser, "openapi", "session.har", &har.to_string()).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(
+            r#"id="e-file">session.har could not be imported: expected an OpenAPI description"#
+        ),
+        "{page}"
+    );
+    let (_, dashboard) = browser.get("/mocks").await;
+    assert_eq!(
+        dashboard.matches("mock-card").count(),
+        1,
+        "the refused file made no mock"
+    );
 }

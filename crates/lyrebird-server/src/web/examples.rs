@@ -27,10 +27,10 @@ use serde_json::Value;
 
 use super::csrf::PostedForm;
 use super::mocks::MockSummary;
-use super::{Flash, PageError, WebSession, field_errors, page, redirect_with};
+use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, parse_json};
+use crate::extract::parse_json;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -463,7 +463,7 @@ fn editor(
 async fn new_example(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath(mock_id): ApiPath<MockId>,
+    PagePath(mock_id): PagePath<MockId>,
 ) -> Result<Response, PageError> {
     let mock = state.store.mock(&session.workspace, mock_id).await?;
     editor(
@@ -482,7 +482,7 @@ async fn new_example(
 async fn edit_example(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath((mock_id, example_id)): ApiPath<(MockId, ExampleId)>,
+    PagePath((mock_id, example_id)): PagePath<(MockId, ExampleId)>,
 ) -> Result<Response, PageError> {
     let (mock, stored) = tokio::try_join!(
         state.store.mock(&session.workspace, mock_id),
@@ -503,7 +503,7 @@ async fn edit_example(
 
 async fn create_example(
     State(state): State<AppState>,
-    ApiPath(mock_id): ApiPath<MockId>,
+    PagePath(mock_id): PagePath<MockId>,
     PostedForm { session, form }: PostedForm<ExampleForm>,
 ) -> Result<Response, PageError> {
     save(&state, &session, mock_id, None, form).await
@@ -511,7 +511,7 @@ async fn create_example(
 
 async fn save_example(
     State(state): State<AppState>,
-    ApiPath((mock_id, example_id)): ApiPath<(MockId, ExampleId)>,
+    PagePath((mock_id, example_id)): PagePath<(MockId, ExampleId)>,
     PostedForm { session, form }: PostedForm<ExampleForm>,
 ) -> Result<Response, PageError> {
     save(&state, &session, mock_id, Some(example_id), form).await
@@ -574,7 +574,7 @@ struct NoFields {}
 
 async fn delete_example(
     State(state): State<AppState>,
-    ApiPath((mock_id, example_id)): ApiPath<(MockId, ExampleId)>,
+    PagePath((mock_id, example_id)): PagePath<(MockId, ExampleId)>,
     PostedForm { session, .. }: PostedForm<NoFields>,
 ) -> Result<Response, PageError> {
     let stored = state

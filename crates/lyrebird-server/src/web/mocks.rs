@@ -20,8 +20,8 @@ use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 
 use super::csrf::PostedForm;
-use super::{Flash, PageError, WebSession, field_errors, page, redirect_with};
-use crate::extract::{ApiPath, parse_json};
+use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
+use crate::extract::parse_json;
 use crate::mocks::MockFields;
 use crate::{AppState, Settings};
 
@@ -387,7 +387,7 @@ async fn load(
 async fn mock_page(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath(id): ApiPath<MockId>,
+    PagePath(id): PagePath<MockId>,
 ) -> Result<Response, PageError> {
     let (mock, examples) = load(&state, &session.workspace, id).await?;
     let settings = SettingsForm::of(&mock);
@@ -406,7 +406,7 @@ async fn mock_page(
 
 async fn save_settings(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<MockId>,
+    PagePath(id): PagePath<MockId>,
     PostedForm { session, form }: PostedForm<SettingsForm>,
 ) -> Result<Response, PageError> {
     let errors = match form.fields() {
@@ -455,7 +455,7 @@ fn form_field(field: &str) -> &str {
 async fn confirm_delete(
     State(state): State<AppState>,
     session: WebSession,
-    ApiPath(id): ApiPath<MockId>,
+    PagePath(id): PagePath<MockId>,
 ) -> Result<Response, PageError> {
     let (mock, examples) = load(&state, &session.workspace, id).await?;
     page(
@@ -476,7 +476,7 @@ struct NoFields {}
 
 async fn delete_mock(
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<MockId>,
+    PagePath(id): PagePath<MockId>,
     PostedForm { session, .. }: PostedForm<NoFields>,
 ) -> Result<Response, PageError> {
     let mock = state.store.mock(&session.workspace, id).await?;

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -233,6 +234,18 @@ pub fn field_errors(error: ApiError) -> Result<BTreeMap<String, String>, PageErr
             Ok(fields)
         }
         other => Err(other.into()),
+    }
+}
+
+/// Path parameters of a page parsed into typed ids. Anything that does not parse names nothing
+/// that exists: the 404 page, as for a missing mock.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(PageError))]
+pub struct PagePath<T>(pub T);
+
+impl From<PathRejection> for PageError {
+    fn from(_: PathRejection) -> Self {
+        PageError::NotFound
     }
 }
 
