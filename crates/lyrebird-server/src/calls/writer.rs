@@ -4,8 +4,8 @@
 //! A batch closes when it holds `batch_size` rows or `flush_interval` after its first call; up to
 //! `writers` batches are written at once, each on its own connection. When the database is away,
 //! each batch is kept and retried with backoff while the queue fills up behind them (past its
-//! capacity, [`super::CallLog::record`] drops and counts). Once an hour, and at start, the writer
-//! creates the coming monthly partitions and applies the retention.
+//! capacity, [`super::CallLog::record`] drops and counts). Once an hour, and at start, a task
+//! beside the writer creates the coming monthly partitions and applies the retention.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -52,60 +52,59 @@ struct Writer {
     in_flight: JoinSet<()>,
 }
 
-/// Runs until a flush request or until every handle is gone.
+/// Runs until a flush request or until every handle is gone. The hourly maintenance runs
+/// beside it, so a long retention pass never holds up writing.
 pub(super) async fn run(
     store: Store,
-    mut queue: mpsc::Receiver<Message>,
+    queue: mpsc::Receiver<Message>,
     options: CallLogOptions,
     shared: Arc<Shared>,
 ) {
-    let mut writer = Writer {
+    let maintenance = tokio::spawn(maintain_periodically(store.clone(), options.retention_days));
+    let writer = Writer {
         batch: Batch::default(),
         in_flight: JoinSet::new(),
         store,
         options,
         shared,
     };
-    let mut maintenance = tokio::time::interval(MAINTENANCE_EVERY);
-    loop {
-        let message = tokio::select! {
-            message = queue.recv() => message,
-            _ = maintenance.tick() => {
-                writer.maintain().await;
-                continue;
-            }
-        };
-        let Some(message) = message else {
-            writer.finish().await;
-            return;
-        };
-        let mut flush = writer.take(message);
-        let deadline = Instant::now() + writer.options.flush_interval;
-        let mut closed = false;
-        while flush.is_none() && writer.batch.len() < writer.options.batch_size {
-            match tokio::time::timeout_at(deadline, queue.recv()).await {
-                Ok(Some(message)) => flush = writer.take(message),
-                Ok(None) => {
-                    closed = true;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        writer.send_batch().await;
-        if let Some(done) = flush {
-            writer.finish().await;
-            let _ = done.send(());
-            return;
-        }
-        if closed {
-            writer.finish().await;
-            return;
-        }
-    }
+    writer.write_until_stopped(queue).await;
+    maintenance.abort();
 }
 
 impl Writer {
+    async fn write_until_stopped(mut self, mut queue: mpsc::Receiver<Message>) {
+        loop {
+            let Some(message) = queue.recv().await else {
+                self.finish().await;
+                return;
+            };
+            let mut flush = self.take(message);
+            let deadline = Instant::now() + self.options.flush_interval;
+            let mut closed = false;
+            while flush.is_none() && self.batch.len() < self.options.batch_size {
+                match tokio::time::timeout_at(deadline, queue.recv()).await {
+                    Ok(Some(message)) => flush = self.take(message),
+                    Ok(None) => {
+                        closed = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.send_batch().await;
+            if let Some(done) = flush {
+                self.finish().await;
+                let _ = done.send(());
+                return;
+            }
+            if closed {
+                self.finish().await;
+                return;
+            }
+        }
+    }
+
     /// Adds a message to the batch; hands back the answer channel of a flush request.
     fn take(&mut self, message: Message) -> Option<oneshot::Sender<()>> {
         match message {
@@ -138,14 +137,19 @@ impl Writer {
             joined(Some(result));
         }
     }
+}
 
-    async fn maintain(&self) {
+/// Creates the coming monthly partitions and applies the retention: at start, then hourly.
+async fn maintain_periodically(store: Store, retention_days: u32) {
+    let mut every = tokio::time::interval(MAINTENANCE_EVERY);
+    loop {
+        every.tick().await;
         let now = time::OffsetDateTime::now_utc();
-        if let Err(error) = self.store.ensure_call_partitions(now).await {
+        if let Err(error) = store.ensure_call_partitions(now).await {
             tracing::warn!(error = %error_chain(&error), "call log: creating partitions failed");
         }
-        let cutoff = now - time::Duration::days(i64::from(self.options.retention_days));
-        match self.store.apply_call_retention(cutoff).await {
+        let cutoff = now - time::Duration::days(i64::from(retention_days));
+        match store.apply_call_retention(cutoff).await {
             Ok(report) => {
                 if !report.dropped_partitions.is_empty() || report.deleted_rows > 0 {
                     tracing::info!(
