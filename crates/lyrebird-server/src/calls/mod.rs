@@ -17,14 +17,12 @@ mod writer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use lyrebird_store::calls::CallOutcomeKind;
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
-use std::sync::atomic::AtomicBool;
-
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
