@@ -324,12 +324,21 @@ fn pretty(value: &impl Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// Conditions as the editor shows them: a JSON object, or nothing when there are none.
+/// Conditions as the editor shows them: `name: value` lines when every condition is an equality
+/// (the common case), else the JSON object; nothing when there are none.
 fn conditions_text(conditions: &BTreeMap<String, ValueMatch>) -> String {
-    if conditions.is_empty() {
-        String::new()
-    } else {
-        pretty(conditions)
+    let equalities: Option<String> = conditions
+        .iter()
+        .map(|(name, condition)| match condition {
+            ValueMatch::Equals(value) if !name.contains(':') && !value.contains('\n') => {
+                Some(format!("{name}: {value}\n"))
+            }
+            _ => None,
+        })
+        .collect();
+    match equalities {
+        Some(lines) => lines,
+        None => pretty(conditions),
     }
 }
 
@@ -342,12 +351,35 @@ fn json_field<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     })
 }
 
-/// A conditions text area: empty for none, else a JSON object of names to values or rules.
+/// A conditions text area: empty for none, `name: value` lines for equalities, or a JSON
+/// object of names to values or rules.
 fn conditions(text: &str) -> Result<BTreeMap<String, ValueMatch>, String> {
-    if text.trim().is_empty() {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
         return Ok(BTreeMap::new());
     }
-    json_field(text)
+    if trimmed.starts_with('{') {
+        return json_field(text);
+    }
+    let mut conditions = BTreeMap::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match line.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                let value = ValueMatch::Equals(value.trim().to_owned());
+                conditions.insert(name.trim().to_owned(), value);
+            }
+            _ => {
+                return Err(format!(
+                    "line {}: write name: value, or a JSON object for rules",
+                    number + 1
+                ));
+            }
+        }
+    }
+    Ok(conditions)
 }
 
 /// `Name: value` lines; blank lines are skipped.
@@ -664,6 +696,20 @@ mod tests {
         assert_eq!(sample_path("/pets/:id/toys/{toy}/*"), "/pets/1/toys/1/x");
         assert_eq!(sample_path("/{{base}}/items?page=2"), "/1/items?page=2");
         assert_eq!(sample_path(""), "");
+    }
+
+    #[test]
+    fn equalities_read_and_show_as_lines_and_rules_as_json() {
+        let lines = conditions("expand: owner\n\npage : 2\n").unwrap();
+        assert_eq!(lines["expand"], ValueMatch::Equals("owner".to_owned()));
+        assert_eq!(lines["page"], ValueMatch::Equals("2".to_owned()));
+        assert_eq!(conditions_text(&lines), "expand: owner\npage: 2\n");
+        let rules = conditions(r#"{"page": {"matches": "^\\d+$"}}"#).unwrap();
+        assert!(conditions_text(&rules).starts_with('{'));
+        assert_eq!(
+            conditions("expand").unwrap_err(),
+            "line 1: write name: value, or a JSON object for rules"
+        );
     }
 
     #[test]
