@@ -227,7 +227,7 @@ impl IntoResponse for ApiError {
 }
 
 /// `error: cause: cause's cause`, for the log.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

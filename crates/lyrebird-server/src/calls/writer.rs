@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{CallLogOptions, CallbackResult, LoggedCall, Message, Shared};
+use crate::error::error_chain;
 
 /// How often partitions are created ahead and old calls removed.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
@@ -214,17 +215,6 @@ async fn write(store: Store, batch: Batch, shared: Arc<Shared>) {
             }
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The row of a call. The writer usually holds the only reference (no live tail listening), so
