@@ -2,11 +2,12 @@
 //!
 //! One form edits every part of an example: the request's method, path and path match; its
 //! query, header and cookie conditions and form parameters, as `name: value` lines for
-//! equalities or as JSON objects in the engine's own format (`{"id": {"matches": "^\\d+$"}}`), so
-//! every rule the engine knows can be written; the body condition; the expression; and the response's status, headers (`Name: value` lines),
-//! body, template flag and delay. A second form takes the whole example as JSON, for those who
-//! prefer it. Whatever is refused, by the form or by the engine's validation, is shown beside
-//! its field, with line and column for templates, expressions and JSON.
+//! equalities or as JSON objects in the engine's own format (`{"id": {"matches": "^\\d+$"}}`),
+//! so every rule the engine knows can be written; the body condition; the expression; and the
+//! response's status, headers (`Name: value` lines), body, template flag and delay. A second
+//! form takes the whole example as JSON, for those who prefer it. Whatever is refused, by the
+//! form or by the engine's validation, is shown beside its field, with line and column for
+//! templates, expressions and JSON.
 
 use std::collections::BTreeMap;
 
