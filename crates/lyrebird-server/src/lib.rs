@@ -1,19 +1,23 @@
-//! The Lyrebird server: the admin REST API (and, later, the mock runtime and web pages) on axum.
+//! The Lyrebird server: the admin REST API, the mock runtime and the web pages, on axum.
 //!
 //! [`app`] builds the whole HTTP application from an [`AppState`], so tests can drive it
 //! without a socket; [`serve`] is what `lyrebird serve` runs: it finds or starts the database,
 //! migrates it, listens, and on SIGINT/SIGTERM finishes in-flight requests, then stops the
 //! embedded PostgreSQL.
 //!
-//! One module per resource, each building its own router: [`accounts`], [`sessions`],
-//! [`keys`], [`mocks`], [`examples`], [`imports`], [`health`], gathered with their documentation
-//! by [`openapi`]. [`extract`] holds the extractors (JSON bodies, typed ids, authentication) and
-//! [`error`] the one error type. [`web`] is the web app's pages, on the same state.
+//! The admin API has one module per resource, each building its own router: [`accounts`],
+//! [`sessions`], [`keys`], [`mocks`], [`examples`], [`imports`], [`calls`] (the call log),
+//! [`usage`], [`try_request`] and [`health`], gathered with their documentation by [`openapi`].
+//! [`runtime`] answers the mocks' own traffic and [`callbacks`] sends the requests their
+//! examples ask for afterwards. [`extract`] holds the extractors (JSON bodies, typed ids,
+//! authentication), [`error`] the one error type and [`config`] the command line. [`web`] is the
+//! web app's pages, on the same state.
 
 pub mod accounts;
 pub mod callbacks;
 pub mod calls;
 pub mod config;
+mod database;
 pub mod error;
 pub mod examples;
 pub mod extract;
@@ -35,7 +39,6 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router};
-use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use lyrebird_store::{MockId, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -106,29 +109,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // embedded PostgreSQL included) as soon as the server runs, rather than killing the process
     // halfway.
     let shutdown = ShutdownSignals::install().context("installing the signal handlers")?;
-    let (store, embedded) = match &args.database_url {
-        Some(url) => {
-            tracing::info!(database = %url, "using the PostgreSQL server of DATABASE_URL");
-            let store = Store::connect(url.connect_options())
-                .await
-                .with_context(|| format!("connecting to {url}"))?;
-            (store, None)
-        }
-        None => {
-            let options = EmbeddedOptions {
-                search_dir: args.pg_search_dir.clone(),
-                ..EmbeddedOptions::new(&args.data_dir)
-            };
-            let postgres = EmbeddedPostgres::start(&options).await?;
-            match Store::connect(postgres.connect_options()).await {
-                Ok(store) => (store, Some(postgres)),
-                Err(error) => {
-                    postgres.stop().await?;
-                    return Err(error).context("connecting to the embedded PostgreSQL");
-                }
-            }
-        }
-    };
+    let (store, embedded) = database::open(&args, database::Running::Refuse).await?;
     let served = listen_and_serve(&args, store.clone(), shutdown).await;
     store.close().await;
     if let Some(postgres) = embedded {

@@ -9,13 +9,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use lyrebird_store::embedded::{
-    Cluster, DATABASE, EmbeddedError, EmbeddedOptions, EmbeddedPostgres,
-};
-use lyrebird_store::{Store, StoreError, UsageMonth, Workspace, WorkspaceId, WorkspaceRef};
+use lyrebird_store::{StoreError, UsageMonth, Workspace, WorkspaceId, WorkspaceRef};
 
 use crate::AppState;
 use crate::config::ServeArgs;
+use crate::database;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Admin;
 
@@ -74,30 +72,7 @@ pub async fn set_quota(
     workspace: &WorkspaceRef,
     quota: u64,
 ) -> anyhow::Result<WorkspaceId> {
-    let (store, embedded) = match &args.database_url {
-        Some(url) => (Store::connect(url.connect_options()).await?, None),
-        None => {
-            let options = EmbeddedOptions {
-                search_dir: args.pg_search_dir.clone(),
-                ..EmbeddedOptions::new(&args.data_dir)
-            };
-            match EmbeddedPostgres::start(&options).await {
-                Ok(postgres) => (
-                    Store::connect(postgres.connect_options()).await?,
-                    Some(postgres),
-                ),
-                // A server runs on this data directory: use its cluster, and leave it running.
-                Err(EmbeddedError::InUse(_)) => {
-                    let cluster = Cluster::locate(&options)?;
-                    (
-                        Store::connect(cluster.connect_options(DATABASE)).await?,
-                        None,
-                    )
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-    };
+    let (store, embedded) = database::open(args, database::Running::Share).await?;
     let set = store.set_monthly_quota(workspace, quota).await;
     store.close().await;
     if let Some(postgres) = embedded {
