@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 
 pub use accounts::{Account, Email, NewPassword, Session, SignUp, WorkspaceDetails};
 pub use error::{Result, StoreError};
@@ -65,7 +65,14 @@ impl Store {
         Ok(Self { pool })
     }
 
-    /// The pool, for the parts of the server that need their own queries or a `LISTEN`.
+    /// A connection of its own for `LISTEN`, which a pooled connection cannot hold: the mock
+    /// runtime follows the admin changes on it.
+    pub async fn listener(&self) -> Result<PgListener> {
+        Ok(PgListener::connect_with(&self.pool).await?)
+    }
+
+    /// The pool, for tests that check rows no store method reads.
+    #[cfg(feature = "test-support")]
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -6,7 +6,6 @@ use lyrebird_store::{
     Caller, Delay, Email, MOCK_CHANGED_CHANNEL, MockDraft, NewPassword, Scope, Secret, Store,
     StoreError,
 };
-use sqlx::postgres::PgListener;
 
 async fn sign_up(store: &Store, email: &str) -> Caller {
     let signed_up = store
@@ -187,7 +186,7 @@ async fn replacing_all_examples_keeps_given_ids_orders_them_and_announces_the_ch
         .await
         .unwrap();
 
-    let mut listener = PgListener::connect_with(store.pool()).await.unwrap();
+    let mut listener = store.listener().await.unwrap();
     listener.listen(MOCK_CHANGED_CHANNEL).await.unwrap();
     let replaced = store
         .replace_examples(

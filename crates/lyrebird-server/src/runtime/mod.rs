@@ -255,7 +255,7 @@ impl Runtime {
 }
 
 async fn listen(store: &Store) -> lyrebird_store::Result<PgListener> {
-    let mut listener = PgListener::connect_with(store.pool()).await?;
+    let mut listener = store.listener().await?;
     listener
         .listen_all([
             MOCK_CHANGED_CHANNEL,
