@@ -71,8 +71,8 @@ impl Store {
         Ok(PgListener::connect_with(&self.pool).await?)
     }
 
-    /// The pool, for tests that check rows no store method reads.
-    #[cfg(feature = "test-support")]
+    /// The pool the store's modules query through; public for tests that check rows no store
+    /// method reads.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
