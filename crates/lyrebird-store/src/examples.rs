@@ -31,6 +31,7 @@ macro_rules! example_columns {
         "e.id, e.mock_id, e.position, e.body, e.created_at, e.updated_at"
     };
 }
+pub(crate) use example_columns;
 
 /// Locks the mock for a change of its examples, if it is in `workspace`.
 async fn lock_mock(conn: &mut PgConnection, workspace: &Workspace, mock: MockId) -> Result<()> {

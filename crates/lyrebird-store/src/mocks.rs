@@ -171,6 +171,7 @@ macro_rules! mock_columns {
          created_at, updated_at"
     };
 }
+pub(crate) use mock_columns;
 
 /// Binds the draft's settings as parameters `$3` to `$9` (after the id and the workspace), the
 /// order both `INSERT` and `UPDATE` use.

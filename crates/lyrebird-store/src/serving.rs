@@ -9,9 +9,9 @@ use sqlx::FromRow;
 
 use crate::Store;
 use crate::error::Result;
-use crate::examples::StoredExample;
+use crate::examples::{StoredExample, example_columns};
 use crate::ids::{KeyId, MockId, WorkspaceId};
-use crate::mocks::Mock;
+use crate::mocks::{Mock, mock_columns};
 use crate::workspace::Scope;
 
 /// A mock as serving needs it: its settings (which name the owning workspace) and its examples
@@ -41,21 +41,22 @@ impl Store {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let mock: Option<Mock> = sqlx::query_as(
-            "SELECT id, workspace_id, name, private, delay, environment, version_tag, fallback,
-                    settings, created_at, updated_at
-             FROM mocks WHERE id = $1",
-        )
+        let mock: Option<Mock> = sqlx::query_as(concat!(
+            "SELECT ",
+            mock_columns!(),
+            " FROM mocks WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(mock) = mock else {
             return Ok(None);
         };
-        let examples = sqlx::query_as(
-            "SELECT id, mock_id, position, body, created_at, updated_at
-             FROM examples WHERE mock_id = $1 ORDER BY position",
-        )
+        let examples = sqlx::query_as(concat!(
+            "SELECT ",
+            example_columns!(),
+            " FROM examples e WHERE e.mock_id = $1 ORDER BY e.position"
+        ))
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
