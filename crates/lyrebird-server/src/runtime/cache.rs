@@ -83,16 +83,21 @@ impl LoadedMock {
             .collect();
         let engine =
             CompiledMock::compile(examples, mock.settings.clone(), mock.environment.clone())
-                .map_err(|errors| {
-                    let (position, first) = &errors[0];
-                    format!("example {position} does not compile: {first}")
+                .map_err(|errors| match errors.first() {
+                    Some((position, first)) => {
+                        format!("example {position} does not compile: {first}")
+                    }
+                    None => "an example does not compile".to_owned(),
                 })?;
         let fallback = mock
             .fallback
             .as_ref()
             .map(CompiledResponse::compile)
             .transpose()
-            .map_err(|errors| format!("the fallback response does not compile: {}", errors[0]))?;
+            .map_err(|errors| match errors.first() {
+                Some(first) => format!("the fallback response does not compile: {first}"),
+                None => "the fallback response does not compile".to_owned(),
+            })?;
         Ok(Self {
             id: mock.id,
             workspace: mock.workspace_id,
