@@ -783,3 +783,80 @@ async fn a_mock_call_body_over_the_limit_is_a_413_in_our_error_shape() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
 }
+
+#[tokio::test]
+async fn a_mock_never_sees_the_apps_cookies_and_by_path_it_cannot_set_any_or_run_scripts() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(&db, &[]);
+    let user = server.sign_up("cookies@example.com").await;
+    let thief = json!({
+        "name": "thief",
+        "request": {"method": "GET", "path": "/x"},
+        "response": {
+            "status": 200,
+            "headers": [
+                {"name": "Content-Type", "value": "text/html"},
+                {"name": "Set-Cookie", "value": "lyrebird_session=planted; Path=/"},
+                {"name": "Set-Cookie", "value": "wide=1; Path=/; Domain=localhost"},
+                {"name": "Set-Cookie", "value": "own=1; Path=/"}
+            ],
+            "body": "session=[{{ request.cookies.lyrebird_session | default('none') }}] csrf=[{{ request.cookies.lyrebird_csrf | default('none') }}] theme=[{{ request.cookies.theme | default('none') }}]",
+            "template": true
+        }
+    });
+    let mock = server
+        .create_mock(&user.key, json!({"name": "thief"}), &[thief])
+        .await;
+    let cookie = "lyrebird_session=victim-secret; theme=dark; lyrebird_csrf=token";
+    let expected = "session=[none] csrf=[none] theme=[dark]";
+
+    let by_path = server
+        .by_path(Method::GET, &mock, "/x")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&by_path, "content-security-policy"), "sandbox");
+    assert_eq!(header(&by_path, "x-content-type-options"), "nosniff");
+    assert!(by_path.headers().get("set-cookie").is_none());
+    assert_eq!(by_path.text().await.unwrap(), expected);
+
+    let by_host = server
+        .by_host(Method::GET, &mock, "/x")
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let set: Vec<&str> = by_host
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert_eq!(set, ["lyrebird_session=planted; Path=/", "own=1; Path=/"]);
+    assert!(by_host.headers().get("content-security-policy").is_none());
+    assert_eq!(by_host.text().await.unwrap(), expected);
+
+    // Nor does the call log keep the session.
+    let calls_path = format!("/api/v1/mocks/{mock}/calls");
+    let logged = Instant::now();
+    let calls = loop {
+        let (_, page) = server.api(Method::GET, &calls_path, &user.key, None).await;
+        let calls = page["calls"].as_array().cloned().unwrap_or_default();
+        if calls.len() == 2 {
+            break calls;
+        }
+        assert!(
+            logged.elapsed() < Duration::from_secs(5),
+            "calls never logged: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for call in calls {
+        let id = call["id"].as_str().unwrap();
+        let (_, detail) = server
+            .api(Method::GET, &format!("{calls_path}/{id}"), &user.key, None)
+            .await;
+        assert!(!detail.to_string().contains("victim-secret"), "{detail}");
+    }
+}

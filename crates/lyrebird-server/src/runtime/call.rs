@@ -25,6 +25,13 @@ use super::quota::{Admission, Limits};
 use super::routing::MockTarget;
 use crate::AppState;
 use crate::calls::{CallOutcome, CallRecord};
+use crate::extract::SESSION_COOKIE;
+use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
+
+/// The cookies the app sets on its own origin. A mock's templates, its call log and its
+/// callbacks never see them: a mock called by path on the app's host would otherwise receive a
+/// signed-in visitor's session.
+const APP_COOKIES: [&str; 3] = [SESSION_COOKIE, ANONYMOUS_COOKIE, FLASH_COOKIE];
 
 /// What Postman's clients look for in a 404 without a match, and its advice.
 const POSTMAN_NO_MATCH: &str = "mockRequestNotFoundError";
@@ -74,14 +81,18 @@ struct Call {
     headers: HeaderMap,
     client_addr: Option<SocketAddr>,
     key_id: Option<KeyId>,
+    /// Called on its own host name rather than by path (see [`confine`]).
+    own_host: bool,
 }
 
 /// Answers a request addressed to a mock.
 pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    without_app_cookies(&mut parts.headers);
     let runtime = &state.runtime.inner;
+    let own_host = target.own_host;
     let Some(id) = target.id else {
-        return unrecorded(&parts.headers, mock_not_found());
+        return unrecorded(&parts.headers, own_host, mock_not_found());
     };
     let entry = match runtime.cache.get(id).await {
         Ok(entry) => entry,
@@ -95,12 +106,12 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
                     reason: "database_unavailable".to_owned(),
                 },
             );
-            return unrecorded(&parts.headers, unavailable);
+            return unrecorded(&parts.headers, own_host, unavailable);
         }
     };
     let mock = match &*entry {
         Entry::Ready(mock) => mock,
-        Entry::Missing => return unrecorded(&parts.headers, mock_not_found()),
+        Entry::Missing => return unrecorded(&parts.headers, own_host, mock_not_found()),
         // Why is for the owner (the log, and trying a request through the API); a caller of
         // the mock's URL may be anyone.
         Entry::Broken { .. } => {
@@ -112,7 +123,7 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
                     reason: "mock_broken".to_owned(),
                 },
             );
-            return unrecorded(&parts.headers, broken);
+            return unrecorded(&parts.headers, own_host, broken);
         }
     };
     let mut call = Call {
@@ -134,6 +145,7 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
         method: parts.method,
         headers: parts.headers,
         key_id: None,
+        own_host,
     };
     let body = match Limited::new(body, runtime.max_body_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -417,9 +429,62 @@ fn body_refused(too_large: bool, limit: usize) -> Answer {
 }
 
 /// An answer that is not logged: the call names no mock, so no workspace owns it.
-fn unrecorded(request_headers: &HeaderMap, mut answer: Answer) -> Response {
+fn unrecorded(request_headers: &HeaderMap, own_host: bool, mut answer: Answer) -> Response {
+    confine(&mut answer.headers, own_host);
     cors::add_response_headers(request_headers, &mut answer.headers);
     to_response(&answer, false)
+}
+
+/// Removes the app's own cookies from the `Cookie` headers, keeping the mock's.
+fn without_app_cookies(headers: &mut HeaderMap) {
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .map(|value| {
+            String::from_utf8_lossy(value.as_bytes())
+                .split(';')
+                .map(str::trim)
+                .filter(|pair| {
+                    let name = pair.split_once('=').map_or(*pair, |(name, _)| name).trim();
+                    !pair.is_empty() && !APP_COOKIES.contains(&name)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .filter(|value| !value.is_empty())
+        .collect();
+    headers.remove(header::COOKIE);
+    for value in kept {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.append(header::COOKIE, value);
+        }
+    }
+}
+
+/// Keeps a mock's answer from acting for the app. Called by path, the mock may be on the app's
+/// own origin: its HTML runs sandboxed (no scripts, an opaque origin), is never sniffed into
+/// another type, and it sets no cookies. On its own host it may set cookies for that host only,
+/// never with a `Domain` that would reach the app's host or other mocks.
+fn confine(headers: &mut Vec<(String, String)>, own_host: bool) {
+    headers.retain(|(name, value)| {
+        if !name.eq_ignore_ascii_case("set-cookie") {
+            // Replaced below by `nosniff`.
+            return own_host || !name.eq_ignore_ascii_case("x-content-type-options");
+        }
+        own_host
+            && !value.split(';').skip(1).any(|attribute| {
+                let name = attribute
+                    .split_once('=')
+                    .map_or(attribute, |(name, _)| name);
+                name.trim().eq_ignore_ascii_case("domain")
+            })
+    });
+    if !own_host {
+        headers.extend([
+            ("content-security-policy".to_owned(), "sandbox".to_owned()),
+            ("x-content-type-options".to_owned(), "nosniff".to_owned()),
+        ]);
+    }
 }
 
 /// Adds the quota and CORS headers, records the call, queues its callbacks, and makes the
@@ -443,6 +508,7 @@ fn finish(
             ("ratelimit-reset".to_owned(), reset.to_string()),
         ]);
     }
+    confine(&mut answer.headers, call.own_host);
     cors::add_response_headers(&call.headers, &mut answer.headers);
     let response = to_response(&answer, call.method == Method::HEAD);
     let callbacks = std::mem::take(&mut answer.callbacks);

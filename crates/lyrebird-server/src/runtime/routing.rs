@@ -11,6 +11,9 @@ pub struct MockTarget {
     pub id: Option<MockId>,
     /// The path after the mock's base, always starting with `/`, percent-encoding as sent.
     pub path: String,
+    /// True for `<mock-id>.mock.<base-host>`; false for `/m/<mock-id>/` on any host, which may
+    /// be the app's own origin, so its answers are confined (`docs/serving.md`, Security).
+    pub own_host: bool,
 }
 
 /// The mock a request is for, or `None` when it is for the admin API or the web pages.
@@ -20,6 +23,7 @@ pub fn mock_target(base_host: &str, host: Option<&str>, path: &str) -> Option<Mo
         return Some(MockTarget {
             id: label.parse().ok(),
             path: path.to_owned(),
+            own_host: true,
         });
     }
     let rest = path.strip_prefix("/m/")?;
@@ -30,6 +34,7 @@ pub fn mock_target(base_host: &str, host: Option<&str>, path: &str) -> Option<Mo
     Some(MockTarget {
         id: id.parse().ok(),
         path: inner.to_owned(),
+        own_host: false,
     })
 }
 
@@ -69,9 +74,11 @@ mod tests {
             &format!("{ID}.mock.localhost:8080"),
             "/a/b",
         );
-        let by_path = target("localhost:8080", "localhost:8080", &format!("/m/{ID}/a/b"));
-        assert_eq!(by_host, by_path);
-        assert_eq!(by_host.unwrap().path, "/a/b");
+        let by_path = target("localhost:8080", "localhost:8080", &format!("/m/{ID}/a/b")).unwrap();
+        let by_host = by_host.unwrap();
+        assert_eq!((&by_host.id, &by_host.path), (&by_path.id, &by_path.path));
+        assert_eq!(by_host.path, "/a/b");
+        assert!(by_host.own_host && !by_path.own_host);
         let root = target("localhost:8080", "localhost:8080", &format!("/m/{ID}")).unwrap();
         assert_eq!(root.path, "/");
         assert_eq!(root.id.unwrap().to_string(), ID);

@@ -28,7 +28,7 @@ use crate::AppState;
 pub const FIELD: &str = "csrf_token";
 
 /// The cookie of the double-submit token on sign-up and log-in forms.
-const ANONYMOUS_COOKIE: &str = "lyrebird_csrf";
+pub const ANONYMOUS_COOKIE: &str = "lyrebird_csrf";
 
 /// The CSRF token of the session whose cookie holds `session_token`.
 pub fn session_token(session_token: &Secret) -> String {

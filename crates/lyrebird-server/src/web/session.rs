@@ -22,7 +22,7 @@ use crate::AppState;
 use crate::extract::{SESSION_COOKIE, session_token};
 
 /// The cookie that carries flash messages from a POST to the page it redirects to.
-const FLASH_COOKIE: &str = "lyrebird_flash";
+pub const FLASH_COOKIE: &str = "lyrebird_flash";
 
 /// Flash cookies stay well under the 4 KB browsers keep per cookie.
 const MAX_FLASH_COOKIE_BYTES: usize = 3000;
