@@ -210,9 +210,11 @@ async fn call_log(
                 found.next_cursor,
                 None,
             ),
-            Err(ApiError::Invalid { field, message }) => {
-                (Vec::new(), None, Some(context! { field, message }))
-            }
+            Err(ApiError::Invalid { field, message }) => (
+                Vec::new(),
+                None,
+                Some(context! { field, message => format::sentence(&message) }),
+            ),
             Err(other) => return Err(other.into()),
         };
     let query = search.query();

@@ -32,6 +32,13 @@ pub fn month(month: &str) -> String {
     named.unwrap_or_else(|| month.to_owned())
 }
 
+/// An API message (lower case, no full stop) as a sentence for a page.
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let first = chars.next().map(|c| c.to_uppercase().to_string());
+    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
+}
+
 /// `12,345`
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -272,5 +279,6 @@ mod tests {
         assert_eq!(date(at), "1 December 2025");
         assert_eq!(month("2026-11"), "November 2026");
         assert_eq!(month("2026-13"), "2026-13");
+        assert_eq!(sentence("use true or false"), "Use true or false.");
     }
 }

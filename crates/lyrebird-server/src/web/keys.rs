@@ -17,7 +17,7 @@ use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
 use super::csrf::PostedForm;
-use super::{Flash, PageError, WebSession, page, redirect_with};
+use super::{Flash, PageError, WebSession, format, page, redirect_with};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::keys::{CreatedKey, KeyView};
@@ -56,9 +56,9 @@ impl From<KeyView> for KeyRow {
             name: key.name,
             scope: key.scope,
             prefix: key.prefix,
-            created: super::format::time(key.created_at),
-            last_used: key.last_used_at.map(super::format::time),
-            revoked: key.revoked_at.map(super::format::time),
+            created: format::time(key.created_at),
+            last_used: key.last_used_at.map(format::time),
+            revoked: key.revoked_at.map(format::time),
         }
     }
 }
@@ -111,7 +111,7 @@ async fn create_key(
             .await
         }
         Err(ApiError::Invalid { message, .. }) => {
-            shown.name_error = Some(sentence(&message));
+            shown.name_error = Some(format::sentence(&message));
             render_keys(
                 &state,
                 &session,
@@ -204,11 +204,4 @@ async fn revoke_key(
             key.name, key.prefix
         ))],
     ))
-}
-
-/// The API's lower-case message as a sentence for the page.
-fn sentence(message: &str) -> String {
-    let mut chars = message.chars();
-    let first = chars.next().map(|c| c.to_uppercase().to_string());
-    format!("{}{}.", first.unwrap_or_default(), chars.as_str())
 }
