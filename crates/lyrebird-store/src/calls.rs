@@ -270,16 +270,25 @@ impl Store {
         .bind(id)
         .fetch_one(&self.pool)
         .await?;
-        let callbacks = self.callbacks_of(&[id]).await?;
+        let callbacks = self.callbacks_of(workspace, &[id]).await?;
         Ok((call, callbacks))
     }
 
-    /// The callback results of some calls, oldest first.
-    pub async fn callbacks_of(&self, calls: &[Uuid]) -> Result<Vec<StoredCallback>> {
+    /// The callback results of some of the workspace's calls, oldest first; ids of other
+    /// workspaces' calls find nothing.
+    pub async fn callbacks_of(
+        &self,
+        workspace: &Workspace,
+        calls: &[Uuid],
+    ) -> Result<Vec<StoredCallback>> {
         Ok(sqlx::query_as(
-            "SELECT call_id, at, url, method, status, latency_us, error FROM call_callbacks \
-             WHERE call_id = ANY($1) ORDER BY at, id",
+            "SELECT cb.call_id, cb.at, cb.url, cb.method, cb.status, cb.latency_us, cb.error \
+             FROM call_callbacks cb \
+             WHERE cb.call_id = ANY($2) AND EXISTS ( \
+                 SELECT 1 FROM calls c WHERE c.id = cb.call_id AND c.workspace_id = $1) \
+             ORDER BY cb.at, cb.id",
         )
+        .bind(workspace.id())
         .bind(calls)
         .fetch_all(&self.pool)
         .await?)

@@ -132,7 +132,7 @@ async fn write_export(
             }
         };
         let ids: Vec<_> = page.iter().map(|call| call.summary.id).collect();
-        let callbacks = match store.callbacks_of(&ids).await {
+        let callbacks = match store.callbacks_of(&workspace, &ids).await {
             Ok(callbacks) => callbacks,
             Err(error) => {
                 tracing::error!(error = %error, "call log export failed");
