@@ -1,13 +1,13 @@
 // Examples in the browser: a Postman collection from the corpus uploaded on the new-mock page
-// becomes a mock whose examples can be browsed and called, and a template that does not parse
-// is refused with its error, line and column beside the body field.
+// becomes a mock whose examples can be browsed, tried and called, and a template that does not
+// parse is refused with its error, line and column beside the body field.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  createMockInBrowser, launchBrowser, newPage, screenshot, sharedDir, signUpInBrowser,
-  startLyrebird,
+  createMockInBrowser, launchBrowser, newPage, openCallLog, screenshot, sharedDir,
+  signUpInBrowser, startLyrebird,
 } from './support.mjs';
 
 let server;
@@ -28,7 +28,7 @@ after(async () => {
 
 const BEER_CATALOG = 'corpus/postman/microcks__microcks__BeerCatalogAPI-collection.json';
 
-test('an uploaded postman collection becomes a mock whose examples can be browsed and called', async () => {
+test('an uploaded postman collection becomes a mock whose examples can be browsed, tried and called', async () => {
   await page.goto(`${server.url}/mocks/new`);
   await page.selectOption('#f-kind', 'postman');
   await page.setInputFiles('#f-file', join(sharedDir(), BEER_CATALOG));
@@ -46,6 +46,13 @@ test('an uploaded postman collection becomes a mock whose examples can be browse
   }
   await screenshot(page, 'imported-mock');
 
+  // The "try a request" panel answers; it writes no call to the log (checked below).
+  await page.fill('#try-path', '/beer/Weissbier');
+  await page.click('.try-form button[type=submit]');
+  const verdict = page.locator('.try-result', { hasText: 'Weissbier' });
+  await verdict.waitFor();
+  assert.match(await verdict.innerText(), /Weissbier[\s\S]*200/);
+
   await examples.locator('a', { hasText: 'Rodenbach' }).click();
   await page.waitForURL(/\/examples\/[0-9a-f-]{36}$/);
   assert.equal(await page.locator('#f-name').inputValue(), 'Rodenbach');
@@ -55,6 +62,8 @@ test('an uploaded postman collection becomes a mock whose examples can be browse
   const answer = await fetch(server.mockUrl(mockId, '/beer/Rodenbach'));
   assert.equal(answer.status, 200);
   assert.match(JSON.stringify(await answer.json()), /Rodenbach/);
+  await openCallLog(page, `${server.url}/mocks/${mockId}/calls`, '/beer/Rodenbach');
+  assert.equal(await page.locator('table.calls tbody tr').count(), 1, 'the call, and not the try');
 });
 
 test('a template that does not parse is refused with its line and column beside the body', async () => {
