@@ -6,18 +6,21 @@
 //! browsers' developer tools and Lyrebird's own importer read (a recording becomes a mock again);
 //! Lyrebird's own fields go in `_lyrebird` of each entry, as HAR allows for custom fields.
 
+use std::collections::HashMap;
+
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lyrebird_store::calls::{CallFilter, CallPosition, StoredCall};
+use lyrebird_store::calls::{CallFilter, CallPosition, StoredCall, StoredCallback};
 use lyrebird_store::{MockId, Store, Workspace};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc;
 use utoipa::IntoParams;
+use uuid::Uuid;
 
 use super::api::{CallDetailView, FilterParams, own_mock, query_of};
 use crate::AppState;
@@ -114,65 +117,71 @@ async fn write_export(
     format: Format,
     chunks: mpsc::Sender<Chunk>,
 ) {
-    if format == Format::Har && !send(&chunks, har_opening()).await {
-        return;
+    if let Err(error) = write_pages(&store, &workspace, mock, &filter, format, &chunks).await {
+        tracing::error!(error = %error, "call log export failed");
+        let _ = chunks.send(Err(std::io::Error::other(error))).await;
+    }
+}
+
+/// The export's chunks; `Ok` also when the client went away, as nobody is left to tell.
+async fn write_pages(
+    store: &Store,
+    workspace: &Workspace,
+    mock: MockId,
+    filter: &CallFilter,
+    format: Format,
+    chunks: &mpsc::Sender<Chunk>,
+) -> lyrebird_store::Result<()> {
+    if format == Format::Har && !send(chunks, har_opening()).await {
+        return Ok(());
     }
     let mut after: Option<CallPosition> = None;
     let mut first = true;
     loop {
-        let page = match store
-            .export_calls(&workspace, mock, &filter, after, PAGE)
-            .await
-        {
-            Ok(page) => page,
-            Err(error) => {
-                tracing::error!(error = %error, "call log export failed");
-                let _ = chunks.send(Err(std::io::Error::other(error))).await;
-                return;
-            }
-        };
-        let ids: Vec<_> = page.iter().map(|call| call.summary.id).collect();
-        let callbacks = match store.callbacks_of(&workspace, &ids).await {
-            Ok(callbacks) => callbacks,
-            Err(error) => {
-                tracing::error!(error = %error, "call log export failed");
-                let _ = chunks.send(Err(std::io::Error::other(error))).await;
-                return;
-            }
-        };
+        let page = store
+            .export_calls(workspace, mock, filter, after, PAGE)
+            .await?;
         after = page.last().map(|call| call.summary.position());
         let full = page.len() == PAGE as usize;
         let mut text = String::new();
-        for call in page {
-            let own = callbacks
-                .iter()
-                .filter(|callback| callback.call_id == call.summary.id)
-                .cloned()
-                .collect();
-            match format {
-                Format::Ndjson => {
+        match format {
+            // NDJSON shows each call with its callback results; HAR has no place for them.
+            Format::Ndjson => {
+                let ids: Vec<_> = page.iter().map(|call| call.summary.id).collect();
+                let mut callbacks: HashMap<Uuid, Vec<StoredCallback>> = HashMap::new();
+                for callback in store.callbacks_of(workspace, &ids).await? {
+                    callbacks
+                        .entry(callback.call_id)
+                        .or_default()
+                        .push(callback);
+                }
+                for call in page {
+                    let own = callbacks.remove(&call.summary.id).unwrap_or_default();
                     text.push_str(&to_json(&CallDetailView::new(call, own)));
                     text.push('\n');
                 }
-                Format::Har => {
+            }
+            Format::Har => {
+                for call in &page {
                     if !first {
                         text.push(',');
                     }
-                    text.push_str(&har_entry(&call).to_string());
+                    text.push_str(&har_entry(call).to_string());
+                    first = false;
                 }
             }
-            first = false;
         }
-        if !text.is_empty() && !send(&chunks, text).await {
-            return;
+        if !text.is_empty() && !send(chunks, text).await {
+            return Ok(());
         }
         if !full {
             break;
         }
     }
     if format == Format::Har {
-        send(&chunks, "]}}".to_owned()).await;
+        send(chunks, "]}}".to_owned()).await;
     }
+    Ok(())
 }
 
 /// False when the client went away.
