@@ -4,7 +4,9 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, newPage, openCallLog, signUpInBrowser, startLyrebird } from './support.mjs';
+import {
+  apiAsPage, launchBrowser, newPage, openCallLog, signUpInBrowser, startLyrebird,
+} from './support.mjs';
 
 let server;
 let browser;
@@ -15,6 +17,8 @@ let log;
 /** Calls made by `before`: 52 to /pets/N, 2 POSTs of XML to /orders, one to /nowhere. */
 const PET_CALLS = 52;
 const TOTAL_CALLS = PET_CALLS + 3;
+/** A header the call to /nowhere carries, which the pages must show as text. */
+const HOSTILE = '<img src=x onerror="window.injected=1"><script>window.injected=2</script>';
 
 before(async () => {
   server = await startLyrebird();
@@ -22,8 +26,7 @@ before(async () => {
   page = await newPage(browser);
   await signUpInBrowser(page, server);
   // The setup goes through the API with the page's own session; the pages are the subject.
-  const created = await page.request.post(`${server.url}/api/v1/mocks`, { data: { name: 'Shop' } });
-  mockId = (await created.json()).id;
+  mockId = (await apiAsPage(page, server, 'POST', '/api/v1/mocks', { name: 'Shop' })).id;
   log = `${server.url}/mocks/${mockId}/calls`;
   for (const example of [
     { name: 'a pet', request: { method: 'GET', path: '/pets/:id' }, response: { status: 200, body: { name: 'Rex' } } },
@@ -33,8 +36,7 @@ before(async () => {
       response: { status: 201, headers: [['content-type', 'application/xml']], body: '<order><id>7</id></order>' },
     },
   ]) {
-    const saved = await page.request.post(`${server.url}/api/v1/mocks/${mockId}/examples`, { data: example });
-    assert.equal(saved.status(), 201, await saved.text());
+    await apiAsPage(page, server, 'POST', `/api/v1/mocks/${mockId}/examples`, example);
   }
   for (let pet = 1; pet <= PET_CALLS; pet += 1) {
     assert.equal((await fetch(server.mockUrl(mockId, `/pets/${pet}`))).status, 200);
@@ -47,7 +49,7 @@ before(async () => {
     });
     assert.equal(order.status, 201);
   }
-  assert.equal((await fetch(server.mockUrl(mockId, '/nowhere'))).status, 404);
+  assert.equal((await fetch(server.mockUrl(mockId, '/nowhere'), { headers: { 'x-note': HOSTILE } })).status, 404);
   await openCallLog(page, log, '/nowhere');
 });
 
@@ -114,6 +116,15 @@ test('xml bodies are pretty-printed on the call page', async () => {
   const response = page.locator('section[aria-label="Response"] pre.body-xml');
   assert.equal(await response.innerText(), '<order>\n  <id>7</id>\n</order>');
   assert.match(await page.locator('main').innerText(), /Answered by an order/);
+});
+
+test('what a caller sent is shown as text, never run as markup', async () => {
+  const row = await openCallLog(page, log, '/nowhere');
+  await row.locator('td.path a').click();
+  await page.waitForURL(/\/calls\/[0-9a-f-]{36}$/);
+  const header = page.locator('table.headers tr', { hasText: 'x-note' });
+  assert.equal(await header.locator('td').innerText(), HOSTILE);
+  assert.equal(await page.evaluate(() => window.injected), undefined);
 });
 
 test('the export links give every call as ndjson and har', async () => {

@@ -77,6 +77,13 @@ test('a key without a name is refused with the error beside the field', async ()
   assert.match(await page.locator('#e-name').innerText(), /A key needs a name of 1 to 100 characters/);
 });
 
+test('a form sent without the session’s csrf token is refused and creates nothing', async () => {
+  const forged = await page.request.post(`${server.url}/keys`, { form: { name: 'forged', scope: 'admin' } });
+  assert.equal(forged.status(), 403);
+  await page.goto(`${server.url}/keys`);
+  assert.equal(await page.locator('table.keys tbody tr', { hasText: 'forged' }).count(), 0);
+});
+
 test('the usage page counts this month’s calls against the quota and says when it resets', async () => {
   await page.goto(`${server.url}/usage`);
   const figure = await page.locator('.usage-figure').innerText();
