@@ -294,8 +294,9 @@ impl Store {
         .await?)
     }
 
-    /// How many calls each of the workspace's mocks logged since `since` (the dashboard's "calls
-    /// this month"); mocks without calls are left out.
+    /// How many calls each of the workspace's mocks served since `since` (the dashboard's "calls
+    /// this month"); mocks without calls are left out. Like the quota, it counts the calls a mock
+    /// answered (matched, no match, fallback), not those refused or over the quota.
     pub async fn calls_per_mock(
         &self,
         workspace: &Workspace,
@@ -303,7 +304,9 @@ impl Store {
     ) -> Result<Vec<(MockId, i64)>> {
         Ok(sqlx::query_as(
             "SELECT mock_id, count(*) FROM calls
-             WHERE workspace_id = $1 AND at >= $2 GROUP BY mock_id",
+             WHERE workspace_id = $1 AND at >= $2
+               AND outcome IN ('matched', 'no_match', 'fallback')
+             GROUP BY mock_id",
         )
         .bind(workspace.id())
         .bind(since)

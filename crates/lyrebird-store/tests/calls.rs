@@ -107,3 +107,26 @@ async fn callback_results_of_another_workspaces_call_are_not_found() {
         .unwrap();
     assert!(foreign.is_empty(), "{foreign:?}");
 }
+
+#[tokio::test]
+async fn calls_per_mock_counts_only_calls_that_count_against_the_quota() {
+    let db = TestDatabase::new().await;
+    let store = db.store();
+    let owner = sign_up(store, "owner@example.com").await;
+    let mock = mock(store, &owner).await;
+    let calls: Vec<NewCall> = [
+        CallOutcomeKind::Matched,
+        CallOutcomeKind::NoMatch,
+        CallOutcomeKind::Fallback,
+        CallOutcomeKind::Refused,
+        CallOutcomeKind::OverQuota,
+    ]
+    .into_iter()
+    .map(|outcome| call(&owner, mock, outcome))
+    .collect();
+    store.insert_calls(&calls, &[]).await.unwrap();
+
+    let since = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let counted = store.calls_per_mock(&owner.workspace, since).await.unwrap();
+    assert_eq!(counted, vec![(mock, 3)]);
+}
