@@ -83,6 +83,15 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the expired sessions of every account, returning how many: logging in removes
+    /// only that account's own, so the server sweeps the rest now and then.
+    pub async fn delete_expired_sessions(&self) -> Result<u64> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at < now()")
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

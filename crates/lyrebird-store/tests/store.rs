@@ -210,3 +210,39 @@ async fn replacing_all_examples_keeps_given_ids_orders_them_and_announces_the_ch
         Delay::ThreeG
     );
 }
+
+#[tokio::test]
+async fn the_sweep_deletes_expired_sessions_of_every_account_and_keeps_live_ones() {
+    let db = TestDatabase::new().await;
+    let store = db.store();
+    for email in ["ada@example.com", "grace@example.com"] {
+        sign_up(store, email).await;
+        for _ in 0..2 {
+            store
+                .log_in(
+                    &Email::parse(email).unwrap(),
+                    Secret::new("correct horse battery"),
+                )
+                .await
+                .unwrap()
+                .expect("the password is right");
+        }
+    }
+    // One session of each account expires; nobody logs in again.
+    sqlx::query(
+        "UPDATE sessions SET expires_at = now() - interval '1 minute'
+         WHERE digest IN (SELECT DISTINCT ON (account_id) digest FROM sessions
+                          ORDER BY account_id, created_at)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+
+    assert_eq!(store.delete_expired_sessions().await.unwrap(), 2);
+    let (left, expired): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE expires_at < now()) FROM sessions")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!((left, expired), (2, 0));
+}

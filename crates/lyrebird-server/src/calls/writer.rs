@@ -141,6 +141,7 @@ impl Writer {
 }
 
 /// Creates the coming monthly partitions and applies the retention: at start, then hourly.
+/// Expired web sessions go in the same pass, the server's one hourly task.
 async fn maintain_periodically(store: Store, retention_days: u32) {
     let mut every = tokio::time::interval(MAINTENANCE_EVERY);
     loop {
@@ -163,6 +164,9 @@ async fn maintain_periodically(store: Store, retention_days: u32) {
             Err(error) => {
                 tracing::warn!(error = %error_chain(&error), "call log: retention failed");
             }
+        }
+        if let Err(error) = store.delete_expired_sessions().await {
+            tracing::warn!(error = %error_chain(&error), "deleting expired sessions failed");
         }
     }
 }
