@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 403: a `mock`-scoped key on the admin API.
     #[error("this key has the mock scope, which may only call private mocks; use an admin key")]
     AdminScopeRequired,
+    /// 403: a change made with the session cookie without the session's `x-csrf-token`.
+    #[error("send the session's CSRF token in the x-csrf-token header (the web app's pages do)")]
+    CsrfTokenInvalid,
     /// 404: missing, or in another workspace (indistinguishable on purpose).
     #[error("not found in this workspace")]
     NotFound,
@@ -80,7 +83,7 @@ impl ApiError {
         match self {
             ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
-            ApiError::AdminScopeRequired => StatusCode::FORBIDDEN,
+            ApiError::AdminScopeRequired | ApiError::CsrfTokenInvalid => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
@@ -103,6 +106,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::InvalidCredentials(_) => "invalid_credentials",
             ApiError::AdminScopeRequired => "admin_scope_required",
+            ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
             ApiError::Conflict { code, .. } => code,
             ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {

@@ -5,15 +5,19 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use lyrebird_store::{Caller, Scope, Secret, Workspace};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::web::csrf;
 
 /// The cookie that carries a web session's token.
 pub const SESSION_COOKIE: &str = "lyrebird_session";
+
+/// The header in which a script sends the session's CSRF token ([`csrf::session_token`]).
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// A JSON body. Unlike axum's `Json`, its errors are ours: 400 with line and column for broken
 /// JSON, 422 naming the field for a value of the wrong shape, 413 over the size limit.
@@ -130,6 +134,11 @@ impl From<PathRejection> for ApiError {
 
 /// A caller allowed to use the admin API, in their workspace: an `admin` key or a session.
 /// Handlers get tenant access only through this.
+///
+/// A browser sends the session cookie with any request to this site, a form posted by another
+/// page included (imports take text and multipart bodies), so a change made with the cookie
+/// must also carry the session's CSRF token in `x-csrf-token`, which only the app's own pages
+/// know. Keys are never sent by a browser on its own, so they need no token.
 #[derive(Debug)]
 pub struct Admin {
     pub workspace: Workspace,
@@ -139,7 +148,18 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = authenticate(&parts.headers, state).await?;
+        let (caller, session) = authenticate(&parts.headers, state).await?;
+        if let Some(session) = session
+            && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        {
+            let given = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|value| value.to_str().ok());
+            if !given.is_some_and(|given| csrf::same_token(&csrf::session_token(&session), given)) {
+                return Err(ApiError::CsrfTokenInvalid);
+            }
+        }
         match caller.scope() {
             Scope::Admin => Ok(Admin {
                 workspace: caller.workspace,
@@ -149,16 +169,22 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// The caller behind `Authorization: Bearer`, `x-api-key` or the session cookie, in that order.
-/// A credential that is presented but wrong is refused, never skipped for the next one.
-async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Caller, ApiError> {
+/// The caller behind `Authorization: Bearer`, `x-api-key` or the session cookie, in that order,
+/// with the session's token when it was the cookie. A credential that is presented but wrong is
+/// refused, never skipped for the next one.
+async fn authenticate(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<(Caller, Option<Secret>), ApiError> {
     const INVALID: ApiError = ApiError::InvalidCredentials("the API key or session is not valid");
     let store = &state.store;
     if let Some(key) = presented_key(headers)? {
-        return store.authenticate_key(&key).await?.ok_or(INVALID);
+        let caller = store.authenticate_key(&key).await?.ok_or(INVALID)?;
+        return Ok((caller, None));
     }
     if let Some(token) = session_token(headers) {
-        return store.authenticate_session(&token).await?.ok_or(INVALID);
+        let caller = store.authenticate_session(&token).await?.ok_or(INVALID)?;
+        return Ok((caller, Some(token)));
     }
     Err(ApiError::InvalidCredentials(
         "send an API key (Authorization: Bearer <key> or x-api-key: <key>) or log in",

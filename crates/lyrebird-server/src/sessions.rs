@@ -1,9 +1,9 @@
 //! Web sessions: `POST /api/v1/sessions` logs in and sets an HttpOnly cookie,
 //! `DELETE /api/v1/sessions` logs out.
 //!
-//! The cookie is `SameSite=Lax` and the API only takes JSON bodies, so another site can neither
-//! send the cookie with a script's request nor forge a JSON request with a plain form. Logging
-//! in goes through the same throttle as the log-in page ([`crate::web::throttle`]).
+//! The cookie is `SameSite=Lax`, and a change made with it must carry the session's CSRF token in
+//! `x-csrf-token` ([`crate::extract::Admin`]), which another site cannot read. Logging in goes
+//! through the same throttle as the log-in page ([`crate::web::throttle`]).
 
 use axum::Json;
 use axum::extract::{Extension, State};

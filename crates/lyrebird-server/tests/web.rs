@@ -116,26 +116,21 @@ impl Browser {
         (response.status(), response.text().await.unwrap())
     }
 
+    /// A script's JSON request as app.js sends it: with the session's CSRF token when signed
+    /// in.
     async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let mut request = self.client.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(token) = csrf_meta(&self.get("/mocks").await.1) {
+            request = request.header("x-csrf-token", token);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// The session's CSRF token, as the layout gives it to scripts.
     async fn csrf(&self) -> String {
-        let (_, page) = self.get("/mocks").await;
-        let start = page
-            .find(r#"name="csrf-token" content=""#)
-            .expect("a csrf meta tag")
-            + 27;
-        page[start..start + 64].to_owned()
+        csrf_meta(&self.get("/mocks").await.1).expect("a csrf meta tag")
     }
 
     /// Creates a mock through the form; returns its id.
@@ -154,6 +149,12 @@ impl Browser {
             .expect("lands on the mock page")
             .to_owned()
     }
+}
+
+/// The CSRF token a signed-in page gives its scripts, if any.
+fn csrf_meta(page: &str) -> Option<String> {
+    let start = page.find(r#"name="csrf-token" content=""#)? + 27;
+    page.get(start..start + 64).map(str::to_owned)
 }
 
 /// The value of the first hidden `csrf_token` field of a page.
@@ -256,6 +257,38 @@ async fn forms_without_the_csrf_token_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn api_changes_made_with_the_session_cookie_need_the_csrf_header() {
+    let site = Site::start().await;
+    let browser = site.signed_up("forged@example.com").await;
+    let url = format!("{}/api/v1/mocks", browser.base);
+    // What another page can make a browser send: a plain form, or JSON without the header.
+    let forged = [
+        browser.client.post(&url).form(&[("name", "forged")]),
+        browser.client.post(&url).json(&json!({"name": "forged"})),
+        browser
+            .client
+            .post(&url)
+            .header("x-csrf-token", "0".repeat(64))
+            .json(&json!({"name": "forged"})),
+    ];
+    for request in forged {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "csrf_token_invalid", "{body}");
+    }
+    // Reading needs no token; the app's own request, with it, is accepted.
+    let listed = browser.client.get(&url).send().await.unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let (status, created) = browser
+        .post_json("/api/v1/mocks", json!({"name": "mine"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, mocks) = browser.get("/api/v1/mocks").await;
+    assert!(!mocks.contains("forged"), "{mocks}");
 }
 
 #[tokio::test]
