@@ -109,8 +109,11 @@ fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// Replaces every `{{name}}` that `env` defines; the others stay as they are.
-pub(crate) fn resolve_variables(text: &str, env: &BTreeMap<String, String>) -> String {
+/// Replaces every `{{name}}` that `env` defines, once: a value's own `{{...}}` is not resolved
+/// again (a caller that wants nested variables repeats it). Undefined names, and text that only
+/// looks like a variable (`{{$guid}}`), stay as they are. The mock's environment resolves paths
+/// with it, and the Postman importer its collection's variables, so both read `{{...}}` alike.
+pub fn resolve_variables(text: &str, env: &BTreeMap<String, String>) -> String {
     if env.is_empty() || !text.contains("{{") {
         return text.to_owned();
     }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use lyrebird_engine::resolve_variables;
+
 /// How many times a value may refer to another variable before resolution stops.
 const MAX_DEPTH: usize = 10;
 
@@ -35,38 +37,13 @@ impl Variables {
     pub(crate) fn resolve(&self, text: &str) -> String {
         let mut current = text.to_owned();
         for _ in 0..MAX_DEPTH {
-            let next = self.resolve_once(&current);
+            let next = resolve_variables(&current, &self.values);
             if next == current {
                 break;
             }
             current = next;
         }
         current
-    }
-
-    fn resolve_once(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            match after.find("}}") {
-                Some(end) => {
-                    let name = after[..end].trim();
-                    match self.values.get(name) {
-                        Some(value) => out.push_str(value),
-                        None => out.push_str(&rest[start..start + 2 + end + 2]),
-                    }
-                    rest = &after[end + 2..];
-                }
-                None => {
-                    out.push_str(&rest[start..]);
-                    rest = "";
-                }
-            }
-        }
-        out.push_str(rest);
-        out
     }
 }
 
