@@ -31,7 +31,7 @@ pub struct ServeArgs {
     /// A PostgreSQL server to use instead of the embedded one, e.g.
     /// postgres://user:password@host/lyrebird. The server then manages no cluster.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<DatabaseUrl>,
+    pub database_url: Option<GivenDatabaseUrl>,
 
     /// Mock calls a workspace may make per calendar month, unless set for that workspace.
     #[arg(long, env = "LYREBIRD_MONTHLY_QUOTA", default_value_t = 10_000)]
@@ -85,10 +85,46 @@ fn parse_base_host(input: &str) -> Result<String, String> {
     }
 }
 
-/// A PostgreSQL URL. It usually holds a password, so `Debug` and `Display` show it without.
+/// `DATABASE_URL` as given, unparsed. Clap prints a value its parser refuses whole, and this
+/// one may hold a password anywhere (`user:pw@` or `?password=`), so it is parsed only after the
+/// command line is read ([`GivenDatabaseUrl::parse`]). `Debug` never shows it.
+#[derive(Clone)]
+pub struct GivenDatabaseUrl(String);
+
+impl FromStr for GivenDatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self(url.to_owned()))
+    }
+}
+
+impl fmt::Debug for GivenDatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GivenDatabaseUrl(***)")
+    }
+}
+
+impl GivenDatabaseUrl {
+    /// The parsed URL; the error says what is wrong without repeating the URL.
+    pub fn parse(&self) -> Result<DatabaseUrl, String> {
+        let scheme = self.0.split_once("://").map(|(scheme, _)| scheme);
+        if !matches!(scheme, Some("postgres" | "postgresql")) {
+            return Err(
+                "DATABASE_URL is not a PostgreSQL URL: it must start with postgres:// or postgresql://"
+                    .to_owned(),
+            );
+        }
+        let options = PgConnectOptions::from_str(&self.0)
+            .map_err(|error| format!("DATABASE_URL is not a PostgreSQL URL: {error}"))?;
+        Ok(DatabaseUrl { options })
+    }
+}
+
+/// A parsed PostgreSQL URL. `Debug` and `Display` show where it leads (host or socket, port,
+/// database, user) and never the password, wherever the URL carried it.
 #[derive(Clone)]
 pub struct DatabaseUrl {
-    url: String,
     options: PgConnectOptions,
 }
 
@@ -98,30 +134,24 @@ impl DatabaseUrl {
     }
 }
 
-impl FromStr for DatabaseUrl {
-    type Err = String;
-
-    fn from_str(url: &str) -> Result<Self, Self::Err> {
-        let options =
-            PgConnectOptions::from_str(url).map_err(|e| format!("not a PostgreSQL URL ({e})"))?;
-        Ok(Self {
-            url: url.to_owned(),
-            options,
-        })
-    }
-}
-
 impl fmt::Display for DatabaseUrl {
-    /// The URL with the password replaced by `***`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some((scheme, rest)) = self.url.split_once("://") else {
-            return f.write_str("***");
-        };
-        let Some((credentials, location)) = rest.rsplit_once('@') else {
-            return f.write_str(&self.url);
-        };
-        let user = credentials.split(':').next().unwrap_or_default();
-        write!(f, "{scheme}://{user}:***@{location}")
+        let options = &self.options;
+        let user = options.get_username();
+        let database = options.get_database().unwrap_or(user);
+        let port = options.get_port();
+        match options.get_socket() {
+            Some(socket) => write!(
+                f,
+                "postgres://{user}@/{database}?host={}&port={port}",
+                socket.display()
+            ),
+            None => write!(
+                f,
+                "postgres://{user}@{}:{port}/{database}",
+                options.get_host()
+            ),
+        }
     }
 }
 
@@ -152,16 +182,50 @@ mod tests {
         }
     }
 
+    fn given(url: &str) -> GivenDatabaseUrl {
+        url.parse().unwrap()
+    }
+
     #[test]
     fn the_password_of_a_database_url_never_shows() {
-        let url: DatabaseUrl = "postgres://lyre:s3cr3t@db.internal:5432/lyrebird"
+        let url = given("postgres://lyre:s3cr3t@db.internal:5432/lyrebird")
+            .parse()
+            .unwrap();
+        assert_eq!(url.to_string(), "postgres://lyre@db.internal:5432/lyrebird");
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+        let in_query = given("postgres://lyre@db.internal/lyrebird?password=s3cr3t&port=6543")
             .parse()
             .unwrap();
         assert_eq!(
-            url.to_string(),
-            "postgres://lyre:***@db.internal:5432/lyrebird"
+            in_query.to_string(),
+            "postgres://lyre@db.internal:6543/lyrebird"
         );
-        assert!(!format!("{url:?}").contains("s3cr3t"));
+        let socket = given("postgres:///lyrebird?host=/run/pg&user=lyre&password=s3cr3t")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            socket.to_string(),
+            "postgres://lyre@/lyrebird?host=/run/pg&port=5432"
+        );
+    }
+
+    #[test]
+    fn a_malformed_database_url_is_refused_without_repeating_it() {
+        for bad in [
+            "postgres://lyre:s3cr3t@db.internal:notaport/lyrebird",
+            "lyre:s3cr3t at db.internal",
+            "postgres://lyre@db/lyrebird?password=s3cr3t&sslmode=sometimes",
+        ] {
+            let given = given(bad);
+            let error = given.parse().unwrap_err();
+            assert!(
+                error.starts_with("DATABASE_URL is not a PostgreSQL URL"),
+                "{error}"
+            );
+            assert!(!error.contains("s3cr3t"), "{error}");
+            assert!(!format!("{given:?}").contains("s3cr3t"));
+        }
+        let url = given("postgres://lyre:s3cr3t@db.internal:5432/lyrebird");
         let args = ServeArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
             base_host: None,

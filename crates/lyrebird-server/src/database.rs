@@ -26,7 +26,8 @@ pub(crate) async fn open(
     args: &ServeArgs,
     running: Running,
 ) -> anyhow::Result<(Store, Option<EmbeddedPostgres>)> {
-    if let Some(url) = &args.database_url {
+    if let Some(given) = &args.database_url {
+        let url = given.parse().map_err(anyhow::Error::msg)?;
         tracing::info!(database = %url, "using the PostgreSQL server of DATABASE_URL");
         let store = Store::connect(url.connect_options())
             .await

@@ -358,6 +358,27 @@ fn missing_postgres_programs_are_named_in_one_line() {
 }
 
 #[test]
+fn a_malformed_database_url_is_refused_without_showing_its_password() {
+    for url in [
+        "postgres://lyre:s3cr3t@db.internal:notaport/lyrebird",
+        "postgres://lyre@db.internal:notaport/lyrebird?password=s3cr3t",
+    ] {
+        let output = lyrebird()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("DATABASE_URL is not a PostgreSQL URL"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("s3cr3t"), "{stderr}");
+    }
+}
+
+#[test]
 fn help_lists_every_setting_with_its_variable_and_hides_the_database_password() {
     let output = lyrebird()
         .args(["serve", "--help"])
