@@ -48,9 +48,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(export_mock))
 }
 
-/// The formats the import endpoints read.
+/// The formats the import endpoints, and the web app's upload form, read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Postman,
     OpenApi,
     Har,
@@ -306,7 +306,7 @@ fn merge_environment(
 }
 
 /// The file's own name, cut to what a mock name may hold; a file without one gets its kind.
-fn name_from_file(name: &str, format: Format) -> String {
+pub(crate) fn name_from_file(name: &str, format: Format) -> String {
     let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
     let name = name.trim();
     if !name.is_empty() {
@@ -321,7 +321,9 @@ fn name_from_file(name: &str, format: Format) -> String {
     .to_owned()
 }
 
-fn run_importer(format: Format, upload: &Upload) -> Result<ImportedMock, ImportError> {
+/// The file through its importer; blocking (large files take a while), so callers run it off the
+/// async threads.
+pub(crate) fn run_importer(format: Format, upload: &Upload) -> Result<ImportedMock, ImportError> {
     match format {
         Format::Postman => {
             lyrebird_import::postman::import(&upload.file, upload.environment.as_deref())
@@ -333,9 +335,9 @@ fn run_importer(format: Format, upload: &Upload) -> Result<ImportedMock, ImportE
 }
 
 /// The uploaded file, and the Postman environment file sent beside it.
-struct Upload {
-    file: Bytes,
-    environment: Option<Bytes>,
+pub(crate) struct Upload {
+    pub(crate) file: Bytes,
+    pub(crate) environment: Option<Bytes>,
 }
 
 /// Reads the body within the import limit, as a raw file or as multipart parts.
@@ -540,6 +542,7 @@ mod tests {
     #[test]
     fn a_file_without_a_name_gives_its_kind() {
         assert_eq!(name_from_file("  ", Format::Har), "Imported HAR recording");
+        assert_eq!(name_from_file(" Petstore ", Format::OpenApi), "Petstore");
         assert_eq!(name_from_file(&"x".repeat(300), Format::Postman).len(), 200);
     }
 

@@ -18,6 +18,7 @@ use lyrebird_store::MockDraft;
 use super::mocks::{ImportForm, NewMockForm, new_mock_page};
 use super::{Flash, PageError, WebSession, csrf, redirect_with};
 use crate::AppState;
+use crate::imports::{Format, Upload, name_from_file, run_importer};
 use crate::mocks::{MAX_NAME_CHARS, bounded};
 
 pub fn router() -> Router<AppState> {
@@ -29,31 +30,13 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The kinds of file the form offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Postman,
-    OpenApi,
-    Har,
-}
-
-impl Kind {
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "postman" => Some(Kind::Postman),
-            "openapi" => Some(Kind::OpenApi),
-            "har" => Some(Kind::Har),
-            _ => None,
-        }
-    }
-
-    /// The name of a mock whose file names none.
-    fn default_name(self) -> &'static str {
-        match self {
-            Kind::Postman => "Imported Postman collection",
-            Kind::OpenApi => "Imported OpenAPI description",
-            Kind::Har => "Imported HAR recording",
-        }
+/// The kinds of file the form offers (`kind`); native documents are imported through the API.
+fn form_format(kind: &str) -> Option<Format> {
+    match kind {
+        "postman" => Some(Format::Postman),
+        "openapi" => Some(Format::OpenApi),
+        "har" => Some(Format::Har),
+        _ => None,
     }
 }
 
@@ -117,7 +100,8 @@ async fn read_and_import(
             error: Some(message),
         })
     };
-    let kind = Kind::parse(&form.kind).ok_or_else(|| refuse("Choose the kind of file.".into()))?;
+    let format =
+        form_format(&form.kind).ok_or_else(|| refuse("Choose the kind of file.".into()))?;
     if form.file.is_empty() {
         return Err(refuse("Choose a file to import.".to_owned()));
     }
@@ -125,18 +109,16 @@ async fn read_and_import(
         "" => None,
         name => Some(bounded("name", name, MAX_NAME_CHARS).map_err(|e| refuse(e.to_string()))?),
     };
-    let (file, environment) = (form.file, form.environment);
-    let imported = tokio::task::spawn_blocking(move || match kind {
-        Kind::Postman => lyrebird_import::postman::import(
-            &file,
-            Some(environment.as_slice()).filter(|bytes| !bytes.is_empty()),
-        ),
-        Kind::OpenApi => lyrebird_import::openapi::import(&file),
-        Kind::Har => lyrebird_import::har::import(&file),
-    })
-    .await
-    .map_err(|error| PageError::Internal(error.into()))?
-    .map_err(|error| refuse(format!("{} could not be imported: {error}", form.file_name)))?;
+    let upload = Upload {
+        file: form.file.into(),
+        environment: Some(form.environment)
+            .filter(|bytes| !bytes.is_empty())
+            .map(Into::into),
+    };
+    let imported = tokio::task::spawn_blocking(move || run_importer(format, &upload))
+        .await
+        .map_err(|error| PageError::Internal(error.into()))?
+        .map_err(|error| refuse(format!("{} could not be imported: {error}", form.file_name)))?;
     let ImportedMock {
         name: file_name,
         examples,
@@ -146,7 +128,7 @@ async fn read_and_import(
         counts,
     } = imported;
     let draft = MockDraft {
-        name: name.unwrap_or_else(|| name_from_file(&file_name, kind)),
+        name: name.unwrap_or_else(|| name_from_file(&file_name, format)),
         environment,
         settings,
         ..MockDraft::default()
@@ -179,15 +161,6 @@ fn warning_flash(warning: &Warning) -> Flash {
         warning.location.join(" / "),
         warning.message
     ))
-}
-
-/// The file's own name, cut to what a mock name may hold; a file without one gets its kind.
-fn name_from_file(name: &str, kind: Kind) -> String {
-    let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
-    match name.trim() {
-        "" => kind.default_name().to_owned(),
-        name => name.to_owned(),
-    }
 }
 
 async fn read_form(
@@ -249,20 +222,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_file_without_a_name_names_the_mock_by_its_kind() {
-        assert_eq!(name_from_file("  ", Kind::Har), "Imported HAR recording");
-        assert_eq!(name_from_file(" Petstore ", Kind::OpenApi), "Petstore");
-        assert_eq!(
-            name_from_file(&"x".repeat(500), Kind::Postman).len(),
-            MAX_NAME_CHARS
-        );
-    }
-
-    #[test]
-    fn the_form_values_name_the_kinds() {
-        assert_eq!(Kind::parse("postman"), Some(Kind::Postman));
-        assert_eq!(Kind::parse("openapi"), Some(Kind::OpenApi));
-        assert_eq!(Kind::parse("har"), Some(Kind::Har));
-        assert_eq!(Kind::parse("zip"), None);
+    fn the_form_values_name_the_kinds_and_native_is_not_one() {
+        assert_eq!(form_format("postman"), Some(Format::Postman));
+        assert_eq!(form_format("openapi"), Some(Format::OpenApi));
+        assert_eq!(form_format("har"), Some(Format::Har));
+        assert_eq!(form_format("native"), None);
+        assert_eq!(form_format("zip"), None);
     }
 }
