@@ -1,14 +1,19 @@
 //! Accounts, their personal workspaces, and web sessions.
 //!
 //! Passwords are hashed with Argon2id on a blocking thread (hashing takes tens of milliseconds
-//! on purpose, which would stall the async runtime). Session tokens, like API keys, are random
-//! and stored as SHA-256 digests.
+//! on purpose, which would stall the async runtime), at most one per core at a time: each takes
+//! about 19 MiB, and a burst of sign-ups or log-ins would otherwise run hundreds at once on
+//! tokio's blocking threads. Session tokens, like API keys, are random and stored as SHA-256
+//! digests.
+
+use std::sync::LazyLock;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sqlx::FromRow;
 use time::{Duration, OffsetDateTime};
+use tokio::sync::Semaphore;
 
 use crate::Store;
 use crate::error::{Result, StoreError};
@@ -143,7 +148,7 @@ impl Store {
             Some((id, hash)) => (Some(id), hash),
             None => (None, DECOY_HASH.to_owned()),
         };
-        let verified = tokio::task::spawn_blocking(move || {
+        let verified = on_hashing_thread(move || {
             let hash = PasswordHash::new(&stored_hash)
                 .map_err(|e| StoreError::PasswordHash(e.to_string()))?;
             Ok::<_, StoreError>(
@@ -236,7 +241,7 @@ impl Store {
 }
 
 async fn hash_password(password: Secret) -> Result<String> {
-    tokio::task::spawn_blocking(move || {
+    on_hashing_thread(move || {
         Argon2::default()
             .hash_password(password.expose().as_bytes())
             .map(|hash| hash.to_string())
@@ -245,9 +250,53 @@ async fn hash_password(password: Secret) -> Result<String> {
     .await?
 }
 
+/// One permit per core for Argon2 work, process-wide.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+});
+
+/// Runs Argon2 work on a blocking thread once one of the [`HASHING`] permits is free.
+async fn on_hashing_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the hashing semaphore is never closed");
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
+
+    #[tokio::test]
+    async fn no_more_hashing_runs_at_once_than_there_are_cores() {
+        static RUNNING: AtomicUsize = AtomicUsize::new(0);
+        static MOST: AtomicUsize = AtomicUsize::new(0);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        let tasks: Vec<_> = (0..cores * 8)
+            .map(|_| {
+                tokio::spawn(on_hashing_thread(|| {
+                    let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+                    MOST.fetch_max(now, Ordering::SeqCst);
+                    // Long enough for unbounded work to overlap; nothing here is timed.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    RUNNING.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let most = MOST.load(Ordering::SeqCst);
+        assert!(
+            (1..=cores).contains(&most),
+            "{most} at once on {cores} cores"
+        );
+    }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
