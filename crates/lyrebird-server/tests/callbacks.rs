@@ -604,3 +604,58 @@ async fn a_mock_callback_to_loopback_is_refused_and_the_refusal_logged_without_t
         "the receiver was reached"
     );
 }
+
+#[tokio::test]
+async fn the_ndjson_export_shows_each_call_with_its_own_callback_results() {
+    let server = Server::start("").await;
+    // Refused (loopback, no allow list), so recorded without sending anything.
+    let mock = server
+        .mock_calling_back(r#"callback("http://127.0.0.1:9/hooks/" ~ path.id)"#)
+        .await;
+    for order in ["7", "8"] {
+        let answer = server
+            .client
+            .post(format!("{}/m/{mock}/orders/{order}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+    }
+
+    for _ in 0..600 {
+        let export = server
+            .client
+            .get(format!(
+                "{}/api/v1/mocks/{mock}/calls/export?format=ndjson",
+                server.base
+            ))
+            .bearer_auth(&server.key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let calls: Vec<Value> = export
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let complete = calls.len() == 2
+            && calls
+                .iter()
+                .all(|call| call["callbacks"].as_array().unwrap().len() == 1);
+        if complete {
+            for call in &calls {
+                let order = call["path"].as_str().unwrap().rsplit('/').next().unwrap();
+                assert_eq!(
+                    call["callbacks"][0]["url"],
+                    format!("http://127.0.0.1:9/hooks/{order}"),
+                    "{call}"
+                );
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the export never showed both calls with their callback results");
+}
