@@ -1,11 +1,15 @@
 //! Login throttling, for the log-in page and `POST /api/v1/sessions` alike.
 //!
-//! Failures are counted per email and per client address, in memory (each process counts its
-//! own; a restart forgets). After [`FREE_FAILURES_PER_EMAIL`] failures for an email, or
-//! [`FREE_FAILURES_PER_ADDRESS`] from one address (higher: many people can share an address),
-//! each further attempt must wait, 30 seconds at first, doubling with every failure, up to 15
-//! minutes. A successful login clears the email's count. The address is the TCP peer: behind a
-//! proxy that is the proxy, so the per-email limit is the one that holds there.
+//! Failures are counted per email from one client address, and per client address, in memory
+//! (each process counts its own; a restart forgets). After [`FREE_FAILURES_PER_EMAIL`] failures
+//! for an email from an address, or [`FREE_FAILURES_PER_ADDRESS`] from one address (higher: many
+//! people can share an address), each further attempt from there must wait, 30 seconds at first,
+//! doubling with every failure, up to 15 minutes. Someone guessing an email's password from
+//! elsewhere therefore never locks its owner out; one address guessing many emails is held by
+//! the per-address count. An attempt is counted as a failure before the password is checked, so
+//! guesses sent in parallel are held like guesses in a row; a success takes its attempt back and
+//! clears the email's count. The address is the TCP peer: behind a proxy that is the proxy, so
+//! both counts hold for everyone behind it.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -33,7 +37,7 @@ pub struct LoginThrottle {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Subject {
-    Email(String),
+    Email(String, Option<IpAddr>),
     Address(IpAddr),
 }
 
@@ -55,28 +59,33 @@ impl Failures {
 }
 
 impl LoginThrottle {
-    /// `Err(seconds to wait)` when this email or address must wait before trying again.
-    pub fn check(&self, email: &Email, address: Option<IpAddr>) -> Result<(), u64> {
+    /// Reserves an attempt: `Err(seconds to wait)` when this email or address must wait;
+    /// otherwise the attempt is counted as a failure at once, in the same lock, until
+    /// [`Self::succeeded`] takes it back.
+    pub fn attempt(&self, email: &Email, address: Option<IpAddr>) -> Result<(), u64> {
         let now = Instant::now();
-        let counts = self.counts.lock().expect("throttle lock");
+        let mut counts = self.counts.lock().expect("throttle lock");
         let wait = subjects(email, address)
             .filter_map(|(subject, free)| counts.get(&subject)?.allowed_at(free))
             .filter_map(|allowed_at| allowed_at.checked_duration_since(now))
             .max();
-        match wait {
+        if let Some(wait) = wait {
             // Rounded up: "wait 0 seconds" would invite an attempt that is still refused.
-            Some(wait) => Err(wait.as_secs() + 1),
-            None => Ok(()),
+            return Err(wait.as_secs() + 1);
         }
+        Self::count(&mut counts, subjects(email, address), now);
+        Ok(())
     }
 
-    pub fn failed(&self, email: &Email, address: Option<IpAddr>) {
-        let now = Instant::now();
-        let mut counts = self.counts.lock().expect("throttle lock");
+    fn count(
+        counts: &mut HashMap<Subject, Failures>,
+        subjects: impl Iterator<Item = (Subject, u32)>,
+        now: Instant,
+    ) {
         if counts.len() > SWEEP_ABOVE {
             counts.retain(|_, failures| now.duration_since(failures.last) < FORGET_AFTER);
         }
-        for (subject, _) in subjects(email, address) {
+        for (subject, _) in subjects {
             let failures = counts.entry(subject).or_insert(Failures {
                 count: 0,
                 last: now,
@@ -89,11 +98,18 @@ impl LoginThrottle {
         }
     }
 
-    pub fn succeeded(&self, email: &Email) {
-        self.counts
-            .lock()
-            .expect("throttle lock")
-            .remove(&Subject::Email(email.as_str().to_owned()));
+    /// Takes back an attempt that did not fail (the password was right, or the database did not
+    /// answer); a right password also clears the email's count.
+    fn take_back(&self, email: &Email, address: Option<IpAddr>, right_password: bool) {
+        let mut counts = self.counts.lock().expect("throttle lock");
+        for (subject, _) in subjects(email, address) {
+            let clear = right_password && matches!(subject, Subject::Email(..));
+            if clear {
+                counts.remove(&subject);
+            } else if let Some(failures) = counts.get_mut(&subject) {
+                failures.count = failures.count.saturating_sub(1);
+            }
+        }
     }
 }
 
@@ -118,23 +134,25 @@ pub async fn log_in(
     address: Option<IpAddr>,
 ) -> Result<Session, LoginRefused> {
     throttle
-        .check(email, address)
+        .attempt(email, address)
         .map_err(LoginRefused::Throttled)?;
-    match store.log_in(email, password).await? {
-        Some(session) => {
-            throttle.succeeded(email);
+    let logged_in = store.log_in(email, password).await;
+    match logged_in {
+        Ok(Some(session)) => {
+            throttle.take_back(email, address, true);
             Ok(session)
         }
-        None => {
-            throttle.failed(email, address);
-            Err(LoginRefused::WrongCredentials)
+        Ok(None) => Err(LoginRefused::WrongCredentials),
+        Err(error) => {
+            throttle.take_back(email, address, false);
+            Err(error.into())
         }
     }
 }
 
 fn subjects(email: &Email, address: Option<IpAddr>) -> impl Iterator<Item = (Subject, u32)> {
     let email = (
-        Subject::Email(email.as_str().to_owned()),
+        Subject::Email(email.as_str().to_owned(), address),
         FREE_FAILURES_PER_EMAIL,
     );
     let address = address.map(|ip| (Subject::Address(ip), FREE_FAILURES_PER_ADDRESS));
@@ -172,12 +190,11 @@ mod tests {
         let throttle = LoginThrottle::default();
         let ada = email("ada@example.com");
         for _ in 0..FREE_FAILURES_PER_EMAIL {
-            assert_eq!(throttle.check(&ada, None), Ok(()));
-            throttle.failed(&ada, None);
+            assert_eq!(throttle.attempt(&ada, None), Ok(()));
         }
-        let wait = throttle.check(&ada, None).unwrap_err();
+        let wait = throttle.attempt(&ada, None).unwrap_err();
         assert!((1..=31).contains(&wait), "{wait}");
-        assert_eq!(throttle.check(&email("bob@example.com"), None), Ok(()));
+        assert_eq!(throttle.attempt(&email("bob@example.com"), None), Ok(()));
     }
 
     #[test]
@@ -200,10 +217,15 @@ mod tests {
         let throttle = LoginThrottle::default();
         let address = Some(IpAddr::from([192, 0, 2, 7]));
         for i in 0..FREE_FAILURES_PER_ADDRESS {
-            throttle.failed(&email(&format!("user{i}@example.com")), address);
+            let guess = email(&format!("user{i}@example.com"));
+            assert_eq!(throttle.attempt(&guess, address), Ok(()));
         }
-        assert!(throttle.check(&email("new@example.com"), address).is_err());
-        assert!(throttle.check(&email("new@example.com"), None).is_ok());
+        assert!(
+            throttle
+                .attempt(&email("new@example.com"), address)
+                .is_err()
+        );
+        assert!(throttle.attempt(&email("new@example.com"), None).is_ok());
     }
 
     #[test]
@@ -211,10 +233,34 @@ mod tests {
         let throttle = LoginThrottle::default();
         let ada = email("ada@example.com");
         for _ in 0..FREE_FAILURES_PER_EMAIL - 1 {
-            throttle.failed(&ada, None);
+            throttle.attempt(&ada, None).unwrap();
         }
-        throttle.succeeded(&ada);
-        throttle.failed(&ada, None);
-        assert_eq!(throttle.check(&ada, None), Ok(()));
+        throttle.attempt(&ada, None).unwrap();
+        throttle.take_back(&ada, None, true);
+        for _ in 0..FREE_FAILURES_PER_EMAIL {
+            assert_eq!(throttle.attempt(&ada, None), Ok(()));
+        }
+    }
+
+    #[test]
+    fn guesses_in_flight_at_once_count_before_any_is_checked() {
+        let throttle = LoginThrottle::default();
+        let ada = email("ada@example.com");
+        let address = Some(IpAddr::from([192, 0, 2, 7]));
+        // No attempt has finished: every reservation is still outstanding.
+        let admitted = (0..FREE_FAILURES_PER_EMAIL * 4)
+            .filter(|_| throttle.attempt(&ada, address).is_ok())
+            .count();
+        assert_eq!(admitted, FREE_FAILURES_PER_EMAIL as usize);
+    }
+
+    #[test]
+    fn failures_from_elsewhere_do_not_lock_out_the_owner() {
+        let throttle = LoginThrottle::default();
+        let ada = email("ada@example.com");
+        let attacker = Some(IpAddr::from([198, 51, 100, 1]));
+        let owner = Some(IpAddr::from([192, 0, 2, 7]));
+        while throttle.attempt(&ada, attacker).is_ok() {}
+        assert_eq!(throttle.attempt(&ada, owner), Ok(()));
     }
 }
