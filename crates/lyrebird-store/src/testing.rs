@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use crate::Store;
 use crate::embedded::{Cluster, EmbeddedOptions, open_lock_file};
+use crate::{Caller, Email, NewPassword, Secret, Store};
 
 /// The shared cluster's directory when `LYREBIRD_TEST_PG_DIR` is not set.
 pub fn shared_cluster_dir() -> PathBuf {
@@ -83,6 +83,23 @@ impl TestDatabase {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Signs `email` up and authenticates with the first key: a caller for tests of tenant data.
+    pub async fn sign_up(&self, email: &str) -> Caller {
+        let signed_up = self
+            .store
+            .sign_up(
+                &Email::parse(email).expect("a valid test email"),
+                NewPassword::parse(Secret::new("correct horse battery")).expect("a long password"),
+            )
+            .await
+            .expect("signing up");
+        self.store
+            .authenticate_key(&signed_up.api_key)
+            .await
+            .expect("authenticating")
+            .expect("the first key works")
     }
 
     /// A `DATABASE_URL` for this database, to hand to a server process.

@@ -2,24 +2,9 @@
 
 use lyrebird_store::calls::{CallOutcomeKind, NewCall, NewCallback, StoredBody};
 use lyrebird_store::testing::TestDatabase;
-use lyrebird_store::{Caller, Email, MockDraft, MockId, NewPassword, Secret, Store};
+use lyrebird_store::{Caller, MockDraft, MockId, Store};
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-async fn sign_up(store: &Store, email: &str) -> Caller {
-    let signed_up = store
-        .sign_up(
-            &Email::parse(email).unwrap(),
-            NewPassword::parse(Secret::new("correct horse battery")).unwrap(),
-        )
-        .await
-        .unwrap();
-    store
-        .authenticate_key(&signed_up.api_key)
-        .await
-        .unwrap()
-        .expect("the first key works")
-}
 
 async fn mock(store: &Store, owner: &Caller) -> MockId {
     let draft = MockDraft {
@@ -86,8 +71,8 @@ fn callback(call: &NewCall) -> NewCallback {
 async fn callback_results_of_another_workspaces_call_are_not_found() {
     let db = TestDatabase::new().await;
     let store = db.store();
-    let owner = sign_up(store, "owner@example.com").await;
-    let other = sign_up(store, "other@example.com").await;
+    let owner = db.sign_up("owner@example.com").await;
+    let other = db.sign_up("other@example.com").await;
     let mock = mock(store, &owner).await;
     let logged = call(&owner, mock, CallOutcomeKind::Matched);
     store
@@ -112,7 +97,7 @@ async fn callback_results_of_another_workspaces_call_are_not_found() {
 async fn calls_per_mock_counts_only_calls_that_count_against_the_quota() {
     let db = TestDatabase::new().await;
     let store = db.store();
-    let owner = sign_up(store, "owner@example.com").await;
+    let owner = db.sign_up("owner@example.com").await;
     let mock = mock(store, &owner).await;
     let calls: Vec<NewCall> = [
         CallOutcomeKind::Matched,

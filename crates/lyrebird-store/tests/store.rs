@@ -3,24 +3,8 @@
 use lyrebird_engine::Example;
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{
-    Caller, Delay, Email, MOCK_CHANGED_CHANNEL, MockDraft, NewPassword, Scope, Secret, Store,
-    StoreError,
+    Delay, Email, MOCK_CHANGED_CHANNEL, MockDraft, NewPassword, Scope, Secret, StoreError,
 };
-
-async fn sign_up(store: &Store, email: &str) -> Caller {
-    let signed_up = store
-        .sign_up(
-            &Email::parse(email).unwrap(),
-            NewPassword::parse(Secret::new("correct horse battery")).unwrap(),
-        )
-        .await
-        .unwrap();
-    store
-        .authenticate_key(&signed_up.api_key)
-        .await
-        .unwrap()
-        .expect("the first key works")
-}
 
 fn example(name: &str) -> Example {
     serde_json::from_value(serde_json::json!({
@@ -34,7 +18,7 @@ fn example(name: &str) -> Example {
 #[tokio::test]
 async fn signing_up_twice_with_the_same_email_in_another_case_conflicts_by_constraint_name() {
     let db = TestDatabase::new().await;
-    sign_up(db.store(), "ada@example.com").await;
+    db.sign_up("ada@example.com").await;
     let error = db
         .store()
         .sign_up(
@@ -52,7 +36,7 @@ async fn signing_up_twice_with_the_same_email_in_another_case_conflicts_by_const
 #[tokio::test]
 async fn login_checks_the_password_and_the_session_leads_to_the_personal_workspace() {
     let db = TestDatabase::new().await;
-    let caller = sign_up(db.store(), "ada@example.com").await;
+    let caller = db.sign_up("ada@example.com").await;
     let email = Email::parse("ada@example.com").unwrap();
     let wrong = db
         .store()
@@ -87,7 +71,7 @@ async fn login_checks_the_password_and_the_session_leads_to_the_personal_workspa
 #[tokio::test]
 async fn a_revoked_key_no_longer_authenticates_and_use_is_recorded() {
     let db = TestDatabase::new().await;
-    let caller = sign_up(db.store(), "ada@example.com").await;
+    let caller = db.sign_up("ada@example.com").await;
     let (key, token) = db
         .store()
         .create_key(&caller.workspace, "frontend", Scope::Mock)
@@ -110,8 +94,8 @@ async fn a_revoked_key_no_longer_authenticates_and_use_is_recorded() {
 #[tokio::test]
 async fn another_workspace_sees_neither_mocks_nor_examples_nor_keys() {
     let db = TestDatabase::new().await;
-    let owner = sign_up(db.store(), "owner@example.com").await;
-    let other = sign_up(db.store(), "other@example.com").await;
+    let owner = db.sign_up("owner@example.com").await;
+    let other = db.sign_up("other@example.com").await;
     let store = db.store();
     let draft = MockDraft {
         name: "Orders".into(),
@@ -164,7 +148,7 @@ async fn another_workspace_sees_neither_mocks_nor_examples_nor_keys() {
 #[tokio::test]
 async fn replacing_all_examples_keeps_given_ids_orders_them_and_announces_the_change() {
     let db = TestDatabase::new().await;
-    let owner = sign_up(db.store(), "owner@example.com").await;
+    let owner = db.sign_up("owner@example.com").await;
     let store = db.store();
     let mock = store
         .create_mock(
@@ -216,7 +200,7 @@ async fn the_sweep_deletes_expired_sessions_of_every_account_and_keeps_live_ones
     let db = TestDatabase::new().await;
     let store = db.store();
     for email in ["ada@example.com", "grace@example.com"] {
-        sign_up(store, email).await;
+        db.sign_up(email).await;
         for _ in 0..2 {
             store
                 .log_in(
