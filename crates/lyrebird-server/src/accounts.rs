@@ -1,8 +1,9 @@
 //! Sign-up, `POST /api/v1/accounts`: an account, its personal workspace and a first admin key.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use lyrebird_store::{Account, Email, NewPassword, Secret, WorkspaceDetails};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -12,6 +13,8 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
+use crate::sessions::too_many_attempts;
+use crate::web::throttle::{ClientAddr, LoginThrottle};
 use crate::{AppState, Settings};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -102,12 +105,18 @@ pub struct SignedUp {
         (status = 201, description = "Account, workspace and first key created", body = SignedUp),
         (status = 409, description = "The email is taken", body = ErrorBody),
         (status = 422, description = "Invalid email or password too short", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address; see Retry-After", body = ErrorBody),
     )
 )]
 async fn sign_up(
     State(state): State<AppState>,
+    Extension(throttle): Extension<LoginThrottle>,
+    ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<(StatusCode, Json<SignedUp>), ApiError> {
+) -> Result<Response, ApiError> {
+    if let Err(seconds) = throttle.sign_up(address) {
+        return Ok(too_many_attempts("sign-ups from this address", seconds));
+    }
     let (email, password) = body.parse()?;
     let password = NewPassword::parse(password).map_err(|m| ApiError::invalid("password", m))?;
     let signed_up = state.store.sign_up(&email, password).await?;
@@ -118,5 +127,6 @@ async fn sign_up(
             workspace: WorkspaceView::new(signed_up.workspace, &state.settings),
             api_key: signed_up.api_key.expose().to_owned(),
         }),
-    ))
+    )
+        .into_response())
 }

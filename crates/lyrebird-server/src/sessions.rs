@@ -62,7 +62,9 @@ async fn log_in(
         Err(LoginRefused::WrongCredentials) => {
             return Err(ApiError::InvalidCredentials("wrong email or password"));
         }
-        Err(LoginRefused::Throttled(seconds)) => return Ok(too_many_attempts(seconds)),
+        Err(LoginRefused::Throttled(seconds)) => {
+            return Ok(too_many_attempts("failed attempts to log in", seconds));
+        }
         Err(LoginRefused::Store(error)) => return Err(error.into()),
     };
     let cookie = session_cookie(
@@ -81,14 +83,13 @@ async fn log_in(
         .into_response())
 }
 
-/// 429 with `Retry-After`, in the API's error shape.
-fn too_many_attempts(seconds: u64) -> Response {
+/// 429 with `Retry-After`, in the API's error shape; `what` is what there were too many of
+/// ("failed attempts to log in").
+pub(crate) fn too_many_attempts(what: &str, seconds: u64) -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
             code: "too_many_attempts",
-            message: format!(
-                "too many failed attempts to log in; wait {seconds} seconds and try again"
-            ),
+            message: format!("too many {what}; wait {seconds} seconds and try again"),
             field: None,
             line: None,
             column: None,

@@ -860,3 +860,24 @@ async fn a_mock_never_sees_the_apps_cookies_and_by_path_it_cannot_set_any_or_run
         assert!(!detail.to_string().contains("victim-secret"), "{detail}");
     }
 }
+
+#[tokio::test]
+async fn sign_ups_from_one_address_are_throttled() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(&db, &[]);
+    // The log-in throttle's per-address allowance.
+    for i in 0..20 {
+        server.sign_up(&format!("user{i}@example.com")).await;
+    }
+    let response = server
+        .client
+        .post(server.url("/api/v1/accounts"))
+        .json(&json!({"email": "one-more@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(header(&response, "retry-after").parse::<u64>().unwrap() > 0);
+    let (_, body) = json_of(response).await;
+    assert_eq!(body["error"]["code"], "too_many_attempts", "{body}");
+}

@@ -147,9 +147,14 @@ async fn log_in_form(
 
 async fn sign_up_form(
     State(state): State<AppState>,
+    Extension(throttle): Extension<LoginThrottle>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     AnonymousForm(form): AnonymousForm<CredentialsForm>,
 ) -> Result<Response, PageError> {
+    throttle
+        .sign_up(address)
+        .map_err(PageError::SignUpsThrottled)?;
     let mut landing = Landing {
         form: "signup",
         email: form.email.clone(),

@@ -263,6 +263,9 @@ pub enum PageError {
     /// 429: too many failed logins; the wait in seconds.
     #[error("Too many failed attempts to log in. Wait {0} seconds and try again.")]
     Throttled(u64),
+    /// 429: too many sign-ups from one address; the wait in seconds.
+    #[error("Too many sign-ups from your address. Wait {0} seconds and try again.")]
+    SignUpsThrottled(u64),
     /// 400: a request the page cannot read.
     #[error("{0}")]
     BadRequest(String),
@@ -276,7 +279,9 @@ impl PageError {
         match self {
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::Csrf => StatusCode::FORBIDDEN,
-            PageError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Throttled(_) | PageError::SignUpsThrottled(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -316,7 +321,7 @@ impl IntoResponse for PageError {
         )
         .unwrap_or_else(|_| self.to_string());
         let mut response = (status, Html(html)).into_response();
-        if let PageError::Throttled(seconds) = self {
+        if let PageError::Throttled(seconds) | PageError::SignUpsThrottled(seconds) = self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

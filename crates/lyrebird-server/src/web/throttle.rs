@@ -63,9 +63,25 @@ impl LoginThrottle {
     /// otherwise the attempt is counted as a failure at once, in the same lock, until
     /// [`Self::succeeded`] takes it back.
     pub fn attempt(&self, email: &Email, address: Option<IpAddr>) -> Result<(), u64> {
+        self.reserve(subjects(email, address))
+    }
+
+    /// Counts a sign-up against its client address's limit, for good: signing up hashes a
+    /// password as logging in does, and makes an account. `Err(seconds to wait)` when the
+    /// address must wait.
+    pub fn sign_up(&self, address: Option<IpAddr>) -> Result<(), u64> {
+        self.reserve(
+            address
+                .map(|ip| (Subject::Address(ip), FREE_FAILURES_PER_ADDRESS))
+                .into_iter(),
+        )
+    }
+
+    fn reserve(&self, subjects: impl Iterator<Item = (Subject, u32)> + Clone) -> Result<(), u64> {
         let now = Instant::now();
         let mut counts = self.counts.lock().expect("throttle lock");
-        let wait = subjects(email, address)
+        let wait = subjects
+            .clone()
             .filter_map(|(subject, free)| counts.get(&subject)?.allowed_at(free))
             .filter_map(|allowed_at| allowed_at.checked_duration_since(now))
             .max();
@@ -73,7 +89,7 @@ impl LoginThrottle {
             // Rounded up: "wait 0 seconds" would invite an attempt that is still refused.
             return Err(wait.as_secs() + 1);
         }
-        Self::count(&mut counts, subjects(email, address), now);
+        Self::count(&mut counts, subjects, now);
         Ok(())
     }
 
@@ -150,7 +166,10 @@ pub async fn log_in(
     }
 }
 
-fn subjects(email: &Email, address: Option<IpAddr>) -> impl Iterator<Item = (Subject, u32)> {
+fn subjects(
+    email: &Email,
+    address: Option<IpAddr>,
+) -> impl Iterator<Item = (Subject, u32)> + Clone {
     let email = (
         Subject::Email(email.as_str().to_owned(), address),
         FREE_FAILURES_PER_EMAIL,
@@ -252,6 +271,22 @@ mod tests {
             .filter(|_| throttle.attempt(&ada, address).is_ok())
             .count();
         assert_eq!(admitted, FREE_FAILURES_PER_EMAIL as usize);
+    }
+
+    #[test]
+    fn sign_ups_from_one_address_are_held_with_its_log_ins() {
+        let throttle = LoginThrottle::default();
+        let address = Some(IpAddr::from([192, 0, 2, 7]));
+        for _ in 0..FREE_FAILURES_PER_ADDRESS {
+            assert_eq!(throttle.sign_up(address), Ok(()));
+        }
+        assert!(throttle.sign_up(address).is_err());
+        assert!(
+            throttle
+                .attempt(&email("ada@example.com"), address)
+                .is_err()
+        );
+        assert_eq!(throttle.sign_up(Some(IpAddr::from([192, 0, 2, 8]))), Ok(()));
     }
 
     #[test]
