@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use lyrebird_import::{Counts, ImportError, ImportedMock, NativeMock, Warning};
-use lyrebird_store::{MockDraft, MockId};
+use lyrebird_store::{Mock, MockDraft, MockId, Store, Workspace};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -242,29 +242,21 @@ async fn import(
     let imported = tokio::task::spawn_blocking(move || run_importer(format, &upload))
         .await
         .map_err(|error| ApiError::Internal(error.into()))??;
-    let ImportedMock {
-        name: file_name,
-        examples,
-        environment,
-        settings,
-        warnings,
-        counts,
-    } = imported;
-    let (status, mock) = match params.mock {
+    let (status, mock, counts, warnings) = match params.mock {
         None => {
-            let draft = MockDraft {
-                name: name.unwrap_or_else(|| name_from_file(&file_name, format)),
-                environment,
-                settings,
-                ..MockDraft::default()
-            };
-            let (mock, _) = state
-                .store
-                .create_mock_with_examples(&admin.workspace, &draft, &examples)
-                .await?;
-            (StatusCode::CREATED, mock)
+            let (mock, counts, warnings) =
+                create_imported(&state.store, &admin.workspace, name, format, imported).await?;
+            (StatusCode::CREATED, mock, counts, warnings)
         }
         Some(id) => {
+            let ImportedMock {
+                examples,
+                environment,
+                settings,
+                warnings,
+                counts,
+                ..
+            } = imported;
             let examples: Vec<_> = examples.into_iter().map(|e| (None, e)).collect();
             let edit = |draft: &mut MockDraft| {
                 if let Some(name) = name {
@@ -278,7 +270,7 @@ async fn import(
                 .store
                 .update_mock_and_replace_examples(&admin.workspace, id, edit, &examples)
                 .await?;
-            (StatusCode::OK, mock)
+            (StatusCode::OK, mock, counts, warnings)
         }
     };
     Ok((
@@ -289,6 +281,36 @@ async fn import(
             warnings: warnings.into_iter().map(WarningView::from).collect(),
         }),
     ))
+}
+
+/// Creates the mock an import made, with all of its examples in one transaction, named `name`
+/// or else after the file; hands back what the file held and the importer's warnings. The API
+/// and the web app's upload form both create mocks through it.
+pub(crate) async fn create_imported(
+    store: &Store,
+    workspace: &Workspace,
+    name: Option<String>,
+    format: Format,
+    imported: ImportedMock,
+) -> lyrebird_store::Result<(Mock, Counts, Vec<Warning>)> {
+    let ImportedMock {
+        name: file_name,
+        examples,
+        environment,
+        settings,
+        warnings,
+        counts,
+    } = imported;
+    let draft = MockDraft {
+        name: name.unwrap_or_else(|| name_from_file(&file_name, format)),
+        environment,
+        settings,
+        ..MockDraft::default()
+    };
+    let (mock, _) = store
+        .create_mock_with_examples(workspace, &draft, &examples)
+        .await?;
+    Ok((mock, counts, warnings))
 }
 
 /// A native document is the whole mock, so its environment replaces the mock's; the other
@@ -306,7 +328,7 @@ fn merge_environment(
 }
 
 /// The file's own name, cut to what a mock name may hold; a file without one gets its kind.
-pub(crate) fn name_from_file(name: &str, format: Format) -> String {
+fn name_from_file(name: &str, format: Format) -> String {
     let name: String = name.trim().chars().take(MAX_NAME_CHARS).collect();
     let name = name.trim();
     if !name.is_empty() {

@@ -12,13 +12,12 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use lyrebird_import::{ImportedMock, Warning};
-use lyrebird_store::MockDraft;
+use lyrebird_import::Warning;
 
 use super::mocks::{ImportForm, NewMockForm, new_mock_page};
 use super::{Flash, PageError, WebSession, csrf, redirect_with};
 use crate::AppState;
-use crate::imports::{Format, Upload, name_from_file, run_importer};
+use crate::imports::{Format, Upload, create_imported, run_importer};
 use crate::mocks::{MAX_NAME_CHARS, bounded};
 
 pub fn router() -> Router<AppState> {
@@ -119,25 +118,10 @@ async fn read_and_import(
         .await
         .map_err(|error| PageError::Internal(error.into()))?
         .map_err(|error| refuse(format!("{} could not be imported: {error}", form.file_name)))?;
-    let ImportedMock {
-        name: file_name,
-        examples,
-        environment,
-        settings,
-        warnings,
-        counts,
-    } = imported;
-    let draft = MockDraft {
-        name: name.unwrap_or_else(|| name_from_file(&file_name, format)),
-        environment,
-        settings,
-        ..MockDraft::default()
-    };
-    let (mock, _) = state
-        .store
-        .create_mock_with_examples(&session.workspace, &draft, &examples)
-        .await
-        .map_err(PageError::from)?;
+    let (mock, counts, warnings) =
+        create_imported(&state.store, &session.workspace, name, format, imported)
+            .await
+            .map_err(PageError::from)?;
     let mut flashes = vec![Flash::success(format!(
         "Imported {} as {}: {} example{} from {} request{}.",
         form.file_name,
