@@ -488,98 +488,33 @@ async fn insert_call_rows(tx: &mut sqlx::PgConnection, calls: &[NewCall]) -> Res
              callbacks_queued) \
          ON CONFLICT DO NOTHING",
     )
-    .bind(calls.iter().map(|c| c.id).collect::<Vec<_>>())
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.workspace_id.as_uuid())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.mock_id.as_uuid())
-            .collect::<Vec<_>>(),
-    )
-    .bind(calls.iter().map(|c| c.at).collect::<Vec<_>>())
-    .bind(calls.iter().map(|c| c.method.as_str()).collect::<Vec<_>>())
-    .bind(calls.iter().map(|c| c.host.as_str()).collect::<Vec<_>>())
-    .bind(calls.iter().map(|c| c.path.as_str()).collect::<Vec<_>>())
-    .bind(calls.iter().map(|c| c.query.as_str()).collect::<Vec<_>>())
+    .bind(column(calls, |c| c.id))
+    .bind(column(calls, |c| c.workspace_id.as_uuid()))
+    .bind(column(calls, |c| c.mock_id.as_uuid()))
+    .bind(column(calls, |c| c.at))
+    .bind(column(calls, |c| c.method.as_str()))
+    .bind(column(calls, |c| c.host.as_str()))
+    .bind(column(calls, |c| c.path.as_str()))
+    .bind(column(calls, |c| c.query.as_str()))
     .bind(request_headers)
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.request_body.text.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.request_body.base64)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        calls
-            .iter()
-            .map(|c| size(c.request_body.size))
-            .collect::<Vec<_>>(),
-    )
-    .bind(calls.iter().map(|c| c.status as i16).collect::<Vec<_>>())
+    .bind(column(calls, |c| c.request_body.text.as_str()))
+    .bind(column(calls, |c| c.request_body.base64))
+    .bind(column(calls, |c| size(c.request_body.size)))
+    .bind(column(calls, |c| c.status as i16))
     .bind(response_headers)
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.response_body.text.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.response_body.base64)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        calls
-            .iter()
-            .map(|c| size(c.response_body.size))
-            .collect::<Vec<_>>(),
-    )
-    .bind(calls.iter().map(|c| size(c.body_cap)).collect::<Vec<_>>())
-    .bind(calls.iter().map(|c| c.outcome.as_str()).collect::<Vec<_>>())
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.example_id.map(|e| e.as_uuid()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.example_name.as_deref())
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(calls, |c| c.response_body.text.as_str()))
+    .bind(column(calls, |c| c.response_body.base64))
+    .bind(column(calls, |c| size(c.response_body.size)))
+    .bind(column(calls, |c| size(c.body_cap)))
+    .bind(column(calls, |c| c.outcome.as_str()))
+    .bind(column(calls, |c| c.example_id.map(|e| e.as_uuid())))
+    .bind(column(calls, |c| c.example_name.as_deref()))
     .bind(explanations)
-    .bind(calls.iter().map(|c| c.error.as_deref()).collect::<Vec<_>>())
-    .bind(calls.iter().map(|c| size(c.latency_us)).collect::<Vec<_>>())
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.client_addr.map(|a| a.to_string()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.key_id.map(|k| k.as_uuid()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        calls
-            .iter()
-            .map(|c| c.callbacks_queued as i32)
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(calls, |c| c.error.as_deref()))
+    .bind(column(calls, |c| size(c.latency_us)))
+    .bind(column(calls, |c| c.client_addr.map(|a| a.to_string())))
+    .bind(column(calls, |c| c.key_id.map(|k| k.as_uuid())))
+    .bind(column(calls, |c| c.callbacks_queued as i32))
     .execute(tx)
     .await?;
     Ok(())
@@ -629,6 +564,11 @@ async fn insert_callback_rows(
 }
 
 /// A count or size as a `bigint`, saturating (no call is 2^63 bytes or microseconds).
+/// One column of the batch, as the array `UNNEST` reads.
+fn column<'a, T>(calls: &'a [NewCall], value: impl Fn(&'a NewCall) -> T) -> Vec<T> {
+    calls.iter().map(value).collect()
+}
+
 fn size(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
