@@ -87,6 +87,16 @@ impl Settings {
 pub fn app(state: AppState) -> Router {
     let (routes, _) = openapi::routes().split_for_parts();
     routes
+        // Answers of the API may hold secrets (a new account's or a new key's).
+        .layer(axum::middleware::map_response(
+            |mut response: axum::response::Response| async move {
+                response.headers_mut().insert(
+                    axum::http::header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static("no-store"),
+                );
+                response
+            },
+        ))
         .merge(web::router())
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))

@@ -292,6 +292,47 @@ async fn api_changes_made_with_the_session_cookie_need_the_csrf_header() {
 }
 
 #[tokio::test]
+async fn pages_cannot_be_framed_and_nothing_showing_a_secret_is_cached() {
+    let site = Site::start().await;
+    let browser = site.signed_up("frames@example.com").await;
+    for path in ["/", "/mocks", "/keys"] {
+        let response = browser
+            .client
+            .get(format!("{}{path}", browser.base))
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(
+            headers["content-security-policy"], "frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+    }
+    // The API's answers, a new key's included, are never stored either.
+    let token = browser.csrf().await;
+    let created = browser
+        .client
+        .post(format!("{}/api/v1/keys", browser.base))
+        .header("x-csrf-token", token)
+        .json(&json!({"name": "ci", "scope": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["cache-control"], "no-store");
+    // Static files keep their own caching.
+    let script = browser
+        .client
+        .get(format!("{}/static/app.js", browser.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.headers()["cache-control"], "public, max-age=300");
+}
+
+#[tokio::test]
 async fn logging_out_ends_the_session() {
     let site = Site::start().await;
     let browser = site.signed_up("ada@example.com").await;

@@ -57,6 +57,23 @@ pub fn router() -> Router<AppState> {
         .merge(calls::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
+        .layer(axum::middleware::map_response(page_headers))
+}
+
+/// Headers of every page answer: no other site may frame a page (clickjacking), and nothing is
+/// cached unless the route says otherwise, since pages show a workspace's data and, once, each
+/// new key.
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.append(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The page templates, by name, as compiled into the binary. A new page adds its line here.
