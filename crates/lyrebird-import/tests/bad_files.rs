@@ -230,6 +230,30 @@ paths:
 }
 
 #[test]
+fn a_response_code_that_is_not_ascii_is_a_warning() {
+    let description = r#"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /a:
+    get:
+      responses:
+        "éx": {description: odd}
+        "2ñ": {description: odd}
+        "200": {description: ok}
+"#;
+    let mock = lyrebird_import::openapi::import(description.as_bytes()).expect("imports");
+    assert_eq!(mock.examples.len(), 1);
+    let warnings: Vec<String> = mock.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("`éx` is not a status code")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn detect_tells_each_kind_of_file_apart() {
     for (name, bytes) in common::corpus_files("postman") {
         assert_eq!(detect(&bytes), Kind::PostmanCollection, "{name}");

@@ -272,8 +272,16 @@ impl<'a> Importer<'a> {
                 (!has_success).then_some(200)
             } else if let Ok(status) = code.parse::<u16>() {
                 (100..=599).contains(&status).then_some(status)
-            } else if code.len() == 3 && code[1..].eq_ignore_ascii_case("xx") {
-                code[..1].parse::<u16>().ok().map(|class| class * 100)
+            } else if code.len() == 3
+                && code
+                    .get(1..)
+                    .is_some_and(|xx| xx.eq_ignore_ascii_case("xx"))
+            {
+                // `get`: the code is the file's text, and its first character may be wider
+                // than a byte.
+                code.get(..1)
+                    .and_then(|class| class.parse::<u16>().ok())
+                    .map(|class| class * 100)
             } else {
                 None
             };
