@@ -393,7 +393,7 @@ const METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
 pub fn non_public(address: IpAddr) -> Option<&'static str> {
     match canonical(address) {
         IpAddr::V4(v4) => {
-            let [first, second, ..] = v4.octets();
+            let [first, second, third, _] = v4.octets();
             if v4 == METADATA_V4 {
                 Some("cloud metadata")
             } else if first == 0 {
@@ -406,6 +406,10 @@ pub fn non_public(address: IpAddr) -> Option<&'static str> {
                 Some("link-local")
             } else if first == 100 && second & 0xc0 == 64 {
                 Some("carrier-grade NAT")
+            } else if first == 198 && second & 0xfe == 18 {
+                Some("benchmarking")
+            } else if [first, second, third] == [192, 0, 0] {
+                Some("IETF protocol assignment")
             } else if v4.is_broadcast() {
                 Some("broadcast")
             } else if v4.is_multicast() {
@@ -417,7 +421,7 @@ pub fn non_public(address: IpAddr) -> Option<&'static str> {
             }
         }
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
+            let [first, second, third, ..] = v6.segments();
             if v6 == METADATA_V6 {
                 Some("cloud metadata")
             } else if v6.is_unspecified() {
@@ -432,6 +436,12 @@ pub fn non_public(address: IpAddr) -> Option<&'static str> {
                 Some("unique local")
             } else if v6.is_multicast() {
                 Some("multicast")
+            } else if [first, second] == [0x2001, 0] {
+                // The IPv4 address it reaches is the NAT's, not the one it carries.
+                Some("Teredo")
+            } else if [first, second, third] == [0x64, 0xff9b, 1] {
+                // How it carries an IPv4 address is up to the network's operator.
+                Some("NAT64 local-use")
             } else {
                 None
             }
@@ -440,8 +450,8 @@ pub fn non_public(address: IpAddr) -> Option<&'static str> {
 }
 
 /// The IPv4 address inside an IPv6 one that carries it (IPv4-mapped `::ffff:a.b.c.d`,
-/// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`): a connection to it reaches that
-/// IPv4 address, so it is judged as one.
+/// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`): a
+/// connection to it reaches that IPv4 address, so it is judged as one.
 fn canonical(address: IpAddr) -> IpAddr {
     let IpAddr::V6(v6) = address else {
         return address;
@@ -453,9 +463,13 @@ fn canonical(address: IpAddr) -> IpAddr {
     let [a, b, c, d, e, f, ..] = segments;
     let compatible = [a, b, c, d, e, f] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified();
     let nat64 = [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0];
+    let from_halves =
+        |hi: u16, lo: u16| IpAddr::V4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
     if compatible || nat64 {
         let [.., hi, lo] = segments;
-        IpAddr::V4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)))
+        from_halves(hi, lo)
+    } else if a == 0x2002 {
+        from_halves(b, c)
     } else {
         address
     }
@@ -501,6 +515,17 @@ mod tests {
             ("::ffff:169.254.169.254", Some("cloud metadata")),
             ("::127.0.0.1", Some("loopback")),
             ("64:ff9b::192.168.0.1", Some("private")),
+            ("64:ff9b::169.254.169.254", Some("cloud metadata")),
+            ("64:ff9b:1::a00:1", Some("NAT64 local-use")),
+            ("2002:7f00:1::", Some("loopback")),
+            ("2002:a9fe:a9fe::1", Some("cloud metadata")),
+            ("2002:c0a8:101::", Some("private")),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some("Teredo")),
+            ("2001::1", Some("Teredo")),
+            ("198.18.0.1", Some("benchmarking")),
+            ("198.19.255.255", Some("benchmarking")),
+            ("192.0.0.1", Some("IETF protocol assignment")),
+            ("192.0.0.255", Some("IETF protocol assignment")),
             ("8.8.8.8", None),
             ("1.1.1.1", None),
             ("100.63.255.255", None),
@@ -510,6 +535,11 @@ mod tests {
             ("2606:4700:4700::1111", None),
             ("::ffff:8.8.8.8", None),
             ("64:ff9b::8.8.8.8", None),
+            ("2002:808:808::", None),
+            ("2001:db9::1", None),
+            ("198.17.255.255", None),
+            ("198.20.0.0", None),
+            ("192.0.1.1", None),
         ];
         for (address, kind) in table {
             assert_eq!(non_public(ip(address)), kind, "{address}");
