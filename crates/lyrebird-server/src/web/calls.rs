@@ -17,6 +17,7 @@ use lyrebird_engine::{DecidedBy, Explanation};
 use lyrebird_store::{KeyId, MockId, Workspace};
 use minijinja::context;
 use minijinja::value::Serde;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -244,13 +245,10 @@ async fn call_log(
     )
 }
 
-#[derive(Debug, Deserialize)]
-struct Confirmed {}
-
 async fn clear_calls(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    PostedForm { session, .. }: PostedForm<Confirmed>,
+    PostedForm { session, .. }: PostedForm<IgnoredAny>,
 ) -> Result<Response, PageError> {
     let id = mock_id(&id)?;
     let cleared = api::clear(&state, &session.workspace, id).await?;

@@ -14,6 +14,7 @@ use axum::routing::get;
 use lyrebird_store::{KeyId, Scope, Workspace};
 use minijinja::context;
 use minijinja::value::Serde;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::csrf::PostedForm;
@@ -187,13 +188,10 @@ async fn confirm_revoke(
     )
 }
 
-#[derive(Debug, Deserialize)]
-struct Confirmed {}
-
 async fn revoke_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    PostedForm { session, .. }: PostedForm<Confirmed>,
+    PostedForm { session, .. }: PostedForm<IgnoredAny>,
 ) -> Result<Response, PageError> {
     let (id, key) = find_key(&state, &session.workspace, &id).await?;
     state.store.revoke_key(&session.workspace, id).await?;
