@@ -144,7 +144,7 @@ impl From<TriedAnswer> for TryResult {
                     id: *example_id,
                     name: example_name.clone(),
                 }),
-                Some(decided_by.clone()),
+                serde_json::to_value(decided_by).ok(),
                 None,
             ),
             other => (None, None, other.explanation()),

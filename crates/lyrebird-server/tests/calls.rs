@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use lyrebird_engine::DecidedBy;
 use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_server::calls::{CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult};
 use lyrebird_server::runtime::{Runtime, RuntimeArgs};
@@ -240,7 +241,14 @@ fn record(tenant: &Tenant, path: &str) -> CallRecord {
         outcome: CallOutcome::Matched {
             example_id: ExampleId::generate(),
             example_name: "ok".to_owned(),
-            decided_by: json!({"by": "level", "level": 1}),
+            decided_by: DecidedBy::Level {
+                level: 1,
+                name: "ok".to_owned(),
+                form_body: false,
+                priority: 0,
+                conditions: 0,
+                candidates: 1,
+            },
         },
         error: None,
         latency_us: 120,

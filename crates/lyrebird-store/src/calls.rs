@@ -9,13 +9,15 @@
 use std::net::IpAddr;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::types::Json;
 use sqlx::{FromRow, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::error::Result;
+use crate::copy::CopyRows;
+use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, KeyId, MockId, WorkspaceId};
 use crate::workspace::Workspace;
 
@@ -70,7 +72,8 @@ pub struct NewCall {
     pub outcome: CallOutcomeKind,
     pub example_id: Option<ExampleId>,
     pub example_name: Option<String>,
-    pub explanation: Option<Value>,
+    /// JSON, built by the writer from the engine's typed reasons.
+    pub explanation: Option<Box<RawValue>>,
     pub error: Option<String>,
     pub latency_us: u64,
     pub client_addr: Option<IpAddr>,
@@ -121,6 +124,42 @@ pub enum StatusFilter {
 pub struct CallPosition {
     pub at: OffsetDateTime,
     pub id: Uuid,
+}
+
+/// Calls a text search reads per page at most: about 60 ms of PostgreSQL's time for calls with
+/// bodies of a few hundred bytes (docs/call-log.md).
+pub const TEXT_SEARCH_WINDOW: i64 = 20_000;
+
+/// A page of calls, newest first.
+#[derive(Debug, Clone)]
+pub struct CallPage {
+    pub calls: Vec<CallSummary>,
+    /// Where the next (older) page starts; `None` on the last page.
+    pub next: Option<CallPosition>,
+    /// Set when a text search read its whole window before the page was full: the time of the
+    /// oldest call it read. Older calls were not searched; `next` goes on from there.
+    pub searched_back_to: Option<OffsetDateTime>,
+}
+
+impl CallPage {
+    /// The page of `limit` out of `calls` (fetched one more than `limit`, to know whether more
+    /// follow), or a window's end when a text search stopped there.
+    fn of(mut calls: Vec<CallSummary>, limit: u32, window_end: Option<CallPosition>) -> Self {
+        if calls.len() > limit as usize {
+            calls.truncate(limit as usize);
+            let next = calls.last().map(CallSummary::position);
+            return Self {
+                calls,
+                next,
+                searched_back_to: None,
+            };
+        }
+        Self {
+            calls,
+            next: window_end,
+            searched_back_to: window_end.map(|end| end.at),
+        }
+    }
 }
 
 /// A call in a listing.
@@ -209,9 +248,18 @@ fn like_escape(text: &str) -> String {
 }
 
 impl Store {
-    /// Writes calls and callback results in one transaction; a batch written twice (a retry
-    /// after a lost answer) is written once.
+    /// Writes calls and callback results in one transaction, with `COPY`; a batch written twice
+    /// (a retry after a lost answer) is written once.
     pub async fn insert_calls(&self, calls: &[NewCall], callbacks: &[NewCallback]) -> Result<()> {
+        match self.copy_calls(calls, callbacks).await {
+            // Call and callback ids are made once, so only the primary keys can refuse a row,
+            // and only because this very batch was committed before (its rows go in together).
+            Err(StoreError::Conflict { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn copy_calls(&self, calls: &[NewCall], callbacks: &[NewCallback]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         // A log, not a ledger: the commit does not wait for the disk. A crash of PostgreSQL
         // itself may lose the last fraction of a second of calls (three times
@@ -229,7 +277,12 @@ impl Store {
         Ok(())
     }
 
-    /// Calls of a mock, newest first, strictly older than `after` when given.
+    /// A page of a mock's calls, newest first, strictly older than `after` when given.
+    ///
+    /// With a text filter the calls are read, not looked up: at most [`TEXT_SEARCH_WINDOW`] of
+    /// them per page (those the other filters keep), so a search for rare text answers as quickly
+    /// as one for common text. A page the window ended early says how far it read, and `next`
+    /// goes on from there.
     pub async fn list_calls(
         &self,
         workspace: &Workspace,
@@ -237,12 +290,42 @@ impl Store {
         filter: &CallFilter,
         after: Option<CallPosition>,
         limit: u32,
-    ) -> Result<Vec<CallSummary>> {
-        let mut query = search(SUMMARY_COLUMNS, workspace, mock, filter, after, limit);
-        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+    ) -> Result<CallPage> {
+        let Some(text) = &filter.text else {
+            let mut query = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS}"));
+            push_filters(&mut query, workspace, mock, filter, after);
+            push_newest_first(&mut query, i64::from(limit) + 1);
+            let calls = query.build_query_as().fetch_all(&self.pool).await?;
+            return Ok(CallPage::of(calls, limit, None));
+        };
+        // The calls of the window that have the text, read newest first until the page is
+        // full or the window is read.
+        let mut query = QueryBuilder::new(format!("SELECT * FROM (SELECT {SUMMARY_COLUMNS}, "));
+        push_text_match(&mut query, text);
+        query.push(" AS hit");
+        push_filters(&mut query, workspace, mock, filter, after);
+        push_newest_first(&mut query, TEXT_SEARCH_WINDOW);
+        query.push(") AS scanned WHERE hit");
+        push_newest_first(&mut query, i64::from(limit) + 1);
+        let calls = query.build_query_as().fetch_all(&self.pool).await?;
+        if calls.len() > limit as usize {
+            return Ok(CallPage::of(calls, limit, None));
+        }
+        // The page is not full: the window's oldest call, if the window was full (older calls
+        // were not read).
+        let mut query = QueryBuilder::new("SELECT at, id");
+        push_filters(&mut query, workspace, mock, filter, after);
+        query.push(" ORDER BY at DESC, id DESC OFFSET ");
+        query.push_bind(TEXT_SEARCH_WINDOW - 1).push(" LIMIT 1");
+        let window_end: Option<(OffsetDateTime, Uuid)> =
+            query.build_query_as().fetch_optional(&self.pool).await?;
+        let window_end = window_end.map(|(at, id)| CallPosition { at, id });
+        Ok(CallPage::of(calls, limit, window_end))
     }
 
-    /// Like [`Store::list_calls`], with everything stored of each call.
+    /// Everything stored of a mock's calls, newest first, strictly older than `after` when
+    /// given: `limit` of them, for an export reading them all (so the text filter reads every
+    /// call the other filters keep, with no window).
     pub async fn export_calls(
         &self,
         workspace: &Workspace,
@@ -251,7 +334,13 @@ impl Store {
         after: Option<CallPosition>,
         limit: u32,
     ) -> Result<Vec<StoredCall>> {
-        let mut query = search(DETAIL_COLUMNS, workspace, mock, filter, after, limit);
+        let mut query = QueryBuilder::new(format!("SELECT {DETAIL_COLUMNS}"));
+        push_filters(&mut query, workspace, mock, filter, after);
+        if let Some(text) = &filter.text {
+            query.push(" AND ");
+            push_text_match(&mut query, text);
+        }
+        push_newest_first(&mut query, i64::from(limit));
         Ok(query.build_query_as().fetch_all(&self.pool).await?)
     }
 
@@ -394,15 +483,15 @@ fn partition_end(name: &str) -> Option<OffsetDateTime> {
     Some(day.midnight().assume_utc())
 }
 
-fn search(
-    columns: &str,
+/// ` FROM calls WHERE` the workspace, the mock, every filter but the text, and `after`.
+fn push_filters(
+    query: &mut QueryBuilder<Postgres>,
     workspace: &Workspace,
     mock: MockId,
     filter: &CallFilter,
     after: Option<CallPosition>,
-    limit: u32,
-) -> QueryBuilder<Postgres> {
-    let mut query = QueryBuilder::new(format!("SELECT {columns} FROM calls WHERE workspace_id = "));
+) {
+    query.push(" FROM calls WHERE workspace_id = ");
     query.push_bind(workspace.id());
     query.push(" AND mock_id = ").push_bind(mock);
     if let Some(method) = &filter.method {
@@ -439,136 +528,112 @@ fn search(
     if let Some(to) = filter.to {
         query.push(" AND at < ").push_bind(to);
     }
-    if let Some(text) = &filter.text {
-        query
-            .push(
-                " AND lyrebird_call_text(path, query, request_headers, request_body, \
-                 response_headers, response_body) ILIKE ",
-            )
-            .push_bind(format!("%{}%", like_escape(text)));
-    }
     if let Some(after) = after {
         query.push(" AND (at, id) < (").push_bind(after.at);
         query.push(", ").push_bind(after.id).push(")");
     }
-    query.push(" ORDER BY at DESC, id DESC LIMIT ");
-    query.push_bind(i64::from(limit));
-    query
 }
 
+/// Whether the call's path, query, headers or bodies hold `text`, in any letter case.
+fn push_text_match(query: &mut QueryBuilder<Postgres>, text: &str) {
+    query
+        .push(
+            "lyrebird_call_text(path, query, request_headers, request_body, response_headers, \
+             response_body) ILIKE ",
+        )
+        .push_bind(format!("%{}%", like_escape(text)));
+}
+
+fn push_newest_first(query: &mut QueryBuilder<Postgres>, limit: i64) {
+    query
+        .push(" ORDER BY at DESC, id DESC LIMIT ")
+        .push_bind(limit);
+}
+
+/// The columns `insert_call_rows` writes, in its order.
+const CALL_COLUMNS: &str = "id, workspace_id, mock_id, at, method, host, path, query, \
+     request_headers, request_body, request_body_base64, request_body_size, status, \
+     response_headers, response_body, response_body_base64, response_body_size, body_cap, outcome, \
+     example_id, example_name, explanation, error, latency_us, client_addr, key_id, \
+     callbacks_queued";
+
 async fn insert_call_rows(tx: &mut sqlx::PgConnection, calls: &[NewCall]) -> Result<()> {
-    // Header pairs go as JSON text, cast to jsonb by PostgreSQL: no JSON tree is built here.
-    let headers = |headers: &[(String, String)]| {
-        serde_json::to_string(headers).unwrap_or_else(|_| "[]".to_owned())
-    };
-    let request_headers: Vec<String> = calls.iter().map(|c| headers(&c.request_headers)).collect();
-    let response_headers: Vec<String> =
-        calls.iter().map(|c| headers(&c.response_headers)).collect();
-    let explanations: Vec<Option<&Value>> = calls.iter().map(|c| c.explanation.as_ref()).collect();
-    sqlx::query(
-        "INSERT INTO calls (id, workspace_id, mock_id, at, method, host, path, query, \
-             request_headers, request_body, request_body_base64, request_body_size, status, \
-             response_headers, response_body, response_body_base64, response_body_size, body_cap, \
-             outcome, example_id, example_name, explanation, error, latency_us, client_addr, \
-             key_id, callbacks_queued) \
-         SELECT id, workspace_id, mock_id, at, method, host, path, query, request_headers::jsonb, \
-             request_body, request_body_base64, request_body_size, status, response_headers::jsonb, \
-             response_body, response_body_base64, response_body_size, body_cap, outcome, \
-             example_id, example_name, explanation, error, latency_us, client_addr::inet, key_id, \
-             callbacks_queued \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], \
-             $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], \
-             $12::int8[], $13::int2[], $14::text[], $15::text[], $16::bool[], $17::int8[], \
-             $18::int8[], $19::text[], $20::uuid[], $21::text[], $22::jsonb[], $23::text[], \
-             $24::int8[], $25::text[], $26::uuid[], $27::int4[]) \
-             AS t(id, workspace_id, mock_id, at, method, host, path, query, request_headers, \
-             request_body, request_body_base64, request_body_size, status, response_headers, \
-             response_body, response_body_base64, response_body_size, body_cap, outcome, \
-             example_id, example_name, explanation, error, latency_us, client_addr, key_id, \
-             callbacks_queued) \
-         ON CONFLICT DO NOTHING",
+    let mut rows = CopyRows::new();
+    for call in calls {
+        rows.row(27);
+        rows.uuid(call.id);
+        rows.uuid(call.workspace_id.as_uuid());
+        rows.uuid(call.mock_id.as_uuid());
+        rows.timestamptz(call.at);
+        rows.text(&call.method);
+        rows.text(&call.host);
+        rows.text(&call.path);
+        rows.text(&call.query);
+        rows.json(&call.request_headers);
+        stored_body(&mut rows, &call.request_body);
+        rows.int2(call.status as i16);
+        rows.json(&call.response_headers);
+        stored_body(&mut rows, &call.response_body);
+        rows.int8(size(call.body_cap));
+        rows.text(call.outcome.as_str());
+        rows.nullable(call.example_id, |rows, id| rows.uuid(id.as_uuid()));
+        rows.nullable(call.example_name.as_deref(), CopyRows::text);
+        rows.nullable(call.explanation.as_deref(), |rows, raw| {
+            rows.text(raw.get())
+        });
+        rows.nullable(call.error.as_deref(), CopyRows::text);
+        rows.int8(size(call.latency_us));
+        rows.nullable(call.client_addr, CopyRows::inet);
+        rows.nullable(call.key_id, |rows, id| rows.uuid(id.as_uuid()));
+        rows.int4(i32::try_from(call.callbacks_queued).unwrap_or(i32::MAX));
+    }
+    copy_in(
+        tx,
+        &format!("COPY calls ({CALL_COLUMNS}) FROM STDIN (FORMAT binary)"),
+        rows,
     )
-    .bind(column(calls, |c| c.id))
-    .bind(column(calls, |c| c.workspace_id.as_uuid()))
-    .bind(column(calls, |c| c.mock_id.as_uuid()))
-    .bind(column(calls, |c| c.at))
-    .bind(column(calls, |c| c.method.as_str()))
-    .bind(column(calls, |c| c.host.as_str()))
-    .bind(column(calls, |c| c.path.as_str()))
-    .bind(column(calls, |c| c.query.as_str()))
-    .bind(request_headers)
-    .bind(column(calls, |c| c.request_body.text.as_str()))
-    .bind(column(calls, |c| c.request_body.base64))
-    .bind(column(calls, |c| size(c.request_body.size)))
-    .bind(column(calls, |c| c.status as i16))
-    .bind(response_headers)
-    .bind(column(calls, |c| c.response_body.text.as_str()))
-    .bind(column(calls, |c| c.response_body.base64))
-    .bind(column(calls, |c| size(c.response_body.size)))
-    .bind(column(calls, |c| size(c.body_cap)))
-    .bind(column(calls, |c| c.outcome.as_str()))
-    .bind(column(calls, |c| c.example_id.map(|e| e.as_uuid())))
-    .bind(column(calls, |c| c.example_name.as_deref()))
-    .bind(explanations)
-    .bind(column(calls, |c| c.error.as_deref()))
-    .bind(column(calls, |c| size(c.latency_us)))
-    .bind(column(calls, |c| c.client_addr.map(|a| a.to_string())))
-    .bind(column(calls, |c| c.key_id.map(|k| k.as_uuid())))
-    .bind(column(calls, |c| c.callbacks_queued as i32))
-    .execute(tx)
-    .await?;
-    Ok(())
+    .await
+}
+
+fn stored_body(rows: &mut CopyRows, body: &StoredBody) {
+    rows.text(&body.text);
+    rows.bool(body.base64);
+    rows.int8(size(body.size));
 }
 
 async fn insert_callback_rows(
     tx: &mut sqlx::PgConnection,
     callbacks: &[NewCallback],
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO call_callbacks (id, call_id, at, url, method, status, latency_us, error) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
-             $6::int2[], $7::int8[], $8::text[]) \
-         ON CONFLICT DO NOTHING",
+    let mut rows = CopyRows::new();
+    for callback in callbacks {
+        rows.row(8);
+        rows.uuid(callback.id);
+        rows.uuid(callback.call_id);
+        rows.timestamptz(callback.at);
+        rows.text(&callback.url);
+        rows.text(&callback.method);
+        rows.nullable(callback.status, |rows, status| rows.int2(status as i16));
+        rows.int8(size(callback.latency_us));
+        rows.nullable(callback.error.as_deref(), CopyRows::text);
+    }
+    copy_in(
+        tx,
+        "COPY call_callbacks (id, call_id, at, url, method, status, latency_us, error) \
+         FROM STDIN (FORMAT binary)",
+        rows,
     )
-    .bind(callbacks.iter().map(|c| c.id).collect::<Vec<_>>())
-    .bind(callbacks.iter().map(|c| c.call_id).collect::<Vec<_>>())
-    .bind(callbacks.iter().map(|c| c.at).collect::<Vec<_>>())
-    .bind(callbacks.iter().map(|c| c.url.as_str()).collect::<Vec<_>>())
-    .bind(
-        callbacks
-            .iter()
-            .map(|c| c.method.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        callbacks
-            .iter()
-            .map(|c| c.status.map(|s| s as i16))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        callbacks
-            .iter()
-            .map(|c| size(c.latency_us))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        callbacks
-            .iter()
-            .map(|c| c.error.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .execute(tx)
-    .await?;
+    .await
+}
+
+async fn copy_in(tx: &mut sqlx::PgConnection, statement: &str, rows: CopyRows) -> Result<()> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    copy.send(rows.finish()).await?;
+    copy.finish().await?;
     Ok(())
 }
 
 /// A count or size as a `bigint`, saturating (no call is 2^63 bytes or microseconds).
-/// One column of the batch, as the array `UNNEST` reads.
-fn column<'a, T>(calls: &'a [NewCall], value: impl Fn(&'a NewCall) -> T) -> Vec<T> {
-    calls.iter().map(value).collect()
-}
-
 fn size(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }

@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod calls;
+mod copy;
 pub mod embedded;
 pub mod error;
 pub mod examples;

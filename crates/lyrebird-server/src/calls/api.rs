@@ -267,6 +267,15 @@ pub struct CallPage {
     pub calls: Vec<CallSummaryView>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
     pub next_cursor: Option<String>,
+    /// With `q`: set when this page read the most calls a page reads (20,000) before it was
+    /// full; the time of the oldest call read. Older calls were not searched yet: the next
+    /// page goes on from there.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub searched_back_to: Option<time::OffsetDateTime>,
 }
 
 /// A body as logged.
@@ -435,19 +444,14 @@ pub async fn search(
         .map(decode_cursor)
         .transpose()?;
     own_mock(state, workspace, mock).await?;
-    let mut calls = state
+    let page = state
         .store
-        .list_calls(workspace, mock, &filter, after, limit + 1)
+        .list_calls(workspace, mock, &filter, after, limit)
         .await?;
-    let next_cursor = if calls.len() > limit as usize {
-        calls.truncate(limit as usize);
-        calls.last().map(|call| encode_cursor(call.position()))
-    } else {
-        None
-    };
     Ok(CallPage {
-        calls: calls.into_iter().map(CallSummaryView::from).collect(),
-        next_cursor,
+        calls: page.calls.into_iter().map(CallSummaryView::from).collect(),
+        next_cursor: page.next.map(encode_cursor),
+        searched_back_to: page.searched_back_to,
     })
 }
 

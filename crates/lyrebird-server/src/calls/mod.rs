@@ -21,8 +21,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use lyrebird_engine::DecidedBy;
 use lyrebird_store::calls::CallOutcomeKind;
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
+use serde_json::value::{RawValue, to_raw_value};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -61,11 +63,12 @@ pub struct CallRecord {
 /// How the call was answered: what users filter on when they troubleshoot.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallOutcome {
-    /// An example answered; `decided_by` is the engine's reason (`lyrebird_engine::DecidedBy`).
+    /// An example answered, for the engine's reason. Kept typed: the writer serialises it, off
+    /// the request path.
     Matched {
         example_id: ExampleId,
         example_name: String,
-        decided_by: serde_json::Value,
+        decided_by: DecidedBy,
     },
     /// No example fitted; the 404 carried this explanation (`lyrebird_engine::Explanation`).
     NoMatch { explanation: serde_json::Value },
@@ -100,38 +103,52 @@ impl CallOutcome {
         }
     }
 
-    /// The kind, the answering example and the explanation, without copying them.
+    /// The kind, the answering example and the explanation as the call log stores it (JSON).
     pub fn into_parts(
         self,
     ) -> (
         CallOutcomeKind,
         Option<(ExampleId, String)>,
-        Option<serde_json::Value>,
+        Option<Box<RawValue>>,
     ) {
         let kind = self.kind();
-        match self {
+        let explanation = self.explanation_json();
+        let example = match self {
             CallOutcome::Matched {
                 example_id,
                 example_name,
-                decided_by,
-            } => (kind, Some((example_id, example_name)), Some(decided_by)),
-            CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
-                (kind, None, Some(explanation))
-            }
-            other => (kind, None, other.explanation()),
-        }
+                ..
+            } => Some((example_id, example_name)),
+            _ => None,
+        };
+        (kind, example, explanation)
     }
 
     /// What the call log keeps as the call's explanation.
     pub fn explanation(&self) -> Option<serde_json::Value> {
         match self {
-            CallOutcome::Matched { decided_by, .. } => Some(decided_by.clone()),
+            CallOutcome::Matched { decided_by, .. } => serde_json::to_value(decided_by).ok(),
             CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
                 Some(explanation.clone())
             }
             CallOutcome::Refused { reason } => Some(serde_json::json!({ "reason": reason })),
             CallOutcome::OverQuota => None,
         }
+    }
+
+    /// [`CallOutcome::explanation`] as JSON text, written without building a JSON tree.
+    fn explanation_json(&self) -> Option<Box<RawValue>> {
+        let raw = match self {
+            CallOutcome::Matched { decided_by, .. } => to_raw_value(decided_by),
+            CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
+                to_raw_value(explanation)
+            }
+            CallOutcome::Refused { reason } => {
+                to_raw_value(&serde_json::json!({ "reason": reason }))
+            }
+            CallOutcome::OverQuota => return None,
+        };
+        raw.ok()
     }
 }
 

@@ -265,7 +265,7 @@ fn answer(mock: &LoadedMock, request: &mut EngineRequest, now: OffsetDateTime) -
             outcome: CallOutcome::Matched {
                 example_id: ExampleId::from(matched.id),
                 example_name: matched.name,
-                decided_by: serde_json::to_value(&matched.decided_by).unwrap_or(Value::Null),
+                decided_by: matched.decided_by,
             },
             error: rendered.error,
             delay_ms: rendered.delay_ms,

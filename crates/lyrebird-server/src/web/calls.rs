@@ -200,7 +200,7 @@ async fn call_log(
         limit: None,
         cursor: Some(search.cursor.clone()).filter(|cursor| !cursor.is_empty()),
     };
-    let (calls, next_cursor, error) =
+    let (calls, next_cursor, searched_back_to, error) =
         match api::search(&state, &session.workspace, id, &search.filters(), &params).await {
             Ok(found) => (
                 found
@@ -209,10 +209,12 @@ async fn call_log(
                     .map(|call| CallRow::new(id, call))
                     .collect(),
                 found.next_cursor,
+                found.searched_back_to.map(format::time),
                 None,
             ),
             Err(ApiError::Invalid { field, message }) => (
                 Vec::new(),
+                None,
                 None,
                 Some(context! { field, message => format::sentence(&message) }),
             ),
@@ -236,6 +238,7 @@ async fn call_log(
             error,
             filtered => search.is_filtered(),
             paged => !search.cursor.is_empty(),
+            searched_back_to,
             next_href => next_cursor.map(|cursor| {
                 let join = if query.is_empty() { "" } else { "&" };
                 format!("/mocks/{id}/calls?{query}{join}cursor={cursor}")
