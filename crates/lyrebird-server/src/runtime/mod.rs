@@ -275,11 +275,18 @@ enum AdminChange {
     Keys,
 }
 
-/// What a successful request with this method and path changes, if anything: writes through
-/// the API (`/api/v1/mocks/<id>/...`) and through the web pages (`/mocks/<id>/...`) alike.
-fn admin_change(method: &Method, path: &str) -> Option<AdminChange> {
+/// What a successful request with this method and target (path and query) changes, if
+/// anything: writes through the API (`/api/v1/mocks/<id>/...`, and an import into a mock,
+/// `/api/v1/imports/<format>?mock=<id>`) and through the web pages (`/mocks/<id>/...`) alike.
+fn admin_change(method: &Method, target: &str) -> Option<AdminChange> {
     if *method == Method::GET || *method == Method::HEAD {
         return None;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if path.starts_with("/api/v1/imports/") {
+        // A mock id needs no percent-encoding; one that has it is refused by the import too.
+        let into = query.split('&').find_map(|pair| pair.strip_prefix("mock="));
+        return into.and_then(|id| id.parse().ok().map(AdminChange::Mock));
     }
     let resource_path = path
         .strip_prefix("/api/v1/")
@@ -309,7 +316,8 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
     if let Some(target) = mock_target(&state.settings.base_host, host, request.uri().path()) {
         return call::serve(&state, target, request).await;
     }
-    let change = admin_change(request.method(), request.uri().path());
+    let target = request.uri().path_and_query().map_or("", |target| target.as_str());
+    let change = admin_change(request.method(), target);
     let response = next.run(request).await;
     // Pages answer a successful form with a redirect.
     if let Some(change) = change
@@ -352,6 +360,11 @@ mod tests {
             Some(AdminChange::Keys)
         );
         assert_eq!(admin_change(&Method::POST, "/login"), None);
+        assert_eq!(
+            admin_change(&Method::POST, &format!("/api/v1/imports/postman?mock={id}")),
+            Some(AdminChange::Mock(id))
+        );
+        assert_eq!(admin_change(&Method::POST, "/api/v1/imports/postman"), None);
         assert_eq!(
             admin_change(&Method::POST, &format!("/api/v1/mocks/{id}/try")),
             None
