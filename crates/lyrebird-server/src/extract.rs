@@ -1,17 +1,19 @@
 //! Extractors that turn raw requests into checked values at the edge: JSON bodies with errors
-//! that say where, typed path ids, and the caller's identity.
+//! that say where, typed path ids, the caller's identity, and the caller's own mock.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
-use lyrebird_store::{Caller, Scope, Secret, Workspace};
+use axum::response::{IntoResponse, Response};
+use lyrebird_store::{Caller, Mock, MockId, Scope, Secret, Workspace};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::web::csrf;
+use crate::web::{PageError, WebSession, csrf};
 
 /// The cookie that carries a web session's token.
 pub const SESSION_COOKIE: &str = "lyrebird_session";
@@ -167,6 +169,72 @@ impl FromRequestParts<AppState> for Admin {
             Scope::Mock => Err(ApiError::AdminScopeRequired),
         }
     }
+}
+
+/// A caller acting in a workspace: the API's [`Admin`] or a page's [`WebSession`]. Each answers
+/// in its own way (JSON or a page) when what it asks for is not there.
+pub trait InWorkspace: FromRequestParts<AppState> + Send + Sync {
+    /// What the caller's routes answer errors with.
+    type Error: From<ApiError> + IntoResponse;
+
+    fn workspace(&self) -> &Workspace;
+}
+
+impl InWorkspace for Admin {
+    type Error = ApiError;
+
+    fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+}
+
+impl InWorkspace for WebSession {
+    type Error = PageError;
+
+    fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+}
+
+/// The caller and the mock named by the route's `{id}`, found in the caller's workspace: where
+/// the routes that show or act on one mock start. An id that does not parse, a missing mock and
+/// another workspace's mock are the same 404 (the caller's [`InWorkspace::Error`]), so nobody
+/// learns which ids exist elsewhere. The caller is checked first, as by `C` alone.
+#[derive(Debug)]
+pub struct OwnMock<C = Admin>(pub C, pub Mock);
+
+/// The route's `{id}`; other parameters (`{call_id}`, `{example_id}`) are the handler's.
+#[derive(Debug, Deserialize)]
+struct MockPath {
+    id: MockId,
+}
+
+impl<C: InWorkspace> FromRequestParts<AppState> for OwnMock<C> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let caller = C::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let found = match ApiPath::<MockPath>::from_request_parts(parts, state).await {
+            Ok(ApiPath(MockPath { id })) => own_mock(state, caller.workspace(), id).await,
+            Err(error) => Err(error),
+        };
+        match found {
+            Ok(mock) => Ok(OwnMock(caller, mock)),
+            Err(error) => Err(C::Error::from(error).into_response()),
+        }
+    }
+}
+
+/// The mock, if it is in the workspace; a 404 otherwise. [`OwnMock`] finds its mock with this;
+/// routes that check their query before the mock call it themselves.
+pub async fn own_mock(
+    state: &AppState,
+    workspace: &Workspace,
+    id: MockId,
+) -> Result<Mock, ApiError> {
+    Ok(state.store.mock(workspace, id).await?)
 }
 
 /// The caller behind `Authorization: Bearer`, `x-api-key` or the session cookie, in that order,

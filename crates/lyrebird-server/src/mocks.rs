@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiJson, ApiPath};
+use crate::extract::{Admin, ApiJson, ApiPath, OwnMock};
 use crate::{AppState, Settings};
 
 pub(crate) const MAX_NAME_CHARS: usize = 200;
@@ -259,10 +259,8 @@ async fn create_mock(
 )]
 async fn get_mock(
     State(state): State<AppState>,
-    admin: Admin,
-    ApiPath(id): ApiPath<MockId>,
+    OwnMock(_admin, mock): OwnMock,
 ) -> Result<Json<MockView>, ApiError> {
-    let mock = state.store.mock(&admin.workspace, id).await?;
     Ok(Json(MockView::new(mock, &state.settings)))
 }
 

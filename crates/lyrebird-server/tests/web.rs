@@ -12,12 +12,13 @@ use lyrebird_store::testing::TestDatabase;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde_json::{Value, json};
+use sqlx::Row;
 
 const PASSWORD: &str = "correct horse battery";
 
 struct Site {
     base: String,
-    _db: TestDatabase,
+    db: TestDatabase,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -46,7 +47,7 @@ impl Site {
         });
         Self {
             base: format!("http://127.0.0.1:{port}"),
-            _db: db,
+            db,
             server,
         }
     }
@@ -80,6 +81,27 @@ impl Site {
         assert_eq!(status, StatusCode::OK, "{page}");
         assert!(page.contains("Welcome to Lyrebird"), "{page}");
         browser
+    }
+}
+
+impl Site {
+    /// How many idle connections of the site's pool are inside a transaction that a finished
+    /// request left open. Outside one, each statement is a transaction of its own, which begins
+    /// when the statement does (one message of the simple protocol).
+    async fn connections_left_in_a_transaction(&self) -> usize {
+        let pool = self.db.store().pool();
+        // Held until all are asked, so that none is asked twice.
+        let mut held = Vec::new();
+        let mut open = 0;
+        while let Some(mut connection) = pool.try_acquire() {
+            let row = sqlx::raw_sql("SELECT transaction_timestamp() = statement_timestamp()")
+                .fetch_one(&mut *connection)
+                .await
+                .unwrap();
+            open += usize::from(!row.get::<bool, _>(0));
+            held.push(connection);
+        }
+        open
     }
 }
 
@@ -463,6 +485,32 @@ async fn another_workspaces_mock_is_not_found() {
         page.contains("This page does not exist"),
         "a page, not JSON: {page}"
     );
+}
+
+/// The pages once looked for the mock and read its examples side by side, and dropped the read
+/// when the mock was not found. Dropped inside its `BEGIN`, the read left its pooled connection
+/// in a transaction (sqlx 0.9), and the `SET TRANSACTION` of the next request to start a
+/// transaction there failed: the try below answered 500 now and then.
+#[tokio::test]
+async fn pages_of_another_workspaces_mock_leave_no_connection_in_a_transaction() {
+    let site = Site::start().await;
+    let ada = site.signed_up("ada@example.com").await;
+    let bob = site.signed_up("bob@example.com").await;
+    for _ in 0..8 {
+        let id = ada.create_mock("Ada's mock").await;
+        let path = format!("/mocks/{id}");
+        let pages = futures_util::future::join_all((0..24).map(|_| bob.get(&path))).await;
+        assert!(
+            pages
+                .iter()
+                .all(|(status, _)| *status == StatusCode::NOT_FOUND)
+        );
+        assert_eq!(site.connections_left_in_a_transaction().await, 0);
+        let (status, body) = bob
+            .post_json(&format!("/api/v1/mocks/{id}/try"), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lyrebird_store::calls::{
     CallFilter, CallPosition, CallSummary, StatusFilter, StoredCall, StoredCallback,
 };
-use lyrebird_store::{MockId, Workspace};
+use lyrebird_store::{Mock, MockId, Workspace};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::{LoggedCall, export, stream};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiPath};
+use crate::extract::{Admin, ApiPath, OwnMock, own_mock};
 
 /// Calls per page unless `limit` says otherwise, and the most it may say.
 const DEFAULT_LIMIT: u32 = 50;
@@ -178,16 +178,6 @@ fn decode_cursor(cursor: &str) -> Result<CallPosition, ApiError> {
         at: OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid())?,
         id: Uuid::parse_str(id).map_err(|_| invalid())?,
     })
-}
-
-/// The mock, if it is in the caller's workspace; a 404 otherwise.
-pub async fn own_mock(
-    state: &AppState,
-    workspace: &Workspace,
-    mock: MockId,
-) -> Result<(), ApiError> {
-    state.store.mock(workspace, mock).await?;
-    Ok(())
 }
 
 /// A call in a listing or a live tail.
@@ -468,21 +458,28 @@ pub async fn search(
 )]
 async fn get_call(
     State(state): State<AppState>,
-    admin: Admin,
-    ApiPath((mock, call)): ApiPath<(MockId, Uuid)>,
+    OwnMock(admin, mock): OwnMock,
+    ApiPath(CallPath { call_id }): ApiPath<CallPath>,
 ) -> Result<Json<CallDetailView>, ApiError> {
-    Ok(Json(detail(&state, &admin.workspace, mock, call).await?))
+    Ok(Json(
+        detail(&state, &admin.workspace, &mock, call_id).await?,
+    ))
 }
 
-/// One call of a mock in full: what the API and the call's page show.
+/// The route's `{call_id}`, beside the mock's `{id}`.
+#[derive(Debug, Deserialize)]
+pub struct CallPath {
+    pub call_id: Uuid,
+}
+
+/// One call of a mock of the workspace in full: what the API and the call's page show.
 pub async fn detail(
     state: &AppState,
     workspace: &Workspace,
-    mock: MockId,
+    mock: &Mock,
     call: Uuid,
 ) -> Result<CallDetailView, ApiError> {
-    own_mock(state, workspace, mock).await?;
-    let (call, callbacks) = state.store.call(workspace, mock, call).await?;
+    let (call, callbacks) = state.store.call(workspace, mock.id, call).await?;
     Ok(CallDetailView::new(call, callbacks))
 }
 
@@ -496,17 +493,15 @@ pub async fn detail(
 )]
 async fn clear_calls(
     State(state): State<AppState>,
-    admin: Admin,
-    ApiPath(mock): ApiPath<MockId>,
+    OwnMock(admin, mock): OwnMock,
 ) -> Result<StatusCode, ApiError> {
-    clear(&state, &admin.workspace, mock).await?;
+    clear(&state, &admin.workspace, &mock).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deletes every logged call of a mock of the workspace; returns how many there were.
-pub async fn clear(state: &AppState, workspace: &Workspace, mock: MockId) -> Result<u64, ApiError> {
-    own_mock(state, workspace, mock).await?;
-    Ok(state.store.clear_calls(workspace, mock).await?)
+pub async fn clear(state: &AppState, workspace: &Workspace, mock: &Mock) -> Result<u64, ApiError> {
+    Ok(state.store.clear_calls(workspace, mock.id).await?)
 }
 
 #[cfg(test)]

@@ -22,10 +22,10 @@ use tokio::sync::mpsc;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::api::{CallDetailView, FilterParams, own_mock, query_of};
+use super::api::{CallDetailView, FilterParams, query_of};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiPath};
+use crate::extract::{Admin, ApiPath, own_mock};
 
 /// Calls read from the database at a time.
 const PAGE: u32 = 200;

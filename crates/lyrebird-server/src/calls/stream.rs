@@ -11,13 +11,12 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use lyrebird_store::MockId;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::api::{CallSummaryView, own_mock};
+use super::api::CallSummaryView;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiPath};
+use crate::extract::OwnMock;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -34,11 +33,9 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 )]
 pub(super) async fn stream_calls(
     State(state): State<AppState>,
-    admin: Admin,
-    ApiPath(mock): ApiPath<MockId>,
+    OwnMock(admin, mock): OwnMock,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    own_mock(&state, &admin.workspace, mock).await?;
-    let workspace = admin.workspace.id();
+    let (workspace, mock) = (admin.workspace.id(), mock.id);
     let (calls, closing) = state.call_log.subscribe();
     let events = futures_util::stream::unfold(
         (calls, closing),

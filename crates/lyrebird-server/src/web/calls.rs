@@ -14,22 +14,22 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lyrebird_engine::{DecidedBy, Explanation};
-use lyrebird_store::{KeyId, MockId, Workspace};
+use lyrebird_store::{KeyId, Mock, MockId, Workspace};
 use minijinja::context;
 use minijinja::value::Serde;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::csrf::PostedForm;
 use super::format::{self, ShownBody};
 use super::session::percent_encode;
-use super::{Flash, PageError, WebSession, page, redirect_with};
+use super::{Flash, PageError, PagePath, WebSession, page, redirect_with};
 use crate::AppState;
 use crate::calls::api::{
-    self, CallDetailView, CallSummaryView, FilterParams, MessageView, PageParams,
+    self, CallDetailView, CallPath, CallSummaryView, FilterParams, MessageView, PageParams,
 };
 use crate::error::ApiError;
+use crate::extract::{OwnMock, own_mock};
 use crate::keys::KeyView;
 
 pub fn router() -> Router<AppState> {
@@ -170,18 +170,13 @@ fn target(path: &str, query: &str) -> String {
 }
 
 /// The mock's name and URL, for the heading and the empty state.
-async fn mock_heading(
-    state: &AppState,
-    workspace: &Workspace,
-    id: MockId,
-) -> Result<minijinja::Value, PageError> {
-    let mock = state.store.mock(workspace, id).await?;
-    Ok(context! {
-        id => id.to_string(),
-        name => mock.name,
+fn mock_heading(state: &AppState, mock: &Mock) -> minijinja::Value {
+    context! {
+        id => mock.id.to_string(),
+        name => &mock.name,
         private => mock.private,
-        path_url => state.settings.mock_path_url(id),
-    })
+        path_url => state.settings.mock_path_url(mock.id),
+    }
 }
 
 fn mock_id(id: &str) -> Result<MockId, PageError> {
@@ -190,12 +185,11 @@ fn mock_id(id: &str) -> Result<MockId, PageError> {
 
 async fn call_log(
     State(state): State<AppState>,
-    session: WebSession,
-    Path(id): Path<String>,
+    OwnMock(session, mock): OwnMock<WebSession>,
     Query(search): Query<SearchForm>,
 ) -> Result<Response, PageError> {
-    let id = mock_id(&id)?;
-    let mock = mock_heading(&state, &session.workspace, id).await?;
+    let id = mock.id;
+    let mock = mock_heading(&state, &mock);
     let params = PageParams {
         limit: None,
         cursor: Some(search.cursor.clone()).filter(|cursor| !cursor.is_empty()),
@@ -253,8 +247,8 @@ async fn clear_calls(
     Path(id): Path<String>,
     PostedForm { session, .. }: PostedForm<IgnoredAny>,
 ) -> Result<Response, PageError> {
-    let id = mock_id(&id)?;
-    let cleared = api::clear(&state, &session.workspace, id).await?;
+    let mock = own_mock(&state, &session.workspace, mock_id(&id)?).await?;
+    let cleared = api::clear(&state, &session.workspace, &mock).await?;
     let text = match cleared {
         1 => "Cleared 1 call from the log.".to_owned(),
         n => format!("Cleared {} calls from the log.", format::count(n)),
@@ -306,13 +300,12 @@ struct Miss {
 
 async fn call_page(
     State(state): State<AppState>,
-    session: WebSession,
-    Path((id, call_id)): Path<(String, String)>,
+    OwnMock(session, mock): OwnMock<WebSession>,
+    PagePath(CallPath { call_id }): PagePath<CallPath>,
 ) -> Result<Response, PageError> {
-    let id = mock_id(&id)?;
-    let call_id: Uuid = call_id.parse().map_err(|_| PageError::NotFound)?;
-    let mock = mock_heading(&state, &session.workspace, id).await?;
-    let call: CallDetailView = api::detail(&state, &session.workspace, id, call_id).await?;
+    let call: CallDetailView = api::detail(&state, &session.workspace, &mock, call_id).await?;
+    let id = mock.id;
+    let mock = mock_heading(&state, &mock);
     let key = match call.key_id {
         Some(key) => key_used(&state, &session.workspace, KeyId::from(key)).await?,
         None => None,

@@ -31,7 +31,7 @@ use super::mocks::MockSummary;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::parse_json;
+use crate::extract::{OwnMock, own_mock, parse_json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -495,10 +495,8 @@ fn editor(
 
 async fn new_example(
     State(state): State<AppState>,
-    session: WebSession,
-    PagePath(mock_id): PagePath<MockId>,
+    OwnMock(session, mock): OwnMock<WebSession>,
 ) -> Result<Response, PageError> {
-    let mock = state.store.mock(&session.workspace, mock_id).await?;
     editor(
         &state,
         &session,
@@ -512,15 +510,21 @@ async fn new_example(
     )
 }
 
+/// The route's `{example_id}`, beside the mock's `{id}`.
+#[derive(Debug, Deserialize)]
+struct ExamplePath {
+    example_id: ExampleId,
+}
+
 async fn edit_example(
     State(state): State<AppState>,
-    session: WebSession,
-    PagePath((mock_id, example_id)): PagePath<(MockId, ExampleId)>,
+    OwnMock(session, mock): OwnMock<WebSession>,
+    PagePath(ExamplePath { example_id }): PagePath<ExamplePath>,
 ) -> Result<Response, PageError> {
-    let (mock, stored) = tokio::try_join!(
-        state.store.mock(&session.workspace, mock_id),
-        state.store.example(&session.workspace, mock_id, example_id),
-    )?;
+    let stored = state
+        .store
+        .example(&session.workspace, mock.id, example_id)
+        .await?;
     editor(
         &state,
         &session,
@@ -587,7 +591,7 @@ async fn save(
         }
         Err(errors) => errors,
     };
-    let mock = state.store.mock(&session.workspace, mock_id).await?;
+    let mock = own_mock(state, &session.workspace, mock_id).await?;
     editor(
         state,
         session,

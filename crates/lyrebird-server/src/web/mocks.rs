@@ -14,14 +14,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use lyrebird_engine::{ResponseSpec, SelectionMode};
-use lyrebird_store::{Delay, Mock, MockDraft, MockId, StoredExample, UsageMonth, Workspace};
+use lyrebird_store::{Delay, Mock, MockDraft, MockId, StoredExample, UsageMonth};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 
 use super::csrf::PostedForm;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
-use crate::extract::parse_json;
+use crate::extract::{OwnMock, own_mock, parse_json};
 use crate::mocks::MockFields;
 use crate::{AppState, Settings};
 
@@ -373,23 +373,26 @@ fn render_mock_page(
     )
 }
 
-async fn load(
+/// The examples of a mock already found. Never read beside the search for the mock: a join that
+/// gives up on this read when the mock is not found may cancel it inside its `BEGIN`, and sqlx
+/// 0.9 then returns the connection to the pool in a transaction nobody ends (the next
+/// `SET TRANSACTION` on it fails).
+async fn examples_of(
     state: &AppState,
-    workspace: &Workspace,
-    id: MockId,
-) -> Result<(Mock, Vec<StoredExample>), PageError> {
-    Ok(tokio::try_join!(
-        state.store.mock(workspace, id),
-        state.store.list_examples(workspace, id),
-    )?)
+    session: &WebSession,
+    mock: &Mock,
+) -> Result<Vec<StoredExample>, PageError> {
+    Ok(state
+        .store
+        .list_examples(&session.workspace, mock.id)
+        .await?)
 }
 
 async fn mock_page(
     State(state): State<AppState>,
-    session: WebSession,
-    PagePath(id): PagePath<MockId>,
+    OwnMock(session, mock): OwnMock<WebSession>,
 ) -> Result<Response, PageError> {
-    let (mock, examples) = load(&state, &session.workspace, id).await?;
+    let examples = examples_of(&state, &session, &mock).await?;
     let settings = SettingsForm::of(&mock);
     render_mock_page(
         &state,
@@ -433,7 +436,8 @@ async fn save_settings(
             }
         }
     };
-    let (mock, examples) = load(&state, &session.workspace, id).await?;
+    let mock = own_mock(&state, &session.workspace, id).await?;
+    let examples = examples_of(&state, &session, &mock).await?;
     render_mock_page(
         &state,
         &session,
@@ -454,10 +458,9 @@ fn form_field(field: &str) -> &str {
 
 async fn confirm_delete(
     State(state): State<AppState>,
-    session: WebSession,
-    PagePath(id): PagePath<MockId>,
+    OwnMock(session, mock): OwnMock<WebSession>,
 ) -> Result<Response, PageError> {
-    let (mock, examples) = load(&state, &session.workspace, id).await?;
+    let examples = examples_of(&state, &session, &mock).await?;
     page(
         &session,
         StatusCode::OK,
@@ -479,7 +482,7 @@ async fn delete_mock(
     PagePath(id): PagePath<MockId>,
     PostedForm { session, .. }: PostedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let mock = state.store.mock(&session.workspace, id).await?;
+    let mock = own_mock(&state, &session.workspace, id).await?;
     state.store.delete_mock(&session.workspace, id).await?;
     Ok(redirect_with(
         "/mocks",
