@@ -558,9 +558,10 @@ const CALL_COLUMNS: &str = "id, workspace_id, mock_id, at, method, host, path, q
      callbacks_queued";
 
 async fn insert_call_rows(tx: &mut sqlx::PgConnection, calls: &[NewCall]) -> Result<()> {
-    let mut rows = CopyRows::new();
+    let statement = format!("COPY calls ({CALL_COLUMNS}) FROM STDIN (FORMAT binary)");
+    let mut rows = CopyRows::start(tx, &statement).await?;
     for call in calls {
-        rows.row(27);
+        rows.row(27).await?;
         rows.uuid(call.id);
         rows.uuid(call.workspace_id.as_uuid());
         rows.uuid(call.mock_id.as_uuid());
@@ -587,12 +588,7 @@ async fn insert_call_rows(tx: &mut sqlx::PgConnection, calls: &[NewCall]) -> Res
         rows.nullable(call.key_id, |rows, id| rows.uuid(id.as_uuid()));
         rows.int4(i32::try_from(call.callbacks_queued).unwrap_or(i32::MAX));
     }
-    copy_in(
-        tx,
-        &format!("COPY calls ({CALL_COLUMNS}) FROM STDIN (FORMAT binary)"),
-        rows,
-    )
-    .await
+    rows.finish().await
 }
 
 fn stored_body(rows: &mut CopyRows, body: &StoredBody) {
@@ -605,9 +601,11 @@ async fn insert_callback_rows(
     tx: &mut sqlx::PgConnection,
     callbacks: &[NewCallback],
 ) -> Result<()> {
-    let mut rows = CopyRows::new();
+    let statement = "COPY call_callbacks (id, call_id, at, url, method, status, latency_us, \
+                     error) FROM STDIN (FORMAT binary)";
+    let mut rows = CopyRows::start(tx, statement).await?;
     for callback in callbacks {
-        rows.row(8);
+        rows.row(8).await?;
         rows.uuid(callback.id);
         rows.uuid(callback.call_id);
         rows.timestamptz(callback.at);
@@ -617,20 +615,7 @@ async fn insert_callback_rows(
         rows.int8(size(callback.latency_us));
         rows.nullable(callback.error.as_deref(), CopyRows::text);
     }
-    copy_in(
-        tx,
-        "COPY call_callbacks (id, call_id, at, url, method, status, latency_us, error) \
-         FROM STDIN (FORMAT binary)",
-        rows,
-    )
-    .await
-}
-
-async fn copy_in(tx: &mut sqlx::PgConnection, statement: &str, rows: CopyRows) -> Result<()> {
-    let mut copy = tx.copy_in_raw(statement).await?;
-    copy.send(rows.finish()).await?;
-    copy.finish().await?;
-    Ok(())
+    rows.finish().await
 }
 
 /// A count or size as a `bigint`, saturating (no call is 2^63 bytes or microseconds).
