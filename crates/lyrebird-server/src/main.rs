@@ -8,6 +8,11 @@ use lyrebird_server::config::ServeArgs;
 use lyrebird_store::WorkspaceRef;
 use tracing_subscriber::EnvFilter;
 
+/// Much faster than glibc's malloc for the many small, short-lived allocations of a mock call
+/// (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Lyrebird: mock API servers you run yourself.
 #[derive(Debug, Parser)]
 #[command(name = "lyrebird", version, about)]

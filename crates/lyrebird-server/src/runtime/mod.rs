@@ -316,7 +316,10 @@ pub async fn route(State(state): State<AppState>, request: Request, next: Next) 
     if let Some(target) = mock_target(&state.settings.base_host, host, request.uri().path()) {
         return call::serve(&state, target, request).await;
     }
-    let target = request.uri().path_and_query().map_or("", |target| target.as_str());
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("", |target| target.as_str());
     let change = admin_change(request.method(), target);
     let response = next.run(request).await;
     // Pages answer a successful form with a redirect.
