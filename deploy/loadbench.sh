@@ -6,6 +6,8 @@
 #   DURATION=30 CONNECTIONS=128 ./deploy/loadbench.sh
 #   PERF=/tmp/mock.perf ./deploy/loadbench.sh   # also profile core 0 during the mock's load
 #   SKIP_BUILD=1 ./deploy/loadbench.sh          # use the release binaries already built
+#   DB_CORE=1 ./deploy/loadbench.sh             # the embedded PostgreSQL on core 1, beside the
+#                                               # load generator, instead of the server's core
 #
 # 1. Builds release binaries (lyrebird, hello, loadgen).
 # 2. Runs `hello` pinned to core 0 and loads it from `loadgen` pinned to core 1.
@@ -176,6 +178,13 @@ server_pids=("${server_pid}")
 if [[ -z "${DATABASE_URL:-}" ]]; then
     postmaster="$(head -n 1 "${work}/data/postgres/postmaster.pid")"
     server_pids+=("${postmaster}" $(ps -o pid= --ppid "${postmaster}"))
+    if [[ -n "${DB_CORE:-}" ]]; then
+        # New backends fork from the postmaster and inherit its core.
+        for pid in "${server_pids[@]:1}"; do
+            taskset -a -p -c "${DB_CORE}" "${pid}" >/dev/null
+        done
+        say "PostgreSQL moved to core ${DB_CORE}"
+    fi
 fi
 mock_ticks="$(cpu_ticks "${server_pids[@]}")"
 lyrebird_ticks="$(cpu_ticks "${server_pid}")"
