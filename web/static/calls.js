@@ -28,6 +28,7 @@
       case "fallback": return "No matching example (fallback response)";
       case "refused": return call.status === 401 ? "Refused: no valid key" : "Refused";
       case "over_quota": return "Refused: monthly quota used up";
+      case "preflight": return "CORS preflight, answered by Lyrebird";
       default: return "No matching example";
     }
   };

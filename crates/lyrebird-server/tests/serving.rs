@@ -313,19 +313,7 @@ async fn a_private_mock_answers_only_live_keys_of_its_workspace() {
 
     // Every call is in the call log, refusals included; the last names the mock key.
     let calls_path = format!("/api/v1/mocks/{mock}/calls");
-    let logged = Instant::now();
-    let calls = loop {
-        let (_, page) = server.api(Method::GET, &calls_path, &owner.key, None).await;
-        let calls = page["calls"].as_array().cloned().unwrap_or_default();
-        if calls.len() == 5 {
-            break calls;
-        }
-        assert!(
-            logged.elapsed() < Duration::from_secs(5),
-            "calls never logged: {page}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let calls = server.logged_calls(&owner.key, &mock, 5).await;
     let outcomes: Vec<&str> = calls
         .iter()
         .map(|c| c["outcome"].as_str().unwrap())
@@ -704,6 +692,33 @@ async fn browsers_preflights_are_answered_and_every_response_allows_the_origin()
             assert!(exposed.contains("ratelimit-remaining"), "{exposed}");
         }
     }
+
+    // The preflight is in the call log with the rest; only the two answered calls count.
+    let calls = server.logged_calls(&user.key, &mock, 4).await;
+    let logged: Vec<(&str, &str, u64)> = calls
+        .iter()
+        .map(|c| {
+            let method = c["method"].as_str().unwrap();
+            (
+                method,
+                c["outcome"].as_str().unwrap(),
+                c["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        logged,
+        [
+            ("PUT", "refused", 401),
+            ("PUT", "matched", 200),
+            ("OPTIONS", "matched", 200),
+            ("OPTIONS", "preflight", 204),
+        ]
+    );
+    let (_, usage) = server
+        .api(Method::GET, "/api/v1/usage", &user.key, None)
+        .await;
+    assert_eq!(usage["calls"], 2, "{usage}");
 }
 
 #[tokio::test]

@@ -29,6 +29,8 @@ pub enum CallOutcomeKind {
     Fallback,
     Refused,
     OverQuota,
+    /// A browser's CORS preflight, answered by the runtime for the mock.
+    Preflight,
 }
 
 impl CallOutcomeKind {
@@ -39,6 +41,7 @@ impl CallOutcomeKind {
             CallOutcomeKind::Fallback => "fallback",
             CallOutcomeKind::Refused => "refused",
             CallOutcomeKind::OverQuota => "over_quota",
+            CallOutcomeKind::Preflight => "preflight",
         }
     }
 }

@@ -193,7 +193,7 @@ pub struct CallSummaryView {
     /// The query string, without `?`.
     pub query: String,
     pub status: u16,
-    /// `matched`, `no_match`, `fallback`, `refused` or `over_quota`.
+    /// `matched`, `no_match`, `fallback`, `refused`, `over_quota` or `preflight`.
     #[schema(example = "no_match")]
     pub outcome: String,
     /// Whether an example answered.

@@ -78,6 +78,9 @@ pub enum CallOutcome {
     Refused { reason: String },
     /// Refused because the workspace used up its monthly quota.
     OverQuota,
+    /// A browser's CORS preflight, answered by the runtime (no example answers `OPTIONS` on
+    /// that path).
+    Preflight,
 }
 
 impl CallOutcome {
@@ -88,6 +91,7 @@ impl CallOutcome {
             CallOutcome::Fallback { .. } => CallOutcomeKind::Fallback,
             CallOutcome::Refused { .. } => CallOutcomeKind::Refused,
             CallOutcome::OverQuota => CallOutcomeKind::OverQuota,
+            CallOutcome::Preflight => CallOutcomeKind::Preflight,
         }
     }
 
@@ -132,7 +136,7 @@ impl CallOutcome {
                 Some(explanation.clone())
             }
             CallOutcome::Refused { reason } => Some(serde_json::json!({ "reason": reason })),
-            CallOutcome::OverQuota => None,
+            CallOutcome::OverQuota | CallOutcome::Preflight => None,
         }
     }
 
@@ -146,7 +150,7 @@ impl CallOutcome {
             CallOutcome::Refused { reason } => {
                 to_raw_value(&serde_json::json!({ "reason": reason }))
             }
-            CallOutcome::OverQuota => return None,
+            CallOutcome::OverQuota | CallOutcome::Preflight => return None,
         };
         raw.ok()
     }

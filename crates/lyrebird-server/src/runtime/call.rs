@@ -159,11 +159,16 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
     if cors::is_preflight(call.method.as_str(), &call.headers)
         && !answers_options_itself(mock, &request)
     {
-        let preflight = Response::builder()
-            .status(StatusCode::NO_CONTENT)
-            .body(Body::empty())
-            .expect("a status and no body make a response");
-        return with_headers(preflight, &cors::preflight_headers(&call.headers));
+        let preflight = Answer {
+            status: StatusCode::NO_CONTENT.as_u16(),
+            headers: cors::preflight_headers(&call.headers),
+            body: Bytes::new(),
+            outcome: CallOutcome::Preflight,
+            error: None,
+            delay_ms: 0,
+            callbacks: Vec::new(),
+        };
+        return finish(state, mock, call, Some(request), preflight, None);
     }
     let presented = call.headers.get("x-api-key");
     let presented_any = presented.is_some();

@@ -143,6 +143,7 @@ impl CallRow {
             (None, "refused") if call.status == 401 => "Refused: no valid key".to_owned(),
             (None, "refused") => "Refused".to_owned(),
             (None, "over_quota") => "Refused: monthly quota used up".to_owned(),
+            (None, "preflight") => "CORS preflight, answered by Lyrebird".to_owned(),
             (None, _) => "No matching example".to_owned(),
         };
         Self {

@@ -128,6 +128,25 @@ impl Server {
         id
     }
 
+    /// The mock's logged calls, newest first, once the writer has stored `count` of them (it
+    /// writes in batches, a moment after the calls).
+    pub async fn logged_calls(&self, key: &str, mock: &str, count: usize) -> Vec<Value> {
+        let path = format!("/api/v1/mocks/{mock}/calls");
+        let waiting = std::time::Instant::now();
+        loop {
+            let (_, page) = self.api(Method::GET, &path, key, None).await;
+            let calls = page["calls"].as_array().cloned().unwrap_or_default();
+            if calls.len() == count {
+                return calls;
+            }
+            assert!(
+                waiting.elapsed() < Duration::from_secs(5),
+                "{count} calls never logged: {page}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Sends SIGINT and waits for a graceful stop.
     pub fn interrupt(mut self) -> ExitStatus {
         let status = Command::new("kill")
