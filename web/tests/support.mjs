@@ -3,7 +3,9 @@
 // playwright-core, and a few steps users take over and over (sign up, call a mock).
 //
 // The binary is the one cargo built (target/debug/lyrebird, or LYREBIRD_BIN); the browser is
-// /usr/bin/chromium (or CHROMIUM). Screenshots go to docs/screenshots/, overwriting the last ones.
+// /usr/bin/chromium (or CHROMIUM). Screenshots go to target/screenshots/, or, with
+// LYREBIRD_UPDATE_SCREENSHOTS=1, to docs/screenshots/ (the README's), overwriting the last ones:
+// a test run leaves the working tree as it found it.
 
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +17,9 @@ import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '../..');
-const screenshotDir = join(repoRoot, 'docs/screenshots');
+const screenshotDir = process.env.LYREBIRD_UPDATE_SCREENSHOTS === '1'
+  ? join(repoRoot, 'docs/screenshots')
+  : join(repoRoot, 'target/screenshots');
 
 /** How long the server may take to come up: a first start runs initdb (a hang guard). */
 const STARTUP_GUARD_MS = 120_000;
@@ -133,7 +137,7 @@ export async function newPage(browser) {
 }
 
 /**
- * Saves a full-page screenshot as docs/screenshots/<name>.png, at the page's width or, with
+ * Saves a full-page screenshot as <name>.png (see screenshotDir above), at the page's width or, with
  * `{ width: 390 }`, at a phone's (the page is put back to its size afterwards).
  */
 export async function screenshot(page, name, { width } = {}) {
