@@ -101,15 +101,17 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(Extension(web::throttle::LoginThrottle::default()))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            runtime::route,
-        ))
+        // Inside the runtime's routing: requests of the app and the API are logged, mock calls
+        // are not (they are in the call log; a line per call would cost more than the call).
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            runtime::route,
+        ))
         .with_state(state)
 }
 
