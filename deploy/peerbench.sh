@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# Lyrebird against other mock servers (Prism, Mockoon CLI): the same mock on each, loaded the same
+# way, in the same run, on this machine's loopback only.
+#
+#   ./deploy/peerbench.sh                       # 10 s each after a 5 s warm-up, 64 connections
+#   DURATION=30 CONNECTIONS=128 WARMUP=10 ./deploy/peerbench.sh
+#   SKIP_BUILD=1 ./deploy/peerbench.sh          # use the release binaries already built
+#
+# 1. Builds release binaries (lyrebird, loadgen) and installs the peers with npm, at pinned
+#    versions, into <target dir>/peerbench/<peer>/ when that version is not there yet.
+# 2. Gives all three one JSON endpoint, GET /orders/{id}, answering the same static order
+#    (about 300 bytes): Lyrebird one example without a template, Prism an OpenAPI 3 document with
+#    that response as its example (static mode), Mockoon an environment file with one route
+#    whose templating is off.
+# 3. Runs each server in turn pinned to core 0, checks that /orders/42 answers 200, JSON, with
+#    that body, warms it with a short load, then loads it from `loadgen` pinned to core 1.
+#    Lyrebird is measured as shipped: call log and monthly quota on (LYREBIRD_MONTHLY_QUOTA set
+#    high enough), with RUST_LOG keeping request lines off its console. The peers run with their
+#    default settings, likewise without a console line per request where they can: Prism with
+#    --verboseLevel warn (at info its request lines cost it about two thirds of its rate);
+#    Mockoon has no such setting and writes a JSON line per request, sent to a file, and no log
+#    file of its own (-X, as in its container image).
+# 4. Prints requests/s, p50, p99, server CPU per request and how busy the server kept core 0, for
+#    each, and Lyrebird's ratio to each peer (budget in DESIGN.md: at least 10x their requests
+#    per second).
+# A peer that cannot be installed, started or does not answer as expected is skipped with the
+# reason, and the script then exits non-zero: no figure is printed for it. Everything it starts
+# is stopped when it ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-64}"
+WARMUP="${WARMUP:-5}"
+# Prism 5.15 and later need Node.js 24; 5.14.2 is the newest that runs on Debian's Node.js 20.
+PRISM_VERSION="${PRISM_VERSION:-5.14.2}"
+MOCKOON_VERSION="${MOCKOON_VERSION:-9.9.0}"
+# Request logging of every call at INFO would measure the terminal, not the server.
+export RUST_LOG="${RUST_LOG:-warn,lyrebird_server=info}"
+
+say() { printf 'peerbench: %s\n' "$*" >&2; }
+fail() { say "$*"; exit 1; }
+say "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
+
+for tool in curl jq taskset cargo; do
+    command -v "${tool}" >/dev/null || fail "${tool} is missing (Debian: apt-get install ${tool/taskset/util-linux})"
+done
+for tool in node npm; do
+    command -v "${tool}" >/dev/null ||
+        fail "${tool} is missing: Prism and Mockoon run on Node.js and are installed with npm (Debian: apt-get install nodejs npm)"
+done
+say "Node.js $(node --version), npm $(npm --version 2>/dev/null)"
+
+if [[ "$(nproc)" -ge 2 ]]; then
+    server_cpu=(taskset -c 0)
+    load_cpu=(taskset -c 1)
+else
+    say "only one core: nothing is pinned, server and load generator share it"
+    server_cpu=()
+    load_cpu=()
+fi
+
+target_dir="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+    say "building release binaries"
+    cargo build --release --quiet -p lyrebird-server -p lyrebird-loadbench
+fi
+bin="${target_dir}/release"
+for binary in lyrebird loadgen; do
+    [[ -x "${bin}/${binary}" ]] || fail "${bin}/${binary} is missing: run without SKIP_BUILD"
+done
+cache="${target_dir}/peerbench"
+
+work="$(mktemp -d)"
+# The embedded cluster runs as the `postgres` user when we are root: it must reach the data dir.
+chmod 755 "${work}"
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill -TERM "${pid}" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "${pid}" 2>/dev/null || true
+    done
+    rm -rf "${work}"
+}
+trap cleanup EXIT
+
+# Tools that were not measured, with the reason; any makes the exit status non-zero.
+skipped=()
+skip() {
+    say "skipping $1: $2"
+    skipped+=("$1: $2")
+}
+
+# --- the mock every tool serves ---------------------------------------------------------------
+order='{"id":"42","status":"shipped","placed_at":"2026-01-15T10:30:00Z",
+  "customer":{"name":"Ada Lovelace","email":"ada@example.com"},
+  "items":[{"sku":"A1","name":"Analytical engine gear","qty":2,"price":9.5},
+           {"sku":"B2","name":"Punched card reader","qty":1,"price":80.5}],
+  "shipping":{"method":"standard","city":"London","postcode":"W1 1AA"},
+  "total":99.5,"currency":"EUR"}'
+order="$(jq -c . <<<"${order}")"
+expected="$(jq -cS . <<<"${order}")"
+say "the order every tool answers: ${#order} bytes"
+
+jq -n --argjson order "${order}" '{
+  openapi: "3.0.3",
+  info: {title: "peerbench", version: "1"},
+  paths: {"/orders/{id}": {get: {
+    operationId: "getOrder",
+    parameters: [{name: "id", in: "path", required: true, schema: {type: "string"}}],
+    responses: {"200": {description: "an order",
+                        content: {"application/json": {example: $order}}}}
+  }}}
+}' >"${work}/prism.json"
+
+# Every field Mockoon's schema requires (its defaults), so it loads the file without repairing it.
+jq -n --arg order "${order}" '{
+  uuid: "6f1c6c1e-3f53-4f2b-9a55-1b1e7c1f0001", lastMigration: 33, name: "peerbench",
+  endpointPrefix: "", latency: 0, port: 3000, hostname: "",
+  folders: [], rootChildren: [{type: "route", uuid: "6f1c6c1e-3f53-4f2b-9a55-1b1e7c1f0002"}],
+  proxyMode: false, proxyHost: "", proxyRemovePrefix: false,
+  tlsOptions: {enabled: false, type: "CERT", pfxPath: "", certPath: "", keyPath: "", caPath: "",
+               passphrase: ""},
+  cors: true, headers: [], proxyReqHeaders: [], proxyResHeaders: [], data: [], callbacks: [],
+  routes: [{
+    uuid: "6f1c6c1e-3f53-4f2b-9a55-1b1e7c1f0002", type: "http", documentation: "",
+    method: "get", endpoint: "orders/:id", responseMode: null, streamingMode: null,
+    streamingInterval: 0,
+    responses: [{
+      uuid: "6f1c6c1e-3f53-4f2b-9a55-1b1e7c1f0003", body: $order, latency: 0, statusCode: 200,
+      label: "an order", headers: [{key: "Content-Type", value: "application/json"}],
+      bodyType: "INLINE", filePath: "", databucketID: "", sendFileAsBody: false, rules: [],
+      rulesOperator: "OR", disableTemplating: true, fallbackTo404: false, default: true,
+      crudKey: "id", callbacks: []
+    }]
+  }]
+}' >"${work}/mockoon.json"
+
+# --- helpers ----------------------------------------------------------------------------------
+
+# Installs the npm package $2 at version $3 into ${cache}/$1 unless that version is there.
+install_peer() {
+    local name="$1" package="$2" version="$3" dir="${cache}/$1" installed
+    installed="$(jq -r .version "${dir}/node_modules/${package}/package.json" 2>/dev/null || true)"
+    [[ "${installed}" == "${version}" ]] && return 0
+    say "installing ${package}@${version} into ${dir}"
+    mkdir -p "${dir}"
+    if ! npm install --prefix "${dir}" --no-audit --no-fund "${package}@${version}" \
+        >"${work}/npm-${name}.log" 2>&1; then
+        tail -n 20 "${work}/npm-${name}.log" >&2
+        return 1
+    fi
+}
+
+# A port nothing on loopback listens on, from $1 up.
+free_port() {
+    local port
+    for port in $(seq "$1" $(($1 + 200))); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; then
+            echo "${port}"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Waits until `url` answers at all (up to 60 s) while process `pid` lives; fails otherwise.
+wait_for_answer() {
+    local url="$1" pid="$2"
+    for _ in $(seq 600); do
+        curl -s -o /dev/null --max-time 2 "${url}" && return 0
+        kill -0 "${pid}" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# Waits until `pattern` appears in `file` (up to 120 s, a first start runs initdb); prints what
+# follows it on that line.
+wait_for_line() {
+    local file="$1" pattern="$2" pid="$3"
+    for _ in $(seq 1200); do
+        if grep -q -- "${pattern}" "${file}" 2>/dev/null; then
+            grep -m1 -o -- "${pattern}[^ ]*" "${file}" | sed "s/^${pattern}//"
+            return 0
+        fi
+        kill -0 "${pid}" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# Fails unless `url` answers 200, a JSON content type and the order (compared as JSON).
+check_answer() {
+    local url="$1" status type body
+    status="$(curl -sS -o "${work}/body" -D "${work}/head" -w '%{http_code}' "${url}")" || return 1
+    type="$(sed -n 's/^[Cc]ontent-[Tt]ype: *\([^;[:space:]]*\).*/\1/p' "${work}/head")"
+    body="$(jq -cS . "${work}/body" 2>/dev/null || cat "${work}/body")"
+    if [[ "${status}" != 200 || "${type}" != application/json || "${body}" != "${expected}" ]]; then
+        say "GET ${url} answered ${status} ${type:-without a content type}: $(head -c 300 "${work}/body")"
+        return 1
+    fi
+}
+
+# `pid` and all its descendants.
+process_tree() {
+    local child
+    echo "$1"
+    for child in $(ps -o pid= --ppid "$1"); do
+        process_tree "${child}"
+    done
+}
+
+# CPU time (user + system, in clock ticks) the given processes have used so far.
+cpu_ticks() {
+    local pid total=0
+    for pid in "$@"; do
+        [[ -r "/proc/${pid}/stat" ]] || continue
+        total=$((total + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "${total}"
+}
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# Runs loadgen on the load core for `seconds`; its report goes to stderr, its RESULT line to
+# stdout.
+load() {
+    local seconds="$1" url="$2" out
+    out="$("${load_cpu[@]}" "${bin}/loadgen" -c "${CONNECTIONS}" -d "${seconds}" "${url}")" || return 1
+    printf '%s\n' "${out}" | grep -v '^RESULT' >&2
+    printf '%s\n' "${out}" | grep '^RESULT'
+}
+
+# Figures per measured tool, in the order measured.
+measured=()
+declare -A rps p50 p99 cpu_us core_use
+
+# Checks `url`, warms it, measures it; the server's CPU is that of the processes `server_pids`
+# names (a command printing them, run right before the measured load).
+measure() {
+    local name="$1" url="$2" server_pids="$3" result ticks pids_now answered
+    if ! check_answer "${url}"; then
+        skip "${name}" "did not answer GET /orders/42 with 200 and the order"
+        return 0
+    fi
+    say "${name} answers ${url} with the order; warming up for ${WARMUP} s"
+    if ! load "${WARMUP}" "${url}" >/dev/null; then
+        skip "${name}" "the warm-up load failed"
+        return 0
+    fi
+    check_answer "${url}" || { skip "${name}" "answered wrongly after the warm-up"; return 0; }
+    read -r -a pids_now <<<"$(${server_pids} | tr '\n' ' ')"
+    ticks="$(cpu_ticks "${pids_now[@]}")"
+    result="$(load "${DURATION}" "${url}")" || { skip "${name}" "the load generator failed"; return 0; }
+    ticks=$(($(cpu_ticks "${pids_now[@]}") - ticks))
+    answered="$(field answered "${result}")"
+    if [[ "${answered}" == 0 || "$(field ok "${result}")" != "${answered}" || "$(field failed "${result}")" != 0 ]]; then
+        skip "${name}" "not every call under load was answered with 2xx (${result})"
+        return 0
+    fi
+    measured+=("${name}")
+    rps["${name}"]="$(field rps "${result}")"
+    p50["${name}"]="$(field p50_us "${result}")"
+    p99["${name}"]="$(field p99_us "${result}")"
+    cpu_us["${name}"]="$(awk -v t="${ticks}" -v n="${answered}" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%.1f", t / hz / n * 1e6 }')"
+    core_use["${name}"]="$(awk -v t="${ticks}" -v s="$(field seconds "${result}")" \
+        -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f%%", t / hz / s * 100 }')"
+}
+
+# Stops server `pid` and forgets it.
+stop() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# --- Lyrebird ---------------------------------------------------------------------------------
+LYREBIRD_DATA_DIR="${work}/data" LYREBIRD_MONTHLY_QUOTA=1000000000 \
+    "${server_cpu[@]}" "${bin}/lyrebird" serve --listen 127.0.0.1:0 >"${work}/lyrebird.log" 2>&1 &
+lyrebird_pid=$!
+pids+=("${lyrebird_pid}")
+if ! address="$(wait_for_line "${work}/lyrebird.log" 'listen=' "${lyrebird_pid}")"; then
+    tail -n 20 "${work}/lyrebird.log" >&2
+    fail "lyrebird did not start"
+fi
+base="http://${address}"
+say "lyrebird on ${address}"
+api() {
+    local method="$1" path="$2" body="${3:-}"
+    local args=(-sS --fail-with-body -X "${method}" "${base}${path}" -H 'content-type: application/json')
+    [[ -n "${key:-}" ]] && args+=(-H "authorization: Bearer ${key}")
+    [[ -n "${body}" ]] && args+=(--data-binary "${body}")
+    curl "${args[@]}"
+}
+email="peerbench-$(date +%s)-$$@example.com"
+key="$(api POST /api/v1/accounts "{\"email\":\"${email}\",\"password\":\"correct horse battery\"}" | jq -r .api_key)"
+mock="$(api POST /api/v1/mocks '{"name":"peer benchmark"}' | jq -r .id)"
+api PUT "/api/v1/mocks/${mock}/examples" "$(jq -n --argjson order "${order}" '[{
+    name: "get an order",
+    request: {method: "GET", path: "/orders/:id"},
+    response: {status: 200, body: $order}
+}]')" >/dev/null
+# The server and, when embedded, its PostgreSQL (postmaster and backends).
+lyrebird_pids() {
+    echo "${lyrebird_pid}"
+    if [[ -z "${DATABASE_URL:-}" ]]; then
+        process_tree "$(head -n 1 "${work}/data/postgres/postmaster.pid")"
+    fi
+}
+measure Lyrebird "${base}/m/${mock}/orders/42" lyrebird_pids
+stop "${lyrebird_pid}"
+
+# --- Prism ------------------------------------------------------------------------------------
+# The peer's server process (node, exec'd by taskset and env) and anything it forks.
+peer_pids() { process_tree "${peer_pid}"; }
+
+if ! install_peer prism @stoplight/prism-cli "${PRISM_VERSION}"; then
+    skip Prism "npm could not install @stoplight/prism-cli@${PRISM_VERSION}"
+elif ! port="$(free_port 4010)"; then
+    skip Prism "no free port on loopback"
+else
+    prism_version="$("${cache}/prism/node_modules/.bin/prism" --version 2>/dev/null || echo unknown)"
+    say "Prism ${prism_version} on 127.0.0.1:${port}"
+    "${server_cpu[@]}" "${cache}/prism/node_modules/.bin/prism" mock -h 127.0.0.1 -p "${port}" \
+        --verboseLevel warn "${work}/prism.json" >"${work}/prism.log" 2>&1 &
+    peer_pid=$!
+    pids+=("${peer_pid}")
+    if wait_for_answer "http://127.0.0.1:${port}/orders/42" "${peer_pid}"; then
+        measure "Prism ${prism_version}" "http://127.0.0.1:${port}/orders/42" peer_pids
+    else
+        tail -n 20 "${work}/prism.log" >&2
+        skip Prism "did not start"
+    fi
+    stop "${peer_pid}"
+fi
+
+# --- Mockoon CLI ------------------------------------------------------------------------------
+if ! install_peer mockoon @mockoon/cli "${MOCKOON_VERSION}"; then
+    skip Mockoon "npm could not install @mockoon/cli@${MOCKOON_VERSION}"
+elif ! port="$(free_port 3010)"; then
+    skip Mockoon "no free port on loopback"
+else
+    mockoon_version="$(jq -r .version "${cache}/mockoon/node_modules/@mockoon/cli/package.json")"
+    say "Mockoon CLI ${mockoon_version} on 127.0.0.1:${port}"
+    # Its log goes to standard output only (-X, as in its container image), and its home, where
+    # it would keep files, is the work directory.
+    HOME="${work}" "${server_cpu[@]}" "${cache}/mockoon/node_modules/.bin/mockoon-cli" start \
+        --data "${work}/mockoon.json" --hostname 127.0.0.1 --port "${port}" -X \
+        >"${work}/mockoon.log" 2>&1 &
+    peer_pid=$!
+    pids+=("${peer_pid}")
+    if wait_for_answer "http://127.0.0.1:${port}/orders/42" "${peer_pid}"; then
+        measure "Mockoon ${mockoon_version}" "http://127.0.0.1:${port}/orders/42" peer_pids
+    else
+        tail -n 20 "${work}/mockoon.log" >&2
+        skip Mockoon "did not start"
+    fi
+    stop "${peer_pid}"
+fi
+
+# --- the figures ------------------------------------------------------------------------------
+say "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+row() { printf '%-16s %12s %10s %10s %16s %12s\n' "$@"; }
+printf '\n'
+row "" requests/s "p50 µs" "p99 µs" "CPU µs/request" "core 0 busy"
+for name in "${measured[@]}"; do
+    row "${name}" "${rps[${name}]}" "${p50[${name}]}" "${p99[${name}]}" "${cpu_us[${name}]}" \
+        "${core_use[${name}]}"
+done
+if [[ -n "${rps[Lyrebird]:-}" ]]; then
+    for name in "${measured[@]}"; do
+        [[ "${name}" == Lyrebird ]] && continue
+        awk -v l="${rps[Lyrebird]}" -v p="${rps[${name}]}" -v lc="${cpu_us[Lyrebird]}" \
+            -v pc="${cpu_us[${name}]}" -v name="${name}" 'BEGIN {
+                printf "ratio Lyrebird / %s: %.1fx requests/s (target >= 10), %.1fx less CPU per request\n",
+                    name, l / p, pc / lc
+            }'
+    done
+fi
+if [[ "${#skipped[@]}" -gt 0 ]]; then
+    printf 'not measured: %s\n' "${skipped[@]}"
+    exit 1
+fi
