@@ -350,11 +350,9 @@ impl FromStr for AllowList {
 
     fn from_str(list: &str) -> Result<Self, Self::Err> {
         let mut allow = Self::default();
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            if let Ok(network) = entry.parse::<IpNet>() {
-                allow.networks.push(network.trunc());
-            } else if let Ok(address) = entry.parse::<IpAddr>() {
-                allow.networks.push(IpNet::from(address));
+        for entry in crate::config::list_entries(list) {
+            if let Some(network) = crate::config::parse_network(entry) {
+                allow.networks.push(network);
             } else if is_host_name(entry) {
                 allow
                     .hosts

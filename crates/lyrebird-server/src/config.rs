@@ -2,14 +2,16 @@
 //! all listed by `lyrebird serve --help`.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::Args;
+use ipnet::IpNet;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::callbacks::AllowList;
+use crate::client_addr::TrustedProxies;
 
 /// Options of `lyrebird serve`.
 #[derive(Debug, Clone, Args)]
@@ -66,6 +68,31 @@ pub struct ServeArgs {
     /// localhost,hooks.internal,10.1.0.0/16
     #[arg(long, env = "LYREBIRD_CALLBACK_ALLOW", default_value = "")]
     pub callback_allow: AllowList,
+
+    /// Reverse proxies whose X-Forwarded-For is believed, comma-separated addresses and
+    /// networks: e.g. 127.0.0.1,10.0.0.0/8. From a trusted peer the client is the rightmost
+    /// address in X-Forwarded-For that is not trusted; from any other peer the header is ignored.
+    /// Empty, nobody is trusted: the client is the TCP peer.
+    #[arg(long, env = "LYREBIRD_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// The entries of a comma-separated setting, trimmed, with empty ones left out.
+pub fn list_entries(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+}
+
+/// An address or network of a setting (`LYREBIRD_CALLBACK_ALLOW`, `LYREBIRD_TRUSTED_PROXIES`):
+/// an address is the network of that one address, and a network's host bits are dropped
+/// (`10.1.2.3/16` is `10.1.0.0/16`).
+pub fn parse_network(entry: &str) -> Option<IpNet> {
+    if let Ok(network) = entry.parse::<IpNet>() {
+        Some(network.trunc())
+    } else {
+        entry.parse::<IpAddr>().ok().map(IpNet::from)
+    }
 }
 
 /// A host with an optional port, in lower case: mock URLs are built on it and mock hosts are
@@ -239,6 +266,7 @@ mod tests {
             call_log: Default::default(),
             callback_timeout_ms: 1,
             callback_allow: AllowList::default(),
+            trusted_proxies: TrustedProxies::default(),
         };
         assert!(!format!("{args:?}").contains("s3cr3t"));
     }

@@ -10,12 +10,14 @@
 //! [`usage`], [`try_request`] and [`health`], gathered with their documentation by [`openapi`].
 //! [`runtime`] answers the mocks' own traffic and [`callbacks`] sends the requests their
 //! examples ask for afterwards. [`extract`] holds the extractors (JSON bodies, typed ids,
-//! authentication), [`error`] the one error type and [`config`] the command line. [`web`] is the
-//! web app's pages, on the same state.
+//! authentication), [`error`] the one error type and [`config`] the command line;
+//! [`client_addr`] tells who the client is, behind trusted proxies too. [`web`] is the web app's
+//! pages, on the same state.
 
 pub mod accounts;
 pub mod callbacks;
 pub mod calls;
+pub mod client_addr;
 pub mod config;
 mod database;
 pub mod error;
@@ -169,7 +171,9 @@ async fn listen_and_serve(
             max_import_bytes: args.max_import_bytes,
         }),
     };
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app(state)
+        .layer(Extension(args.trusted_proxies.clone()))
+        .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown({
             // Live tails end at the signal: graceful shutdown waits for every open connection.

@@ -2,11 +2,11 @@
 //! record, callbacks. Every answer, refusals included, is an [`Answer`] that goes out through
 //! [`finish`], so each one gets the same headers and the same record.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -25,6 +25,7 @@ use super::quota::{Admission, Limits};
 use super::routing::MockTarget;
 use crate::AppState;
 use crate::calls::{CallOutcome, CallRecord};
+use crate::client_addr::ClientAddr;
 use crate::extract::SESSION_COOKIE;
 use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
 
@@ -79,7 +80,7 @@ struct Call {
     path: String,
     query: String,
     headers: HeaderMap,
-    client_addr: Option<SocketAddr>,
+    client_addr: Option<IpAddr>,
     key_id: Option<KeyId>,
     /// Called on its own host name rather than by path (see [`confine`]).
     own_host: bool,
@@ -138,10 +139,7 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
             .to_owned(),
         path: target.path,
         query: parts.uri.query().unwrap_or_default().to_owned(),
-        client_addr: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0),
+        client_addr: ClientAddr::of(&parts).0,
         method: parts.method,
         headers: parts.headers,
         key_id: None,
@@ -558,7 +556,7 @@ fn call_record(
         outcome: answer.outcome,
         error: answer.error,
         latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-        client_addr: call.client_addr.map(|addr| addr.ip()),
+        client_addr: call.client_addr,
         key_id: call.key_id,
         callbacks,
     }

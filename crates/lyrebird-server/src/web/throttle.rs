@@ -8,17 +8,19 @@
 //! elsewhere therefore never locks its owner out; one address guessing many emails is held by
 //! the per-address count. An attempt is counted as a failure before the password is checked, so
 //! guesses sent in parallel are held like guesses in a row; a success takes its attempt back and
-//! clears the email's count. The address is the TCP peer: behind a proxy that is the proxy, so
-//! both counts hold for everyone behind it.
+//! clears the email's count. The address is [`ClientAddr`]'s: the TCP peer, or behind a proxy
+//! the operator trusts, the client it forwarded for (`--trusted-proxies`); behind a proxy that
+//! is not trusted, the proxy, and then both counts hold for everyone behind it.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use lyrebird_store::{Email, Secret, Session, Store, StoreError};
+
+/// What the throttled handlers take the address from.
+pub use crate::client_addr::ClientAddr;
 
 pub const FREE_FAILURES_PER_EMAIL: u32 = 5;
 pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
@@ -176,24 +178,6 @@ fn subjects(
     );
     let address = address.map(|ip| (Subject::Address(ip), FREE_FAILURES_PER_ADDRESS));
     std::iter::once(email).chain(address)
-}
-
-/// The client's address, when the server was started with connection info (`lyrebird serve`
-/// is; tests that serve the bare router are not).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip()),
-        ))
-    }
 }
 
 #[cfg(test)]

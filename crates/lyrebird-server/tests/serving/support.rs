@@ -181,6 +181,7 @@ pub fn lyrebird() -> Command {
         .env_remove("LYREBIRD_BASE_HOST")
         .env_remove("LYREBIRD_DATA_DIR")
         .env_remove("LYREBIRD_MONTHLY_QUOTA")
+        .env_remove("LYREBIRD_TRUSTED_PROXIES")
         .env("RUST_LOG", "info,tower_http=warn");
     command
 }
