@@ -108,7 +108,7 @@ impl Store {
     /// Creates the account, its personal workspace and a first `admin` key, all or nothing.
     pub async fn sign_up(&self, email: &Email, password: NewPassword) -> Result<SignUp> {
         let password_hash = hash_password(password.0).await?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let account: Account = sqlx::query_as(
             "INSERT INTO accounts (id, email, password_hash) VALUES ($1, $2, $3)
              RETURNING id, email, created_at",
@@ -164,7 +164,7 @@ impl Store {
 
         let token = random_token("", 43);
         let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         // Expired sessions are of no use; each login clears its account's.
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND expires_at <= now()")
             .bind(account_id)

@@ -263,7 +263,7 @@ impl Store {
     }
 
     async fn copy_calls(&self, calls: &[NewCall], callbacks: &[NewCallback]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // A log, not a ledger: the commit does not wait for the disk. A crash of PostgreSQL
         // itself may lose the last fraction of a second of calls (three times
         // wal_writer_delay at most), never leaves a torn row.
@@ -408,7 +408,7 @@ impl Store {
 
     /// Deletes every call of a mock; returns how many there were.
     pub async fn clear_calls(&self, workspace: &Workspace, mock: MockId) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query(
             "WITH deleted AS ( \
                  DELETE FROM calls WHERE workspace_id = $1 AND mock_id = $2 RETURNING id \

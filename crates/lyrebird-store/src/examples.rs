@@ -102,7 +102,7 @@ impl Store {
         mock: MockId,
         edit: impl AsyncFnOnce(&mut PgConnection) -> Result<T>,
     ) -> Result<T> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         lock_mock(&mut tx, workspace, mock).await?;
         let outcome = edit(&mut tx).await?;
         notify_mock_changed(&mut tx, mock).await?;
@@ -116,7 +116,7 @@ impl Store {
         workspace: &Workspace,
         mock: MockId,
     ) -> Result<Vec<StoredExample>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let exists: Option<MockId> =
             sqlx::query_scalar("SELECT id FROM mocks WHERE id = $1 AND workspace_id = $2")
                 .bind(mock)
@@ -238,7 +238,7 @@ impl Store {
     ) -> Result<(Mock, Vec<StoredExample>)> {
         let examples: Vec<(Option<ExampleId>, Example)> =
             examples.iter().map(|e| (None, e.clone())).collect();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let mock = insert_mock(&mut tx, workspace, draft).await?;
         let stored = write_examples(&mut tx, mock.id, &examples).await?;
         notify_mock_changed(&mut tx, mock.id).await?;
@@ -259,7 +259,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let mut tx = self.pool().begin().await.map_err(StoreError::from)?;
+        let mut tx = self.begin().await?;
         let mock = edit_mock(&mut tx, workspace, id, edit).await?;
         let stored = write_examples(&mut tx, id, examples).await?;
         notify_mock_changed(&mut tx, id).await?;

@@ -110,7 +110,7 @@ impl Store {
 
     /// Revokes a key from the next request on. Revoking a revoked key changes nothing.
     pub async fn revoke_key(&self, workspace: &Workspace, id: KeyId) -> Result<ApiKey> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let key = sqlx::query_as(concat!(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
              WHERE id = $1 AND workspace_id = $2

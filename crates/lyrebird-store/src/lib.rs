@@ -30,9 +30,9 @@ pub mod workspace;
 
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
 
 pub use accounts::{Account, Email, NewPassword, Session, SignUp, WorkspaceDetails};
 pub use error::{Result, StoreError};
@@ -76,6 +76,23 @@ impl Store {
     /// method reads.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Begins a transaction on a pooled connection. Every transaction of the store starts
+    /// here, because however the caller is dropped (a client gone, a `select!` or `try_join!`
+    /// that stopped it), the pool gets the connection back in no transaction.
+    ///
+    /// sqlx 0.9's `Pool::begin` cannot promise that on PostgreSQL (launchbadge/sqlx#4393): its
+    /// rollback guards act only once `BEGIN` has answered, so a caller dropped while `BEGIN` is
+    /// on its way returns the connection with a transaction open, and whoever borrows it next
+    /// runs inside it. Taking the connection is safe to interrupt and is done here; `BEGIN`
+    /// runs on a task of its own, which a dropped caller does not stop, and a transaction that
+    /// nobody awaits any more is dropped there once begun, which rolls it back. (The task runs
+    /// the second half of `Pool::begin`, `Transaction::begin`, which sqlx hides from its docs:
+    /// look again when upgrading sqlx.)
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        let connection = self.pool.acquire().await?;
+        Ok(tokio::spawn(Transaction::begin(connection, None)).await??)
     }
 
     /// Succeeds when the database answers a query.

@@ -257,7 +257,7 @@ where
 
 impl Store {
     pub async fn create_mock(&self, workspace: &Workspace, draft: &MockDraft) -> Result<Mock> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let mock = insert_mock(&mut tx, workspace, draft).await?;
         notify_mock_changed(&mut tx, mock.id).await?;
         tx.commit().await?;
@@ -299,7 +299,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let mut tx = self.pool().begin().await.map_err(StoreError::from)?;
+        let mut tx = self.begin().await?;
         let mock = edit_mock(&mut tx, workspace, id, edit).await?;
         notify_mock_changed(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -308,7 +308,7 @@ impl Store {
 
     /// Deletes a mock and its examples.
     pub async fn delete_mock(&self, workspace: &Workspace, id: MockId) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM mocks WHERE id = $1 AND workspace_id = $2")
             .bind(id)
             .bind(workspace.id())

@@ -37,7 +37,7 @@ impl Store {
     /// The mock and its examples, read in one repeatable-read transaction so the two agree;
     /// `None` when no mock has this id.
     pub async fn served_mock(&self, id: MockId) -> Result<Option<ServedMock>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;

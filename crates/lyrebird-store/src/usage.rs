@@ -138,7 +138,7 @@ impl Store {
         default_quota: u64,
         size: impl FnOnce(u64) -> u64,
     ) -> Result<Lease> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO usage (workspace_id, month) SELECT id, $2 FROM workspaces WHERE id = $1
              ON CONFLICT (workspace_id, month) DO NOTHING",
@@ -186,7 +186,7 @@ impl Store {
         month: UsageMonth,
         calls: u64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE usage SET leased = greatest(leased - $3, 0)
              WHERE workspace_id = $1 AND month = $2",
@@ -258,7 +258,7 @@ impl Store {
         workspace: &WorkspaceRef,
         quota: u64,
     ) -> Result<WorkspaceId> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let query = match workspace {
             WorkspaceRef::Id(id) => sqlx::query_scalar(
                 "UPDATE workspaces SET monthly_quota = $2 WHERE id = $1 RETURNING id",
