@@ -272,7 +272,7 @@ measure() {
         -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f%%", t / hz / s * 100 }')"
 }
 
-# Stops server `pid` and forgets it.
+# Stops server `pid` and waits for it to exit.
 stop() {
     kill -TERM "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
