@@ -53,9 +53,9 @@ pub struct RuntimeArgs {
     #[arg(long, env = "LYREBIRD_MOCK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub mock_max_body_bytes: usize,
 
-    /// Most mock calls a process reserves from a workspace's monthly quota at a time. Several
-    /// processes never admit more than the quota together; larger leases mean fewer database
-    /// round trips.
+    /// Mock calls a process first reserves from a workspace's monthly quota at a time; the lease
+    /// doubles (up to 1,024 times this) when calls outrun it. Several processes never admit more
+    /// than the quota together; larger leases mean fewer database round trips.
     #[arg(long, env = "LYREBIRD_QUOTA_LEASE", default_value_t = 100)]
     pub quota_lease: u64,
 }

@@ -11,7 +11,10 @@
 //! after [`SPENT_RECHECK`]. Every lease goes back at shutdown.
 //!
 //! The hot path takes one short lock; the database is asked once per lease, ahead of need when
-//! a lease runs low. When the database cannot be reached, calls are admitted without a lease
+//! a lease runs low. A lease starts at `block` calls; when calls outrun the lease (a call finds
+//! it used up and has to wait for the database), the workspace's leases in this process double,
+//! up to [`MAX_LEASE_GROWTH`] times `block`, so a busy workspace asks the database rarely and its
+//! calls do not wait. When the database cannot be reached, calls are admitted without a lease
 //! (serving goes on) and counted; see `docs/serving.md`.
 
 use std::collections::HashMap;
@@ -26,6 +29,8 @@ use time::OffsetDateTime;
 const SPENT_RECHECK: Duration = Duration::from_secs(5);
 /// How long a process admits without leases after failing to reach Postgres.
 const UNREACHABLE_BACKOFF: Duration = Duration::from_secs(1);
+/// How many times `block` a workspace's lease may grow to under load.
+const MAX_LEASE_GROWTH: u64 = 1024;
 
 /// The quota figures a mock response reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +102,8 @@ struct State {
     spent_until: Option<Instant>,
     unreachable_until: Option<Instant>,
     refilling: bool,
+    /// The most this process leases at a time for the workspace (0: not set yet, `block`).
+    lease_size: u64,
 }
 
 impl State {
@@ -171,7 +178,7 @@ impl Quotas {
         if state.unused > 0 {
             state.unused -= 1;
             state.unwritten += 1;
-            if state.unused == self.low_water() && !state.refilling {
+            if state.unused == state.lease_size / 4 && !state.refilling {
                 state.refilling = true;
                 self.refill_in_background(workspace, Arc::clone(account), month);
             }
@@ -191,6 +198,13 @@ impl Quotas {
                 state.limits(self.inner.default_quota, month),
             ));
         }
+        // After the month's first lease, a call that finds none left means calls come faster
+        // than leases: lease more at a time.
+        state.lease_size = if state.quota.is_none() {
+            self.inner.block
+        } else {
+            (state.lease_size * 2).min(self.inner.block * MAX_LEASE_GROWTH)
+        };
         Next::Lease
     }
 
@@ -209,27 +223,20 @@ impl Quotas {
         }
         *state = State {
             month: Some(month),
+            lease_size: self.inner.block,
             ..State::default()
         };
     }
 
-    /// When a lease is down to this, the next one is asked for in the background.
-    fn low_water(&self) -> u64 {
-        self.inner.block / 4
-    }
-
-    /// How many calls to lease when `left` are left under the quota: a quarter of them, so
-    /// that near the end little sits unused in one process while another is refused.
-    fn lease_size(&self, left: u64) -> u64 {
-        left.div_ceil(4).clamp(1, self.inner.block)
-    }
-
     async fn lease(&self, workspace: WorkspaceId, account: &Account, month: UsageMonth) {
+        let most = account.state.lock().expect("quota lock").lease_size.max(1);
+        // A quarter of what is left under the quota, so that near the end little sits unused in
+        // one process while another is refused.
         let lease = self
             .inner
             .store
             .lease_calls(workspace, month, self.inner.default_quota, |left| {
-                self.lease_size(left)
+                left.div_ceil(4).clamp(1, most)
             })
             .await;
         let mut state = account.state.lock().expect("quota lock");
@@ -418,4 +425,45 @@ impl Quotas {
 
 fn is_future(at: Option<Instant>) -> bool {
     at.is_some_and(|at| at > Instant::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use lyrebird_store::testing::TestDatabase;
+
+    use super::*;
+
+    async fn leased(store: &Store, workspace: WorkspaceId) -> i64 {
+        sqlx::query_scalar("SELECT leased FROM usage WHERE workspace_id = $1")
+            .bind(workspace)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn leases_double_when_calls_outrun_them() {
+        let db = TestDatabase::new().await;
+        let workspace = db.sign_up("lease@example.com").await.workspace.id();
+        let quotas = Quotas::new(db.store().clone(), 1_000_000, 100);
+        // A hundred calls in a row use up the first lease before its refill (asked for when 25
+        // were left) could run; the next call waits for a lease, which is twice as large, and so
+        // is the refill after it.
+        for _ in 0..101 {
+            assert!(matches!(
+                quotas.admit(workspace).await,
+                Admission::Admitted(_)
+            ));
+        }
+        let waiting = Instant::now();
+        while leased(db.store(), workspace).await < 500 {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(5),
+                "leased {} calls, not 100 + 200 + 200",
+                leased(db.store(), workspace).await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(leased(db.store(), workspace).await, 500);
+    }
 }
