@@ -24,118 +24,25 @@ cd "$(dirname "$0")/.."
 
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
-# Request logging of every call at INFO would measure the terminal, not the server.
-export RUST_LOG="${RUST_LOG:-warn,lyrebird_server=info}"
-
-say() { printf 'loadbench: %s\n' "$*" >&2; }
-say "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
-fail() { say "$*"; exit 1; }
-
-for tool in curl jq taskset; do
-    command -v "${tool}" >/dev/null || fail "${tool} is missing (Debian: apt-get install ${tool/taskset/util-linux})"
-done
-
-if [[ "$(nproc)" -ge 2 ]]; then
-    server_cpu=(taskset -c 0)
-    load_cpu=(taskset -c 1)
-else
-    say "only one core: nothing is pinned, server and load generator share it"
-    server_cpu=()
-    load_cpu=()
-fi
-
-if [[ -z "${SKIP_BUILD:-}" ]]; then
-    say "building release binaries"
-    cargo build --release --quiet -p lyrebird-server -p lyrebird-loadbench
-fi
-bin="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)/release"
-
-work="$(mktemp -d)"
-# The embedded cluster runs as the `postgres` user when we are root: it must reach the data dir.
-chmod 755 "${work}"
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "${pid}" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "${pid}" 2>/dev/null || true
-    done
-    rm -rf "${work}"
-}
-trap cleanup EXIT
-
-# Waits until `pattern` appears in `file` (up to 120 s, a first start runs initdb); prints what
-# follows it on that line.
-wait_for_line() {
-    local file="$1" pattern="$2" pid="$3"
-    for _ in $(seq 1200); do
-        if grep -q -- "${pattern}" "${file}" 2>/dev/null; then
-            grep -m1 -o -- "${pattern}[^ ]*" "${file}" | sed "s/^${pattern}//"
-            return 0
-        fi
-        kill -0 "${pid}" 2>/dev/null || { cat "${file}" >&2; fail "the process exited"; }
-        sleep 0.1
-    done
-    cat "${file}" >&2
-    fail "timed out waiting for '${pattern}' in ${file}"
-}
-
-# Runs loadgen on the load core; prints its report to stderr and its RESULT line to stdout.
-load() {
-    local out
-    out="$("${load_cpu[@]}" "${bin}/loadgen" -c "${CONNECTIONS}" -d "${DURATION}" "$@")"
-    printf '%s\n' "${out}" | grep -v '^RESULT' >&2
-    printf '%s\n' "${out}" | grep '^RESULT'
-}
-
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-
-# CPU time (user + system, in clock ticks) the given processes have used so far. With other work
-# on the machine the rates above shift; CPU time per request does not, so the ratio of those is
-# printed too: what the rates' ratio would be with each server alone on its core.
-cpu_ticks() {
-    local pid total=0
-    for pid in "$@"; do
-        [[ -r "/proc/${pid}/stat" ]] || continue
-        total=$((total + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 }')))
-    done
-    echo "${total}"
-}
+BENCH=loadbench
+source deploy/bench-lib.sh
 
 # --- the bare hello-world ---------------------------------------------------------------------
 "${server_cpu[@]}" "${bin}/hello" --listen 127.0.0.1:0 >"${work}/hello.log" 2>&1 &
 hello_pid=$!
 pids+=("${hello_pid}")
-hello_address="$(wait_for_line "${work}/hello.log" 'listening on ' "${hello_pid}")"
+hello_address="$(wait_for_line "${work}/hello.log" 'listening on ' "${hello_pid}")" ||
+    fail "the hello-world did not start: $(cat "${work}/hello.log")"
 say "hello-world on ${hello_address}"
 hello_ticks="$(cpu_ticks "${hello_pid}")"
-hello_result="$(load "http://${hello_address}/")"
+hello_result="$(load "${DURATION}" "http://${hello_address}/")"
 hello_ticks=$(($(cpu_ticks "${hello_pid}") - hello_ticks))
 kill -TERM "${hello_pid}"
 wait "${hello_pid}" 2>/dev/null || true
 
 # --- the mock ---------------------------------------------------------------------------------
-LYREBIRD_DATA_DIR="${work}/data" LYREBIRD_MONTHLY_QUOTA=1000000000 \
-    "${server_cpu[@]}" "${bin}/lyrebird" serve --listen 127.0.0.1:0 >"${work}/lyrebird.log" 2>&1 &
-server_pid=$!
-pids+=("${server_pid}")
-address="$(wait_for_line "${work}/lyrebird.log" 'listen=' "${server_pid}")"
-base="http://${address}"
-say "lyrebird on ${address}"
-
-api() {
-    local method="$1" path="$2" body="${3:-}"
-    local args=(-sS --fail-with-body -X "${method}" "${base}${path}" -H 'content-type: application/json')
-    [[ -n "${key:-}" ]] && args+=(-H "authorization: Bearer ${key}")
-    [[ -n "${body}" ]] && args+=(--data-binary "${body}")
-    curl "${args[@]}"
-}
-
-# A new account each run, so a DATABASE_URL that served an earlier run does not refuse the email.
-email="loadbench-$(date +%s)-$$@example.com"
-key="$(api POST /api/v1/accounts "{\"email\":\"${email}\",\"password\":\"correct horse battery\"}" | jq -r .api_key)"
+start_lyrebird
+server_pid="${lyrebird_pid}"
 mock="$(api POST /api/v1/mocks '{"name":"load benchmark"}' | jq -r .id)"
 # 99 plain examples (products by id, some POST, some needing a header) and the measured one: an
 # order rendered from a JSON template with the captured id, the request URL and the clock.
@@ -177,7 +84,7 @@ fi
 server_pids=("${server_pid}")
 if [[ -z "${DATABASE_URL:-}" ]]; then
     postmaster="$(head -n 1 "${work}/data/postgres/postmaster.pid")"
-    server_pids+=("${postmaster}" $(ps -o pid= --ppid "${postmaster}"))
+    mapfile -t -O 1 server_pids < <(process_tree "${postmaster}")
     if [[ -n "${DB_CORE:-}" ]]; then
         # New backends fork from the postmaster and inherit its core.
         for pid in "${server_pids[@]:1}"; do
@@ -188,7 +95,7 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
 fi
 mock_ticks="$(cpu_ticks "${server_pids[@]}")"
 lyrebird_ticks="$(cpu_ticks "${server_pid}")"
-mock_result="$(load "${mock_url}")"
+mock_result="$(load "${DURATION}" "${mock_url}")"
 mock_ticks=$(($(cpu_ticks "${server_pids[@]}") - mock_ticks))
 lyrebird_ticks=$(($(cpu_ticks "${server_pid}") - lyrebird_ticks))
 if [[ -n "${PERF:-}" ]]; then

@@ -35,57 +35,16 @@ WARMUP="${WARMUP:-5}"
 # Prism 5.15 and later need Node.js 24; 5.14.2 is the newest that runs on Debian's Node.js 20.
 PRISM_VERSION="${PRISM_VERSION:-5.14.2}"
 MOCKOON_VERSION="${MOCKOON_VERSION:-9.9.0}"
-# Request logging of every call at INFO would measure the terminal, not the server.
-export RUST_LOG="${RUST_LOG:-warn,lyrebird_server=info}"
+BENCH=peerbench
+source deploy/bench-lib.sh
 
-say() { printf 'peerbench: %s\n' "$*" >&2; }
-fail() { say "$*"; exit 1; }
-say "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
-
-for tool in curl jq taskset cargo; do
-    command -v "${tool}" >/dev/null || fail "${tool} is missing (Debian: apt-get install ${tool/taskset/util-linux})"
-done
 for tool in node npm; do
     command -v "${tool}" >/dev/null ||
         fail "${tool} is missing: Prism and Mockoon run on Node.js and are installed with npm (Debian: apt-get install nodejs npm)"
 done
 say "Node.js $(node --version), npm $(npm --version 2>/dev/null)"
 
-if [[ "$(nproc)" -ge 2 ]]; then
-    server_cpu=(taskset -c 0)
-    load_cpu=(taskset -c 1)
-else
-    say "only one core: nothing is pinned, server and load generator share it"
-    server_cpu=()
-    load_cpu=()
-fi
-
-target_dir="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
-if [[ -z "${SKIP_BUILD:-}" ]]; then
-    say "building release binaries"
-    cargo build --release --quiet -p lyrebird-server -p lyrebird-loadbench
-fi
-bin="${target_dir}/release"
-for binary in lyrebird loadgen; do
-    [[ -x "${bin}/${binary}" ]] || fail "${bin}/${binary} is missing: run without SKIP_BUILD"
-done
 cache="${target_dir}/peerbench"
-
-work="$(mktemp -d)"
-# The embedded cluster runs as the `postgres` user when we are root: it must reach the data dir.
-chmod 755 "${work}"
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "${pid}" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "${pid}" 2>/dev/null || true
-    done
-    rm -rf "${work}"
-}
-trap cleanup EXIT
 
 # Tools that were not measured, with the reason; any makes the exit status non-zero.
 skipped=()
@@ -178,21 +137,6 @@ wait_for_answer() {
     return 1
 }
 
-# Waits until `pattern` appears in `file` (up to 120 s, a first start runs initdb); prints what
-# follows it on that line.
-wait_for_line() {
-    local file="$1" pattern="$2" pid="$3"
-    for _ in $(seq 1200); do
-        if grep -q -- "${pattern}" "${file}" 2>/dev/null; then
-            grep -m1 -o -- "${pattern}[^ ]*" "${file}" | sed "s/^${pattern}//"
-            return 0
-        fi
-        kill -0 "${pid}" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
 # Fails unless `url` answers 200, a JSON content type and the order (compared as JSON).
 check_answer() {
     local url="$1" status type body
@@ -203,36 +147,6 @@ check_answer() {
         say "GET ${url} answered ${status} ${type:-without a content type}: $(head -c 300 "${work}/body")"
         return 1
     fi
-}
-
-# `pid` and all its descendants.
-process_tree() {
-    local child
-    echo "$1"
-    for child in $(ps -o pid= --ppid "$1"); do
-        process_tree "${child}"
-    done
-}
-
-# CPU time (user + system, in clock ticks) the given processes have used so far.
-cpu_ticks() {
-    local pid total=0
-    for pid in "$@"; do
-        [[ -r "/proc/${pid}/stat" ]] || continue
-        total=$((total + $(sed 's/.*) //' "/proc/${pid}/stat" | awk '{ print $12 + $13 }')))
-    done
-    echo "${total}"
-}
-
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
-
-# Runs loadgen on the load core for `seconds`; its report goes to stderr, its RESULT line to
-# stdout.
-load() {
-    local seconds="$1" url="$2" out
-    out="$("${load_cpu[@]}" "${bin}/loadgen" -c "${CONNECTIONS}" -d "${seconds}" "${url}")" || return 1
-    printf '%s\n' "${out}" | grep -v '^RESULT' >&2
-    printf '%s\n' "${out}" | grep '^RESULT'
 }
 
 # Figures per measured tool, in the order measured.
@@ -279,25 +193,7 @@ stop() {
 }
 
 # --- Lyrebird ---------------------------------------------------------------------------------
-LYREBIRD_DATA_DIR="${work}/data" LYREBIRD_MONTHLY_QUOTA=1000000000 \
-    "${server_cpu[@]}" "${bin}/lyrebird" serve --listen 127.0.0.1:0 >"${work}/lyrebird.log" 2>&1 &
-lyrebird_pid=$!
-pids+=("${lyrebird_pid}")
-if ! address="$(wait_for_line "${work}/lyrebird.log" 'listen=' "${lyrebird_pid}")"; then
-    tail -n 20 "${work}/lyrebird.log" >&2
-    fail "lyrebird did not start"
-fi
-base="http://${address}"
-say "lyrebird on ${address}"
-api() {
-    local method="$1" path="$2" body="${3:-}"
-    local args=(-sS --fail-with-body -X "${method}" "${base}${path}" -H 'content-type: application/json')
-    [[ -n "${key:-}" ]] && args+=(-H "authorization: Bearer ${key}")
-    [[ -n "${body}" ]] && args+=(--data-binary "${body}")
-    curl "${args[@]}"
-}
-email="peerbench-$(date +%s)-$$@example.com"
-key="$(api POST /api/v1/accounts "{\"email\":\"${email}\",\"password\":\"correct horse battery\"}" | jq -r .api_key)"
+start_lyrebird
 mock="$(api POST /api/v1/mocks '{"name":"peer benchmark"}' | jq -r .id)"
 api PUT "/api/v1/mocks/${mock}/examples" "$(jq -n --argjson order "${order}" '[{
     name: "get an order",
