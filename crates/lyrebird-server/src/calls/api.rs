@@ -58,7 +58,9 @@ pub struct FilterParams {
     pub from: Option<String>,
     /// Calls before this time (RFC 3339).
     pub to: Option<String>,
-    /// Text anywhere in the path, query, headers or bodies, any letter case.
+    /// Text anywhere in the path, query, headers or bodies, any letter case. A page reads at
+    /// most 20,000 calls; one that ends there before it is full says `searched_back_to`, and its
+    /// `next_cursor` searches on from there.
     pub q: Option<String>,
 }
 
