@@ -11,7 +11,7 @@ use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_server::calls::{CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult};
 use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app};
-use lyrebird_store::calls::{CallOutcomeKind, NewCall, StoredBody};
+use lyrebird_store::calls::{CallOutcomeKind, NewCall, StoredBody, TEXT_SEARCH_WINDOW};
 use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{ExampleId, MockId, Store, WorkspaceId};
@@ -362,6 +362,61 @@ async fn free_text_finds_calls_by_path_query_headers_and_bodies() {
         assert_eq!(app.paths(&tenant, &format!("q={q}")).await, [path], "q={q}");
     }
     assert!(app.paths(&tenant, "q=nowhere-to-be-found").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_text_search_says_how_far_back_it_read_and_its_cursor_reads_on() {
+    let app = TestApp::start().await;
+    let tenant = app.tenant("ada@example.com").await;
+    // The oldest call has the text; a whole search window of newer calls does not.
+    let start = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let window = usize::try_from(TEXT_SEARCH_WINDOW).unwrap();
+    let calls: Vec<NewCall> = (0..=window)
+        .map(|i| NewCall {
+            workspace_id: tenant.workspace,
+            path: if i == 0 { "/needle" } else { "/hay" }.to_owned(),
+            ..stored_call(tenant.mock, start + time::Duration::milliseconds(i as i64))
+        })
+        .collect();
+    for batch in calls.chunks(5000) {
+        app.store().insert_calls(batch, &[]).await.unwrap();
+    }
+
+    let search = format!("/api/v1/mocks/{}/calls?q=NEEDLE", tenant.mock);
+    let (status, first) = app.get(&search, &tenant.key).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["calls"], json!([]));
+    assert!(first["searched_back_to"].is_string(), "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a cursor to read on");
+    let (_, second) = app
+        .get(&format!("{search}&cursor={cursor}"), &tenant.key)
+        .await;
+    assert_eq!(second["calls"][0]["path"], "/needle", "{second}");
+    assert!(second.get("searched_back_to").is_none(), "{second}");
+
+    // The call log page says the same, with a button that searches older calls.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let signed_in = browser
+        .post(format!("{}/api/v1/sessions", app.base))
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(signed_in.status().is_success(), "{}", signed_in.status());
+    let page = browser
+        .get(format!("{}/mocks/{}/calls?q=needle", app.base, tenant.mock))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Searched back to"), "{page}");
+    assert!(page.contains("Search older calls"), "{page}");
+    assert!(!page.contains("/needle"), "{page}");
 }
 
 #[tokio::test]
