@@ -8,6 +8,8 @@ use axum::http::{HeaderMap, header};
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
 /// How long a browser may cache a preflight's answer, in seconds.
 const MAX_AGE: &str = "86400";
+/// The CORS headers' common prefix: those are never listed as exposed.
+const CORS_PREFIX: &str = "access-control-";
 
 /// A browser's preflight: `OPTIONS` with `Access-Control-Request-Method`.
 pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
@@ -17,7 +19,8 @@ pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
 
 /// The headers of the runtime's answer to a preflight (a 204).
 pub fn preflight_headers(request: &HeaderMap) -> Vec<(String, String)> {
-    let mut headers = allow_origin(request);
+    let mut headers = Vec::new();
+    allow_origin(request, &mut headers);
     let asked = text(request, header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
     let methods =
         if asked.is_empty() || METHODS.split(", ").any(|m| m == asked.to_ascii_uppercase()) {
@@ -46,13 +49,20 @@ pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<(String, Str
     {
         return;
     }
-    let exposed: Vec<&str> = response
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .filter(|name| !name.to_ascii_lowercase().starts_with("access-control-"))
-        .collect();
-    let exposed = exposed.join(", ");
-    response.extend(allow_origin(request));
+    // Built in one string: this runs on every mock call.
+    let mut exposed = String::new();
+    for (name, _) in response.iter() {
+        let is_cors = name
+            .get(..CORS_PREFIX.len())
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(CORS_PREFIX));
+        if !is_cors {
+            if !exposed.is_empty() {
+                exposed.push_str(", ");
+            }
+            exposed.push_str(name);
+        }
+    }
+    allow_origin(request, response);
     if !exposed.is_empty() {
         response.push(("access-control-expose-headers".to_owned(), exposed));
     }
@@ -60,16 +70,16 @@ pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<(String, Str
 }
 
 /// The request's origin (with credentials allowed), or `*` when it sent none.
-fn allow_origin(request: &HeaderMap) -> Vec<(String, String)> {
+fn allow_origin(request: &HeaderMap, headers: &mut Vec<(String, String)>) {
     match text(request, header::ORIGIN) {
-        Some(origin) => vec![
+        Some(origin) => headers.extend([
             ("access-control-allow-origin".to_owned(), origin.to_owned()),
             (
                 "access-control-allow-credentials".to_owned(),
                 "true".to_owned(),
             ),
-        ],
-        None => vec![("access-control-allow-origin".to_owned(), "*".to_owned())],
+        ]),
+        None => headers.push(("access-control-allow-origin".to_owned(), "*".to_owned())),
     }
 }
 
