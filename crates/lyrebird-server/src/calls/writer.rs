@@ -81,16 +81,22 @@ impl Writer {
                 return;
             };
             let mut flush = self.take(message);
-            let deadline = Instant::now() + self.options.flush_interval;
+            // One timer per batch, not per call: the queue is read first, as long as it has
+            // calls.
+            let deadline = tokio::time::sleep_until(Instant::now() + self.options.flush_interval);
+            tokio::pin!(deadline);
             let mut closed = false;
             while flush.is_none() && self.batch.len() < self.options.batch_size {
-                match tokio::time::timeout_at(deadline, queue.recv()).await {
-                    Ok(Some(message)) => flush = self.take(message),
-                    Ok(None) => {
-                        closed = true;
-                        break;
-                    }
-                    Err(_) => break,
+                tokio::select! {
+                    biased;
+                    message = queue.recv() => match message {
+                        Some(message) => flush = self.take(message),
+                        None => {
+                            closed = true;
+                            break;
+                        }
+                    },
+                    () = &mut deadline => break,
                 }
             }
             self.send_batch().await;
