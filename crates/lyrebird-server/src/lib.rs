@@ -85,8 +85,18 @@ impl Settings {
     }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application: the mock runtime's routing in front of [`routes`]. It is in
+/// front of the router rather than a layer on each of its routes, so a mock call passes through
+/// none of their layers and looks up no route.
 pub fn app(state: AppState) -> Router {
+    let routes = routes(state.clone());
+    Router::new().fallback_service(tower::service_fn(move |request| {
+        runtime::route(state.clone(), routes.clone(), request)
+    }))
+}
+
+/// The admin API and the web pages: what [`app`] hands every request that is not a mock call.
+pub fn routes(state: AppState) -> Router {
     let (routes, _) = openapi::routes().split_for_parts();
     routes
         // Answers of the API may hold secrets (a new account's or a new key's).
@@ -110,10 +120,6 @@ pub fn app(state: AppState) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            runtime::route,
-        ))
         .with_state(state)
 }
 

@@ -1,9 +1,9 @@
 //! The mock runtime: the hot path of a mock call (`docs/serving.md`).
 //!
-//! [`route`] sits in front of the admin API and claims mock calls ([`routing`]); [`call`] answers
-//! them: the compiled mock from [`cache`], the key from [`keys`] for private mocks, the monthly
-//! quota from [`quota`], the engine's answer, delays on the timer, [`cors`], then the call
-//! record and callbacks. None of it touches the database for a warm mock.
+//! [`route`] sits in front of the admin API and the web pages and claims mock calls
+//! ([`routing`]); [`call`] answers them: the compiled mock from [`cache`], the key from [`keys`]
+//! for private mocks, the monthly quota from [`quota`], the engine's answer, delays on the timer,
+//! [`cors`], then the call record and callbacks. None of it touches the database for a warm mock.
 //!
 //! Coherence: a background task listens on `lyrebird_mock_changed`, `lyrebird_keys_changed` and
 //! `lyrebird_usage_changed`; a successful change through this process's own API is applied
@@ -18,12 +18,13 @@ mod keys;
 mod quota;
 mod routing;
 
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::Router;
+use axum::extract::Request;
 use axum::http::{Method, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use clap::Args;
 use lyrebird_store::{
@@ -32,6 +33,7 @@ use lyrebird_store::{
 };
 use sqlx::postgres::PgListener;
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 
 use crate::AppState;
 use cache::{Entry, MockCache};
@@ -304,31 +306,31 @@ fn admin_change(method: &Method, target: &str) -> Option<AdminChange> {
     matches!(resource, "keys" | "accounts" | "signup").then_some(AdminChange::Keys)
 }
 
-/// The middleware in front of the whole application: mock calls go to the runtime; everything
-/// else to the admin API, and a successful change there reaches the runtime before the
-/// response leaves.
-pub async fn route(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// In front of the whole application: mock calls go to the runtime; everything else to `app`
+/// (the admin API and the web pages), and a successful change there reaches the runtime before
+/// the response leaves.
+pub async fn route(state: AppState, app: Router, request: Request) -> Result<Response, Infallible> {
     let host = request
         .headers()
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
     if let Some(target) = mock_target(&state.settings.base_host, host, request.uri().path()) {
-        return call::serve(&state, target, request).await;
+        return Ok(call::serve(&state, target, request).await);
     }
     let target = request
         .uri()
         .path_and_query()
         .map_or("", |target| target.as_str());
     let change = admin_change(request.method(), target);
-    let response = next.run(request).await;
+    let Ok(response) = app.oneshot(request).await;
     // Pages answer a successful form with a redirect.
     if let Some(change) = change
         && (response.status().is_success() || response.status().is_redirection())
     {
         state.runtime.admin_changed(change).await;
     }
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

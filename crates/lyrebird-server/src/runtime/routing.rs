@@ -38,12 +38,19 @@ pub fn mock_target(base_host: &str, host: Option<&str>, path: &str) -> Option<Mo
     })
 }
 
-/// The `<label>` of `<label>.mock.<base-host>`, in lower case.
-fn mock_label(base_host: &str, host: &str) -> Option<String> {
-    let host = without_port(host.trim()).to_ascii_lowercase();
-    let base = without_port(base_host).to_ascii_lowercase();
-    let label = host.strip_suffix(&base)?.strip_suffix(".mock.")?;
-    (!label.is_empty() && !label.contains('.')).then(|| label.to_owned())
+/// The `<label>` of `<label>.mock.<base-host>`, in any letter case (a mock id parses in any).
+/// Compared without copying: this runs on every request.
+fn mock_label<'h>(base_host: &str, host: &'h str) -> Option<&'h str> {
+    let host = without_port(host.trim());
+    let label = strip_suffix_any_case(host, without_port(base_host))?;
+    let label = strip_suffix_any_case(label, ".mock.")?;
+    (!label.is_empty() && !label.contains('.')).then_some(label)
+}
+
+fn strip_suffix_any_case<'t>(text: &'t str, suffix: &str) -> Option<&'t str> {
+    let split = text.len().checked_sub(suffix.len())?;
+    (text.is_char_boundary(split) && text[split..].eq_ignore_ascii_case(suffix))
+        .then(|| &text[..split])
 }
 
 /// `example.com:8080` -> `example.com`, `[::1]:8080` -> `[::1]`.

@@ -8,7 +8,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_server::calls::{CallLog, CallLogOptions};
 use lyrebird_server::runtime::{Runtime, RuntimeArgs};
-use lyrebird_server::{AppState, Settings, app, openapi};
+use lyrebird_server::{AppState, Settings, openapi, routes};
 use tower::ServiceExt;
 
 use crate::support::TestApp;
@@ -65,7 +65,7 @@ async fn routed_methods(router: &axum::Router, path: &str) -> BTreeSet<String> {
 async fn every_route_of_the_app_is_in_the_openapi_document_with_its_methods() {
     let db = lyrebird_store::testing::TestDatabase::new().await;
     let call_log = CallLog::start(db.store().clone(), CallLogOptions::default());
-    let router = app(AppState {
+    let router = routes(AppState {
         store: db.store().clone(),
         runtime: Runtime::start(db.store().clone(), 1, &RuntimeArgs::default())
             .await
