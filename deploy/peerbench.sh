@@ -214,6 +214,23 @@ stop "${lyrebird_pid}"
 # The peer's server process (node, exec'd by taskset and env) and anything it forks.
 peer_pids() { process_tree "${peer_pid}"; }
 
+# Starts a peer on the server core (the command after its name, its label and its log file) on
+# `port`, measures it once it answers, and stops it.
+run_peer() {
+    local name="$1" label="$2" log="$3"
+    shift 3
+    "${server_cpu[@]}" "$@" >"${log}" 2>&1 &
+    peer_pid=$!
+    pids+=("${peer_pid}")
+    if wait_for_answer "http://127.0.0.1:${port}/orders/42" "${peer_pid}"; then
+        measure "${label}" "http://127.0.0.1:${port}/orders/42" peer_pids
+    else
+        tail -n 20 "${log}" >&2
+        skip "${name}" "did not start"
+    fi
+    stop "${peer_pid}"
+}
+
 if ! install_peer prism @stoplight/prism-cli "${PRISM_VERSION}"; then
     skip Prism "npm could not install @stoplight/prism-cli@${PRISM_VERSION}"
 elif ! port="$(free_port 4010)"; then
@@ -221,17 +238,9 @@ elif ! port="$(free_port 4010)"; then
 else
     prism_version="$("${cache}/prism/node_modules/.bin/prism" --version 2>/dev/null || echo unknown)"
     say "Prism ${prism_version} on 127.0.0.1:${port}"
-    "${server_cpu[@]}" "${cache}/prism/node_modules/.bin/prism" mock -h 127.0.0.1 -p "${port}" \
-        --verboseLevel warn "${work}/prism.json" >"${work}/prism.log" 2>&1 &
-    peer_pid=$!
-    pids+=("${peer_pid}")
-    if wait_for_answer "http://127.0.0.1:${port}/orders/42" "${peer_pid}"; then
-        measure "Prism ${prism_version}" "http://127.0.0.1:${port}/orders/42" peer_pids
-    else
-        tail -n 20 "${work}/prism.log" >&2
-        skip Prism "did not start"
-    fi
-    stop "${peer_pid}"
+    run_peer Prism "Prism ${prism_version}" "${work}/prism.log" \
+        "${cache}/prism/node_modules/.bin/prism" mock -h 127.0.0.1 -p "${port}" \
+        --verboseLevel warn "${work}/prism.json"
 fi
 
 # --- Mockoon CLI ------------------------------------------------------------------------------
@@ -244,18 +253,9 @@ else
     say "Mockoon CLI ${mockoon_version} on 127.0.0.1:${port}"
     # Its log goes to standard output only (-X, as in its container image), and its home, where
     # it would keep files, is the work directory.
-    HOME="${work}" "${server_cpu[@]}" "${cache}/mockoon/node_modules/.bin/mockoon-cli" start \
-        --data "${work}/mockoon.json" --hostname 127.0.0.1 --port "${port}" -X \
-        >"${work}/mockoon.log" 2>&1 &
-    peer_pid=$!
-    pids+=("${peer_pid}")
-    if wait_for_answer "http://127.0.0.1:${port}/orders/42" "${peer_pid}"; then
-        measure "Mockoon ${mockoon_version}" "http://127.0.0.1:${port}/orders/42" peer_pids
-    else
-        tail -n 20 "${work}/mockoon.log" >&2
-        skip Mockoon "did not start"
-    fi
-    stop "${peer_pid}"
+    run_peer Mockoon "Mockoon ${mockoon_version}" "${work}/mockoon.log" \
+        env HOME="${work}" "${cache}/mockoon/node_modules/.bin/mockoon-cli" start \
+        --data "${work}/mockoon.json" --hostname 127.0.0.1 --port "${port}" -X
 fi
 
 # --- the figures ------------------------------------------------------------------------------
