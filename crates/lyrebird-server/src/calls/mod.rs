@@ -24,6 +24,7 @@ use axum::body::Bytes;
 use lyrebird_engine::DecidedBy;
 use lyrebird_store::calls::CallOutcomeKind;
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
+use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -130,30 +131,34 @@ impl CallOutcome {
 
     /// What the call log keeps as the call's explanation.
     pub fn explanation(&self) -> Option<serde_json::Value> {
-        match self {
-            CallOutcome::Matched { decided_by, .. } => serde_json::to_value(decided_by).ok(),
-            CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
-                Some(explanation.clone())
-            }
-            CallOutcome::Refused { reason } => Some(serde_json::json!({ "reason": reason })),
-            CallOutcome::OverQuota | CallOutcome::Preflight => None,
-        }
+        serde_json::to_value(self.explained()?).ok()
     }
 
     /// [`CallOutcome::explanation`] as JSON text, written without building a JSON tree.
     fn explanation_json(&self) -> Option<Box<RawValue>> {
-        let raw = match self {
-            CallOutcome::Matched { decided_by, .. } => to_raw_value(decided_by),
-            CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
-                to_raw_value(explanation)
-            }
-            CallOutcome::Refused { reason } => {
-                to_raw_value(&serde_json::json!({ "reason": reason }))
-            }
-            CallOutcome::OverQuota | CallOutcome::Preflight => return None,
-        };
-        raw.ok()
+        to_raw_value(&self.explained()?).ok()
     }
+
+    fn explained(&self) -> Option<Explained<'_>> {
+        match self {
+            CallOutcome::Matched { decided_by, .. } => Some(Explained::DecidedBy(decided_by)),
+            CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
+                Some(Explained::Explanation(explanation))
+            }
+            CallOutcome::Refused { reason } => Some(Explained::Refused { reason }),
+            CallOutcome::OverQuota | CallOutcome::Preflight => None,
+        }
+    }
+}
+
+/// A call's explanation as stored: the engine's reason for a match, its explanation of a miss,
+/// or `{"reason": ...}` for a refusal.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Explained<'a> {
+    DecidedBy(&'a DecidedBy),
+    Explanation(&'a serde_json::Value),
+    Refused { reason: &'a str },
 }
 
 /// The result of one callback a call queued.
