@@ -362,6 +362,7 @@ fn a_malformed_database_url_is_refused_without_showing_its_password() {
     for url in [
         "postgres://lyre:s3cr3t@db.internal:notaport/lyrebird",
         "postgres://lyre@db.internal:notaport/lyrebird?password=s3cr3t",
+        "postgres://lyre:s3cr3t@db.internal:5432/lyrebird?sslmode=bogus",
     ] {
         let output = lyrebird()
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -375,6 +376,12 @@ fn a_malformed_database_url_is_refused_without_showing_its_password() {
             "{stderr}"
         );
         assert!(!stderr.contains("s3cr3t"), "{stderr}");
+        if url.contains("sslmode") {
+            assert!(
+                stderr.contains(r#"unknown value "bogus" for `ssl_mode`"#),
+                "{stderr}"
+            );
+        }
     }
 }
 
