@@ -110,7 +110,7 @@ answered="$(field answered "${mock_result}")"
 [[ "$(field ok "${mock_result}")" == "${answered}" ]] || fail "the mock did not answer every call with 2xx"
 expected=$((answered + warm_calls))
 count_rows() {
-    local sql="SELECT count(*) FROM calls WHERE mock_id = '${mock}'"
+    local sql="SELECT coalesce(sum(cardinality(call_ids)), 0) FROM call_blocks WHERE mock_id = '${mock}'"
     if [[ -n "${DATABASE_URL:-}" ]]; then
         psql "${DATABASE_URL}" -Atc "${sql}"
     else

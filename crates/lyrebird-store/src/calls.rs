@@ -1,28 +1,31 @@
-//! The call log's rows: written in batches by the server's call-log writer, searched, read,
+//! The call log: calls written in blocks by the server's call-log writer, searched, read,
 //! exported and cleared through a [`Workspace`], and kept for a number of days.
 //!
-//! `calls` is partitioned by month (`calls_pYYYYMM`, plus a default partition for rows outside
-//! them); [`Store::ensure_call_partitions`] creates the months ahead and
-//! [`Store::apply_call_retention`] drops the old ones. Callback results live in
-//! `call_callbacks`, since they may be reported before or after their call is written.
+//! Calls are stored in `call_blocks`, one row per mock and writer batch (see [`crate::blocks`]
+//! for the encoding), partitioned by month (`call_blocks_pYYYYMM`, plus a default partition for
+//! blocks outside them); [`Store::ensure_call_partitions`] creates the months ahead and
+//! [`Store::apply_call_retention`] removes the old ones. Listings read a mock's blocks newest
+//! first and filter their calls here. Callback results live in `call_callbacks`, since they may
+//! be reported before or after their call is written.
 
 use std::net::IpAddr;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sqlx::types::Json;
-use sqlx::{FromRow, Postgres, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::copy::CopyRows;
+use crate::blocks::{self, NewBlock, Scan, ScanRange};
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, KeyId, MockId, WorkspaceId};
 use crate::workspace::Workspace;
 
-/// How a call was answered, as stored in `calls.outcome`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a call was answered. Stored by position in blocks of format 1: new kinds go at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CallOutcomeKind {
     Matched,
     NoMatch,
@@ -44,10 +47,19 @@ impl CallOutcomeKind {
             CallOutcomeKind::Preflight => "preflight",
         }
     }
+
+    /// Whether the mock answered the call (matched, no match, fallback): what the monthly
+    /// quota and the dashboard count.
+    pub fn counts_against_quota(self) -> bool {
+        matches!(
+            self,
+            CallOutcomeKind::Matched | CallOutcomeKind::NoMatch | CallOutcomeKind::Fallback
+        )
+    }
 }
 
 /// A body as stored: text when it was UTF-8, else base64 of its bytes; cut to the log's cap.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredBody {
     pub text: String,
     pub base64: bool,
@@ -55,12 +67,19 @@ pub struct StoredBody {
     pub size: u64,
 }
 
-/// A call to write. The writer builds it from what the runtime recorded.
-#[derive(Debug, Clone)]
+/// A call as the writer hands it over and as a block keeps it. The order of the fields is the
+/// encoding of blocks of format 1 (see [`crate::blocks`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewCall {
     pub id: Uuid,
+    /// Kept by the block, not by each call in it.
+    #[serde(skip, default = "unset_id")]
     pub workspace_id: WorkspaceId,
+    /// Kept by the block, not by each call in it.
+    #[serde(skip, default = "unset_id")]
     pub mock_id: MockId,
+    /// Kept to the microsecond.
+    #[serde(with = "unix_micros")]
     pub at: OffsetDateTime,
     pub method: String,
     pub host: String,
@@ -76,12 +95,72 @@ pub struct NewCall {
     pub example_id: Option<ExampleId>,
     pub example_name: Option<String>,
     /// JSON, built by the writer from the engine's typed reasons.
+    #[serde(with = "raw_json")]
     pub explanation: Option<Box<RawValue>>,
     pub error: Option<String>,
     pub latency_us: u64,
     pub client_addr: Option<IpAddr>,
     pub key_id: Option<KeyId>,
     pub callbacks_queued: u32,
+}
+
+/// What a decoded call's workspace and mock are until the block's are set.
+fn unset_id<T: From<Uuid>>() -> T {
+    Uuid::nil().into()
+}
+
+impl NewCall {
+    pub fn position(&self) -> CallPosition {
+        CallPosition {
+            at: self.at,
+            id: self.id,
+        }
+    }
+}
+
+/// A call's time as microseconds since the Unix epoch (what PostgreSQL's `timestamptz` keeps).
+mod unix_micros {
+    use serde::de::Error;
+
+    use super::{Deserialize, Deserializer, OffsetDateTime, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+        let micros = i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
+        serializer.serialize_i64(micros)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<OffsetDateTime, D::Error> {
+        let micros = i64::deserialize(deserializer)?;
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+            .map_err(D::Error::custom)
+    }
+}
+
+/// JSON text kept as a string, read back as the same text.
+mod raw_json {
+    use serde::de::Error;
+
+    use super::{Deserialize, Deserializer, RawValue, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Box<RawValue>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(raw) => serializer.serialize_some(raw.get()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Box<RawValue>>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| RawValue::from_string(text).map_err(D::Error::custom))
+            .transpose()
+    }
 }
 
 /// A callback result to write, for the call `call_id`.
@@ -114,12 +193,75 @@ pub struct CallFilter {
     pub text: Option<String>,
 }
 
+impl CallFilter {
+    fn range(&self, after: Option<CallPosition>) -> ScanRange {
+        ScanRange {
+            from: self.from,
+            to: self.to,
+            before: after,
+        }
+    }
+
+    /// Whether the call passes every filter but the time range (the scan applies that).
+    fn keeps(&self, call: &NewCall, folded_text: Option<&str>) -> bool {
+        self.method
+            .as_ref()
+            .is_none_or(|method| call.method == *method)
+            && self.status.is_none_or(|status| status.keeps(call.status))
+            && self
+                .path_prefix
+                .as_ref()
+                .is_none_or(|prefix| call.path.starts_with(prefix.as_str()))
+            && self
+                .matched
+                .is_none_or(|matched| matched == (call.outcome == CallOutcomeKind::Matched))
+            && folded_text.is_none_or(|text| has_text(call, text))
+    }
+}
+
+/// Whether the call's path, query, headers or bodies hold `folded` (lower case), in any letter
+/// case.
+fn has_text(call: &NewCall, folded: &str) -> bool {
+    let headers = call.request_headers.iter().chain(&call.response_headers);
+    [
+        &call.path,
+        &call.query,
+        &call.request_body.text,
+        &call.response_body.text,
+    ]
+    .into_iter()
+    .chain(headers.flat_map(|(name, value)| [name, value]))
+    .any(|field| contains_folded(field, folded))
+}
+
+fn contains_folded(haystack: &str, folded: &str) -> bool {
+    if folded.is_empty() {
+        return true;
+    }
+    if haystack.is_ascii() && folded.is_ascii() {
+        return haystack
+            .as_bytes()
+            .windows(folded.len())
+            .any(|window| window.eq_ignore_ascii_case(folded.as_bytes()));
+    }
+    haystack.to_lowercase().contains(folded)
+}
+
 /// A status code, or a class such as 4xx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
     Exact(u16),
     /// 1 to 5: the hundreds digit.
     Class(u8),
+}
+
+impl StatusFilter {
+    fn keeps(self, status: u16) -> bool {
+        match self {
+            StatusFilter::Exact(exact) => status == exact,
+            StatusFilter::Class(class) => status / 100 == u16::from(class),
+        }
+    }
 }
 
 /// Where a page of calls starts: strictly older than this call (newest first).
@@ -129,9 +271,9 @@ pub struct CallPosition {
     pub id: Uuid,
 }
 
-/// Calls a text search reads per page at most: about 60 ms of PostgreSQL's time for calls with
-/// bodies of a few hundred bytes (docs/call-log.md).
-pub const TEXT_SEARCH_WINDOW: i64 = 20_000;
+/// Calls a filtered listing reads per page at most, so a search for something rare answers as
+/// quickly as one for something common (docs/call-log.md).
+pub const SEARCH_WINDOW: usize = 20_000;
 
 /// A page of calls, newest first.
 #[derive(Debug, Clone)]
@@ -139,34 +281,13 @@ pub struct CallPage {
     pub calls: Vec<CallSummary>,
     /// Where the next (older) page starts; `None` on the last page.
     pub next: Option<CallPosition>,
-    /// Set when a text search read its whole window before the page was full: the time of the
-    /// oldest call it read. Older calls were not searched; `next` goes on from there.
+    /// Set when a filtered listing read its whole window before the page was full: the time of
+    /// the oldest call it read. Older calls were not searched; `next` goes on from there.
     pub searched_back_to: Option<OffsetDateTime>,
 }
 
-impl CallPage {
-    /// The page of `limit` out of `calls` (fetched one more than `limit`, to know whether more
-    /// follow), or a window's end when a text search stopped there.
-    fn of(mut calls: Vec<CallSummary>, limit: u32, window_end: Option<CallPosition>) -> Self {
-        if calls.len() > limit as usize {
-            calls.truncate(limit as usize);
-            let next = calls.last().map(CallSummary::position);
-            return Self {
-                calls,
-                next,
-                searched_back_to: None,
-            };
-        }
-        Self {
-            calls,
-            next: window_end,
-            searched_back_to: window_end.map(|end| end.at),
-        }
-    }
-}
-
 /// A call in a listing.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct CallSummary {
     pub id: Uuid,
     pub at: OffsetDateTime,
@@ -193,9 +314,8 @@ impl CallSummary {
 }
 
 /// Everything stored of a call.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct StoredCall {
-    #[sqlx(flatten)]
     pub summary: CallSummary,
     pub request_headers: Json<Vec<(String, String)>>,
     pub request_body: String,
@@ -211,8 +331,50 @@ pub struct StoredCall {
     pub callbacks_queued: i32,
 }
 
+impl From<NewCall> for StoredCall {
+    fn from(call: NewCall) -> Self {
+        StoredCall {
+            explanation: call
+                .explanation
+                .as_deref()
+                .and_then(|raw| serde_json::from_str(raw.get()).ok()),
+            request_headers: Json(call.request_headers),
+            request_body: call.request_body.text,
+            request_body_base64: call.request_body.base64,
+            request_body_size: size(call.request_body.size),
+            response_headers: Json(call.response_headers),
+            response_body: call.response_body.text,
+            response_body_base64: call.response_body.base64,
+            response_body_size: size(call.response_body.size),
+            body_cap: size(call.body_cap),
+            key_id: call.key_id.map(|id| id.as_uuid()),
+            callbacks_queued: i32::try_from(call.callbacks_queued).unwrap_or(i32::MAX),
+            summary: CallSummary {
+                id: call.id,
+                at: call.at,
+                method: call.method,
+                host: call.host,
+                path: call.path,
+                query: call.query,
+                status: i16::try_from(call.status).unwrap_or(i16::MAX),
+                outcome: call.outcome.as_str().to_owned(),
+                example_id: call.example_id.map(|id| id.as_uuid()),
+                example_name: call.example_name,
+                error: call.error,
+                latency_us: size(call.latency_us),
+                client_addr: call.client_addr.map(|addr| addr.to_string()),
+            },
+        }
+    }
+}
+
+/// A count or size as a `bigint`, saturating (no call is 2^63 bytes or microseconds).
+fn size(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 /// A stored callback result.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredCallback {
     pub call_id: Uuid,
     pub at: OffsetDateTime,
@@ -227,51 +389,37 @@ pub struct StoredCallback {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionReport {
     pub dropped_partitions: Vec<String>,
+    /// Calls removed from the months that were kept.
     pub deleted_rows: u64,
 }
 
-const SUMMARY_COLUMNS: &str = "id, at, method, host, path, query, status, outcome, example_id, \
-     example_name, error, latency_us, host(client_addr) AS client_addr";
-
-const DETAIL_COLUMNS: &str = "id, at, method, host, path, query, status, outcome, example_id, \
-     example_name, error, latency_us, host(client_addr) AS client_addr, request_headers, \
-     request_body, request_body_base64, request_body_size, response_headers, response_body, \
-     response_body_base64, response_body_size, body_cap, explanation, key_id, callbacks_queued";
-
-/// `%`, `_` and `\` taken literally in a LIKE pattern.
-fn like_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
+/// How far around the time in a UUIDv7 call id its call's time may be: the runtime takes both
+/// from the clock one after the other.
+const ID_TIME_SLACK: time::Duration = time::Duration::seconds(5);
 
 impl Store {
-    /// Writes calls and callback results in one transaction, with `COPY`; a batch written twice
+    /// Writes calls, in blocks, and callback results in one transaction; a batch written twice
     /// (a retry after a lost answer) is written once.
     pub async fn insert_calls(&self, calls: &[NewCall], callbacks: &[NewCallback]) -> Result<()> {
-        match self.copy_calls(calls, callbacks).await {
-            // Call and callback ids are made once, so only the primary keys can refuse a row,
-            // and only because this very batch was committed before (its rows go in together).
+        let blocks = blocks::group(calls)?;
+        match self.write_blocks(&blocks, callbacks).await {
+            // Block and callback ids are the same in a retry, so only the primary keys can
+            // refuse a row, and only because this very batch was committed before.
             Err(StoreError::Conflict { .. }) => Ok(()),
             other => other,
         }
     }
 
-    async fn copy_calls(&self, calls: &[NewCall], callbacks: &[NewCallback]) -> Result<()> {
+    async fn write_blocks(&self, blocks: &[NewBlock], callbacks: &[NewCallback]) -> Result<()> {
         let mut tx = self.begin().await?;
         // A log, not a ledger: the commit does not wait for the disk. A crash of PostgreSQL
         // itself may lose the last fraction of a second of calls (three times
-        // wal_writer_delay at most), never leaves a torn row.
+        // wal_writer_delay at most), never leaves a torn block.
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut *tx)
             .await?;
-        if !calls.is_empty() {
-            insert_call_rows(&mut tx, calls).await?;
+        for block in blocks {
+            insert_block(&mut tx, block).await?;
         }
         if !callbacks.is_empty() {
             insert_callback_rows(&mut tx, callbacks).await?;
@@ -282,10 +430,10 @@ impl Store {
 
     /// A page of a mock's calls, newest first, strictly older than `after` when given.
     ///
-    /// With a text filter the calls are read, not looked up: at most [`TEXT_SEARCH_WINDOW`] of
-    /// them per page (those the other filters keep), so a search for rare text answers as quickly
-    /// as one for common text. A page the window ended early says how far it read, and `next`
-    /// goes on from there.
+    /// With a filter beyond the time range the calls are read, not looked up: at most
+    /// [`SEARCH_WINDOW`] of them per page, so a search for something rare answers as quickly as
+    /// one for something common. A page the window ended early says how far it read, and
+    /// `next` goes on from there.
     pub async fn list_calls(
         &self,
         workspace: &Workspace,
@@ -294,41 +442,44 @@ impl Store {
         after: Option<CallPosition>,
         limit: u32,
     ) -> Result<CallPage> {
-        let Some(text) = &filter.text else {
-            let mut query = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS}"));
-            push_filters(&mut query, workspace, mock, filter, after);
-            push_newest_first(&mut query, i64::from(limit) + 1);
-            let calls = query.build_query_as().fetch_all(&self.pool).await?;
-            return Ok(CallPage::of(calls, limit, None));
-        };
-        // The calls of the window that have the text, read newest first until the page is
-        // full or the window is read.
-        let mut query = QueryBuilder::new(format!("SELECT * FROM (SELECT {SUMMARY_COLUMNS}, "));
-        push_text_match(&mut query, text);
-        query.push(" AS hit");
-        push_filters(&mut query, workspace, mock, filter, after);
-        push_newest_first(&mut query, TEXT_SEARCH_WINDOW);
-        query.push(") AS scanned WHERE hit");
-        push_newest_first(&mut query, i64::from(limit) + 1);
-        let calls = query.build_query_as().fetch_all(&self.pool).await?;
-        if calls.len() > limit as usize {
-            return Ok(CallPage::of(calls, limit, None));
+        let limit = limit as usize;
+        let folded = filter.text.as_deref().map(str::to_lowercase);
+        let mut scan = Scan::new(&self.pool, workspace, mock, filter.range(after));
+        let mut calls = Vec::new();
+        let mut read = 0;
+        while let Some(call) = scan.next().await? {
+            read += 1;
+            let position = call.position();
+            if filter.keeps(&call, folded.as_deref()) {
+                calls.push(StoredCall::from(call).summary);
+                if calls.len() > limit {
+                    calls.truncate(limit);
+                    let next = calls.last().map(CallSummary::position);
+                    return Ok(CallPage {
+                        calls,
+                        next,
+                        searched_back_to: None,
+                    });
+                }
+            }
+            if read == SEARCH_WINDOW {
+                return Ok(CallPage {
+                    calls,
+                    next: Some(position),
+                    searched_back_to: Some(position.at),
+                });
+            }
         }
-        // The page is not full: the window's oldest call, if the window was full (older calls
-        // were not read).
-        let mut query = QueryBuilder::new("SELECT at, id");
-        push_filters(&mut query, workspace, mock, filter, after);
-        query.push(" ORDER BY at DESC, id DESC OFFSET ");
-        query.push_bind(TEXT_SEARCH_WINDOW - 1).push(" LIMIT 1");
-        let window_end: Option<(OffsetDateTime, Uuid)> =
-            query.build_query_as().fetch_optional(&self.pool).await?;
-        let window_end = window_end.map(|(at, id)| CallPosition { at, id });
-        Ok(CallPage::of(calls, limit, window_end))
+        Ok(CallPage {
+            calls,
+            next: None,
+            searched_back_to: None,
+        })
     }
 
     /// Everything stored of a mock's calls, newest first, strictly older than `after` when
-    /// given: `limit` of them, for an export reading them all (so the text filter reads every
-    /// call the other filters keep, with no window).
+    /// given: `limit` of them, for an export reading them all (so the filters read every call,
+    /// with no window).
     pub async fn export_calls(
         &self,
         workspace: &Workspace,
@@ -337,14 +488,18 @@ impl Store {
         after: Option<CallPosition>,
         limit: u32,
     ) -> Result<Vec<StoredCall>> {
-        let mut query = QueryBuilder::new(format!("SELECT {DETAIL_COLUMNS}"));
-        push_filters(&mut query, workspace, mock, filter, after);
-        if let Some(text) = &filter.text {
-            query.push(" AND ");
-            push_text_match(&mut query, text);
+        let folded = filter.text.as_deref().map(str::to_lowercase);
+        let mut scan = Scan::new(&self.pool, workspace, mock, filter.range(after));
+        let mut calls = Vec::new();
+        while calls.len() < limit as usize {
+            let Some(call) = scan.next().await? else {
+                break;
+            };
+            if filter.keeps(&call, folded.as_deref()) {
+                calls.push(StoredCall::from(call));
+            }
         }
-        push_newest_first(&mut query, i64::from(limit));
-        Ok(query.build_query_as().fetch_all(&self.pool).await?)
+        Ok(calls)
     }
 
     /// One call of a mock, with its callback results.
@@ -354,51 +509,108 @@ impl Store {
         mock: MockId,
         id: Uuid,
     ) -> Result<(StoredCall, Vec<StoredCallback>)> {
-        let call: StoredCall = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {DETAIL_COLUMNS} FROM calls WHERE workspace_id = $1 AND mock_id = $2 AND id = $3"
-        )))
-        .bind(workspace.id())
-        .bind(mock)
-        .bind(id)
-        .fetch_one(&self.pool)
-        .await?;
-        let callbacks = self.callbacks_of(workspace, &[id]).await?;
+        // A UUIDv7 says when the call was made: only blocks around that time are looked in
+        // first.
+        let around = id.get_timestamp().and_then(|stamp| {
+            let (seconds, nanos) = stamp.to_unix();
+            let seconds = i64::try_from(seconds).ok()?;
+            OffsetDateTime::from_unix_timestamp(seconds)
+                .ok()
+                .map(|at| at + time::Duration::nanoseconds(i64::from(nanos)))
+        });
+        let mut found = None;
+        for around in [around, None] {
+            found = self.find_call(workspace, mock, id, around).await?;
+            if found.is_some() || around.is_none() {
+                break;
+            }
+        }
+        let call = StoredCall::from(found.ok_or(StoreError::NotFound)?);
+        let callbacks = self
+            .callbacks_of(workspace, mock, &[call.summary.position()])
+            .await?;
         Ok((call, callbacks))
     }
 
-    /// The callback results of some of the workspace's calls, oldest first; ids of other
-    /// workspaces' calls find nothing.
+    async fn find_call(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        id: Uuid,
+        around: Option<OffsetDateTime>,
+    ) -> Result<Option<NewCall>> {
+        let mut query = sqlx::QueryBuilder::new(
+            "SELECT id, format, calls FROM call_blocks WHERE workspace_id = ",
+        );
+        query.push_bind(workspace.id());
+        query.push(" AND mock_id = ").push_bind(mock);
+        query.push(" AND ").push_bind(id).push(" = ANY(call_ids)");
+        if let Some(around) = around {
+            query
+                .push(" AND first_at <= ")
+                .push_bind(around + ID_TIME_SLACK);
+            query
+                .push(" AND last_at >= ")
+                .push_bind(around - ID_TIME_SLACK);
+        }
+        let rows: Vec<(Uuid, i16, Vec<u8>)> = query.build_query_as().fetch_all(&self.pool).await?;
+        for (block, format, bytes) in rows {
+            let calls = blocks::decode(block, format, &bytes, workspace.id(), mock)?;
+            if let Some(call) = calls.into_iter().find(|call| call.id == id) {
+                return Ok(Some(call));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The callback results of some of a mock's calls, oldest first; calls of other mocks or
+    /// workspaces find nothing.
     pub async fn callbacks_of(
         &self,
         workspace: &Workspace,
-        calls: &[Uuid],
+        mock: MockId,
+        calls: &[CallPosition],
     ) -> Result<Vec<StoredCallback>> {
+        let (Some(oldest), Some(newest)) = (
+            calls.iter().map(|call| call.at).min(),
+            calls.iter().map(|call| call.at).max(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<Uuid> = calls.iter().map(|call| call.id).collect();
+        // A microsecond either side: the blocks keep times to the microsecond.
+        let slack = time::Duration::microseconds(1);
         Ok(sqlx::query_as(
             "SELECT cb.call_id, cb.at, cb.url, cb.method, cb.status, cb.latency_us, cb.error \
              FROM call_callbacks cb \
-             WHERE cb.call_id = ANY($2) AND EXISTS ( \
-                 SELECT 1 FROM calls c WHERE c.id = cb.call_id AND c.workspace_id = $1) \
+             WHERE cb.call_id = ANY($3) AND cb.call_id IN ( \
+                 SELECT unnest(b.call_ids) FROM call_blocks b \
+                 WHERE b.workspace_id = $1 AND b.mock_id = $2 AND b.call_ids && $3 \
+                   AND b.last_at >= $4 AND b.first_at <= $5) \
              ORDER BY cb.at, cb.id",
         )
         .bind(workspace.id())
-        .bind(calls)
+        .bind(mock)
+        .bind(&ids)
+        .bind(oldest - slack)
+        .bind(newest + slack)
         .fetch_all(&self.pool)
         .await?)
     }
 
-    /// How many calls each of the workspace's mocks served since `since` (the dashboard's "calls
-    /// this month"); mocks without calls are left out. Like the quota, it counts the calls a mock
-    /// answered (matched, no match, fallback), not those refused or over the quota.
+    /// How many calls each of the workspace's mocks answered in blocks that start at or after
+    /// `since` (the dashboard's "calls this month"; blocks never span two months); mocks without
+    /// such calls are left out. Like the quota, it counts the calls a mock answered (matched, no
+    /// match, fallback), not those refused or over the quota.
     pub async fn calls_per_mock(
         &self,
         workspace: &Workspace,
         since: OffsetDateTime,
     ) -> Result<Vec<(MockId, i64)>> {
         Ok(sqlx::query_as(
-            "SELECT mock_id, count(*) FROM calls
-             WHERE workspace_id = $1 AND at >= $2
-               AND outcome IN ('matched', 'no_match', 'fallback')
-             GROUP BY mock_id",
+            "SELECT mock_id, sum(answered)::bigint FROM call_blocks
+             WHERE workspace_id = $1 AND first_at >= $2
+             GROUP BY mock_id HAVING sum(answered) > 0",
         )
         .bind(workspace.id())
         .bind(since)
@@ -409,26 +621,26 @@ impl Store {
     /// Deletes every call of a mock; returns how many there were.
     pub async fn clear_calls(&self, workspace: &Workspace, mock: MockId) -> Result<u64> {
         let mut tx = self.begin().await?;
-        let deleted = sqlx::query(
+        let deleted: i64 = sqlx::query_scalar(
             "WITH deleted AS ( \
-                 DELETE FROM calls WHERE workspace_id = $1 AND mock_id = $2 RETURNING id \
+                 DELETE FROM call_blocks WHERE workspace_id = $1 AND mock_id = $2 \
+                 RETURNING call_ids \
              ), callbacks AS ( \
-                 DELETE FROM call_callbacks WHERE call_id IN (SELECT id FROM deleted) \
-             ) SELECT count(*) FROM deleted",
+                 DELETE FROM call_callbacks \
+                 WHERE call_id IN (SELECT unnest(call_ids) FROM deleted) \
+             ) SELECT coalesce(sum(cardinality(call_ids)), 0)::bigint FROM deleted",
         )
         .bind(workspace.id())
         .bind(mock)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(sqlx::Row::get::<i64, _>(&deleted, 0)
-            .try_into()
-            .unwrap_or(0))
+        Ok(u64::try_from(deleted).unwrap_or(0))
     }
 
     /// Creates the monthly partitions of the month of `now` and the next, unless they exist.
     pub async fn ensure_call_partitions(&self, now: OffsetDateTime) -> Result<()> {
-        sqlx::query("SELECT lyrebird_calls_ensure_partitions($1, 2)")
+        sqlx::query("SELECT lyrebird_call_blocks_ensure_partitions($1, 2)")
             .bind(now)
             .execute(&self.pool)
             .await?;
@@ -436,11 +648,12 @@ impl Store {
     }
 
     /// Removes calls older than `cutoff`: monthly partitions that end at or before it are
-    /// dropped whole, older rows of the others (and callback results) are deleted.
+    /// dropped whole, older blocks of the others deleted, and the blocks the cut-off falls in
+    /// written again without their older calls. Callback results go by their own time.
     pub async fn apply_call_retention(&self, cutoff: OffsetDateTime) -> Result<RetentionReport> {
         let partitions: Vec<(String,)> = sqlx::query_as(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             WHERE i.inhparent = 'calls'::regclass ORDER BY 1",
+             WHERE i.inhparent = 'call_blocks'::regclass ORDER BY 1",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -455,22 +668,57 @@ impl Store {
                 report.dropped_partitions.push(partition);
             }
         }
-        report.deleted_rows = sqlx::query("DELETE FROM calls WHERE at < $1")
-            .bind(cutoff)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+        let deleted: Option<i64> = sqlx::query_scalar(
+            "WITH deleted AS (DELETE FROM call_blocks WHERE last_at < $1 RETURNING call_ids) \
+             SELECT sum(cardinality(call_ids))::bigint FROM deleted",
+        )
+        .bind(cutoff)
+        .fetch_one(&self.pool)
+        .await?;
+        report.deleted_rows = u64::try_from(deleted.unwrap_or(0)).unwrap_or(0);
+        report.deleted_rows += self.cut_blocks(cutoff).await?;
         sqlx::query("DELETE FROM call_callbacks WHERE at < $1")
             .bind(cutoff)
             .execute(&self.pool)
             .await?;
         Ok(report)
     }
+
+    /// Writes the blocks that hold calls on both sides of `cutoff` again with the newer calls
+    /// only; returns how many calls were removed.
+    async fn cut_blocks(&self, cutoff: OffsetDateTime) -> Result<u64> {
+        let cut: Vec<(Uuid, OffsetDateTime, WorkspaceId, MockId, i16, Vec<u8>)> = sqlx::query_as(
+            "SELECT id, first_at, workspace_id, mock_id, format, calls FROM call_blocks \
+                 WHERE first_at < $1",
+        )
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut removed = 0;
+        for (id, first_at, workspace_id, mock_id, format, bytes) in cut {
+            let calls = blocks::decode(id, format, &bytes, workspace_id, mock_id)?;
+            let before = calls.len();
+            let kept: Vec<NewCall> = calls.into_iter().filter(|call| call.at >= cutoff).collect();
+            removed += (before - kept.len()) as u64;
+            let mut tx = self.begin().await?;
+            sqlx::query("DELETE FROM call_blocks WHERE id = $1 AND first_at = $2")
+                .bind(id)
+                .bind(first_at)
+                .execute(&mut *tx)
+                .await?;
+            for block in blocks::group(&kept)? {
+                insert_block(&mut tx, &block).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(removed)
+    }
 }
 
-/// The end of a monthly partition `calls_pYYYYMM`: the first instant of the next month (UTC).
+/// The end of a monthly partition `call_blocks_pYYYYMM`: the first instant of the next month
+/// (UTC).
 fn partition_end(name: &str) -> Option<OffsetDateTime> {
-    let digits = name.strip_prefix("calls_p")?;
+    let digits = name.strip_prefix("call_blocks_p")?;
     if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -486,142 +734,71 @@ fn partition_end(name: &str) -> Option<OffsetDateTime> {
     Some(day.midnight().assume_utc())
 }
 
-/// ` FROM calls WHERE` the workspace, the mock, every filter but the text, and `after`.
-fn push_filters(
-    query: &mut QueryBuilder<Postgres>,
-    workspace: &Workspace,
-    mock: MockId,
-    filter: &CallFilter,
-    after: Option<CallPosition>,
-) {
-    query.push(" FROM calls WHERE workspace_id = ");
-    query.push_bind(workspace.id());
-    query.push(" AND mock_id = ").push_bind(mock);
-    if let Some(method) = &filter.method {
-        query.push(" AND method = ").push_bind(method.clone());
-    }
-    match filter.status {
-        Some(StatusFilter::Exact(status)) => {
-            query.push(" AND status = ").push_bind(status as i16);
-        }
-        Some(StatusFilter::Class(class)) => {
-            let low = i16::from(class) * 100;
-            query.push(" AND status BETWEEN ").push_bind(low);
-            query.push(" AND ").push_bind(low + 99);
-        }
-        None => {}
-    }
-    if let Some(prefix) = &filter.path_prefix {
-        query
-            .push(" AND path LIKE ")
-            .push_bind(format!("{}%", like_escape(prefix)));
-    }
-    match filter.matched {
-        Some(true) => {
-            query.push(" AND outcome = 'matched'");
-        }
-        Some(false) => {
-            query.push(" AND outcome <> 'matched'");
-        }
-        None => {}
-    }
-    if let Some(from) = filter.from {
-        query.push(" AND at >= ").push_bind(from);
-    }
-    if let Some(to) = filter.to {
-        query.push(" AND at < ").push_bind(to);
-    }
-    if let Some(after) = after {
-        query.push(" AND (at, id) < (").push_bind(after.at);
-        query.push(", ").push_bind(after.id).push(")");
-    }
-}
-
-/// Whether the call's path, query, headers or bodies hold `text`, in any letter case.
-fn push_text_match(query: &mut QueryBuilder<Postgres>, text: &str) {
-    query
-        .push(
-            "lyrebird_call_text(path, query, request_headers, request_body, response_headers, \
-             response_body) ILIKE ",
-        )
-        .push_bind(format!("%{}%", like_escape(text)));
-}
-
-fn push_newest_first(query: &mut QueryBuilder<Postgres>, limit: i64) {
-    query
-        .push(" ORDER BY at DESC, id DESC LIMIT ")
-        .push_bind(limit);
-}
-
-/// The columns `insert_call_rows` writes, in its order.
-const CALL_COLUMNS: &str = "id, workspace_id, mock_id, at, method, host, path, query, \
-     request_headers, request_body, request_body_base64, request_body_size, status, \
-     response_headers, response_body, response_body_base64, response_body_size, body_cap, outcome, \
-     example_id, example_name, explanation, error, latency_us, client_addr, key_id, \
-     callbacks_queued";
-
-async fn insert_call_rows(tx: &mut sqlx::PgConnection, calls: &[NewCall]) -> Result<()> {
-    let statement = format!("COPY calls ({CALL_COLUMNS}) FROM STDIN (FORMAT binary)");
-    let mut rows = CopyRows::start(tx, &statement).await?;
-    for call in calls {
-        rows.row(27).await?;
-        rows.uuid(call.id);
-        rows.uuid(call.workspace_id.as_uuid());
-        rows.uuid(call.mock_id.as_uuid());
-        rows.timestamptz(call.at);
-        rows.text(&call.method);
-        rows.text(&call.host);
-        rows.text(&call.path);
-        rows.text(&call.query);
-        rows.json(&call.request_headers);
-        stored_body(&mut rows, &call.request_body);
-        rows.int2(call.status as i16);
-        rows.json(&call.response_headers);
-        stored_body(&mut rows, &call.response_body);
-        rows.int8(size(call.body_cap));
-        rows.text(call.outcome.as_str());
-        rows.nullable(call.example_id, |rows, id| rows.uuid(id.as_uuid()));
-        rows.nullable(call.example_name.as_deref(), CopyRows::text);
-        rows.nullable(call.explanation.as_deref(), |rows, raw| {
-            rows.text(raw.get())
-        });
-        rows.nullable(call.error.as_deref(), CopyRows::text);
-        rows.int8(size(call.latency_us));
-        rows.nullable(call.client_addr, CopyRows::inet);
-        rows.nullable(call.key_id, |rows, id| rows.uuid(id.as_uuid()));
-        rows.int4(i32::try_from(call.callbacks_queued).unwrap_or(i32::MAX));
-    }
-    rows.finish().await
-}
-
-fn stored_body(rows: &mut CopyRows, body: &StoredBody) {
-    rows.text(&body.text);
-    rows.bool(body.base64);
-    rows.int8(size(body.size));
+async fn insert_block(tx: &mut sqlx::PgConnection, block: &NewBlock) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO call_blocks (id, workspace_id, mock_id, first_at, last_at, answered, \
+         format, call_ids, calls) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(block.id)
+    .bind(block.workspace_id)
+    .bind(block.mock_id)
+    .bind(block.first_at)
+    .bind(block.last_at)
+    .bind(block.answered)
+    .bind(NewBlock::FORMAT)
+    .bind(&block.call_ids)
+    .bind(&block.calls)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_callback_rows(
     tx: &mut sqlx::PgConnection,
     callbacks: &[NewCallback],
 ) -> Result<()> {
-    let statement = "COPY call_callbacks (id, call_id, at, url, method, status, latency_us, \
-                     error) FROM STDIN (FORMAT binary)";
-    let mut rows = CopyRows::start(tx, statement).await?;
-    for callback in callbacks {
-        rows.row(8).await?;
-        rows.uuid(callback.id);
-        rows.uuid(callback.call_id);
-        rows.timestamptz(callback.at);
-        rows.text(&callback.url);
-        rows.text(&callback.method);
-        rows.nullable(callback.status, |rows, status| rows.int2(status as i16));
-        rows.int8(size(callback.latency_us));
-        rows.nullable(callback.error.as_deref(), CopyRows::text);
-    }
-    rows.finish().await
-}
-
-/// A count or size as a `bigint`, saturating (no call is 2^63 bytes or microseconds).
-fn size(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
+    let column = |value: fn(&NewCallback) -> Option<String>| -> Vec<Option<String>> {
+        callbacks.iter().map(value).collect()
+    };
+    sqlx::query(
+        "INSERT INTO call_callbacks (id, call_id, at, url, method, status, latency_us, error) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], \
+             $5::text[], $6::int2[], $7::int8[], $8::text[])",
+    )
+    .bind(
+        callbacks
+            .iter()
+            .map(|callback| callback.id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        callbacks
+            .iter()
+            .map(|callback| callback.call_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        callbacks
+            .iter()
+            .map(|callback| callback.at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|callback| Some(callback.url.clone())))
+    .bind(column(|callback| Some(callback.method.clone())))
+    .bind(
+        callbacks
+            .iter()
+            .map(|callback| callback.status.map(|status| status as i16))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        callbacks
+            .iter()
+            .map(|callback| size(callback.latency_us))
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|callback| callback.error.clone()))
+    .execute(tx)
+    .await?;
+    Ok(())
 }

@@ -23,6 +23,9 @@ pub enum StoreError {
     PasswordHash(String),
     #[error("background task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// A block of the call log could not be written or read (docs/call-log.md, "Storage").
+    #[error("call log block {block}: {reason}")]
+    CallBlock { block: uuid::Uuid, reason: String },
     /// A value could not be turned into the JSON of a column.
     #[error("JSON for {column} could not be encoded")]
     Json {

@@ -13,8 +13,8 @@
 //! database rather than at compile time (see `docs/architecture.md`).
 
 pub mod accounts;
+mod blocks;
 pub mod calls;
-mod copy;
 pub mod embedded;
 pub mod error;
 pub mod examples;

@@ -1,7 +1,7 @@
 //! The call log's reads against a real PostgreSQL: they only see the asking workspace's calls.
 
 use lyrebird_store::calls::{
-    CallFilter, CallOutcomeKind, NewCall, NewCallback, StoredBody, TEXT_SEARCH_WINDOW,
+    CallFilter, CallOutcomeKind, NewCall, NewCallback, SEARCH_WINDOW, StoredBody,
 };
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{Caller, ExampleId, KeyId, MockDraft, MockId, Store};
@@ -85,13 +85,13 @@ async fn callback_results_of_another_workspaces_call_are_not_found() {
         .unwrap();
 
     let own = store
-        .callbacks_of(&owner.workspace, &[logged.id])
+        .callbacks_of(&owner.workspace, mock, &[logged.position()])
         .await
         .unwrap();
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].call_id, logged.id);
     let foreign = store
-        .callbacks_of(&other.workspace, &[logged.id])
+        .callbacks_of(&other.workspace, mock, &[logged.position()])
         .await
         .unwrap();
     assert!(foreign.is_empty(), "{foreign:?}");
@@ -229,7 +229,7 @@ async fn a_text_search_reads_a_window_of_calls_per_page_and_goes_on_from_its_end
     let start = (OffsetDateTime::now_utc() - time::Duration::hours(1))
         .replace_millisecond(0)
         .unwrap();
-    let window = usize::try_from(TEXT_SEARCH_WINDOW).unwrap();
+    let window = SEARCH_WINDOW;
     // The two oldest calls have the text; a window's worth of newer calls do not.
     let calls: Vec<NewCall> = (0..window + 2)
         .map(|i| {

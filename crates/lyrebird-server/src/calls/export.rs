@@ -147,9 +147,9 @@ async fn write_pages(
         match format {
             // NDJSON shows each call with its callback results; HAR has no place for them.
             Format::Ndjson => {
-                let ids: Vec<_> = page.iter().map(|call| call.summary.id).collect();
+                let calls: Vec<_> = page.iter().map(|call| call.summary.position()).collect();
                 let mut callbacks: HashMap<Uuid, Vec<StoredCallback>> = HashMap::new();
-                for callback in store.callbacks_of(workspace, &ids).await? {
+                for callback in store.callbacks_of(workspace, mock, &calls).await? {
                     callbacks
                         .entry(callback.call_id)
                         .or_default()

@@ -1,0 +1,307 @@
+//! The call log's blocks: how calls are grouped into `call_blocks` rows, encoded, decoded, and
+//! read back newest first.
+//!
+//! A block holds calls of one mock and one month, a thousand at most (the writer's batch) and
+//! about [`BLOCK_BYTES`] of them. Format 1 is the calls one after another, each in postcard's
+//! binary form of [`NewCall`] (its field order is the format: fields are only ever added at the
+//! end, with a new format number); format 0 is a JSON array of the same fields, made by the
+//! migration that moved the rows of the old `calls` table into blocks.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+
+use sqlx::{PgPool, QueryBuilder};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::calls::{CallPosition, NewCall};
+use crate::error::{Result, StoreError};
+use crate::ids::{MockId, WorkspaceId};
+use crate::workspace::Workspace;
+
+/// A block is closed once its calls take this many bytes (the one that crosses it included).
+pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+
+const JSON: i16 = 0;
+const POSTCARD: i16 = 1;
+
+/// A block ready to insert.
+pub(crate) struct NewBlock {
+    pub id: Uuid,
+    pub workspace_id: WorkspaceId,
+    pub mock_id: MockId,
+    pub first_at: OffsetDateTime,
+    pub last_at: OffsetDateTime,
+    pub answered: i32,
+    pub call_ids: Vec<Uuid>,
+    pub calls: Vec<u8>,
+}
+
+impl NewBlock {
+    /// The format of the blocks the server writes.
+    pub(crate) const FORMAT: i16 = POSTCARD;
+
+    fn start(call: &NewCall) -> Self {
+        Self {
+            id: call.id,
+            workspace_id: call.workspace_id,
+            mock_id: call.mock_id,
+            first_at: call.at,
+            last_at: call.at,
+            answered: 0,
+            call_ids: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    fn takes(&self, call: &NewCall) -> bool {
+        self.workspace_id == call.workspace_id
+            && self.mock_id == call.mock_id
+            && month(self.first_at) == month(call.at)
+            && self.calls.len() < BLOCK_BYTES
+    }
+
+    fn push(&mut self, call: &NewCall) -> Result<()> {
+        self.first_at = self.first_at.min(call.at);
+        self.last_at = self.last_at.max(call.at);
+        self.answered += i32::from(call.outcome.counts_against_quota());
+        self.call_ids.push(call.id);
+        let calls = std::mem::take(&mut self.calls);
+        self.calls = postcard::to_extend(call, calls).map_err(|error| StoreError::CallBlock {
+            block: self.id,
+            reason: error.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+fn month(at: OffsetDateTime) -> (i32, time::Month) {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    (at.year(), at.month())
+}
+
+/// The blocks of a batch: calls of one mock and month go together, in the batch's order. The
+/// same batch always makes the same blocks, with the same ids.
+pub(crate) fn group(calls: &[NewCall]) -> Result<Vec<NewBlock>> {
+    let mut blocks: Vec<NewBlock> = Vec::new();
+    // Open blocks, by position in `blocks`; a batch rarely spans more than a few mocks.
+    let mut open: Vec<usize> = Vec::new();
+    for call in calls {
+        let index = match open.iter().position(|&index| blocks[index].takes(call)) {
+            Some(slot) => open[slot],
+            None => {
+                // A full block of the same mock and month makes way for its successor.
+                open.retain(|&index| {
+                    let block = &blocks[index];
+                    !(block.workspace_id == call.workspace_id
+                        && block.mock_id == call.mock_id
+                        && month(block.first_at) == month(call.at))
+                });
+                blocks.push(NewBlock::start(call));
+                open.push(blocks.len() - 1);
+                blocks.len() - 1
+            }
+        };
+        blocks[index].push(call)?;
+    }
+    Ok(blocks)
+}
+
+/// The calls of a stored block, in its order, with the block's workspace and mock.
+pub(crate) fn decode(
+    block: Uuid,
+    format: i16,
+    bytes: &[u8],
+    workspace_id: WorkspaceId,
+    mock_id: MockId,
+) -> Result<Vec<NewCall>> {
+    let failed = |reason: String| StoreError::CallBlock { block, reason };
+    let mut calls = match format {
+        JSON => serde_json::from_slice(bytes).map_err(|error| failed(error.to_string()))?,
+        POSTCARD => {
+            let mut calls = Vec::new();
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let (call, after): (NewCall, _) =
+                    postcard::take_from_bytes(rest).map_err(|error| failed(error.to_string()))?;
+                calls.push(call);
+                rest = after;
+            }
+            calls
+        }
+        other => return Err(failed(format!("unknown format {other}"))),
+    };
+    for call in &mut calls {
+        call.workspace_id = workspace_id;
+        call.mock_id = mock_id;
+    }
+    Ok(calls)
+}
+
+/// Which blocks a scan reads: one mock's, those that may hold calls in the time range, older
+/// than a position.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScanRange {
+    /// Inclusive.
+    pub from: Option<OffsetDateTime>,
+    /// Exclusive.
+    pub to: Option<OffsetDateTime>,
+    /// Only calls strictly older than this.
+    pub before: Option<CallPosition>,
+}
+
+impl ScanRange {
+    fn holds(&self, call: &NewCall) -> bool {
+        self.from.is_none_or(|from| call.at >= from)
+            && self.to.is_none_or(|to| call.at < to)
+            && self
+                .before
+                .is_none_or(|before| (call.at, call.id) < (before.at, before.id))
+    }
+}
+
+/// A block's place in the newest-first order, before its calls are read.
+struct BlockHead {
+    id: Uuid,
+    first_at: OffsetDateTime,
+    last_at: OffsetDateTime,
+}
+
+/// Blocks whose heads are fetched at once.
+const HEADS_PER_QUERY: i64 = 64;
+
+/// A mock's calls in the range, newest first (by time, then id), read block by block.
+///
+/// Blocks of one mock may overlap in time (two servers write at once), so a call is handed out
+/// only once every block that could hold a newer one has been read: blocks come in order of
+/// their newest call, and are read while the next one's newest call is at least as new as the
+/// best call read so far.
+pub(crate) struct Scan<'a> {
+    pool: &'a PgPool,
+    workspace_id: WorkspaceId,
+    mock_id: MockId,
+    range: ScanRange,
+    heads: VecDeque<BlockHead>,
+    /// Where the next query for heads goes on: after this block (newest first).
+    heads_after: Option<(OffsetDateTime, Uuid)>,
+    heads_done: bool,
+    calls: BinaryHeap<Newest>,
+}
+
+impl<'a> Scan<'a> {
+    pub(crate) fn new(
+        pool: &'a PgPool,
+        workspace: &Workspace,
+        mock: MockId,
+        range: ScanRange,
+    ) -> Self {
+        Self {
+            pool,
+            workspace_id: workspace.id(),
+            mock_id: mock,
+            range,
+            heads: VecDeque::new(),
+            heads_after: None,
+            heads_done: false,
+            calls: BinaryHeap::new(),
+        }
+    }
+
+    /// The next call, newest first; `None` after the oldest.
+    pub(crate) async fn next(&mut self) -> Result<Option<NewCall>> {
+        loop {
+            if self.heads.is_empty() && !self.heads_done {
+                self.fetch_heads().await?;
+            }
+            let read_next_block = match (self.heads.front(), self.calls.peek()) {
+                (Some(head), Some(best)) => head.last_at >= best.0.at,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if !read_next_block {
+                return Ok(self.calls.pop().map(|newest| newest.0));
+            }
+            let head = self.heads.pop_front().expect("a head was just looked at");
+            self.read(head).await?;
+        }
+    }
+
+    async fn fetch_heads(&mut self) -> Result<()> {
+        let mut query = QueryBuilder::new(
+            "SELECT id, first_at, last_at FROM call_blocks WHERE workspace_id = ",
+        );
+        query.push_bind(self.workspace_id);
+        query.push(" AND mock_id = ").push_bind(self.mock_id);
+        if let Some(from) = self.range.from {
+            query.push(" AND last_at >= ").push_bind(from);
+        }
+        if let Some(to) = self.range.to {
+            query.push(" AND first_at < ").push_bind(to);
+        }
+        if let Some(before) = self.range.before {
+            query.push(" AND first_at <= ").push_bind(before.at);
+        }
+        if let Some((last_at, id)) = self.heads_after {
+            query.push(" AND (last_at, id) < (").push_bind(last_at);
+            query.push(", ").push_bind(id).push(")");
+        }
+        query
+            .push(" ORDER BY last_at DESC, id DESC LIMIT ")
+            .push_bind(HEADS_PER_QUERY);
+        let heads: Vec<(Uuid, OffsetDateTime, OffsetDateTime)> =
+            query.build_query_as().fetch_all(self.pool).await?;
+        self.heads_done = heads.len() < HEADS_PER_QUERY as usize;
+        self.heads_after = heads.last().map(|(id, _, last_at)| (*last_at, *id));
+        self.heads
+            .extend(heads.into_iter().map(|(id, first_at, last_at)| BlockHead {
+                id,
+                first_at,
+                last_at,
+            }));
+        Ok(())
+    }
+
+    async fn read(&mut self, head: BlockHead) -> Result<()> {
+        let row: Option<(i16, Vec<u8>)> =
+            sqlx::query_as("SELECT format, calls FROM call_blocks WHERE id = $1 AND first_at = $2")
+                .bind(head.id)
+                .bind(head.first_at)
+                .fetch_optional(self.pool)
+                .await?;
+        // Cleared or removed by the retention since its head was read: its calls are gone.
+        let Some((format, bytes)) = row else {
+            return Ok(());
+        };
+        let calls = decode(head.id, format, &bytes, self.workspace_id, self.mock_id)?;
+        self.calls.extend(
+            calls
+                .into_iter()
+                .filter(|call| self.range.holds(call))
+                .map(Newest),
+        );
+        Ok(())
+    }
+}
+
+/// A call ordered by (time, id), for the max-heap of a scan.
+struct Newest(NewCall);
+
+impl Ord for Newest {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.0.at, self.0.id).cmp(&(other.0.at, other.0.id))
+    }
+}
+
+impl PartialOrd for Newest {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Newest {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Newest {}
