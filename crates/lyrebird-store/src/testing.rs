@@ -60,6 +60,36 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn new() -> Self {
+        let (name, options) = Self::create().await;
+        let store = Store::connect(options.clone())
+            .await
+            .expect("connecting to and migrating the test database");
+        Self {
+            name,
+            options,
+            store,
+        }
+    }
+
+    /// A database with the migrations up to `version` only, for tests of a migration: run
+    /// the rest with [`crate::MIGRATOR`].
+    pub async fn at_migration(version: i64) -> Self {
+        let (name, options) = Self::create().await;
+        let pool = sqlx::PgPool::connect_with(options.clone())
+            .await
+            .expect("connecting to the test database");
+        crate::MIGRATOR
+            .run_to(version, &pool)
+            .await
+            .expect("migrating the test database");
+        Self {
+            name,
+            options,
+            store: Store { pool },
+        }
+    }
+
+    async fn create() -> (String, PgConnectOptions) {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut admin = server()
             .connect()
@@ -71,14 +101,7 @@ impl TestDatabase {
             .expect("creating a test database");
         admin.close().await.ok();
         let options = server().clone().database(&name);
-        let store = Store::connect(options.clone())
-            .await
-            .expect("connecting to and migrating the test database");
-        Self {
-            name,
-            options,
-            store,
-        }
+        (name, options)
     }
 
     pub fn store(&self) -> &Store {
