@@ -8,7 +8,7 @@
 //! migration that moved the rows of the old `calls` table into blocks.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use sqlx::{PgPool, QueryBuilder};
 use time::OffsetDateTime;
@@ -54,13 +54,6 @@ impl NewBlock {
         }
     }
 
-    fn takes(&self, call: &NewCall) -> bool {
-        self.workspace_id == call.workspace_id
-            && self.mock_id == call.mock_id
-            && month(self.first_at) == month(call.at)
-            && self.calls.len() < BLOCK_BYTES
-    }
-
     fn push(&mut self, call: &NewCall) -> Result<()> {
         self.first_at = self.first_at.min(call.at);
         self.last_at = self.last_at.max(call.at);
@@ -84,21 +77,15 @@ fn month(at: OffsetDateTime) -> (i32, time::Month) {
 /// same batch always makes the same blocks, with the same ids.
 pub(crate) fn group(calls: &[NewCall]) -> Result<Vec<NewBlock>> {
     let mut blocks: Vec<NewBlock> = Vec::new();
-    // Open blocks, by position in `blocks`; a batch rarely spans more than a few mocks.
-    let mut open: Vec<usize> = Vec::new();
+    // The block each mock and month is filling, by position in `blocks`.
+    let mut filling: HashMap<(WorkspaceId, MockId, (i32, time::Month)), usize> = HashMap::new();
     for call in calls {
-        let index = match open.iter().position(|&index| blocks[index].takes(call)) {
-            Some(slot) => open[slot],
-            None => {
-                // A full block of the same mock and month makes way for its successor.
-                open.retain(|&index| {
-                    let block = &blocks[index];
-                    !(block.workspace_id == call.workspace_id
-                        && block.mock_id == call.mock_id
-                        && month(block.first_at) == month(call.at))
-                });
+        let key = (call.workspace_id, call.mock_id, month(call.at));
+        let index = match filling.get(&key) {
+            Some(&index) if blocks[index].calls.len() < BLOCK_BYTES => index,
+            _ => {
                 blocks.push(NewBlock::start(call));
-                open.push(blocks.len() - 1);
+                filling.insert(key, blocks.len() - 1);
                 blocks.len() - 1
             }
         };
@@ -305,3 +292,126 @@ impl PartialEq for Newest {
 }
 
 impl Eq for Newest {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calls::{CallOutcomeKind, StoredBody};
+
+    fn call(mock: MockId, at: OffsetDateTime, body: &str) -> NewCall {
+        let body = StoredBody {
+            text: body.to_owned(),
+            base64: false,
+            size: body.len() as u64,
+        };
+        NewCall {
+            id: Uuid::now_v7(),
+            workspace_id: WorkspaceId::generate(),
+            mock_id: mock,
+            at,
+            method: "GET".into(),
+            host: "localhost".into(),
+            path: "/".into(),
+            query: String::new(),
+            request_headers: vec![("accept".into(), "*/*".into())],
+            request_body: body.clone(),
+            status: 200,
+            response_headers: Vec::new(),
+            response_body: body,
+            body_cap: 1 << 21,
+            outcome: CallOutcomeKind::Matched,
+            example_id: None,
+            example_name: None,
+            explanation: None,
+            error: None,
+            latency_us: 1,
+            client_addr: None,
+            key_id: None,
+            callbacks_queued: 0,
+        }
+    }
+
+    #[test]
+    fn a_batch_makes_one_block_per_mock_and_month_and_the_same_blocks_every_time() {
+        let (orders, users) = (MockId::generate(), MockId::generate());
+        let november = time::macros::datetime!(2026-11-30 23:59:59 UTC);
+        let december = time::macros::datetime!(2026-12-01 00:00:01 UTC);
+        let mut calls = vec![
+            call(orders, november, "a"),
+            call(users, november, "b"),
+            call(orders, december, "c"),
+            call(orders, november, "d"),
+        ];
+        let workspace = calls[0].workspace_id;
+        for call in &mut calls {
+            call.workspace_id = workspace;
+        }
+        let blocks = group(&calls).unwrap();
+        let shape: Vec<(MockId, Vec<Uuid>)> = blocks
+            .iter()
+            .map(|block| (block.mock_id, block.call_ids.clone()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (orders, vec![calls[0].id, calls[3].id]),
+                (users, vec![calls[1].id]),
+                (orders, vec![calls[2].id]),
+            ]
+        );
+        let ids: Vec<Uuid> = blocks.iter().map(|block| block.id).collect();
+        let again: Vec<Uuid> = group(&calls).unwrap().iter().map(|b| b.id).collect();
+        assert_eq!(ids, again);
+    }
+
+    #[test]
+    fn a_block_closes_once_its_calls_pass_the_size_limit() {
+        let mock = MockId::generate();
+        let at = OffsetDateTime::now_utc();
+        let big = "x".repeat(BLOCK_BYTES / 4);
+        let workspace = WorkspaceId::generate();
+        let calls: Vec<NewCall> = (0..3)
+            .map(|_| NewCall {
+                workspace_id: workspace,
+                ..call(mock, at, &big)
+            })
+            .collect();
+        let sizes: Vec<usize> = group(&calls)
+            .unwrap()
+            .iter()
+            .map(|block| block.call_ids.len())
+            .collect();
+        // Each call holds two bodies: two calls pass the limit, the third opens a block.
+        assert_eq!(sizes, [2, 1]);
+    }
+
+    #[test]
+    fn calls_read_back_from_a_block_as_they_were_written() {
+        let mock = MockId::generate();
+        let mut written = call(mock, OffsetDateTime::now_utc(), "{\"id\": 1}");
+        written.at = written.at.replace_nanosecond(123_456_000).unwrap();
+        written.client_addr = Some("2001:db8::7".parse().unwrap());
+        written.explanation = Some(serde_json::value::to_raw_value(&[1, 2]).unwrap());
+        let block = &group(std::slice::from_ref(&written)).unwrap()[0];
+        let read = decode(
+            block.id,
+            NewBlock::FORMAT,
+            &block.calls,
+            written.workspace_id,
+            mock,
+        )
+        .unwrap();
+        assert_eq!(format!("{read:?}"), format!("{:?}", [written]));
+        let torn = decode(
+            block.id,
+            NewBlock::FORMAT,
+            &block.calls[..10],
+            WorkspaceId::generate(),
+            mock,
+        );
+        assert!(
+            matches!(torn, Err(StoreError::CallBlock { .. })),
+            "{torn:?}"
+        );
+    }
+}

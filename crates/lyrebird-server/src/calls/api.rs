@@ -58,9 +58,9 @@ pub struct FilterParams {
     pub from: Option<String>,
     /// Calls before this time (RFC 3339).
     pub to: Option<String>,
-    /// Text anywhere in the path, query, headers or bodies, any letter case. A page reads at
-    /// most 20,000 calls; one that ends there before it is full says `searched_back_to`, and its
-    /// `next_cursor` searches on from there.
+    /// Text anywhere in the path, query, headers or bodies, any letter case. With this or any
+    /// filter above, a page reads at most 20,000 calls; one that ends there before it is full
+    /// says `searched_back_to`, and its `next_cursor` searches on from there.
     pub q: Option<String>,
 }
 
@@ -259,9 +259,9 @@ pub struct CallPage {
     pub calls: Vec<CallSummaryView>,
     /// Pass as `cursor` for the next (older) page; absent on the last page.
     pub next_cursor: Option<String>,
-    /// With `q`: set when this page read the most calls a page reads (20,000) before it was
-    /// full; the time of the oldest call read. Older calls were not searched yet: the next
-    /// page goes on from there.
+    /// Set when this page read the most calls a page reads (20,000) before it was full (only a
+    /// filter can leave it short); the time of the oldest call read. Older calls were not
+    /// searched yet: the next page goes on from there.
     #[serde(
         with = "time::serde::rfc3339::option",
         skip_serializing_if = "Option::is_none"
