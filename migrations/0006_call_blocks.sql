@@ -18,7 +18,8 @@ CREATE TABLE call_blocks (
     -- Calls that count against the quota (matched, no match, fallback): the dashboard's count.
     answered     integer NOT NULL,
     -- How `calls` is encoded: 0, a JSON array of calls (blocks made by this migration);
-    -- 1, the calls one after another in postcard's binary form (blocks made by the server).
+    -- 1, the calls one after another in postcard's binary form, compressed with LZ4 (blocks
+    -- made by the server).
     format       smallint NOT NULL,
     -- The ids of the block's calls, in the block's order: looking up a call, clearing callbacks.
     call_ids     uuid[] NOT NULL,
@@ -26,7 +27,8 @@ CREATE TABLE call_blocks (
     PRIMARY KEY (id, first_at)
 ) PARTITION BY RANGE (first_at);
 
--- Stored as they are, out of line: compressing them cost PostgreSQL more than it saved.
+-- Stored as they are, out of line: the server compresses the calls itself, and PostgreSQL's
+-- compression of the rest would cost more than it saves.
 ALTER TABLE call_blocks
     ALTER COLUMN call_ids SET STORAGE EXTERNAL,
     ALTER COLUMN calls SET STORAGE EXTERNAL;

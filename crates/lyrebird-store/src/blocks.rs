@@ -4,8 +4,10 @@
 //! A block holds calls of one mock and one month, a thousand at most (the writer's batch) and
 //! about [`BLOCK_BYTES`] of them. Format 1 is the calls one after another, each in postcard's
 //! binary form of [`NewCall`] (its field order is the format: fields are only ever added at the
-//! end, with a new format number); format 0 is a JSON array of the same fields, made by the
-//! migration that moved the rows of the old `calls` table into blocks.
+//! end, with a new format number), compressed with LZ4 (its size first, as `lz4_flex` writes
+//! it): calls of one mock repeat their headers and bodies, and a block shrinks to about a tenth.
+//! Format 0 is a JSON array of the same fields, made by the migration that moved the rows of the
+//! old `calls` table into blocks.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -21,9 +23,13 @@ use crate::workspace::Workspace;
 
 /// A block is closed once its calls take this many bytes (the one that crosses it included).
 pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+/// The most a block may say it holds, uncompressed: more than any block the writer makes (a
+/// block's calls plus one with two bodies at the largest body cap), so a damaged size cannot
+/// ask for all the memory.
+const MAX_BLOCK_BYTES: usize = 1 << 30;
 
 const JSON: i16 = 0;
-const POSTCARD: i16 = 1;
+const POSTCARD_LZ4: i16 = 1;
 
 /// A block ready to insert.
 pub(crate) struct NewBlock {
@@ -39,7 +45,7 @@ pub(crate) struct NewBlock {
 
 impl NewBlock {
     /// The format of the blocks the server writes.
-    pub(crate) const FORMAT: i16 = POSTCARD;
+    pub(crate) const FORMAT: i16 = POSTCARD_LZ4;
 
     fn start(call: &NewCall) -> Self {
         Self {
@@ -73,8 +79,8 @@ fn month(at: OffsetDateTime) -> (i32, time::Month) {
     (at.year(), at.month())
 }
 
-/// The blocks of a batch: calls of one mock and month go together, in the batch's order. The
-/// same batch always makes the same blocks, with the same ids.
+/// The blocks of a batch, compressed: calls of one mock and month go together, in the batch's
+/// order. The same batch always makes the same blocks, with the same ids.
 pub(crate) fn group(calls: &[NewCall]) -> Result<Vec<NewBlock>> {
     let mut blocks: Vec<NewBlock> = Vec::new();
     // The block each mock and month is filling, by position in `blocks`.
@@ -91,6 +97,9 @@ pub(crate) fn group(calls: &[NewCall]) -> Result<Vec<NewBlock>> {
         };
         blocks[index].push(call)?;
     }
+    for block in &mut blocks {
+        block.calls = lz4_flex::compress_prepend_size(&block.calls);
+    }
     Ok(blocks)
 }
 
@@ -105,9 +114,17 @@ pub(crate) fn decode(
     let failed = |reason: String| StoreError::CallBlock { block, reason };
     let mut calls = match format {
         JSON => serde_json::from_slice(bytes).map_err(|error| failed(error.to_string()))?,
-        POSTCARD => {
+        POSTCARD_LZ4 => {
+            let size = bytes
+                .first_chunk::<4>()
+                .map_or(0, |size| u32::from_le_bytes(*size) as usize);
+            if size > MAX_BLOCK_BYTES {
+                return Err(failed(format!("says it holds {size} bytes")));
+            }
+            let bytes = lz4_flex::decompress_size_prepended(bytes)
+                .map_err(|error| failed(error.to_string()))?;
             let mut calls = Vec::new();
-            let mut rest = bytes;
+            let mut rest = &bytes[..];
             while !rest.is_empty() {
                 let (call, after): (NewCall, _) =
                     postcard::take_from_bytes(rest).map_err(|error| failed(error.to_string()))?;
@@ -412,6 +429,19 @@ mod tests {
         assert!(
             matches!(torn, Err(StoreError::CallBlock { .. })),
             "{torn:?}"
+        );
+        // A damaged size is refused before anything is allocated for it.
+        let huge = [0xff, 0xff, 0xff, 0xff, 0];
+        let huge = decode(
+            block.id,
+            NewBlock::FORMAT,
+            &huge,
+            WorkspaceId::generate(),
+            mock,
+        );
+        assert!(
+            matches!(&huge, Err(StoreError::CallBlock { reason, .. }) if reason.contains("says")),
+            "{huge:?}"
         );
     }
 }
