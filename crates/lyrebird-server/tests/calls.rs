@@ -11,7 +11,7 @@ use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_server::calls::{CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult};
 use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app};
-use lyrebird_store::calls::{CallOutcomeKind, NewCall, SEARCH_WINDOW, StoredBody};
+use lyrebird_store::calls::{CallOutcomeKind, NewCall, SEARCH_WINDOW};
 use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{ExampleId, MockId, Store, WorkspaceId};
@@ -1049,37 +1049,12 @@ async fn the_live_tail_shows_a_mock_call_made_after_subscribing() {
     assert!(received.contains("event: call"), "{received}");
 }
 
-/// A call row for the store alone, at `at`.
+/// A call for the store alone, at `at`.
 fn stored_call(mock: MockId, at: OffsetDateTime) -> NewCall {
-    let body = StoredBody {
-        text: String::new(),
-        base64: false,
-        size: 0,
-    };
     NewCall {
         id: Uuid::now_v7(),
-        workspace_id: WorkspaceId::generate(),
-        mock_id: mock,
-        at,
-        method: "GET".to_owned(),
-        host: "localhost".to_owned(),
-        path: "/".to_owned(),
-        query: String::new(),
-        request_headers: Vec::new(),
-        request_body: body.clone(),
-        status: 200,
-        response_headers: Vec::new(),
-        response_body: body,
-        body_cap: 65536,
         outcome: CallOutcomeKind::OverQuota,
-        example_id: None,
-        example_name: None,
-        explanation: None,
-        error: None,
-        latency_us: 1,
-        client_addr: None,
-        key_id: None,
-        callbacks_queued: 0,
+        ..lyrebird_store::testing::call(WorkspaceId::generate(), mock, at)
     }
 }
 

@@ -313,7 +313,7 @@ impl Eq for Newest {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calls::{CallOutcomeKind, StoredBody};
+    use crate::calls::StoredBody;
 
     fn call(mock: MockId, at: OffsetDateTime, body: &str) -> NewCall {
         let body = StoredBody {
@@ -322,29 +322,10 @@ mod tests {
             size: body.len() as u64,
         };
         NewCall {
-            id: Uuid::now_v7(),
-            workspace_id: WorkspaceId::generate(),
-            mock_id: mock,
-            at,
-            method: "GET".into(),
-            host: "localhost".into(),
-            path: "/".into(),
-            query: String::new(),
             request_headers: vec![("accept".into(), "*/*".into())],
             request_body: body.clone(),
-            status: 200,
-            response_headers: Vec::new(),
             response_body: body,
-            body_cap: 1 << 21,
-            outcome: CallOutcomeKind::Matched,
-            example_id: None,
-            example_name: None,
-            explanation: None,
-            error: None,
-            latency_us: 1,
-            client_addr: None,
-            key_id: None,
-            callbacks_queued: 0,
+            ..crate::testing::call(WorkspaceId::generate(), mock, at)
         }
     }
 

@@ -125,6 +125,19 @@ impl TestDatabase {
             .expect("the first key works")
     }
 
+    /// A new mock named "Orders" in the caller's workspace.
+    pub async fn mock(&self, owner: &Caller) -> crate::MockId {
+        let draft = crate::MockDraft {
+            name: "Orders".into(),
+            ..crate::MockDraft::default()
+        };
+        self.store
+            .create_mock(&owner.workspace, &draft)
+            .await
+            .expect("creating a mock")
+            .id
+    }
+
     /// A `DATABASE_URL` for this database, to hand to a server process.
     pub fn url(&self) -> String {
         self.options.to_url_lossy().to_string()
@@ -155,5 +168,44 @@ impl Drop for TestDatabase {
         if let Ok(Err(error)) = dropped {
             eprintln!("could not drop test database {}: {error}", self.name);
         }
+    }
+}
+
+/// A call to log for tests of the call log: `GET /` answered 200 by an example, empty bodies,
+/// at `at`, a new v4 id. Tests change what they look at with `NewCall { .., ..call(..) }`.
+pub fn call(
+    workspace: crate::WorkspaceId,
+    mock: crate::MockId,
+    at: time::OffsetDateTime,
+) -> crate::calls::NewCall {
+    let body = crate::calls::StoredBody {
+        text: String::new(),
+        base64: false,
+        size: 0,
+    };
+    crate::calls::NewCall {
+        id: uuid::Uuid::new_v4(),
+        workspace_id: workspace,
+        mock_id: mock,
+        at,
+        method: "GET".into(),
+        host: "localhost".into(),
+        path: "/".into(),
+        query: String::new(),
+        request_headers: Vec::new(),
+        request_body: body.clone(),
+        status: 200,
+        response_headers: Vec::new(),
+        response_body: body,
+        body_cap: 65_536,
+        outcome: crate::calls::CallOutcomeKind::Matched,
+        example_id: None,
+        example_name: None,
+        explanation: None,
+        error: None,
+        latency_us: 10,
+        client_addr: None,
+        key_id: None,
+        callbacks_queued: 0,
     }
 }

@@ -1,25 +1,13 @@
 //! The call log's blocks against a real PostgreSQL: calls logged before blocks move into them
 //! whole, and blocks that overlap in time still list newest first.
 
-use lyrebird_store::calls::{CallFilter, CallOutcomeKind, NewCall, StoredBody};
-use lyrebird_store::testing::TestDatabase;
-use lyrebird_store::{Caller, MockDraft, MockId, Store};
+use lyrebird_store::calls::{CallFilter, NewCall};
+use lyrebird_store::testing::{self, TestDatabase};
+use lyrebird_store::{Caller, MockId, Store};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
-
-async fn mock(store: &Store, owner: &Caller) -> MockId {
-    let draft = MockDraft {
-        name: "Orders".into(),
-        ..MockDraft::default()
-    };
-    store
-        .create_mock(&owner.workspace, &draft)
-        .await
-        .unwrap()
-        .id
-}
 
 /// Every id of the mock's calls, page by page of `limit`, as listed.
 async fn listed_ids(store: &Store, owner: &Caller, mock: MockId, limit: u32) -> Vec<Uuid> {
@@ -44,7 +32,7 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
     let db = TestDatabase::at_migration(5).await;
     let store = db.store();
     let owner = db.sign_up("owner@example.com").await;
-    let mock = mock(store, &owner).await;
+    let mock = db.mock(&owner).await;
     let full = Uuid::new_v4();
     let example = Uuid::now_v7();
     let key = Uuid::now_v7();
@@ -157,50 +145,23 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
     assert_eq!(counted, [(mock, 1001)]);
 }
 
-fn call_at(owner: &Caller, mock: MockId, at: OffsetDateTime) -> NewCall {
-    let body = StoredBody {
-        text: String::new(),
-        base64: false,
-        size: 0,
-    };
-    NewCall {
-        id: Uuid::new_v4(),
-        workspace_id: owner.workspace.id(),
-        mock_id: mock,
-        at,
-        method: "GET".into(),
-        host: "localhost".into(),
-        path: "/".into(),
-        query: String::new(),
-        request_headers: Vec::new(),
-        request_body: body.clone(),
-        status: 200,
-        response_headers: Vec::new(),
-        response_body: body,
-        body_cap: 1024,
-        outcome: CallOutcomeKind::Matched,
-        example_id: None,
-        example_name: None,
-        explanation: None,
-        error: None,
-        latency_us: 10,
-        client_addr: None,
-        key_id: None,
-        callbacks_queued: 0,
-    }
-}
-
 #[tokio::test]
 async fn blocks_that_overlap_in_time_list_their_calls_strictly_newest_first() {
     let db = TestDatabase::new().await;
     let store = db.store();
     let owner = db.sign_up("owner@example.com").await;
-    let mock = mock(store, &owner).await;
+    let mock = db.mock(&owner).await;
     // Two servers logging the same mock at once: their blocks interleave in time. Calls
     // with the same time are ordered by id.
     let start = OffsetDateTime::now_utc().replace_millisecond(0).unwrap();
     let calls: Vec<NewCall> = (0..300)
-        .map(|i| call_at(&owner, mock, start + time::Duration::milliseconds(i / 2)))
+        .map(|i| {
+            testing::call(
+                owner.workspace.id(),
+                mock,
+                start + time::Duration::milliseconds(i / 2),
+            )
+        })
         .collect();
     let (even, odd): (Vec<NewCall>, Vec<NewCall>) = calls
         .iter()

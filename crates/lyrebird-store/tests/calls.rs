@@ -3,58 +3,20 @@
 use lyrebird_store::calls::{
     CallFilter, CallOutcomeKind, NewCall, NewCallback, SEARCH_WINDOW, StoredBody,
 };
-use lyrebird_store::testing::TestDatabase;
-use lyrebird_store::{Caller, ExampleId, KeyId, MockDraft, MockId, Store};
+use lyrebird_store::testing::{self, TestDatabase};
+use lyrebird_store::{Caller, ExampleId, KeyId, MockId};
 use serde_json::json;
 use serde_json::value::to_raw_value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-async fn mock(store: &Store, owner: &Caller) -> MockId {
-    let draft = MockDraft {
-        name: "Orders".into(),
-        ..MockDraft::default()
-    };
-    store
-        .create_mock(&owner.workspace, &draft)
-        .await
-        .unwrap()
-        .id
-}
-
-fn body() -> StoredBody {
-    StoredBody {
-        text: String::new(),
-        base64: false,
-        size: 0,
-    }
-}
-
 fn call(owner: &Caller, mock: MockId, outcome: CallOutcomeKind) -> NewCall {
     NewCall {
-        id: Uuid::new_v4(),
-        workspace_id: owner.workspace.id(),
-        mock_id: mock,
-        at: OffsetDateTime::now_utc(),
-        method: "GET".into(),
-        host: "localhost".into(),
-        path: "/orders".into(),
-        query: String::new(),
-        request_headers: Vec::new(),
-        request_body: body(),
-        status: 200,
-        response_headers: Vec::new(),
-        response_body: body(),
-        body_cap: 1024,
         outcome,
-        example_id: None,
-        example_name: None,
-        explanation: None,
-        error: None,
-        latency_us: 10,
-        client_addr: None,
-        key_id: None,
+        path: "/orders".into(),
+        body_cap: 1024,
         callbacks_queued: 1,
+        ..testing::call(owner.workspace.id(), mock, OffsetDateTime::now_utc())
     }
 }
 
@@ -77,7 +39,7 @@ async fn callback_results_of_another_workspaces_call_are_not_found() {
     let store = db.store();
     let owner = db.sign_up("owner@example.com").await;
     let other = db.sign_up("other@example.com").await;
-    let mock = mock(store, &owner).await;
+    let mock = db.mock(&owner).await;
     let logged = call(&owner, mock, CallOutcomeKind::Matched);
     store
         .insert_calls(std::slice::from_ref(&logged), &[callback(&logged)])
@@ -102,7 +64,7 @@ async fn calls_per_mock_counts_only_calls_that_count_against_the_quota() {
     let db = TestDatabase::new().await;
     let store = db.store();
     let owner = db.sign_up("owner@example.com").await;
-    let mock = mock(store, &owner).await;
+    let mock = db.mock(&owner).await;
     let calls: Vec<NewCall> = [
         CallOutcomeKind::Matched,
         CallOutcomeKind::NoMatch,
@@ -125,7 +87,7 @@ async fn every_field_of_a_call_reads_back_as_written() {
     let db = TestDatabase::new().await;
     let store = db.store();
     let owner = db.sign_up("owner@example.com").await;
-    let mock = mock(store, &owner).await;
+    let mock = db.mock(&owner).await;
     let at = time::macros::datetime!(2026-11-21 14:30:05.123456 UTC);
     let full = NewCall {
         at,
@@ -224,7 +186,7 @@ async fn a_text_search_reads_a_window_of_calls_per_page_and_goes_on_from_its_end
     let db = TestDatabase::new().await;
     let store = db.store();
     let owner = db.sign_up("owner@example.com").await;
-    let mock = mock(store, &owner).await;
+    let mock = db.mock(&owner).await;
     // Whole milliseconds: what PostgreSQL keeps (microseconds) compares equal.
     let start = (OffsetDateTime::now_utc() - time::Duration::hours(1))
         .replace_millisecond(0)
