@@ -19,13 +19,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use super::Peer;
 use super::cache::{Entry, LoadedMock};
 use super::cors;
 use super::quota::{Admission, Limits};
 use super::routing::MockTarget;
 use crate::AppState;
 use crate::calls::{CallOutcome, CallRecord};
-use crate::client_addr::ClientAddr;
 use crate::extract::SESSION_COOKIE;
 use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
 
@@ -87,7 +87,12 @@ struct Call {
 }
 
 /// Answers a request addressed to a mock.
-pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request) -> Response {
+pub(super) async fn serve(
+    state: &AppState,
+    target: MockTarget,
+    peer: Peer<'_>,
+    request: Request,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     without_app_cookies(&mut parts.headers);
     let runtime = &state.runtime.inner;
@@ -139,7 +144,7 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
             .to_owned(),
         path: target.path,
         query: parts.uri.query().unwrap_or_default().to_owned(),
-        client_addr: ClientAddr::of(&parts).0,
+        client_addr: peer.client(&parts),
         method: parts.method,
         headers: parts.headers,
         key_id: None,
