@@ -6,6 +6,7 @@
 //! answers 500 with a JSON body naming the problem, and [`Rendered::error`] carries the same
 //! message for the call log.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use minijinja::value::{Serde, Value};
@@ -77,6 +78,20 @@ impl Part {
         match self {
             Part::Fixed(_) => Reads::default(),
             Part::Template(t) => t.reads(),
+        }
+    }
+
+    /// This part's bytes for one render, adding what a template asks for to `effects`. A fixed
+    /// part is borrowed: the caller copies it once, into what it returns.
+    fn render(&self, context: &Value, effects: &mut Effects) -> Result<Cow<'_, [u8]>, String> {
+        match self {
+            Part::Fixed(bytes) => Ok(Cow::Borrowed(bytes)),
+            Part::Template(t) => {
+                let (bytes, more) = t.render(context.clone())?;
+                effects.delay_ms = effects.delay_ms.saturating_add(more.delay_ms);
+                effects.callbacks.extend(more.callbacks);
+                Ok(Cow::Owned(bytes))
+            }
         }
     }
 }
@@ -180,27 +195,18 @@ impl CompiledResponse {
             Value::UNDEFINED
         };
         let mut effects = Effects::default();
-        let mut render = |part: &Part| -> Result<Vec<u8>, String> {
-            match part {
-                Part::Fixed(bytes) => Ok(bytes.clone()),
-                Part::Template(t) => {
-                    let (bytes, more) = t.render(context.clone())?;
-                    effects.delay_ms = effects.delay_ms.saturating_add(more.delay_ms);
-                    effects.callbacks.extend(more.callbacks);
-                    Ok(bytes)
-                }
-            }
-        };
         let mut rendered = || {
             let mut headers = Vec::with_capacity(self.headers.len());
             for (name, part) in &self.headers {
-                let value = String::from_utf8_lossy(&render(part)?).into_owned();
+                let value =
+                    String::from_utf8_lossy(&part.render(&context, &mut effects)?).into_owned();
                 if value.contains(['\r', '\n', '\0']) {
                     return Err(format!("the header {name} rendered with a line break"));
                 }
                 headers.push((name.clone(), value));
             }
-            Ok((render(&self.body)?, headers))
+            let body = self.body.render(&context, &mut effects)?.into_owned();
+            Ok((body, headers))
         };
         match rendered() {
             Ok((body, headers)) => self.finish(body, headers, effects),
@@ -258,7 +264,7 @@ fn context(ctx: &RenderContext, reads: Reads) -> Value {
         .filter(|(index, _)| reads.request_field(*index))
         .map(|(_, &field)| {
             let value = match field {
-                "url" => Value::from(request.url()),
+                "url" => Value::from(request.url_text().as_ref()),
                 "path" => Value::from(request.path.as_str()),
                 "method" => Value::from(request.method.as_str()),
                 "query" => first_wins(request.query_params()),
@@ -278,18 +284,20 @@ fn context(ctx: &RenderContext, reads: Reads) -> Value {
             };
             (field, value)
         });
-    let mut root = vec![
-        ("request", Value::from_pairs(fields)),
-        (NOW_KEY, Value::from(ctx.now.unix_timestamp_nanos())),
-    ];
-    if reads.captures() {
-        root.push(("path", first_wins(ctx.captures)));
-    }
-    if reads.env() {
-        root.push((
+    let captures = reads.captures().then(|| ("path", first_wins(ctx.captures)));
+    let env = reads.env().then(|| {
+        (
             "env",
             Value::from_pairs(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        ));
-    }
-    Value::from_pairs(root)
+        )
+    });
+    Value::from_pairs(
+        [
+            ("request", Value::from_pairs(fields)),
+            (NOW_KEY, Value::from(ctx.now.unix_timestamp_nanos())),
+        ]
+        .into_iter()
+        .chain(captures)
+        .chain(env),
+    )
 }

@@ -3,6 +3,7 @@
 //! The server fills a [`Request`] from what it received; everything derived from it (query
 //! parameters, cookies, form parameters, the body as text) is parsed here once, on first use.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// A request to a mock. `path` is the path after the mock's base (always starting with `/`,
@@ -76,10 +77,16 @@ impl Request {
 
     /// The path and query as sent (`/users/1?active=true`): the seed's `$_url`.
     pub fn url(&self) -> String {
+        self.url_text().into_owned()
+    }
+
+    /// [`Request::url`], borrowed from the path when there is no query (a render reads it on
+    /// every call).
+    pub fn url_text(&self) -> Cow<'_, str> {
         if self.query.is_empty() {
-            self.path.clone()
+            Cow::Borrowed(&self.path)
         } else {
-            format!("{}?{}", self.path, self.query)
+            Cow::Owned(format!("{}?{}", self.path, self.query))
         }
     }
 
@@ -162,7 +169,7 @@ impl Request {
     }
 
     /// The body as text, with invalid UTF-8 replaced.
-    pub fn body_text(&self) -> std::borrow::Cow<'_, str> {
+    pub fn body_text(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.body)
     }
 }

@@ -152,7 +152,12 @@ impl Template {
     /// Renders with `context`; any failure (fuel, output size, a helper's error) is a message
     /// naming the problem.
     pub fn render(&self, context: Value) -> Result<(Vec<u8>, Effects), String> {
-        let mut output = CappedWriter::default();
+        // Most output is about as long as the source (a JSON body with a few fields filled
+        // in): reserved at once rather than grown write by write.
+        let mut output = CappedWriter {
+            bytes: Vec::with_capacity(self.compiled.borrow_owner().len().min(MAX_OUTPUT_BYTES)),
+            exceeded: false,
+        };
         let rendered = self.compiled.with_dependent(|_, template| {
             template
                 .render_captured_to(context, &mut output)
@@ -178,7 +183,6 @@ impl Template {
 }
 
 /// Collects output and fails the write that would pass [`MAX_OUTPUT_BYTES`].
-#[derive(Default)]
 struct CappedWriter {
     bytes: Vec<u8>,
     exceeded: bool,

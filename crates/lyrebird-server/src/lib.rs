@@ -34,7 +34,7 @@ pub mod try_request;
 pub mod usage;
 pub mod web;
 
-use std::net::SocketAddr;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ use crate::callbacks::{CallbackOptions, Callbacks};
 use crate::calls::CallLog;
 use crate::config::ServeArgs;
 use crate::error::ApiError;
-use crate::runtime::Runtime;
+use crate::runtime::{Peer, Runtime, Served};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -85,13 +85,19 @@ impl Settings {
     }
 }
 
-/// The whole HTTP application: the mock runtime's routing in front of [`routes`]. It is in
-/// front of the router rather than a layer on each of its routes, so a mock call passes through
-/// none of their layers and looks up no route.
+/// The whole HTTP application as a router: the mock runtime's routing in front of [`routes`].
+/// It is in front of the router rather than a layer on each of its routes, so a mock call
+/// passes through none of their layers and looks up no route. The client's address comes from
+/// the request's `ConnectInfo` and `TrustedProxies` extensions. `lyrebird serve` runs the same
+/// application without this router in front ([`runtime::Served`]).
 pub fn app(state: AppState) -> Router {
     let routes = routes(state.clone());
     Router::new().fallback_service(tower::service_fn(move |request| {
-        runtime::route(state.clone(), routes.clone(), request)
+        let (state, routes) = (state.clone(), routes.clone());
+        async move {
+            let response = runtime::route(&state, &routes, Peer::Extensions, request).await;
+            Ok::<_, Infallible>(response)
+        }
     }))
 }
 
@@ -177,9 +183,7 @@ async fn listen_and_serve(
             max_import_bytes: args.max_import_bytes,
         }),
     };
-    let app = app(state)
-        .layer(Extension(args.trusted_proxies.clone()))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = Served::new(state.clone(), routes(state), args.trusted_proxies.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown({
             // Live tails end at the signal: graceful shutdown waits for every open connection.

@@ -19,13 +19,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use super::Peer;
 use super::cache::{Entry, LoadedMock};
 use super::cors;
 use super::quota::{Admission, Limits};
 use super::routing::MockTarget;
 use crate::AppState;
 use crate::calls::{CallOutcome, CallRecord};
-use crate::client_addr::ClientAddr;
 use crate::extract::SESSION_COOKIE;
 use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
 
@@ -87,7 +87,12 @@ struct Call {
 }
 
 /// Answers a request addressed to a mock.
-pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request) -> Response {
+pub(super) async fn serve(
+    state: &AppState,
+    target: MockTarget,
+    peer: Peer<'_>,
+    request: Request,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     without_app_cookies(&mut parts.headers);
     let runtime = &state.runtime.inner;
@@ -139,7 +144,7 @@ pub(super) async fn serve(state: &AppState, target: MockTarget, request: Request
             .to_owned(),
         path: target.path,
         query: parts.uri.query().unwrap_or_default().to_owned(),
-        client_addr: ClientAddr::of(&parts).0,
+        client_addr: peer.client(&parts),
         method: parts.method,
         headers: parts.headers,
         key_id: None,
@@ -500,6 +505,8 @@ fn finish(
     mut answer: Answer,
     limits: Option<Limits>,
 ) -> Response {
+    // Room for what is added below: the quota's 3 headers, `confine`'s 2 and CORS's 4.
+    answer.headers.reserve(9);
     if let Some(limits) = limits {
         let reset = limits.reset_seconds(call.at);
         answer.headers.extend([
@@ -570,32 +577,60 @@ fn is_framing(name: &HeaderName) -> bool {
 }
 
 fn to_response(answer: &Answer, head: bool) -> Response {
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = if head {
         Body::empty()
     } else {
         Body::from(answer.body.clone())
     };
-    let response = Response::builder()
-        .status(status)
-        .body(body)
-        .expect("a valid status and a body make a response");
-    with_headers(response, &answer.headers)
+    let mut response = Response::new(body);
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.headers_mut() = header_map(&answer.headers);
+    response
 }
 
-/// Appends headers in order (a name may repeat), leaving out any that HTTP cannot carry.
-fn with_headers(mut response: Response, headers: &[(String, String)]) -> Response {
-    let map = response.headers_mut();
+/// Names of headers the runtime adds itself that are not among `http`'s standard ones, ready
+/// made: parsing one from text allocates, on every call.
+static OWN_NAMES: [HeaderName; 3] = [
+    HeaderName::from_static("ratelimit-limit"),
+    HeaderName::from_static("ratelimit-remaining"),
+    HeaderName::from_static("ratelimit-reset"),
+];
+
+/// Fixed values of headers the runtime adds itself, ready made for the same reason.
+static OWN_VALUES: [HeaderValue; 6] = [
+    HeaderValue::from_static("*"),
+    HeaderValue::from_static("true"),
+    HeaderValue::from_static("Origin"),
+    HeaderValue::from_static("sandbox"),
+    HeaderValue::from_static("nosniff"),
+    HeaderValue::from_static("application/json"),
+];
+
+/// The headers in order (a name may repeat), leaving out any that HTTP cannot carry.
+fn header_map(headers: &[(String, String)]) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) else {
-            continue;
+        let name = match OWN_NAMES.iter().find(|own| own.as_str() == name) {
+            Some(own) => own.clone(),
+            None => match HeaderName::from_bytes(name.as_bytes()) {
+                Ok(name) => name,
+                Err(_) => continue,
+            },
+        };
+        let value = match OWN_VALUES
+            .iter()
+            .find(|own| own.as_bytes() == value.as_bytes())
+        {
+            Some(own) => own.clone(),
+            None => match HeaderValue::from_bytes(value.as_bytes()) {
+                Ok(value) => value,
+                Err(_) => continue,
+            },
         };
         if !is_framing(&name) {
             map.append(name, value);
         }
     }
-    response
+    map
 }

@@ -19,23 +19,31 @@ mod quota;
 mod routing;
 
 use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::request::Parts;
 use axum::http::{Method, header};
 use axum::response::Response;
+use axum::serve::IncomingStream;
 use clap::Args;
+use futures_util::future::BoxFuture;
 use lyrebird_store::{
     KEYS_CHANGED_CHANNEL, MOCK_CHANGED_CHANNEL, MockId, Store, StoreError, USAGE_CHANGED_CHANNEL,
     UsageMonth, WorkspaceId,
 };
 use sqlx::postgres::PgListener;
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 use crate::AppState;
+use crate::client_addr::{ClientAddr, TrustedProxies};
 use cache::{Entry, MockCache};
 pub use call::TriedAnswer;
 use keys::KeyMap;
@@ -306,31 +314,139 @@ fn admin_change(method: &Method, target: &str) -> Option<AdminChange> {
     matches!(resource, "keys" | "accounts" | "signup").then_some(AdminChange::Keys)
 }
 
+/// Where a request came from, for the client's address the call log records.
+#[derive(Debug, Clone, Copy)]
+pub enum Peer<'a> {
+    /// The connection's address and the proxies whose `X-Forwarded-For` is believed, as
+    /// [`Served`] knows them.
+    Connection {
+        address: SocketAddr,
+        trusted: &'a TrustedProxies,
+    },
+    /// `ConnectInfo` and `TrustedProxies` in the request's extensions, where a router's layers
+    /// put them ([`crate::app`]).
+    Extensions,
+}
+
+impl Peer<'_> {
+    /// The client's address, as [`ClientAddr`] gives it.
+    fn client(self, parts: &Parts) -> Option<IpAddr> {
+        match self {
+            Peer::Connection { address, trusted } => {
+                Some(trusted.client(address.ip(), &parts.headers))
+            }
+            Peer::Extensions => ClientAddr::of(parts).0,
+        }
+    }
+}
+
 /// In front of the whole application: mock calls go to the runtime; everything else to `app`
 /// (the admin API and the web pages), and a successful change there reaches the runtime before
 /// the response leaves.
-pub async fn route(state: AppState, app: Router, request: Request) -> Result<Response, Infallible> {
+pub async fn route(
+    state: &AppState,
+    app: &Router,
+    peer: Peer<'_>,
+    mut request: Request,
+) -> Response {
     let host = request
         .headers()
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
     if let Some(target) = mock_target(&state.settings.base_host, host, request.uri().path()) {
-        return Ok(call::serve(&state, target, request).await);
+        return call::serve(state, target, peer, request).await;
+    }
+    if let Peer::Connection { address, trusted } = peer {
+        request.extensions_mut().insert(ConnectInfo(address));
+        request.extensions_mut().insert(trusted.clone());
     }
     let target = request
         .uri()
         .path_and_query()
         .map_or("", |target| target.as_str());
     let change = admin_change(request.method(), target);
-    let Ok(response) = app.oneshot(request).await;
+    let Ok(response) = app.clone().oneshot(request).await;
     // Pages answer a successful form with a redirect.
     if let Some(change) = change
         && (response.status().is_success() || response.status().is_redirection())
     {
         state.runtime.admin_changed(change).await;
     }
-    Ok(response)
+    response
+}
+
+/// The whole application as `lyrebird serve` runs it, [`crate::app`] without the router in
+/// front: it makes one [`Connection`] per accepted connection, which knows the client's address,
+/// so a mock call reaches [`route`] through no router, layer or request extension. Those cost a
+/// warm mock call boxed service clones, extension maps and route futures: about 4% of the
+/// server's core in a profile of `deploy/loadbench.sh`.
+#[derive(Debug, Clone)]
+pub struct Served(Arc<App>);
+
+/// What every request of a [`Served`] application reaches.
+#[derive(Debug)]
+struct App {
+    state: AppState,
+    /// The admin API and the web pages ([`crate::routes`]).
+    routes: Router,
+    trusted: TrustedProxies,
+}
+
+impl Served {
+    pub fn new(state: AppState, routes: Router, trusted: TrustedProxies) -> Self {
+        Self(Arc::new(App {
+            state,
+            routes,
+            trusted,
+        }))
+    }
+}
+
+impl Service<IncomingStream<'_, TcpListener>> for Served {
+    type Response = Connection;
+    type Error = Infallible;
+    type Future = Ready<Result<Connection, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
+        ready(Ok(Connection {
+            app: self.0.clone(),
+            address: *stream.remote_addr(),
+        }))
+    }
+}
+
+/// A [`Served`] application on one connection. Cloned for every request (by hyper's glue), so
+/// cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    app: Arc<App>,
+    address: SocketAddr,
+}
+
+impl Service<Request> for Connection {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let Connection { app, address } = self.clone();
+        Box::pin(async move {
+            let peer = Peer::Connection {
+                address,
+                trusted: &app.trusted,
+            };
+            Ok(route(&app.state, &app.routes, peer, request).await)
+        })
+    }
 }
 
 #[cfg(test)]
