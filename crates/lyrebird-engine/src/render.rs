@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use minijinja::value::{Serde, Value};
 use serde::Serialize;
@@ -252,7 +253,20 @@ fn is_token_byte(b: u8) -> bool {
 
 /// A map where a name that repeats keeps its first value.
 fn first_wins(pairs: &[(String, String)]) -> Value {
-    Value::from_pairs(pairs.iter().rev().map(|(n, v)| (n.as_str(), v.as_str())))
+    map_of(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+/// A template map (what `Value::from_pairs` makes) of these entries; of a key that repeats,
+/// the first is kept. Inserted one by one: collecting copies and sorts the entries first, and
+/// a render builds several of these small maps on every call.
+fn map_of<K: Into<Value>, V: Into<Value>>(entries: impl IntoIterator<Item = (K, V)>) -> Value {
+    let mut map = BTreeMap::new();
+    for (key, value) in entries {
+        if let Entry::Vacant(slot) = map.entry(key.into()) {
+            slot.insert(value.into());
+        }
+    }
+    Value::from_object(map)
 }
 
 /// The template context, with only the parts some template of the response reads.
@@ -288,16 +302,50 @@ fn context(ctx: &RenderContext, reads: Reads) -> Value {
     let env = reads.env().then(|| {
         (
             "env",
-            Value::from_pairs(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            map_of(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         )
     });
-    Value::from_pairs(
+    map_of(
         [
-            ("request", Value::from_pairs(fields)),
+            ("request", map_of(fields)),
             (NOW_KEY, Value::from(ctx.now.unix_timestamp_nanos())),
         ]
         .into_iter()
         .chain(captures)
         .chain(env),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_repeated_query_parameter_or_header_renders_its_first_value() {
+        let spec = ResponseSpec {
+            body: Some(json!(
+                "{{ request.query.a }} {{ request.headers['x-n'] }} {{ request.query | length }}"
+            )),
+            template: true,
+            ..ResponseSpec::default()
+        };
+        let request = Request::from_url(
+            "GET",
+            "/x?a=1&b=2&a=3",
+            &[("X-N", "first"), ("x-n", "second")],
+            "",
+        );
+        let rendered = CompiledResponse::compile(&spec)
+            .expect("the response compiles")
+            .render(&RenderContext {
+                request: &request,
+                captures: &[],
+                env: &BTreeMap::new(),
+                now: OffsetDateTime::UNIX_EPOCH,
+            });
+        assert_eq!(rendered.error, None);
+        assert_eq!(String::from_utf8(rendered.body).unwrap(), "1 first 2");
+    }
 }
