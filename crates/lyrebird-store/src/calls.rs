@@ -59,7 +59,7 @@ impl CallOutcomeKind {
 }
 
 /// A body as stored: text when it was UTF-8, else base64 of its bytes; cut to the log's cap.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredBody {
     pub text: String,
     pub base64: bool,
@@ -331,39 +331,47 @@ pub struct StoredCall {
     pub callbacks_queued: i32,
 }
 
-impl From<NewCall> for StoredCall {
+impl From<NewCall> for CallSummary {
     fn from(call: NewCall) -> Self {
+        CallSummary {
+            id: call.id,
+            at: call.at,
+            method: call.method,
+            host: call.host,
+            path: call.path,
+            query: call.query,
+            status: i16::try_from(call.status).unwrap_or(i16::MAX),
+            outcome: call.outcome.as_str().to_owned(),
+            example_id: call.example_id.map(|id| id.as_uuid()),
+            example_name: call.example_name,
+            error: call.error,
+            latency_us: size(call.latency_us),
+            client_addr: call.client_addr.map(|addr| addr.to_string()),
+        }
+    }
+}
+
+impl From<NewCall> for StoredCall {
+    fn from(mut call: NewCall) -> Self {
+        let request_body = std::mem::take(&mut call.request_body);
+        let response_body = std::mem::take(&mut call.response_body);
         StoredCall {
             explanation: call
                 .explanation
-                .as_deref()
+                .take()
                 .and_then(|raw| serde_json::from_str(raw.get()).ok()),
-            request_headers: Json(call.request_headers),
-            request_body: call.request_body.text,
-            request_body_base64: call.request_body.base64,
-            request_body_size: size(call.request_body.size),
-            response_headers: Json(call.response_headers),
-            response_body: call.response_body.text,
-            response_body_base64: call.response_body.base64,
-            response_body_size: size(call.response_body.size),
+            request_headers: Json(std::mem::take(&mut call.request_headers)),
+            request_body: request_body.text,
+            request_body_base64: request_body.base64,
+            request_body_size: size(request_body.size),
+            response_headers: Json(std::mem::take(&mut call.response_headers)),
+            response_body: response_body.text,
+            response_body_base64: response_body.base64,
+            response_body_size: size(response_body.size),
             body_cap: size(call.body_cap),
             key_id: call.key_id.map(|id| id.as_uuid()),
             callbacks_queued: i32::try_from(call.callbacks_queued).unwrap_or(i32::MAX),
-            summary: CallSummary {
-                id: call.id,
-                at: call.at,
-                method: call.method,
-                host: call.host,
-                path: call.path,
-                query: call.query,
-                status: i16::try_from(call.status).unwrap_or(i16::MAX),
-                outcome: call.outcome.as_str().to_owned(),
-                example_id: call.example_id.map(|id| id.as_uuid()),
-                example_name: call.example_name,
-                error: call.error,
-                latency_us: size(call.latency_us),
-                client_addr: call.client_addr.map(|addr| addr.to_string()),
-            },
+            summary: CallSummary::from(call),
         }
     }
 }
@@ -451,7 +459,7 @@ impl Store {
             read += 1;
             let position = call.position();
             if filter.keeps(&call, folded.as_deref()) {
-                calls.push(StoredCall::from(call).summary);
+                calls.push(CallSummary::from(call));
                 if calls.len() > limit {
                     calls.truncate(limit);
                     let next = calls.last().map(CallSummary::position);
@@ -518,12 +526,9 @@ impl Store {
                 .ok()
                 .map(|at| at + time::Duration::nanoseconds(i64::from(nanos)))
         });
-        let mut found = None;
-        for around in [around, None] {
-            found = self.find_call(workspace, mock, id, around).await?;
-            if found.is_some() || around.is_none() {
-                break;
-            }
+        let mut found = self.find_call(workspace, mock, id, around).await?;
+        if found.is_none() && around.is_some() {
+            found = self.find_call(workspace, mock, id, None).await?;
         }
         let call = StoredCall::from(found.ok_or(StoreError::NotFound)?);
         let callbacks = self

@@ -181,7 +181,7 @@ pub struct CallLogOptions {
     /// Calls that may wait for the writer; past it, calls are counted as dropped, never waited
     /// for.
     pub queue_capacity: usize,
-    /// Most rows written by one INSERT.
+    /// Most calls written in one batch (one transaction, a block per mock).
     pub batch_size: usize,
     /// Batches written at the same time, each on a connection of its own.
     pub writers: usize,

@@ -1,5 +1,6 @@
-//! The background writer: takes calls off the queue and stores them in batches, one multi-row
-//! INSERT each, so the request path never waits for the database.
+//! The background writer: takes calls off the queue and stores them in batches, one
+//! transaction each (a block per mock, see `lyrebird_store::calls`), so the request path never
+//! waits for the database.
 //!
 //! A batch closes when it holds `batch_size` rows or `flush_interval` after its first call; up to
 //! `writers` batches are written at once, each on its own connection. When the database is away,
