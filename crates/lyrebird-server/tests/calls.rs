@@ -233,10 +233,10 @@ fn record(tenant: &Tenant, path: &str) -> CallRecord {
         host: format!("{}.mock.lyrebird.test", tenant.mock),
         path: path.to_owned(),
         query: String::new(),
-        request_headers: vec![("accept".to_owned(), "application/json".to_owned())],
+        request_headers: vec![("accept".into(), "application/json".into())],
         request_body: Bytes::new(),
         status: 200,
-        response_headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        response_headers: vec![("content-type".into(), "application/json".into())],
         response_body: Bytes::from_static(b"{\"ok\":true}"),
         outcome: CallOutcome::Matched {
             example_id: ExampleId::generate(),
@@ -335,7 +335,7 @@ async fn free_text_finds_calls_by_path_query_headers_and_bodies() {
         ..record(&tenant, "/cart")
     });
     app.call_log.record(CallRecord {
-        request_headers: vec![("x-trace".to_owned(), "trace-42-abc".to_owned())],
+        request_headers: vec![("x-trace".into(), "trace-42-abc".into())],
         ..record(&tenant, "/traced")
     });
     app.call_log.record(CallRecord {
@@ -483,23 +483,17 @@ async fn a_call_in_full_has_its_secrets_redacted_its_bodies_capped_and_its_callb
         method: "POST".to_owned(),
         query: "page=2".to_owned(),
         request_headers: vec![
-            ("x-api-key".to_owned(), "lb_secret_key".to_owned()),
-            (
-                "Authorization".to_owned(),
-                "Bearer lb_secret_token".to_owned(),
-            ),
-            (
-                "proxy-authorization".to_owned(),
-                "Basic c2VjcmV0".to_owned(),
-            ),
-            ("cookie".to_owned(), "session=abc123; theme=dark".to_owned()),
-            ("content-type".to_owned(), "text/plain".to_owned()),
+            ("x-api-key".into(), "lb_secret_key".into()),
+            ("Authorization".into(), "Bearer lb_secret_token".into()),
+            ("proxy-authorization".into(), "Basic c2VjcmV0".into()),
+            ("cookie".into(), "session=abc123; theme=dark".into()),
+            ("content-type".into(), "text/plain".into()),
         ],
         // 20 bytes, cut to the first 16...
         request_body: Bytes::from("0123456789abcdefghij"),
         response_headers: vec![(
-            "set-cookie".to_owned(),
-            "session=xyz789; Path=/; HttpOnly".to_owned(),
+            "set-cookie".into(),
+            "session=xyz789; Path=/; HttpOnly".into(),
         )],
         // ...and here the 16th byte is the first half of "é", so the cut moves before it.
         response_body: Bytes::from("012345678901234é and more"),
@@ -785,7 +779,7 @@ async fn har_export_imports_back_as_a_mock_answering_the_same() {
     app.call_log.record(CallRecord {
         method: "POST".to_owned(),
         status: 201,
-        request_headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        request_headers: vec![("content-type".into(), "application/json".into())],
         request_body: Bytes::from_static(b"{\"name\":\"Ada\"}"),
         response_body: Bytes::from_static(b"{\"id\":7}"),
         ..record(&tenant, "/users")

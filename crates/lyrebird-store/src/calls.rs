@@ -8,6 +8,7 @@
 //! first and filter their calls here. Callback results live in `call_callbacks`, since they may
 //! be reported before or after their call is written.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -58,6 +59,10 @@ impl CallOutcomeKind {
     }
 }
 
+/// A header as the call log keeps it: name and value. The fixed headers the server adds to
+/// every mock response (CORS, quota) are borrowed, so logging them copies nothing.
+pub type Header = (Cow<'static, str>, Cow<'static, str>);
+
 /// A body as stored: text when it was UTF-8, else base64 of its bytes; cut to the log's cap.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredBody {
@@ -85,10 +90,10 @@ pub struct NewCall {
     pub host: String,
     pub path: String,
     pub query: String,
-    pub request_headers: Vec<(String, String)>,
+    pub request_headers: Vec<Header>,
     pub request_body: StoredBody,
     pub status: u16,
-    pub response_headers: Vec<(String, String)>,
+    pub response_headers: Vec<Header>,
     pub response_body: StoredBody,
     pub body_cap: u64,
     pub outcome: CallOutcomeKind,
@@ -224,13 +229,13 @@ impl CallFilter {
 fn has_text(call: &NewCall, folded: &str) -> bool {
     let headers = call.request_headers.iter().chain(&call.response_headers);
     [
-        &call.path,
+        call.path.as_str(),
         &call.query,
         &call.request_body.text,
         &call.response_body.text,
     ]
     .into_iter()
-    .chain(headers.flat_map(|(name, value)| [name, value]))
+    .chain(headers.flat_map(|(name, value)| [&**name, &**value]))
     .any(|field| contains_folded(field, folded))
 }
 
@@ -317,11 +322,11 @@ impl CallSummary {
 #[derive(Debug, Clone)]
 pub struct StoredCall {
     pub summary: CallSummary,
-    pub request_headers: Json<Vec<(String, String)>>,
+    pub request_headers: Json<Vec<Header>>,
     pub request_body: String,
     pub request_body_base64: bool,
     pub request_body_size: i64,
-    pub response_headers: Json<Vec<(String, String)>>,
+    pub response_headers: Json<Vec<Header>>,
     pub response_body: String,
     pub response_body_base64: bool,
     pub response_body_size: i64,

@@ -352,7 +352,7 @@ impl CallDetailView {
         Self {
             summary: call.summary.into(),
             request: MessageView {
-                headers: call.request_headers.0,
+                headers: super::plain_headers(call.request_headers.0),
                 body: body(
                     call.request_body,
                     call.request_body_base64,
@@ -360,7 +360,7 @@ impl CallDetailView {
                 ),
             },
             response: MessageView {
-                headers: call.response_headers.0,
+                headers: super::plain_headers(call.response_headers.0),
                 body: body(
                     call.response_body,
                     call.response_body_base64,

@@ -13,7 +13,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use lyrebird_store::calls::{CallFilter, CallPosition, StoredCall, StoredCallback};
+use lyrebird_store::calls::{CallFilter, CallPosition, Header, StoredCall, StoredCallback};
 use lyrebird_store::{MockId, Store, Workspace};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -203,17 +203,17 @@ fn har_opening() -> String {
 /// response (HAR's `encoding`) and left out of the request (HAR has no encoding there).
 fn har_entry(call: &StoredCall) -> Value {
     let summary = &call.summary;
-    let pairs = |headers: &[(String, String)]| -> Vec<Value> {
+    let pairs = |headers: &[Header]| -> Vec<Value> {
         headers
             .iter()
             .map(|(name, value)| json!({"name": name, "value": value}))
             .collect()
     };
-    let header = |headers: &[(String, String)], name: &str| {
+    let header = |headers: &[Header], name: &str| {
         headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.to_string())
     };
     let query: Vec<Value> = summary
         .query

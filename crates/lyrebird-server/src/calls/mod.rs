@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use lyrebird_engine::DecidedBy;
-use lyrebird_store::calls::CallOutcomeKind;
+use lyrebird_store::calls::{CallOutcomeKind, Header};
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
@@ -45,10 +45,10 @@ pub struct CallRecord {
     pub path: String,
     /// The query string without `?`, as received.
     pub query: String,
-    pub request_headers: Vec<(String, String)>,
+    pub request_headers: Vec<Header>,
     pub request_body: Bytes,
     pub status: u16,
-    pub response_headers: Vec<(String, String)>,
+    pub response_headers: Vec<Header>,
     pub response_body: Bytes,
     pub outcome: CallOutcome,
     /// A render error, if the response could not be rendered as the example says.
@@ -393,6 +393,22 @@ impl CallLog {
     }
 }
 
+/// Headers as plain strings, e.g. of a call read back (whose are all owned already).
+pub fn plain_headers(headers: Vec<Header>) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
+/// Headers as the call log keeps them, from plain strings (moved, not copied).
+pub fn logged_headers(headers: Vec<(String, String)>) -> Vec<Header> {
+    headers
+        .into_iter()
+        .map(|(name, value)| (name.into(), value.into()))
+        .collect()
+}
+
 /// Request headers whose whole value is a secret.
 const SECRET_HEADERS: [&str; 3] = ["x-api-key", "authorization", "proxy-authorization"];
 
@@ -401,10 +417,10 @@ pub const REDACTED: &str = "[redacted]";
 
 /// Secrets out of request headers: key and credential headers entirely, cookie values
 /// (names kept, so users still see which cookies came).
-fn redact_request_headers(headers: &mut [(String, String)]) {
+fn redact_request_headers(headers: &mut [Header]) {
     for (name, value) in headers {
         if SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s)) {
-            *value = REDACTED.to_owned();
+            *value = REDACTED.into();
         } else if name.eq_ignore_ascii_case("cookie") {
             *value = value
                 .split(';')
@@ -413,13 +429,14 @@ fn redact_request_headers(headers: &mut [(String, String)]) {
                     None => pair.trim().to_owned(),
                 })
                 .collect::<Vec<_>>()
-                .join("; ");
+                .join("; ")
+                .into();
         }
     }
 }
 
 /// Cookie values out of `Set-Cookie` response headers (name and attributes kept).
-fn redact_response_headers(headers: &mut [(String, String)]) {
+fn redact_response_headers(headers: &mut [Header]) {
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("set-cookie") {
             let (cookie, attributes) = value.split_once(';').unwrap_or((value, ""));
@@ -428,7 +445,8 @@ fn redact_response_headers(headers: &mut [(String, String)]) {
                 format!("{cookie_name}={REDACTED}")
             } else {
                 format!("{cookie_name}={REDACTED};{attributes}")
-            };
+            }
+            .into();
         }
     }
 }

@@ -159,7 +159,10 @@ impl MockCache {
             self.clock.fetch_add(1, Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        slot.entry.get_or_try_init(|| self.load(id)).await.cloned()
+        slot.entry
+            .get_or_try_init(|| Box::pin(self.load(id)))
+            .await
+            .cloned()
     }
 
     async fn load(&self, id: MockId) -> Result<Arc<Entry>, StoreError> {

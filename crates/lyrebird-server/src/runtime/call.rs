@@ -2,6 +2,7 @@
 //! record, callbacks. Every answer, refusals included, is an [`Answer`] that goes out through
 //! [`finish`], so each one gets the same headers and the same record.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use lyrebird_engine::render::Callback;
 use lyrebird_engine::render::RenderContext;
 use lyrebird_engine::{Explanation, Outcome, Request as EngineRequest, Selection};
+use lyrebird_store::calls::Header;
 use lyrebird_store::{ExampleId, KeyId};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -25,7 +27,7 @@ use super::cors;
 use super::quota::{Admission, Limits};
 use super::routing::MockTarget;
 use crate::AppState;
-use crate::calls::{CallOutcome, CallRecord};
+use crate::calls::{CallOutcome, CallRecord, logged_headers, plain_headers};
 use crate::extract::SESSION_COOKIE;
 use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
 
@@ -42,7 +44,8 @@ const POSTMAN_NO_MATCH_ADVICE: &str =
 /// A response before it becomes HTTP, with what the call log keeps of it.
 struct Answer {
     status: u16,
-    headers: Vec<(String, String)>,
+    /// The runtime's own fixed names and values are borrowed (see [`header_map`]).
+    headers: Vec<Header>,
     body: Bytes,
     outcome: CallOutcome,
     /// A render error.
@@ -60,7 +63,10 @@ impl Answer {
         }
         Self {
             status: status.as_u16(),
-            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            headers: vec![(
+                Cow::Borrowed("content-type"),
+                Cow::Borrowed("application/json"),
+            )],
             body: Bytes::from(body.to_string()),
             outcome,
             error: None,
@@ -245,7 +251,7 @@ pub(super) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> Tried
     let answer = answer(mock, &mut request, OffsetDateTime::now_utc());
     TriedAnswer {
         status: answer.status,
-        headers: answer.headers,
+        headers: plain_headers(answer.headers),
         body: answer.body,
         outcome: answer.outcome,
         error: answer.error,
@@ -268,7 +274,7 @@ fn answer(mock: &LoadedMock, request: &mut EngineRequest, now: OffsetDateTime) -
     match (selection, rendered) {
         (Selection::Matched(matched), Some(rendered)) => Answer {
             status: rendered.status,
-            headers: rendered.headers,
+            headers: logged_headers(rendered.headers),
             body: Bytes::from(rendered.body),
             outcome: CallOutcome::Matched {
                 example_id: ExampleId::from(matched.id),
@@ -319,7 +325,7 @@ fn no_match(
         });
         return Answer {
             status: rendered.status,
-            headers: rendered.headers,
+            headers: logged_headers(rendered.headers),
             body: Bytes::from(rendered.body),
             outcome: CallOutcome::Fallback { explanation },
             error: rendered.error,
@@ -406,7 +412,7 @@ fn over_quota(limits: &Limits) -> Answer {
     let retry_after = limits.reset_seconds(OffsetDateTime::now_utc());
     answer
         .headers
-        .push(("retry-after".to_owned(), retry_after.to_string()));
+        .push(("retry-after".into(), retry_after.to_string().into()));
     answer
 }
 
@@ -473,7 +479,7 @@ fn without_app_cookies(headers: &mut HeaderMap) {
 /// own origin: its HTML runs sandboxed (no scripts, an opaque origin), is never sniffed into
 /// another type, and it sets no cookies. On its own host it may set cookies for that host only,
 /// never with a `Domain` that would reach the app's host or other mocks.
-fn confine(headers: &mut Vec<(String, String)>, own_host: bool) {
+fn confine(headers: &mut Vec<Header>, own_host: bool) {
     headers.retain(|(name, value)| {
         if !name.eq_ignore_ascii_case("set-cookie") {
             // Replaced below by `nosniff`.
@@ -489,8 +495,8 @@ fn confine(headers: &mut Vec<(String, String)>, own_host: bool) {
     });
     if !own_host {
         headers.extend([
-            ("content-security-policy".to_owned(), "sandbox".to_owned()),
-            ("x-content-type-options".to_owned(), "nosniff".to_owned()),
+            ("content-security-policy".into(), "sandbox".into()),
+            ("x-content-type-options".into(), "nosniff".into()),
         ]);
     }
 }
@@ -510,12 +516,12 @@ fn finish(
     if let Some(limits) = limits {
         let reset = limits.reset_seconds(call.at);
         answer.headers.extend([
-            ("ratelimit-limit".to_owned(), limits.limit.to_string()),
+            ("ratelimit-limit".into(), limits.limit.to_string().into()),
             (
-                "ratelimit-remaining".to_owned(),
-                limits.remaining().to_string(),
+                "ratelimit-remaining".into(),
+                limits.remaining().to_string().into(),
             ),
-            ("ratelimit-reset".to_owned(), reset.to_string()),
+            ("ratelimit-reset".into(), reset.to_string().into()),
         ]);
     }
     confine(&mut answer.headers, call.own_host);
@@ -546,6 +552,7 @@ fn call_record(
         Some(request) => (request.headers, Bytes::from(request.body)),
         None => (header_pairs(&call.headers), Bytes::new()),
     };
+    let request_headers = logged_headers(request_headers);
     CallRecord {
         id: call.id,
         workspace_id: mock.workspace,
@@ -589,41 +596,21 @@ fn to_response(answer: &Answer, head: bool) -> Response {
     response
 }
 
-/// Names of headers the runtime adds itself that are not among `http`'s standard ones, ready
-/// made: parsing one from text allocates, on every call.
-static OWN_NAMES: [HeaderName; 3] = [
-    HeaderName::from_static("ratelimit-limit"),
-    HeaderName::from_static("ratelimit-remaining"),
-    HeaderName::from_static("ratelimit-reset"),
-];
-
-/// Fixed values of headers the runtime adds itself, ready made for the same reason.
-static OWN_VALUES: [HeaderValue; 6] = [
-    HeaderValue::from_static("*"),
-    HeaderValue::from_static("true"),
-    HeaderValue::from_static("Origin"),
-    HeaderValue::from_static("sandbox"),
-    HeaderValue::from_static("nosniff"),
-    HeaderValue::from_static("application/json"),
-];
-
-/// The headers in order (a name may repeat), leaving out any that HTTP cannot carry.
-fn header_map(headers: &[(String, String)]) -> HeaderMap {
+/// The headers in order (a name may repeat), leaving out any that HTTP cannot carry. Borrowed
+/// names and values are the runtime's own constants: made into headers without a copy.
+fn header_map(headers: &[Header]) -> HeaderMap {
     let mut map = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        let name = match OWN_NAMES.iter().find(|own| own.as_str() == name) {
-            Some(own) => own.clone(),
-            None => match HeaderName::from_bytes(name.as_bytes()) {
+        let name = match name {
+            Cow::Borrowed(name) => HeaderName::from_static(name),
+            Cow::Owned(name) => match HeaderName::from_bytes(name.as_bytes()) {
                 Ok(name) => name,
                 Err(_) => continue,
             },
         };
-        let value = match OWN_VALUES
-            .iter()
-            .find(|own| own.as_bytes() == value.as_bytes())
-        {
-            Some(own) => own.clone(),
-            None => match HeaderValue::from_bytes(value.as_bytes()) {
+        let value = match value {
+            Cow::Borrowed(value) => HeaderValue::from_static(value),
+            Cow::Owned(value) => match HeaderValue::from_bytes(value.as_bytes()) {
                 Ok(value) => value,
                 Err(_) => continue,
             },

@@ -3,6 +3,7 @@
 //! response allows the caller's origin with credentials and exposes its headers.
 
 use axum::http::{HeaderMap, header};
+use lyrebird_store::calls::Header;
 
 /// Methods a preflight is told are allowed, besides the one it asks for.
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
@@ -18,31 +19,34 @@ pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
 }
 
 /// The headers of the runtime's answer to a preflight (a 204).
-pub fn preflight_headers(request: &HeaderMap) -> Vec<(String, String)> {
+pub fn preflight_headers(request: &HeaderMap) -> Vec<Header> {
     let mut headers = Vec::new();
     allow_origin(request, &mut headers);
     let asked = text(request, header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
     let methods =
         if asked.is_empty() || METHODS.split(", ").any(|m| m == asked.to_ascii_uppercase()) {
-            METHODS.to_owned()
+            METHODS.into()
         } else {
-            format!("{METHODS}, {asked}")
+            format!("{METHODS}, {asked}").into()
         };
-    headers.push(("access-control-allow-methods".to_owned(), methods));
+    headers.push(("access-control-allow-methods".into(), methods));
     if let Some(asked) = text(request, header::ACCESS_CONTROL_REQUEST_HEADERS) {
-        headers.push(("access-control-allow-headers".to_owned(), asked.to_owned()));
+        headers.push((
+            "access-control-allow-headers".into(),
+            asked.to_owned().into(),
+        ));
     }
-    headers.push(("access-control-max-age".to_owned(), MAX_AGE.to_owned()));
+    headers.push(("access-control-max-age".into(), MAX_AGE.into()));
     headers.push((
-        "vary".to_owned(),
-        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers".to_owned(),
+        "vary".into(),
+        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers".into(),
     ));
     headers
 }
 
 /// Adds the CORS headers to a mock's response, unless the example set its own
 /// `Access-Control-Allow-Origin`. Every other header of the response is exposed to scripts.
-pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<(String, String)>) {
+pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<Header>) {
     if response
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("access-control-allow-origin"))
@@ -66,22 +70,22 @@ pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<(String, Str
     }
     allow_origin(request, response);
     if !exposed.is_empty() {
-        response.push(("access-control-expose-headers".to_owned(), exposed));
+        response.push(("access-control-expose-headers".into(), exposed.into()));
     }
-    response.push(("vary".to_owned(), "Origin".to_owned()));
+    response.push(("vary".into(), "Origin".into()));
 }
 
 /// The request's origin (with credentials allowed), or `*` when it sent none.
-fn allow_origin(request: &HeaderMap, headers: &mut Vec<(String, String)>) {
+fn allow_origin(request: &HeaderMap, headers: &mut Vec<Header>) {
     match text(request, header::ORIGIN) {
         Some(origin) => headers.extend([
-            ("access-control-allow-origin".to_owned(), origin.to_owned()),
             (
-                "access-control-allow-credentials".to_owned(),
-                "true".to_owned(),
+                "access-control-allow-origin".into(),
+                origin.to_owned().into(),
             ),
+            ("access-control-allow-credentials".into(), "true".into()),
         ]),
-        None => headers.push(("access-control-allow-origin".to_owned(), "*".to_owned())),
+        None => headers.push(("access-control-allow-origin".into(), "*".into())),
     }
 }
 
@@ -104,11 +108,8 @@ mod tests {
             .collect()
     }
 
-    fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+    fn get<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+        headers.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
     }
 
     #[test]
@@ -144,18 +145,15 @@ mod tests {
     fn responses_expose_their_headers_unless_the_example_set_cors_itself() {
         let request = headers(&[("origin", "https://app.example")]);
         let mut response = vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("ratelimit-remaining".to_owned(), "9".to_owned()),
+            ("content-type".into(), "application/json".into()),
+            ("ratelimit-remaining".into(), "9".into()),
         ];
         add_response_headers(&request, &mut response);
         assert_eq!(
             get(&response, "access-control-expose-headers"),
             Some("content-type, ratelimit-remaining")
         );
-        let mut own = vec![(
-            "Access-Control-Allow-Origin".to_owned(),
-            "https://x".to_owned(),
-        )];
+        let mut own = vec![("Access-Control-Allow-Origin".into(), "https://x".into())];
         add_response_headers(&request, &mut own);
         assert_eq!(own.len(), 1);
     }

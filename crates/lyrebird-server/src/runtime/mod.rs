@@ -371,7 +371,7 @@ pub async fn route(
     if let Some(change) = change
         && (response.status().is_success() || response.status().is_redirection())
     {
-        state.runtime.admin_changed(change).await;
+        Box::pin(state.runtime.admin_changed(change)).await;
     }
     response
 }

@@ -165,7 +165,7 @@ impl Quotas {
                 state.unused == 0 && !is_future(state.spent_until)
             };
             if must_lease {
-                self.lease(workspace, &account, month).await;
+                Box::pin(self.lease(workspace, &account, month)).await;
             }
         }
     }
