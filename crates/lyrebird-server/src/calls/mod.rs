@@ -109,24 +109,29 @@ impl CallOutcome {
     }
 
     /// The kind, the answering example and the explanation as the call log stores it (JSON).
+    /// A match's reason is written once for a run of calls matched for the same reason
+    /// (`last`), as a burst of calls to one endpoint is.
     pub fn into_parts(
         self,
+        last: &mut LastReason,
     ) -> (
         CallOutcomeKind,
         Option<(ExampleId, String)>,
         Option<Box<RawValue>>,
     ) {
         let kind = self.kind();
-        let explanation = self.explanation_json();
-        let example = match self {
+        match self {
             CallOutcome::Matched {
                 example_id,
                 example_name,
-                ..
-            } => Some((example_id, example_name)),
-            _ => None,
-        };
-        (kind, example, explanation)
+                decided_by,
+            } => (
+                kind,
+                Some((example_id, example_name)),
+                last.json(decided_by),
+            ),
+            other => (kind, None, other.explanation_json()),
+        }
     }
 
     /// What the call log keeps as the call's explanation.
@@ -148,6 +153,23 @@ impl CallOutcome {
             CallOutcome::Refused { reason } => Some(Explained::Refused { reason }),
             CallOutcome::OverQuota | CallOutcome::Preflight => None,
         }
+    }
+}
+
+/// The reason of the last match written and its JSON.
+#[derive(Debug, Default)]
+pub struct LastReason(Option<(DecidedBy, Box<RawValue>)>);
+
+impl LastReason {
+    fn json(&mut self, decided_by: DecidedBy) -> Option<Box<RawValue>> {
+        if let Some((last, json)) = &self.0
+            && *last == decided_by
+        {
+            return Some(json.clone());
+        }
+        let json = to_raw_value(&Explained::DecidedBy(&decided_by)).ok()?;
+        self.0 = Some((decided_by, json.clone()));
+        Some(json)
     }
 }
 
@@ -461,5 +483,47 @@ fn cap_body(body: &Bytes, cap: usize) -> Bytes {
     match std::str::from_utf8(&capped) {
         Err(error) if error.error_len().is_none() => capped.slice(..error.valid_up_to()),
         _ => capped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matched(candidates: usize) -> CallOutcome {
+        CallOutcome::Matched {
+            example_id: ExampleId::from(Uuid::nil()),
+            example_name: "an order".to_owned(),
+            decided_by: DecidedBy::Level {
+                level: 1,
+                name: "an order".to_owned(),
+                form_body: false,
+                priority: 0,
+                conditions: 0,
+                candidates,
+            },
+        }
+    }
+
+    fn explanation(outcome: CallOutcome, last: &mut LastReason) -> String {
+        let (_, _, json) = outcome.into_parts(last);
+        json.expect("a match has a reason").get().to_owned()
+    }
+
+    #[test]
+    fn a_run_of_matches_for_one_reason_shares_its_json_and_a_new_reason_gets_its_own() {
+        let mut last = LastReason::default();
+        let one = explanation(matched(1), &mut last);
+        assert!(one.contains(r#""candidates":1"#), "{one}");
+        assert_eq!(explanation(matched(1), &mut last), one);
+        let two = explanation(matched(2), &mut last);
+        assert!(two.contains(r#""candidates":2"#), "{two}");
+        let refused = CallOutcome::Refused {
+            reason: "invalid_credentials".to_owned(),
+        };
+        let (_, example, json) = refused.into_parts(&mut last);
+        assert_eq!(example, None);
+        assert_eq!(json.unwrap().get(), r#"{"reason":"invalid_credentials"}"#);
+        assert_eq!(explanation(matched(2), &mut last), two);
     }
 }

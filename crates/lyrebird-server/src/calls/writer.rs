@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{CallLogOptions, CallbackResult, LoggedCall, Message, Shared};
+use super::{CallLogOptions, CallbackResult, LastReason, LoggedCall, Message, Shared};
 use crate::error::error_chain;
 
 /// How often partitions are created ahead and old calls removed.
@@ -50,6 +50,7 @@ struct Writer {
     options: CallLogOptions,
     shared: Arc<Shared>,
     batch: Batch,
+    last_reason: LastReason,
     /// Batches being written, at most `options.writers`.
     in_flight: JoinSet<()>,
 }
@@ -65,6 +66,7 @@ pub(super) async fn run(
     let maintenance = tokio::spawn(maintain_periodically(store.clone(), options.retention_days));
     let writer = Writer {
         batch: Batch::default(),
+        last_reason: LastReason::default(),
         in_flight: JoinSet::new(),
         store,
         options,
@@ -116,7 +118,7 @@ impl Writer {
     /// Adds a message to the batch; hands back the answer channel of a flush request.
     fn take(&mut self, message: Message) -> Option<oneshot::Sender<()>> {
         match message {
-            Message::Call(call) => self.batch.calls.push(new_call(call)),
+            Message::Call(call) => self.batch.calls.push(new_call(call, &mut self.last_reason)),
             Message::Callback(call_id, result) => {
                 self.batch.callbacks.push(new_callback(call_id, result))
             }
@@ -230,10 +232,10 @@ async fn write(store: Store, batch: Batch, shared: Arc<Shared>) {
 
 /// The row of a call. The writer usually holds the only reference (no live tail listening), so
 /// the strings move rather than being copied.
-fn new_call(call: Arc<LoggedCall>) -> NewCall {
+fn new_call(call: Arc<LoggedCall>, last_reason: &mut LastReason) -> NewCall {
     let call = Arc::try_unwrap(call).unwrap_or_else(|shared| (*shared).clone());
     let record = call.record;
-    let (outcome, example, explanation) = record.outcome.into_parts();
+    let (outcome, example, explanation) = record.outcome.into_parts(last_reason);
     let (example_id, example_name) = example.unzip();
     NewCall {
         id: record.id,
