@@ -13,7 +13,7 @@ use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app};
 use lyrebird_store::calls::{CallOutcomeKind, NewCall, SEARCH_WINDOW};
 use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
-use lyrebird_store::testing::TestDatabase;
+use lyrebird_store::testing::{TestDatabase, encoded};
 use lyrebird_store::{ExampleId, MockId, Store, WorkspaceId};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -379,7 +379,10 @@ async fn a_text_search_says_how_far_back_it_read_and_its_cursor_reads_on() {
         })
         .collect();
     for batch in calls.chunks(5000) {
-        app.store().insert_calls(batch, &[]).await.unwrap();
+        app.store()
+            .insert_calls(&encoded(batch), &[])
+            .await
+            .unwrap();
     }
 
     let search = format!("/api/v1/mocks/{}/calls?q=NEEDLE", tenant.mock);
@@ -1096,11 +1099,11 @@ async fn calls_land_in_monthly_partitions_created_ahead() {
     let mock = MockId::generate();
     let call = stored_call(mock, now);
     store
-        .insert_calls(std::slice::from_ref(&call), &[])
+        .insert_calls(&encoded(std::slice::from_ref(&call)), &[])
         .await
         .unwrap();
     // Writing the same batch again (a retry after a lost answer) adds nothing.
-    store.insert_calls(&[call], &[]).await.unwrap();
+    store.insert_calls(&encoded(&[call]), &[]).await.unwrap();
     let partitions: Vec<String> =
         sqlx::query_scalar("SELECT tableoid::regclass::text FROM call_blocks WHERE mock_id = $1")
             .bind(mock)
@@ -1128,7 +1131,7 @@ async fn retention_drops_whole_old_months_and_deletes_older_calls_of_the_month_i
         .iter()
         .map(|days| stored_call(mock, now - day * *days))
         .collect();
-    store.insert_calls(&calls, &[]).await.unwrap();
+    store.insert_calls(&encoded(&calls), &[]).await.unwrap();
 
     let cutoff = now - day * 40;
     let report = store.apply_call_retention(cutoff).await.unwrap();

@@ -47,7 +47,7 @@ impl NewBlock {
     /// The format of the blocks the server writes.
     pub(crate) const FORMAT: i16 = POSTCARD_LZ4;
 
-    fn start(call: &NewCall) -> Self {
+    fn start(call: &EncodedCall) -> Self {
         Self {
             id: call.id,
             workspace_id: call.workspace_id,
@@ -61,19 +61,51 @@ impl NewBlock {
         }
     }
 
-    fn push(&mut self, call: &NewCall) -> Result<()> {
+    fn push(&mut self, call: &EncodedCall) {
         self.first_at = self.first_at.min(call.at);
         self.last_at = self.last_at.max(call.at);
-        self.answered += i32::from(call.outcome.counts_against_quota());
+        self.answered += i32::from(call.answered);
         self.call_ids.push(call.id);
-        let calls = std::mem::take(&mut self.calls);
-        self.calls = postcard::to_extend(call, calls).map_err(|error| StoreError::CallBlock {
-            block: self.id,
-            reason: error.to_string(),
-        })?;
-        Ok(())
+        self.calls.extend_from_slice(&call.bytes);
     }
 }
+
+/// A call encoded as a block of format 1 holds it, with what the block keeps beside it. The
+/// server encodes a call as soon as it is recorded, while its parts are still in the CPU's
+/// caches; the call-log writer only groups the bytes into blocks.
+#[derive(Debug, Clone)]
+pub struct EncodedCall {
+    pub id: Uuid,
+    pub workspace_id: WorkspaceId,
+    pub mock_id: MockId,
+    pub at: OffsetDateTime,
+    /// Whether the mock answered it (see [`crate::calls::CallOutcomeKind::counts_against_quota`]).
+    answered: bool,
+    bytes: Vec<u8>,
+}
+
+impl EncodedCall {
+    pub fn new(call: &NewCall) -> Result<Self> {
+        let bytes =
+            postcard::to_extend(call, Vec::with_capacity(ENCODED_GUESS)).map_err(|error| {
+                StoreError::CallBlock {
+                    block: call.id,
+                    reason: error.to_string(),
+                }
+            })?;
+        Ok(Self {
+            id: call.id,
+            workspace_id: call.workspace_id,
+            mock_id: call.mock_id,
+            at: call.at,
+            answered: call.outcome.counts_against_quota(),
+            bytes,
+        })
+    }
+}
+
+/// Room reserved for an encoded call: a typical one with a JSON response fits.
+const ENCODED_GUESS: usize = 1024;
 
 fn month(at: OffsetDateTime) -> (i32, time::Month) {
     let at = at.to_offset(time::UtcOffset::UTC);
@@ -82,7 +114,7 @@ fn month(at: OffsetDateTime) -> (i32, time::Month) {
 
 /// The blocks of a batch, compressed: calls of one mock and month go together, in the batch's
 /// order. The same batch always makes the same blocks, with the same ids.
-pub(crate) fn group(calls: &[NewCall]) -> Result<Vec<NewBlock>> {
+pub(crate) fn group(calls: &[EncodedCall]) -> Vec<NewBlock> {
     let mut blocks: Vec<NewBlock> = Vec::new();
     // The block each mock and month is filling, by position in `blocks`.
     let mut filling: HashMap<(WorkspaceId, MockId, (i32, time::Month)), usize> = HashMap::new();
@@ -96,12 +128,12 @@ pub(crate) fn group(calls: &[NewCall]) -> Result<Vec<NewBlock>> {
                 blocks.len() - 1
             }
         };
-        blocks[index].push(call)?;
+        blocks[index].push(call);
     }
     for block in &mut blocks {
         block.calls = lz4_flex::compress_prepend_size(&block.calls);
     }
-    Ok(blocks)
+    blocks
 }
 
 /// The calls of a stored block, in its order, with the block's workspace and mock.
@@ -315,6 +347,7 @@ impl Eq for Newest {}
 mod tests {
     use super::*;
     use crate::calls::StoredBody;
+    use crate::testing::encoded;
 
     fn call(mock: MockId, at: OffsetDateTime, body: &str) -> NewCall {
         let body = StoredBody {
@@ -345,7 +378,7 @@ mod tests {
         for call in &mut calls {
             call.workspace_id = workspace;
         }
-        let blocks = group(&calls).unwrap();
+        let blocks = group(&encoded(&calls));
         let shape: Vec<(MockId, Vec<Uuid>)> = blocks
             .iter()
             .map(|block| (block.mock_id, block.call_ids.clone()))
@@ -359,7 +392,7 @@ mod tests {
             ]
         );
         let ids: Vec<Uuid> = blocks.iter().map(|block| block.id).collect();
-        let again: Vec<Uuid> = group(&calls).unwrap().iter().map(|b| b.id).collect();
+        let again: Vec<Uuid> = group(&encoded(&calls)).iter().map(|b| b.id).collect();
         assert_eq!(ids, again);
     }
 
@@ -375,8 +408,7 @@ mod tests {
                 ..call(mock, at, &big)
             })
             .collect();
-        let sizes: Vec<usize> = group(&calls)
-            .unwrap()
+        let sizes: Vec<usize> = group(&encoded(&calls))
             .iter()
             .map(|block| block.call_ids.len())
             .collect();
@@ -391,7 +423,7 @@ mod tests {
         written.at = written.at.replace_nanosecond(123_456_000).unwrap();
         written.client_addr = Some("2001:db8::7".parse().unwrap());
         written.explanation = Some(serde_json::value::to_raw_value(&[1, 2]).unwrap());
-        let block = &group(std::slice::from_ref(&written)).unwrap()[0];
+        let block = &group(&encoded(std::slice::from_ref(&written)))[0];
         let read = decode(
             block.id,
             NewBlock::FORMAT,

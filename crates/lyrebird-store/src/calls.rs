@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
+pub use crate::blocks::EncodedCall;
 use crate::blocks::{self, NewBlock, Scan, ScanRange};
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, KeyId, MockId, WorkspaceId};
@@ -413,8 +414,12 @@ const ID_TIME_SLACK: time::Duration = time::Duration::seconds(5);
 impl Store {
     /// Writes calls, in blocks, and callback results in one transaction; a batch written twice
     /// (a retry after a lost answer) is written once.
-    pub async fn insert_calls(&self, calls: &[NewCall], callbacks: &[NewCallback]) -> Result<()> {
-        let blocks = blocks::group(calls)?;
+    pub async fn insert_calls(
+        &self,
+        calls: &[EncodedCall],
+        callbacks: &[NewCallback],
+    ) -> Result<()> {
+        let blocks = blocks::group(calls);
         match self.write_blocks(&blocks, callbacks).await {
             // Block and callback ids are the same in a retry, so only the primary keys can
             // refuse a row, and only because this very batch was committed before.
@@ -716,7 +721,11 @@ impl Store {
                 .bind(first_at)
                 .execute(&mut *tx)
                 .await?;
-            for block in blocks::group(&kept)? {
+            let kept = kept
+                .iter()
+                .map(EncodedCall::new)
+                .collect::<Result<Vec<_>>>()?;
+            for block in blocks::group(&kept) {
                 insert_block(&mut tx, &block).await?;
             }
             tx.commit().await?;

@@ -171,6 +171,14 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Calls encoded as the call-log writer hands them to [`Store::insert_calls`].
+pub fn encoded(calls: &[crate::calls::NewCall]) -> Vec<crate::calls::EncodedCall> {
+    calls
+        .iter()
+        .map(|call| crate::calls::EncodedCall::new(call).expect("the call encodes"))
+        .collect()
+}
+
 /// A call to log for tests of the call log: `GET /` answered 200 by an example, empty bodies,
 /// at `at`, a new v4 id. Tests change what they look at with `NewCall { .., ..call(..) }`.
 pub fn call(

@@ -2,7 +2,7 @@
 //! whole, and blocks that overlap in time still list newest first.
 
 use lyrebird_store::calls::{CallFilter, NewCall};
-use lyrebird_store::testing::{self, TestDatabase};
+use lyrebird_store::testing::{self, TestDatabase, encoded};
 use lyrebird_store::{Caller, MockId, Store};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -172,7 +172,7 @@ async fn blocks_that_overlap_in_time_list_their_calls_strictly_newest_first() {
         &even[..],
         &odd[150.min(odd.len())..],
     ] {
-        store.insert_calls(batch, &[]).await.unwrap();
+        store.insert_calls(&encoded(batch), &[]).await.unwrap();
     }
 
     let mut expected: Vec<(OffsetDateTime, Uuid)> =

@@ -3,7 +3,7 @@
 use lyrebird_store::calls::{
     CallFilter, CallOutcomeKind, NewCall, NewCallback, SEARCH_WINDOW, StoredBody,
 };
-use lyrebird_store::testing::{self, TestDatabase};
+use lyrebird_store::testing::{self, TestDatabase, encoded};
 use lyrebird_store::{Caller, ExampleId, KeyId, MockId};
 use serde_json::json;
 use serde_json::value::to_raw_value;
@@ -42,7 +42,10 @@ async fn callback_results_of_another_workspaces_call_are_not_found() {
     let mock = db.mock(&owner).await;
     let logged = call(&owner, mock, CallOutcomeKind::Matched);
     store
-        .insert_calls(std::slice::from_ref(&logged), &[callback(&logged)])
+        .insert_calls(
+            &encoded(std::slice::from_ref(&logged)),
+            &[callback(&logged)],
+        )
         .await
         .unwrap();
 
@@ -75,7 +78,7 @@ async fn calls_per_mock_counts_only_calls_that_count_against_the_quota() {
     .into_iter()
     .map(|outcome| call(&owner, mock, outcome))
     .collect();
-    store.insert_calls(&calls, &[]).await.unwrap();
+    store.insert_calls(&encoded(&calls), &[]).await.unwrap();
 
     let since = OffsetDateTime::now_utc() - time::Duration::hours(1);
     let counted = store.calls_per_mock(&owner.workspace, since).await.unwrap();
@@ -128,7 +131,7 @@ async fn every_field_of_a_call_reads_back_as_written() {
         ..call(&owner, mock, CallOutcomeKind::Refused)
     };
     store
-        .insert_calls(&[full.clone(), v4.clone()], &[])
+        .insert_calls(&encoded(&[full.clone(), v4.clone()]), &[])
         .await
         .unwrap();
 
@@ -204,7 +207,7 @@ async fn a_text_search_reads_a_window_of_calls_per_page_and_goes_on_from_its_end
         })
         .collect();
     for batch in calls.chunks(5000) {
-        store.insert_calls(batch, &[]).await.unwrap();
+        store.insert_calls(&encoded(batch), &[]).await.unwrap();
     }
     let filter = CallFilter {
         text: Some("needle".into()),

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use lyrebird_engine::DecidedBy;
-use lyrebird_store::calls::{CallOutcomeKind, Header};
+use lyrebird_store::calls::{CallOutcomeKind, EncodedCall, Header};
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
@@ -283,7 +283,7 @@ impl CallLogArgs {
 /// What the writer receives, in order.
 #[derive(Debug)]
 enum Message {
-    Call(Arc<LoggedCall>),
+    Call(EncodedCall),
     Callback(Uuid, CallbackResult),
     /// Write everything before this, then answer and stop.
     Flush(oneshot::Sender<()>),
@@ -353,16 +353,28 @@ impl CallLog {
         let response_body_size = record.response_body.len();
         record.request_body = cap_body(&record.request_body, body_cap);
         record.response_body = cap_body(&record.response_body, body_cap);
-        let call = Arc::new(LoggedCall {
+        let call = LoggedCall {
             record,
             request_body_size,
             response_body_size,
             body_cap,
-        });
-        if self.inner.live.receiver_count() > 0 {
-            let _ = self.inner.live.send(call.clone());
+        };
+        let id = call.record.id;
+        let encoded = if self.inner.live.receiver_count() > 0 {
+            let call = Arc::new(call);
+            let encoded = writer::encode(LoggedCall::clone(&call));
+            let _ = self.inner.live.send(call);
+            encoded
+        } else {
+            writer::encode(call)
+        };
+        match encoded {
+            Ok(encoded) => self.enqueue(Message::Call(encoded)),
+            Err(error) => {
+                self.inner.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(call = %id, %error, "call log: a call could not be encoded; it is not logged");
+            }
         }
-        self.enqueue(Message::Call(call));
     }
 
     /// Queues the result of a callback of call `call_id`, to be stored with that call.

@@ -8,6 +8,7 @@
 //! capacity, [`super::CallLog::record`] drops and counts). Once an hour, and at start, a task
 //! beside the writer creates the coming monthly partitions and applies the retention.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lyrebird_store::Store;
-use lyrebird_store::calls::{NewCall, NewCallback, StoredBody};
+use lyrebird_store::calls::{EncodedCall, NewCall, NewCallback, StoredBody};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -35,7 +36,7 @@ const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
 /// Calls and callback results written together.
 #[derive(Default)]
 struct Batch {
-    calls: Vec<NewCall>,
+    calls: Vec<EncodedCall>,
     callbacks: Vec<NewCallback>,
 }
 
@@ -50,7 +51,6 @@ struct Writer {
     options: CallLogOptions,
     shared: Arc<Shared>,
     batch: Batch,
-    last_reason: LastReason,
     /// Batches being written, at most `options.writers`.
     in_flight: JoinSet<()>,
 }
@@ -66,7 +66,6 @@ pub(super) async fn run(
     let maintenance = tokio::spawn(maintain_periodically(store.clone(), options.retention_days));
     let writer = Writer {
         batch: Batch::default(),
-        last_reason: LastReason::default(),
         in_flight: JoinSet::new(),
         store,
         options,
@@ -118,7 +117,7 @@ impl Writer {
     /// Adds a message to the batch; hands back the answer channel of a flush request.
     fn take(&mut self, message: Message) -> Option<oneshot::Sender<()>> {
         match message {
-            Message::Call(call) => self.batch.calls.push(new_call(call, &mut self.last_reason)),
+            Message::Call(call) => self.batch.calls.push(call),
             Message::Callback(call_id, result) => {
                 self.batch.callbacks.push(new_callback(call_id, result))
             }
@@ -230,10 +229,20 @@ async fn write(store: Store, batch: Batch, shared: Arc<Shared>) {
     }
 }
 
-/// The row of a call. The writer usually holds the only reference (no live tail listening), so
-/// the strings move rather than being copied.
-fn new_call(call: Arc<LoggedCall>, last_reason: &mut LastReason) -> NewCall {
-    let call = Arc::try_unwrap(call).unwrap_or_else(|shared| (*shared).clone());
+thread_local! {
+    /// The last match reason encoded on this thread.
+    static LAST_REASON: RefCell<LastReason> = RefCell::default();
+}
+
+/// A call as a block holds it. Done when the call is recorded, on the thread that answered it:
+/// its parts are still in that core's caches then, not a thousand calls later in the writer.
+pub(super) fn encode(call: LoggedCall) -> lyrebird_store::Result<EncodedCall> {
+    let call = LAST_REASON.with_borrow_mut(|last_reason| new_call(call, last_reason));
+    EncodedCall::new(&call)
+}
+
+/// The call as the store takes it; the strings move rather than being copied.
+fn new_call(call: LoggedCall, last_reason: &mut LastReason) -> NewCall {
     let record = call.record;
     let (outcome, example, explanation) = record.outcome.into_parts(last_reason);
     let (example_id, example_name) = example.unzip();
