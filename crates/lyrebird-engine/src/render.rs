@@ -9,8 +9,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::sync::Arc;
 
-use minijinja::value::{Serde, Value};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Serde, Value};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -269,15 +270,55 @@ fn map_of<K: Into<Value>, V: Into<Value>>(entries: impl IntoIterator<Item = (K, 
     Value::from_object(map)
 }
 
+/// The names of the context's top level, sorted as a map's keys enumerate.
+const TOP: [&str; 4] = [NOW_KEY, "env", "path", "request"];
+
+/// A map of a fixed set of names (sorted), each present or not: the context's top level and
+/// its `request`. Made on every render, so made in one allocation, where a map value costs a
+/// node, an `Arc` and a comparison of keys for every insert.
+#[derive(Debug)]
+struct Fields<const N: usize> {
+    names: &'static [&'static str; N],
+    values: [Option<Value>; N],
+}
+
+impl<const N: usize> Object for Fields<N> {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        let index = self.names.iter().position(|name| *name == key)?;
+        self.values[index].clone()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(
+            self.names
+                .iter()
+                .zip(&self.values)
+                .filter(|(_, value)| value.is_some())
+                .map(|(name, _)| Value::from(*name))
+                .collect(),
+        )
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.values.iter().flatten().count())
+    }
+}
+
 /// The template context, with only the parts some template of the response reads.
 fn context(ctx: &RenderContext, reads: Reads) -> Value {
     let request = ctx.request;
-    let fields = REQUEST_FIELDS
-        .iter()
-        .enumerate()
-        .filter(|(index, _)| reads.request_field(*index))
-        .map(|(_, &field)| {
-            let value = match field {
+    let fields = std::array::from_fn(|index| {
+        reads
+            .request_field(index)
+            .then(|| match REQUEST_FIELDS[index] {
                 "url" => Value::from(request.url_text().as_ref()),
                 "path" => Value::from(request.path.as_str()),
                 "method" => Value::from(request.method.as_str()),
@@ -295,25 +336,23 @@ fn context(ctx: &RenderContext, reads: Reads) -> Value {
                         .filter(|s| !s.is_empty())
                         .map(Value::from),
                 ),
-            };
-            (field, value)
-        });
-    let captures = reads.captures().then(|| ("path", first_wins(ctx.captures)));
-    let env = reads.env().then(|| {
-        (
-            "env",
-            map_of(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        )
+            })
     });
-    map_of(
-        [
-            ("request", map_of(fields)),
-            (NOW_KEY, Value::from(ctx.now.unix_timestamp_nanos())),
-        ]
-        .into_iter()
-        .chain(captures)
-        .chain(env),
-    )
+    let env = reads
+        .env()
+        .then(|| map_of(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    Value::from_object(Fields {
+        names: &TOP,
+        values: [
+            Some(Value::from(ctx.now.unix_timestamp_nanos())),
+            env,
+            reads.captures().then(|| first_wins(ctx.captures)),
+            Some(Value::from_object(Fields {
+                names: &REQUEST_FIELDS,
+                values: fields,
+            })),
+        ],
+    })
 }
 
 #[cfg(test)]
@@ -347,5 +386,49 @@ mod tests {
             });
         assert_eq!(rendered.error, None);
         assert_eq!(String::from_utf8(rendered.body).unwrap(), "1 first 2");
+    }
+
+    fn render(body: &str, request: &Request, captures: &[(String, String)]) -> String {
+        let spec = ResponseSpec {
+            body: Some(json!(body)),
+            template: true,
+            ..ResponseSpec::default()
+        };
+        let rendered = CompiledResponse::compile(&spec)
+            .expect("the response compiles")
+            .render(&RenderContext {
+                request,
+                captures,
+                env: &BTreeMap::new(),
+                now: OffsetDateTime::UNIX_EPOCH,
+            });
+        assert_eq!(rendered.error, None);
+        String::from_utf8(rendered.body).unwrap()
+    }
+
+    #[test]
+    fn the_request_is_a_map_of_its_fields_in_name_order() {
+        let request = Request::from_url("POST", "/orders/7?x=1", &[("a", "b")], "{\"n\": 2}");
+        let captures = [("id".to_owned(), "7".to_owned())];
+        assert_eq!(
+            render(
+                "{% for k in request %}{{ k }} {% endfor %}{{ request | length }}",
+                &request,
+                &captures
+            ),
+            "body cookies form headers json method path query segments url 10"
+        );
+        assert_eq!(
+            render(
+                "{{ request.method }} {{ request['url'] }} {{ request.json.n }} {{ path.id }} {{ request.nothing is undefined }}",
+                &request,
+                &captures
+            ),
+            "POST /orders/7?x=1 2 7 true"
+        );
+        assert_eq!(
+            render("{{ request | tojson }}", &request, &captures),
+            r#"{"body": "{\"n\": 2}", "cookies": {}, "form": {}, "headers": {"a": "b"}, "json": {"n": 2}, "method": "POST", "path": "/orders/7", "query": {"x": "1"}, "segments": ["orders", "7"], "url": "/orders/7?x=1"}"#
+        );
     }
 }

@@ -57,9 +57,9 @@ pub struct Template {
     reads: Reads,
 }
 
-/// The fields of `request` in the template context.
+/// The fields of `request` in the template context, in the order a template enumerates them.
 pub(crate) const REQUEST_FIELDS: [&str; 10] = [
-    "url", "path", "method", "query", "headers", "cookies", "form", "body", "json", "segments",
+    "body", "cookies", "form", "headers", "json", "method", "path", "query", "segments", "url",
 ];
 const CAPTURES: u16 = 1 << REQUEST_FIELDS.len();
 const ENVIRONMENT: u16 = CAPTURES << 1;
