@@ -31,7 +31,8 @@ const MAX_BLOCK_BYTES: usize = 1 << 30;
 const JSON: i16 = 0;
 const POSTCARD_LZ4: i16 = 1;
 
-/// A block ready to insert.
+/// A block ready to insert (its calls not yet compressed).
+#[derive(Debug)]
 pub(crate) struct NewBlock {
     pub id: Uuid,
     pub workspace_id: WorkspaceId,
@@ -59,6 +60,11 @@ impl NewBlock {
             // Grown by doubling from there: a few copies per block rather than a dozen.
             calls: Vec::with_capacity(BLOCK_BYTES / 16),
         }
+    }
+
+    /// The block's calls as stored: compressed with LZ4, their size first.
+    pub(crate) fn compressed(&self) -> Vec<u8> {
+        lz4_flex::compress_prepend_size(&self.calls)
     }
 
     fn push(&mut self, call: &EncodedCall) {
@@ -112,28 +118,54 @@ fn month(at: OffsetDateTime) -> (i32, time::Month) {
     (at.year(), at.month())
 }
 
-/// The blocks of a batch, compressed: calls of one mock and month go together, in the batch's
-/// order. The same batch always makes the same blocks, with the same ids.
-pub(crate) fn group(calls: &[EncodedCall]) -> Vec<NewBlock> {
-    let mut blocks: Vec<NewBlock> = Vec::new();
-    // The block each mock and month is filling, by position in `blocks`.
-    let mut filling: HashMap<(WorkspaceId, MockId, (i32, time::Month)), usize> = HashMap::new();
-    for call in calls {
+/// Calls grouped into blocks as they come: calls of one mock and month go together, in the
+/// order they came. The same calls always make the same blocks, with the same ids. The
+/// call-log writer adds each call as it arrives, while its bytes are still in the CPU's caches.
+#[derive(Debug, Default)]
+pub struct CallBlocks {
+    blocks: Vec<NewBlock>,
+    /// The block each mock and month is filling, by position in `blocks`.
+    filling: HashMap<(WorkspaceId, MockId, (i32, time::Month)), usize>,
+    calls: usize,
+}
+
+impl CallBlocks {
+    pub fn push(&mut self, call: &EncodedCall) {
         let key = (call.workspace_id, call.mock_id, month(call.at));
-        let index = match filling.get(&key) {
-            Some(&index) if blocks[index].calls.len() < BLOCK_BYTES => index,
+        let index = match self.filling.get(&key) {
+            Some(&index) if self.blocks[index].calls.len() < BLOCK_BYTES => index,
             _ => {
-                blocks.push(NewBlock::start(call));
-                filling.insert(key, blocks.len() - 1);
-                blocks.len() - 1
+                self.blocks.push(NewBlock::start(call));
+                self.filling.insert(key, self.blocks.len() - 1);
+                self.blocks.len() - 1
             }
         };
-        blocks[index].push(call);
+        self.blocks[index].push(call);
+        self.calls += 1;
     }
-    for block in &mut blocks {
-        block.calls = lz4_flex::compress_prepend_size(&block.calls);
+
+    /// How many calls the blocks hold.
+    pub fn len(&self) -> usize {
+        self.calls
     }
-    blocks
+
+    pub fn is_empty(&self) -> bool {
+        self.calls == 0
+    }
+
+    pub(crate) fn blocks(&self) -> &[NewBlock] {
+        &self.blocks
+    }
+}
+
+impl<'a> FromIterator<&'a EncodedCall> for CallBlocks {
+    fn from_iter<I: IntoIterator<Item = &'a EncodedCall>>(calls: I) -> Self {
+        let mut blocks = CallBlocks::default();
+        for call in calls {
+            blocks.push(call);
+        }
+        blocks
+    }
 }
 
 /// The calls of a stored block, in its order, with the block's workspace and mock.
@@ -378,7 +410,8 @@ mod tests {
         for call in &mut calls {
             call.workspace_id = workspace;
         }
-        let blocks = group(&encoded(&calls));
+        let blocks = encoded(&calls);
+        let blocks = blocks.blocks();
         let shape: Vec<(MockId, Vec<Uuid>)> = blocks
             .iter()
             .map(|block| (block.mock_id, block.call_ids.clone()))
@@ -392,7 +425,7 @@ mod tests {
             ]
         );
         let ids: Vec<Uuid> = blocks.iter().map(|block| block.id).collect();
-        let again: Vec<Uuid> = group(&encoded(&calls)).iter().map(|b| b.id).collect();
+        let again: Vec<Uuid> = encoded(&calls).blocks().iter().map(|b| b.id).collect();
         assert_eq!(ids, again);
     }
 
@@ -408,7 +441,8 @@ mod tests {
                 ..call(mock, at, &big)
             })
             .collect();
-        let sizes: Vec<usize> = group(&encoded(&calls))
+        let sizes: Vec<usize> = encoded(&calls)
+            .blocks()
             .iter()
             .map(|block| block.call_ids.len())
             .collect();
@@ -423,11 +457,13 @@ mod tests {
         written.at = written.at.replace_nanosecond(123_456_000).unwrap();
         written.client_addr = Some("2001:db8::7".parse().unwrap());
         written.explanation = Some(serde_json::value::to_raw_value(&[1, 2]).unwrap());
-        let block = &group(&encoded(std::slice::from_ref(&written)))[0];
+        let blocks = encoded(std::slice::from_ref(&written));
+        let block = &blocks.blocks()[0];
+        let stored = block.compressed();
         let read = decode(
             block.id,
             NewBlock::FORMAT,
-            &block.calls,
+            &stored,
             written.workspace_id,
             mock,
         )
@@ -436,7 +472,7 @@ mod tests {
         let torn = decode(
             block.id,
             NewBlock::FORMAT,
-            &block.calls[..10],
+            &stored[..10],
             WorkspaceId::generate(),
             mock,
         );

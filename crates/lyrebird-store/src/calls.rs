@@ -19,8 +19,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-pub use crate::blocks::EncodedCall;
 use crate::blocks::{self, NewBlock, Scan, ScanRange};
+pub use crate::blocks::{CallBlocks, EncodedCall};
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, KeyId, MockId, WorkspaceId};
 use crate::workspace::Workspace;
@@ -414,13 +414,8 @@ const ID_TIME_SLACK: time::Duration = time::Duration::seconds(5);
 impl Store {
     /// Writes calls, in blocks, and callback results in one transaction; a batch written twice
     /// (a retry after a lost answer) is written once.
-    pub async fn insert_calls(
-        &self,
-        calls: &[EncodedCall],
-        callbacks: &[NewCallback],
-    ) -> Result<()> {
-        let blocks = blocks::group(calls);
-        match self.write_blocks(&blocks, callbacks).await {
+    pub async fn insert_calls(&self, calls: &CallBlocks, callbacks: &[NewCallback]) -> Result<()> {
+        match self.write_blocks(calls.blocks(), callbacks).await {
             // Block and callback ids are the same in a retry, so only the primary keys can
             // refuse a row, and only because this very batch was committed before.
             Err(StoreError::Conflict { .. }) => Ok(()),
@@ -725,8 +720,8 @@ impl Store {
                 .iter()
                 .map(EncodedCall::new)
                 .collect::<Result<Vec<_>>>()?;
-            for block in blocks::group(&kept) {
-                insert_block(&mut tx, &block).await?;
+            for block in CallBlocks::from_iter(&kept).blocks() {
+                insert_block(&mut tx, block).await?;
             }
             tx.commit().await?;
         }
@@ -766,7 +761,7 @@ async fn insert_block(tx: &mut sqlx::PgConnection, block: &NewBlock) -> Result<(
     .bind(block.answered)
     .bind(NewBlock::FORMAT)
     .bind(&block.call_ids)
-    .bind(&block.calls)
+    .bind(block.compressed())
     .execute(tx)
     .await?;
     Ok(())

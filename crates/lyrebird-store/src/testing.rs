@@ -171,11 +171,13 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Calls encoded as the call-log writer hands them to [`Store::insert_calls`].
-pub fn encoded(calls: &[crate::calls::NewCall]) -> Vec<crate::calls::EncodedCall> {
+/// Calls in blocks, as the call-log writer hands them to [`Store::insert_calls`].
+pub fn encoded(calls: &[crate::calls::NewCall]) -> crate::calls::CallBlocks {
     calls
         .iter()
         .map(|call| crate::calls::EncodedCall::new(call).expect("the call encodes"))
+        .collect::<Vec<_>>()
+        .iter()
         .collect()
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lyrebird_store::Store;
-use lyrebird_store::calls::{EncodedCall, NewCall, NewCallback, StoredBody};
+use lyrebird_store::calls::{CallBlocks, EncodedCall, NewCall, NewCallback, StoredBody};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -36,7 +36,8 @@ const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
 /// Calls and callback results written together.
 #[derive(Default)]
 struct Batch {
-    calls: Vec<EncodedCall>,
+    /// Grouped into blocks as they come, while each call's bytes are still in the CPU's caches.
+    calls: CallBlocks,
     callbacks: Vec<NewCallback>,
 }
 
@@ -117,7 +118,7 @@ impl Writer {
     /// Adds a message to the batch; hands back the answer channel of a flush request.
     fn take(&mut self, message: Message) -> Option<oneshot::Sender<()>> {
         match message {
-            Message::Call(call) => self.batch.calls.push(call),
+            Message::Call(call) => self.batch.calls.push(&call),
             Message::Callback(call_id, result) => {
                 self.batch.callbacks.push(new_callback(call_id, result))
             }
