@@ -3,7 +3,7 @@
 # this machine's loopback only.
 #
 #   ./deploy/loadbench.sh                       # 5 rounds of 6 s each, 64 connections
-#   ROUNDS=5 DURATION=30 CONNECTIONS=128 ./deploy/loadbench.sh
+#   ROUNDS=9 DURATION=20 CONNECTIONS=128 ./deploy/loadbench.sh
 #   PERF=/tmp/mock.perf ./deploy/loadbench.sh   # also profile core 0 during the first round's mock
 #   SKIP_BUILD=1 ./deploy/loadbench.sh          # use the release binaries already built
 #   DB_CORE=1 ./deploy/loadbench.sh             # the embedded PostgreSQL on core 1, beside the
