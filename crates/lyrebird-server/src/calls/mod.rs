@@ -1,8 +1,8 @@
 //! The call log: every mock call, as the runtime saw it, kept for search, live tail and export.
 //!
-//! The runtime hands each call to [`CallLog::record`], which redacts secrets, caps the bodies and
-//! queues the call on a bounded channel without ever waiting; a background writer
-//! (`writer`) stores the queue in batches. Callback results arrive later through
+//! The runtime hands each call to [`CallLog::record`], which redacts secrets, caps the bodies,
+//! encodes the call as the store keeps it and queues it on a bounded channel without ever
+//! waiting; a background writer (`writer`) stores the queue in batches. Callback results arrive later through
 //! [`CallLog::record_callback`] and join their call. [`CallLog::shutdown`] writes everything
 //! still queued, so a graceful stop loses nothing.
 //!
@@ -428,7 +428,7 @@ impl CallLog {
 }
 
 /// Headers as plain strings, e.g. of a call read back (whose are all owned already).
-pub fn plain_headers(headers: Vec<Header>) -> Vec<(String, String)> {
+pub(crate) fn plain_headers(headers: Vec<Header>) -> Vec<(String, String)> {
     headers
         .into_iter()
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
@@ -436,7 +436,7 @@ pub fn plain_headers(headers: Vec<Header>) -> Vec<(String, String)> {
 }
 
 /// Headers as the call log keeps them, from plain strings (moved, not copied).
-pub fn logged_headers(headers: Vec<(String, String)>) -> Vec<Header> {
+pub(crate) fn logged_headers(headers: Vec<(String, String)>) -> Vec<Header> {
     headers
         .into_iter()
         .map(|(name, value)| (name.into(), value.into()))
