@@ -361,33 +361,6 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn a_repeated_query_parameter_or_header_renders_its_first_value() {
-        let spec = ResponseSpec {
-            body: Some(json!(
-                "{{ request.query.a }} {{ request.headers['x-n'] }} {{ request.query | length }}"
-            )),
-            template: true,
-            ..ResponseSpec::default()
-        };
-        let request = Request::from_url(
-            "GET",
-            "/x?a=1&b=2&a=3",
-            &[("X-N", "first"), ("x-n", "second")],
-            "",
-        );
-        let rendered = CompiledResponse::compile(&spec)
-            .expect("the response compiles")
-            .render(&RenderContext {
-                request: &request,
-                captures: &[],
-                env: &BTreeMap::new(),
-                now: OffsetDateTime::UNIX_EPOCH,
-            });
-        assert_eq!(rendered.error, None);
-        assert_eq!(String::from_utf8(rendered.body).unwrap(), "1 first 2");
-    }
-
     fn render(body: &str, request: &Request, captures: &[(String, String)]) -> String {
         let spec = ResponseSpec {
             body: Some(json!(body)),
@@ -404,6 +377,24 @@ mod tests {
             });
         assert_eq!(rendered.error, None);
         String::from_utf8(rendered.body).unwrap()
+    }
+
+    #[test]
+    fn a_repeated_query_parameter_or_header_renders_its_first_value() {
+        let request = Request::from_url(
+            "GET",
+            "/x?a=1&b=2&a=3",
+            &[("X-N", "first"), ("x-n", "second")],
+            "",
+        );
+        assert_eq!(
+            render(
+                "{{ request.query.a }} {{ request.headers['x-n'] }} {{ request.query | length }}",
+                &request,
+                &[]
+            ),
+            "1 first 2"
+        );
     }
 
     #[test]

@@ -1142,16 +1142,9 @@ async fn retention_drops_whole_old_months_and_deletes_older_calls_of_the_month_i
     assert!(partition_exists(store, &partition_of(cutoff)).await);
     assert!(!report.dropped_partitions.contains(&partition_of(cutoff)));
     // The block the cut-off falls in was written again without its older call.
-    let kept: Vec<(OffsetDateTime, i32)> = sqlx::query_as(
-        "SELECT first_at, cardinality(call_ids) FROM call_blocks WHERE mock_id = $1 \
-         ORDER BY first_at",
-    )
-    .bind(mock)
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    let kept = lyrebird_store::testing::blocks_of(store, mock).await;
     let oldest_kept = (now - kept[0].0).whole_days();
-    let kept_calls: i32 = kept.iter().map(|(_, calls)| calls).sum();
+    let kept_calls: i32 = kept.iter().map(|(_, _, calls)| calls).sum();
     assert_eq!((oldest_kept, kept_calls), (39, 3), "{kept:?}");
 }
 

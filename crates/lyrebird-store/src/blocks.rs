@@ -158,11 +158,11 @@ impl CallBlocks {
     }
 }
 
-impl<'a> FromIterator<&'a EncodedCall> for CallBlocks {
-    fn from_iter<I: IntoIterator<Item = &'a EncodedCall>>(calls: I) -> Self {
+impl FromIterator<EncodedCall> for CallBlocks {
+    fn from_iter<I: IntoIterator<Item = EncodedCall>>(calls: I) -> Self {
         let mut blocks = CallBlocks::default();
         for call in calls {
-            blocks.push(call);
+            blocks.push(&call);
         }
         blocks
     }

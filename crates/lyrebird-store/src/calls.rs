@@ -708,7 +708,11 @@ impl Store {
         for (id, first_at, workspace_id, mock_id, format, bytes) in cut {
             let calls = blocks::decode(id, format, &bytes, workspace_id, mock_id)?;
             let before = calls.len();
-            let kept: Vec<NewCall> = calls.into_iter().filter(|call| call.at >= cutoff).collect();
+            let kept: CallBlocks = calls
+                .iter()
+                .filter(|call| call.at >= cutoff)
+                .map(EncodedCall::new)
+                .collect::<Result<_>>()?;
             removed += (before - kept.len()) as u64;
             let mut tx = self.begin().await?;
             sqlx::query("DELETE FROM call_blocks WHERE id = $1 AND first_at = $2")
@@ -716,11 +720,7 @@ impl Store {
                 .bind(first_at)
                 .execute(&mut *tx)
                 .await?;
-            let kept = kept
-                .iter()
-                .map(EncodedCall::new)
-                .collect::<Result<Vec<_>>>()?;
-            for block in CallBlocks::from_iter(&kept).blocks() {
+            for block in kept.blocks() {
                 insert_block(&mut tx, block).await?;
             }
             tx.commit().await?;
@@ -771,47 +771,25 @@ async fn insert_callback_rows(
     tx: &mut sqlx::PgConnection,
     callbacks: &[NewCallback],
 ) -> Result<()> {
-    let column = |value: fn(&NewCallback) -> Option<String>| -> Vec<Option<String>> {
-        callbacks.iter().map(value).collect()
-    };
+    /// One field of every callback, for one `UNNEST` array.
+    fn column<T>(callbacks: &[NewCallback], field: impl Fn(&NewCallback) -> T) -> Vec<T> {
+        callbacks.iter().map(field).collect()
+    }
     sqlx::query(
         "INSERT INTO call_callbacks (id, call_id, at, url, method, status, latency_us, error) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], \
              $5::text[], $6::int2[], $7::int8[], $8::text[])",
     )
-    .bind(
-        callbacks
-            .iter()
-            .map(|callback| callback.id)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        callbacks
-            .iter()
-            .map(|callback| callback.call_id)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        callbacks
-            .iter()
-            .map(|callback| callback.at)
-            .collect::<Vec<_>>(),
-    )
-    .bind(column(|callback| Some(callback.url.clone())))
-    .bind(column(|callback| Some(callback.method.clone())))
-    .bind(
-        callbacks
-            .iter()
-            .map(|callback| callback.status.map(|status| status as i16))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        callbacks
-            .iter()
-            .map(|callback| size(callback.latency_us))
-            .collect::<Vec<_>>(),
-    )
-    .bind(column(|callback| callback.error.clone()))
+    .bind(column(callbacks, |callback| callback.id))
+    .bind(column(callbacks, |callback| callback.call_id))
+    .bind(column(callbacks, |callback| callback.at))
+    .bind(column(callbacks, |callback| callback.url.clone()))
+    .bind(column(callbacks, |callback| callback.method.clone()))
+    .bind(column(callbacks, |callback| {
+        callback.status.map(|status| status as i16)
+    }))
+    .bind(column(callbacks, |callback| size(callback.latency_us)))
+    .bind(column(callbacks, |callback| callback.error.clone()))
     .execute(tx)
     .await?;
     Ok(())

@@ -171,13 +171,27 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A mock's stored blocks, oldest first: when each begins, its format and how many calls it
+/// holds.
+pub async fn blocks_of(
+    store: &Store,
+    mock: crate::MockId,
+) -> Vec<(time::OffsetDateTime, i16, i32)> {
+    sqlx::query_as(
+        "SELECT first_at, format, cardinality(call_ids) FROM call_blocks WHERE mock_id = $1 \
+         ORDER BY first_at",
+    )
+    .bind(mock)
+    .fetch_all(store.pool())
+    .await
+    .expect("the mock's blocks")
+}
+
 /// Calls in blocks, as the call-log writer hands them to [`Store::insert_calls`].
 pub fn encoded(calls: &[crate::calls::NewCall]) -> crate::calls::CallBlocks {
     calls
         .iter()
         .map(|call| crate::calls::EncodedCall::new(call).expect("the call encodes"))
-        .collect::<Vec<_>>()
-        .iter()
         .collect()
 }
 

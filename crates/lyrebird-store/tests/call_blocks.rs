@@ -76,14 +76,11 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
 
     lyrebird_store::MIGRATOR.run(store.pool()).await.unwrap();
 
-    let blocks: Vec<(i16, i32)> = sqlx::query_as(
-        "SELECT format, cardinality(call_ids) FROM call_blocks WHERE mock_id = $1 \
-         ORDER BY first_at",
-    )
-    .bind(mock)
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    let blocks: Vec<(i16, i32)> = testing::blocks_of(store, mock)
+        .await
+        .into_iter()
+        .map(|(_, format, calls)| (format, calls))
+        .collect();
     assert_eq!(blocks, [(0, 1), (0, 1000), (0, 1)]);
 
     let (call, _) = store.call(&owner.workspace, mock, full).await.unwrap();

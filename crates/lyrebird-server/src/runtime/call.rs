@@ -44,7 +44,9 @@ const POSTMAN_NO_MATCH_ADVICE: &str =
 /// A response before it becomes HTTP, with what the call log keeps of it.
 struct Answer {
     status: u16,
-    /// The runtime's own fixed names and values are borrowed (see [`header_map`]).
+    /// The runtime's own fixed names and values are borrowed, and only those: a borrowed name
+    /// must be lower case and a borrowed value visible ASCII: [`header_map`] makes them into
+    /// headers with `from_static`, which panics on anything else.
     headers: Vec<Header>,
     body: Bytes,
     outcome: CallOutcome,
