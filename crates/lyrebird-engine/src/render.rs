@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::error::ValidationError;
 use crate::model::ResponseSpec;
 use crate::request::Request;
-use crate::template::{Effects, NOW_KEY, REQUEST_FIELDS, Reads, Template};
+use crate::template::{Effects, NOW_KEY, REQUEST_FIELDS, Reads, RenderError, Template};
 use crate::{jsonpath, template};
 
 /// What a render reads besides the response itself.
@@ -85,7 +85,7 @@ impl Part {
 
     /// This part's bytes for one render, adding what a template asks for to `effects`. A fixed
     /// part is borrowed: the caller copies it once, into what it returns.
-    fn render(&self, context: &Value, effects: &mut Effects) -> Result<Cow<'_, [u8]>, String> {
+    fn render(&self, context: &Value, effects: &mut Effects) -> Result<Cow<'_, [u8]>, RenderError> {
         match self {
             Part::Fixed(bytes) => Ok(Cow::Borrowed(bytes)),
             Part::Template(t) => {
@@ -203,7 +203,10 @@ impl CompiledResponse {
                 let value =
                     String::from_utf8_lossy(&part.render(&context, &mut effects)?).into_owned();
                 if value.contains(['\r', '\n', '\0']) {
-                    return Err(format!("the header {name} rendered with a line break"));
+                    return Err(RenderError {
+                        message: format!("the header {name} rendered with a line break"),
+                        limit: false,
+                    });
                 }
                 headers.push((name.clone(), value));
             }
@@ -212,7 +215,7 @@ impl CompiledResponse {
         };
         match rendered() {
             Ok((body, headers)) => self.finish(body, headers, effects),
-            Err(message) => failure(message),
+            Err(error) => failure(error),
         }
     }
 
@@ -231,10 +234,13 @@ impl CompiledResponse {
     }
 }
 
-/// The 500 that replaces a response whose template failed.
-fn failure(message: String) -> Rendered {
+/// The 500 that replaces a response whose template failed: `code` tells a budget that ran out
+/// (`render_limit`) from a template that failed on its own terms (`template_error`).
+fn failure(error: RenderError) -> Rendered {
+    let RenderError { message, limit } = error;
     let body = serde_json::json!({
         "error": "response template failed",
+        "code": if limit { "render_limit" } else { "template_error" },
         "message": message,
     });
     Rendered {

@@ -4,7 +4,9 @@
 //!
 //! The sandbox: no loader (so `include`, `import` and `extends` find nothing), no auto-escaping
 //! (bodies are JSON, XML or text, not HTML), [`FUEL`] instructions per render, [`RECURSION_LIMIT`]
-//! nested calls, and output capped at [`MAX_OUTPUT_BYTES`] while it is written. Effects
+//! nested calls, output capped at [`MAX_OUTPUT_BYTES`] while it is written, and every render
+//! (and every compile, which folds constants) within [`RENDER_BYTES`] of strings and
+//! [`RENDER_TIME`], counted as they are made by our MiniJinja's budget. Effects
 //! (`delay`, `callback`) are collected per render and returned as data. `docs/templates.md` is
 //! the user's guide.
 
@@ -12,7 +14,7 @@ use std::io;
 use std::sync::LazyLock;
 
 use minijinja::value::{Kwargs, Rest, Serde, Value, ValueKind, ValueOrKwargs};
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior, budget};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::SourceError;
@@ -25,6 +27,11 @@ pub const FUEL: u64 = 100_000;
 pub const RECURSION_LIMIT: usize = 32;
 /// Longest rendered output; writing past it aborts the render.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+/// Bytes of strings (and repeated lists) one render may build, output included: what keeps
+/// `{% set b = a ~ a %}` from doubling its way to gigabytes.
+pub const RENDER_BYTES: usize = 32 * 1024 * 1024;
+/// How long one render may run, looked at every 256 instructions.
+pub const RENDER_TIME: std::time::Duration = std::time::Duration::from_millis(250);
 /// Longest template source accepted.
 pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
 /// Most callbacks one render may schedule.
@@ -134,9 +141,11 @@ impl Template {
                 column: None,
             });
         }
-        let compiled = Owned::try_new(source.into(), |source| {
-            let env: &Environment<'_> = &ENV;
-            env.template_from_named_str("template", source)
+        let compiled = within_budget(|| {
+            Owned::try_new(source.into(), |source| {
+                let env: &Environment<'_> = &ENV;
+                env.template_from_named_str("template", source)
+            })
         })
         .map_err(|error| source_error(source, &error))?;
         let reads =
@@ -149,37 +158,71 @@ impl Template {
         self.reads
     }
 
-    /// Renders with `context`; any failure (fuel, output size, a helper's error) is a message
-    /// naming the problem.
-    pub fn render(&self, context: Value) -> Result<(Vec<u8>, Effects), String> {
+    /// Renders with `context`; any failure (a budget, a helper's error) says what went wrong.
+    pub fn render(&self, context: Value) -> Result<(Vec<u8>, Effects), RenderError> {
         // Most output is about as long as the source (a JSON body with a few fields filled
         // in): reserved at once rather than grown write by write.
         let mut output = CappedWriter {
             bytes: Vec::with_capacity(self.compiled.borrow_owner().len().min(MAX_OUTPUT_BYTES)),
             exceeded: false,
         };
-        let rendered = self.compiled.with_dependent(|_, template| {
-            template
-                .render_captured_to(context, &mut output)
-                .map(|mut captured| {
-                    captured
-                        .with_state_mut(|state| {
-                            state.get_extension_mut::<Effects>().map(std::mem::take)
-                        })
-                        .unwrap_or_default()
-                })
+        let rendered = within_budget(|| {
+            self.compiled.with_dependent(|_, template| {
+                template
+                    .render_captured_to(context, &mut output)
+                    .map(|mut captured| {
+                        captured
+                            .with_state_mut(|state| {
+                                state.get_extension_mut::<Effects>().map(std::mem::take)
+                            })
+                            .unwrap_or_default()
+                    })
+            })
         });
+        let limit = |message: String| RenderError {
+            message,
+            limit: true,
+        };
         match rendered {
             Ok(effects) => Ok((output.bytes, effects)),
-            Err(_) if output.exceeded => Err(format!(
+            Err(_) if output.exceeded => Err(limit(format!(
                 "the rendered body is larger than {MAX_OUTPUT_BYTES} bytes"
-            )),
-            Err(error) if error.kind() == ErrorKind::OutOfFuel => Err(format!(
+            ))),
+            Err(error) if error.kind() == ErrorKind::OutOfFuel => Err(limit(format!(
                 "the template ran out of fuel ({FUEL} instructions)"
-            )),
-            Err(error) => Err(describe(&error)),
+            ))),
+            Err(error) if error.detail() == Some(budget::MEMORY_SPENT) => Err(limit(format!(
+                "the template built more than {} MiB of strings",
+                RENDER_BYTES >> 20
+            ))),
+            Err(error) if error.detail() == Some(budget::TIME_SPENT) => Err(limit(format!(
+                "the template ran for more than {} ms",
+                RENDER_TIME.as_millis()
+            ))),
+            Err(error) => Err(RenderError {
+                message: describe(&error),
+                limit: false,
+            }),
         }
     }
+}
+
+/// Why a render failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    pub message: String,
+    /// A budget ran out ([`FUEL`], [`RENDER_BYTES`], [`RENDER_TIME`], [`MAX_OUTPUT_BYTES`]),
+    /// rather than the template failing on its own terms.
+    pub limit: bool,
+}
+
+/// Runs `f` within the byte and time budget of one render.
+fn within_budget<R>(f: impl FnOnce() -> R) -> R {
+    let budget = budget::Budget {
+        bytes: RENDER_BYTES,
+        deadline: std::time::Instant::now() + RENDER_TIME,
+    };
+    budget::scope(budget, f)
 }
 
 /// Collects output and fails the write that would pass [`MAX_OUTPUT_BYTES`].
