@@ -16,7 +16,8 @@
 //! - `shortlist`: the examples worth walking when explaining, found from their shapes.
 //! - [`select`]: the compiled, indexed mock and the selection of an example (rules mode as in
 //!   the seed, postman mode as in Postman), `docs/matching.md` tells the rules.
-//! - [`resolve_variables`]: `{{name}}` variables replaced from a map, for paths and imports.
+//! - [`resolve_variables`]: `{{name}}` variables replaced from a map, for paths and imports,
+//!   within a length; [`check_environment`] bounds a mock's environment.
 
 mod body;
 pub mod compile;
@@ -44,6 +45,6 @@ pub use compile::validate_example;
 pub use error::{SourceError, ValidationError};
 pub use explain::{DecidedBy, Explanation, Failure, NearMiss, PathStep};
 pub use model::*;
-pub use path::resolve_variables;
+pub use path::{MAX_ENVIRONMENT_BYTES, MAX_PATH_BYTES, check_environment, resolve_variables};
 pub use request::Request;
 pub use select::{CompiledMock, Matched, Outcome, Selection};

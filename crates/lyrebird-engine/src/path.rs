@@ -29,6 +29,27 @@ pub(crate) struct PathPattern {
     pub(crate) rest: bool,
 }
 
+/// Longest example path, once the mock's environment variables are replaced in it.
+pub const MAX_PATH_BYTES: usize = 8 * 1024;
+
+/// Most bytes of a mock's environment, names and values together: its values are copied into
+/// every example path that names them, and into every render that reads `env`.
+pub const MAX_ENVIRONMENT_BYTES: usize = 64 * 1024;
+
+/// Refuses an environment larger than [`MAX_ENVIRONMENT_BYTES`].
+pub fn check_environment(env: &BTreeMap<String, String>) -> Result<(), String> {
+    let bytes: usize = env
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
+    if bytes > MAX_ENVIRONMENT_BYTES {
+        return Err(format!(
+            "the environment holds {bytes} bytes; at most {MAX_ENVIRONMENT_BYTES} are kept"
+        ));
+    }
+    Ok(())
+}
+
 /// Where a request path first departs from an example path.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PathDifference {
@@ -49,7 +70,11 @@ pub(crate) fn parse(
     path: &str,
     env: &BTreeMap<String, String>,
 ) -> Result<(PathPattern, Vec<(String, String)>), String> {
-    let resolved = resolve_variables(path, env);
+    let resolved = resolve_variables(path, env, MAX_PATH_BYTES).ok_or_else(|| {
+        format!(
+            "is longer than {MAX_PATH_BYTES} bytes once the environment's variables are replaced"
+        )
+    })?;
     let (path, query) = resolved.split_once('?').unwrap_or((resolved.as_str(), ""));
     let raw = if path.starts_with('/') {
         path.to_owned()
@@ -113,32 +138,40 @@ fn is_valid_name(name: &str) -> bool {
 /// again (a caller that wants nested variables repeats it). Undefined names, and text that only
 /// looks like a variable (`{{$guid}}`), stay as they are. The mock's environment resolves paths
 /// with it, and the Postman importer its collection's variables, so both read `{{...}}` alike.
-pub fn resolve_variables(text: &str, env: &BTreeMap<String, String>) -> String {
+///
+/// The result is at most `limit` bytes: `None` when it would be longer, found before the text
+/// is built, so a short path that names a long value a thousand times costs nothing.
+pub fn resolve_variables(
+    text: &str,
+    env: &BTreeMap<String, String>,
+    limit: usize,
+) -> Option<String> {
     if env.is_empty() || !text.contains("{{") {
-        return text.to_owned();
+        return (text.len() <= limit).then(|| text.to_owned());
     }
-    let mut out = String::with_capacity(text.len());
+    let mut pieces = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
+        pieces.push(&rest[..start]);
         let after = &rest[start + 2..];
         match after.find("}}") {
             Some(end) => {
                 let name = after[..end].trim();
-                match env.get(name) {
-                    Some(value) => out.push_str(value),
-                    None => out.push_str(&rest[start..start + 2 + end + 2]),
-                }
+                pieces.push(match env.get(name) {
+                    Some(value) => value,
+                    None => &rest[start..start + 2 + end + 2],
+                });
                 rest = &after[end + 2..];
             }
             None => {
-                out.push_str(&rest[start..]);
+                pieces.push(&rest[start..]);
                 rest = "";
             }
         }
     }
-    out.push_str(rest);
-    out
+    pieces.push(rest);
+    let length = pieces.iter().map(|piece| piece.len()).sum::<usize>();
+    (length <= limit).then(|| pieces.concat())
 }
 
 /// Decodes `%XX` escapes of one path segment (`+` stays a plus in paths); borrows when there is

@@ -314,3 +314,36 @@ fn an_example_the_engine_refuses_is_left_out_with_its_reason() {
         "{warning}"
     );
 }
+
+/// `v0` names `v1` a hundred times, `v1` names `v2` a hundred times, ...: 2,950 bytes that once
+/// resolved to 10 GB and aborted the server.
+fn variable_chain(times: usize) -> Vec<u8> {
+    let mut variables = Vec::new();
+    for level in 0..4 {
+        let value = format!("{{{{v{}}}}}", level + 1).repeat(times);
+        variables.push(serde_json::json!({"key": format!("v{level}"), "value": value}));
+    }
+    variables.push(serde_json::json!({"key": "v4", "value": "x".repeat(100)}));
+    let mut document: serde_json::Value = serde_json::from_slice(&collection(
+        r#"[{"name": "r", "request": {"method": "GET", "url": "https://api.example.com/{{v0}}"}}]"#,
+    ))
+    .expect("JSON");
+    document["variable"] = serde_json::Value::Array(variables);
+    serde_json::to_vec(&document).expect("JSON")
+}
+
+#[test]
+fn variables_that_multiply_each_other_are_refused_within_the_import_budget() {
+    let error = lyrebird_import::postman::import(&variable_chain(100), None).expect_err("refused");
+    assert_eq!(
+        error,
+        ImportError::Invalid {
+            at: "variables".to_owned(),
+            message: "resolving the variables makes more than 64 MiB of text".to_owned(),
+        }
+    );
+    // Ten times ten times ... is 1 MB for each value that names `v0`: within the budget.
+    let bytes = variable_chain(10);
+    let imported = lyrebird_import::postman::import(&bytes, None).expect("imports");
+    assert_eq!(imported.counts.requests, 1);
+}

@@ -148,6 +148,8 @@ impl MockFields {
             draft.delay = delay;
         }
         if let Some(environment) = self.environment {
+            lyrebird_engine::check_environment(&environment)
+                .map_err(|message| ApiError::invalid("environment", message))?;
             draft.environment = environment;
         }
         let settings = &mut draft.settings;

@@ -75,7 +75,7 @@ pub fn import(collection: &[u8], environment: Option<&[u8]>) -> Result<ImportedM
     Ok(ImportedMock {
         name,
         examples: importer.examples,
-        environment: importer.vars.into_map(),
+        environment: importer.vars.into_map()?,
         settings,
         warnings: importer.warnings,
         counts: importer.counts,

@@ -190,7 +190,7 @@ mod tests {
     use super::*;
 
     fn no_vars() -> Variables {
-        Variables::default()
+        Variables::new(BTreeMap::new())
     }
 
     #[test]

@@ -1,22 +1,35 @@
 //! Postman `{{name}}` variables: the collection's and the environment's values, with variables
-//! inside variables resolved (to a bounded depth, so a loop cannot hang an import).
+//! inside variables resolved (to a bounded depth, so a loop cannot hang an import), and within
+//! [`MAX_RESOLVED_BYTES`] for the whole import, so that a few short variables that each name
+//! the next a hundred times cannot ask for gigabytes.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use lyrebird_engine::resolve_variables;
 
+use crate::ImportError;
+
 /// How many times a value may refer to another variable before resolution stops.
 const MAX_DEPTH: usize = 10;
 
+/// Most bytes of text that resolving variables may make in one import.
+pub(crate) const MAX_RESOLVED_BYTES: usize = 64 * 1024 * 1024;
+
 /// The variables an import resolves from; the environment's values win over the collection's.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Variables {
     values: BTreeMap<String, String>,
+    /// What is left of [`MAX_RESOLVED_BYTES`]; at zero, text is left as written.
+    remaining: Cell<usize>,
 }
 
 impl Variables {
     pub(crate) fn new(values: BTreeMap<String, String>) -> Self {
-        Self { values }
+        Self {
+            values,
+            remaining: Cell::new(MAX_RESOLVED_BYTES),
+        }
     }
 
     /// Every value with its own variables resolved, so a base URL built from other variables is
@@ -28,21 +41,41 @@ impl Variables {
             .collect()
     }
 
-    pub(crate) fn into_map(self) -> BTreeMap<String, String> {
-        self.values
+    /// The variables, for the mock's environment; refused when resolving them ran out of
+    /// [`MAX_RESOLVED_BYTES`] or they are more than a mock's environment holds.
+    pub(crate) fn into_map(self) -> Result<BTreeMap<String, String>, ImportError> {
+        if self.remaining.get() == 0 {
+            return Err(ImportError::invalid(
+                "variables",
+                format!(
+                    "resolving the variables makes more than {} MiB of text",
+                    MAX_RESOLVED_BYTES >> 20
+                ),
+            ));
+        }
+        lyrebird_engine::check_environment(&self.values)
+            .map_err(|message| ImportError::invalid("variables", message))?;
+        Ok(self.values)
     }
 
     /// Replaces every defined variable, again inside the replacements; undefined ones and
-    /// Postman's dynamic values (`{{$guid}}`) stay as written.
+    /// Postman's dynamic values (`{{$guid}}`) stay as written, and so does everything once the
+    /// import's budget is spent.
     pub(crate) fn resolve(&self, text: &str) -> String {
         let mut current = text.to_owned();
         for _ in 0..MAX_DEPTH {
-            let next = resolve_variables(&current, &self.values);
+            let Some(next) = resolve_variables(&current, &self.values, self.remaining.get()) else {
+                self.remaining.set(0);
+                return text.to_owned();
+            };
             if next == current {
                 break;
             }
             current = next;
         }
+        let grown = current.len().saturating_sub(text.len());
+        self.remaining
+            .set(self.remaining.get().saturating_sub(grown));
         current
     }
 }
