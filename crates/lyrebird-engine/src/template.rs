@@ -36,6 +36,8 @@ pub const RENDER_TIME: std::time::Duration = std::time::Duration::from_millis(25
 pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
 /// Most callbacks one render may schedule.
 pub const MAX_CALLBACKS: usize = 10;
+/// Longest body of one callback: it is held in memory for the callback's whole delay.
+pub const MAX_CALLBACK_BODY_BYTES: usize = 256 * 1024;
 /// Longest total delay a render may ask for: Postman's own ceiling.
 pub const MAX_DELAY_MS: u64 = 180_000;
 /// The context key holding the render's clock (Unix nanoseconds), read by `now()` and friends.
@@ -420,6 +422,12 @@ fn callback(state: &mut State, url: String, args: Rest<ValueOrKwargs>) -> Result
             }
         },
     };
+    if body.len() > MAX_CALLBACK_BODY_BYTES {
+        return Err(invalid(format!(
+            "a callback body may be at most {MAX_CALLBACK_BODY_BYTES} bytes, this one has {}",
+            body.len()
+        )));
+    }
     let effects = state.get_or_insert_extension(Effects::default());
     if effects.callbacks.len() >= MAX_CALLBACKS {
         return Err(invalid(format!(

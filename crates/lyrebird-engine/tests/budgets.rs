@@ -103,3 +103,17 @@ fn compiling_does_not_fold_a_constant_past_the_budget() {
     // left to the render, which refuses it.
     assert_over_memory(r#"{{ ("x" * 30000000) ~ ("x" * 30000000) }}"#);
 }
+
+#[test]
+fn a_callback_body_is_capped_because_it_waits_in_memory() {
+    let error = render(r#"{{ callback("https://hooks.example.com/", body="y" * 300000) }}"#)
+        .expect_err("refused");
+    assert!(!error.limit);
+    assert_eq!(
+        error.message,
+        format!(
+            "invalid operation: a callback body may be at most {} bytes, this one has 300000 (line 1)",
+            lyrebird_engine::template::MAX_CALLBACK_BODY_BYTES
+        )
+    );
+}

@@ -4,6 +4,9 @@
 //! [`Callbacks::enqueue`] hands a call's callbacks over without waiting; each one sleeps out its
 //! `delay_ms` on the timer, takes one of a bounded number of sending slots, is sent with a
 //! timeout and no redirects, and its result (status, latency, error) goes to the call log.
+//! A callback is held in memory for its whole delay, so what is held is bounded three ways: a
+//! number of callbacks, bytes in all, and bytes per workspace, so that one tenant's callbacks
+//! can neither exhaust the memory nor take every other tenant's room.
 //!
 //! A mock's author chooses the URL, so the server must not become their way into the network it
 //! runs in: a callback may only reach a public address. The check is made on the addresses the
@@ -12,15 +15,17 @@
 //! (rebinding) cannot slip through. The operator opens holes with [`AllowList`]
 //! (`LYREBIRD_CALLBACK_ALLOW`). `docs/callbacks.md` is the user's account of this.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use lyrebird_engine::render::Callback;
+use lyrebird_store::WorkspaceId;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Client, Method, Url};
@@ -45,18 +50,68 @@ pub struct CallbackOptions {
     /// Callbacks accepted but not finished (waiting out a delay, for a slot, or being sent);
     /// past it new ones are refused, so a flood of calls cannot grow memory without end.
     pub capacity: usize,
+    /// Bytes (URL, headers and body) of the callbacks accepted and not finished, in all.
+    pub capacity_bytes: usize,
+    /// The same, for the callbacks of one workspace.
+    pub workspace_bytes: usize,
 }
 
 impl Default for CallbackOptions {
-    /// 10 s, nothing non-public allowed, 32 at a time, 10,000 waiting.
+    /// 10 s, nothing non-public allowed, 32 at a time, 10,000 waiting holding at most 256 MiB,
+    /// 16 MiB of them for one workspace.
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(10),
             allow: AllowList::default(),
             concurrency: 32,
             capacity: 10_000,
+            capacity_bytes: 256 << 20,
+            workspace_bytes: 16 << 20,
         }
     }
+}
+
+/// Bytes of the callbacks accepted and not finished, in all and by workspace.
+#[derive(Debug, Default)]
+struct Held {
+    total: usize,
+    by_workspace: HashMap<WorkspaceId, usize>,
+}
+
+/// The bytes of one accepted callback, given back when it finishes.
+struct HeldBytes {
+    inner: Arc<Inner>,
+    workspace: WorkspaceId,
+    bytes: usize,
+}
+
+impl Drop for HeldBytes {
+    fn drop(&mut self) {
+        let mut held = self
+            .inner
+            .held
+            .lock()
+            .expect("the held bytes are never poisoned");
+        held.total -= self.bytes;
+        if let Some(of_workspace) = held.by_workspace.get_mut(&self.workspace) {
+            *of_workspace -= self.bytes;
+            if *of_workspace == 0 {
+                held.by_workspace.remove(&self.workspace);
+            }
+        }
+    }
+}
+
+/// What a callback holds in memory while it waits.
+fn size_of(callback: &Callback) -> usize {
+    callback.url.len()
+        + callback.method.len()
+        + callback.body.len()
+        + callback
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum::<usize>()
 }
 
 /// The handle the mock runtime queues callbacks through. Cheap to clone.
@@ -73,6 +128,7 @@ struct Inner {
     pending: Arc<Semaphore>,
     /// One permit per callback being sent.
     sending: Semaphore,
+    held: Mutex<Held>,
     /// Turns true when the server stops: callbacks still waiting out a delay give up.
     stopping: watch::Sender<bool>,
 }
@@ -118,6 +174,7 @@ impl Callbacks {
                 client,
                 pending: Arc::new(Semaphore::new(options.capacity)),
                 sending: Semaphore::new(options.concurrency),
+                held: Mutex::default(),
                 stopping: watch::Sender::new(false),
                 record: Arc::new(record),
                 options,
@@ -125,9 +182,9 @@ impl Callbacks {
         })
     }
 
-    /// Queues the callbacks of call `call_id`. Never waits: past the capacity a callback is
-    /// recorded at once as not sent.
-    pub fn enqueue(&self, call_id: Uuid, callbacks: Vec<Callback>) {
+    /// Queues the callbacks of call `call_id`, made by a mock of `workspace`. Never waits: past
+    /// a capacity a callback is recorded at once as not sent.
+    pub fn enqueue(&self, workspace: WorkspaceId, call_id: Uuid, callbacks: Vec<Callback>) {
         for callback in callbacks {
             let Ok(permit) = Arc::clone(&self.inner.pending).try_acquire_owned() else {
                 let error = format!(
@@ -137,13 +194,50 @@ impl Callbacks {
                 (self.inner.record)(call_id, unsent(&callback, error));
                 continue;
             };
+            let held = match self.hold(workspace, size_of(&callback)) {
+                Ok(held) => held,
+                Err(error) => {
+                    (self.inner.record)(call_id, unsent(&callback, error));
+                    continue;
+                }
+            };
             let inner = Arc::clone(&self.inner);
             tokio::spawn(async move {
                 let result = inner.run(callback).await;
                 (inner.record)(call_id, result);
-                drop(permit);
+                drop((permit, held));
             });
         }
+    }
+
+    /// Takes `bytes` of room for a callback of `workspace`, or says which capacity is full.
+    fn hold(&self, workspace: WorkspaceId, bytes: usize) -> Result<HeldBytes, String> {
+        let options = &self.inner.options;
+        let mut held = self
+            .inner
+            .held
+            .lock()
+            .expect("the held bytes are never poisoned");
+        let of_workspace = held.by_workspace.get(&workspace).copied().unwrap_or(0);
+        if of_workspace + bytes > options.workspace_bytes {
+            return Err(format!(
+                "not sent: the workspace's callbacks waiting already hold {of_workspace} of {} bytes",
+                options.workspace_bytes
+            ));
+        }
+        if held.total + bytes > options.capacity_bytes {
+            return Err(format!(
+                "not sent: the callbacks waiting already hold {} of {} bytes",
+                held.total, options.capacity_bytes
+            ));
+        }
+        held.total += bytes;
+        *held.by_workspace.entry(workspace).or_default() += bytes;
+        Ok(HeldBytes {
+            inner: Arc::clone(&self.inner),
+            workspace,
+            bytes,
+        })
     }
 
     /// Stops taking callbacks: those still waiting out their delay are recorded as not sent,

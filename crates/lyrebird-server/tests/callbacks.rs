@@ -17,6 +17,7 @@ use lyrebird_server::callbacks::{AllowList, CallbackOptions, Callbacks};
 use lyrebird_server::calls::{CallLog, CallLogOptions, CallbackResult};
 use lyrebird_server::runtime::{Runtime, RuntimeArgs};
 use lyrebird_server::{AppState, Settings, app};
+use lyrebird_store::WorkspaceId;
 use lyrebird_store::testing::TestDatabase;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
@@ -124,6 +125,11 @@ fn worker(
     (callbacks, results)
 }
 
+/// The workspace the worker's own tests queue callbacks for.
+fn ours() -> WorkspaceId {
+    Uuid::nil().into()
+}
+
 fn allowing(list: &str) -> CallbackOptions {
     CallbackOptions {
         allow: list.parse::<AllowList>().unwrap(),
@@ -159,6 +165,7 @@ async fn an_allowed_receiver_gets_the_method_headers_and_body_after_the_delay() 
     let enqueued = Instant::now();
     let enqueued_at = time::OffsetDateTime::now_utc();
     callbacks.enqueue(
+        ours(),
         call,
         vec![Callback {
             method: "PUT".into(),
@@ -196,7 +203,7 @@ async fn a_callback_to_loopback_is_refused_and_recorded_without_the_allow_list()
     let mut receiver = Receiver::start().await;
     let (callbacks, mut results) = worker(CallbackOptions::default());
     let call = Uuid::now_v7();
-    callbacks.enqueue(call, vec![post(receiver.url("/hooks"))]);
+    callbacks.enqueue(ours(), call, vec![post(receiver.url("/hooks"))]);
 
     let result = result_of(call, &mut results).await;
     assert_eq!(result.status, None);
@@ -215,7 +222,7 @@ async fn a_callback_to_loopback_is_refused_and_recorded_without_the_allow_list()
 async fn an_ipv6_loopback_literal_is_refused() {
     let (callbacks, mut results) = worker(allowing("127.0.0.1"));
     let call = Uuid::now_v7();
-    callbacks.enqueue(call, vec![post("http://[::1]:9/hooks".into())]);
+    callbacks.enqueue(ours(), call, vec![post("http://[::1]:9/hooks".into())]);
 
     let error = result_of(call, &mut results).await.error.unwrap();
     assert!(
@@ -230,7 +237,7 @@ async fn a_host_name_that_resolves_to_loopback_is_refused() {
     let (callbacks, mut results) = worker(allowing("10.0.0.0/8"));
     let call = Uuid::now_v7();
     let url = format!("http://localhost:{}/hooks", receiver.address.port());
-    callbacks.enqueue(call, vec![post(url)]);
+    callbacks.enqueue(ours(), call, vec![post(url)]);
 
     let result = result_of(call, &mut results).await;
     assert_eq!(result.status, None);
@@ -252,7 +259,7 @@ async fn a_host_name_on_the_allow_list_may_resolve_to_loopback() {
     let (callbacks, mut results) = worker(allowing("LocalHost"));
     let call = Uuid::now_v7();
     let url = format!("http://localhost:{}/ping", receiver.address.port());
-    callbacks.enqueue(call, vec![post(url)]);
+    callbacks.enqueue(ours(), call, vec![post(url)]);
 
     assert_eq!(receiver.requests.recv().await.unwrap().path, "/ping");
     assert_eq!(result_of(call, &mut results).await.status, Some(202));
@@ -274,7 +281,7 @@ async fn a_receiver_that_does_not_answer_in_time_is_recorded_as_a_timeout() {
         ..allowing("127.0.0.1")
     });
     let call = Uuid::now_v7();
-    callbacks.enqueue(call, vec![post(format!("http://{address}/slow"))]);
+    callbacks.enqueue(ours(), call, vec![post(format!("http://{address}/slow"))]);
 
     let result = result_of(call, &mut results).await;
     assert_eq!(result.status, None);
@@ -291,7 +298,7 @@ async fn a_refused_connection_is_recorded_with_its_cause() {
         .unwrap();
     let (callbacks, mut results) = worker(allowing("127.0.0.1"));
     let call = Uuid::now_v7();
-    callbacks.enqueue(call, vec![post(format!("http://{address}/gone"))]);
+    callbacks.enqueue(ours(), call, vec![post(format!("http://{address}/gone"))]);
 
     let result = result_of(call, &mut results).await;
     assert_eq!(result.status, None);
@@ -305,7 +312,7 @@ async fn redirects_are_recorded_not_followed() {
     let mut receiver = Receiver::start().await;
     let (callbacks, mut results) = worker(allowing("127.0.0.1"));
     let call = Uuid::now_v7();
-    callbacks.enqueue(call, vec![post(receiver.url("/redirect"))]);
+    callbacks.enqueue(ours(), call, vec![post(receiver.url("/redirect"))]);
 
     assert_eq!(result_of(call, &mut results).await.status, Some(302));
     assert_eq!(receiver.requests.recv().await.unwrap().path, "/redirect");
@@ -324,7 +331,7 @@ async fn no_more_callbacks_than_the_concurrency_are_sent_at_once() {
         ..allowing("127.0.0.1")
     });
     let call = Uuid::now_v7();
-    callbacks.enqueue(call, vec![post(receiver.url("/hooks")); 5]);
+    callbacks.enqueue(ours(), call, vec![post(receiver.url("/hooks")); 5]);
 
     receiver.requests.recv().await.unwrap();
     receiver.requests.recv().await.unwrap();
@@ -349,13 +356,58 @@ async fn past_the_capacity_a_callback_is_recorded_as_not_sent() {
         delay_ms: 60_000,
         ..post(receiver.url("/later"))
     };
-    callbacks.enqueue(call, vec![waiting, post(receiver.url("/now"))]);
+    callbacks.enqueue(ours(), call, vec![waiting, post(receiver.url("/now"))]);
 
     let overflow = result_of(call, &mut results).await;
     assert_eq!(overflow.url, receiver.url("/now"));
     assert_eq!(
         overflow.error.as_deref(),
         Some("not sent: 1 callbacks are already waiting")
+    );
+}
+
+#[tokio::test]
+async fn past_the_bytes_of_a_workspace_or_of_all_a_callback_is_recorded_as_not_sent() {
+    let receiver = Receiver::start().await;
+    let (callbacks, mut results) = worker(CallbackOptions {
+        capacity_bytes: 3_000,
+        workspace_bytes: 2_000,
+        ..allowing("127.0.0.1")
+    });
+    let call = Uuid::now_v7();
+    let waiting = |path: &str| Callback {
+        delay_ms: 60_000,
+        body: "x".repeat(900),
+        ..post(receiver.url(path))
+    };
+    let other = WorkspaceId::generate();
+    // Two of 900 bytes and their URLs fit in the workspace's 2,000; a third does not.
+    callbacks.enqueue(
+        ours(),
+        call,
+        vec![waiting("/a"), waiting("/b"), waiting("/c")],
+    );
+    let refused = result_of(call, &mut results).await;
+    assert_eq!(refused.url, receiver.url("/c"));
+    let error = refused.error.expect("refused");
+    assert!(
+        error.starts_with("not sent: the workspace's callbacks waiting already hold ")
+            && error.ends_with(" of 2000 bytes"),
+        "{error}"
+    );
+    // Another workspace has room of its own, up to what all may hold.
+    callbacks.enqueue(other, call, vec![waiting("/d"), waiting("/e")]);
+    let refused = result_of(call, &mut results).await;
+    assert_eq!(refused.url, receiver.url("/e"));
+    let error = refused.error.expect("refused");
+    assert!(
+        error.starts_with("not sent: the callbacks waiting already hold ")
+            && error.ends_with(" of 3000 bytes"),
+        "{error}"
+    );
+    assert!(
+        results.try_recv().is_err(),
+        "the others wait out their delay"
     );
 }
 
@@ -368,7 +420,7 @@ async fn stopping_records_the_callbacks_still_waiting_out_their_delay() {
         delay_ms: 60_000,
         ..post(receiver.url("/later"))
     };
-    callbacks.enqueue(call, vec![waiting]);
+    callbacks.enqueue(ours(), call, vec![waiting]);
 
     callbacks.shutdown().await;
     let result = results
@@ -387,6 +439,7 @@ async fn an_invalid_method_or_header_is_recorded_as_an_error() {
     let (callbacks, mut results) = worker(allowing("127.0.0.1"));
     let call = Uuid::now_v7();
     callbacks.enqueue(
+        ours(),
         call,
         vec![Callback {
             method: "NOT A METHOD".into(),
@@ -398,6 +451,7 @@ async fn an_invalid_method_or_header_is_recorded_as_an_error() {
         Some(r#"invalid method "NOT A METHOD""#)
     );
     callbacks.enqueue(
+        ours(),
         call,
         vec![Callback {
             headers: vec![("bad header".into(), "x".into())],

@@ -535,7 +535,7 @@ fn finish(
         .call_log
         .record(call_record(mock, call, request, answer, callbacks.len()));
     if !callbacks.is_empty() {
-        state.callbacks.enqueue(call_id, callbacks);
+        state.callbacks.enqueue(mock.workspace, call_id, callbacks);
     }
     response
 }
