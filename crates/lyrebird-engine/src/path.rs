@@ -44,7 +44,7 @@ pub fn check_environment(env: &BTreeMap<String, String>) -> Result<(), String> {
         .sum();
     if bytes > MAX_ENVIRONMENT_BYTES {
         return Err(format!(
-            "the environment holds {bytes} bytes; at most {MAX_ENVIRONMENT_BYTES} are kept"
+            "holds {bytes} bytes; at most {MAX_ENVIRONMENT_BYTES} are kept"
         ));
     }
     Ok(())

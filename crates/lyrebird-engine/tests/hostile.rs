@@ -263,7 +263,7 @@ fn an_environment_value_repeated_in_a_path_is_refused_before_it_is_built() {
     assert_eq!(
         lyrebird_engine::check_environment(&environment),
         Err(format!(
-            "the environment holds 4000001 bytes; at most {} are kept",
+            "holds 4000001 bytes; at most {} are kept",
             lyrebird_engine::MAX_ENVIRONMENT_BYTES
         ))
     );
