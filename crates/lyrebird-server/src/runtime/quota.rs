@@ -14,8 +14,11 @@
 //! a lease runs low. A lease starts at `block` calls; when calls outrun the lease (a call finds
 //! it used up and has to wait for the database), the workspace's leases in this process double,
 //! up to [`MAX_LEASE_GROWTH`] times `block`, so a busy workspace asks the database rarely and its
-//! calls do not wait. When the database cannot be reached, calls are admitted without a lease
-//! (serving goes on) and counted; see `docs/serving.md`.
+//! calls do not wait. A call never waits for the database longer than [`LEASE_PATIENCE`]: the
+//! lease is asked for on a task of its own, which keeps what it gets even when the call stopped
+//! waiting. When the database cannot be reached (or is that slow), calls are admitted without a
+//! lease (serving goes on) and counted, and one task at a time tries to lease again every
+//! [`UNREACHABLE_BACKOFF`]; see `docs/serving.md`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,7 +30,9 @@ use time::OffsetDateTime;
 /// How long a process that found the quota spent answers 429 before asking Postgres again
 /// (earlier when calls are handed back or the quota changes).
 const SPENT_RECHECK: Duration = Duration::from_secs(5);
-/// How long a process admits without leases after failing to reach Postgres.
+/// How long a call waits for a lease before it is admitted without one.
+const LEASE_PATIENCE: Duration = Duration::from_millis(500);
+/// How long a process waits between lease attempts while Postgres cannot be reached.
 const UNREACHABLE_BACKOFF: Duration = Duration::from_secs(1);
 /// How many times `block` a workspace's lease may grow to under load.
 const MAX_LEASE_GROWTH: u64 = 1024;
@@ -100,7 +105,10 @@ struct State {
     /// Served calls of `month` being written now (still counted by [`Quotas::unwritten`]).
     writing: u64,
     spent_until: Option<Instant>,
-    unreachable_until: Option<Instant>,
+    /// The last lease failed or took longer than [`LEASE_PATIENCE`]: calls are admitted
+    /// without one until a lease succeeds.
+    unreachable: bool,
+    /// A lease is being asked for in the background.
     refilling: bool,
     /// The most this process leases at a time for the workspace (0: not set yet, `block`).
     lease_size: u64,
@@ -159,13 +167,22 @@ impl Quotas {
                 Next::Done(admission) => return admission,
                 Next::Lease => {}
             }
-            let _leasing = account.leasing.lock().await;
-            let must_lease = {
-                let state = account.state.lock().expect("quota lock");
-                state.unused == 0 && !is_future(state.spent_until)
-            };
-            if must_lease {
-                Box::pin(self.lease(workspace, &account, month)).await;
+            // On a task of its own, so that what the lease gets is kept when the call stops
+            // waiting for it.
+            let quotas = self.clone();
+            let leasing = Arc::clone(&account);
+            let lease = tokio::spawn(async move {
+                let _leasing = leasing.leasing.lock().await;
+                let must_lease = {
+                    let state = leasing.state.lock().expect("quota lock");
+                    state.unused == 0 && !is_future(state.spent_until) && !state.unreachable
+                };
+                if must_lease {
+                    quotas.lease(workspace, &leasing, month).await;
+                }
+            });
+            if tokio::time::timeout(LEASE_PATIENCE, lease).await.is_err() {
+                account.state.lock().expect("quota lock").unreachable = true;
             }
         }
     }
@@ -178,9 +195,8 @@ impl Quotas {
         if state.unused > 0 {
             state.unused -= 1;
             state.unwritten += 1;
-            if state.unused == state.lease_size / 4 && !state.refilling {
-                state.refilling = true;
-                self.refill_in_background(workspace, Arc::clone(account), month);
+            if state.unused == state.lease_size / 4 {
+                self.refill_in_background(workspace, account, &mut state, month);
             }
             return Next::Done(Admission::Admitted(
                 state.limits(self.inner.default_quota, month),
@@ -191,9 +207,10 @@ impl Quotas {
                 state.limits(self.inner.default_quota, month),
             ));
         }
-        if is_future(state.unreachable_until) {
+        if state.unreachable {
             state.unwritten += 1;
             state.leased_total += 1;
+            self.refill_in_background(workspace, account, &mut state, month);
             return Next::Done(Admission::Admitted(
                 state.limits(self.inner.default_quota, month),
             ));
@@ -252,7 +269,7 @@ impl Quotas {
                 state.quota = Some(lease.quota);
                 state.unused += lease.granted;
                 state.leased_total = lease.leased;
-                state.unreachable_until = None;
+                state.unreachable = false;
                 if lease.granted == 0 && state.unused == 0 {
                     state.spent_until = Some(Instant::now() + SPENT_RECHECK);
                     self.ask_for_calls_in_background(workspace);
@@ -262,23 +279,42 @@ impl Quotas {
                 state.spent_until = Some(Instant::now() + SPENT_RECHECK);
             }
             Err(error) => {
-                tracing::warn!(%error, %workspace, "no quota lease: admitting calls without one for now");
-                state.unreachable_until = Some(Instant::now() + UNREACHABLE_BACKOFF);
+                if !state.unreachable {
+                    tracing::warn!(%error, %workspace, "no quota lease: admitting calls without one until the database answers");
+                }
+                state.unreachable = true;
             }
         }
     }
 
+    /// Leases on a task of its own unless one does already: when a lease runs low, and every
+    /// [`UNREACHABLE_BACKOFF`] while Postgres cannot be reached.
     fn refill_in_background(
         &self,
         workspace: WorkspaceId,
-        account: Arc<Account>,
+        account: &Arc<Account>,
+        state: &mut State,
         month: UsageMonth,
     ) {
+        if std::mem::replace(&mut state.refilling, true) {
+            return;
+        }
         let quotas = self.clone();
+        let account = Arc::clone(account);
         tokio::spawn(async move {
-            {
+            let unreachable = {
                 let _leasing = account.leasing.lock().await;
-                quotas.lease(workspace, &account, month).await;
+                let needed = {
+                    let state = account.state.lock().expect("quota lock");
+                    state.unreachable || state.unused <= state.lease_size / 4
+                };
+                if needed {
+                    quotas.lease(workspace, &account, month).await;
+                }
+                account.state.lock().expect("quota lock").unreachable
+            };
+            if unreachable {
+                tokio::time::sleep(UNREACHABLE_BACKOFF).await;
             }
             account.state.lock().expect("quota lock").refilling = false;
         });
