@@ -646,4 +646,11 @@ async fn sigint_while_the_postmaster_is_dead_stops_promptly_and_cleanly() {
     if let Some(pid) = data.postmaster_pid() {
         assert!(!alive(pid), "no PostgreSQL is left running");
     }
+
+    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    let (status, usage) = server.get("/api/v1/usage", &key).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    let usage: Value = serde_json::from_str(&usage).unwrap();
+    assert_eq!(usage["calls"], 1, "the served call was counted: {usage}");
+    assert!(server.interrupt().success());
 }

@@ -34,6 +34,10 @@ const SPENT_RECHECK: Duration = Duration::from_secs(5);
 const LEASE_PATIENCE: Duration = Duration::from_millis(500);
 /// How long a process waits between lease attempts while Postgres cannot be reached.
 const UNREACHABLE_BACKOFF: Duration = Duration::from_secs(1);
+/// At shutdown, how long writing usage and handing back leases is tried while the database is
+/// away, and how often.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(5);
+const SHUTDOWN_RETRY: Duration = Duration::from_millis(250);
 /// How many times `block` a workspace's lease may grow to under load.
 const MAX_LEASE_GROWTH: u64 = 1024;
 
@@ -355,8 +359,9 @@ impl Quotas {
     }
 
     /// Hands back the calls this process holds unused, under the lease lock so that no lease is
-    /// asked for meanwhile (a lease then would still count them as taken).
-    async fn hand_back(&self, workspace: WorkspaceId, quota_changed: bool) {
+    /// asked for meanwhile (a lease then would still count them as taken). When the database
+    /// cannot take them, this process keeps them, and `false` says so.
+    async fn hand_back(&self, workspace: WorkspaceId, quota_changed: bool) -> bool {
         let account = self.account(workspace);
         let _leasing = account.leasing.lock().await;
         let (month, unused) = {
@@ -369,15 +374,24 @@ impl Quotas {
             }
             (state.month, unused)
         };
-        if let (Some(month), 1..) = (month, unused)
-            && let Err(error) = self
-                .inner
-                .store
-                .return_calls(workspace, month, unused)
-                .await
-        {
-            tracing::warn!(%error, %workspace, unused, "could not hand back leased calls");
+        let (Some(month), 1..) = (month, unused) else {
+            return true;
+        };
+        let Err(error) = self
+            .inner
+            .store
+            .return_calls(workspace, month, unused)
+            .await
+        else {
+            return true;
+        };
+        tracing::warn!(%error, %workspace, unused, "could not hand back leased calls");
+        let mut state = account.state.lock().expect("quota lock");
+        if state.month == Some(month) {
+            state.unused += unused;
+            state.leased_total += unused;
         }
+        false
     }
 
     /// Another process handed calls back: look again before refusing.
@@ -413,8 +427,9 @@ impl Quotas {
         })
     }
 
-    /// Writes the served calls not written yet. Run every second.
-    pub async fn write_usage(&self) {
+    /// Writes the served calls not written yet; `false` when some could not be. Run every
+    /// second.
+    pub async fn write_usage(&self) -> bool {
         let mut served =
             std::mem::take(&mut *self.inner.unwritten_past.lock().expect("quota lock"));
         let accounts = self.accounts();
@@ -426,27 +441,50 @@ impl Quotas {
             }
         }
         if served.is_empty() {
-            return;
+            return true;
         }
         let written = self.inner.store.add_served_calls(&served).await;
         for (_, account) in &accounts {
             account.state.lock().expect("quota lock").writing = 0;
         }
-        if let Err(error) = written {
-            tracing::warn!(%error, "could not write usage; will try again");
-            self.inner
-                .unwritten_past
-                .lock()
-                .expect("quota lock")
-                .extend(served);
-        }
+        let Err(error) = written else {
+            return true;
+        };
+        tracing::warn!(%error, "could not write usage; will try again");
+        self.inner
+            .unwritten_past
+            .lock()
+            .expect("quota lock")
+            .extend(served);
+        false
     }
 
-    /// At shutdown: writes the served calls and hands back every unused leased call.
+    /// At shutdown: writes the served calls and hands back every unused leased call, trying
+    /// again for up to [`SHUTDOWN_PATIENCE`] while the database is away (a restarting embedded
+    /// PostgreSQL is back within a second or two).
     pub async fn shutdown(&self) {
-        self.write_usage().await;
-        for (workspace, _) in self.accounts() {
-            self.hand_back(workspace, false).await;
+        let deadline = Instant::now() + SHUTDOWN_PATIENCE;
+        let mut holding: Vec<WorkspaceId> = self.accounts().into_iter().map(|(id, _)| id).collect();
+        loop {
+            let written = self.write_usage().await;
+            let mut still_holding = Vec::new();
+            for workspace in holding {
+                if !self.hand_back(workspace, false).await {
+                    still_holding.push(workspace);
+                }
+            }
+            holding = still_holding;
+            if written && holding.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                tracing::error!(
+                    workspaces = holding.len(),
+                    "the database is away at shutdown: usage not written or leased calls not handed back"
+                );
+                return;
+            }
+            tokio::time::sleep(SHUTDOWN_RETRY).await;
         }
     }
 
