@@ -654,3 +654,57 @@ async fn sigint_while_the_postmaster_is_dead_stops_promptly_and_cleanly() {
     assert_eq!(usage["calls"], 1, "the served call was counted: {usage}");
     assert!(server.interrupt().success());
 }
+
+#[tokio::test]
+async fn with_database_url_lost_connections_are_recovered_and_missed_changes_picked_up() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(&[("DATABASE_URL", &db.url())]);
+    let other = Server::start(&[("DATABASE_URL", &db.url())]);
+    let key = sign_up(&server, "ada@example.com").await;
+    let mock = warm_mock(&server, &key).await;
+    let call = |path: &str| reqwest::get(format!("{}/m/{mock}{path}", server.base));
+
+    // What a restart of the database server or a network failure does to both servers'
+    // connections, their listeners' included.
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(db.store().pool())
+    .await
+    .unwrap();
+    assert!(terminated.len() >= 2, "both servers' connections were cut");
+    assert_eq!(call("/hello/1").await.unwrap().status(), StatusCode::OK);
+    // A change through the other server while this one is not listening: its notification is
+    // missed, so only reloading after listening again brings it in.
+    let (status, example) = other
+        .post(
+            &format!("/api/v1/mocks/{mock}/examples"),
+            Some(&key),
+            json!({
+                "name": "Again",
+                "request": {"method": "GET", "path": "/again"},
+                "response": {"status": 200, "body": {"hello": "again"}}
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{example}");
+
+    let cut = Instant::now();
+    while call("/again").await.unwrap().status() != StatusCode::OK {
+        assert!(
+            cut.elapsed() < Duration::from_secs(15),
+            "the change was not picked up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.ready().await, StatusCode::OK);
+    let (status, mocks) = server.get("/api/v1/mocks", &key).await;
+    assert_eq!(status, StatusCode::OK, "{mocks}");
+    assert!(
+        server.logged().contains("listening for changes again"),
+        "the listener reconnected"
+    );
+    assert!(other.interrupt().success());
+    assert!(server.interrupt().success());
+}
