@@ -92,7 +92,7 @@ struct Inner {
 struct Account {
     state: Mutex<State>,
     /// One lease request at a time per workspace.
-    leasing: tokio::sync::Mutex<()>,
+    leasing: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, Default)]
@@ -171,20 +171,23 @@ impl Quotas {
                 Next::Done(admission) => return admission,
                 Next::Lease => {}
             }
-            // On a task of its own, so that what the lease gets is kept when the call stops
-            // waiting for it.
-            let quotas = self.clone();
-            let leasing = Arc::clone(&account);
-            let lease = tokio::spawn(async move {
-                let _leasing = leasing.leasing.lock().await;
+            let lease = async {
+                let leasing = Arc::clone(&account.leasing).lock_owned().await;
                 let must_lease = {
-                    let state = leasing.state.lock().expect("quota lock");
+                    let state = account.state.lock().expect("quota lock");
                     state.unused == 0 && !is_future(state.spent_until) && !state.unreachable
                 };
                 if must_lease {
-                    quotas.lease(workspace, &leasing, month).await;
+                    // On a task of its own, so that what the lease gets is kept when the call
+                    // stops waiting for it.
+                    let (quotas, account) = (self.clone(), Arc::clone(&account));
+                    let _ = tokio::spawn(async move {
+                        let _leasing = leasing;
+                        quotas.lease(workspace, &account, month).await;
+                    })
+                    .await;
                 }
-            });
+            };
             if tokio::time::timeout(LEASE_PATIENCE, lease).await.is_err() {
                 account.state.lock().expect("quota lock").unreachable = true;
             }
@@ -308,13 +311,7 @@ impl Quotas {
         tokio::spawn(async move {
             let unreachable = {
                 let _leasing = account.leasing.lock().await;
-                let needed = {
-                    let state = account.state.lock().expect("quota lock");
-                    state.unreachable || state.unused <= state.lease_size / 4
-                };
-                if needed {
-                    quotas.lease(workspace, &account, month).await;
-                }
+                quotas.lease(workspace, &account, month).await;
                 account.state.lock().expect("quota lock").unreachable
             };
             if unreachable {
@@ -539,5 +536,43 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(leased(db.store(), workspace).await, 500);
+    }
+
+    #[tokio::test]
+    async fn calls_do_not_wait_for_a_stalled_lease_and_what_it_gets_is_kept() {
+        let db = TestDatabase::new().await;
+        let workspace = db.sign_up("stall@example.com").await.workspace.id();
+        let quotas = Quotas::new(db.store().clone(), 1_000_000, 100);
+        assert!(matches!(
+            quotas.admit(workspace).await,
+            Admission::Admitted(_)
+        ));
+        // A database that does not answer: every lease waits for this row.
+        let mut stall = db.store().pool().begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM usage WHERE workspace_id = $1 FOR UPDATE")
+            .bind(workspace)
+            .execute(&mut *stall)
+            .await
+            .unwrap();
+        let calls = async {
+            for _ in 0..300 {
+                assert!(matches!(
+                    quotas.admit(workspace).await,
+                    Admission::Admitted(_)
+                ));
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(15), calls)
+            .await
+            .expect("calls waited for the stalled lease");
+        stall.rollback().await.unwrap();
+        let waiting = Instant::now();
+        while leased(db.store(), workspace).await < 300 {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(15),
+                "the leases asked for meanwhile were not granted"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
