@@ -507,7 +507,8 @@ fn steady_load(
                 .map(|response| response.status())
                 .map_err(|error| error.to_string());
             calls.push((n, answer, started.elapsed(), Instant::now()));
-            // About 300 calls a second, which the call log's queue holds for half a minute.
+            // A few hundred calls a second at most, which the call log's queue holds for
+            // half a minute.
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
         Load { calls }
