@@ -424,13 +424,11 @@ impl Store {
     }
 
     async fn write_blocks(&self, blocks: &[NewBlock], callbacks: &[NewCallback]) -> Result<()> {
+        // The commit waits for the write-ahead log to reach the disk (PostgreSQL's default, one
+        // flush for up to a batch of calls): the writer lets go of a batch once it is committed,
+        // so one committed without waiting would be lost to a crash of PostgreSQL a moment
+        // later (the last few hundred milliseconds of calls, then).
         let mut tx = self.begin().await?;
-        // A log, not a ledger: the commit does not wait for the disk. A crash of PostgreSQL
-        // itself may lose the last fraction of a second of calls (three times
-        // wal_writer_delay at most), never leaves a torn block.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
-            .await?;
         for block in blocks {
             insert_block(&mut tx, block).await?;
         }

@@ -15,19 +15,30 @@
 //! directory. A lock file held for the server's lifetime tells the two situations apart from a
 //! second server on the same directory, which is refused.
 //!
-//! The programs are run synchronously: this happens once at start and once at exit.
+//! Supervision: while an [`EmbeddedPostgres`] runs, a task looks at its postmaster twice a
+//! second and, when it has died (killed, or crashed beyond PostgreSQL's own recovery of a
+//! crashed backend), starts the cluster again, which recovers it from its write-ahead log. A
+//! cluster that dies again soon after such a restart is restarted after a delay that doubles
+//! each time (from [`FIRST_RESTART_DELAY`] to [`LAST_RESTART_DELAY`]), so a cluster that cannot
+//! stay up is not restarted in a tight loop.
+//!
+//! The programs are run synchronously, on tokio's blocking threads: at start, at exit and at a
+//! restart.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, TryLockError};
 use std::io;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// The superuser of the cluster, and the database the server uses in it.
 pub const DATABASE: &str = "lyrebird";
@@ -43,6 +54,15 @@ const PORT: u16 = 5432;
 const MAX_SOCKET_PATH: usize = 107;
 
 const SETTINGS_FILE: &str = "lyrebird.conf";
+
+/// How often the supervisor looks whether the postmaster still runs.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+/// A cluster that dies within this long of a restart is restarted only after a delay.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+/// The delay before restarting a cluster that died soon after its last restart, or before
+/// trying again when a restart failed; it doubles each time, up to [`LAST_RESTART_DELAY`].
+pub const FIRST_RESTART_DELAY: Duration = Duration::from_secs(1);
+pub const LAST_RESTART_DELAY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct EmbeddedOptions {
@@ -244,6 +264,42 @@ impl Cluster {
         Ok(())
     }
 
+    /// Stops the cluster if its postmaster runs; one that died is left as it is (its stale
+    /// `postmaster.pid` is recovered at the next start).
+    fn stop_if_running(&self) -> Result<()> {
+        if self.postmaster_alive()? {
+            return self.stop();
+        }
+        tracing::warn!(cluster = %self.cluster_dir.display(), "embedded PostgreSQL was not running at exit; nothing to stop");
+        Ok(())
+    }
+
+    /// Whether the postmaster of `postmaster.pid` runs: from `/proc` where there is one (a
+    /// killed postmaster nobody reaped counts as dead), else by asking `pg_ctl status`.
+    fn postmaster_alive(&self) -> Result<bool> {
+        if !Path::new("/proc/self").exists() {
+            return self.is_running();
+        }
+        Ok(self
+            .postmaster_pid()
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)))
+    }
+
+    /// The last line of the cluster's server log, which says why it stopped when it knew.
+    fn last_logged_line(&self) -> Option<String> {
+        let mut log = File::open(self.cluster_dir.join("server.log")).ok()?;
+        let length = log.seek(SeekFrom::End(0)).ok()?;
+        log.seek(SeekFrom::Start(length.saturating_sub(4096)))
+            .ok()?;
+        let mut tail = Vec::new();
+        log.read_to_end(&mut tail).ok()?;
+        let tail = String::from_utf8_lossy(&tail);
+        tail.lines()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .map(|line| line.trim().to_owned())
+    }
+
     fn is_running(&self) -> Result<bool> {
         let output = self
             .pg_ctl("status")
@@ -408,10 +464,12 @@ impl Cluster {
     }
 }
 
-/// A cluster this process runs and stops, and that no other lyrebird process may use meanwhile.
+/// A cluster this process runs, restarts when it dies, and stops, and that no other lyrebird
+/// process may use meanwhile.
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
     cluster: Cluster,
+    supervisor: Supervisor,
     /// Held until the process ends (the OS releases it even on `kill -9`).
     _lock: File,
 }
@@ -432,11 +490,10 @@ impl EmbeddedPostgres {
             }
         }
         let prepared = cluster.clone();
-        tokio::task::spawn_blocking(move || prepared.prepare())
-            .await
-            .map_err(|e| io_error("starting PostgreSQL")(io::Error::other(e)))??;
+        blocking("starting PostgreSQL", move || prepared.prepare()).await?;
         cluster.create_database_if_missing(DATABASE).await?;
         Ok(Self {
+            supervisor: Supervisor::start(cluster.clone()),
             cluster,
             _lock: lock,
         })
@@ -447,12 +504,122 @@ impl EmbeddedPostgres {
         self.cluster.connect_options(DATABASE)
     }
 
-    /// Stops the cluster cleanly; the data directory is free for another process afterwards.
+    /// Stops supervising the cluster, then stops it cleanly (if it runs); the data directory is
+    /// free for another process afterwards.
     pub async fn stop(self) -> Result<()> {
+        self.supervisor.stop().await;
         let cluster = self.cluster.clone();
-        tokio::task::spawn_blocking(move || cluster.stop())
-            .await
-            .map_err(|e| io_error("stopping PostgreSQL")(io::Error::other(e)))?
+        blocking("stopping PostgreSQL", move || cluster.stop_if_running()).await
+    }
+}
+
+/// The task that restarts the cluster when its postmaster dies. Dropping it stops the task
+/// too, at its next look.
+#[derive(Debug)]
+struct Supervisor {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Supervisor {
+    fn start(cluster: Cluster) -> Self {
+        let (stop, stopped) = oneshot::channel();
+        Self {
+            stop,
+            task: tokio::spawn(supervise(cluster, stopped)),
+        }
+    }
+
+    /// Ends the task, after a restart it is running if any.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "the embedded PostgreSQL supervisor failed");
+        }
+    }
+}
+
+/// Watches the postmaster and restarts the cluster when it died, until told to stop.
+async fn supervise(cluster: Cluster, mut stop: oneshot::Receiver<()>) {
+    let mut delay = FIRST_RESTART_DELAY;
+    let mut last_restart: Option<Instant> = None;
+    loop {
+        let pid = loop {
+            if !wait(&mut stop, WATCH_EVERY).await {
+                return;
+            }
+            let watched = cluster.clone();
+            let pid = watched.postmaster_pid();
+            let alive = blocking("watching PostgreSQL", move || watched.postmaster_alive());
+            match alive.await {
+                Ok(true) => {}
+                Ok(false) => break pid,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot tell whether the embedded PostgreSQL runs");
+                }
+            }
+        };
+        let down_since = Instant::now();
+        tracing::warn!(
+            pid,
+            cause = "its postmaster process is gone: killed, or crashed",
+            server_log = cluster.last_logged_line().as_deref().unwrap_or("(empty)"),
+            "embedded PostgreSQL died; restarting it"
+        );
+        if last_restart.is_some_and(|at| at.elapsed() < STABLE_AFTER) {
+            tracing::warn!(
+                delay_s = delay.as_secs(),
+                "embedded PostgreSQL died again within a minute of its restart; backing off before restarting it"
+            );
+            if !wait(&mut stop, delay).await {
+                return;
+            }
+            delay = (delay * 2).min(LAST_RESTART_DELAY);
+        } else {
+            delay = FIRST_RESTART_DELAY;
+        }
+        loop {
+            let restarted = cluster.clone();
+            match blocking("restarting PostgreSQL", move || restarted.prepare()).await {
+                Ok(_) => {
+                    tracing::warn!(
+                        down_ms = down_since.elapsed().as_millis() as u64,
+                        "embedded PostgreSQL restarted after it died"
+                    );
+                    last_restart = Some(Instant::now());
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(
+                        %error,
+                        retry_in_s = delay.as_secs(),
+                        "restarting the embedded PostgreSQL failed; backing off before trying again"
+                    );
+                    if !wait(&mut stop, delay).await {
+                        return;
+                    }
+                    delay = (delay * 2).min(LAST_RESTART_DELAY);
+                }
+            }
+        }
+    }
+}
+
+/// Runs one of the cluster's synchronous steps on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    action: &'static str,
+    step: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(step)
+        .await
+        .map_err(|e| io_error(action)(io::Error::other(e)))?
+}
+
+/// Waits `how_long`; `false` when told to stop (or the supervisor was dropped) meanwhile.
+async fn wait(stop: &mut oneshot::Receiver<()>, how_long: Duration) -> bool {
+    tokio::select! {
+        _ = stop => false,
+        () = tokio::time::sleep(how_long) => true,
     }
 }
 

@@ -56,9 +56,15 @@ pub struct Store {
 
 impl Store {
     /// Connects and brings the schema up to date.
+    ///
+    /// The pool outlives its database's restarts: an idle connection is checked before it is
+    /// handed out, so one the database dropped is replaced, and while the database is away a
+    /// connection is tried again (with backoff) until the acquire timeout, so requests fail
+    /// within 10 s and succeed again as soon as the database is back.
     pub async fn connect(options: PgConnectOptions) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(true)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;

@@ -7,7 +7,7 @@
 //! id, which evicts that entry. The number of mocks kept is bounded; the least recently used
 //! leave first.
 //!
-//! Two ways to take a change in:
+//! Three ways to take a change in:
 //! - [`MockCache::evict`], for a change made through this process: the slot is replaced by an
 //!   empty one, and the very next call loads afresh.
 //! - [`MockCache::refresh`], for a change announced by `NOTIFY`: the mock is reloaded in the
@@ -15,6 +15,8 @@
 //!   database is away meanwhile, the entry stays, so a late notification of a change that is
 //!   already in (our own change, announced after it was evicted and reloaded) never turns a warm
 //!   mock cold while PostgreSQL restarts.
+//! - [`MockCache::refresh_all`], when notifications may have been missed (the listening
+//!   connection was lost): every mock in memory is refreshed so, one after the other.
 //!
 //! Every slot carries the version of the change it was made for, from one counter; a reload
 //! replaces a slot only when it was started for a later change than the slot's, so an older
@@ -248,9 +250,19 @@ impl MockCache {
         }
     }
 
-    /// Forgets every mock (after changes may have been missed).
-    pub fn clear(&self) {
-        self.slots.write().expect("cache lock").clear();
+    /// Reloads every mock in memory, one after the other, as [`MockCache::refresh`] does (after
+    /// changes may have been missed): calls go on with the copies they have meanwhile.
+    pub async fn refresh_all(&self) {
+        let ids: Vec<MockId> = self
+            .slots
+            .read()
+            .expect("cache lock")
+            .keys()
+            .copied()
+            .collect();
+        for id in ids {
+            self.refresh(id).await;
+        }
     }
 }
 

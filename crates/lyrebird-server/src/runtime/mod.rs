@@ -8,8 +8,9 @@
 //! Coherence: a background task listens on `lyrebird_mock_changed`, `lyrebird_keys_changed` and
 //! `lyrebird_usage_changed`; a successful change through this process's own API is applied
 //! before its response goes out (so the very next call sees it even before the notification
-//! arrives); and when the listener's connection is lost, everything cached is dropped, since
-//! notifications may have been missed.
+//! arrives); and when the listener's connection is lost (PostgreSQL restarted, or the network
+//! failed), it reconnects and then reloads everything cached in the background, since
+//! notifications may have been missed, while warm mocks keep answering from memory.
 
 mod cache;
 mod call;
@@ -186,8 +187,8 @@ impl Runtime {
                 Ok(None) => "the connection was lost".to_owned(),
                 Err(error) => error.to_string(),
             };
-            // The cache is cleared once listening again, not at the loss: warm mocks keep
-            // being served while the database is away.
+            // The cache is refreshed once listening again, not at the loss, and in the
+            // background: warm mocks keep being served while the database is away and after.
             tracing::warn!(reason = %lost, "change notifications stopped; reconnecting");
             listener = self.relisten().await;
             self.changes_missed().await;
@@ -234,9 +235,11 @@ impl Runtime {
     }
 
     async fn changes_missed(&self) {
-        self.inner.cache.clear();
+        tracing::info!("listening for changes again; reloading what is cached");
         self.inner.quotas.recheck_all();
         self.reload_keys().await;
+        let runtime = self.clone();
+        tokio::spawn(async move { runtime.inner.cache.refresh_all().await });
     }
 
     async fn reload_keys(&self) {

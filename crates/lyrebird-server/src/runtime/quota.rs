@@ -14,8 +14,11 @@
 //! a lease runs low. A lease starts at `block` calls; when calls outrun the lease (a call finds
 //! it used up and has to wait for the database), the workspace's leases in this process double,
 //! up to [`MAX_LEASE_GROWTH`] times `block`, so a busy workspace asks the database rarely and its
-//! calls do not wait. When the database cannot be reached, calls are admitted without a lease
-//! (serving goes on) and counted; see `docs/serving.md`.
+//! calls do not wait. A call never waits for the database longer than [`LEASE_PATIENCE`]: the
+//! lease is asked for on a task of its own, which keeps what it gets even when the call stopped
+//! waiting. When the database cannot be reached (or is that slow), calls are admitted without a
+//! lease (serving goes on) and counted, and one task at a time tries to lease again every
+//! [`UNREACHABLE_BACKOFF`]; see `docs/serving.md`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,8 +30,14 @@ use time::OffsetDateTime;
 /// How long a process that found the quota spent answers 429 before asking Postgres again
 /// (earlier when calls are handed back or the quota changes).
 const SPENT_RECHECK: Duration = Duration::from_secs(5);
-/// How long a process admits without leases after failing to reach Postgres.
+/// How long a call waits for a lease before it is admitted without one.
+const LEASE_PATIENCE: Duration = Duration::from_millis(500);
+/// How long a process waits between lease attempts while Postgres cannot be reached.
 const UNREACHABLE_BACKOFF: Duration = Duration::from_secs(1);
+/// At shutdown, how long writing usage and handing back leases is tried while the database is
+/// away, and how often.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(5);
+const SHUTDOWN_RETRY: Duration = Duration::from_millis(250);
 /// How many times `block` a workspace's lease may grow to under load.
 const MAX_LEASE_GROWTH: u64 = 1024;
 
@@ -83,7 +92,7 @@ struct Inner {
 struct Account {
     state: Mutex<State>,
     /// One lease request at a time per workspace.
-    leasing: tokio::sync::Mutex<()>,
+    leasing: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, Default)]
@@ -100,7 +109,10 @@ struct State {
     /// Served calls of `month` being written now (still counted by [`Quotas::unwritten`]).
     writing: u64,
     spent_until: Option<Instant>,
-    unreachable_until: Option<Instant>,
+    /// The last lease failed or took longer than [`LEASE_PATIENCE`]: calls are admitted
+    /// without one until a lease succeeds.
+    unreachable: bool,
+    /// A lease is being asked for in the background.
     refilling: bool,
     /// The most this process leases at a time for the workspace (0: not set yet, `block`).
     lease_size: u64,
@@ -159,13 +171,25 @@ impl Quotas {
                 Next::Done(admission) => return admission,
                 Next::Lease => {}
             }
-            let _leasing = account.leasing.lock().await;
-            let must_lease = {
-                let state = account.state.lock().expect("quota lock");
-                state.unused == 0 && !is_future(state.spent_until)
+            let lease = async {
+                let leasing = Arc::clone(&account.leasing).lock_owned().await;
+                let must_lease = {
+                    let state = account.state.lock().expect("quota lock");
+                    state.unused == 0 && !is_future(state.spent_until) && !state.unreachable
+                };
+                if must_lease {
+                    // On a task of its own, so that what the lease gets is kept when the call
+                    // stops waiting for it.
+                    let (quotas, account) = (self.clone(), Arc::clone(&account));
+                    let _ = tokio::spawn(async move {
+                        let _leasing = leasing;
+                        quotas.lease(workspace, &account, month).await;
+                    })
+                    .await;
+                }
             };
-            if must_lease {
-                Box::pin(self.lease(workspace, &account, month)).await;
+            if tokio::time::timeout(LEASE_PATIENCE, lease).await.is_err() {
+                account.state.lock().expect("quota lock").unreachable = true;
             }
         }
     }
@@ -178,9 +202,8 @@ impl Quotas {
         if state.unused > 0 {
             state.unused -= 1;
             state.unwritten += 1;
-            if state.unused == state.lease_size / 4 && !state.refilling {
-                state.refilling = true;
-                self.refill_in_background(workspace, Arc::clone(account), month);
+            if state.unused == state.lease_size / 4 {
+                self.refill_in_background(workspace, account, &mut state, month);
             }
             return Next::Done(Admission::Admitted(
                 state.limits(self.inner.default_quota, month),
@@ -191,9 +214,10 @@ impl Quotas {
                 state.limits(self.inner.default_quota, month),
             ));
         }
-        if is_future(state.unreachable_until) {
+        if state.unreachable {
             state.unwritten += 1;
             state.leased_total += 1;
+            self.refill_in_background(workspace, account, &mut state, month);
             return Next::Done(Admission::Admitted(
                 state.limits(self.inner.default_quota, month),
             ));
@@ -252,7 +276,7 @@ impl Quotas {
                 state.quota = Some(lease.quota);
                 state.unused += lease.granted;
                 state.leased_total = lease.leased;
-                state.unreachable_until = None;
+                state.unreachable = false;
                 if lease.granted == 0 && state.unused == 0 {
                     state.spent_until = Some(Instant::now() + SPENT_RECHECK);
                     self.ask_for_calls_in_background(workspace);
@@ -262,23 +286,36 @@ impl Quotas {
                 state.spent_until = Some(Instant::now() + SPENT_RECHECK);
             }
             Err(error) => {
-                tracing::warn!(%error, %workspace, "no quota lease: admitting calls without one for now");
-                state.unreachable_until = Some(Instant::now() + UNREACHABLE_BACKOFF);
+                if !state.unreachable {
+                    tracing::warn!(%error, %workspace, "no quota lease: admitting calls without one until the database answers");
+                }
+                state.unreachable = true;
             }
         }
     }
 
+    /// Leases on a task of its own unless one does already: when a lease runs low, and every
+    /// [`UNREACHABLE_BACKOFF`] while Postgres cannot be reached.
     fn refill_in_background(
         &self,
         workspace: WorkspaceId,
-        account: Arc<Account>,
+        account: &Arc<Account>,
+        state: &mut State,
         month: UsageMonth,
     ) {
+        if std::mem::replace(&mut state.refilling, true) {
+            return;
+        }
         let quotas = self.clone();
+        let account = Arc::clone(account);
         tokio::spawn(async move {
-            {
+            let unreachable = {
                 let _leasing = account.leasing.lock().await;
                 quotas.lease(workspace, &account, month).await;
+                account.state.lock().expect("quota lock").unreachable
+            };
+            if unreachable {
+                tokio::time::sleep(UNREACHABLE_BACKOFF).await;
             }
             account.state.lock().expect("quota lock").refilling = false;
         });
@@ -319,8 +356,9 @@ impl Quotas {
     }
 
     /// Hands back the calls this process holds unused, under the lease lock so that no lease is
-    /// asked for meanwhile (a lease then would still count them as taken).
-    async fn hand_back(&self, workspace: WorkspaceId, quota_changed: bool) {
+    /// asked for meanwhile (a lease then would still count them as taken). When the database
+    /// cannot take them, this process keeps them, and `false` says so.
+    async fn hand_back(&self, workspace: WorkspaceId, quota_changed: bool) -> bool {
         let account = self.account(workspace);
         let _leasing = account.leasing.lock().await;
         let (month, unused) = {
@@ -333,15 +371,24 @@ impl Quotas {
             }
             (state.month, unused)
         };
-        if let (Some(month), 1..) = (month, unused)
-            && let Err(error) = self
-                .inner
-                .store
-                .return_calls(workspace, month, unused)
-                .await
-        {
-            tracing::warn!(%error, %workspace, unused, "could not hand back leased calls");
+        let (Some(month), 1..) = (month, unused) else {
+            return true;
+        };
+        let Err(error) = self
+            .inner
+            .store
+            .return_calls(workspace, month, unused)
+            .await
+        else {
+            return true;
+        };
+        tracing::warn!(%error, %workspace, unused, "could not hand back leased calls");
+        let mut state = account.state.lock().expect("quota lock");
+        if state.month == Some(month) {
+            state.unused += unused;
+            state.leased_total += unused;
         }
+        false
     }
 
     /// Another process handed calls back: look again before refusing.
@@ -377,8 +424,9 @@ impl Quotas {
         })
     }
 
-    /// Writes the served calls not written yet. Run every second.
-    pub async fn write_usage(&self) {
+    /// Writes the served calls not written yet; `false` when some could not be. Run every
+    /// second.
+    pub async fn write_usage(&self) -> bool {
         let mut served =
             std::mem::take(&mut *self.inner.unwritten_past.lock().expect("quota lock"));
         let accounts = self.accounts();
@@ -390,27 +438,50 @@ impl Quotas {
             }
         }
         if served.is_empty() {
-            return;
+            return true;
         }
         let written = self.inner.store.add_served_calls(&served).await;
         for (_, account) in &accounts {
             account.state.lock().expect("quota lock").writing = 0;
         }
-        if let Err(error) = written {
-            tracing::warn!(%error, "could not write usage; will try again");
-            self.inner
-                .unwritten_past
-                .lock()
-                .expect("quota lock")
-                .extend(served);
-        }
+        let Err(error) = written else {
+            return true;
+        };
+        tracing::warn!(%error, "could not write usage; will try again");
+        self.inner
+            .unwritten_past
+            .lock()
+            .expect("quota lock")
+            .extend(served);
+        false
     }
 
-    /// At shutdown: writes the served calls and hands back every unused leased call.
+    /// At shutdown: writes the served calls and hands back every unused leased call, trying
+    /// again for up to [`SHUTDOWN_PATIENCE`] while the database is away (a restarting embedded
+    /// PostgreSQL is back within a second or two).
     pub async fn shutdown(&self) {
-        self.write_usage().await;
-        for (workspace, _) in self.accounts() {
-            self.hand_back(workspace, false).await;
+        let deadline = Instant::now() + SHUTDOWN_PATIENCE;
+        let mut holding: Vec<WorkspaceId> = self.accounts().into_iter().map(|(id, _)| id).collect();
+        loop {
+            let written = self.write_usage().await;
+            let mut still_holding = Vec::new();
+            for workspace in holding {
+                if !self.hand_back(workspace, false).await {
+                    still_holding.push(workspace);
+                }
+            }
+            holding = still_holding;
+            if written && holding.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                tracing::error!(
+                    workspaces = holding.len(),
+                    "the database is away at shutdown: usage not written or leased calls not handed back"
+                );
+                return;
+            }
+            tokio::time::sleep(SHUTDOWN_RETRY).await;
         }
     }
 
@@ -465,5 +536,43 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(leased(db.store(), workspace).await, 500);
+    }
+
+    #[tokio::test]
+    async fn calls_do_not_wait_for_a_stalled_lease_and_what_it_gets_is_kept() {
+        let db = TestDatabase::new().await;
+        let workspace = db.sign_up("stall@example.com").await.workspace.id();
+        let quotas = Quotas::new(db.store().clone(), 1_000_000, 100);
+        assert!(matches!(
+            quotas.admit(workspace).await,
+            Admission::Admitted(_)
+        ));
+        // A database that does not answer: every lease waits for this row.
+        let mut stall = db.store().pool().begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM usage WHERE workspace_id = $1 FOR UPDATE")
+            .bind(workspace)
+            .execute(&mut *stall)
+            .await
+            .unwrap();
+        let calls = async {
+            for _ in 0..300 {
+                assert!(matches!(
+                    quotas.admit(workspace).await,
+                    Admission::Admitted(_)
+                ));
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(15), calls)
+            .await
+            .expect("calls waited for the stalled lease");
+        stall.rollback().await.unwrap();
+        let waiting = Instant::now();
+        while leased(db.store(), workspace).await < 300 {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(15),
+                "the leases asked for meanwhile were not granted"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
