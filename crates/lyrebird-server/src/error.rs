@@ -63,6 +63,10 @@ pub enum ApiError {
     /// 422: an example the engine refuses, with every problem it found.
     #[error("{}", .0.first().map(ToString::to_string).unwrap_or_default())]
     InvalidExample(Vec<ValidationError>),
+    /// 429: the same expensive work of this workspace is already under way, or the server's
+    /// room for it is full; the message says which.
+    #[error("{0}")]
+    Busy(&'static str),
     /// 503: the database does not answer.
     #[error("the database is not available")]
     Unavailable(#[source] StoreError),
@@ -95,6 +99,7 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::InvalidExample(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -122,6 +127,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Invalid { .. } => "invalid_field",
             ApiError::InvalidExample(_) => "invalid_example",
+            ApiError::Busy(_) => "busy",
             ApiError::Unavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
         }

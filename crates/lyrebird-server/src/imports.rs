@@ -16,6 +16,7 @@
 //! `?name=` renames.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -25,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use lyrebird_import::{Counts, ImportError, ImportedMock, NativeMock, Warning};
-use lyrebird_store::{Mock, MockDraft, MockId, Store, Workspace};
+use lyrebird_store::{Mock, MockDraft, MockId, Store, Workspace, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -239,9 +240,7 @@ async fn import(
         state.store.mock(&admin.workspace, id).await?;
     }
     let upload = read_upload(&state, request, format).await?;
-    let imported = tokio::task::spawn_blocking(move || run_importer(format, &upload))
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))??;
+    let imported = run_importer(admin.workspace.id(), format, upload).await?;
     let (status, mock, counts, warnings) = match params.mock {
         None => {
             let (mock, counts, warnings) =
@@ -343,9 +342,62 @@ fn name_from_file(name: &str, format: Format) -> String {
     .to_owned()
 }
 
-/// The file through its importer; blocking (large files take a while), so callers run it off the
-/// async threads.
-pub(crate) fn run_importer(format: Format, upload: &Upload) -> Result<ImportedMock, ImportError> {
+/// Imports under way in this process, by workspace: one at a time for a workspace, and no more
+/// in all than the machine has cores, so a tenant uploading in a loop holds one importer, not
+/// every one (an import may take seconds of CPU and tens of MiB).
+static RUNNING: Mutex<Vec<WorkspaceId>> = Mutex::new(Vec::new());
+
+/// A place among [`RUNNING`], given back when dropped.
+struct Running(WorkspaceId);
+
+impl Running {
+    fn take(workspace: WorkspaceId) -> Result<Running, ApiError> {
+        let mut running = RUNNING
+            .lock()
+            .expect("the running imports are never poisoned");
+        if running.contains(&workspace) {
+            return Err(ApiError::Busy(
+                "an import of this workspace is under way: send the next when it is done",
+            ));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if running.len() >= cores {
+            return Err(ApiError::Busy(
+                "the server is importing as many files as it can: try again in a moment",
+            ));
+        }
+        running.push(workspace);
+        Ok(Running(workspace))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut running = RUNNING
+            .lock()
+            .expect("the running imports are never poisoned");
+        running.retain(|workspace| *workspace != self.0);
+    }
+}
+
+/// The file through its importer, for `workspace`, off the async threads (large files take a
+/// while), within [`RUNNING`]'s room.
+pub(crate) async fn run_importer(
+    workspace: WorkspaceId,
+    format: Format,
+    upload: Upload,
+) -> Result<ImportedMock, ApiError> {
+    let running = Running::take(workspace)?;
+    let imported = tokio::task::spawn_blocking(move || {
+        let _running = running;
+        import_file(format, &upload)
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.into()))?;
+    Ok(imported?)
+}
+
+fn import_file(format: Format, upload: &Upload) -> Result<ImportedMock, ImportError> {
     match format {
         Format::Postman => {
             lyrebird_import::postman::import(&upload.file, upload.environment.as_deref())
@@ -576,5 +628,29 @@ mod tests {
         assert_eq!(current.len(), 2);
         merge_environment(&mut current, imported.clone(), Format::Native);
         assert_eq!(current, imported);
+    }
+
+    #[test]
+    fn one_import_per_workspace_and_no_more_than_the_cores_in_all() {
+        let first = WorkspaceId::generate();
+        let held = Running::take(first).expect("room");
+        let again = Running::take(first).err().expect("busy");
+        assert_eq!(
+            again.to_string(),
+            "an import of this workspace is under way: send the next when it is done"
+        );
+        drop(held);
+        let held = Running::take(first).expect("room again once the first is done");
+
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let others: Vec<_> = (1..cores)
+            .map(|_| Running::take(WorkspaceId::generate()).expect("room"))
+            .collect();
+        let full = Running::take(WorkspaceId::generate()).err().expect("full");
+        assert_eq!(
+            full.to_string(),
+            "the server is importing as many files as it can: try again in a moment"
+        );
+        drop((held, others));
     }
 }

@@ -17,6 +17,7 @@ use lyrebird_import::Warning;
 use super::mocks::{ImportForm, NewMockForm, new_mock_page};
 use super::{Flash, PageError, WebSession, csrf, redirect_with};
 use crate::AppState;
+use crate::error::ApiError;
 use crate::imports::{Format, Upload, create_imported, run_importer};
 use crate::mocks::{MAX_NAME_CHARS, bounded};
 
@@ -114,10 +115,12 @@ async fn read_and_import(
             .filter(|bytes| !bytes.is_empty())
             .map(Into::into),
     };
-    let imported = tokio::task::spawn_blocking(move || run_importer(format, &upload))
+    let imported = run_importer(session.workspace.id(), format, upload)
         .await
-        .map_err(|error| PageError::Internal(error.into()))?
-        .map_err(|error| refuse(format!("{} could not be imported: {error}", form.file_name)))?;
+        .map_err(|error| match error {
+            ApiError::Internal(error) => PageError::Internal(error).into(),
+            error => refuse(format!("{} could not be imported: {error}", form.file_name)),
+        })?;
     let (mock, counts, warnings) =
         create_imported(&state.store, &session.workspace, name, format, imported)
             .await
