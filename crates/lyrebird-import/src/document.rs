@@ -1,6 +1,7 @@
 //! Reading an uploaded file into a JSON value, whether it was written as JSON or YAML, and telling
 //! what kind of file it is.
 
+use lyrebird_engine::storable;
 use serde_json::Value;
 
 use crate::{ImportError, Kind};
@@ -19,20 +20,39 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ImportError> {
         });
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return serde_json::from_str(text).map_err(|error| ImportError::NotJsonOrYaml {
+        let value = serde_json::from_str(text).map_err(|error| ImportError::NotJsonOrYaml {
             detail: format!("JSON: {error}"),
-        });
+        })?;
+        // JSON writes a NUL only as `\u0000`: without it there is nothing to look for.
+        return if storable::json_may_hold_nul(bytes) {
+            refuse_nul(value)
+        } else {
+            Ok(value)
+        };
     }
     let value: Value =
         serde_norway::from_str(text).map_err(|error| ImportError::NotJsonOrYaml {
             detail: format!("YAML: {error}"),
         })?;
     if value.is_object() {
-        Ok(value)
+        // YAML has several ways to write a NUL (`"\0"`, `"\x00"`, `"\u0000"`): walk it all.
+        refuse_nul(value)
     } else {
         Err(ImportError::NotJsonOrYaml {
             detail: "the document is a plain value, not an object".to_owned(),
         })
+    }
+}
+
+/// Every importer starts from [`parse`], so a NUL anywhere in a file (a title, a name, a
+/// variable, an example) is refused here, naming where, rather than by the database when the
+/// mock is saved. Values the importers decode further (percent-encoded queries, base64 bodies)
+/// are checked by the engine's [`lyrebird_engine::validate_example`], which leaves out the
+/// example with a warning.
+fn refuse_nul(value: Value) -> Result<Value, ImportError> {
+    match storable::nul_at(&value) {
+        Some(at) => Err(ImportError::invalid(at, storable::NUL_MESSAGE)),
+        None => Ok(value),
     }
 }
 
@@ -144,6 +164,19 @@ mod tests {
             matches!(error, ImportError::NotJsonOrYaml { .. }),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_json_or_yaml_is_refused_naming_where() {
+        let json = br#"{"openapi": "3.0.3", "info": {"title": "a\u0000b"}}"#;
+        let yaml = b"openapi: 3.0.3\ninfo:\n  title: \"a\\0b\"\n";
+        for file in [&json[..], &yaml[..]] {
+            let error = parse(file).expect_err("refused");
+            assert!(
+                matches!(&error, ImportError::Invalid { at, .. } if at == "info.title"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use lyrebird_engine::storable::NUL_MESSAGE;
 use lyrebird_import::Warning;
 
 use super::mocks::{ImportForm, NewMockForm, new_mock_page};
@@ -197,8 +198,12 @@ async fn bytes(mut field: Field<'_>, read: &mut usize, limit: usize) -> Result<V
 
 async fn text(field: Field<'_>, read: &mut usize, limit: usize) -> Result<String, Refused> {
     let data = bytes(field, read, limit).await?;
-    String::from_utf8(data)
-        .map_err(|_| PageError::BadRequest("a form field is not UTF-8 text".to_owned()).into())
+    let text = String::from_utf8(data)
+        .map_err(|_| PageError::BadRequest("a form field is not UTF-8 text".to_owned()))?;
+    if text.contains('\0') {
+        return Err(PageError::BadRequest(format!("A form field {NUL_MESSAGE}.")).into());
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
