@@ -4,10 +4,12 @@
 use lyrebird_engine::storable;
 use serde_json::Value;
 
-use crate::{ImportError, Kind};
+use crate::{ImportError, Kind, nesting};
 
-/// Parses JSON, or YAML when the text does not start like JSON. Both parsers cap nesting (JSON at
-/// 128 levels, YAML likewise and also against alias bombs), so hostile input fails cleanly.
+/// Parses JSON, or YAML when the text does not start like JSON. Nesting is capped at 128 levels:
+/// JSON by serde_json's recursion limit, YAML by a linear scan before the parser, whose time
+/// grows with the square of the depth (the parser also refuses alias bombs), so hostile input
+/// fails cleanly and at once.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|error| ImportError::NotJsonOrYaml {
@@ -29,6 +31,14 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ImportError> {
         } else {
             Ok(value)
         };
+    }
+    if let Some(line) = nesting::too_deep_at(text, nesting::MAX_DEPTH) {
+        return Err(ImportError::NotJsonOrYaml {
+            detail: format!(
+                "YAML: nested deeper than {} levels at line {line}",
+                nesting::MAX_DEPTH
+            ),
+        });
     }
     let value: Value =
         serde_norway::from_str(text).map_err(|error| ImportError::NotJsonOrYaml {
@@ -180,8 +190,19 @@ mod tests {
     }
 
     #[test]
-    fn deeply_nested_yaml_fails_instead_of_overflowing() {
-        let deep = format!("a: {}{}", "[".repeat(5_000), "]".repeat(5_000));
-        assert!(parse(deep.as_bytes()).is_err());
+    fn deeply_nested_yaml_is_refused_before_it_is_parsed_naming_the_line() {
+        let deep = format!("a: 1\nb: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let error = parse(deep.as_bytes()).expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "the file is not valid JSON or YAML: YAML: nested deeper than 128 levels at line 2"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_json_is_refused_by_the_parsers_limit() {
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(200), "]".repeat(200));
+        let error = parse(deep.as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains("recursion limit"), "{error}");
     }
 }
