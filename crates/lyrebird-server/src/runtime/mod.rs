@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
 use clap::Args;
 use futures_util::future::BoxFuture;
@@ -44,6 +44,7 @@ use tower::{Service, ServiceExt};
 
 use crate::AppState;
 use crate::client_addr::{ClientAddr, TrustedProxies};
+use crate::error::ApiError;
 use cache::{Entry, MockCache};
 pub use call::TriedAnswer;
 use keys::KeyMap;
@@ -349,9 +350,12 @@ pub async fn route(
     peer: Peer<'_>,
     mut request: Request,
 ) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return several_hosts();
+    }
+    let host = host
         .and_then(|value| value.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
     if let Some(target) = mock_target(&state.settings.base_host, host, request.uri().path()) {
@@ -374,6 +378,17 @@ pub async fn route(
         Box::pin(state.runtime.admin_changed(change)).await;
     }
     response
+}
+
+/// A request with more than one `Host` header: which one names the mock or the site is
+/// ambiguous (a proxy in front may have read the other), so RFC 9112 (section 3.2) says to refuse
+/// it with a 400. The connection is closed too: its framing is not to be trusted.
+fn several_hosts() -> Response {
+    let error = ApiError::BadRequest(
+        "the request has more than one Host header; send exactly one (RFC 9112, section 3.2)"
+            .to_owned(),
+    );
+    ([(header::CONNECTION, "close")], error).into_response()
 }
 
 /// The whole application as `lyrebird serve` runs it, [`crate::app`] without the router in

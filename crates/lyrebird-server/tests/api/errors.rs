@@ -153,3 +153,54 @@ async fn yaml_nested_past_the_limit_is_refused_at_once_naming_the_line() {
     let (_, mocks) = app.get("/api/v1/mocks", &user.key).await;
     assert_eq!(mocks, json!([]));
 }
+
+/// Sends `request` as it is over a new connection and reads the answer until the server closes.
+async fn raw_exchange(app: &TestApp, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut answer),
+    )
+    .await
+    .expect("the server answers and closes")
+    .unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn a_request_with_two_host_headers_is_a_400_for_the_api_and_mocks_alike() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("ada@example.com").await;
+    let mock = app.create_mock(&user.key, json!({"name": "Orders"})).await;
+    let port = app.base.rsplit(':').next().unwrap();
+    let mock_host = format!("{mock}.mock.lyrebird.test:{port}");
+    for (path, hosts) in [
+        ("/healthz", ["localhost", "lyrebird.test"]),
+        ("/", [mock_host.as_str(), "lyrebird.test"]),
+        ("/", ["lyrebird.test", mock_host.as_str()]),
+        (&*format!("/m/{mock}/"), ["a.example", "b.example"]),
+    ] {
+        let answer = raw_exchange(
+            &app,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nHost: {}\r\n\r\n",
+                hosts[0], hosts[1]
+            ),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{path}: {answer}");
+        assert!(answer.contains("\"code\":\"bad_request\""), "{answer}");
+        assert!(answer.contains("more than one Host header"), "{answer}");
+    }
+    // One Host header is answered as ever.
+    let answer = raw_exchange(
+        &app,
+        &format!("GET / HTTP/1.1\r\nHost: {mock_host}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(!answer.starts_with("HTTP/1.1 400 "), "{answer}");
+}
