@@ -138,7 +138,7 @@ async fn read_body(request: Request, state: &AppState) -> Result<(Parts, Bytes),
 }
 
 async fn form_token(parts: &Parts, bytes: &Bytes, state: &AppState) -> Option<String> {
-    let pairs: Vec<(String, String)> = parse_form(parts.clone(), bytes.clone(), state)
+    let pairs: Vec<(String, String)> = decode_form(parts.clone(), bytes.clone(), state)
         .await
         .unwrap_or_default();
     pairs
@@ -155,17 +155,22 @@ async fn parse_form<T: DeserializeOwned>(
     state: &AppState,
 ) -> Result<T, Response> {
     if bytes.windows(3).any(|window| window == b"%00")
-        && let Ok(Form(pairs)) = Form::<Vec<(String, String)>>::from_request(
-            Request::from_parts(parts.clone(), Body::from(bytes.clone())),
-            state,
-        )
-        .await
+        && let Ok(pairs) =
+            decode_form::<Vec<(String, String)>>(parts.clone(), bytes.clone(), state).await
         && let Some(name) = nul_in_pairs(&pairs)
     {
         return Err(
             PageError::BadRequest(format!("The field {name} {NUL_MESSAGE}.")).into_response(),
         );
     }
+    decode_form(parts, bytes, state).await
+}
+
+async fn decode_form<T: DeserializeOwned>(
+    parts: Parts,
+    bytes: Bytes,
+    state: &AppState,
+) -> Result<T, Response> {
     let request = Request::from_parts(parts, Body::from(bytes));
     Form::<T>::from_request(request, state)
         .await
