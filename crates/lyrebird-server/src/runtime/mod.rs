@@ -21,6 +21,7 @@ mod routing;
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -28,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
 use clap::Args;
@@ -406,6 +407,7 @@ struct App {
     /// The admin API and the web pages ([`crate::routes`]).
     routes: Router,
     trusted: TrustedProxies,
+    drain: Drain,
 }
 
 impl Served {
@@ -414,7 +416,76 @@ impl Served {
             state,
             routes,
             trusted,
+            drain: Drain::default(),
         }))
+    }
+
+    /// The first step of a graceful shutdown, before connections are told to close: answers
+    /// the requests that clients have already sent. See [`Drain`].
+    pub async fn drain(&self) {
+        self.0.drain.settle().await;
+    }
+}
+
+/// Answering what clients already sent before connections are closed.
+///
+/// Told to shut down, hyper closes idle keep-alive connections and lets each busy one finish
+/// its request, then closes it: requests pipelined behind that one, already sent and often
+/// already read, went unanswered. So a [`Served`] application drains first: every request that
+/// starts from then on is answered as usual but with `Connection: close`, which ends its
+/// connection after the answer, and only once no request has been in flight for
+/// [`Drain::QUIET`] (at most [`Drain::AT_MOST`]) is hyper told to shut down, which then closes
+/// the idle connections and waits for any request still running.
+#[derive(Debug, Default)]
+struct Drain {
+    draining: AtomicBool,
+    /// Requests started, and requests in flight.
+    started: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Drain {
+    /// How long no request must be in flight, or start, for the drain to be over: much longer
+    /// than hyper takes to start a request that is already in its buffer.
+    const QUIET: Duration = Duration::from_millis(100);
+    /// The longest drain; requests still running are waited for after it all the same.
+    const AT_MOST: Duration = Duration::from_secs(10);
+
+    /// A request starts: whether its answer must close the connection.
+    fn start(&self) -> bool {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    fn end(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Starts draining and returns when it is over.
+    async fn settle(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        let quiet = async {
+            loop {
+                let started = self.started.load(Ordering::Relaxed);
+                tokio::time::sleep(Self::QUIET).await;
+                if self.in_flight.load(Ordering::Relaxed) == 0
+                    && self.started.load(Ordering::Relaxed) == started
+                {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Self::AT_MOST, quiet).await;
+    }
+}
+
+/// A request of a [`Served`] application in flight, counted until it is answered or dropped.
+struct InFlight(Arc<App>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.drain.end();
     }
 }
 
@@ -455,11 +526,20 @@ impl Service<Request> for Connection {
     fn call(&mut self, request: Request) -> Self::Future {
         let Connection { app, address } = self.clone();
         Box::pin(async move {
+            let closing = app.drain.start();
+            let in_flight = InFlight(app);
+            let app = &in_flight.0;
             let peer = Peer::Connection {
                 address,
                 trusted: &app.trusted,
             };
-            Ok(route(&app.state, &app.routes, peer, request).await)
+            let mut response = route(&app.state, &app.routes, peer, request).await;
+            if closing {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok(response)
         })
     }
 }
