@@ -894,4 +894,9 @@ async fn a_form_field_holding_a_nul_is_refused_naming_it() {
     );
     let (_, page) = browser.get("/mocks").await;
     assert!(page.contains("No mocks yet"), "nothing was created");
+    // The call log's search, a query string, says so on the page, as for any bad filter.
+    let id = browser.create_mock("Pets").await;
+    let (status, page) = browser.get(&format!("/mocks/{id}/calls?q=a%00b")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("NUL character"), "{page}");
 }

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use lyrebird_engine::storable::NUL_MESSAGE;
 use lyrebird_store::calls::{
     CallFilter, CallPosition, CallSummary, StatusFilter, StoredCall, StoredCallback,
 };
@@ -107,6 +108,13 @@ impl FilterParams {
                 })
                 .transpose()
         };
+        // The API's query extractor refuses these already; the call log page's search comes
+        // here without it.
+        for (field, value) in [("q", &self.q), ("path_prefix", &self.path_prefix)] {
+            if value.as_deref().is_some_and(|value| value.contains('\0')) {
+                return Err(ApiError::invalid(field, NUL_MESSAGE));
+            }
+        }
         let text = given(&self.q).map(str::to_owned);
         if text
             .as_ref()
