@@ -14,6 +14,7 @@ use crate::expr::Expression;
 use crate::model::{Example, PathMatch, ResponseSpec};
 use crate::path::{self, PathPattern};
 use crate::render::CompiledResponse;
+use crate::storable;
 use crate::value::ValueCheck;
 
 /// Postman's largest custom delay; longer waits are refused rather than held open.
@@ -40,8 +41,18 @@ pub(crate) struct CompiledExample {
     pub(crate) response: CompiledResponse,
 }
 
-/// Checks an example the way compiling it would, naming each problem's field.
+/// Checks an example the way compiling it would, naming each problem's field, and that it holds
+/// no NUL, which the database cannot store ([`crate::storable`]): values decoded from a file
+/// (percent-encoded queries, base64 bodies) can hold one that the file's text did not show.
 pub fn validate_example(example: &Example) -> Result<(), Vec<ValidationError>> {
+    // An example serializes to JSON whatever it holds: it was made from JSON.
+    if let Some(field) = serde_json::to_value(example)
+        .ok()
+        .as_ref()
+        .and_then(storable::nul_at)
+    {
+        return Err(vec![ValidationError::new(field, storable::NUL_MESSAGE)]);
+    }
     CompiledExample::compile(Uuid::nil(), example, &BTreeMap::new()).map(drop)
 }
 

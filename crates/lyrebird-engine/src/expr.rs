@@ -2,14 +2,16 @@
 //! per request against one shared, sandboxed engine.
 //!
 //! The engine reads no files (no module resolver), prints nothing, has no `eval`, and stops any
-//! script at [`MAX_OPERATIONS`] operations, [`MAX_CALL_LEVELS`] nested calls and
-//! [`MAX_STRING_BYTES`]-byte strings, so a runaway expression fails its condition with a reason
-//! instead of hanging a worker. Variables are strict: a misspelt input is a save-time error, and
+//! script at [`MAX_OPERATIONS`] operations, [`MAX_EVAL_TIME`], [`MAX_CALL_LEVELS`] nested calls,
+//! [`MAX_STRING_BYTES`]-byte strings and [`MAX_COLLECTION_LEN`]-item arrays and maps, so a
+//! runaway expression fails its condition with a reason instead of hanging a worker. Variables are strict: a misspelt input is a save-time error, and
 //! the same check tells which inputs an expression reads, so evaluation builds only those.
 //! `docs/expressions.md` is the user's guide.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
+use std::time::{Duration, Instant};
 
 use regex::Regex;
 use rhai::{AST, Dynamic, Engine, EvalAltResult, Map, ParseError, ParseErrorType, Position, Scope};
@@ -18,8 +20,14 @@ use crate::error::SourceError;
 use crate::request::Request;
 use crate::{jsonpath, xml};
 
-/// Operations one evaluation may run (a few milliseconds of work at most).
-pub const MAX_OPERATIONS: u64 = 100_000;
+/// Operations one evaluation may run: about 2 ms of a simple loop in a release build
+/// (`benches/expressions.rs`).
+pub const MAX_OPERATIONS: u64 = 20_000;
+/// The longest one evaluation may run. Operations differ widely in cost (copying a string near
+/// [`MAX_STRING_BYTES`] is one operation), so the operation limit alone let an expression run
+/// for seconds; this bounds every kind of work. It is wall-clock time, so it is generous: an
+/// ordinary condition takes microseconds, and a busy machine may pause a thread for a while.
+pub const MAX_EVAL_TIME: Duration = Duration::from_millis(50);
 /// Nested function calls, for scripts that define recursive functions.
 pub const MAX_CALL_LEVELS: usize = 16;
 /// Longest string an expression may build: room for real bodies, none for doubling loops.
@@ -38,6 +46,15 @@ const INPUTS: [&str; 9] = [
 const URL: u16 = 1;
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(build_engine);
+
+thread_local! {
+    /// When the evaluation running on this thread must stop ([`MAX_EVAL_TIME`]). Evaluations
+    /// are synchronous, so one thread runs one at a time.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// What the engine's progress callback ends an evaluation with when its time is up.
+const OUT_OF_TIME: &str = "out of time";
 static REGEXES: LazyLock<RwLock<HashMap<String, Arc<Regex>>>> = LazyLock::new(Default::default);
 
 /// A compiled expression condition.
@@ -113,17 +130,21 @@ impl Expression {
                 scope.push_dynamic(*name, input_value(bit, request));
             }
         }
-        let value = ENGINE
-            .eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast)
-            .map_err(|error| match *error {
-                EvalAltResult::ErrorTooManyOperations(_) => {
-                    format!("operation limit of {MAX_OPERATIONS} reached")
-                }
-                EvalAltResult::ErrorStackOverflow(_) => {
-                    format!("call depth limit of {MAX_CALL_LEVELS} reached")
-                }
-                other => other.to_string(),
-            })?;
+        DEADLINE.set(Some(Instant::now() + MAX_EVAL_TIME));
+        let value = ENGINE.eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast);
+        DEADLINE.set(None);
+        let value = value.map_err(|error| match *error {
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                format!("operation limit of {MAX_OPERATIONS} reached")
+            }
+            EvalAltResult::ErrorTerminated(..) => {
+                format!("time limit of {} ms reached", MAX_EVAL_TIME.as_millis())
+            }
+            EvalAltResult::ErrorStackOverflow(_) => {
+                format!("call depth limit of {MAX_CALL_LEVELS} reached")
+            }
+            other => other.to_string(),
+        })?;
         value.as_bool().map_err(|type_name| {
             format!("the expression must give true or false, but gave a {type_name} ({value})")
         })
@@ -237,6 +258,14 @@ fn build_engine() -> Engine {
         .on_debug(|_, _, _| {})
         .set_strict_variables(true)
         .set_max_operations(MAX_OPERATIONS)
+        // Called after every operation; one may take long, so each is followed by a look at
+        // the clock (tens of nanoseconds).
+        .on_progress(|_| {
+            DEADLINE
+                .get()
+                .is_some_and(|deadline| Instant::now() > deadline)
+                .then(|| OUT_OF_TIME.into())
+        })
         .set_max_call_levels(MAX_CALL_LEVELS)
         .set_max_expr_depths(64, 32)
         .set_max_string_size(MAX_STRING_BYTES)

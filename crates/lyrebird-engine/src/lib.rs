@@ -16,6 +16,7 @@
 //! - `shortlist`: the examples worth walking when explaining, found from their shapes.
 //! - [`select`]: the compiled, indexed mock and the selection of an example (rules mode as in
 //!   the seed, postman mode as in Postman), `docs/matching.md` tells the rules.
+//! - [`storable`]: NUL, the one character PostgreSQL cannot store, found and named.
 //! - [`resolve_variables`]: `{{name}}` variables replaced from a map, for paths and imports,
 //!   within a length; [`check_environment`] bounds a mock's environment.
 
@@ -36,6 +37,7 @@ pub mod request;
 mod rules;
 pub mod select;
 mod shortlist;
+pub mod storable;
 mod tally;
 pub mod template;
 mod value;

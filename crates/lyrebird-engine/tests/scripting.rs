@@ -178,9 +178,43 @@ fn deep_recursion_hits_the_call_depth_limit() {
 
 #[test]
 fn huge_strings_are_refused() {
-    let request = Request::from_url("GET", "/a", &[], "");
-    let error = eval("let s = path; loop { s += s; } true", &request).unwrap_err();
+    // Past the limit in one step, so that the time limit cannot come first however slow the
+    // build is.
+    let half = "x".repeat(lyrebird_engine::expr::MAX_STRING_BYTES / 2 + 1);
+    let request = Request::from_url("POST", "/a", &[], half.as_str());
+    let error = eval("let s = body + body; true", &request).unwrap_err();
     assert!(error.contains("too large"), "{error}");
+}
+
+#[test]
+fn copying_the_largest_strings_over_and_over_hits_the_time_limit() {
+    // Every operation copies megabytes: the operation limit alone let this run for seconds.
+    let source = format!(
+        "let s = path; while s.len() * 4 <= {} {{ s += s; }} while path != \"\" {{ let t = s + s; }} true",
+        lyrebird_engine::expr::MAX_STRING_BYTES
+    );
+    let error = eval(&source, &Request::from_url("GET", "/a", &[], "")).unwrap_err();
+    let limit = lyrebird_engine::expr::MAX_EVAL_TIME.as_millis();
+    assert!(
+        error.contains(&format!("time limit of {limit} ms reached")),
+        "{error}"
+    );
+}
+
+#[test]
+fn huge_arrays_and_maps_are_refused() {
+    let members: Vec<String> = (0..=lyrebird_engine::expr::MAX_COLLECTION_LEN)
+        .map(|i| format!("\"k{i}\": {i}"))
+        .collect();
+    let body = format!("{{{}}}", members.join(","));
+    let request = Request::from_url("POST", "/a", &[], body.as_str());
+    for source in [
+        "let a = [path]; loop { a += a; } true",
+        "let m = json_path(body, \"$\"); true",
+    ] {
+        let error = eval(source, &request).unwrap_err();
+        assert!(error.contains("too large"), "{source}: {error}");
+    }
 }
 
 #[test]

@@ -78,9 +78,9 @@ fn run(
 }
 
 fn assert_failure(doc: &str, source: &str, expected: &str, error: Option<String>) {
-    let wanted = expected
-        .strip_prefix("error: ")
-        .expect("an error is expected");
+    let wanted = expected.strip_prefix("error: ").unwrap_or_else(|| {
+        panic!("{doc}: {source:?} should give {expected:?}, but failed with {error:?}")
+    });
     let error = error.unwrap_or_else(|| panic!("{doc}: {source:?} should fail with {wanted:?}"));
     assert!(
         error.contains(wanted),

@@ -1,12 +1,15 @@
 //! Reading an uploaded file into a JSON value, whether it was written as JSON or YAML, and telling
 //! what kind of file it is.
 
+use lyrebird_engine::storable;
 use serde_json::Value;
 
-use crate::{ImportError, Kind};
+use crate::{ImportError, Kind, nesting};
 
-/// Parses JSON, or YAML when the text does not start like JSON. Both parsers cap nesting (JSON at
-/// 128 levels, YAML likewise and also against alias bombs), so hostile input fails cleanly.
+/// Parses JSON, or YAML when the text does not start like JSON. Nesting is capped at 128 levels:
+/// JSON by serde_json's recursion limit, YAML by a linear scan before the parser, whose time
+/// grows with the square of the depth (the parser also refuses alias bombs), so hostile input
+/// fails cleanly and at once.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ImportError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|error| ImportError::NotJsonOrYaml {
@@ -19,8 +22,22 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ImportError> {
         });
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return serde_json::from_str(text).map_err(|error| ImportError::NotJsonOrYaml {
+        let value = serde_json::from_str(text).map_err(|error| ImportError::NotJsonOrYaml {
             detail: format!("JSON: {error}"),
+        })?;
+        // JSON writes a NUL only as `\u0000`: without it there is nothing to look for.
+        return if storable::json_may_hold_nul(bytes) {
+            refuse_nul(value)
+        } else {
+            Ok(value)
+        };
+    }
+    if let Some(line) = nesting::too_deep_at(text, nesting::MAX_DEPTH) {
+        return Err(ImportError::NotJsonOrYaml {
+            detail: format!(
+                "YAML: nested deeper than {} levels at line {line}",
+                nesting::MAX_DEPTH
+            ),
         });
     }
     let value: Value =
@@ -28,11 +45,24 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ImportError> {
             detail: format!("YAML: {error}"),
         })?;
     if value.is_object() {
-        Ok(value)
+        // YAML has several ways to write a NUL (`"\0"`, `"\x00"`, `"\u0000"`): walk it all.
+        refuse_nul(value)
     } else {
         Err(ImportError::NotJsonOrYaml {
             detail: "the document is a plain value, not an object".to_owned(),
         })
+    }
+}
+
+/// Every importer starts from [`parse`], so a NUL anywhere in a file (a title, a name, a
+/// variable, an example) is refused here, naming where, rather than by the database when the
+/// mock is saved. Values the importers decode further (percent-encoded queries, base64 bodies)
+/// are checked by the engine's [`lyrebird_engine::validate_example`], which leaves out the
+/// example with a warning.
+fn refuse_nul(value: Value) -> Result<Value, ImportError> {
+    match storable::nul_at(&value) {
+        Some(at) => Err(ImportError::invalid(at, storable::NUL_MESSAGE)),
+        None => Ok(value),
     }
 }
 
@@ -147,8 +177,32 @@ mod tests {
     }
 
     #[test]
-    fn deeply_nested_yaml_fails_instead_of_overflowing() {
-        let deep = format!("a: {}{}", "[".repeat(5_000), "]".repeat(5_000));
-        assert!(parse(deep.as_bytes()).is_err());
+    fn a_nul_anywhere_in_json_or_yaml_is_refused_naming_where() {
+        let json = br#"{"openapi": "3.0.3", "info": {"title": "a\u0000b"}}"#;
+        let yaml = b"openapi: 3.0.3\ninfo:\n  title: \"a\\0b\"\n";
+        for file in [&json[..], &yaml[..]] {
+            let error = parse(file).expect_err("refused");
+            assert!(
+                matches!(&error, ImportError::Invalid { at, .. } if at == "info.title"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn deeply_nested_yaml_is_refused_before_it_is_parsed_naming_the_line() {
+        let deep = format!("a: 1\nb: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let error = parse(deep.as_bytes()).expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "the file is not valid JSON or YAML: YAML: nested deeper than 128 levels at line 2"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_json_is_refused_by_the_parsers_limit() {
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(200), "]".repeat(200));
+        let error = parse(deep.as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains("recursion limit"), "{error}");
     }
 }

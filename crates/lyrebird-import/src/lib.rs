@@ -19,6 +19,7 @@ pub mod export;
 pub mod har;
 mod http;
 mod native;
+mod nesting;
 pub mod openapi;
 pub mod postman;
 

@@ -258,11 +258,6 @@ impl From<StoreError> for ApiError {
                     field: "email",
                     message: "an account with this email already exists",
                 },
-                "examples_pkey" => ApiError::Conflict {
-                    code: "example_id_taken",
-                    field: "id",
-                    message: "an example id is already used by another mock; leave `id` out to get a new one",
-                },
                 _ => ApiError::Internal(error.into()),
             },
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {

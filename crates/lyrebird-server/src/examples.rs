@@ -141,7 +141,6 @@ async fn add_example(
     responses(
         (status = 200, body = Vec<ExampleView>),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "An id belongs to another mock's example", body = ErrorBody),
         (status = 422, description = "An example was refused; `field` starts with its index", body = ErrorBody),
     )
 )]

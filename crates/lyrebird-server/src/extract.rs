@@ -1,12 +1,17 @@
-//! Extractors that turn raw requests into checked values at the edge: JSON bodies with errors
-//! that say where, typed path ids, the caller's identity, and the caller's own mock.
+//! Extractors that turn raw requests into checked values at the edge: JSON bodies and query
+//! strings with errors that say where, typed path ids, the caller's identity, and the caller's
+//! own mock.
+//!
+//! Text the database cannot store (NUL, see [`lyrebird_engine::storable`]) is refused here, in
+//! JSON bodies and query strings, as a 422 naming the field, before any handler sees it.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
+use lyrebird_engine::storable::{self, NUL_MESSAGE};
 use lyrebird_store::{Caller, Mock, MockId, Scope, Secret, Workspace};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -66,8 +71,10 @@ fn body_error(rejection: BytesRejection, state: &AppState) -> ApiError {
 }
 
 /// Parses JSON into `T`, telling a syntax error (400, with its position) from a value that does
-/// not fit (422, with the path of the field).
+/// not fit (422, with the path of the field) or a string, key or value at any depth, that holds
+/// a NUL (422, with its path).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_nul_in_json(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -79,6 +86,58 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     deserializer.end().map_err(|error| malformed(&error))?;
     Ok(value)
+}
+
+/// A 422 naming the first string that holds a NUL. Only JSON that contains the escape `\u0000`
+/// is walked; broken JSON is left to the typed parse, which says where it broke.
+fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), ApiError> {
+    if !storable::json_may_hold_nul(bytes) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match storable::nul_at(&value) {
+        Some(field) => Err(ApiError::invalid(field, NUL_MESSAGE)),
+        None => Ok(()),
+    }
+}
+
+/// A query string parsed into `T`: 400 when it does not fit, 422 naming the parameter whose name
+/// or value holds a NUL.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if let Some(name) = nul_in_query(&parts.uri) {
+            return Err(ApiError::invalid(name, NUL_MESSAGE));
+        }
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(params)| ApiQuery(params))
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
+}
+
+/// The name of the first query parameter whose name or value decodes to text holding a NUL. The
+/// request line cannot carry a NUL byte, so only a query with `%00` is decoded to look.
+fn nul_in_query(uri: &Uri) -> Option<String> {
+    if !uri.query().is_some_and(|query| query.contains("%00")) {
+        return None;
+    }
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
+    nul_in_pairs(&pairs)
+}
+
+/// The name of the first pair whose name or value holds a NUL, the NUL written as `\0`: for
+/// query strings and the web app's forms.
+pub fn nul_in_pairs(pairs: &[(String, String)]) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| name.replace('\0', "\\0"))
 }
 
 fn malformed(error: &serde_json::Error) -> ApiError {
@@ -337,6 +396,23 @@ mod tests {
             field(parse_json::<Body>(br#"{"name": "a", "inner": {}}"#).unwrap_err()),
             "inner.count"
         );
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_a_422_naming_its_path() {
+        let error = parse_json::<Body>(br#"{"name": "a", "inner": {"count": 1, "x\u0000": 2}}"#)
+            .unwrap_err();
+        assert_eq!(field(error), "inner.x\\0");
+        let escaped = parse_json::<Body>(br#"{"name": "\\u0000", "inner": {"count": 1}}"#);
+        assert_eq!(escaped.unwrap().name, "\\u0000");
+    }
+
+    #[test]
+    fn a_nul_in_the_query_names_the_parameter() {
+        let uri: Uri = "/x?a=1&name=b%00c".parse().unwrap();
+        assert_eq!(nul_in_query(&uri).as_deref(), Some("name"));
+        let uri: Uri = "/x?a=%2500".parse().unwrap();
+        assert_eq!(nul_in_query(&uri), None);
     }
 
     #[test]

@@ -20,8 +20,7 @@ use std::sync::Mutex;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -33,9 +32,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::calls::api::query_of;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiPath};
+use crate::extract::{Admin, ApiPath, ApiQuery};
 use crate::mocks::{MAX_NAME_CHARS, MockView, bounded};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -120,7 +118,7 @@ impl From<Warning> for WarningView {
 async fn import_postman(
     State(state): State<AppState>,
     admin: Admin,
-    params: Result<Query<ImportParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
 ) -> Response {
     answer(import(state, admin, params, request, Format::Postman).await)
@@ -148,7 +146,7 @@ async fn import_postman(
 async fn import_openapi(
     State(state): State<AppState>,
     admin: Admin,
-    params: Result<Query<ImportParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
 ) -> Response {
     answer(import(state, admin, params, request, Format::OpenApi).await)
@@ -176,7 +174,7 @@ async fn import_openapi(
 async fn import_har(
     State(state): State<AppState>,
     admin: Admin,
-    params: Result<Query<ImportParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
 ) -> Response {
     answer(import(state, admin, params, request, Format::Har).await)
@@ -204,7 +202,7 @@ async fn import_har(
 async fn import_native(
     State(state): State<AppState>,
     admin: Admin,
-    params: Result<Query<ImportParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
 ) -> Response {
     answer(import(state, admin, params, request, Format::Native).await)
@@ -226,11 +224,10 @@ fn answer(outcome: Result<(StatusCode, Json<ImportOutcome>), ApiError>) -> Respo
 async fn import(
     state: AppState,
     admin: Admin,
-    params: Result<Query<ImportParams>, QueryRejection>,
+    params: ImportParams,
     request: Request,
     format: Format,
 ) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    let params = query_of(params)?;
     let name = params
         .name
         .map(|name| bounded("name", &name, MAX_NAME_CHARS))
@@ -540,9 +537,9 @@ async fn export_mock(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(id): ApiPath<MockId>,
-    params: Result<Query<ExportParams>, QueryRejection>,
+    ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
-    let postman = match query_of(params)?.format.as_deref().map(str::trim) {
+    let postman = match params.format.as_deref().map(str::trim) {
         None | Some("" | "native") => false,
         Some("postman") => true,
         Some(_) => return Err(ApiError::invalid("format", "use native or postman")),

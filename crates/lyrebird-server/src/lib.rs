@@ -2,8 +2,8 @@
 //!
 //! [`app`] builds the whole HTTP application from an [`AppState`], so tests can drive it
 //! without a socket; [`serve`] is what `lyrebird serve` runs: it finds or starts the database,
-//! migrates it, listens, and on SIGINT/SIGTERM finishes in-flight requests, then stops the
-//! embedded PostgreSQL.
+//! migrates it, listens, and on SIGINT/SIGTERM answers the requests clients have already sent
+//! (pipelined ones on keep-alive connections too), then stops the embedded PostgreSQL.
 //!
 //! The admin API has one module per resource, each building its own router: [`accounts`],
 //! [`sessions`], [`keys`], [`mocks`], [`examples`], [`imports`], [`calls`] (the call log),
@@ -184,13 +184,15 @@ async fn listen_and_serve(
         }),
     };
     let app = Served::new(state.clone(), routes(state), args.trusted_proxies.clone());
-    axum::serve(listener, app)
+    axum::serve(listener, app.clone())
         .with_graceful_shutdown({
             // Live tails end at the signal: graceful shutdown waits for every open connection.
+            // Requests clients have already sent are answered first (`Served::drain`).
             let call_log = call_log.clone();
             async move {
                 shutdown.received().await;
                 call_log.close_live_tails();
+                app.drain().await;
             }
         })
         .await

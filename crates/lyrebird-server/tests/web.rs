@@ -828,3 +828,75 @@ async fn an_uploads_warnings_are_shown_and_a_wrong_kind_of_file_is_refused_on_th
         "the refused file made no mock"
     );
 }
+
+/// The session cookie (`lyrebird_session=...`) of a new log-in as `email`, for raw requests.
+async fn session_cookie(site: &Site, email: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/sessions", site.base))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_upload_without_its_token_first_is_refused_before_its_file_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let site = Site::start().await;
+    let browser = site.signed_up("ada@example.com").await;
+    let cookie = session_cookie(&site, "ada@example.com").await;
+    let part = |name: &str| format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"");
+    let wrong_token = format!("{}\r\n\r\n{}\r\n", part("csrf_token"), "0".repeat(64));
+    let file = format!(
+        "{}; filename=\"big.json\"\r\n\r\n{{\"info\": ",
+        part("file")
+    );
+    for first_bytes in [format!("{wrong_token}{file}"), file.clone()] {
+        let mut stream = tokio::net::TcpStream::connect(site.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        // Announces a large file, sends its first bytes and holds the connection open.
+        let head = format!(
+            "POST /mocks/import HTTP/1.1\r\nHost: lyrebird.test\r\nCookie: {cookie}\r\n\
+             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(first_bytes.as_bytes()).await.unwrap();
+        let mut answer = vec![0; 64 * 1024];
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+                .await
+                .expect("answered without the rest of the body")
+                .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]).to_lowercase();
+        assert!(answer.starts_with("http/1.1 403 "), "{answer}");
+        assert!(answer.contains("connection: close"), "{answer}");
+    }
+    let (_, page) = browser.get("/mocks").await;
+    assert!(page.contains("No mocks yet"), "nothing was created");
+}
+
+#[tokio::test]
+async fn a_form_field_holding_a_nul_is_refused_naming_it() {
+    let site = Site::start().await;
+    let browser = site.signed_up("ada@example.com").await;
+    let token = browser.csrf().await;
+    let (status, page) = browser
+        .post_form("/mocks", &[("csrf_token", &token), ("name", "Pe\0ts")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(
+        page.contains("The field name contains a NUL character"),
+        "{page}"
+    );
+    let (_, page) = browser.get("/mocks").await;
+    assert!(page.contains("No mocks yet"), "nothing was created");
+    // The call log's search, a query string, says so on the page, as for any bad filter.
+    let id = browser.create_mock("Pets").await;
+    let (status, page) = browser.get(&format!("/mocks/{id}/calls?q=a%00b")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("NUL character"), "{page}");
+}

@@ -3,6 +3,8 @@
 //! Every write first locks the mock's row through the workspace (which is also the tenancy
 //! check), bumps its `updated_at` and announces the change, all in one transaction.
 
+use std::collections::HashSet;
+
 use lyrebird_engine::Example;
 use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection};
@@ -58,16 +60,15 @@ async fn examples_of(conn: &mut PgConnection, mock: MockId) -> Result<Vec<Stored
 }
 
 /// Puts `examples` in place of all of the mock's examples, in order, in the caller's transaction
-/// (which has locked the mock). An example given with an id keeps it; the others get new ones.
+/// (which has locked the mock). An example given with the id of one of this mock's examples keeps
+/// it; the others get new ones, whatever id they were given. An id that is unknown, another
+/// mock's or another workspace's is treated alike: ids are global, so keeping an unknown one
+/// would make another workspace's stand out (as taken) from one that does not exist.
 async fn write_examples(
     conn: &mut PgConnection,
     mock: MockId,
     examples: &[(Option<ExampleId>, Example)],
 ) -> Result<Vec<StoredExample>> {
-    let ids: Vec<uuid::Uuid> = examples
-        .iter()
-        .map(|(id, _)| id.unwrap_or_else(ExampleId::generate).as_uuid())
-        .collect();
     let bodies = examples
         .iter()
         .map(|(_, example)| serde_json::to_value(example))
@@ -76,10 +77,21 @@ async fn write_examples(
             column: "examples.body",
             source,
         })?;
-    sqlx::query("DELETE FROM examples WHERE mock_id = $1")
-        .bind(mock)
-        .execute(&mut *conn)
-        .await?;
+    let own: HashSet<ExampleId> =
+        sqlx::query_scalar("DELETE FROM examples WHERE mock_id = $1 RETURNING id")
+            .bind(mock)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+    let ids: Vec<uuid::Uuid> = examples
+        .iter()
+        .map(|(id, _)| {
+            id.filter(|id| own.contains(id))
+                .unwrap_or_else(ExampleId::generate)
+                .as_uuid()
+        })
+        .collect();
     sqlx::query(
         "INSERT INTO examples (id, mock_id, position, body)
          SELECT id, $2, position::integer - 1, body
@@ -214,8 +226,8 @@ impl Store {
     }
 
     /// Replaces all of a mock's examples at once, in the given order: readers see the old set or
-    /// the new one, never a mix. An example given with an id keeps it (so a mock kept in git and
-    /// put back keeps its example ids); the others get new ones.
+    /// the new one, never a mix. An example given with the id of one of the mock's examples keeps
+    /// it (so a mock kept in git and put back keeps its example ids); the others get new ones.
     pub async fn replace_examples(
         &self,
         workspace: &Workspace,

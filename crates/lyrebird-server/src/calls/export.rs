@@ -9,8 +9,7 @@
 use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lyrebird_store::calls::{CallFilter, CallPosition, Header, StoredCall, StoredCallback};
@@ -22,10 +21,10 @@ use tokio::sync::mpsc;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::api::{CallDetailView, FilterParams, query_of};
+use super::api::{CallDetailView, FilterParams};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiPath, own_mock};
+use crate::extract::{Admin, ApiPath, ApiQuery, own_mock};
 
 /// Calls read from the database at a time.
 const PAGE: u32 = 200;
@@ -63,11 +62,11 @@ pub(super) async fn export_calls(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(mock): ApiPath<MockId>,
-    filter: Result<Query<FilterParams>, QueryRejection>,
-    params: Result<Query<ExportParams>, QueryRejection>,
+    ApiQuery(filter): ApiQuery<FilterParams>,
+    ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
-    let filter = query_of(filter)?.parse()?;
-    let format = match query_of(params)?.format.as_deref().map(str::trim) {
+    let filter = filter.parse()?;
+    let format = match params.format.as_deref().map(str::trim) {
         None | Some("") | Some("ndjson") => Format::Ndjson,
         Some("har") => Format::Har,
         Some(_) => return Err(ApiError::invalid("format", "use ndjson or har")),

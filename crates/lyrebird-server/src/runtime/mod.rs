@@ -22,6 +22,7 @@ mod routing;
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -29,8 +30,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
-use axum::response::Response;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
 use clap::Args;
 use futures_util::future::BoxFuture;
@@ -45,6 +46,7 @@ use tower::{Service, ServiceExt};
 
 use crate::AppState;
 use crate::client_addr::{ClientAddr, TrustedProxies};
+use crate::error::ApiError;
 use cache::{Entry, MockCache};
 pub use call::TriedAnswer;
 use keys::KeyMap;
@@ -352,9 +354,12 @@ pub async fn route(
     peer: Peer<'_>,
     mut request: Request,
 ) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return several_hosts();
+    }
+    let host = host
         .and_then(|value| value.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
     if let Some(target) = mock_target(&state.settings.base_host, host, request.uri().path()) {
@@ -379,6 +384,17 @@ pub async fn route(
     response
 }
 
+/// A request with more than one `Host` header: which one names the mock or the site is
+/// ambiguous (a proxy in front may have read the other), so RFC 9112 (section 3.2) says to refuse
+/// it with a 400. The connection is closed too: its framing is not to be trusted.
+fn several_hosts() -> Response {
+    let error = ApiError::BadRequest(
+        "the request has more than one Host header; send exactly one (RFC 9112, section 3.2)"
+            .to_owned(),
+    );
+    ([(header::CONNECTION, "close")], error).into_response()
+}
+
 /// The whole application as `lyrebird serve` runs it, [`crate::app`] without the router in
 /// front: it makes one [`Connection`] per accepted connection, which knows the client's address,
 /// so a mock call reaches [`route`] through no router, layer or request extension. Those cost a
@@ -394,6 +410,7 @@ struct App {
     /// The admin API and the web pages ([`crate::routes`]).
     routes: Router,
     trusted: TrustedProxies,
+    drain: Drain,
 }
 
 impl Served {
@@ -402,7 +419,76 @@ impl Served {
             state,
             routes,
             trusted,
+            drain: Drain::default(),
         }))
+    }
+
+    /// The first step of a graceful shutdown, before connections are told to close: answers
+    /// the requests that clients have already sent. See [`Drain`].
+    pub async fn drain(&self) {
+        self.0.drain.settle().await;
+    }
+}
+
+/// Answering what clients already sent before connections are closed.
+///
+/// Told to shut down, hyper closes idle keep-alive connections and lets each busy one finish
+/// its request, then closes it: requests pipelined behind that one, already sent and often
+/// already read, went unanswered. So a [`Served`] application drains first: every request that
+/// starts from then on is answered as usual but with `Connection: close`, which ends its
+/// connection after the answer, and only once no request has been in flight for
+/// [`Drain::QUIET`] (at most [`Drain::AT_MOST`]) is hyper told to shut down, which then closes
+/// the idle connections and waits for any request still running.
+#[derive(Debug, Default)]
+struct Drain {
+    draining: AtomicBool,
+    /// Requests started, and requests in flight.
+    started: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Drain {
+    /// How long no request must be in flight, or start, for the drain to be over: much longer
+    /// than hyper takes to start a request that is already in its buffer.
+    const QUIET: Duration = Duration::from_millis(100);
+    /// The longest drain; requests still running are waited for after it all the same.
+    const AT_MOST: Duration = Duration::from_secs(10);
+
+    /// A request starts: whether its answer must close the connection.
+    fn start(&self) -> bool {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    fn end(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Starts draining and returns when it is over.
+    async fn settle(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        let quiet = async {
+            loop {
+                let started = self.started.load(Ordering::Relaxed);
+                tokio::time::sleep(Self::QUIET).await;
+                if self.in_flight.load(Ordering::Relaxed) == 0
+                    && self.started.load(Ordering::Relaxed) == started
+                {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Self::AT_MOST, quiet).await;
+    }
+}
+
+/// A request of a [`Served`] application in flight, counted until it is answered or dropped.
+struct InFlight(Arc<App>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.drain.end();
     }
 }
 
@@ -443,11 +529,20 @@ impl Service<Request> for Connection {
     fn call(&mut self, request: Request) -> Self::Future {
         let Connection { app, address } = self.clone();
         Box::pin(async move {
+            let closing = app.drain.start();
+            let in_flight = InFlight(app);
+            let app = &in_flight.0;
             let peer = Peer::Connection {
                 address,
                 trusted: &app.trusted,
             };
-            Ok(route(&app.state, &app.routes, peer, request).await)
+            let mut response = route(&app.state, &app.routes, peer, request).await;
+            if closing {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok(response)
         })
     }
 }

@@ -16,6 +16,7 @@ use axum::extract::{Form, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use lyrebird_engine::storable::NUL_MESSAGE;
 use lyrebird_store::Secret;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 use super::PageError;
 use super::session::{WebSession, cookie};
 use crate::AppState;
+use crate::extract::nul_in_pairs;
 
 /// The form field that carries the token.
 pub const FIELD: &str = "csrf_token";
@@ -136,7 +138,7 @@ async fn read_body(request: Request, state: &AppState) -> Result<(Parts, Bytes),
 }
 
 async fn form_token(parts: &Parts, bytes: &Bytes, state: &AppState) -> Option<String> {
-    let pairs: Vec<(String, String)> = parse_form(parts.clone(), bytes.clone(), state)
+    let pairs: Vec<(String, String)> = decode_form(parts.clone(), bytes.clone(), state)
         .await
         .unwrap_or_default();
     pairs
@@ -145,7 +147,26 @@ async fn form_token(parts: &Parts, bytes: &Bytes, state: &AppState) -> Option<St
         .map(|(_, value)| value)
 }
 
+/// The form as `T`; a field whose name or value holds a NUL, which the database cannot store,
+/// is a 400 page naming it (only a body with `%00` is decoded to look).
 async fn parse_form<T: DeserializeOwned>(
+    parts: Parts,
+    bytes: Bytes,
+    state: &AppState,
+) -> Result<T, Response> {
+    if bytes.windows(3).any(|window| window == b"%00")
+        && let Ok(pairs) =
+            decode_form::<Vec<(String, String)>>(parts.clone(), bytes.clone(), state).await
+        && let Some(name) = nul_in_pairs(&pairs)
+    {
+        return Err(
+            PageError::BadRequest(format!("The field {name} {NUL_MESSAGE}.")).into_response(),
+        );
+    }
+    decode_form(parts, bytes, state).await
+}
+
+async fn decode_form<T: DeserializeOwned>(
     parts: Parts,
     bytes: Bytes,
     state: &AppState,

@@ -5,13 +5,17 @@
 //! created with all of its examples in one transaction, as there. The importer's warnings (what
 //! was left out or changed, and where in the file) come along to the new mock's page as flash
 //! messages; a file that cannot be imported comes back to the form with the reason.
+//!
+//! The CSRF token is the form's first field and is checked before the rest of the body is read,
+//! so a forged upload is refused (403, the connection closed) without the server taking its file.
 
 use axum::Router;
 use axum::extract::multipart::Field;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use lyrebird_engine::storable::NUL_MESSAGE;
 use lyrebird_import::Warning;
 
 use super::mocks::{ImportForm, NewMockForm, new_mock_page};
@@ -40,10 +44,9 @@ fn form_format(kind: &str) -> Option<Format> {
     }
 }
 
-/// The form as sent.
+/// The form as sent, after its CSRF token.
 #[derive(Debug, Default)]
 struct UploadForm {
-    csrf_token: Option<String>,
     kind: String,
     name: String,
     file: Vec<u8>,
@@ -60,6 +63,11 @@ async fn import(State(state): State<AppState>, request: Request) -> Response {
     let request = Request::from_parts(parts, body);
     match read_and_import(&state, &session, request).await {
         Ok(response) => response,
+        // Refused before the body was read to its end: the connection cannot carry another
+        // request, and the client should stop sending this one.
+        Err(Refused::Page(error @ (PageError::Csrf | PageError::BadRequest(_)))) => {
+            ([(header::CONNECTION, "close")], error).into_response()
+        }
         Err(Refused::Page(error)) => error.into_response(),
         Err(Refused::Form(import)) => new_mock_page(
             &session,
@@ -91,8 +99,7 @@ async fn read_and_import(
     request: Request,
 ) -> Result<Response, Refused> {
     let limit = state.settings.max_import_bytes;
-    let form = read_form(state, request, limit).await?;
-    csrf::check(session, form.csrf_token.as_deref())?;
+    let form = read_form(state, session, request, limit).await?;
     let refuse = |message: String| {
         Refused::Form(ImportForm {
             kind: form.kind.clone(),
@@ -150,19 +157,23 @@ fn warning_flash(warning: &Warning) -> Flash {
     ))
 }
 
+/// Reads the form, its CSRF token first: the form puts it first and browsers send fields in the
+/// form's order, so the token is checked before anything else of the body is read. A forged
+/// upload costs its first few bytes, not the up to `LYREBIRD_MAX_IMPORT_BYTES` of its file.
 async fn read_form(
     state: &AppState,
+    session: &WebSession,
     request: Request,
     limit: usize,
 ) -> Result<UploadForm, Refused> {
     let mut multipart = Multipart::from_request(request, state)
         .await
         .map_err(|rejection| PageError::BadRequest(rejection.body_text()))?;
+    csrf::check(session, first_token(&mut multipart).await.as_deref())?;
     let mut form = UploadForm::default();
     let mut read = 0usize;
     while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
         match field.name().unwrap_or_default() {
-            "csrf_token" => form.csrf_token = Some(text(field, &mut read, limit).await?),
             "kind" => form.kind = text(field, &mut read, limit).await?,
             "import_name" => form.name = text(field, &mut read, limit).await?,
             "file" => {
@@ -176,6 +187,23 @@ async fn read_form(
         }
     }
     Ok(form)
+}
+
+/// The form's first field if it is the CSRF token, reading no more than a token can be long.
+async fn first_token(multipart: &mut Multipart) -> Option<String> {
+    const MAX_TOKEN_BYTES: usize = 128;
+    let mut field = multipart.next_field().await.ok()??;
+    if field.name() != Some(csrf::FIELD) {
+        return None;
+    }
+    let mut token = Vec::new();
+    while let Some(chunk) = field.chunk().await.ok()? {
+        token.extend_from_slice(&chunk);
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+    }
+    String::from_utf8(token).ok()
 }
 
 fn unreadable(error: axum::extract::multipart::MultipartError) -> Refused {
@@ -200,8 +228,12 @@ async fn bytes(mut field: Field<'_>, read: &mut usize, limit: usize) -> Result<V
 
 async fn text(field: Field<'_>, read: &mut usize, limit: usize) -> Result<String, Refused> {
     let data = bytes(field, read, limit).await?;
-    String::from_utf8(data)
-        .map_err(|_| PageError::BadRequest("a form field is not UTF-8 text".to_owned()).into())
+    let text = String::from_utf8(data)
+        .map_err(|_| PageError::BadRequest("a form field is not UTF-8 text".to_owned()))?;
+    if text.contains('\0') {
+        return Err(PageError::BadRequest(format!("A form field {NUL_MESSAGE}.")).into());
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -79,3 +79,67 @@ async fn every_endpoint_with_another_workspaces_key_is_a_404_and_changes_nothing
     );
     assert_ne!(owner.workspace, intruder.workspace);
 }
+
+/// `example(name, path)` with `id` set.
+fn with_id(id: &str, name: &str) -> Value {
+    let mut example = example(name, "/x");
+    example["id"] = json!(id);
+    example
+}
+
+#[tokio::test]
+async fn a_replace_all_with_another_workspaces_example_id_is_like_one_with_an_unknown_id() {
+    let app = TestApp::start().await;
+    let owner = app.sign_up("owner@example.com").await;
+    let intruder = app.sign_up("intruder@example.com").await;
+    let owners_mock = app.create_mock(&owner.key, json!({"name": "Orders"})).await;
+    let taken = app
+        .add_example(&owner.key, &owners_mock, example("a", "/a"))
+        .await;
+    let owners_examples = format!("/api/v1/mocks/{owners_mock}/examples");
+    let (_, before) = app.get(&owners_examples, &owner.key).await;
+
+    let mock = app
+        .create_mock(&intruder.key, json!({"name": "Mine"}))
+        .await;
+    let path = format!("/api/v1/mocks/{mock}/examples");
+    let unknown = "01a1fdf7-0000-7000-8000-000000000000";
+    let mut answers = Vec::new();
+    for id in [taken.as_str(), unknown] {
+        let (status, list) = app
+            .call(
+                Method::PUT,
+                &path,
+                Some(&intruder.key),
+                Some(json!([with_id(id, "given")])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let new_id = list[0]["id"].as_str().unwrap().to_owned();
+        assert_ne!(new_id, id, "a new id, not the one given");
+        answers.push((
+            status,
+            list.as_array().unwrap().len(),
+            list[0]["name"].clone(),
+        ));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "indistinguishable from an unknown id"
+    );
+
+    let (_, after) = app.get(&owners_examples, &owner.key).await;
+    assert_eq!(before, after, "the owner's example is untouched");
+    // The mock's own ids are still kept.
+    let (_, listed) = app.get(&path, &intruder.key).await;
+    let own = listed[0]["id"].as_str().unwrap().to_owned();
+    let (_, again) = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&intruder.key),
+            Some(json!([with_id(&own, "renamed")])),
+        )
+        .await;
+    assert_eq!(again[0]["id"], own.as_str());
+}

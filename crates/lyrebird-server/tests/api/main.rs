@@ -7,5 +7,6 @@ mod examples;
 mod isolation;
 mod keys;
 mod mocks;
+mod nul;
 mod openapi;
 mod support;
