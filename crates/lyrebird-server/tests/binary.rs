@@ -27,6 +27,16 @@ impl DataDir {
         Self(dir)
     }
 
+    /// Waits for the postmaster `pid` to end, and checks that it removed its pid file: a clean
+    /// stop, not a crash.
+    fn assert_stopped(&self, pid: u32) {
+        wait_until_dead(pid);
+        assert!(
+            self.postmaster_pid().is_none(),
+            "PostgreSQL stopped cleanly"
+        );
+    }
+
     fn postmaster_pid(&self) -> Option<u32> {
         let text = std::fs::read_to_string(self.0.join("postgres/postmaster.pid")).ok()?;
         text.lines().next()?.trim().parse().ok()
@@ -499,11 +509,7 @@ async fn the_embedded_cluster_starts_survives_a_killed_server_and_stops_on_sigin
     assert!(message.contains("in use by another lyrebird"), "{message}");
 
     assert!(server.interrupt().success());
-    wait_until_dead(postmaster);
-    assert!(
-        data.postmaster_pid().is_none(),
-        "PostgreSQL stopped cleanly"
-    );
+    data.assert_stopped(postmaster);
 }
 
 #[tokio::test]
@@ -799,11 +805,7 @@ async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call
         "stopping took {:?}",
         interrupted.elapsed()
     );
-    wait_until_dead(restarted);
-    assert!(
-        data.postmaster_pid().is_none(),
-        "PostgreSQL stopped cleanly"
-    );
+    data.assert_stopped(restarted);
 }
 
 #[tokio::test]

@@ -388,26 +388,34 @@ async fn past_the_bytes_of_a_workspace_or_of_all_a_callback_is_recorded_as_not_s
         vec![waiting("/a"), waiting("/b"), waiting("/c")],
     );
     let refused = result_of(call, &mut results).await;
-    assert_eq!(refused.url, receiver.url("/c"));
-    let error = refused.error.expect("refused");
-    assert!(
-        error.starts_with("not sent: the workspace's callbacks waiting already hold ")
-            && error.ends_with(" of 2000 bytes"),
-        "{error}"
+    assert_refused(
+        &refused,
+        &receiver.url("/c"),
+        "not sent: the workspace's callbacks waiting already hold ",
+        " of 2000 bytes",
     );
     // Another workspace has room of its own, up to what all may hold.
     callbacks.enqueue(other, call, vec![waiting("/d"), waiting("/e")]);
     let refused = result_of(call, &mut results).await;
-    assert_eq!(refused.url, receiver.url("/e"));
-    let error = refused.error.expect("refused");
-    assert!(
-        error.starts_with("not sent: the callbacks waiting already hold ")
-            && error.ends_with(" of 3000 bytes"),
-        "{error}"
+    assert_refused(
+        &refused,
+        &receiver.url("/e"),
+        "not sent: the callbacks waiting already hold ",
+        " of 3000 bytes",
     );
     assert!(
         results.try_recv().is_err(),
         "the others wait out their delay"
+    );
+}
+
+/// `result` is the callback to `url`, not sent, for the reason that starts and ends so.
+fn assert_refused(result: &CallbackResult, url: &str, starts: &str, ends: &str) {
+    assert_eq!(result.url, url);
+    let error = result.error.as_deref().expect("refused");
+    assert!(
+        error.starts_with(starts) && error.ends_with(ends),
+        "{error}"
     );
 }
 
