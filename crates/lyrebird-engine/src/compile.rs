@@ -2,7 +2,8 @@
 //! response prepared once, so that serving a request only compares.
 //!
 //! [`validate_example`] is the same compilation with its result thrown away: the admin API calls
-//! it before saving, so an example that is saved always compiles.
+//! it before saving, with the mock's environment (which `{{variables}}` in paths resolve from),
+//! so an example that is saved always compiles.
 
 use std::collections::BTreeMap;
 
@@ -44,7 +45,12 @@ pub(crate) struct CompiledExample {
 /// Checks an example the way compiling it would, naming each problem's field, and that it holds
 /// no NUL, which the database cannot store ([`crate::storable`]): values decoded from a file
 /// (percent-encoded queries, base64 bodies) can hold one that the file's text did not show.
-pub fn validate_example(example: &Example) -> Result<(), Vec<ValidationError>> {
+/// `env` is the mock's environment: a path that is within its limit as written may not be once
+/// its variables are resolved.
+pub fn validate_example(
+    example: &Example,
+    env: &BTreeMap<String, String>,
+) -> Result<(), Vec<ValidationError>> {
     // An example serializes to JSON whatever it holds: it was made from JSON.
     if let Some(field) = serde_json::to_value(example)
         .ok()
@@ -53,7 +59,7 @@ pub fn validate_example(example: &Example) -> Result<(), Vec<ValidationError>> {
     {
         return Err(vec![ValidationError::new(field, storable::NUL_MESSAGE)]);
     }
-    CompiledExample::compile(Uuid::nil(), example, &BTreeMap::new()).map(drop)
+    CompiledExample::compile(Uuid::nil(), example, env).map(drop)
 }
 
 impl CompiledExample {

@@ -85,7 +85,7 @@ mod tests {
             "request": {"path": "/a", "query": {"q": "x\u{0}"}},
         }))
         .unwrap();
-        let errors = crate::validate_example(&example).unwrap_err();
+        let errors = crate::validate_example(&example, &Default::default()).unwrap_err();
         assert_eq!(errors[0].field, "request.query.q");
         assert_eq!(errors[0].message, NUL_MESSAGE);
     }

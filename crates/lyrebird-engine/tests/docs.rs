@@ -50,7 +50,11 @@ fn every_json_block_of_the_format_guide_is_a_valid_example() {
     for body in examples {
         let example: Example =
             serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e} in\n{body}"));
-        assert_eq!(validate_example(&example), Ok(()), "in\n{body}");
+        assert_eq!(
+            validate_example(&example, &BTreeMap::new()),
+            Ok(()),
+            "in\n{body}"
+        );
     }
 }
 

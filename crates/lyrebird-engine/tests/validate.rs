@@ -1,6 +1,8 @@
 //! `validate_example`: what the admin API refuses to save, and the field it blames.
 
-use lyrebird_engine::{Example, ValidationError, validate_example};
+use std::collections::BTreeMap;
+
+use lyrebird_engine::{Example, MAX_PATH_BYTES, ValidationError, validate_example};
 use serde_json::json;
 
 fn example(value: serde_json::Value) -> Example {
@@ -8,7 +10,7 @@ fn example(value: serde_json::Value) -> Example {
 }
 
 fn errors(value: serde_json::Value) -> Vec<ValidationError> {
-    validate_example(&example(value)).expect_err("should be refused")
+    validate_example(&example(value), &BTreeMap::new()).expect_err("should be refused")
 }
 
 fn fields(value: serde_json::Value) -> Vec<String> {
@@ -17,20 +19,23 @@ fn fields(value: serde_json::Value) -> Vec<String> {
 
 #[test]
 fn a_complete_example_is_accepted() {
-    let accepted = validate_example(&example(json!({
-        "name": "create user",
-        "priority": 2,
-        "request": {
-            "method": "POST",
-            "path": "/users/:team?verbose=1",
-            "query": {"dry": {"matches": "true|false"}},
-            "headers": {"X-Trace": {"present": true}},
-            "cookies": {"session": "abc"},
-            "body": {"type": "json", "value": {"name": "ada"}, "mode": "contains"},
-            "expression": "method == \"POST\""
-        },
-        "response": {"status": 201, "headers": [{"name": "Location", "value": "/users/1"}], "body": {"id": 1}}
-    })));
+    let accepted = validate_example(
+        &example(json!({
+            "name": "create user",
+            "priority": 2,
+            "request": {
+                "method": "POST",
+                "path": "/users/:team?verbose=1",
+                "query": {"dry": {"matches": "true|false"}},
+                "headers": {"X-Trace": {"present": true}},
+                "cookies": {"session": "abc"},
+                "body": {"type": "json", "value": {"name": "ada"}, "mode": "contains"},
+                "expression": "method == \"POST\""
+            },
+            "response": {"status": 201, "headers": [{"name": "Location", "value": "/users/1"}], "body": {"id": 1}}
+        })),
+        &BTreeMap::new(),
+    );
     assert_eq!(accepted, Ok(()));
 }
 
@@ -156,5 +161,20 @@ fn every_problem_is_reported_at_once() {
             json!({"name": "x", "request": {"method": "", "path": "/:"}, "response": {"status": 0}})
         ),
         ["request.method", "request.path", "response.status"]
+    );
+}
+
+#[test]
+fn a_path_is_checked_with_the_environment_it_will_be_served_with() {
+    let example = example(json!({"name": "long", "request": {"path": "/{{a}}/{{a}}/{{a}}"}}));
+    let small = BTreeMap::from([("a".to_owned(), "x".repeat(100))]);
+    assert_eq!(validate_example(&example, &small), Ok(()));
+    let large = BTreeMap::from([("a".to_owned(), "x".repeat(MAX_PATH_BYTES / 2))]);
+    let errors = validate_example(&example, &large).expect_err("too long once resolved");
+    assert_eq!(errors[0].field, "request.path");
+    assert!(
+        errors[0].message.contains("once the environment"),
+        "{}",
+        errors[0].message
     );
 }

@@ -79,7 +79,9 @@ pub fn import(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
         };
         if examples.contains(&example) {
             counts.duplicates += 1;
-        } else if let Some(example) = crate::accepted(example, &location, &mut warnings) {
+        } else if let Some(example) =
+            crate::accepted(example, &location, &BTreeMap::new(), &mut warnings)
+        {
             examples.push(example);
         } else {
             counts.without_examples += 1;

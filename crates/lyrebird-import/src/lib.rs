@@ -78,6 +78,26 @@ pub struct ImportedMock {
     pub counts: Counts,
 }
 
+impl ImportedMock {
+    /// Leaves out, with a warning, each example the engine would not compile with the mock's own
+    /// environment: most importers check examples before the environment is known, and a path
+    /// within its limit as written may not be once the file's variables are put in.
+    pub fn keep_compilable(&mut self) {
+        let (env, warnings) = (&self.environment, &mut self.warnings);
+        self.examples = std::mem::take(&mut self.examples)
+            .into_iter()
+            .filter_map(|example| {
+                if !example.request.path.contains("{{") {
+                    return Some(example);
+                }
+                let location = [example.name.clone()];
+                accepted(example, &location, env, warnings)
+            })
+            .collect();
+        self.counts.examples = self.examples.len();
+    }
+}
+
 /// Something in the file that was left out or changed, and where it is: the folder, request and
 /// example names for Postman, the method and path for OpenAPI and HAR.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -107,12 +127,14 @@ impl fmt::Display for Warning {
 
 /// The example if the engine accepts it; otherwise a warning naming what the engine refused, so
 /// that a file with one odd request still imports and nothing unsaveable is handed on.
+/// `env` is the mock's environment, which `{{variables}}` in paths resolve from.
 pub(crate) fn accepted(
     example: Example,
     location: &[String],
+    env: &BTreeMap<String, String>,
     warnings: &mut Vec<Warning>,
 ) -> Option<Example> {
-    match lyrebird_engine::validate_example(&example) {
+    match lyrebird_engine::validate_example(&example, env) {
         Ok(()) => Some(example),
         Err(errors) => {
             let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();

@@ -68,17 +68,30 @@ pub fn import_native(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
     }
     let mock: NativeMock = serde_json::from_value(document)
         .map_err(|error| ImportError::invalid("the Lyrebird document", error.to_string()))?;
+    lyrebird_engine::check_environment(&mock.environment)
+        .map_err(|message| ImportError::invalid("environment", message))?;
+    let requests = mock.examples.len();
+    let mut warnings = Vec::new();
+    let examples: Vec<Example> = mock
+        .examples
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, example)| {
+            let location = [format!("examples[{index}]"), example.name.clone()];
+            crate::accepted(example, &location, &mock.environment, &mut warnings)
+        })
+        .collect();
     let counts = Counts {
-        requests: mock.examples.len(),
-        examples: mock.examples.len(),
+        requests,
+        examples: examples.len(),
         ..Counts::default()
     };
     Ok(ImportedMock {
         name: mock.name,
-        examples: mock.examples,
+        examples,
         environment: mock.environment,
         settings: mock.settings,
-        warnings: Vec::new(),
+        warnings,
         counts,
     })
 }
@@ -101,7 +114,7 @@ mod tests {
                     value: json!({"b": [1, 2], "a": null}),
                     mode: JsonMode::Contains,
                 },
-                expression: Some("request.method == \"POST\"".to_owned()),
+                expression: Some("method == \"POST\"".to_owned()),
                 ..RequestPattern::default()
             },
             response: ResponseSpec {
@@ -132,6 +145,7 @@ mod tests {
         assert_eq!(imported.name, mock.name);
         assert_eq!(imported.settings, mock.settings);
         assert_eq!(imported.environment, mock.environment);
+        assert_eq!(imported.warnings, []);
         assert_eq!(imported.examples, mock.examples);
     }
 

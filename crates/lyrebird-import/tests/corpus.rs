@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use lyrebird_engine::{BodyMatch, Example, SelectionMode, ValueMatch, ValueRule, validate_example};
 use lyrebird_import::{Counts, ImportedMock};
 
@@ -26,7 +28,7 @@ fn find<'a>(mock: &'a ImportedMock, name: &str) -> &'a Example {
 
 fn assert_valid(mock: &ImportedMock) {
     for example in &mock.examples {
-        if let Err(errors) = validate_example(example) {
+        if let Err(errors) = validate_example(example, &BTreeMap::new()) {
             panic!("{} / {}: {errors:?}", mock.name, example.name);
         }
     }

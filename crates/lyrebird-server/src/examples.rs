@@ -5,9 +5,9 @@
 //! fields the API adds beside it: `id`, `position`, `created_at`, `updated_at`. Those are
 //! read-only and ignored on input, except `id` in a replace-all, where it keeps an example's id,
 //! so a list fetched with `GET` can be `PUT` back as it is (export, import, mocks kept in git).
-//! Every example is checked by the engine before it is saved.
+//! Every example is checked by the engine before it is saved, against the mock's environment.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use axum::Json;
 use axum::extract::State;
@@ -70,8 +70,21 @@ impl From<StoredExample> for ExampleView {
 #[schema(value_type = Object)]
 pub struct ExampleDocument(Value);
 
-/// Reads an example document: its id if it has one, and the example, checked by the engine.
-fn read_example(document: ExampleDocument) -> Result<(Option<ExampleId>, Example), ApiError> {
+/// The environment of one of the workspace's mocks, which its examples are checked against.
+async fn environment(
+    state: &AppState,
+    admin: &Admin,
+    mock: MockId,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    Ok(state.store.mock(&admin.workspace, mock).await?.environment)
+}
+
+/// Reads an example document: its id if it has one, and the example, checked by the engine
+/// against the mock's environment.
+fn read_example(
+    document: ExampleDocument,
+    env: &BTreeMap<String, String>,
+) -> Result<(Option<ExampleId>, Example), ApiError> {
     let Value::Object(mut object) = document.0 else {
         return Err(ApiError::invalid(".", "an example is a JSON object"));
     };
@@ -83,7 +96,7 @@ fn read_example(document: ExampleDocument) -> Result<(Option<ExampleId>, Example
         object.remove(field);
     }
     let example: Example = from_value(Value::Object(object))?;
-    lyrebird_engine::validate_example(&example).map_err(ApiError::InvalidExample)?;
+    lyrebird_engine::validate_example(&example, env).map_err(ApiError::InvalidExample)?;
     Ok((id, example))
 }
 
@@ -123,7 +136,8 @@ async fn add_example(
     ApiPath(mock): ApiPath<MockId>,
     ApiJson(document): ApiJson<ExampleDocument>,
 ) -> Result<(StatusCode, Json<ExampleView>), ApiError> {
-    let (_, example) = read_example(document)?;
+    let env = environment(&state, &admin, mock).await?;
+    let (_, example) = read_example(document, &env)?;
     let stored = state
         .store
         .add_example(&admin.workspace, mock, &example)
@@ -150,13 +164,14 @@ async fn replace_examples(
     ApiPath(mock): ApiPath<MockId>,
     ApiJson(documents): ApiJson<Vec<ExampleDocument>>,
 ) -> Result<Json<Vec<ExampleView>>, ApiError> {
+    let env = environment(&state, &admin, mock).await?;
     let mut seen = HashSet::new();
     let examples = documents
         .into_iter()
         .enumerate()
         .map(|(index, document)| {
             let place = format!("[{index}]");
-            let (id, example) = read_example(document).map_err(|e| e.within(&place))?;
+            let (id, example) = read_example(document, &env).map_err(|e| e.within(&place))?;
             if id.is_some_and(|id| !seen.insert(id)) {
                 return Err(ApiError::invalid(
                     format!("{place}.id"),
@@ -215,7 +230,8 @@ async fn replace_example(
     ApiPath((mock, id)): ApiPath<(MockId, ExampleId)>,
     ApiJson(document): ApiJson<ExampleDocument>,
 ) -> Result<Json<ExampleView>, ApiError> {
-    let (_, example) = read_example(document)?;
+    let env = environment(&state, &admin, mock).await?;
+    let (_, example) = read_example(document, &env)?;
     let stored = state
         .store
         .replace_example(&admin.workspace, mock, id, &example)

@@ -34,7 +34,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, ApiPath, ApiQuery};
-use crate::mocks::{MAX_NAME_CHARS, MockView, bounded};
+use crate::mocks::{MAX_NAME_CHARS, MockView, bounded, check_environment_with};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -260,7 +260,7 @@ async fn import(
                 }
                 draft.settings = settings;
                 merge_environment(&mut draft.environment, environment, format);
-                Ok::<(), ApiError>(())
+                check_environment_with(&draft.environment, examples.iter().map(|(_, e)| e))
             };
             let (mock, _) = state
                 .store
@@ -387,7 +387,9 @@ pub(crate) async fn run_importer(
     let running = Running::take(workspace)?;
     let imported = tokio::task::spawn_blocking(move || {
         let _running = running;
-        import_file(format, &upload)
+        let mut imported = import_file(format, &upload)?;
+        imported.keep_compilable();
+        Ok::<_, ImportError>(imported)
     })
     .await
     .map_err(|error| ApiError::Internal(error.into()))?;

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use lyrebird_engine::{Example, MatchSettings, RequestPattern, ResponseSpec, SelectionMode};
-use lyrebird_store::{Delay, Mock, MockDraft, MockId};
+use lyrebird_store::{Delay, Mock, MockDraft, MockId, Store, Workspace};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -125,6 +125,27 @@ where
 }
 
 impl MockFields {
+    /// Saves the given fields to one of the workspace's mocks. A new environment is checked
+    /// against the mock's examples in the same transaction's edit: one whose values would make
+    /// an example's path too long is refused, rather than leaving a mock that cannot be served.
+    pub(crate) async fn save(
+        self,
+        store: &Store,
+        workspace: &Workspace,
+        id: MockId,
+    ) -> Result<Mock, ApiError> {
+        let examples = match self.environment {
+            Some(_) => store.list_examples(workspace, id).await?,
+            None => Vec::new(),
+        };
+        store
+            .update_mock(workspace, id, |draft| {
+                self.apply(draft)?;
+                check_environment_with(&draft.environment, examples.iter().map(|e| &e.example))
+            })
+            .await
+    }
+
     /// Checks the given fields and writes them into `draft`.
     pub(crate) fn apply(self, draft: &mut MockDraft) -> Result<(), ApiError> {
         if let Some(name) = self.name {
@@ -169,6 +190,31 @@ impl MockFields {
     }
 }
 
+/// Refuses an environment that some of `examples` would not compile with (only paths name its
+/// variables), naming the first such example by its position.
+pub(crate) fn check_environment_with<'a>(
+    env: &BTreeMap<String, String>,
+    examples: impl IntoIterator<Item = &'a Example>,
+) -> Result<(), ApiError> {
+    for (position, example) in examples.into_iter().enumerate() {
+        if !example.request.path.contains("{{") {
+            continue;
+        }
+        if let Err(errors) = lyrebird_engine::validate_example(example, env) {
+            let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return Err(ApiError::invalid(
+                "environment",
+                format!(
+                    "example {position} ({}) would not compile with this environment: {}",
+                    example.name,
+                    reasons.join("; ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The text trimmed, refused when empty or longer than `max` characters.
 pub(crate) fn bounded(field: &str, text: &str, max: usize) -> Result<String, ApiError> {
     let text = text.trim();
@@ -189,7 +235,7 @@ fn check_fallback(response: &ResponseSpec) -> Result<(), ApiError> {
         request: RequestPattern::default(),
         response: response.clone(),
     };
-    lyrebird_engine::validate_example(&example).map_err(|errors| {
+    lyrebird_engine::validate_example(&example, &BTreeMap::new()).map_err(|errors| {
         ApiError::InvalidExample(
             errors
                 .into_iter()
@@ -285,10 +331,7 @@ async fn update_mock(
     ApiPath(id): ApiPath<MockId>,
     ApiJson(fields): ApiJson<MockFields>,
 ) -> Result<Json<MockView>, ApiError> {
-    let mock = state
-        .store
-        .update_mock(&admin.workspace, id, |draft| fields.apply(draft))
-        .await?;
+    let mock = fields.save(&state.store, &admin.workspace, id).await?;
     Ok(Json(MockView::new(mock, &state.settings)))
 }
 

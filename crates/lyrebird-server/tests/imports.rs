@@ -461,6 +461,94 @@ async fn a_native_export_imports_as_exactly_the_same_mock() {
     }
 }
 
+/// A native document is checked like the other formats: an example the engine refuses, here a
+/// broken template and a path too long once the document's own environment is put in, is left
+/// out with a warning; importing into a mock whose variables would break it is refused.
+#[tokio::test]
+async fn examples_that_would_not_compile_in_their_mock_are_left_out_or_refused() {
+    let db = TestDatabase::new().await;
+    let server = start(&db);
+    let user = server.sign_up("native-checks@example.com").await;
+    let example = |name: &str, path: &str, body: &str| json!({"name": name, "request": {"path": path}, "response": {"status": 200, "body": body, "template": true}});
+    let document = json!({
+        "lyrebird": 1,
+        "name": "checked",
+        "environment": {"a": "x".repeat(3_000), "b": "ok"},
+        "examples": [
+            example("good", "/{{b}}", "fine"),
+            example("broken template", "/t", "{{ unclosed"),
+            example("too long", "/{{a}}/{{a}}/{{a}}", "never"),
+        ],
+    });
+    let answer = import(
+        &server,
+        &user.key,
+        "native",
+        document.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(answer["counts"]["examples"], 1, "{answer}");
+    let warnings: Vec<&str> = answer["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["location"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        warnings,
+        ["examples[1] / broken template", "examples[2] / too long"],
+        "{answer}"
+    );
+    let mock = answer["mock"]["id"].as_str().unwrap();
+    let answered = server
+        .client
+        .get(server.url(&format!("/m/{mock}/ok")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.text().await.unwrap(), "fine");
+
+    // Into an existing mock: the file's `{{a}}` path with the mock's own long `a`.
+    let target = server
+        .api(
+            Method::POST,
+            "/api/v1/mocks",
+            &user.key,
+            Some(json!({"name": "target", "environment": {"a": "y".repeat(3_000)}})),
+        )
+        .await
+        .1;
+    let target = target["id"].as_str().unwrap();
+    let url = json!({"raw": "https://api.test/{{a}}/{{a}}/{{a}}"});
+    let collection = json!({
+        "info": {"name": "c", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+        "item": [{
+            "name": "r",
+            "request": {"method": "GET", "url": url},
+            "response": [{"name": "ok", "originalRequest": {"method": "GET", "url": url}, "code": 200, "body": "x"}],
+        }],
+    });
+    let (status, refused) = upload(
+        &server,
+        &user.key,
+        "postman",
+        &format!("?mock={target}"),
+        collection.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["field"], "environment", "{refused}");
+    let (_, examples) = server
+        .api(
+            Method::GET,
+            &format!("/api/v1/mocks/{target}/examples"),
+            &user.key,
+            None,
+        )
+        .await;
+    assert_eq!(examples, json!([]), "nothing was written");
+}
+
 #[tokio::test]
 async fn a_postman_export_imports_back_with_equal_examples() {
     let db = TestDatabase::new().await;

@@ -235,7 +235,7 @@ impl<'a> Importer<'a> {
             let built = build_example(name, &method, path, example, request_side);
             let mut at = location.clone();
             at.extend([built.response.status.to_string(), built.name.clone()]);
-            if let Some(built) = crate::accepted(built, &at, &mut self.warnings) {
+            if let Some(built) = crate::accepted(built, &at, &BTreeMap::new(), &mut self.warnings) {
                 self.counts.generated += usize::from(is_generated);
                 self.examples.push((label.clone(), authored, built));
             }

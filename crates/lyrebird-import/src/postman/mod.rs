@@ -228,7 +228,9 @@ impl Importer {
                 request: self.pattern(request, &literal, keep_body, location),
                 response: self.response(response, location),
             };
-            if let Some(example) = crate::accepted(example, location, &mut self.warnings) {
+            if let Some(example) =
+                crate::accepted(example, location, &BTreeMap::new(), &mut self.warnings)
+            {
                 self.examples.push(example);
             }
             location.pop();

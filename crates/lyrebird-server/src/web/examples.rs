@@ -431,10 +431,14 @@ fn editor_field(field: &str) -> &'static str {
         .unwrap_or("example")
 }
 
-/// Checks the example as the API does: the engine's validation, errors placed on the editor's
-/// fields. In JSON mode every error belongs to the JSON text area.
-fn validate(example: &Example, json_mode: bool) -> Result<(), BTreeMap<String, String>> {
-    let Err(errors) = lyrebird_engine::validate_example(example) else {
+/// Checks the example as the API does: the engine's validation with the mock's environment,
+/// errors placed on the editor's fields. In JSON mode every error belongs to the JSON text area.
+fn validate(
+    example: &Example,
+    env: &BTreeMap<String, String>,
+    json_mode: bool,
+) -> Result<(), BTreeMap<String, String>> {
+    let Err(errors) = lyrebird_engine::validate_example(example, env) else {
         return Ok(());
     };
     let by_field = field_errors(ApiError::InvalidExample(errors)).unwrap_or_default();
@@ -563,9 +567,10 @@ async fn save(
     example_id: Option<ExampleId>,
     form: ExampleForm,
 ) -> Result<Response, PageError> {
-    let checked = form
-        .example()
-        .and_then(|example| validate(&example, form.mode == "json").map(|()| example));
+    let mock = own_mock(state, &session.workspace, mock_id).await?;
+    let checked = form.example().and_then(|example| {
+        validate(&example, &mock.environment, form.mode == "json").map(|()| example)
+    });
     let errors = match checked {
         Ok(example) => {
             let store = &state.store;
@@ -591,7 +596,6 @@ async fn save(
         }
         Err(errors) => errors,
     };
-    let mock = own_mock(state, &session.workspace, mock_id).await?;
     editor(
         state,
         session,
@@ -683,7 +687,7 @@ mod tests {
             ..form()
         };
         let example = form.example().unwrap();
-        let errors = validate(&example, false).unwrap_err();
+        let errors = validate(&example, &BTreeMap::new(), false).unwrap_err();
         assert!(errors["response.body"].contains("line 2"), "{errors:?}");
     }
 

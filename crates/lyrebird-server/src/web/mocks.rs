@@ -415,10 +415,7 @@ async fn save_settings(
     let errors = match form.fields() {
         Err(errors) => errors,
         Ok(fields) => {
-            let saved = state
-                .store
-                .update_mock(&session.workspace, id, |draft| fields.apply(draft))
-                .await;
+            let saved = fields.save(&state.store, &session.workspace, id).await;
             match saved {
                 Ok(mock) => {
                     return Ok(redirect_with(

@@ -181,3 +181,83 @@ async fn examples_of_a_missing_mock_or_with_a_malformed_id_are_not_found() {
         error_of(status, &body, StatusCode::NOT_FOUND, "not_found");
     }
 }
+
+#[tokio::test]
+async fn examples_and_environments_are_checked_against_each_other_before_they_are_saved() {
+    let app = TestApp::start().await;
+    let user = app.sign_up("env@example.com").await;
+    let long = "x".repeat(3_000);
+    let mock = app
+        .create_mock(
+            &user.key,
+            json!({"name": "Env", "environment": {"a": long, "b": "short"}}),
+        )
+        .await;
+    let examples = format!("/api/v1/mocks/{mock}/examples");
+
+    // Three times 3,000 bytes once `{{a}}` is put in: past the 8 KiB a path may have.
+    let (status, body) = app
+        .post(&examples, &user.key, example("long", "/{{a}}/{{a}}/{{a}}"))
+        .await;
+    let error = error_of(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_example",
+    );
+    assert_eq!(error["field"], "request.path", "{body}");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &examples,
+            Some(&user.key),
+            Some(json!([example("long", "/{{a}}/{{a}}/{{a}}")])),
+        )
+        .await;
+    error_of(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_example",
+    );
+
+    // The same path with a short value is fine; then the environment may not make it too long.
+    let id = app
+        .add_example(&user.key, &mock, example("short", "/{{b}}/{{b}}/{{b}}"))
+        .await;
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/mocks/{mock}"),
+            Some(&user.key),
+            Some(json!({"environment": {"b": "y".repeat(3_000)}})),
+        )
+        .await;
+    let error = error_of(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(error["field"], "environment", "{body}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("example 0 (short) would not compile with this environment"),
+        "{body}"
+    );
+
+    // Nothing was written: the mock keeps its environment and answers.
+    let (_, read) = app.get(&format!("/api/v1/mocks/{mock}"), &user.key).await;
+    assert_eq!(read["environment"]["b"], "short");
+    let (status, tried) = app
+        .post(
+            &format!("/api/v1/mocks/{mock}/try"),
+            &user.key,
+            json!({"method": "GET", "path": "/short/short/short"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tried}");
+    assert_eq!(tried["example"]["id"], id.as_str(), "{tried}");
+}
