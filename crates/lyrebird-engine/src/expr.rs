@@ -28,6 +28,10 @@ pub const MAX_OPERATIONS: u64 = 20_000;
 /// for seconds; this bounds every kind of work. It is wall-clock time, so it is generous: an
 /// ordinary condition takes microseconds, and a busy machine may pause a thread for a while.
 pub const MAX_EVAL_TIME: Duration = Duration::from_millis(50);
+/// The longest all the expressions of one request may run together, from the first one's
+/// start: without it a mock whose many examples each hold a costly expression would cost one
+/// request their number times [`MAX_EVAL_TIME`]. Expressions left once it is spent fail.
+pub const MAX_REQUEST_EVAL_TIME: Duration = Duration::from_millis(100);
 /// Nested function calls, for scripts that define recursive functions.
 pub const MAX_CALL_LEVELS: usize = 16;
 /// Longest string an expression may build: room for real bodies, none for doubling loops.
@@ -51,6 +55,34 @@ thread_local! {
     /// When the evaluation running on this thread must stop ([`MAX_EVAL_TIME`]). Evaluations
     /// are synchronous, so one thread runs one at a time.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The shared time of the request being matched on this thread ([`RequestBudget`]).
+    static REQUEST: Cell<RequestClock> = const { Cell::new(RequestClock::Off) };
+}
+
+#[derive(Debug, Clone, Copy)]
+enum RequestClock {
+    /// No request is being matched: each evaluation has only its own limit.
+    Off,
+    /// A request is being matched and no expression has run yet, so the clock has not been read.
+    Armed,
+    /// When the request's expression time ends.
+    Until(Instant),
+}
+
+/// While it lives, the expressions evaluated on this thread share [`MAX_REQUEST_EVAL_TIME`].
+/// Starting one reads no clock: a request without expressions pays nothing for it.
+pub(crate) struct RequestBudget(RequestClock);
+
+impl RequestBudget {
+    pub(crate) fn start() -> Self {
+        Self(REQUEST.replace(RequestClock::Armed))
+    }
+}
+
+impl Drop for RequestBudget {
+    fn drop(&mut self) {
+        REQUEST.set(self.0);
+    }
 }
 
 /// What the engine's progress callback ends an evaluation with when its time is up.
@@ -130,13 +162,33 @@ impl Expression {
                 scope.push_dynamic(*name, input_value(bit, request));
             }
         }
-        DEADLINE.set(Some(Instant::now() + MAX_EVAL_TIME));
-        let value = ENGINE.eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast);
+        let now = Instant::now();
+        let request_ends = match REQUEST.get() {
+            RequestClock::Off => None,
+            RequestClock::Armed => {
+                let ends = now + MAX_REQUEST_EVAL_TIME;
+                REQUEST.set(RequestClock::Until(ends));
+                Some(ends)
+            }
+            RequestClock::Until(ends) => Some(ends),
+        };
+        let own_end = now + MAX_EVAL_TIME;
+        let deadline = request_ends.map_or(own_end, |ends| ends.min(own_end));
+        DEADLINE.set(Some(deadline));
+        let value = if now >= deadline {
+            Err(EvalAltResult::ErrorTerminated(Dynamic::UNIT, rhai::Position::NONE).into())
+        } else {
+            ENGINE.eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast)
+        };
         DEADLINE.set(None);
         let value = value.map_err(|error| match *error {
             EvalAltResult::ErrorTooManyOperations(_) => {
                 format!("operation limit of {MAX_OPERATIONS} reached")
             }
+            EvalAltResult::ErrorTerminated(..) if deadline < own_end => format!(
+                "the request's expression time of {} ms was spent",
+                MAX_REQUEST_EVAL_TIME.as_millis()
+            ),
             EvalAltResult::ErrorTerminated(..) => {
                 format!("time limit of {} ms reached", MAX_EVAL_TIME.as_millis())
             }

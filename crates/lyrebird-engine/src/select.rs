@@ -135,6 +135,7 @@ impl CompiledMock {
 
     /// Picks the example that answers `request`, or explains why none does.
     pub fn select(&self, request: &Request) -> Selection {
+        let _budget = crate::expr::RequestBudget::start();
         match &self.index {
             Index::Rules(index) => rules::select(self, index, request),
             Index::Postman(index) => postman::select(self, index, request),

@@ -325,3 +325,47 @@ fn a_mock_without_examples_explains_with_no_near_misses() {
             .is_empty()
     );
 }
+
+/// The expressions of one request share a time budget: two that each run to their own limit
+/// spend it, and the next example's expression, however cheap, is not run; the explanation says
+/// why.
+#[test]
+fn the_expressions_of_one_request_share_one_time_budget() {
+    let costly = format!(
+        "let s = path; while s.len() * 4 <= {} {{ s += s; }} while path != \"\" {{ let t = s + s; }} true",
+        lyrebird_engine::expr::MAX_STRING_BYTES
+    );
+    let mock = mock(&[
+        ("slow 1", json!({"path": "/a", "expression": costly})),
+        ("slow 2", json!({"path": "/a", "expression": costly})),
+        (
+            "cheap",
+            json!({"path": "/a", "expression": "path == \"/a\""}),
+        ),
+    ]);
+    let request = Request::from_url("GET", "/a", &[], "");
+    let found = explanation(&mock, &request);
+    let cheap = found
+        .near_misses
+        .iter()
+        .find(|miss| miss.name == "cheap")
+        .expect("the cheap example is among the near misses");
+    let spent = format!(
+        "expression: the request's expression time of {} ms was spent",
+        lyrebird_engine::expr::MAX_REQUEST_EVAL_TIME.as_millis()
+    );
+    assert_eq!(cheap.message, spent);
+
+    // The budget is the request's: the next request starts with all of it.
+    let cheap_alone = mock_in(
+        SelectionMode::Rules,
+        &[(
+            "cheap",
+            json!({"path": "/a", "expression": "path == \"/a\""}),
+        )],
+    );
+    assert!(matches!(
+        cheap_alone.select(&request),
+        Selection::Matched(_)
+    ));
+}
