@@ -16,7 +16,6 @@
 //! `?name=` renames.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -34,6 +33,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, ApiPath, ApiQuery};
+use crate::gate::Gate;
 use crate::mocks::{MAX_NAME_CHARS, MockView, bounded, check_environment_with};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -339,52 +339,24 @@ fn name_from_file(name: &str, format: Format) -> String {
     .to_owned()
 }
 
-/// Imports under way in this process, by workspace: one at a time for a workspace, and no more
-/// in all than the machine has cores, so a tenant uploading in a loop holds one importer, not
-/// every one (an import may take seconds of CPU and tens of MiB).
-static RUNNING: Mutex<Vec<WorkspaceId>> = Mutex::new(Vec::new());
-
-/// A place among [`RUNNING`], given back when dropped.
-struct Running(WorkspaceId);
-
-impl Running {
-    fn take(workspace: WorkspaceId) -> Result<Running, ApiError> {
-        let mut running = RUNNING
-            .lock()
-            .expect("the running imports are never poisoned");
-        if running.contains(&workspace) {
-            return Err(ApiError::Busy(
-                "an import of this workspace is under way: send the next when it is done",
-            ));
-        }
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        if running.len() >= cores {
-            return Err(ApiError::Busy(
-                "the server is importing as many files as it can: try again in a moment",
-            ));
-        }
-        running.push(workspace);
-        Ok(Running(workspace))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let mut running = RUNNING
-            .lock()
-            .expect("the running imports are never poisoned");
-        running.retain(|workspace| *workspace != self.0);
-    }
-}
+/// Imports under way: one at a time for a workspace, and no more in all than the machine has
+/// cores, so a tenant uploading in a loop holds one importer, not every one (an import may take
+/// seconds of CPU and tens of MiB).
+static IMPORTS: Gate = Gate::new(
+    1,
+    1,
+    "an import of this workspace is under way: send the next when it is done",
+    "the server is importing as many files as it can: try again in a moment",
+);
 
 /// The file through its importer, for `workspace`, off the async threads (large files take a
-/// while), within [`RUNNING`]'s room.
+/// while), within [`IMPORTS`]' room.
 pub(crate) async fn run_importer(
     workspace: WorkspaceId,
     format: Format,
     upload: Upload,
 ) -> Result<ImportedMock, ApiError> {
-    let running = Running::take(workspace)?;
+    let running = IMPORTS.enter(workspace)?;
     let imported = tokio::task::spawn_blocking(move || {
         let _running = running;
         let mut imported = import_file(format, &upload)?;
@@ -632,20 +604,22 @@ mod tests {
     #[test]
     fn one_import_per_workspace_and_no_more_than_the_cores_in_all() {
         let first = WorkspaceId::generate();
-        let held = Running::take(first).expect("room");
-        let again = Running::take(first).err().expect("busy");
+        let held = IMPORTS.enter(first).expect("room");
+        let again = IMPORTS.enter(first).err().expect("busy");
         assert_eq!(
             again.to_string(),
             "an import of this workspace is under way: send the next when it is done"
         );
         drop(held);
-        let held = Running::take(first).expect("room again once the first is done");
+        let held = IMPORTS
+            .enter(first)
+            .expect("room again once the first is done");
 
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let others: Vec<_> = (1..cores)
-            .map(|_| Running::take(WorkspaceId::generate()).expect("room"))
+            .map(|_| IMPORTS.enter(WorkspaceId::generate()).expect("room"))
             .collect();
-        let full = Running::take(WorkspaceId::generate()).err().expect("full");
+        let full = IMPORTS.enter(WorkspaceId::generate()).err().expect("full");
         assert_eq!(
             full.to_string(),
             "the server is importing as many files as it can: try again in a moment"

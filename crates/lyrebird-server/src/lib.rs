@@ -23,6 +23,7 @@ mod database;
 pub mod error;
 pub mod examples;
 pub mod extract;
+mod gate;
 pub mod health;
 pub mod imports;
 pub mod keys;

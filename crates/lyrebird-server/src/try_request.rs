@@ -5,6 +5,9 @@
 //! the answer is the one a call would get, but nothing is counted against the quota, nothing is
 //! written to the call log, no key is needed for a private mock, there is no delay (it is
 //! reported), and no callback is sent. The web app's "try a request" panel calls it.
+//!
+//! A try costs what a call costs, up to a render's and a request's expressions' budgets, but
+//! spends no quota: a workspace may have two under way at once ([`TRIES`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -22,7 +25,16 @@ use crate::AppState;
 use crate::calls::CallOutcome;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, ApiJson, ApiPath};
+use crate::gate::Gate;
 use crate::runtime::{TriedAnswer, TryError};
+
+/// Tries under way: two at a time for a workspace, two per core in all.
+static TRIES: Gate = Gate::new(
+    2,
+    2,
+    "this workspace has two tries under way: send the next when one is answered",
+    "the server is trying as many requests as it can: try again in a moment",
+);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(try_request))
@@ -194,6 +206,7 @@ async fn try_request(
     ApiJson(request): ApiJson<TryRequest>,
 ) -> Result<Json<TryResult>, ApiError> {
     let request = request.into_engine_request()?;
+    let _trying = TRIES.enter(admin.workspace.id())?;
     let answer = state
         .runtime
         .try_request(admin.workspace.id(), id, request)
