@@ -27,6 +27,7 @@ mod gate;
 pub mod health;
 pub mod imports;
 pub mod keys;
+pub mod memory;
 pub mod mocks;
 pub mod openapi;
 pub mod runtime;
