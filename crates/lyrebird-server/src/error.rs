@@ -63,6 +63,10 @@ pub enum ApiError {
     /// 422: an example the engine refuses, with every problem it found.
     #[error("{}", .0.first().map(ToString::to_string).unwrap_or_default())]
     InvalidExample(Vec<ValidationError>),
+    /// 422: the write would make the mock larger than a mock may be; the message gives both
+    /// limits and the size it would have had.
+    #[error("{0}")]
+    MockTooLarge(String),
     /// 429: the same expensive work of this workspace is already under way, or the server's
     /// room for it is full; the message says which.
     #[error("{0}")]
@@ -96,7 +100,7 @@ impl ApiError {
             ApiError::Import(ImportError::NotJsonOrYaml { .. }) => StatusCode::BAD_REQUEST,
             ApiError::Import(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Invalid { .. } | ApiError::InvalidExample(_) => {
+            ApiError::Invalid { .. } | ApiError::InvalidExample(_) | ApiError::MockTooLarge(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -127,6 +131,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Invalid { .. } => "invalid_field",
             ApiError::InvalidExample(_) => "invalid_example",
+            ApiError::MockTooLarge(_) => "mock_too_large",
             ApiError::Busy(_) => "busy",
             ApiError::Unavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -260,6 +265,7 @@ impl From<StoreError> for ApiError {
                 },
                 _ => ApiError::Internal(error.into()),
             },
+            StoreError::MockTooLarge { .. } => ApiError::MockTooLarge(error.to_string()),
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 ApiError::Unavailable(error)
             }

@@ -26,6 +26,15 @@ pub enum StoreError {
     /// A block of the call log could not be written or read (docs/call-log.md, "Storage").
     #[error("call log block {block}: {reason}")]
     CallBlock { block: uuid::Uuid, reason: String },
+    /// The write would make a mock larger than a mock may be ([`crate::MAX_EXAMPLES_PER_MOCK`],
+    /// [`crate::MAX_EXAMPLE_BYTES_PER_MOCK`]); nothing was written.
+    #[error(
+        "a mock holds at most {} examples and {} MiB of them; this one would hold {examples} examples and {} MiB",
+        crate::MAX_EXAMPLES_PER_MOCK,
+        crate::MAX_EXAMPLE_BYTES_PER_MOCK >> 20,
+        (bytes + (1 << 20) - 1) >> 20
+    )]
+    MockTooLarge { examples: i64, bytes: i64 },
     /// A value could not be turned into the JSON of a column.
     #[error("JSON for {column} could not be encoded")]
     Json {

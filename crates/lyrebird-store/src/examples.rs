@@ -105,6 +105,27 @@ async fn write_examples(
     examples_of(conn, mock).await
 }
 
+/// Most examples one mock may hold: every one is compiled, and kept compiled while the mock is
+/// in the runtime's cache.
+pub const MAX_EXAMPLES_PER_MOCK: i64 = 10_000;
+/// Most bytes of examples (their JSON text) one mock may hold, for the same reason.
+pub const MAX_EXAMPLE_BYTES_PER_MOCK: i64 = 32 << 20;
+
+/// Refuses a write that leaves the mock larger than a mock may be; called before the
+/// transaction commits, so a refused write leaves nothing behind.
+async fn check_size(conn: &mut PgConnection, mock: MockId) -> Result<()> {
+    let (examples, bytes): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(bytes), 0)::bigint FROM examples WHERE mock_id = $1",
+    )
+    .bind(mock)
+    .fetch_one(conn)
+    .await?;
+    if examples > MAX_EXAMPLES_PER_MOCK || bytes > MAX_EXAMPLE_BYTES_PER_MOCK {
+        return Err(StoreError::MockTooLarge { examples, bytes });
+    }
+    Ok(())
+}
+
 impl Store {
     /// Runs `edit` on the mock's examples in a transaction that first locks the mock (and so
     /// checks it is in `workspace`) and ends by announcing the change.
@@ -117,6 +138,7 @@ impl Store {
         let mut tx = self.begin().await?;
         lock_mock(&mut tx, workspace, mock).await?;
         let outcome = edit(&mut tx).await?;
+        check_size(&mut tx, mock).await?;
         notify_mock_changed(&mut tx, mock).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -253,6 +275,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let mock = insert_mock(&mut tx, workspace, draft).await?;
         let stored = write_examples(&mut tx, mock.id, &examples).await?;
+        check_size(&mut tx, mock.id).await?;
         notify_mock_changed(&mut tx, mock.id).await?;
         tx.commit().await?;
         Ok((mock, stored))
@@ -274,6 +297,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let mock = edit_mock(&mut tx, workspace, id, edit).await?;
         let stored = write_examples(&mut tx, id, examples).await?;
+        check_size(&mut tx, id).await?;
         notify_mock_changed(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok((mock, stored))

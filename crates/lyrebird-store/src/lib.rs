@@ -36,7 +36,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 pub use accounts::{Account, Email, NewPassword, Session, SignUp, WorkspaceDetails};
 pub use error::{Result, StoreError};
-pub use examples::StoredExample;
+pub use examples::{MAX_EXAMPLE_BYTES_PER_MOCK, MAX_EXAMPLES_PER_MOCK, StoredExample};
 pub use ids::{AccountId, ExampleId, KeyId, MockId, WorkspaceId};
 pub use keys::{ApiKey, KEYS_CHANGED_CHANNEL};
 pub use mocks::{Delay, MOCK_CHANGED_CHANNEL, Mock, MockDraft};

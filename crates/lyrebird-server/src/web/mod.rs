@@ -312,7 +312,7 @@ impl From<ApiError> for PageError {
             ApiError::MalformedJson(message) | ApiError::BadRequest(message) => {
                 PageError::BadRequest(message)
             }
-            ApiError::Invalid { .. } | ApiError::InvalidExample(_) => {
+            ApiError::Invalid { .. } | ApiError::InvalidExample(_) | ApiError::MockTooLarge(_) => {
                 PageError::BadRequest(error.to_string())
             }
             other => PageError::Internal(Box::new(other)),

@@ -261,3 +261,54 @@ async fn examples_and_environments_are_checked_against_each_other_before_they_ar
     assert_eq!(status, StatusCode::OK, "{tried}");
     assert_eq!(tried["example"]["id"], id.as_str(), "{tried}");
 }
+
+/// A mock's size is bounded in examples and in their bytes as the engine reads them, however
+/// well they compress; the write that would pass a bound is refused whole.
+#[tokio::test]
+async fn a_mock_larger_than_a_mock_may_be_is_refused_and_nothing_is_written() {
+    let app = TestApp::with_body_limit(5 << 20).await;
+    let user = app.sign_up("large@example.com").await;
+    let mock = app.create_mock(&user.key, json!({"name": "Large"})).await;
+    let examples = format!("/api/v1/mocks/{mock}/examples");
+
+    let count = usize::try_from(lyrebird_store::MAX_EXAMPLES_PER_MOCK).unwrap();
+    let many: Vec<Value> = (0..=count)
+        .map(|i| example(&format!("e{i}"), &format!("/e/{i}")))
+        .collect();
+    let (status, body) = app
+        .call(Method::PUT, &examples, Some(&user.key), Some(json!(many)))
+        .await;
+    let error = error_of(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "mock_too_large",
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("this one would hold {} examples", count + 1)),
+        "{body}"
+    );
+    let (_, list) = app.get(&examples, &user.key).await;
+    assert_eq!(list, json!([]));
+
+    // Four-MiB bodies of one repeated letter: a few KiB on disk, 4 MiB each in a compiled
+    // mock. Seven fit in 32 MiB with their other fields; an eighth does not.
+    assert_eq!(lyrebird_store::MAX_EXAMPLE_BYTES_PER_MOCK, 32 << 20);
+    let big = |name: &str| json!({"name": name, "response": {"status": 200, "body": "x".repeat(4 << 20)}});
+    for i in 0..7 {
+        app.add_example(&user.key, &mock, big(&format!("big {i}")))
+            .await;
+    }
+    let (status, body) = app.post(&examples, &user.key, big("one too many")).await;
+    error_of(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "mock_too_large",
+    );
+    let (_, list) = app.get(&examples, &user.key).await;
+    assert_eq!(list.as_array().unwrap().len(), 7);
+}

@@ -29,6 +29,11 @@ pub struct User {
 
 impl TestApp {
     pub async fn start() -> Self {
+        Self::with_body_limit(MAX_BODY_BYTES).await
+    }
+
+    /// An app whose admin API takes bodies of up to `max_body_bytes`.
+    pub async fn with_body_limit(max_body_bytes: usize) -> Self {
         let db = TestDatabase::new().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -43,8 +48,8 @@ impl TestApp {
             settings: Arc::new(Settings {
                 base_host: format!("lyrebird.test:{port}"),
                 monthly_quota: 1000,
-                max_body_bytes: MAX_BODY_BYTES,
-                max_import_bytes: MAX_BODY_BYTES,
+                max_body_bytes,
+                max_import_bytes: max_body_bytes,
             }),
         };
         let server = tokio::spawn(async move {
