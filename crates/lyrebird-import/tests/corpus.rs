@@ -1,4 +1,4 @@
-//! Every file of the shared corpus imports without error, with the counts its SOURCES.md entry
+//! Every file of the corpus (`tests/corpus`) imports without error, with the counts its SOURCES.md entry
 //! leads to, every example passes the engine's validation, and each awkward case listed there
 //! comes out as `docs/import.md` says.
 

@@ -29,10 +29,10 @@ fn start(db: &TestDatabase) -> Server {
     Server::start(db, &[("LYREBIRD_MONTHLY_QUOTA", QUOTA)])
 }
 
-/// `shared/corpus/<kind>` beside the checkout (`/work/shared` here, `../shared` in CI).
+/// The importer's corpus of real files, `crates/lyrebird-import/tests/corpus/<kind>`.
 fn corpus(kind: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
+        .join("../lyrebird-import/tests/corpus")
         .join(kind);
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))

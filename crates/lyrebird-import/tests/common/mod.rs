@@ -1,4 +1,4 @@
-//! What the integration tests share: the corpus beside the checkout, and compiling an import
+//! What the integration tests share: the corpus of real files, and compiling an import
 //! into a mock the way the server does.
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
@@ -11,10 +11,10 @@ use lyrebird_engine::{CompiledMock, Example};
 use lyrebird_import::ImportedMock;
 use uuid::Uuid;
 
-/// `shared/corpus` beside the checkout (`/work/shared` here, `../shared` in CI).
+/// `tests/corpus/<kind>`: real files written by others (`tests/corpus/SOURCES.md`).
 pub fn corpus_dir(kind: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
+        .join("tests/corpus")
         .join(kind)
 }
 
