@@ -21,8 +21,8 @@
 #    Mockoon has no such setting and writes a JSON line per request, sent to a file, and no log
 #    file of its own (-X, as in its container image).
 # 4. Prints requests/s, p50, p99, server CPU per request and how busy the server kept core 0, for
-#    each, and Lyrebird's ratio to each peer (budget in DESIGN.md: at least 10x their requests
-#    per second).
+#    each, and Lyrebird's ratio to each peer (the budget is at least 10x their requests per
+#    second; docs/performance.md, "Against other mock servers", has the figures).
 # A peer that cannot be installed, started or does not answer as expected is skipped with the
 # reason, and the script then exits non-zero: no figure is printed for it. Everything it starts
 # is stopped when it ends.

@@ -21,7 +21,8 @@ const MAX_JSON_DEPTH: usize = 256;
 #[derive(Debug, Clone)]
 pub(crate) enum BodyCheck {
     None,
-    /// `form` holds the text parsed as form parameters when it is valid form data (seed §3.7).
+    /// `form` holds the text parsed as form parameters when it is valid form data, for form
+    /// requests (docs/matching.md, "Levels with a form body").
     Text {
         bytes: Vec<u8>,
         form: Option<Vec<(String, ValueCheck)>>,
@@ -32,7 +33,8 @@ pub(crate) enum BodyCheck {
     },
     Xml(Box<XmlDoc>),
     Form(Vec<(String, ValueCheck)>),
-    /// The catch-all: any request with a body. An empty text rule means the same (seed §3.6).
+    /// The catch-all: any request with a body. An empty text rule means the same
+    /// (docs/examples-format.md, "Body conditions").
     Any,
 }
 
@@ -86,7 +88,8 @@ impl BodyCheck {
         }
     }
 
-    /// Checks a request that is not a form post (seed §3.3 to §3.6).
+    /// Checks a request that is not a form post: text, JSON, XML and the catch-all
+    /// (docs/examples-format.md, "Body conditions").
     pub(crate) fn check(&self, request: &Request) -> Result<(), Failure> {
         match self {
             Self::None => Ok(()),

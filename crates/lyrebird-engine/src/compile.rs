@@ -171,7 +171,7 @@ impl CompiledExample {
         } else if prefix && expression.as_ref().is_some_and(|e| !e.uses_url()) {
             errors.push(ValidationError::new(
                 "request.expression",
-                "with a prefix path the expression must read `url` (seed level 11)",
+                "with a prefix path the expression must read `url` (rules mode's prefix level)",
             ));
         }
 

@@ -1,6 +1,6 @@
 //! Dates in templates: reading a moment from a template value and formatting it with either a
-//! Java/Velocity pattern (`yyyy-M-d H:mm:ss`, as the seed writes them) or a strftime pattern
-//! (`%Y-%m-%d`), told apart by the presence of `%`.
+//! Java/Velocity pattern (`yyyy-M-d H:mm:ss`, as in the greet example of docs/templates.md) or a
+//! strftime pattern (`%Y-%m-%d`), told apart by the presence of `%`.
 //!
 //! Template code passes moments around as RFC 3339 strings (`now()` gives one, the arithmetic
 //! filters return one), and also accepts Unix timestamps in seconds.
@@ -244,7 +244,7 @@ mod tests {
     const LEAP_DAY: OffsetDateTime = datetime!(2016-02-29 16:39:54.123456789 UTC);
 
     #[test]
-    fn the_seeds_velocity_pattern_formats() {
+    fn the_greet_examples_velocity_pattern_formats() {
         assert_eq!(
             format(LEAP_DAY, "yyyy-M-d H:mm:ss").unwrap(),
             "2016-2-29 16:39:54"

@@ -48,7 +48,8 @@ pub enum Failure {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         actual: Option<String>,
     },
-    /// A form parameter, looked up in the request's query and form body pooled (seed §3.7).
+    /// A form parameter, looked up in the request's query and form body pooled (docs/matching.md,
+    /// "Levels with a form body").
     FormParameter {
         name: String,
         expected: String,
@@ -160,8 +161,9 @@ pub struct Explanation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum DecidedBy {
-    /// Rules mode: the seed §3.9 level (1-based, in the list for form or non-form requests),
-    /// then, among examples of that level, priority, then conditions matched, then id.
+    /// Rules mode: the priority level (1-based, in the table for requests without or with a form
+    /// body: docs/matching.md, "Levels without a form body" and "Levels with a form body"), then,
+    /// among examples of that level, priority, then conditions matched, then id ("Ties").
     Level {
         level: u8,
         name: String,
@@ -196,8 +198,8 @@ pub enum DecidedBy {
     },
 }
 
-/// The steps of Postman's path comparison, each with its score (postman-compatibility.md,
-/// "Selection", step 3).
+/// The steps of Postman's path comparison, each with its score (docs/matching.md, "Postman
+/// mode", step 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PathStep {

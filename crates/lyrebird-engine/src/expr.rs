@@ -1,5 +1,5 @@
-//! Expression conditions (seed §3.8) in Rhai: compiled once when an example is saved, evaluated
-//! per request against one shared, sandboxed engine.
+//! Expression conditions (docs/expressions.md) in Rhai: compiled once when an example is saved,
+//! evaluated per request against one shared, sandboxed engine.
 //!
 //! The engine reads no files (no module resolver), prints nothing, has no `eval`, and stops any
 //! script at [`MAX_OPERATIONS`] operations, [`MAX_EVAL_TIME`], [`MAX_CALL_LEVELS`] nested calls,
@@ -148,7 +148,8 @@ impl Expression {
         Ok(expression)
     }
 
-    /// Whether the expression reads `url`: the seed's last priority level needs it.
+    /// Whether the expression reads `url`: an example with a prefix path needs it (the last
+    /// priority level of docs/matching.md, "Rules mode").
     pub fn uses_url(&self) -> bool {
         self.inputs & URL != 0
     }

@@ -1,9 +1,10 @@
 //! JSON reading for the helpers of expressions and templates: a lenient parser for the
 //! not-quite-JSON bodies people send, and JSONPath selection that cannot take a worker down.
 //!
-//! Leniency (seed §3.8, whose own example is `{foo:"ok",bar:{p1:1,p2:[1,2,3]}}` plus a stray
-//! brace): a body is read as strict JSON first; if that fails, once more with bare object keys
-//! quoted (`{foo:1}` reads as `{"foo":1}`) and anything after the first complete value ignored.
+//! Leniency (docs/expressions.md, "JSON bodies and leniency", whose example is
+//! `{foo:"ok",bar:{p1:1,p2:[1,2,3]}}` plus a stray brace): a body is read as strict JSON first;
+//! if that fails, once more with bare object keys quoted (`{foo:1}` reads as `{"foo":1}`) and
+//! anything after the first complete value ignored.
 //! Nothing else is repaired: single quotes, comments and trailing commas still fail.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -135,7 +136,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_seeds_not_quite_json_body_is_read() {
+    fn bare_keys_and_a_stray_closing_brace_are_read() {
         let value = parse_lenient(r#"{foo:"ok",bar:{p1:1,p2:[1,2,3]}}}"#).unwrap();
         assert_eq!(
             value,

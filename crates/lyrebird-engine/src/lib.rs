@@ -14,8 +14,8 @@
 //! - [`compile`]: examples compiled once into the form serving uses; [`validate_example`].
 //! - [`explain`]: why an example was chosen, and the near misses when none was.
 //! - `shortlist`: the examples worth walking when explaining, found from their shapes.
-//! - [`select`]: the compiled, indexed mock and the selection of an example (rules mode as in
-//!   the seed, postman mode as in Postman), `docs/matching.md` tells the rules.
+//! - [`select`]: the compiled, indexed mock and the selection of an example (rules mode with its
+//!   priority levels, postman mode as in Postman), `docs/matching.md` tells the rules.
 //! - [`storable`]: NUL, the one character PostgreSQL cannot store, found and named.
 //! - [`resolve_variables`]: `{{name}}` variables replaced from a map, for paths and imports,
 //!   within a length; [`check_environment`] bounds a mock's environment.

@@ -37,7 +37,8 @@ pub struct RequestPattern {
     #[serde(default = "root_path")]
     pub path: String,
     /// `exact` (default) or `prefix`: the request path only has to start with `path`. The prefix
-    /// form is the seed's "base url" of expression rules.
+    /// form is the "base url" of expression rules (docs/examples-format.md, "Expressions and
+    /// prefix paths").
     #[serde(default, skip_serializing_if = "is_default")]
     pub path_match: PathMatch,
     /// Query parameters that must be present with these values; extra request parameters are
@@ -101,7 +102,7 @@ pub enum BodyMatch {
     #[default]
     None,
     /// The body equals this text byte for byte. A text rule whose text is valid form data also
-    /// matches form requests as form parameters (seed §3.7).
+    /// matches form requests as form parameters (docs/matching.md, "Levels with a form body").
     Text { value: String },
     /// The body is JSON equal to `value` (member order and white space ignored), or with
     /// `mode: contains`, JSON that has at least the given members and array elements.
@@ -118,7 +119,7 @@ pub enum BodyMatch {
         #[serde(default)]
         params: BTreeMap<String, ValueMatch>,
     },
-    /// Any request that has a body (seed §3.6, the catch-all).
+    /// Any request that has a body (the catch-all).
     Any,
 }
 
@@ -178,7 +179,7 @@ pub struct Header {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SelectionMode {
-    /// Explicit rules and the priority levels of the seed (`docs/matching.md`).
+    /// Explicit rules and priority levels (`docs/matching.md`, "Rules mode").
     #[default]
     Rules,
     /// Postman's scoring, control headers and tie-breaks, for imported collections.

@@ -1,4 +1,5 @@
-//! Postman mode: the selection of postman-compatibility.md, "Selection", for imported mocks.
+//! Postman mode: Postman's selection for imported mocks, as docs/matching.md, "Postman mode",
+//! tells it.
 //!
 //! Control headers come first (`x-mock-response-id`, `-name`, `-code`; examples that share a name
 //! compete by the scoring below, then by Postman's rule for duplicates); then every example whose

@@ -75,7 +75,7 @@ impl Request {
         Self::new(method, path, query, headers, body)
     }
 
-    /// The path and query as sent (`/users/1?active=true`): the seed's `$_url`.
+    /// The path and query as sent (`/users/1?active=true`): what expressions read as `url`.
     pub fn url(&self) -> String {
         self.url_text().into_owned()
     }
@@ -132,7 +132,8 @@ impl Request {
         self.content_type().as_deref() == Some("application/x-www-form-urlencoded")
     }
 
-    /// For a form request, the query and body parameters pooled (seed §3.7); `None` otherwise.
+    /// For a form request, the query and body parameters pooled (docs/matching.md, "Levels with a
+    /// form body"); `None` otherwise.
     pub fn form_params(&self) -> Option<&[(String, String)]> {
         self.parsed
             .form

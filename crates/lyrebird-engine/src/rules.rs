@@ -1,9 +1,10 @@
-//! Rules mode: the seed's selection (seed-behaviour.md §3), with its two priority lists.
+//! Rules mode (docs/matching.md, "Rules mode"), with its two lists of priority levels.
 //!
-//! Each example that fits a request fits at one level of §3.9 (one list for form requests, one
-//! for the others); the lowest level wins. Inside a level the higher explicit priority wins, then
-//! the example that matched more conditions ("most matching parameters wins", §3.2), then the
-//! lower id, which is creation order. `docs/matching.md` explains the levels with examples.
+//! Each example that fits a request fits at one priority level (one list for form requests, one
+//! for the others: "Levels with a form body" and "Levels without a form body"); the lowest level
+//! wins. Inside a level the higher explicit priority wins, then the example that matched more
+//! conditions, then the lower id, which is creation order ("Ties"). `docs/matching.md` explains
+//! the levels with examples.
 
 use crate::body::BodyCheck;
 use crate::compile::CompiledExample;
@@ -17,7 +18,8 @@ use crate::tally::{
     self, Tally, cookie_failure, form_failure, header_failure, query_failure, weight,
 };
 
-/// The levels of §3.9 without a form body, 1-based.
+/// The priority levels without a form body, 1-based (docs/matching.md, "Levels without a form
+/// body").
 pub(crate) const LEVELS: [&str; 11] = [
     "url equal, body equal as text",
     "url equal, body equal as JSON",
@@ -32,7 +34,7 @@ pub(crate) const LEVELS: [&str; 11] = [
     "url starts with the rule's url, expression reading the url satisfied",
 ];
 
-/// The levels of §3.9 with a form body, 1-based.
+/// The priority levels with a form body, 1-based (docs/matching.md, "Levels with a form body").
 pub(crate) const FORM_LEVELS: [&str; 4] = [
     "url equal, no form parameters in the rule",
     "path equal, form parameters (query and body pooled) match",
@@ -44,7 +46,7 @@ pub(crate) const FORM_LEVELS: [&str; 4] = [
 pub(crate) struct Incoming<'r> {
     pub(crate) request: &'r Request,
     pub(crate) segments: Vec<&'r str>,
-    /// The pooled query and body parameters of a form request (§3.7); `None` otherwise.
+    /// The pooled query and body parameters of a form request; `None` otherwise.
     pub(crate) form: Option<&'r [(String, String)]>,
 }
 
@@ -182,12 +184,12 @@ pub(crate) fn path_failure(
     }
 }
 
-/// Rules without form parameters that a form request can still match (§3.9, form level 1).
+/// Rules without form parameters that a form request can still match (level 1 with a form body).
 fn form_compatible(body: &BodyCheck) -> bool {
     matches!(body, BodyCheck::None | BodyCheck::Any)
 }
 
-/// The §3.9 level of an example that fits.
+/// The priority level of an example that fits, in the list for form requests or the other.
 fn level(example: &CompiledExample, incoming: &Incoming<'_>) -> u8 {
     let url_equal = url_equal(example, incoming.request);
     if incoming.form.is_some() {

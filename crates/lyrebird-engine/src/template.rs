@@ -1,4 +1,4 @@
-//! Response templates (seed §3.10) in MiniJinja: one shared, sandboxed environment with the
+//! Response templates (docs/templates.md) in MiniJinja: one shared, sandboxed environment with the
 //! helpers mocks need, templates compiled once when an example is saved, and the translation of
 //! Postman's `{{...}}` variables for the importer.
 //!

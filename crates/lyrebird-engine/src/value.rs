@@ -43,7 +43,9 @@ impl ValueCheck {
     }
 
     /// True for conditions that require the name to be there; an `absent` condition does not make
-    /// a request parameter "named by the rule" for the seed's "url equal" levels.
+    /// a request parameter "named by the rule" for the "url equal" levels, where the example must
+    /// name every query parameter the request sends (docs/matching.md, "Levels without a form
+    /// body").
     pub(crate) fn requires_presence(&self) -> bool {
         !matches!(self, Self::Absent)
     }

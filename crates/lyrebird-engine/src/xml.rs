@@ -1,4 +1,5 @@
-//! XML for body matching (seed §3.5) and the XPath helpers of expressions and templates.
+//! XML for `xml` body conditions (docs/examples-format.md, "Body conditions") and the XPath
+//! helpers of expressions and templates.
 //!
 //! Request bodies are hostile input, so every document goes through [`guard`] before a parser
 //! sees it: document type declarations are refused outright (which rules out entity expansion,
@@ -88,7 +89,8 @@ pub fn parse(text: &str) -> Result<XmlDoc, String> {
     })
 }
 
-/// True when `text` is a well-formed XML document that [`parse`] accepts: the seed's `$_xml.is`.
+/// True when `text` is a well-formed XML document that [`parse`] accepts: the `is_xml(s)` helper
+/// of expressions and the `is xml` test of templates.
 pub fn is_xml(text: &str) -> bool {
     parse(text).is_ok()
 }
@@ -104,8 +106,9 @@ pub fn xpath(doc_text: &str, expr: &str) -> Result<String, String> {
     })
 }
 
-/// Compares two documents as seed §3.5 asks: white space between elements is ignored, names,
-/// attribute values (white space included), text and the order of child elements must all agree.
+/// Compares two documents as an `xml` body condition asks (docs/examples-format.md, "Body
+/// conditions"): white space between elements is ignored; names, attribute values (white space
+/// included), text and the order of child elements must all agree.
 pub fn structurally_equal(expected: &XmlDoc, actual: &XmlDoc) -> Result<(), XmlDifference> {
     let location = format!("/{}", expected.root.name.local);
     if expected.root.name != actual.root.name {

@@ -1,4 +1,5 @@
-//! Every rule of postman-compatibility.md, "Selection of an example", in postman mode.
+//! Every rule of docs/matching.md, "Postman mode" (and "A name that several examples share"), in
+//! postman mode; the numbered sections below follow that page's numbered steps.
 
 use std::collections::BTreeMap;
 

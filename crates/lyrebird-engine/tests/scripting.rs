@@ -1,5 +1,6 @@
-//! The scripting side of the engine from the outside: seed §3.8 expressions, §3.5 XML, §3.10
-//! templates, and what hostile scripts and documents get.
+//! The scripting side of the engine from the outside: expressions (docs/expressions.md), XML body
+//! comparison (docs/examples-format.md, "Body conditions"), templates (docs/templates.md), and what
+//! hostile scripts and documents get.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,7 @@ fn post(url: &str, content_type: &str, body: &str) -> Request {
 }
 
 #[test]
-fn seed_url_expression_matches_user_ids_only() {
+fn url_expression_matches_user_ids_only() {
     let expression = Expression::compile(r#"url matches `.*/user/\d+`"#).unwrap();
     assert!(expression.uses_url());
     let get = |url| Request::from_url("GET", url, &[], "");
@@ -31,14 +32,14 @@ fn seed_url_expression_matches_user_ids_only() {
 }
 
 #[test]
-fn seed_body_starts_with_expression() {
+fn body_starts_with_expression() {
     let request = post("/expression", "text/plain", "string");
     assert_eq!(eval(r#"body.starts_with("str")"#, &request), Ok(true));
     assert_eq!(eval(r#"body.starts_with("xyz")"#, &request), Ok(false));
 }
 
 #[test]
-fn seed_cookie_header_expression() {
+fn cookie_header_expression() {
     let request = Request::from_url("GET", "/expression", &[("Cookie", "str")], "");
     assert_eq!(eval(r#"headers["cookie"] == "str""#, &request), Ok(true));
     assert_eq!(eval(r#"headers.cookie == "other""#, &request), Ok(false));
@@ -49,7 +50,7 @@ fn seed_cookie_header_expression() {
 }
 
 #[test]
-fn seed_json_path_expression_reads_the_not_quite_json_body() {
+fn json_path_expression_reads_the_not_quite_json_body() {
     let expression = r#"json_path(body, "$.bar.p2[0]") == 1"#;
     let strict = post(
         "/expression",
@@ -57,13 +58,13 @@ fn seed_json_path_expression_reads_the_not_quite_json_body() {
         r#"{"foo":"ok","bar":{"p1":1,"p2":[1,2,3]}}"#,
     );
     assert_eq!(eval(expression, &strict), Ok(true));
-    let seeds = post(
+    let lenient = post(
         "/expression",
         "application/json",
         r#"{foo:"ok",bar:{p1:1,p2:[1,2,3]}}}"#,
     );
-    assert_eq!(eval(expression, &seeds), Ok(true));
-    assert_eq!(eval(r#"is_json(body)"#, &seeds), Ok(false));
+    assert_eq!(eval(expression, &lenient), Ok(true));
+    assert_eq!(eval(r#"is_json(body)"#, &lenient), Ok(false));
     assert_eq!(
         eval(r#"json_path(body, "$.nothing") == ()"#, &strict),
         Ok(true)
@@ -71,7 +72,7 @@ fn seed_json_path_expression_reads_the_not_quite_json_body() {
 }
 
 #[test]
-fn seed_xpath_expression() {
+fn xpath_expression_on_the_body() {
     let request = post(
         "/expression",
         "application/xml",
@@ -240,7 +241,7 @@ fn hostile_xml_is_refused_without_expansion() {
 }
 
 #[test]
-fn seed_xml_structural_equality_cases() {
+fn xml_structural_equality_cases() {
     let rule = xml::parse(r#"<foo><bar attr="true">value</bar></foo>"#).unwrap();
     let check = |text: &str| xml::structurally_equal(&rule, &xml::parse(text).unwrap());
     assert!(check("<foo>\n  <bar attr=\"true\">value</bar>\n</foo>").is_ok());
@@ -284,7 +285,7 @@ fn get(url: &str) -> Request {
 }
 
 #[test]
-fn seed_greet_template_renders_exactly() {
+fn greet_template_renders_exactly() {
     let template = "Hello, {{ request.json.name }}!\n {{ request.json.count + 1 }} times you visit \
                     [{{ request.url | trim('/') }}] api.\n --{{ now() | date('yyyy-M-d H:mm:ss') }}";
     let foo = post("/greet", "application/json", r#"{"name":"foo","count":5}"#);

@@ -1,6 +1,9 @@
-//! Every case of seed-behaviour.md §3.1 to §3.9, in rules mode, named after the case.
+//! Rules mode case by case: the conditions of docs/examples-format.md ("Paths", "Value
+//! conditions", "Body conditions", "Expressions and prefix paths") and the priority levels and ties
+//! of docs/matching.md ("Levels without a form body", "Levels with a form body", "Ties"), then
+//! templates through selection and rendering; each test is named after the behaviour it checks.
 //!
-//! Each rule's name is the response text the seed shows, so a test reads like the seed's table.
+//! Each rule's name is also its response text, so a test reads as "this request gets that answer".
 
 use std::collections::BTreeMap;
 
@@ -50,7 +53,7 @@ fn level(mock: &CompiledMock, request: &Request) -> u8 {
     }
 }
 
-// §3.1 URL
+// The URL (docs/examples-format.md, "Paths")
 
 fn url_rule() -> CompiledMock {
     mock(&[("url matched.", json!({"method": "GET", "path": "foo/bar"}))])
@@ -69,7 +72,8 @@ fn url_with_segments_swapped_matches_nothing() {
     assert_eq!(chosen(&url_rule(), &get("/bar/foo")), None);
 }
 
-// §3.2 URL with query parameters
+// The URL with query parameters (docs/examples-format.md, "Value conditions"; docs/matching.md,
+// "Ties", for the rule with the most parameters)
 
 fn query_rules() -> CompiledMock {
     mock(&[
@@ -121,7 +125,7 @@ fn url_fitting_several_rules_matches_the_one_with_most_parameters() {
     );
 }
 
-// §3.3 Body: text
+// Body: text (docs/examples-format.md, "Body conditions")
 
 fn text_rule() -> CompiledMock {
     mock(&[(
@@ -151,7 +155,7 @@ fn text_rule_does_not_match_text_differing_in_white_space() {
     );
 }
 
-// §3.4 Body: JSON
+// Body: JSON (docs/examples-format.md, "Body conditions")
 
 fn json_rule() -> CompiledMock {
     mock(&[(
@@ -201,7 +205,7 @@ fn json_rule_does_not_match_a_missing_member() {
     assert_eq!(chosen(&json_rule(), &json_post(r#"{"foo":1}"#)), None);
 }
 
-// §3.5 Body: XML
+// Body: XML (docs/examples-format.md, "Body conditions")
 
 fn xml_rule() -> CompiledMock {
     mock(&[(
@@ -259,7 +263,7 @@ fn xml_rule_does_not_match_child_elements_in_another_order() {
     assert!(chosen(&rule, &xml_post("<foo><a/><b/></foo>")).is_some());
 }
 
-// §3.6 Body: catch-all
+// Body: the catch-all, `any` or empty text (docs/examples-format.md, "Body conditions")
 
 fn catch_all_rule() -> CompiledMock {
     mock(&[(
@@ -295,7 +299,7 @@ fn catch_all_body_type_behaves_like_the_empty_text_rule() {
     assert_eq!(chosen(&rule, &get("/text")), None);
 }
 
-// §3.7 Form bodies
+// Form bodies (docs/matching.md, "Levels with a form body")
 
 fn form_params_rule() -> CompiledMock {
     mock(&[(
@@ -416,7 +420,7 @@ fn form_rule_with_more_matching_parameters_wins() {
     );
 }
 
-// §3.8 Expressions
+// Expressions (docs/examples-format.md, "Expressions and prefix paths"; docs/expressions.md)
 
 fn base_url_expression_rule() -> CompiledMock {
     mock(&[(
@@ -501,7 +505,7 @@ fn expression_with_xpath_on_the_body_matches() {
     assert!(chosen(&rule, &request).is_some());
 }
 
-// §3.9 Priority, without a form body
+// Priority levels without a form body (docs/matching.md, "Levels without a form body")
 
 #[test]
 fn each_level_without_a_form_body_is_reported() {
@@ -708,7 +712,7 @@ fn catch_all_with_query_subset_beats_a_prefix_expression() {
     );
 }
 
-// §3.9 Priority, with a form body
+// Priority levels with a form body (docs/matching.md, "Levels with a form body")
 
 #[test]
 fn each_level_with_a_form_body_is_reported() {
@@ -829,7 +833,7 @@ fn json_and_xml_rules_never_match_a_form_request() {
     assert_eq!(chosen(&rules, &form("/f", "a=1")), None);
 }
 
-// Ties inside a level
+// Ties inside a level (docs/matching.md, "Ties")
 
 #[test]
 fn explicit_priority_breaks_ties_inside_a_level() {
@@ -917,7 +921,7 @@ fn header_and_cookie_conditions_must_hold() {
     assert_eq!(chosen(&rules, &with(&[("Cookie", "session=abc")])), None);
 }
 
-// §3.10 Response templates, through selection and rendering
+// Response templates, through selection and rendering (docs/templates.md)
 
 fn templated(name: &str, request: Value, body: &str) -> CompiledMock {
     let example = serde_json::from_value(json!({
