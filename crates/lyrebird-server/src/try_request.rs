@@ -11,6 +11,8 @@ use axum::extract::State;
 use axum::http::Method;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use lyrebird_runtime::call_log::CallOutcome;
+use lyrebird_runtime::{TriedAnswer, TryError};
 use lyrebird_store::MockId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,10 +21,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::calls::CallOutcome;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, ApiJson, ApiPath};
-use crate::runtime::{TriedAnswer, TryError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(try_request))

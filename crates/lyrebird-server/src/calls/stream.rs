@@ -36,7 +36,7 @@ pub(super) async fn stream_calls(
     OwnMock(admin, mock): OwnMock,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (workspace, mock) = (admin.workspace.id(), mock.id);
-    let (calls, closing) = state.call_log.subscribe();
+    let (calls, closing) = state.runtime.call_log().subscribe();
     let events = futures_util::stream::unfold(
         (calls, closing),
         move |(mut calls, mut closing)| async move {

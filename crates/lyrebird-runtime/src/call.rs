@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -21,20 +22,12 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::Peer;
-use super::cache::{Entry, LoadedMock};
-use super::cors;
-use super::quota::{Admission, Limits};
-use super::routing::MockTarget;
-use crate::AppState;
-use crate::calls::{CallOutcome, CallRecord, logged_headers, plain_headers};
-use crate::extract::SESSION_COOKIE;
-use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
-
-/// The cookies the app sets on its own origin. A mock's templates, its call log and its
-/// callbacks never see them: a mock called by path on the app's host would otherwise receive a
-/// signed-in visitor's session.
-const APP_COOKIES: [&str; 3] = [SESSION_COOKIE, ANONYMOUS_COOKIE, FLASH_COOKIE];
+use crate::Inner;
+use crate::cache::{Entry, LoadedMock};
+use crate::call_log::{CallOutcome, CallRecord, logged_headers, plain_headers};
+use crate::cors;
+use crate::quota::{Admission, Limits};
+use crate::routing::MockTarget;
 
 /// What Postman's clients look for in a 404 without a match, and its advice.
 const POSTMAN_NO_MATCH: &str = "mockRequestNotFoundError";
@@ -95,15 +88,14 @@ struct Call {
 }
 
 /// Answers a request addressed to a mock.
-pub(super) async fn serve(
-    state: &AppState,
+pub(crate) async fn serve(
+    runtime: &Inner,
     target: MockTarget,
-    peer: Peer<'_>,
+    client: impl FnOnce(&Parts) -> Option<IpAddr>,
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    without_app_cookies(&mut parts.headers);
-    let runtime = &state.runtime.inner;
+    without_app_cookies(&mut parts.headers, runtime.app_cookies);
     let own_host = target.own_host;
     let Some(id) = target.id else {
         return unrecorded(&parts.headers, own_host, mock_not_found());
@@ -152,7 +144,7 @@ pub(super) async fn serve(
             .to_owned(),
         path: target.path,
         query: parts.uri.query().unwrap_or_default().to_owned(),
-        client_addr: peer.client(&parts),
+        client_addr: client(&parts),
         method: parts.method,
         headers: parts.headers,
         key_id: None,
@@ -163,7 +155,7 @@ pub(super) async fn serve(
         Err(error) => {
             let too_large = error.is::<LengthLimitError>();
             let answer = body_refused(too_large, runtime.max_body_bytes);
-            return finish(state, mock, call, None, answer, None);
+            return finish(runtime, mock, call, None, answer, None);
         }
     };
     let mut request = engine_request(&call, body);
@@ -179,7 +171,7 @@ pub(super) async fn serve(
             delay_ms: 0,
             callbacks: Vec::new(),
         };
-        return finish(state, mock, call, Some(request), preflight, None);
+        return finish(runtime, mock, call, Some(request), preflight, None);
     }
     let presented = call.headers.get("x-api-key");
     let presented_any = presented.is_some();
@@ -188,13 +180,13 @@ pub(super) async fn serve(
         .and_then(|key| runtime.keys.check(key, mock.workspace));
     if mock.private && call.key_id.is_none() {
         let refused = invalid_credentials(presented_any);
-        return finish(state, mock, call, Some(request), refused, None);
+        return finish(runtime, mock, call, Some(request), refused, None);
     }
     let limits = match runtime.quotas.admit(mock.workspace).await {
         Admission::Admitted(limits) => limits,
         Admission::Exceeded(limits) => {
             let refused = over_quota(&limits);
-            return finish(state, mock, call, Some(request), refused, Some(limits));
+            return finish(runtime, mock, call, Some(request), refused, Some(limits));
         }
     };
     let answer = answer(mock, &mut request, call.at);
@@ -202,7 +194,7 @@ pub(super) async fn serve(
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    finish(state, mock, call, Some(request), answer, Some(limits))
+    finish(runtime, mock, call, Some(request), answer, Some(limits))
 }
 
 /// The request as the engine sees it. Its headers and body also go into the call record, so
@@ -249,7 +241,7 @@ pub struct TriedAnswer {
     pub delay_ms: u64,
 }
 
-pub(super) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> TriedAnswer {
+pub(crate) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> TriedAnswer {
     let answer = answer(mock, &mut request, OffsetDateTime::now_utc());
     TriedAnswer {
         status: answer.status,
@@ -452,7 +444,7 @@ fn unrecorded(request_headers: &HeaderMap, own_host: bool, mut answer: Answer) -
 }
 
 /// Removes the app's own cookies from the `Cookie` headers, keeping the mock's.
-fn without_app_cookies(headers: &mut HeaderMap) {
+fn without_app_cookies(headers: &mut HeaderMap, app_cookies: &[&str]) {
     let kept: Vec<String> = headers
         .get_all(header::COOKIE)
         .iter()
@@ -462,7 +454,7 @@ fn without_app_cookies(headers: &mut HeaderMap) {
                 .map(str::trim)
                 .filter(|pair| {
                     let name = pair.split_once('=').map_or(*pair, |(name, _)| name).trim();
-                    !pair.is_empty() && !APP_COOKIES.contains(&name)
+                    !pair.is_empty() && !app_cookies.contains(&name)
                 })
                 .collect::<Vec<_>>()
                 .join("; ")
@@ -506,7 +498,7 @@ fn confine(headers: &mut Vec<Header>, own_host: bool) {
 /// Adds the quota and CORS headers, records the call, queues its callbacks, and makes the
 /// HTTP response.
 fn finish(
-    state: &AppState,
+    runtime: &Inner,
     mock: &LoadedMock,
     call: Call,
     request: Option<EngineRequest>,
@@ -531,11 +523,13 @@ fn finish(
     let response = to_response(&answer, call.method == Method::HEAD);
     let callbacks = std::mem::take(&mut answer.callbacks);
     let call_id = call.id;
-    state
+    runtime
         .call_log
         .record(call_record(mock, call, request, answer, callbacks.len()));
     if !callbacks.is_empty() {
-        state.callbacks.enqueue(mock.workspace, call_id, callbacks);
+        runtime
+            .callbacks
+            .enqueue(mock.workspace, call_id, callbacks);
     }
     response
 }

@@ -1,29 +1,17 @@
-//! The mock runtime: the hot path of a mock call (`docs/serving.md`).
+//! What stands in front of the whole application: each request is either a mock call, handed
+//! to the mock runtime (`lyrebird_runtime`), or a request of the admin API or the web pages,
+//! handed to their router.
 //!
-//! [`route`] sits in front of the admin API and the web pages and claims mock calls
-//! ([`routing`]); [`call`] answers them: the compiled mock from [`cache`], the key from [`keys`]
-//! for private mocks, the monthly quota from [`quota`], the engine's answer, delays on the timer,
-//! [`cors`], then the call record and callbacks. None of it touches the database for a warm mock.
-//!
-//! Coherence: a background task listens on `lyrebird_mock_changed`, `lyrebird_keys_changed` and
-//! `lyrebird_usage_changed`; a successful change through this process's own API is applied
-//! before its response goes out (so the very next call sees it even before the notification
-//! arrives); and when the listener's connection is lost (PostgreSQL restarted, or the network
-//! failed), it reconnects and then reloads everything cached in the background, since
-//! notifications may have been missed, while warm mocks keep answering from memory.
-
-mod cache;
-mod call;
-mod cors;
-mod keys;
-mod quota;
-mod routing;
+//! [`route`] makes that choice; [`Served`] is the application as `lyrebird serve` runs it, one
+//! [`Connection`] per accepted connection, so a mock call reaches the runtime through no router,
+//! layer or request extension, and a graceful shutdown first answers what clients already sent
+//! ([`Drain`]).
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -33,262 +21,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
-use clap::Args;
 use futures_util::future::BoxFuture;
-use lyrebird_store::{
-    KEYS_CHANGED_CHANNEL, MOCK_CHANGED_CHANNEL, MockId, Store, StoreError, USAGE_CHANGED_CHANNEL,
-    UsageMonth, WorkspaceId,
-};
-use sqlx::postgres::PgListener;
+use lyrebird_runtime::AdminChange;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tower::{Service, ServiceExt};
 
 use crate::AppState;
 use crate::client_addr::{ClientAddr, TrustedProxies};
 use crate::error::ApiError;
-use cache::{Entry, MockCache};
-pub use call::TriedAnswer;
-use keys::KeyMap;
-use quota::Quotas;
-pub use quota::{Admission, Limits};
-pub use routing::{MockTarget, mock_target};
-
-/// Options of the mock runtime (part of `lyrebird serve`).
-#[derive(Debug, Clone, Args)]
-pub struct RuntimeArgs {
-    /// How many compiled mocks each process keeps in memory; the least recently used leave
-    /// first.
-    #[arg(long, env = "LYREBIRD_MOCK_CACHE_SIZE", default_value_t = 10_000)]
-    pub mock_cache_size: usize,
-
-    /// The largest request body a mock accepts, in bytes (a larger one is answered 413).
-    #[arg(long, env = "LYREBIRD_MOCK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
-    pub mock_max_body_bytes: usize,
-
-    /// Mock calls a process first reserves from a workspace's monthly quota at a time; the lease
-    /// doubles (up to 1,024 times this) when calls outrun it. Several processes never admit more
-    /// than the quota together; larger leases mean fewer database round trips.
-    #[arg(long, env = "LYREBIRD_QUOTA_LEASE", default_value_t = 100)]
-    pub quota_lease: u64,
-}
-
-impl Default for RuntimeArgs {
-    fn default() -> Self {
-        Self {
-            mock_cache_size: 10_000,
-            mock_max_body_bytes: 1024 * 1024,
-            quota_lease: 100,
-        }
-    }
-}
-
-/// The runtime's shared state. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Runtime {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    store: Store,
-    cache: MockCache,
-    keys: KeyMap,
-    quotas: Quotas,
-    max_body_bytes: usize,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-}
-
-/// Why a mock could not be tried.
-#[derive(Debug, thiserror::Error)]
-pub enum TryError {
-    /// The stored mock does not compile with this engine.
-    #[error("this mock cannot be served: {0}")]
-    Broken(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// How often served calls and key uses are written.
-const WRITE_INTERVAL: Duration = Duration::from_secs(1);
-
-impl Runtime {
-    /// Loads the keys and starts listening for changes (before any call is served, so none is
-    /// missed), then the background writer of usage and key use.
-    pub async fn start(
-        store: Store,
-        default_quota: u64,
-        args: &RuntimeArgs,
-    ) -> lyrebird_store::Result<Self> {
-        let listener = listen(&store).await?;
-        let runtime = Self {
-            inner: Arc::new(Inner {
-                store: store.clone(),
-                cache: MockCache::new(store.clone(), args.mock_cache_size),
-                keys: KeyMap::load(store.clone()).await?,
-                quotas: Quotas::new(store, default_quota, args.quota_lease),
-                max_body_bytes: args.mock_max_body_bytes,
-                tasks: Mutex::default(),
-            }),
-        };
-        let notified = tokio::spawn(runtime.clone().follow_changes(listener));
-        let writer = tokio::spawn(runtime.clone().write_periodically());
-        runtime
-            .inner
-            .tasks
-            .lock()
-            .expect("task list lock")
-            .extend([notified, writer]);
-        Ok(runtime)
-    }
-
-    /// Stops the background tasks, writes usage and key use, and hands back unused leased
-    /// calls. Run after serving has stopped, before the database stops.
-    pub async fn shutdown(&self) {
-        for task in self.inner.tasks.lock().expect("task list lock").drain(..) {
-            task.abort();
-        }
-        self.inner.quotas.shutdown().await;
-        self.inner.keys.write_last_used().await;
-    }
-
-    /// What the workspace's mock would answer to `request`, from the compiled mock that serves
-    /// it, without counting or recording anything; `None` when the workspace has no such mock.
-    pub async fn try_request(
-        &self,
-        workspace: WorkspaceId,
-        id: MockId,
-        request: lyrebird_engine::Request,
-    ) -> Result<Option<TriedAnswer>, TryError> {
-        let entry = self.inner.cache.get(id).await?;
-        match &*entry {
-            Entry::Ready(mock) if mock.workspace == workspace => {
-                Ok(Some(call::try_answer(mock, request)))
-            }
-            Entry::Broken {
-                workspace: owner,
-                reason,
-            } if *owner == workspace => Err(TryError::Broken(reason.clone())),
-            _ => Ok(None),
-        }
-    }
-
-    /// Calls served this month and not yet written, for `GET /api/v1/usage`.
-    pub fn unwritten_calls(&self, workspace: WorkspaceId, month: UsageMonth) -> u64 {
-        self.inner.quotas.unwritten(workspace, month)
-    }
-
-    async fn follow_changes(self, mut listener: PgListener) {
-        loop {
-            let lost = match listener.try_recv().await {
-                Ok(Some(notification)) => {
-                    self.changed(notification.channel(), notification.payload())
-                        .await;
-                    continue;
-                }
-                Ok(None) => "the connection was lost".to_owned(),
-                Err(error) => error.to_string(),
-            };
-            // The cache is refreshed once listening again, not at the loss, and in the
-            // background: warm mocks keep being served while the database is away and after.
-            tracing::warn!(reason = %lost, "change notifications stopped; reconnecting");
-            listener = self.relisten().await;
-            self.changes_missed().await;
-        }
-    }
-
-    /// A new listener, once the database lets us listen again.
-    async fn relisten(&self) -> PgListener {
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            match listen(&self.inner.store).await {
-                Ok(listener) => return listener,
-                Err(error) => tracing::debug!(%error, "still cannot listen for changes"),
-            }
-        }
-    }
-
-    async fn changed(&self, channel: &str, payload: &str) {
-        match channel {
-            MOCK_CHANGED_CHANNEL => {
-                if let Ok(id) = payload.parse() {
-                    let runtime = self.clone();
-                    tokio::spawn(async move { runtime.inner.cache.refresh(id).await });
-                }
-            }
-            KEYS_CHANGED_CHANNEL => self.reload_keys().await,
-            USAGE_CHANGED_CHANNEL => {
-                let Some((what, workspace)) = payload.split_once(':') else {
-                    return;
-                };
-                let Ok(workspace) = workspace.parse() else {
-                    return;
-                };
-                let quotas = &self.inner.quotas;
-                match what {
-                    "quota" => quotas.quota_changed(workspace),
-                    "wanted" => quotas.calls_wanted(workspace),
-                    "returned" => quotas.calls_returned(workspace),
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
-    }
-
-    async fn changes_missed(&self) {
-        tracing::info!("listening for changes again; reloading what is cached");
-        self.inner.quotas.recheck_all();
-        self.reload_keys().await;
-        let runtime = self.clone();
-        tokio::spawn(async move { runtime.inner.cache.refresh_all().await });
-    }
-
-    async fn reload_keys(&self) {
-        if let Err(error) = self.inner.keys.reload().await {
-            tracing::warn!(%error, "could not reload the API keys");
-        }
-    }
-
-    async fn write_periodically(self) {
-        let mut every = tokio::time::interval(WRITE_INTERVAL);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            self.inner.quotas.write_usage().await;
-            self.inner.keys.write_last_used().await;
-        }
-    }
-
-    /// Applies a change just made through this process's admin API.
-    async fn admin_changed(&self, change: AdminChange) {
-        match change {
-            AdminChange::Mock(id) => self.inner.cache.evict(id),
-            AdminChange::Keys => self.reload_keys().await,
-        }
-    }
-}
-
-async fn listen(store: &Store) -> lyrebird_store::Result<PgListener> {
-    let mut listener = store.listener().await?;
-    listener
-        .listen_all([
-            MOCK_CHANGED_CHANNEL,
-            KEYS_CHANGED_CHANNEL,
-            USAGE_CHANGED_CHANNEL,
-        ])
-        .await?;
-    Ok(listener)
-}
-
-/// A change through the admin API that the runtime must see at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AdminChange {
-    /// A mock's settings or examples (any write under `/api/v1/mocks/<id>`).
-    Mock(MockId),
-    /// Keys created (also at sign-up) or revoked.
-    Keys,
-}
 
 /// What a successful request with this method and target (path and query) changes, if
 /// anything: writes through the API (`/api/v1/mocks/<id>/...`, and an import into a mock,
@@ -362,8 +102,9 @@ pub async fn route(
     let host = host
         .and_then(|value| value.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    if let Some(target) = mock_target(&state.settings.base_host, host, request.uri().path()) {
-        return call::serve(state, target, peer, request).await;
+    if let Some(target) = state.runtime.target(host, request.uri().path()) {
+        let client = |parts: &Parts| peer.client(parts);
+        return state.runtime.serve(target, client, request).await;
     }
     if let Peer::Connection { address, trusted } = peer {
         request.extensions_mut().insert(ConnectInfo(address));
@@ -549,6 +290,8 @@ impl Service<Request> for Connection {
 
 #[cfg(test)]
 mod tests {
+    use lyrebird_store::MockId;
+
     use super::*;
 
     #[test]

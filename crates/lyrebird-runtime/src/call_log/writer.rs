@@ -17,13 +17,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lyrebird_store::Store;
 use lyrebird_store::calls::{CallBlocks, EncodedCall, NewCall, NewCallback, StoredBody};
+use lyrebird_store::error::error_chain;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{CallLogOptions, CallbackResult, LastReason, LoggedCall, Message, Shared};
-use crate::error::error_chain;
 
 /// How often partitions are created ahead and old calls removed.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
