@@ -14,17 +14,15 @@
 //! - [`callbacks`]: the worker that sends the requests examples ask for after their response,
 //!   through [`network`], the guard that keeps them off non-public addresses.
 //!
-//! Coherence: a background task listens on `lyrebird_mock_changed`, `lyrebird_keys_changed` and
-//! `lyrebird_usage_changed`; a successful change through this process's own API is applied
-//! before its response goes out (so the very next call sees it even before the notification
-//! arrives); and when the listener's connection is lost (PostgreSQL restarted, or the network
-//! failed), it reconnects and then reloads everything cached in the background, since
-//! notifications may have been missed, while warm mocks keep answering from memory.
+//! Coherence (`changes`): the runtime takes in every [`lyrebird_store::Change`], those this
+//! process commits at once (the server's store applies them through the runtime before the
+//! write returns) and everyone's through a listener.
 
 mod cache;
 mod call;
 pub mod call_log;
 pub mod callbacks;
+mod changes;
 mod cors;
 mod keys;
 pub mod network;
@@ -38,11 +36,7 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::response::Response;
-use lyrebird_store::{
-    KEYS_CHANGED_CHANNEL, MOCK_CHANGED_CHANNEL, MockId, Store, StoreError, USAGE_CHANGED_CHANNEL,
-    UsageMonth, WorkspaceId,
-};
-use sqlx::postgres::PgListener;
+use lyrebird_store::{MockId, Store, StoreError, UsageMonth, WorkspaceId};
 use tokio::task::JoinHandle;
 
 use cache::{Entry, MockCache};
@@ -105,15 +99,6 @@ pub enum TryError {
     Store(#[from] StoreError),
 }
 
-/// A change through the admin API that the runtime must see at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdminChange {
-    /// A mock's settings or examples (any write under `/api/v1/mocks/<id>`).
-    Mock(MockId),
-    /// Keys created (also at sign-up) or revoked.
-    Keys,
-}
-
 /// How often served calls and key uses are written.
 const WRITE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -127,7 +112,7 @@ impl Runtime {
         call_log: CallLog,
         callbacks: Callbacks,
     ) -> lyrebird_store::Result<Self> {
-        let listener = listen(&store).await?;
+        let listener = store.listen_for_changes().await?;
         let runtime = Self {
             inner: Arc::new(Inner {
                 store: store.clone(),
@@ -214,78 +199,6 @@ impl Runtime {
         self.inner.quotas.unwritten(workspace, month)
     }
 
-    async fn follow_changes(self, mut listener: PgListener) {
-        loop {
-            let lost = match listener.try_recv().await {
-                Ok(Some(notification)) => {
-                    self.changed(notification.channel(), notification.payload())
-                        .await;
-                    continue;
-                }
-                Ok(None) => "the connection was lost".to_owned(),
-                Err(error) => error.to_string(),
-            };
-            // The cache is refreshed once listening again, not at the loss, and in the
-            // background: warm mocks keep being served while the database is away and after.
-            tracing::warn!(reason = %lost, "change notifications stopped; reconnecting");
-            listener = self.relisten().await;
-            self.changes_missed().await;
-        }
-    }
-
-    /// A new listener, once the database lets us listen again.
-    async fn relisten(&self) -> PgListener {
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            match listen(&self.inner.store).await {
-                Ok(listener) => return listener,
-                Err(error) => tracing::debug!(%error, "still cannot listen for changes"),
-            }
-        }
-    }
-
-    async fn changed(&self, channel: &str, payload: &str) {
-        match channel {
-            MOCK_CHANGED_CHANNEL => {
-                if let Ok(id) = payload.parse() {
-                    let runtime = self.clone();
-                    tokio::spawn(async move { runtime.inner.cache.refresh(id).await });
-                }
-            }
-            KEYS_CHANGED_CHANNEL => self.reload_keys().await,
-            USAGE_CHANGED_CHANNEL => {
-                let Some((what, workspace)) = payload.split_once(':') else {
-                    return;
-                };
-                let Ok(workspace) = workspace.parse() else {
-                    return;
-                };
-                let quotas = &self.inner.quotas;
-                match what {
-                    "quota" => quotas.quota_changed(workspace),
-                    "wanted" => quotas.calls_wanted(workspace),
-                    "returned" => quotas.calls_returned(workspace),
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
-    }
-
-    async fn changes_missed(&self) {
-        tracing::info!("listening for changes again; reloading what is cached");
-        self.inner.quotas.recheck_all();
-        self.reload_keys().await;
-        let runtime = self.clone();
-        tokio::spawn(async move { runtime.inner.cache.refresh_all().await });
-    }
-
-    async fn reload_keys(&self) {
-        if let Err(error) = self.inner.keys.reload().await {
-            tracing::warn!(%error, "could not reload the API keys");
-        }
-    }
-
     async fn write_periodically(self) {
         let mut every = tokio::time::interval(WRITE_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -295,24 +208,4 @@ impl Runtime {
             self.inner.keys.write_last_used().await;
         }
     }
-
-    /// Applies a change just made through this process's admin API.
-    pub async fn admin_changed(&self, change: AdminChange) {
-        match change {
-            AdminChange::Mock(id) => self.inner.cache.evict(id),
-            AdminChange::Keys => self.reload_keys().await,
-        }
-    }
-}
-
-async fn listen(store: &Store) -> lyrebird_store::Result<PgListener> {
-    let mut listener = store.listener().await?;
-    listener
-        .listen_all([
-            MOCK_CHANGED_CHANNEL,
-            KEYS_CHANGED_CHANNEL,
-            USAGE_CHANGED_CHANNEL,
-        ])
-        .await?;
-    Ok(listener)
 }

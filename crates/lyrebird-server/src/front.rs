@@ -18,46 +18,16 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
 use futures_util::future::BoxFuture;
-use lyrebird_runtime::AdminChange;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
 
 use crate::AppState;
 use crate::client_addr::{ClientAddr, TrustedProxies};
 use crate::error::ApiError;
-
-/// What a successful request with this method and target (path and query) changes, if
-/// anything: writes through the API (`/api/v1/mocks/<id>/...`, and an import into a mock,
-/// `/api/v1/imports/<format>?mock=<id>`) and through the web pages (`/mocks/<id>/...`) alike.
-fn admin_change(method: &Method, target: &str) -> Option<AdminChange> {
-    if *method == Method::GET || *method == Method::HEAD {
-        return None;
-    }
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if path.starts_with("/api/v1/imports/") {
-        // A mock id needs no percent-encoding; one that has it is refused by the import too.
-        let into = query.split('&').find_map(|pair| pair.strip_prefix("mock="));
-        return into.and_then(|id| id.parse().ok().map(AdminChange::Mock));
-    }
-    let resource_path = path
-        .strip_prefix("/api/v1/")
-        .or_else(|| path.strip_prefix('/'))?;
-    if let Some(rest) = resource_path.strip_prefix("mocks/") {
-        let mut parts = rest.split('/');
-        let id = parts.next().unwrap_or_default();
-        // Trying a request reads the mock and changes nothing.
-        if parts.next() == Some("try") {
-            return None;
-        }
-        return id.parse().ok().map(AdminChange::Mock);
-    }
-    let resource = resource_path.split('/').next().unwrap_or_default();
-    matches!(resource, "keys" | "accounts" | "signup").then_some(AdminChange::Keys)
-}
 
 /// Where a request came from, for the client's address the call log records.
 #[derive(Debug, Clone, Copy)]
@@ -86,8 +56,7 @@ impl Peer<'_> {
 }
 
 /// In front of the whole application: mock calls go to the runtime; everything else to `app`
-/// (the admin API and the web pages), and a successful change there reaches the runtime before
-/// the response leaves.
+/// (the admin API and the web pages).
 pub async fn route(
     state: &AppState,
     app: &Router,
@@ -110,18 +79,7 @@ pub async fn route(
         request.extensions_mut().insert(ConnectInfo(address));
         request.extensions_mut().insert(trusted.clone());
     }
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or("", |target| target.as_str());
-    let change = admin_change(request.method(), target);
     let Ok(response) = app.clone().oneshot(request).await;
-    // Pages answer a successful form with a redirect.
-    if let Some(change) = change
-        && (response.status().is_success() || response.status().is_redirection())
-    {
-        Box::pin(state.runtime.admin_changed(change)).await;
-    }
     response
 }
 
@@ -285,51 +243,5 @@ impl Service<Request> for Connection {
             }
             Ok(response)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use lyrebird_store::MockId;
-
-    use super::*;
-
-    #[test]
-    fn writes_under_a_mock_and_key_changes_are_seen_as_changes() {
-        let id = MockId::generate();
-        let examples = format!("/api/v1/mocks/{id}/examples");
-        assert_eq!(
-            admin_change(&Method::PUT, &examples),
-            Some(AdminChange::Mock(id))
-        );
-        assert_eq!(admin_change(&Method::GET, &examples), None);
-        assert_eq!(admin_change(&Method::POST, "/api/v1/mocks"), None);
-        assert_eq!(
-            admin_change(&Method::DELETE, &format!("/api/v1/keys/{id}")),
-            Some(AdminChange::Keys)
-        );
-        assert_eq!(
-            admin_change(&Method::POST, "/api/v1/accounts"),
-            Some(AdminChange::Keys)
-        );
-        assert_eq!(admin_change(&Method::POST, "/api/v1/sessions"), None);
-        assert_eq!(
-            admin_change(&Method::POST, &format!("/mocks/{id}/settings")),
-            Some(AdminChange::Mock(id))
-        );
-        assert_eq!(
-            admin_change(&Method::POST, "/signup"),
-            Some(AdminChange::Keys)
-        );
-        assert_eq!(admin_change(&Method::POST, "/login"), None);
-        assert_eq!(
-            admin_change(&Method::POST, &format!("/api/v1/imports/postman?mock={id}")),
-            Some(AdminChange::Mock(id))
-        );
-        assert_eq!(admin_change(&Method::POST, "/api/v1/imports/postman"), None);
-        assert_eq!(
-            admin_change(&Method::POST, &format!("/api/v1/mocks/{id}/try")),
-            None
-        );
     }
 }

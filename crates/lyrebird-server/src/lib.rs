@@ -69,7 +69,8 @@ pub struct AppState {
 
 impl AppState {
     /// The state of a server on `store`: starts the mock runtime, which records calls in
-    /// `call_log` and sends callbacks with `callbacks`.
+    /// `call_log` and sends callbacks with `callbacks`, and applies every change committed
+    /// through the state's store to it.
     pub async fn start(
         store: Store,
         settings: Settings,
@@ -88,7 +89,8 @@ impl AppState {
         .await
         .context("starting the mock runtime")?;
         Ok(Self {
-            store,
+            // Changes made through the app reach this process's runtime before the response.
+            store: store.applying_changes(Arc::new(runtime.clone())),
             settings: Arc::new(settings),
             runtime,
         })
