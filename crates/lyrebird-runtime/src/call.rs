@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::Inner;
 use crate::cache::{Entry, LoadedMock};
-use crate::call_log::{CallOutcome, CallRecord, logged_headers, plain_headers};
+use crate::call_log::{CallOutcome, CallRecord, Miss, logged_headers, plain_headers};
 use crate::cors;
 use crate::quota::{Admission, Limits};
 use crate::routing::MockTarget;
@@ -289,27 +289,19 @@ fn no_match(
     now: OffsetDateTime,
     selection: Selection,
 ) -> Answer {
-    let (message, explanation) = match &selection {
-        Selection::NoMatch(explanation) => (no_match_message(explanation), json!(explanation)),
-        Selection::UnknownResponseId { id } => (
-            format!(
-                "x-mock-response-id {id:?} names no example of this mock for {}",
-                request.method
-            ),
-            json!(selection),
+    let message = match &selection {
+        Selection::NoMatch(explanation) => no_match_message(explanation),
+        Selection::UnknownResponseId { id } => format!(
+            "x-mock-response-id {id:?} names no example of this mock for {}",
+            request.method
         ),
-        Selection::UnknownResponseName { name } => (
-            format!(
-                "x-mock-response-name {name:?} names no example of this mock for {}",
-                request.method
-            ),
-            json!(selection),
+        Selection::UnknownResponseName { name } => format!(
+            "x-mock-response-name {name:?} names no example of this mock for {}",
+            request.method
         ),
-        Selection::Matched(_) => (
-            "the example could not be rendered".to_owned(),
-            json!(selection),
-        ),
+        Selection::Matched(_) => "the example could not be rendered".to_owned(),
     };
+    let explanation = Miss(selection);
     if let Some(fallback) = &mock.fallback {
         let rendered = fallback.render(&RenderContext {
             request,

@@ -5,9 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use lyrebird_engine::DecidedBy;
+use lyrebird_engine::{DecidedBy, Selection};
 use lyrebird_runtime::call_log::{
-    CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult,
+    CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult, Miss,
 };
 use lyrebird_runtime::callbacks::CallbackOptions;
 use lyrebird_server::config::RuntimeArgs;
@@ -263,7 +263,9 @@ fn no_match(tenant: &Tenant, path: &str) -> CallRecord {
     CallRecord {
         status: 404,
         outcome: CallOutcome::NoMatch {
-            explanation: json!({"near_misses": [{"example": "ok", "failed": "path"}]}),
+            explanation: Miss(Selection::UnknownResponseName {
+                name: "nothing".to_owned(),
+            }),
         },
         response_body: Bytes::from_static(b"{\"error\":\"no match\"}"),
         ..record(tenant, path)

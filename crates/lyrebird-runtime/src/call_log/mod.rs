@@ -1,8 +1,9 @@
 //! The call recorder: every mock call, as the runtime saw it, queued for the call log.
 //!
 //! The runtime hands each call to [`CallLog::record`], which redacts secrets, caps the bodies,
-//! encodes the call as the store keeps it and queues it on a bounded channel without ever
-//! waiting; a background writer (`writer`) stores the queue in batches. Callback results arrive
+//! encodes the call as the store keeps it (`encode`, on the request path) and queues it on a
+//! bounded channel without ever waiting; a background writer (`writer`) stores the queue in
+//! batches. Callback results arrive
 //! later through [`CallLog::record_callback`] and join their call. [`CallLog::shutdown`] writes
 //! everything still queued, so a graceful stop loses nothing.
 //!
@@ -10,6 +11,7 @@
 //! broadcast channel. Reading the log (search, live tail, export) is the admin API's, in the
 //! server.
 
+mod encode;
 mod writer;
 
 use std::net::IpAddr;
@@ -18,17 +20,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use lyrebird_engine::DecidedBy;
+use lyrebird_engine::{DecidedBy, Selection};
 use lyrebird_store::calls::{CallOutcomeKind, EncodedCall, Header};
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
-use serde::Serialize;
-use serde_json::value::{RawValue, to_raw_value};
+use serde::{Serialize, Serializer};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-/// One mock call, as the runtime saw it. The call log, not the runtime, caps the bodies (and
-/// records the original sizes) and redacts secrets.
+/// One mock call, as the runtime saw it: the one shape in which a call goes from the runtime to
+/// the store. The call log, not the runtime, caps the bodies (and records the original sizes)
+/// and redacts secrets.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
     /// A UUIDv7, made by the runtime, so calls sort by time within an index.
@@ -61,17 +63,16 @@ pub struct CallRecord {
 /// How the call was answered: what users filter on when they troubleshoot.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallOutcome {
-    /// An example answered, for the engine's reason. Kept typed: the writer serialises it, off
-    /// the request path.
+    /// An example answered, for the engine's reason (kept typed until the call is encoded).
     Matched {
         example_id: ExampleId,
         example_name: String,
         decided_by: DecidedBy,
     },
-    /// No example fitted; the 404 carried this explanation (`lyrebird_engine::Explanation`).
-    NoMatch { explanation: serde_json::Value },
+    /// No example fitted; the 404 carried this explanation.
+    NoMatch { explanation: Miss },
     /// No example fitted and the mock's fallback response answered.
-    Fallback { explanation: serde_json::Value },
+    Fallback { explanation: Miss },
     /// Refused before matching, e.g. `invalid_credentials` for a private mock.
     Refused { reason: String },
     /// Refused because the workspace used up its monthly quota.
@@ -105,40 +106,10 @@ impl CallOutcome {
         }
     }
 
-    /// The kind, the answering example and the explanation as the call log stores it (JSON).
-    /// A match's reason is written once for a run of calls matched for the same reason
-    /// (`last`), as a burst of calls to one endpoint is.
-    pub fn into_parts(
-        self,
-        last: &mut LastReason,
-    ) -> (
-        CallOutcomeKind,
-        Option<(ExampleId, String)>,
-        Option<Box<RawValue>>,
-    ) {
-        let kind = self.kind();
-        match self {
-            CallOutcome::Matched {
-                example_id,
-                example_name,
-                decided_by,
-            } => (
-                kind,
-                Some((example_id, example_name)),
-                last.json(decided_by),
-            ),
-            other => (kind, None, other.explanation_json()),
-        }
-    }
-
-    /// What the call log keeps as the call's explanation.
+    /// What the call log keeps as the call's explanation, as a JSON tree (for the admin API's
+    /// "try a request"; the call log writes it as text from the typed value).
     pub fn explanation(&self) -> Option<serde_json::Value> {
         serde_json::to_value(self.explained()?).ok()
-    }
-
-    /// [`CallOutcome::explanation`] as JSON text, written without building a JSON tree.
-    fn explanation_json(&self) -> Option<Box<RawValue>> {
-        to_raw_value(&self.explained()?).ok()
     }
 
     fn explained(&self) -> Option<Explained<'_>> {
@@ -153,20 +124,18 @@ impl CallOutcome {
     }
 }
 
-/// The reason of the last match written and its JSON.
-#[derive(Debug, Default)]
-pub struct LastReason(Option<(DecidedBy, Box<RawValue>)>);
+/// Why no example answered, as the engine's selection said: its explanation of a miss, an
+/// `x-mock-response-id` or `-name` that named no example, or a match that could not be rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Miss(pub Selection);
 
-impl LastReason {
-    fn json(&mut self, decided_by: DecidedBy) -> Option<Box<RawValue>> {
-        if let Some((last, json)) = &self.0
-            && *last == decided_by
-        {
-            return Some(json.clone());
+impl Serialize for Miss {
+    /// A miss as its explanation alone; anything else as the selection.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Selection::NoMatch(explanation) => explanation.serialize(serializer),
+            other => other.serialize(serializer),
         }
-        let json = to_raw_value(&Explained::DecidedBy(&decided_by)).ok()?;
-        self.0 = Some((decided_by, json.clone()));
-        Some(json)
     }
 }
 
@@ -176,7 +145,7 @@ impl LastReason {
 #[serde(untagged)]
 enum Explained<'a> {
     DecidedBy(&'a DecidedBy),
-    Explanation(&'a serde_json::Value),
+    Explanation(&'a Miss),
     Refused { reason: &'a str },
 }
 
@@ -225,15 +194,6 @@ impl Default for CallLogOptions {
     }
 }
 
-/// A call as the log keeps it: redacted, bodies capped, with the sizes before the cap.
-#[derive(Debug, Clone)]
-pub struct LoggedCall {
-    pub record: CallRecord,
-    pub request_body_size: usize,
-    pub response_body_size: usize,
-    pub body_cap: usize,
-}
-
 /// What the writer receives, in order.
 #[derive(Debug)]
 enum Message {
@@ -255,7 +215,7 @@ struct Inner {
     options: CallLogOptions,
     shared: Arc<Shared>,
     /// Every recorded call, for the live tails; sent to only when someone listens.
-    live: broadcast::Sender<Arc<LoggedCall>>,
+    live: broadcast::Sender<Arc<CallRecord>>,
     /// Turns true when the server stops, which ends the live tails.
     closing: watch::Sender<bool>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -302,25 +262,21 @@ impl CallLog {
     pub fn record(&self, mut record: CallRecord) {
         redact_request_headers(&mut record.request_headers);
         redact_response_headers(&mut record.response_headers);
-        let body_cap = self.inner.options.body_cap;
-        let request_body_size = record.request_body.len();
-        let response_body_size = record.response_body.len();
-        record.request_body = cap_body(&record.request_body, body_cap);
-        record.response_body = cap_body(&record.response_body, body_cap);
-        let call = LoggedCall {
-            record,
-            request_body_size,
-            response_body_size,
-            body_cap,
+        let sizes = encode::Sizes {
+            request: record.request_body.len(),
+            response: record.response_body.len(),
+            cap: self.inner.options.body_cap,
         };
-        let id = call.record.id;
+        record.request_body = cap_body(&record.request_body, sizes.cap);
+        record.response_body = cap_body(&record.response_body, sizes.cap);
+        let id = record.id;
         let encoded = if self.inner.live.receiver_count() > 0 {
-            let call = Arc::new(call);
-            let encoded = writer::encode(LoggedCall::clone(&call));
-            let _ = self.inner.live.send(call);
+            let record = Arc::new(record);
+            let encoded = encode::encode(CallRecord::clone(&record), sizes);
+            let _ = self.inner.live.send(record);
             encoded
         } else {
-            writer::encode(call)
+            encode::encode(record, sizes)
         };
         match encoded {
             Ok(encoded) => self.enqueue(Message::Call(encoded)),
@@ -342,7 +298,7 @@ impl CallLog {
     }
 
     /// Every call recorded from now on, and a signal that turns true when the server stops.
-    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<LoggedCall>>, watch::Receiver<bool>) {
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<CallRecord>>, watch::Receiver<bool>) {
         (self.inner.live.subscribe(), self.inner.closing.subscribe())
     }
 
@@ -449,47 +405,5 @@ fn cap_body(body: &Bytes, cap: usize) -> Bytes {
     match std::str::from_utf8(&capped) {
         Err(error) if error.error_len().is_none() => capped.slice(..error.valid_up_to()),
         _ => capped,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn matched(candidates: usize) -> CallOutcome {
-        CallOutcome::Matched {
-            example_id: ExampleId::from(Uuid::nil()),
-            example_name: "an order".to_owned(),
-            decided_by: DecidedBy::Level {
-                level: 1,
-                name: "an order".to_owned(),
-                form_body: false,
-                priority: 0,
-                conditions: 0,
-                candidates,
-            },
-        }
-    }
-
-    fn explanation(outcome: CallOutcome, last: &mut LastReason) -> String {
-        let (_, _, json) = outcome.into_parts(last);
-        json.expect("a match has a reason").get().to_owned()
-    }
-
-    #[test]
-    fn a_run_of_matches_for_one_reason_shares_its_json_and_a_new_reason_gets_its_own() {
-        let mut last = LastReason::default();
-        let one = explanation(matched(1), &mut last);
-        assert!(one.contains(r#""candidates":1"#), "{one}");
-        assert_eq!(explanation(matched(1), &mut last), one);
-        let two = explanation(matched(2), &mut last);
-        assert!(two.contains(r#""candidates":2"#), "{two}");
-        let refused = CallOutcome::Refused {
-            reason: "invalid_credentials".to_owned(),
-        };
-        let (_, example, json) = refused.into_parts(&mut last);
-        assert_eq!(example, None);
-        assert_eq!(json.unwrap().get(), r#"{"reason":"invalid_credentials"}"#);
-        assert_eq!(explanation(matched(2), &mut last), two);
     }
 }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lyrebird_engine::storable::NUL_MESSAGE;
-use lyrebird_runtime::call_log::{LoggedCall, plain_headers};
+use lyrebird_runtime::call_log::{CallRecord, plain_headers};
 use lyrebird_store::calls::{
     CallFilter, CallPosition, CallSummary, StatusFilter, StoredCall, StoredCallback,
 };
@@ -231,9 +231,8 @@ impl From<CallSummary> for CallSummaryView {
     }
 }
 
-impl From<&LoggedCall> for CallSummaryView {
-    fn from(call: &LoggedCall) -> Self {
-        let record = &call.record;
+impl From<&CallRecord> for CallSummaryView {
+    fn from(record: &CallRecord) -> Self {
         let example = record.outcome.example();
         Self {
             id: record.id,

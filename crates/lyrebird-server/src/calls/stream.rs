@@ -46,13 +46,12 @@ pub(super) async fn stream_calls(
                 }
                 let event = tokio::select! {
                     received = calls.recv() => match received {
-                        Ok(call) if call.record.mock_id == mock
-                            && call.record.workspace_id == workspace =>
+                        Ok(call) if call.mock_id == mock && call.workspace_id == workspace =>
                         {
                             let summary = CallSummaryView::from(&*call);
                             Event::default()
                                 .event("call")
-                                .id(call.record.id.to_string())
+                                .id(call.id.to_string())
                                 .json_data(summary)
                                 .unwrap_or_else(|_| Event::default().comment("unencodable call"))
                         }
