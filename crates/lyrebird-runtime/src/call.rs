@@ -2,14 +2,13 @@
 //! record, callbacks. Every answer, refusals included, is an [`Answer`] that goes out through
 //! [`finish`], so each one gets the same headers and the same record.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use lyrebird_engine::render::Callback;
@@ -25,9 +24,9 @@ use uuid::Uuid;
 use crate::Inner;
 use crate::cache::{Entry, LoadedMock};
 use crate::call_log::{CallOutcome, CallRecord, Miss, logged_headers, plain_headers};
-use crate::cors;
 use crate::quota::{Admission, Limits};
 use crate::routing::MockTarget;
+use crate::{cors, headers};
 
 /// What Postman's clients look for in a 404 without a match, and its advice.
 const POSTMAN_NO_MATCH: &str = "mockRequestNotFoundError";
@@ -37,10 +36,10 @@ const POSTMAN_NO_MATCH_ADVICE: &str =
 /// A response before it becomes HTTP, with what the call log keeps of it.
 struct Answer {
     status: u16,
-    /// The runtime's own fixed names and values are borrowed, and only those: a borrowed name
-    /// must be lower case and a borrowed value visible ASCII: [`header_map`] makes them into
-    /// headers with `from_static`, which panics on anything else.
+    /// The headers the example rendered, as it rendered them.
     headers: Vec<Header>,
+    /// The headers the runtime adds.
+    added: Vec<headers::Added>,
     body: Bytes,
     outcome: CallOutcome,
     /// A render error.
@@ -58,10 +57,8 @@ impl Answer {
         }
         Self {
             status: status.as_u16(),
-            headers: vec![(
-                Cow::Borrowed("content-type"),
-                Cow::Borrowed("application/json"),
-            )],
+            headers: Vec::new(),
+            added: vec![(headers::CONTENT_TYPE, headers::JSON)],
             body: Bytes::from(body.to_string()),
             outcome,
             error: None,
@@ -164,7 +161,8 @@ pub(crate) async fn serve(
     {
         let preflight = Answer {
             status: StatusCode::NO_CONTENT.as_u16(),
-            headers: cors::preflight_headers(&call.headers),
+            headers: Vec::new(),
+            added: cors::preflight_headers(&call.headers),
             body: Bytes::new(),
             outcome: CallOutcome::Preflight,
             error: None,
@@ -245,7 +243,7 @@ pub(crate) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> Tried
     let answer = answer(mock, &mut request, OffsetDateTime::now_utc());
     TriedAnswer {
         status: answer.status,
-        headers: plain_headers(answer.headers),
+        headers: plain_headers(headers::split(answer.headers, answer.added).1),
         body: answer.body,
         outcome: answer.outcome,
         error: answer.error,
@@ -269,6 +267,7 @@ fn answer(mock: &LoadedMock, request: &mut EngineRequest, now: OffsetDateTime) -
         (Selection::Matched(matched), Some(rendered)) => Answer {
             status: rendered.status,
             headers: logged_headers(rendered.headers),
+            added: Vec::new(),
             body: Bytes::from(rendered.body),
             outcome: CallOutcome::Matched {
                 example_id: ExampleId::from(matched.id),
@@ -312,6 +311,7 @@ fn no_match(
         return Answer {
             status: rendered.status,
             headers: logged_headers(rendered.headers),
+            added: Vec::new(),
             body: Bytes::from(rendered.body),
             outcome: CallOutcome::Fallback { explanation },
             error: rendered.error,
@@ -396,9 +396,8 @@ fn over_quota(limits: &Limits) -> Answer {
         CallOutcome::OverQuota,
     );
     let retry_after = limits.reset_seconds(OffsetDateTime::now_utc());
-    answer
-        .headers
-        .push(("retry-after".into(), retry_after.to_string().into()));
+    let retry_after = headers::Value::number(retry_after);
+    answer.added.push((headers::RETRY_AFTER, retry_after));
     answer
 }
 
@@ -430,9 +429,10 @@ fn body_refused(too_large: bool, limit: usize) -> Answer {
 
 /// An answer that is not logged: the call names no mock, so no workspace owns it.
 fn unrecorded(request_headers: &HeaderMap, own_host: bool, mut answer: Answer) -> Response {
-    confine(&mut answer.headers, own_host);
-    cors::add_response_headers(request_headers, &mut answer.headers);
-    to_response(&answer, false)
+    confine(&mut answer, own_host);
+    cors::add_response_headers(request_headers, &answer.headers, &mut answer.added);
+    let (headers, _) = headers::split(answer.headers, answer.added);
+    to_response(answer.status, &answer.body, headers, false)
 }
 
 /// Removes the app's own cookies from the `Cookie` headers, keeping the mock's.
@@ -465,8 +465,8 @@ fn without_app_cookies(headers: &mut HeaderMap, app_cookies: &[&str]) {
 /// own origin: its HTML runs sandboxed (no scripts, an opaque origin), is never sniffed into
 /// another type, and it sets no cookies. On its own host it may set cookies for that host only,
 /// never with a `Domain` that would reach the app's host or other mocks.
-fn confine(headers: &mut Vec<Header>, own_host: bool) {
-    headers.retain(|(name, value)| {
+fn confine(answer: &mut Answer, own_host: bool) {
+    answer.headers.retain(|(name, value)| {
         if !name.eq_ignore_ascii_case("set-cookie") {
             // Replaced below by `nosniff`.
             return own_host || !name.eq_ignore_ascii_case("x-content-type-options");
@@ -480,9 +480,9 @@ fn confine(headers: &mut Vec<Header>, own_host: bool) {
             })
     });
     if !own_host {
-        headers.extend([
-            ("content-security-policy".into(), "sandbox".into()),
-            ("x-content-type-options".into(), "nosniff".into()),
+        answer.added.extend([
+            (headers::CONTENT_SECURITY_POLICY, headers::SANDBOX),
+            (headers::X_CONTENT_TYPE_OPTIONS, headers::NOSNIFF),
         ]);
     }
 }
@@ -498,26 +498,31 @@ fn finish(
     limits: Option<Limits>,
 ) -> Response {
     // Room for what is added below: the quota's 3 headers, `confine`'s 2 and CORS's 4.
-    answer.headers.reserve(9);
+    answer.added.reserve(9);
     if let Some(limits) = limits {
         let reset = limits.reset_seconds(call.at);
-        answer.headers.extend([
-            ("ratelimit-limit".into(), limits.limit.to_string().into()),
+        answer.added.extend([
             (
-                "ratelimit-remaining".into(),
-                limits.remaining().to_string().into(),
+                headers::RATELIMIT_LIMIT,
+                headers::Value::number(limits.limit),
             ),
-            ("ratelimit-reset".into(), reset.to_string().into()),
+            (
+                headers::RATELIMIT_REMAINING,
+                headers::Value::number(limits.remaining()),
+            ),
+            (headers::RATELIMIT_RESET, headers::Value::number(reset)),
         ]);
     }
-    confine(&mut answer.headers, call.own_host);
-    cors::add_response_headers(&call.headers, &mut answer.headers);
-    let response = to_response(&answer, call.method == Method::HEAD);
+    confine(&mut answer, call.own_host);
+    cors::add_response_headers(&call.headers, &answer.headers, &mut answer.added);
+    let rendered = std::mem::take(&mut answer.headers);
+    let (headers, logged) = headers::split(rendered, std::mem::take(&mut answer.added));
+    let head = call.method == Method::HEAD;
+    let response = to_response(answer.status, &answer.body, headers, head);
     let callbacks = std::mem::take(&mut answer.callbacks);
     let call_id = call.id;
-    runtime
-        .call_log
-        .record(call_record(mock, call, request, answer, callbacks.len()));
+    let record = call_record(mock, call, request, answer, logged, callbacks.len());
+    runtime.call_log.record(record);
     if !callbacks.is_empty() {
         runtime
             .callbacks
@@ -533,6 +538,7 @@ fn call_record(
     call: Call,
     request: Option<EngineRequest>,
     answer: Answer,
+    response_headers: Vec<Header>,
     callbacks: usize,
 ) -> CallRecord {
     let latency = call.started.elapsed();
@@ -553,7 +559,7 @@ fn call_record(
         request_headers,
         request_body,
         status: answer.status,
-        response_headers: answer.headers,
+        response_headers,
         response_body: answer.body,
         outcome: answer.outcome,
         error: answer.error,
@@ -564,48 +570,15 @@ fn call_record(
     }
 }
 
-/// Headers that describe the connection or the body's framing: HTTP sets those itself.
-fn is_framing(name: &HeaderName) -> bool {
-    name == header::CONTENT_LENGTH
-        || name == header::TRANSFER_ENCODING
-        || name == header::CONNECTION
-}
-
-fn to_response(answer: &Answer, head: bool) -> Response {
+fn to_response(status: u16, body: &Bytes, headers: HeaderMap, head: bool) -> Response {
     let body = if head {
         Body::empty()
     } else {
-        Body::from(answer.body.clone())
+        Body::from(body.clone())
     };
     let mut response = Response::new(body);
     *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    *response.headers_mut() = header_map(&answer.headers);
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.headers_mut() = headers;
     response
-}
-
-/// The headers in order (a name may repeat), leaving out any that HTTP cannot carry. Borrowed
-/// names and values are the runtime's own constants: made into headers without a copy.
-fn header_map(headers: &[Header]) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let name = match name {
-            Cow::Borrowed(name) => HeaderName::from_static(name),
-            Cow::Owned(name) => match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(name) => name,
-                Err(_) => continue,
-            },
-        };
-        let value = match value {
-            Cow::Borrowed(value) => HeaderValue::from_static(value),
-            Cow::Owned(value) => match HeaderValue::from_bytes(value.as_bytes()) {
-                Ok(value) => value,
-                Err(_) => continue,
-            },
-        };
-        if !is_framing(&name) {
-            map.append(name, value);
-        }
-    }
-    map
 }

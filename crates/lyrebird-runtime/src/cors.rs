@@ -5,10 +5,8 @@
 use axum::http::{HeaderMap, header};
 use lyrebird_store::calls::Header;
 
-/// Methods a preflight is told are allowed, besides the one it asks for.
-const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
-/// How long a browser may cache a preflight's answer, in seconds.
-const MAX_AGE: &str = "86400";
+use crate::headers::{self, Added, Value};
+
 /// The CORS headers' common prefix: those are never listed as exposed.
 const CORS_PREFIX: &str = "access-control-";
 
@@ -19,73 +17,73 @@ pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
 }
 
 /// The headers of the runtime's answer to a preflight (a 204).
-pub fn preflight_headers(request: &HeaderMap) -> Vec<Header> {
-    let mut headers = Vec::new();
-    allow_origin(request, &mut headers);
+pub fn preflight_headers(request: &HeaderMap) -> Vec<Added> {
+    let mut added = Vec::new();
+    allow_origin(request, &mut added);
     let asked = text(request, header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
-    let methods =
-        if asked.is_empty() || METHODS.split(", ").any(|m| m == asked.to_ascii_uppercase()) {
-            METHODS.into()
-        } else {
-            format!("{METHODS}, {asked}").into()
-        };
-    headers.push(("access-control-allow-methods".into(), methods));
+    let known = headers::METHODS
+        .split(", ")
+        .any(|method| method == asked.to_ascii_uppercase());
+    let methods = if asked.is_empty() || known {
+        Some(headers::ALL_METHODS)
+    } else {
+        Value::text(format!("{}, {asked}", headers::METHODS))
+    };
+    added.extend(methods.map(|methods| (headers::ALLOW_METHODS, methods)));
     if let Some(asked) = text(request, header::ACCESS_CONTROL_REQUEST_HEADERS) {
-        headers.push((
-            "access-control-allow-headers".into(),
-            asked.to_owned().into(),
-        ));
+        added.extend(Value::text(asked.to_owned()).map(|asked| (headers::ALLOW_HEADERS, asked)));
     }
-    headers.push(("access-control-max-age".into(), MAX_AGE.into()));
-    headers.push((
-        "vary".into(),
-        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers".into(),
-    ));
-    headers
+    added.push((headers::MAX_AGE, headers::ONE_DAY));
+    added.push((headers::VARY, headers::PREFLIGHT_VARY));
+    added
 }
 
 /// Adds the CORS headers to a mock's response, unless the example set its own
 /// `Access-Control-Allow-Origin`. Every other header of the response is exposed to scripts.
-pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<Header>) {
-    if response
+pub fn add_response_headers(request: &HeaderMap, rendered: &[Header], added: &mut Vec<Added>) {
+    if rendered
         .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("access-control-allow-origin"))
+        .any(|(name, _)| name.eq_ignore_ascii_case(headers::ALLOW_ORIGIN.as_str()))
     {
         return;
     }
     // Built in one string of the right size: this runs on every mock call.
-    let exposable = || {
-        response.iter().map(|(name, _)| name).filter(|name| {
-            !name
-                .get(..CORS_PREFIX.len())
-                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(CORS_PREFIX))
-        })
-    };
-    let mut exposed = String::with_capacity(exposable().map(|name| name.len() + 2).sum());
-    for name in exposable() {
+    let size = exposable(rendered, added).map(|name| name.len() + 2).sum();
+    let mut exposed = String::with_capacity(size);
+    for name in exposable(rendered, added) {
         if !exposed.is_empty() {
             exposed.push_str(", ");
         }
         exposed.push_str(name);
     }
-    allow_origin(request, response);
-    if !exposed.is_empty() {
-        response.push(("access-control-expose-headers".into(), exposed.into()));
+    allow_origin(request, added);
+    if !exposed.is_empty()
+        && let Some(exposed) = Value::text(exposed)
+    {
+        added.push((headers::EXPOSE_HEADERS, exposed));
     }
-    response.push(("vary".into(), "Origin".into()));
+    added.push((headers::VARY, headers::ORIGIN));
+}
+
+/// The names of the response's headers, but the CORS ones.
+fn exposable<'a>(rendered: &'a [Header], added: &'a [Added]) -> impl Iterator<Item = &'a str> {
+    let rendered = rendered.iter().map(|(name, _)| &**name);
+    let added = added.iter().map(|(name, _)| name.as_str());
+    rendered.chain(added).filter(|name| {
+        !name
+            .get(..CORS_PREFIX.len())
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(CORS_PREFIX))
+    })
 }
 
 /// The request's origin (with credentials allowed), or `*` when it sent none.
-fn allow_origin(request: &HeaderMap, headers: &mut Vec<Header>) {
-    match text(request, header::ORIGIN) {
-        Some(origin) => headers.extend([
-            (
-                "access-control-allow-origin".into(),
-                origin.to_owned().into(),
-            ),
-            ("access-control-allow-credentials".into(), "true".into()),
+fn allow_origin(request: &HeaderMap, added: &mut Vec<Added>) {
+    match text(request, header::ORIGIN).and_then(|origin| Value::text(origin.to_owned())) {
+        Some(origin) => added.extend([
+            (headers::ALLOW_ORIGIN, origin),
+            (headers::ALLOW_CREDENTIALS, headers::TRUE),
         ]),
-        None => headers.push(("access-control-allow-origin".into(), "*".into())),
+        None => added.push((headers::ALLOW_ORIGIN, headers::ANY_ORIGIN)),
     }
 }
 
@@ -108,6 +106,11 @@ mod tests {
             .collect()
     }
 
+    /// The added headers as the call log keeps them.
+    fn logged(added: Vec<Added>) -> Vec<Header> {
+        headers::split(Vec::new(), added).1
+    }
+
     fn get<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
         headers.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
     }
@@ -121,7 +124,7 @@ mod tests {
         ]);
         assert!(is_preflight("OPTIONS", &request));
         assert!(!is_preflight("GET", &request));
-        let answer = preflight_headers(&request);
+        let answer = logged(preflight_headers(&request));
         assert_eq!(
             get(&answer, "access-control-allow-origin"),
             Some("https://app.example")
@@ -144,17 +147,16 @@ mod tests {
     #[test]
     fn responses_expose_their_headers_unless_the_example_set_cors_itself() {
         let request = headers(&[("origin", "https://app.example")]);
-        let mut response = vec![
-            ("content-type".into(), "application/json".into()),
-            ("ratelimit-remaining".into(), "9".into()),
-        ];
-        add_response_headers(&request, &mut response);
+        let rendered = vec![("content-type".into(), "application/json".into())];
+        let mut added = vec![(headers::RATELIMIT_REMAINING, Value::number(9))];
+        add_response_headers(&request, &rendered, &mut added);
         assert_eq!(
-            get(&response, "access-control-expose-headers"),
+            get(&logged(added), "access-control-expose-headers"),
             Some("content-type, ratelimit-remaining")
         );
-        let mut own = vec![("Access-Control-Allow-Origin".into(), "https://x".into())];
-        add_response_headers(&request, &mut own);
-        assert_eq!(own.len(), 1);
+        let own = vec![("Access-Control-Allow-Origin".into(), "https://x".into())];
+        let mut added = Vec::new();
+        add_response_headers(&request, &own, &mut added);
+        assert!(added.is_empty());
     }
 }

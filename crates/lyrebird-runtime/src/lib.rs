@@ -10,6 +10,7 @@
 //!   `keys` for private mocks, the monthly quota from `quota`, the engine's answer, delays on
 //!   the timer, `cors`, then the call record and callbacks. None of it touches the database for
 //!   a warm mock.
+//!   `headers` holds the headers the runtime adds, as types that cannot hold an invalid one.
 //! - [`call_log`]: the call recorder and its background writer.
 //! - [`callbacks`]: the worker that sends the requests examples ask for after their response,
 //!   through [`network`], the guard that keeps them off non-public addresses.
@@ -24,6 +25,7 @@ pub mod call_log;
 pub mod callbacks;
 mod changes;
 mod cors;
+mod headers;
 mod keys;
 pub mod network;
 mod quota;
