@@ -24,9 +24,10 @@ use uuid::Uuid;
 use crate::Inner;
 use crate::cache::{Entry, LoadedMock};
 use crate::call_log::{CallOutcome, CallRecord, Miss, logged_headers, plain_headers};
+use crate::cors;
+use crate::headers::{self, Headers};
 use crate::quota::{Admission, Limits};
 use crate::routing::MockTarget;
-use crate::{cors, headers};
 
 /// What Postman's clients look for in a 404 without a match, and its advice.
 const POSTMAN_NO_MATCH: &str = "mockRequestNotFoundError";
@@ -38,7 +39,8 @@ struct Answer {
     status: u16,
     /// The headers the example rendered, as it rendered them.
     headers: Vec<Header>,
-    /// The headers the runtime adds.
+    /// Headers of the runtime's own answers (errors, preflights); empty for an example's, so
+    /// no allocation.
     added: Vec<headers::Added>,
     body: Bytes,
     outcome: CallOutcome,
@@ -243,7 +245,7 @@ pub(crate) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> Tried
     let answer = answer(mock, &mut request, OffsetDateTime::now_utc());
     TriedAnswer {
         status: answer.status,
-        headers: plain_headers(headers::split(answer.headers, answer.added).1),
+        headers: plain_headers(own_headers(answer.headers, answer.added, 0).into_parts().1),
         body: answer.body,
         outcome: answer.outcome,
         error: answer.error,
@@ -428,11 +430,16 @@ fn body_refused(too_large: bool, limit: usize) -> Answer {
 }
 
 /// An answer that is not logged: the call names no mock, so no workspace owns it.
-fn unrecorded(request_headers: &HeaderMap, own_host: bool, mut answer: Answer) -> Response {
-    confine(&mut answer, own_host);
-    cors::add_response_headers(request_headers, &answer.headers, &mut answer.added);
-    let (headers, _) = headers::split(answer.headers, answer.added);
-    to_response(answer.status, &answer.body, headers, false)
+fn unrecorded(request_headers: &HeaderMap, own_host: bool, answer: Answer) -> Response {
+    let Answer {
+        status,
+        headers,
+        added,
+        body,
+        ..
+    } = answer;
+    let headers = response_headers(request_headers, own_host, headers, added, None);
+    to_response(status, &body, headers.into_parts().0, false)
 }
 
 /// Removes the app's own cookies from the `Cookie` headers, keeping the mock's.
@@ -465,8 +472,8 @@ fn without_app_cookies(headers: &mut HeaderMap, app_cookies: &[&str]) {
 /// own origin: its HTML runs sandboxed (no scripts, an opaque origin), is never sniffed into
 /// another type, and it sets no cookies. On its own host it may set cookies for that host only,
 /// never with a `Domain` that would reach the app's host or other mocks.
-fn confine(answer: &mut Answer, own_host: bool) {
-    answer.headers.retain(|(name, value)| {
+fn confine(rendered: &mut Vec<Header>, own_host: bool) {
+    rendered.retain(|(name, value)| {
         if !name.eq_ignore_ascii_case("set-cookie") {
             // Replaced below by `nosniff`.
             return own_host || !name.eq_ignore_ascii_case("x-content-type-options");
@@ -479,12 +486,51 @@ fn confine(answer: &mut Answer, own_host: bool) {
                 name.trim().eq_ignore_ascii_case("domain")
             })
     });
+}
+
+/// The answer's headers and the runtime's own (`added`), with room for `more`.
+fn own_headers(rendered: Vec<Header>, added: Vec<headers::Added>, more: usize) -> Headers {
+    let mut headers = Headers::new(rendered, added.len() + more);
+    headers.extend(added);
+    headers
+}
+
+/// Every header of the response: the answer's, confined, then the quota's, the confinement's
+/// and CORS's.
+fn response_headers(
+    request: &HeaderMap,
+    own_host: bool,
+    mut rendered: Vec<Header>,
+    added: Vec<headers::Added>,
+    limits: Option<(&Limits, OffsetDateTime)>,
+) -> Headers {
+    confine(&mut rendered, own_host);
+    // Room for what is added below: the quota's 3 headers, the confinement's 2 and CORS's 4.
+    let mut headers = own_headers(rendered, added, 9);
+    if let Some((limits, at)) = limits {
+        headers.extend([
+            (
+                headers::RATELIMIT_LIMIT,
+                headers::Value::number(limits.limit),
+            ),
+            (
+                headers::RATELIMIT_REMAINING,
+                headers::Value::number(limits.remaining()),
+            ),
+            (
+                headers::RATELIMIT_RESET,
+                headers::Value::number(limits.reset_seconds(at)),
+            ),
+        ]);
+    }
     if !own_host {
-        answer.added.extend([
+        headers.extend([
             (headers::CONTENT_SECURITY_POLICY, headers::SANDBOX),
             (headers::X_CONTENT_TYPE_OPTIONS, headers::NOSNIFF),
         ]);
     }
+    cors::add_response_headers(request, &mut headers);
+    headers
 }
 
 /// Adds the quota and CORS headers, records the call, queues its callbacks, and makes the
@@ -497,26 +543,11 @@ fn finish(
     mut answer: Answer,
     limits: Option<Limits>,
 ) -> Response {
-    // Room for what is added below: the quota's 3 headers, `confine`'s 2 and CORS's 4.
-    answer.added.reserve(9);
-    if let Some(limits) = limits {
-        let reset = limits.reset_seconds(call.at);
-        answer.added.extend([
-            (
-                headers::RATELIMIT_LIMIT,
-                headers::Value::number(limits.limit),
-            ),
-            (
-                headers::RATELIMIT_REMAINING,
-                headers::Value::number(limits.remaining()),
-            ),
-            (headers::RATELIMIT_RESET, headers::Value::number(reset)),
-        ]);
-    }
-    confine(&mut answer, call.own_host);
-    cors::add_response_headers(&call.headers, &answer.headers, &mut answer.added);
     let rendered = std::mem::take(&mut answer.headers);
-    let (headers, logged) = headers::split(rendered, std::mem::take(&mut answer.added));
+    let added = std::mem::take(&mut answer.added);
+    let limits = limits.as_ref().map(|limits| (limits, call.at));
+    let headers = response_headers(&call.headers, call.own_host, rendered, added, limits);
+    let (headers, logged) = headers.into_parts();
     let head = call.method == Method::HEAD;
     let response = to_response(answer.status, &answer.body, headers, head);
     let callbacks = std::mem::take(&mut answer.callbacks);

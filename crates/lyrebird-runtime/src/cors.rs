@@ -3,9 +3,8 @@
 //! response allows the caller's origin with credentials and exposes its headers.
 
 use axum::http::{HeaderMap, header};
-use lyrebird_store::calls::Header;
 
-use crate::headers::{self, Added, Value};
+use crate::headers::{self, Added, Headers, Value};
 
 /// The CORS headers' common prefix: those are never listed as exposed.
 const CORS_PREFIX: &str = "access-control-";
@@ -40,50 +39,45 @@ pub fn preflight_headers(request: &HeaderMap) -> Vec<Added> {
 
 /// Adds the CORS headers to a mock's response, unless the example set its own
 /// `Access-Control-Allow-Origin`. Every other header of the response is exposed to scripts.
-pub fn add_response_headers(request: &HeaderMap, rendered: &[Header], added: &mut Vec<Added>) {
-    if rendered
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case(headers::ALLOW_ORIGIN.as_str()))
+pub fn add_response_headers(request: &HeaderMap, headers: &mut Headers) {
+    if headers
+        .names()
+        .any(|name| name.eq_ignore_ascii_case(headers::ALLOW_ORIGIN.as_str()))
     {
         return;
     }
     // Built in one string of the right size: this runs on every mock call.
-    let size = exposable(rendered, added).map(|name| name.len() + 2).sum();
-    let mut exposed = String::with_capacity(size);
-    for name in exposable(rendered, added) {
+    let exposable = || {
+        headers.names().filter(|name| {
+            !name
+                .get(..CORS_PREFIX.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(CORS_PREFIX))
+        })
+    };
+    let mut exposed = String::with_capacity(exposable().map(|name| name.len() + 2).sum());
+    for name in exposable() {
         if !exposed.is_empty() {
             exposed.push_str(", ");
         }
         exposed.push_str(name);
     }
-    allow_origin(request, added);
+    allow_origin(request, headers);
     if !exposed.is_empty()
         && let Some(exposed) = Value::text(exposed)
     {
-        added.push((headers::EXPOSE_HEADERS, exposed));
+        headers.add((headers::EXPOSE_HEADERS, exposed));
     }
-    added.push((headers::VARY, headers::ORIGIN));
-}
-
-/// The names of the response's headers, but the CORS ones.
-fn exposable<'a>(rendered: &'a [Header], added: &'a [Added]) -> impl Iterator<Item = &'a str> {
-    let rendered = rendered.iter().map(|(name, _)| &**name);
-    let added = added.iter().map(|(name, _)| name.as_str());
-    rendered.chain(added).filter(|name| {
-        !name
-            .get(..CORS_PREFIX.len())
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(CORS_PREFIX))
-    })
+    headers.add((headers::VARY, headers::ORIGIN));
 }
 
 /// The request's origin (with credentials allowed), or `*` when it sent none.
-fn allow_origin(request: &HeaderMap, added: &mut Vec<Added>) {
+fn allow_origin(request: &HeaderMap, into: &mut impl Extend<Added>) {
     match text(request, header::ORIGIN).and_then(|origin| Value::text(origin.to_owned())) {
-        Some(origin) => added.extend([
+        Some(origin) => into.extend([
             (headers::ALLOW_ORIGIN, origin),
             (headers::ALLOW_CREDENTIALS, headers::TRUE),
         ]),
-        None => added.push((headers::ALLOW_ORIGIN, headers::ANY_ORIGIN)),
+        None => into.extend([(headers::ALLOW_ORIGIN, headers::ANY_ORIGIN)]),
     }
 }
 
@@ -97,6 +91,8 @@ fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use lyrebird_store::calls::Header;
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -108,7 +104,9 @@ mod tests {
 
     /// The added headers as the call log keeps them.
     fn logged(added: Vec<Added>) -> Vec<Header> {
-        headers::split(Vec::new(), added).1
+        let mut headers = Headers::new(Vec::new(), added.len());
+        headers.extend(added);
+        headers.into_parts().1
     }
 
     fn get<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
@@ -148,15 +146,16 @@ mod tests {
     fn responses_expose_their_headers_unless_the_example_set_cors_itself() {
         let request = headers(&[("origin", "https://app.example")]);
         let rendered = vec![("content-type".into(), "application/json".into())];
-        let mut added = vec![(headers::RATELIMIT_REMAINING, Value::number(9))];
-        add_response_headers(&request, &rendered, &mut added);
+        let mut response = Headers::new(rendered, 5);
+        response.add((headers::RATELIMIT_REMAINING, Value::number(9)));
+        add_response_headers(&request, &mut response);
         assert_eq!(
-            get(&logged(added), "access-control-expose-headers"),
+            get(&response.into_parts().1, "access-control-expose-headers"),
             Some("content-type, ratelimit-remaining")
         );
         let own = vec![("Access-Control-Allow-Origin".into(), "https://x".into())];
-        let mut added = Vec::new();
-        add_response_headers(&request, &own, &mut added);
-        assert!(added.is_empty());
+        let mut response = Headers::new(own, 0);
+        add_response_headers(&request, &mut response);
+        assert_eq!(response.into_parts().1.len(), 1);
     }
 }

@@ -8,7 +8,7 @@
 //! form, so the fixed ones are logged without a copy and turning them into a response parses
 //! nothing.
 //!
-//! The headers an example renders are any text: [`split`] leaves out of the response those HTTP
+//! The headers an example renders are any text: [`Headers`] leaves out of the response those HTTP
 //! cannot carry, and the call log keeps them as rendered.
 
 use std::borrow::Cow;
@@ -105,23 +105,51 @@ pub const ONE_DAY: Value = Value::fixed("86400");
 /// The headers of an answer as HTTP sends them and as the call log keeps them: the rendered
 /// ones in order, then the runtime's. The response leaves out the rendered ones HTTP cannot
 /// carry and those that describe the connection or the body's framing (HTTP sets those itself).
-pub fn split(mut rendered: Vec<Header>, added: Vec<Added>) -> (HeaderMap, Vec<Header>) {
-    let mut map = HeaderMap::with_capacity(rendered.len() + added.len());
-    for (name, value) in &rendered {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) && !is_framing(&name)
-        {
-            map.append(name, value);
+pub struct Headers {
+    http: HeaderMap,
+    logged: Vec<Header>,
+}
+
+impl Extend<Added> for Headers {
+    fn extend<I: IntoIterator<Item = Added>>(&mut self, added: I) {
+        for header in added {
+            self.add(header);
         }
     }
-    rendered.reserve(added.len());
-    for (name, value) in added {
-        map.append(name.http, value.http);
-        rendered.push((Cow::Borrowed(name.text), value.text));
+}
+
+impl Headers {
+    /// The rendered headers, with room for `more` of the runtime's.
+    pub fn new(rendered: Vec<Header>, more: usize) -> Self {
+        let mut http = HeaderMap::with_capacity(rendered.len() + more);
+        for (name, value) in &rendered {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_bytes(value.as_bytes()),
+            ) && !is_framing(&name)
+            {
+                http.append(name, value);
+            }
+        }
+        let mut logged = rendered;
+        logged.reserve(more);
+        Self { http, logged }
     }
-    (map, rendered)
+
+    pub fn add(&mut self, (name, value): Added) {
+        self.http.append(name.http, value.http);
+        self.logged.push((Cow::Borrowed(name.text), value.text));
+    }
+
+    /// The names of every header so far, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.logged.iter().map(|(name, _)| &**name)
+    }
+
+    /// The headers as HTTP sends them, and as the call log keeps them.
+    pub fn into_parts(self) -> (HeaderMap, Vec<Header>) {
+        (self.http, self.logged)
+    }
 }
 
 /// Headers that describe the connection or the body's framing.
@@ -143,10 +171,12 @@ mod tests {
             ("x-bad-value".into(), "a\nb".into()),
             ("content-length".into(), "3".into()),
         ];
-        let (map, logged) = split(rendered, vec![(VARY, ORIGIN)]);
-        assert_eq!(map.len(), 2, "{map:?}");
-        assert_eq!(map["x-ok"], "yes");
-        assert_eq!(map["vary"], "Origin");
+        let mut headers = Headers::new(rendered, 1);
+        headers.add((VARY, ORIGIN));
+        let (http, logged) = headers.into_parts();
+        assert_eq!(http.len(), 2, "{http:?}");
+        assert_eq!(http["x-ok"], "yes");
+        assert_eq!(http["vary"], "Origin");
         assert_eq!(logged.len(), 5);
         assert_eq!(logged[4], (Cow::Borrowed("vary"), Cow::Borrowed("Origin")));
         assert!(Value::text("a\nb".to_owned()).is_none());
