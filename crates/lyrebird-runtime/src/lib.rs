@@ -10,7 +10,7 @@
 //!   `keys` for private mocks, the monthly quota from `quota`, the engine's answer, delays on
 //!   the timer, `cors`, then the call record and callbacks. None of it touches the database for
 //!   a warm mock.
-//!   `headers` holds the headers the runtime adds, as types that cannot hold an invalid one.
+//! - `headers`: the headers the runtime adds, as types that cannot hold an invalid one.
 //! - [`call_log`]: the call recorder and its background writer.
 //! - [`callbacks`]: the worker that sends the requests examples ask for after their response,
 //!   through [`network`], the guard that keeps them off non-public addresses.
@@ -47,7 +47,6 @@ use call_log::CallLog;
 use callbacks::Callbacks;
 use keys::KeyMap;
 use quota::Quotas;
-pub use quota::{Admission, Limits};
 pub use routing::MockTarget;
 
 /// What the runtime is handed at start.
@@ -160,7 +159,7 @@ impl Runtime {
     }
 
     /// Answers a request addressed to a mock. `client` tells the caller's address, for the call
-    /// log; it is asked only for calls that are recorded.
+    /// log; it is asked only once the mock is found (calls that name no mock are not logged).
     pub async fn serve(
         &self,
         target: MockTarget,
