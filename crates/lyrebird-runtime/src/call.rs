@@ -16,7 +16,8 @@ use lyrebird_engine::render::RenderContext;
 use lyrebird_engine::{Explanation, Outcome, Request as EngineRequest, Selection};
 use lyrebird_store::calls::Header;
 use lyrebird_store::{ExampleId, KeyId};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -51,17 +52,13 @@ struct Answer {
 }
 
 impl Answer {
-    /// An error of ours: `{"error": {"code", "message", ...more}, ...top}`.
-    fn error(status: StatusCode, error: Value, top: Value, outcome: CallOutcome) -> Self {
-        let mut body = json!({ "error": error });
-        if let (Some(body), Value::Object(top)) = (body.as_object_mut(), top) {
-            body.extend(top);
-        }
+    /// An error of ours, with its JSON body ([`json_body`]).
+    fn error(status: StatusCode, body: Bytes, outcome: CallOutcome) -> Self {
         Self {
             status: status.as_u16(),
             headers: Vec::new(),
             added: vec![(headers::CONTENT_TYPE, headers::JSON)],
-            body: Bytes::from(body.to_string()),
+            body,
             outcome,
             error: None,
             delay_ms: 0,
@@ -105,8 +102,9 @@ pub(crate) async fn serve(
             tracing::error!(%error, mock = %id, "could not load a mock");
             let unavailable = Answer::error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({"code": "database_unavailable", "message": "the mock could not be loaded; try again"}),
-                Value::Null,
+                json_body(
+                    &json!({"error": {"code": "database_unavailable", "message": "the mock could not be loaded; try again"}}),
+                ),
                 CallOutcome::Refused {
                     reason: "database_unavailable".to_owned(),
                 },
@@ -122,8 +120,9 @@ pub(crate) async fn serve(
         Entry::Broken { .. } => {
             let broken = Answer::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"code": "mock_broken", "message": "this mock cannot be served: its examples do not compile with this server; its owner can see why by trying a request"}),
-                Value::Null,
+                json_body(
+                    &json!({"error": {"code": "mock_broken", "message": "this mock cannot be served: its examples do not compile with this server; its owner can see why by trying a request"}}),
+                ),
                 CallOutcome::Refused {
                     reason: "mock_broken".to_owned(),
                 },
@@ -321,17 +320,41 @@ fn no_match(
             callbacks: rendered.callbacks,
         };
     }
+    let body = NoMatch {
+        error: NoMatchError {
+            code: "no_match",
+            name: POSTMAN_NO_MATCH,
+            message: &message,
+            header: "No matching requests",
+        },
+        explanation: &explanation,
+    };
+    let body = json_body(&body);
     Answer::error(
         StatusCode::NOT_FOUND,
-        json!({
-            "code": "no_match",
-            "name": POSTMAN_NO_MATCH,
-            "message": message,
-            "header": "No matching requests",
-        }),
-        json!({ "explanation": explanation }),
+        body,
         CallOutcome::NoMatch { explanation },
     )
+}
+
+/// The 404 without a match, written from the typed explanation (no JSON tree in between).
+#[derive(Serialize)]
+struct NoMatch<'a> {
+    error: NoMatchError<'a>,
+    explanation: &'a Miss,
+}
+
+#[derive(Serialize)]
+struct NoMatchError<'a> {
+    code: &'static str,
+    name: &'static str,
+    message: &'a str,
+    header: &'static str,
+}
+
+/// The body of an error of ours: `{"error": {"code", "message", ...more}, ...}`.
+fn json_body(body: &impl Serialize) -> Bytes {
+    Bytes::from(serde_json::to_vec(body).unwrap_or_default())
 }
 
 /// The 404's message: the nearest miss and what it failed, in one sentence.
@@ -351,12 +374,11 @@ fn no_match_message(explanation: &Explanation) -> String {
 fn mock_not_found() -> Answer {
     Answer::error(
         StatusCode::NOT_FOUND,
-        json!({
+        json_body(&json!({"error": {
             "code": "mock_not_found",
             "name": "mockNotFoundError",
             "message": "no mock has this id: check the mock's URL (the mock may have been deleted)",
-        }),
-        Value::Null,
+        }})),
         CallOutcome::Refused {
             reason: "mock_not_found".to_owned(),
         },
@@ -371,8 +393,9 @@ fn invalid_credentials(presented: bool) -> Answer {
     };
     Answer::error(
         StatusCode::UNAUTHORIZED,
-        json!({"code": "invalid_credentials", "name": "invalidCredentialsError", "message": message}),
-        Value::Null,
+        json_body(
+            &json!({"error": {"code": "invalid_credentials", "name": "invalidCredentialsError", "message": message}}),
+        ),
         CallOutcome::Refused {
             reason: "invalid_credentials".to_owned(),
         },
@@ -383,7 +406,7 @@ fn over_quota(limits: &Limits) -> Answer {
     let resets_at = limits.resets_at().format(&Rfc3339).unwrap_or_default();
     let mut answer = Answer::error(
         StatusCode::TOO_MANY_REQUESTS,
-        json!({
+        json_body(&json!({"error": {
             "code": "monthly_quota_exceeded",
             "name": "monthlyQuotaExceededError",
             "message": format!(
@@ -393,8 +416,7 @@ fn over_quota(limits: &Limits) -> Answer {
             "limit": limits.limit,
             "used": limits.used,
             "resets_at": resets_at,
-        }),
-        Value::Null,
+        }})),
         CallOutcome::OverQuota,
     );
     let retry_after = limits.reset_seconds(OffsetDateTime::now_utc());
@@ -421,8 +443,7 @@ fn body_refused(too_large: bool, limit: usize) -> Answer {
     };
     Answer::error(
         status,
-        json!({"code": code, "message": message}),
-        Value::Null,
+        json_body(&json!({"error": {"code": code, "message": message}})),
         CallOutcome::Refused {
             reason: code.to_owned(),
         },
