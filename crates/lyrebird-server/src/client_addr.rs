@@ -19,8 +19,7 @@ use axum::http::HeaderMap;
 use axum::http::header::HeaderName;
 use axum::http::request::Parts;
 use ipnet::IpNet;
-
-use crate::config;
+use lyrebird_runtime::network;
 
 /// The header where each proxy appends the address it received the request from.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -73,9 +72,9 @@ impl FromStr for TrustedProxies {
     type Err = String;
 
     fn from_str(list: &str) -> Result<Self, Self::Err> {
-        let networks = config::list_entries(list)
+        let networks = network::list_entries(list)
             .map(|entry| {
-                config::parse_network(entry).ok_or_else(|| {
+                network::parse_network(entry).ok_or_else(|| {
                     format!("{entry:?} is neither an address (10.0.0.2) nor a network (10.0.0.0/8)")
                 })
             })

@@ -2,15 +2,15 @@
 //! all listed by `lyrebird serve --help`.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::Args;
-use ipnet::IpNet;
+use lyrebird_runtime::call_log::CallLogOptions;
+use lyrebird_runtime::network::AllowList;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::callbacks::AllowList;
 use crate::client_addr::TrustedProxies;
 
 /// Options of `lyrebird serve`.
@@ -53,10 +53,10 @@ pub struct ServeArgs {
     pub pg_search_dir: PathBuf,
 
     #[command(flatten)]
-    pub runtime: crate::runtime::RuntimeArgs,
+    pub runtime: RuntimeArgs,
 
     #[command(flatten)]
-    pub call_log: crate::calls::CallLogArgs,
+    pub call_log: CallLogArgs,
 
     /// How long a callback may take, in milliseconds, before it is recorded as timed out.
     #[arg(long, env = "LYREBIRD_CALLBACK_TIMEOUT_MS", default_value_t = 10_000,
@@ -77,21 +77,75 @@ pub struct ServeArgs {
     pub trusted_proxies: TrustedProxies,
 }
 
-/// The entries of a comma-separated setting, trimmed, with empty ones left out.
-pub fn list_entries(list: &str) -> impl Iterator<Item = &str> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
+/// Options of the mock runtime (part of `lyrebird serve`).
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeArgs {
+    /// How many compiled mocks each process keeps in memory; the least recently used leave
+    /// first.
+    #[arg(long, env = "LYREBIRD_MOCK_CACHE_SIZE", default_value_t = 10_000)]
+    pub mock_cache_size: usize,
+
+    /// The largest request body a mock accepts, in bytes (a larger one is answered 413).
+    #[arg(long, env = "LYREBIRD_MOCK_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub mock_max_body_bytes: usize,
+
+    /// Mock calls a process first reserves from a workspace's monthly quota at a time; the lease
+    /// doubles (up to 1,024 times this) when calls outrun it. Several processes never admit more
+    /// than the quota together; larger leases mean fewer database round trips.
+    #[arg(long, env = "LYREBIRD_QUOTA_LEASE", default_value_t = 100)]
+    pub quota_lease: u64,
 }
 
-/// An address or network of a setting (`LYREBIRD_CALLBACK_ALLOW`, `LYREBIRD_TRUSTED_PROXIES`):
-/// an address is the network of that one address, and a network's host bits are dropped
-/// (`10.1.2.3/16` is `10.1.0.0/16`).
-pub fn parse_network(entry: &str) -> Option<IpNet> {
-    if let Ok(network) = entry.parse::<IpNet>() {
-        Some(network.trunc())
-    } else {
-        entry.parse::<IpAddr>().ok().map(IpNet::from)
+impl Default for RuntimeArgs {
+    fn default() -> Self {
+        Self {
+            mock_cache_size: 10_000,
+            mock_max_body_bytes: 1024 * 1024,
+            quota_lease: 100,
+        }
+    }
+}
+
+/// Options of the call log (part of `lyrebird serve`).
+#[derive(Debug, Clone, Args)]
+pub struct CallLogArgs {
+    /// Request and response bodies longer than this many bytes are cut to it in the call log
+    /// (the original size is kept).
+    #[arg(long, env = "LYREBIRD_CALL_LOG_BODY_CAP", default_value_t = 64 * 1024)]
+    pub call_log_body_cap: usize,
+
+    /// Days the call log keeps calls; older months are dropped whole, then older calls of the
+    /// oldest month kept are deleted.
+    #[arg(long, env = "LYREBIRD_CALL_LOG_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub call_log_retention_days: u32,
+
+    /// Calls that may wait for the call-log writer; past it, calls are not logged (and counted
+    /// in the log) rather than slowing mock responses down.
+    #[arg(long, env = "LYREBIRD_CALL_LOG_QUEUE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub call_log_queue: u64,
+}
+
+impl Default for CallLogArgs {
+    fn default() -> Self {
+        let options = CallLogOptions::default();
+        Self {
+            call_log_body_cap: options.body_cap,
+            call_log_retention_days: options.retention_days,
+            call_log_queue: options.queue_capacity as u64,
+        }
+    }
+}
+
+impl CallLogArgs {
+    pub fn options(&self) -> CallLogOptions {
+        CallLogOptions {
+            body_cap: self.call_log_body_cap,
+            retention_days: self.call_log_retention_days,
+            queue_capacity: usize::try_from(self.call_log_queue).unwrap_or(usize::MAX),
+            ..CallLogOptions::default()
+        }
     }
 }
 

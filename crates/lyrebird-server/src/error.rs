@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use lyrebird_engine::ValidationError;
 use lyrebird_import::{ImportError, Kind};
 use lyrebird_store::StoreError;
+use lyrebird_store::error::error_chain;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -239,18 +240,6 @@ impl IntoResponse for ApiError {
         };
         (status, axum::Json(body)).into_response()
     }
-}
-
-/// `error: cause: cause's cause`, for the log.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl From<StoreError> for ApiError {

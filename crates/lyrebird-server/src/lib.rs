@@ -8,14 +8,13 @@
 //! The admin API has one module per resource, each building its own router: [`accounts`],
 //! [`sessions`], [`keys`], [`mocks`], [`examples`], [`imports`], [`calls`] (the call log),
 //! [`usage`], [`try_request`] and [`health`], gathered with their documentation by [`openapi`].
-//! [`runtime`] answers the mocks' own traffic and [`callbacks`] sends the requests their
-//! examples ask for afterwards. [`extract`] holds the extractors (JSON bodies, typed ids,
-//! authentication), [`error`] the one error type and [`config`] the command line;
+//! The mocks' own traffic is the mock runtime's (`lyrebird_runtime`); `front` stands in front of
+//! everything and hands mock calls to it. [`extract`] holds the extractors (JSON bodies, typed
+//! ids, authentication), [`error`] the one error type and [`config`] the command line;
 //! [`client_addr`] tells who the client is, behind trusted proxies too. [`web`] is the web app's
 //! pages, on the same state.
 
 pub mod accounts;
-pub mod callbacks;
 pub mod calls;
 pub mod client_addr;
 pub mod config;
@@ -23,6 +22,7 @@ mod database;
 pub mod error;
 pub mod examples;
 pub mod extract;
+mod front;
 mod gate;
 pub mod health;
 pub mod imports;
@@ -30,7 +30,6 @@ pub mod keys;
 pub mod memory;
 pub mod mocks;
 pub mod openapi;
-pub mod runtime;
 pub mod sessions;
 pub mod try_request;
 pub mod usage;
@@ -43,25 +42,61 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router};
+use lyrebird_runtime::Runtime;
+use lyrebird_runtime::RuntimeOptions;
+use lyrebird_runtime::call_log::CallLog;
+use lyrebird_runtime::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_store::{MockId, Store};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::callbacks::{CallbackOptions, Callbacks};
-use crate::calls::CallLog;
-use crate::config::ServeArgs;
+use crate::config::{RuntimeArgs, ServeArgs};
 use crate::error::ApiError;
-use crate::runtime::{Peer, Runtime, Served};
+use crate::extract::SESSION_COOKIE;
+use crate::front::{Peer, Served};
+use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
+
+/// The cookies the app sets on its own origin, which the mock runtime strips from mock calls.
+const APP_COOKIES: [&str; 3] = [SESSION_COOKIE, ANONYMOUS_COOKIE, FLASH_COOKIE];
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
-    pub call_log: CallLog,
+    /// The mock runtime, with its call log and callback worker.
     pub runtime: Runtime,
-    pub callbacks: Callbacks,
+}
+
+impl AppState {
+    /// The state of a server on `store`: starts the mock runtime, which records calls in
+    /// `call_log` and sends callbacks with `callbacks`, and applies every change committed
+    /// through the state's store to it.
+    pub async fn start(
+        store: Store,
+        settings: Settings,
+        runtime: &RuntimeArgs,
+        call_log: CallLog,
+        callbacks: CallbackOptions,
+    ) -> anyhow::Result<Self> {
+        let callbacks = Callbacks::with_call_log(callbacks, call_log.clone())
+            .context("setting up the callback client")?;
+        let runtime = Runtime::start(
+            store.clone(),
+            settings.runtime_options(runtime),
+            call_log,
+            callbacks,
+        )
+        .await
+        .context("starting the mock runtime")?;
+        Ok(Self {
+            // Changes made through the app reach this process's runtime before the response.
+            store: store.applying_changes(Arc::new(runtime.clone())),
+            settings: Arc::new(settings),
+            runtime,
+        })
+    }
 }
 
 /// Settings the handlers need, fixed at start.
@@ -85,19 +120,32 @@ impl Settings {
     pub fn mock_path_url(&self, id: MockId) -> String {
         format!("http://{}/m/{id}/", self.base_host)
     }
+
+    /// What the mock runtime is handed at start: these settings, the app's cookies and the
+    /// runtime's own options.
+    fn runtime_options(&self, args: &RuntimeArgs) -> RuntimeOptions {
+        RuntimeOptions {
+            base_host: self.base_host.clone(),
+            app_cookies: &APP_COOKIES,
+            monthly_quota: self.monthly_quota,
+            mock_cache_size: args.mock_cache_size,
+            mock_max_body_bytes: args.mock_max_body_bytes,
+            quota_lease: args.quota_lease,
+        }
+    }
 }
 
 /// The whole HTTP application as a router: the mock runtime's routing in front of [`routes`].
 /// It is in front of the router rather than a layer on each of its routes, so a mock call
 /// passes through none of their layers and looks up no route. The client's address comes from
 /// the request's `ConnectInfo` and `TrustedProxies` extensions. `lyrebird serve` runs the same
-/// application without this router in front ([`runtime::Served`]).
+/// application without this router in front (`front::Served`).
 pub fn app(state: AppState) -> Router {
     let routes = routes(state.clone());
     Router::new().fallback_service(tower::service_fn(move |request| {
         let (state, routes) = (state.clone(), routes.clone());
         async move {
-            let response = runtime::route(&state, &routes, Peer::Extensions, request).await;
+            let response = front::route(&state, &routes, Peer::Extensions, request).await;
             Ok::<_, Infallible>(response)
         }
     }))
@@ -160,40 +208,29 @@ async fn listen_and_serve(
         .clone()
         .unwrap_or_else(|| format!("localhost:{}", listen.port()));
     tracing::info!(%listen, %base_host, "lyrebird is listening");
-    let call_log = CallLog::start(store.clone(), args.call_log.options());
-    let runtime = Runtime::start(store.clone(), args.monthly_quota, &args.runtime)
-        .await
-        .context("starting the mock runtime")?;
-    let callbacks = Callbacks::with_call_log(
-        CallbackOptions {
-            timeout: Duration::from_millis(args.callback_timeout_ms),
-            allow: args.callback_allow.clone(),
-            ..CallbackOptions::default()
-        },
-        call_log.clone(),
-    )
-    .context("setting up the callback client")?;
-    let state = AppState {
-        store,
-        call_log: call_log.clone(),
-        runtime: runtime.clone(),
-        callbacks: callbacks.clone(),
-        settings: Arc::new(Settings {
-            base_host,
-            monthly_quota: args.monthly_quota,
-            max_body_bytes: args.max_body_bytes,
-            max_import_bytes: args.max_import_bytes,
-        }),
+    let settings = Settings {
+        base_host,
+        monthly_quota: args.monthly_quota,
+        max_body_bytes: args.max_body_bytes,
+        max_import_bytes: args.max_import_bytes,
     };
+    let call_log = CallLog::start(store.clone(), args.call_log.options());
+    let callbacks = CallbackOptions {
+        timeout: Duration::from_millis(args.callback_timeout_ms),
+        allow: args.callback_allow.clone(),
+        ..CallbackOptions::default()
+    };
+    let state = AppState::start(store, settings, &args.runtime, call_log, callbacks).await?;
+    let runtime = state.runtime.clone();
     let app = Served::new(state.clone(), routes(state), args.trusted_proxies.clone());
     axum::serve(listener, app.clone())
         .with_graceful_shutdown({
             // Live tails end at the signal: graceful shutdown waits for every open connection.
             // Requests clients have already sent are answered first (`Served::drain`).
-            let call_log = call_log.clone();
+            let runtime = runtime.clone();
             async move {
                 shutdown.received().await;
-                call_log.close_live_tails();
+                runtime.call_log().close_live_tails();
                 app.drain().await;
             }
         })
@@ -201,8 +238,6 @@ async fn listen_and_serve(
         .context("serving HTTP")?;
     tracing::info!("stopped serving; in-flight requests are finished");
     runtime.shutdown().await;
-    callbacks.shutdown().await;
-    call_log.shutdown().await;
     Ok(())
 }
 

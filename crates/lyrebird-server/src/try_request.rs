@@ -14,6 +14,8 @@ use axum::extract::State;
 use axum::http::Method;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use lyrebird_runtime::call_log::CallOutcome;
+use lyrebird_runtime::{TriedAnswer, TryError};
 use lyrebird_store::MockId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -22,11 +24,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::calls::CallOutcome;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, ApiJson, ApiPath};
 use crate::gate::Gate;
-use crate::runtime::{TriedAnswer, TryError};
 
 /// Tries under way: two at a time for a workspace, two per core in all.
 static TRIES: Gate = Gate::new(

@@ -13,9 +13,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use lyrebird_engine::render::Callback;
-use lyrebird_server::callbacks::{AllowList, CallbackOptions, Callbacks};
-use lyrebird_server::calls::{CallLog, CallLogOptions, CallbackResult};
-use lyrebird_server::runtime::{Runtime, RuntimeArgs};
+use lyrebird_runtime::call_log::{CallLog, CallLogOptions, CallbackResult};
+use lyrebird_runtime::callbacks::{CallbackOptions, Callbacks};
+use lyrebird_runtime::network::AllowList;
+use lyrebird_server::config::RuntimeArgs;
 use lyrebird_server::{AppState, Settings, app};
 use lyrebird_store::WorkspaceId;
 use lyrebird_store::testing::TestDatabase;
@@ -494,20 +495,21 @@ impl Server {
                 ..CallLogOptions::default()
             },
         );
-        let state = AppState {
-            runtime: Runtime::start(store.clone(), 1_000, &RuntimeArgs::default())
-                .await
-                .unwrap(),
-            callbacks: Callbacks::with_call_log(allowing(allow), call_log.clone()).unwrap(),
-            call_log,
-            store,
-            settings: Arc::new(Settings {
-                base_host: format!("lyrebird.test:{port}"),
-                monthly_quota: 1_000,
-                max_body_bytes: 1024 * 1024,
-                max_import_bytes: 1024 * 1024,
-            }),
+        let settings = Settings {
+            base_host: format!("lyrebird.test:{port}"),
+            monthly_quota: 1_000,
+            max_body_bytes: 1024 * 1024,
+            max_import_bytes: 1024 * 1024,
         };
+        let state = AppState::start(
+            store,
+            settings,
+            &RuntimeArgs::default(),
+            call_log,
+            allowing(allow),
+        )
+        .await
+        .unwrap();
         let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
         let base = format!("http://127.0.0.1:{port}");

@@ -2,14 +2,15 @@
 //! real mock calls, found again through the API on a real port, with a real PostgreSQL.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use lyrebird_engine::DecidedBy;
-use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
-use lyrebird_server::calls::{CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult};
-use lyrebird_server::runtime::{Runtime, RuntimeArgs};
+use lyrebird_engine::{DecidedBy, Selection};
+use lyrebird_runtime::call_log::{
+    CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult, Miss,
+};
+use lyrebird_runtime::callbacks::CallbackOptions;
+use lyrebird_server::config::RuntimeArgs;
 use lyrebird_server::{AppState, Settings, app};
 use lyrebird_store::calls::{CallOutcomeKind, NewCall, SEARCH_WINDOW};
 use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
@@ -61,21 +62,21 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let call_log = CallLog::start(store.clone(), options);
-        let state = AppState {
-            runtime: Runtime::start(store.clone(), 1_000_000, &RuntimeArgs::default())
-                .await
-                .unwrap(),
-            callbacks: Callbacks::with_call_log(CallbackOptions::default(), call_log.clone())
-                .unwrap(),
-            call_log: call_log.clone(),
-            store: store.clone(),
-            settings: Arc::new(Settings {
-                base_host: format!("lyrebird.test:{port}"),
-                monthly_quota: 1_000_000,
-                max_body_bytes: 1024 * 1024,
-                max_import_bytes: 1024 * 1024,
-            }),
+        let settings = Settings {
+            base_host: format!("lyrebird.test:{port}"),
+            monthly_quota: 1_000_000,
+            max_body_bytes: 1024 * 1024,
+            max_import_bytes: 1024 * 1024,
         };
+        let state = AppState::start(
+            store.clone(),
+            settings,
+            &RuntimeArgs::default(),
+            call_log.clone(),
+            CallbackOptions::default(),
+        )
+        .await
+        .unwrap();
         let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
             axum::serve(listener, service).await.unwrap();
@@ -262,7 +263,9 @@ fn no_match(tenant: &Tenant, path: &str) -> CallRecord {
     CallRecord {
         status: 404,
         outcome: CallOutcome::NoMatch {
-            explanation: json!({"near_misses": [{"example": "ok", "failed": "path"}]}),
+            explanation: Miss(Selection::UnknownResponseName {
+                name: "nothing".to_owned(),
+            }),
         },
         response_body: Bytes::from_static(b"{\"error\":\"no match\"}"),
         ..record(tenant, path)

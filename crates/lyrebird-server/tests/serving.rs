@@ -258,6 +258,74 @@ async fn an_edit_through_one_process_is_seen_by_another_within_a_second() {
 }
 
 #[tokio::test]
+async fn a_key_created_or_revoked_through_one_process_is_seen_by_another_within_a_second() {
+    let db = TestDatabase::new().await;
+    let a = Server::start(&db, &[]);
+    let b = Server::start(&db, &[]);
+    let user = a.sign_up("keys@example.com").await;
+    let mock = a
+        .create_mock(
+            &user.key,
+            json!({"name": "private", "private": true}),
+            &[example("a", "GET", "/a")],
+        )
+        .await;
+    let call = |key: &str| b.by_host(Method::GET, &mock, "/a").header("x-api-key", key);
+    // B loaded the sign-up's key as it was created, at A.
+    let signed_up = Instant::now();
+    while status_of(call(&user.key)).await != StatusCode::OK {
+        assert!(
+            signed_up.elapsed() < Duration::from_secs(1),
+            "B refuses the key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let (status, created) = a
+        .api(
+            Method::POST,
+            "/api/v1/keys",
+            &user.key,
+            Some(json!({"name": "frontend", "scope": "mock"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
+    let made = Instant::now();
+    while status_of(call(&key)).await != StatusCode::OK {
+        assert!(
+            made.elapsed() < Duration::from_secs(1),
+            "B refuses the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let (status, _) = a
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/keys/{key_id}"),
+            &user.key,
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    let revoked = Instant::now();
+    while status_of(call(&key)).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "B still takes the revoked key"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        status_of(call(&user.key)).await,
+        StatusCode::OK,
+        "the other key lives on"
+    );
+}
+
+#[tokio::test]
 async fn a_private_mock_answers_only_live_keys_of_its_workspace() {
     let db = TestDatabase::new().await;
     let server = Server::start(&db, &[]);

@@ -16,6 +16,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::Semaphore;
 
 use crate::Store;
+use crate::changes::Change;
 use crate::error::{Result, StoreError};
 use crate::ids::{AccountId, WorkspaceId};
 use crate::keys::{ApiKey, insert_key};
@@ -127,7 +128,11 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let (key, api_key) = insert_key(&mut tx, workspace.id, "First key", Scope::Admin).await?;
-        tx.commit().await?;
+        let change = Change::KeyCreated {
+            workspace: workspace.id,
+            key: key.id,
+        };
+        self.commit(tx, change).await?;
         Ok(SignUp {
             account,
             workspace,

@@ -77,7 +77,7 @@ impl NewBlock {
 }
 
 /// A call encoded as a block of format 1 holds it, with what the block keeps beside it. The
-/// server encodes a call as soon as it is recorded, while its parts are still in the CPU's
+/// mock runtime encodes a call as soon as it is recorded, while its parts are still in the CPU's
 /// caches; the call-log writer only groups the bytes into blocks.
 #[derive(Debug, Clone)]
 pub struct EncodedCall {

@@ -1,4 +1,4 @@
-//! The call log: calls written in blocks by the server's call-log writer, searched, read,
+//! The call log: calls written in blocks by the mock runtime's call-log writer, searched, read,
 //! exported and cleared through a [`Workspace`], and kept for a number of days.
 //!
 //! Calls are stored in `call_blocks`, one row per mock and writer batch (see [`crate::blocks`]
@@ -73,8 +73,9 @@ pub struct StoredBody {
     pub size: u64,
 }
 
-/// A call as the writer hands it over and as a block keeps it. The order of the fields is the
-/// encoding of blocks of format 1 (see [`crate::blocks`]).
+/// A call as the mock runtime's call log encodes it ([`EncodedCall::new`], on the request path)
+/// and as a block keeps it. The order of the fields is the encoding of blocks of format 1 (see
+/// [`crate::blocks`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewCall {
     pub id: Uuid,
@@ -100,7 +101,7 @@ pub struct NewCall {
     pub outcome: CallOutcomeKind,
     pub example_id: Option<ExampleId>,
     pub example_name: Option<String>,
-    /// JSON, built by the writer from the engine's typed reasons.
+    /// JSON, written when the call is encoded, straight from the engine's typed reasons.
     #[serde(with = "raw_json")]
     pub explanation: Option<Box<RawValue>>,
     pub error: Option<String>,

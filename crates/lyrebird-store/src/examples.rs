@@ -11,9 +11,10 @@ use sqlx::{FromRow, PgConnection};
 use time::OffsetDateTime;
 
 use crate::Store;
+use crate::changes::Change;
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, MockId};
-use crate::mocks::{Mock, MockDraft, edit_mock, insert_mock, notify_mock_changed};
+use crate::mocks::{Mock, MockDraft, edit_mock, insert_mock};
 use crate::workspace::Workspace;
 
 /// A saved example and where it sits in its mock.
@@ -139,8 +140,7 @@ impl Store {
         lock_mock(&mut tx, workspace, mock).await?;
         let outcome = edit(&mut tx).await?;
         check_size(&mut tx, mock).await?;
-        notify_mock_changed(&mut tx, mock).await?;
-        tx.commit().await?;
+        self.commit(tx, Change::Mock(mock)).await?;
         Ok(outcome)
     }
 
@@ -276,8 +276,7 @@ impl Store {
         let mock = insert_mock(&mut tx, workspace, draft).await?;
         let stored = write_examples(&mut tx, mock.id, &examples).await?;
         check_size(&mut tx, mock.id).await?;
-        notify_mock_changed(&mut tx, mock.id).await?;
-        tx.commit().await?;
+        self.commit(tx, Change::Mock(mock.id)).await?;
         Ok((mock, stored))
     }
 
@@ -298,8 +297,7 @@ impl Store {
         let mock = edit_mock(&mut tx, workspace, id, edit).await?;
         let stored = write_examples(&mut tx, id, examples).await?;
         check_size(&mut tx, id).await?;
-        notify_mock_changed(&mut tx, id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit(tx, Change::Mock(id)).await?;
         Ok((mock, stored))
     }
 }

@@ -5,14 +5,11 @@ use sqlx::{FromRow, PgConnection};
 use time::OffsetDateTime;
 
 use crate::Store;
+use crate::changes::Change;
 use crate::error::{Result, StoreError};
 use crate::ids::{KeyId, WorkspaceId};
 use crate::secret::{Secret, random_token};
 use crate::workspace::{Caller, Credential, Scope, Workspace};
-
-/// The `LISTEN` channel announcing that a key was created or revoked, so serving processes
-/// reload the keys they check private mocks against.
-pub const KEYS_CHANGED_CHANNEL: &str = "lyrebird_keys_changed";
 
 /// Every key starts with this, so leaked keys are easy to recognise (and to scan for).
 pub const KEY_PREFIX: &str = "lb_";
@@ -71,17 +68,7 @@ pub(crate) async fn insert_key(
     .bind(token.digest())
     .fetch_one(&mut *conn)
     .await?;
-    notify_keys_changed(conn).await?;
     Ok((key, token))
-}
-
-/// Announces a change of keys when the surrounding transaction commits (at once outside one).
-async fn notify_keys_changed(conn: &mut PgConnection) -> Result<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(KEYS_CHANGED_CHANNEL)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 impl Store {
@@ -92,8 +79,14 @@ impl Store {
         name: &str,
         scope: Scope,
     ) -> Result<(ApiKey, Secret)> {
-        let mut conn = self.pool().acquire().await?;
-        insert_key(&mut conn, workspace.id(), name, scope).await
+        let mut tx = self.begin().await?;
+        let (key, secret) = insert_key(&mut tx, workspace.id(), name, scope).await?;
+        let change = Change::KeyCreated {
+            workspace: workspace.id(),
+            key: key.id,
+        };
+        self.commit(tx, change).await?;
+        Ok((key, secret))
     }
 
     /// The workspace's keys, revoked ones included (with `revoked_at`), oldest first.
@@ -122,8 +115,11 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
-        notify_keys_changed(&mut tx).await?;
-        tx.commit().await?;
+        let change = Change::KeyRevoked {
+            workspace: workspace.id(),
+            key: id,
+        };
+        self.commit(tx, change).await?;
         Ok(key)
     }
 

@@ -1,7 +1,9 @@
 //! PostgreSQL storage of Lyrebird, through sqlx.
 //!
 //! - [`Store`]: a connection pool with one method per operation, grouped by resource in
-//!   [`accounts`], [`keys`], [`mocks`], [`examples`] and [`calls`] (the call log). Tenant data is
+//!   [`accounts`], [`keys`], [`mocks`], [`examples`] and [`calls`] (the call log).
+//! - [`changes`]: the typed feed of changes that serving processes must see, published with
+//!   each write and applied at once to the process that wrote it. Tenant data is
 //!   only reachable through a [`Workspace`] handle, which only authentication creates
 //!   ([`workspace`]); writing calls, which the mock runtime does for the workspace that owns the
 //!   mock, is the exception.
@@ -15,6 +17,7 @@
 pub mod accounts;
 mod blocks;
 pub mod calls;
+pub mod changes;
 pub mod embedded;
 pub mod error;
 pub mod examples;
@@ -28,21 +31,23 @@ pub mod testing;
 pub mod usage;
 pub mod workspace;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 pub use accounts::{Account, Email, NewPassword, Session, SignUp, WorkspaceDetails};
+pub use changes::{ApplyChange, Change, ChangeListener};
 pub use error::{Result, StoreError};
 pub use examples::{MAX_EXAMPLE_BYTES_PER_MOCK, MAX_EXAMPLES_PER_MOCK, StoredExample};
 pub use ids::{AccountId, ExampleId, KeyId, MockId, WorkspaceId};
-pub use keys::{ApiKey, KEYS_CHANGED_CHANNEL};
-pub use mocks::{Delay, MOCK_CHANGED_CHANNEL, Mock, MockDraft};
+pub use keys::ApiKey;
+pub use mocks::{Delay, Mock, MockDraft};
 pub use secret::Secret;
 pub use serving::{LiveKey, ServedMock};
-pub use usage::{Lease, USAGE_CHANGED_CHANNEL, Usage, UsageMonth, WorkspaceRef};
+pub use usage::{Lease, Usage, UsageMonth, WorkspaceRef};
 pub use workspace::{Caller, Credential, Scope, Workspace};
 
 /// The migrations in the repository's `migrations/`, compiled into the binary.
@@ -52,6 +57,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
+    /// Applies the changes this store commits to this process ([`Store::applying_changes`]).
+    local: Option<Arc<dyn ApplyChange>>,
 }
 
 impl Store {
@@ -69,13 +76,7 @@ impl Store {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
-    }
-
-    /// A connection of its own for `LISTEN`, which a pooled connection cannot hold: the mock
-    /// runtime follows the admin changes on it.
-    pub async fn listener(&self) -> Result<PgListener> {
-        Ok(PgListener::connect_with(&self.pool).await?)
+        Ok(Self { pool, local: None })
     }
 
     /// The pool the store's modules query through; public for tests that check rows no store

@@ -1,7 +1,7 @@
 //! Mocks: their settings, created, listed, edited and deleted within a workspace.
 //!
-//! Every change commits together with a `NOTIFY` on [`MOCK_CHANGED_CHANNEL`] carrying the mock's
-//! id, so every process serving this database can drop its compiled copy at once.
+//! Every change commits together with a [`Change::Mock`] carrying the mock's id, so every process
+//! serving this database can drop its compiled copy at once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,12 +15,10 @@ use sqlx::{FromRow, PgConnection, Postgres};
 use time::OffsetDateTime;
 
 use crate::Store;
+use crate::changes::Change;
 use crate::error::{Result, StoreError};
 use crate::ids::{MockId, WorkspaceId};
 use crate::workspace::Workspace;
-
-/// The `LISTEN` channel on which the id of every changed or deleted mock is announced.
-pub const MOCK_CHANGED_CHANNEL: &str = "lyrebird_mock_changed";
 
 /// The longest delay a mock may ask for: three minutes.
 pub const MAX_DELAY_MS: u32 = 180_000;
@@ -189,16 +187,6 @@ fn bind_draft<'q>(
         .bind(Json(&draft.settings))
 }
 
-/// Announces a change of `mock` when the surrounding transaction commits.
-pub(crate) async fn notify_mock_changed(conn: &mut PgConnection, mock: MockId) -> Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(MOCK_CHANGED_CHANNEL)
-        .bind(mock.to_string())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Inserts a new mock in the caller's transaction; announcing it is the caller's part.
 pub(crate) async fn insert_mock(
     conn: &mut PgConnection,
@@ -259,8 +247,7 @@ impl Store {
     pub async fn create_mock(&self, workspace: &Workspace, draft: &MockDraft) -> Result<Mock> {
         let mut tx = self.begin().await?;
         let mock = insert_mock(&mut tx, workspace, draft).await?;
-        notify_mock_changed(&mut tx, mock.id).await?;
-        tx.commit().await?;
+        self.commit(tx, Change::Mock(mock.id)).await?;
         Ok(mock)
     }
 
@@ -301,8 +288,7 @@ impl Store {
     {
         let mut tx = self.begin().await?;
         let mock = edit_mock(&mut tx, workspace, id, edit).await?;
-        notify_mock_changed(&mut tx, id).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        self.commit(tx, Change::Mock(id)).await?;
         Ok(mock)
     }
 
@@ -317,9 +303,7 @@ impl Store {
         if deleted.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        notify_mock_changed(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit(tx, Change::Mock(id)).await
     }
 }
 

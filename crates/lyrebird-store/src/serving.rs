@@ -1,6 +1,7 @@
 //! What the mock runtime reads: a mock with its examples by id alone (serving starts from the
 //! host name, not from a signed-in workspace), every live API key at once for the in-memory key
-//! map, and the batched record of keys used on mock calls.
+//! map (and one key by id, when it is created), and the batched record of keys used on mock
+//! calls.
 //!
 //! These functions hand back workspace *ids*, never a [`crate::Workspace`] handle: serving a
 //! mock grants no access to the owner's other data.
@@ -70,6 +71,17 @@ impl Store {
             "SELECT id, workspace_id, scope, digest FROM api_keys WHERE revoked_at IS NULL",
         )
         .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The key with this id, if it is not revoked.
+    pub async fn live_key(&self, id: KeyId) -> Result<Option<LiveKey>> {
+        Ok(sqlx::query_as(
+            "SELECT id, workspace_id, scope, digest FROM api_keys
+             WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
         .await?)
     }
 

@@ -13,14 +13,10 @@ use time::{Date, Month, OffsetDateTime, Time};
 
 use crate::Store;
 use crate::accounts::Email;
+use crate::changes::Change;
 use crate::error::{Result, StoreError};
 use crate::ids::WorkspaceId;
 use crate::workspace::Workspace;
-
-/// The `LISTEN` channel for quota changes (payload `quota:<workspace id>`), requests for unused
-/// leased calls from a process that found the quota spent (`wanted:<workspace id>`) and calls
-/// handed back (`returned:<workspace id>`).
-pub const USAGE_CHANGED_CHANNEL: &str = "lyrebird_usage_changed";
 
 /// A calendar month in UTC, the period of a quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -114,19 +110,6 @@ fn from_sql(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-async fn notify_usage_changed(
-    conn: &mut sqlx::PgConnection,
-    what: &str,
-    workspace: WorkspaceId,
-) -> Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(USAGE_CHANGED_CHANNEL)
-        .bind(format!("{what}:{workspace}"))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 impl Store {
     /// Reserves calls of `month` for this process: `size` gets the calls left under the quota
     /// and says how many to take (never more than are left). `NotFound` when the workspace is
@@ -196,15 +179,12 @@ impl Store {
         .bind(to_sql(calls))
         .execute(&mut *tx)
         .await?;
-        notify_usage_changed(&mut tx, "returned", workspace).await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit(tx, Change::CallsReturned(workspace)).await
     }
 
     /// Asks the other processes to hand back the calls they leased and did not use.
     pub async fn ask_for_calls(&self, workspace: WorkspaceId) -> Result<()> {
-        let mut conn = self.pool().acquire().await?;
-        notify_usage_changed(&mut conn, "wanted", workspace).await
+        self.announce(Change::CallsWanted(workspace)).await
     }
 
     /// Adds served calls, one entry per workspace and month, in one statement. Workspaces
@@ -275,8 +255,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
-        notify_usage_changed(&mut tx, "quota", id).await?;
-        tx.commit().await?;
+        self.commit(tx, Change::QuotaSet(id)).await?;
         Ok(id)
     }
 }

@@ -2,9 +2,7 @@
 
 use lyrebird_engine::Example;
 use lyrebird_store::testing::TestDatabase;
-use lyrebird_store::{
-    Delay, Email, MOCK_CHANGED_CHANNEL, MockDraft, NewPassword, Scope, Secret, StoreError,
-};
+use lyrebird_store::{Change, Delay, Email, MockDraft, NewPassword, Scope, Secret, StoreError};
 
 fn example(name: &str) -> Example {
     serde_json::from_value(serde_json::json!({
@@ -170,8 +168,7 @@ async fn replacing_all_examples_keeps_given_ids_orders_them_and_announces_the_ch
         .await
         .unwrap();
 
-    let mut listener = store.listener().await.unwrap();
-    listener.listen(MOCK_CHANGED_CHANNEL).await.unwrap();
+    let mut listener = store.listen_for_changes().await.unwrap();
     let replaced = store
         .replace_examples(
             &owner.workspace,
@@ -187,8 +184,8 @@ async fn replacing_all_examples_keeps_given_ids_orders_them_and_announces_the_ch
         replaced.iter().map(|e| e.position).collect::<Vec<_>>(),
         [0, 1]
     );
-    let notification = listener.recv().await.unwrap();
-    assert_eq!(notification.payload(), mock.id.to_string());
+    let change = listener.next().await.unwrap();
+    assert_eq!(change, Some(Change::Mock(mock.id)));
     assert_eq!(
         store.mock(&owner.workspace, mock.id).await.unwrap().delay,
         Delay::ThreeG

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lyrebird_engine::storable::NUL_MESSAGE;
+use lyrebird_runtime::call_log::{CallRecord, plain_headers};
 use lyrebird_store::calls::{
     CallFilter, CallPosition, CallSummary, StatusFilter, StoredCall, StoredCallback,
 };
@@ -22,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::{LoggedCall, export, stream};
+use super::{export, stream};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Admin, ApiPath, ApiQuery, OwnMock, own_mock};
@@ -230,9 +231,8 @@ impl From<CallSummary> for CallSummaryView {
     }
 }
 
-impl From<&LoggedCall> for CallSummaryView {
-    fn from(call: &LoggedCall) -> Self {
-        let record = &call.record;
+impl From<&CallRecord> for CallSummaryView {
+    fn from(record: &CallRecord) -> Self {
         let example = record.outcome.example();
         Self {
             id: record.id,
@@ -352,7 +352,7 @@ impl CallDetailView {
         Self {
             summary: call.summary.into(),
             request: MessageView {
-                headers: super::plain_headers(call.request_headers.0),
+                headers: plain_headers(call.request_headers.0),
                 body: body(
                     call.request_body,
                     call.request_body_base64,
@@ -360,7 +360,7 @@ impl CallDetailView {
                 ),
             },
             response: MessageView {
-                headers: super::plain_headers(call.response_headers.0),
+                headers: plain_headers(call.response_headers.0),
                 body: body(
                     call.response_body,
                     call.response_body_base64,

@@ -36,7 +36,7 @@ pub(super) async fn stream_calls(
     OwnMock(admin, mock): OwnMock,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (workspace, mock) = (admin.workspace.id(), mock.id);
-    let (calls, closing) = state.call_log.subscribe();
+    let (calls, closing) = state.runtime.call_log().subscribe();
     let events = futures_util::stream::unfold(
         (calls, closing),
         move |(mut calls, mut closing)| async move {
@@ -46,13 +46,12 @@ pub(super) async fn stream_calls(
                 }
                 let event = tokio::select! {
                     received = calls.recv() => match received {
-                        Ok(call) if call.record.mock_id == mock
-                            && call.record.workspace_id == workspace =>
+                        Ok(call) if call.mock_id == mock && call.workspace_id == workspace =>
                         {
                             let summary = CallSummaryView::from(&*call);
                             Event::default()
                                 .event("call")
-                                .id(call.record.id.to_string())
+                                .id(call.id.to_string())
                                 .json_data(summary)
                                 .unwrap_or_else(|_| Event::default().comment("unencodable call"))
                         }

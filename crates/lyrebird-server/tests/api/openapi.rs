@@ -1,13 +1,12 @@
 //! The OpenAPI document describes every route the app serves.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
-use lyrebird_server::calls::{CallLog, CallLogOptions};
-use lyrebird_server::runtime::{Runtime, RuntimeArgs};
+use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
+use lyrebird_runtime::callbacks::CallbackOptions;
+use lyrebird_server::config::RuntimeArgs;
 use lyrebird_server::{AppState, Settings, openapi, routes};
 use tower::ServiceExt;
 
@@ -65,20 +64,22 @@ async fn routed_methods(router: &axum::Router, path: &str) -> BTreeSet<String> {
 async fn every_route_of_the_app_is_in_the_openapi_document_with_its_methods() {
     let db = lyrebird_store::testing::TestDatabase::new().await;
     let call_log = CallLog::start(db.store().clone(), CallLogOptions::default());
-    let router = routes(AppState {
-        store: db.store().clone(),
-        runtime: Runtime::start(db.store().clone(), 1, &RuntimeArgs::default())
-            .await
-            .unwrap(),
-        call_log: call_log.clone(),
-        callbacks: Callbacks::with_call_log(CallbackOptions::default(), call_log).unwrap(),
-        settings: Arc::new(Settings {
-            base_host: "localhost:8080".into(),
-            monthly_quota: 1,
-            max_body_bytes: 1024,
-            max_import_bytes: 1024,
-        }),
-    });
+    let settings = Settings {
+        base_host: "localhost:8080".into(),
+        monthly_quota: 1,
+        max_body_bytes: 1024,
+        max_import_bytes: 1024,
+    };
+    let state = AppState::start(
+        db.store().clone(),
+        settings,
+        &RuntimeArgs::default(),
+        call_log,
+        CallbackOptions::default(),
+    )
+    .await
+    .unwrap();
+    let router = routes(state);
     let document = serde_json::to_value(openapi::description()).unwrap();
     let documented = document["paths"].as_object().unwrap();
 

@@ -1,10 +1,8 @@
 //! A running app for one test, and a small client for it.
 
-use std::sync::Arc;
-
-use lyrebird_server::callbacks::{CallbackOptions, Callbacks};
-use lyrebird_server::calls::{CallLog, CallLogOptions};
-use lyrebird_server::runtime::{Runtime, RuntimeArgs};
+use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
+use lyrebird_runtime::callbacks::CallbackOptions;
+use lyrebird_server::config::RuntimeArgs;
 use lyrebird_server::{AppState, Settings, app};
 use lyrebird_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
@@ -38,20 +36,21 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let call_log = CallLog::start(db.store().clone(), CallLogOptions::default());
-        let state = AppState {
-            store: db.store().clone(),
-            runtime: Runtime::start(db.store().clone(), 1000, &RuntimeArgs::default())
-                .await
-                .unwrap(),
-            call_log: call_log.clone(),
-            callbacks: Callbacks::with_call_log(CallbackOptions::default(), call_log).unwrap(),
-            settings: Arc::new(Settings {
-                base_host: format!("lyrebird.test:{port}"),
-                monthly_quota: 1000,
-                max_body_bytes,
-                max_import_bytes: max_body_bytes,
-            }),
+        let settings = Settings {
+            base_host: format!("lyrebird.test:{port}"),
+            monthly_quota: 1000,
+            max_body_bytes,
+            max_import_bytes: max_body_bytes,
         };
+        let state = AppState::start(
+            db.store().clone(),
+            settings,
+            &RuntimeArgs::default(),
+            call_log,
+            CallbackOptions::default(),
+        )
+        .await
+        .unwrap();
         let server = tokio::spawn(async move {
             axum::serve(listener, app(state)).await.unwrap();
         });

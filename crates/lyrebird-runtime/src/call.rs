@@ -2,13 +2,13 @@
 //! record, callbacks. Every answer, refusals included, is an [`Answer`] that goes out through
 //! [`finish`], so each one gets the same headers and the same record.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use lyrebird_engine::render::Callback;
@@ -16,25 +16,19 @@ use lyrebird_engine::render::RenderContext;
 use lyrebird_engine::{Explanation, Outcome, Request as EngineRequest, Selection};
 use lyrebird_store::calls::Header;
 use lyrebird_store::{ExampleId, KeyId};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::Peer;
-use super::cache::{Entry, LoadedMock};
-use super::cors;
-use super::quota::{Admission, Limits};
-use super::routing::MockTarget;
-use crate::AppState;
-use crate::calls::{CallOutcome, CallRecord, logged_headers, plain_headers};
-use crate::extract::SESSION_COOKIE;
-use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
-
-/// The cookies the app sets on its own origin. A mock's templates, its call log and its
-/// callbacks never see them: a mock called by path on the app's host would otherwise receive a
-/// signed-in visitor's session.
-const APP_COOKIES: [&str; 3] = [SESSION_COOKIE, ANONYMOUS_COOKIE, FLASH_COOKIE];
+use crate::Inner;
+use crate::cache::{Entry, LoadedMock};
+use crate::call_log::{CallOutcome, CallRecord, Miss, logged_headers, plain_headers};
+use crate::cors;
+use crate::headers::{self, Headers};
+use crate::quota::{Admission, Limits};
+use crate::routing::MockTarget;
 
 /// What Postman's clients look for in a 404 without a match, and its advice.
 const POSTMAN_NO_MATCH: &str = "mockRequestNotFoundError";
@@ -44,10 +38,11 @@ const POSTMAN_NO_MATCH_ADVICE: &str =
 /// A response before it becomes HTTP, with what the call log keeps of it.
 struct Answer {
     status: u16,
-    /// The runtime's own fixed names and values are borrowed, and only those: a borrowed name
-    /// must be lower case and a borrowed value visible ASCII: [`header_map`] makes them into
-    /// headers with `from_static`, which panics on anything else.
+    /// The headers the example rendered, as it rendered them.
     headers: Vec<Header>,
+    /// Headers of the runtime's own answers (errors, preflights); empty for an example's, so
+    /// no allocation.
+    added: Vec<headers::Added>,
     body: Bytes,
     outcome: CallOutcome,
     /// A render error.
@@ -57,19 +52,13 @@ struct Answer {
 }
 
 impl Answer {
-    /// An error of ours: `{"error": {"code", "message", ...more}, ...top}`.
-    fn error(status: StatusCode, error: Value, top: Value, outcome: CallOutcome) -> Self {
-        let mut body = json!({ "error": error });
-        if let (Some(body), Value::Object(top)) = (body.as_object_mut(), top) {
-            body.extend(top);
-        }
+    /// An error of ours, with its JSON body ([`json_body`]).
+    fn error(status: StatusCode, body: Bytes, outcome: CallOutcome) -> Self {
         Self {
             status: status.as_u16(),
-            headers: vec![(
-                Cow::Borrowed("content-type"),
-                Cow::Borrowed("application/json"),
-            )],
-            body: Bytes::from(body.to_string()),
+            headers: Vec::new(),
+            added: vec![(headers::CONTENT_TYPE, headers::JSON)],
+            body,
             outcome,
             error: None,
             delay_ms: 0,
@@ -95,15 +84,14 @@ struct Call {
 }
 
 /// Answers a request addressed to a mock.
-pub(super) async fn serve(
-    state: &AppState,
+pub(crate) async fn serve(
+    runtime: &Inner,
     target: MockTarget,
-    peer: Peer<'_>,
+    client: impl FnOnce(&Parts) -> Option<IpAddr>,
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    without_app_cookies(&mut parts.headers);
-    let runtime = &state.runtime.inner;
+    without_app_cookies(&mut parts.headers, runtime.app_cookies);
     let own_host = target.own_host;
     let Some(id) = target.id else {
         return unrecorded(&parts.headers, own_host, mock_not_found());
@@ -114,8 +102,9 @@ pub(super) async fn serve(
             tracing::error!(%error, mock = %id, "could not load a mock");
             let unavailable = Answer::error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({"code": "database_unavailable", "message": "the mock could not be loaded; try again"}),
-                Value::Null,
+                json_body(
+                    &json!({"error": {"code": "database_unavailable", "message": "the mock could not be loaded; try again"}}),
+                ),
                 CallOutcome::Refused {
                     reason: "database_unavailable".to_owned(),
                 },
@@ -131,8 +120,9 @@ pub(super) async fn serve(
         Entry::Broken { .. } => {
             let broken = Answer::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"code": "mock_broken", "message": "this mock cannot be served: its examples do not compile with this server; its owner can see why by trying a request"}),
-                Value::Null,
+                json_body(
+                    &json!({"error": {"code": "mock_broken", "message": "this mock cannot be served: its examples do not compile with this server; its owner can see why by trying a request"}}),
+                ),
                 CallOutcome::Refused {
                     reason: "mock_broken".to_owned(),
                 },
@@ -152,7 +142,7 @@ pub(super) async fn serve(
             .to_owned(),
         path: target.path,
         query: parts.uri.query().unwrap_or_default().to_owned(),
-        client_addr: peer.client(&parts),
+        client_addr: client(&parts),
         method: parts.method,
         headers: parts.headers,
         key_id: None,
@@ -163,7 +153,7 @@ pub(super) async fn serve(
         Err(error) => {
             let too_large = error.is::<LengthLimitError>();
             let answer = body_refused(too_large, runtime.max_body_bytes);
-            return finish(state, mock, call, None, answer, None);
+            return finish(runtime, mock, call, None, answer, None);
         }
     };
     let mut request = engine_request(&call, body);
@@ -172,14 +162,15 @@ pub(super) async fn serve(
     {
         let preflight = Answer {
             status: StatusCode::NO_CONTENT.as_u16(),
-            headers: cors::preflight_headers(&call.headers),
+            headers: Vec::new(),
+            added: cors::preflight_headers(&call.headers),
             body: Bytes::new(),
             outcome: CallOutcome::Preflight,
             error: None,
             delay_ms: 0,
             callbacks: Vec::new(),
         };
-        return finish(state, mock, call, Some(request), preflight, None);
+        return finish(runtime, mock, call, Some(request), preflight, None);
     }
     let presented = call.headers.get("x-api-key");
     let presented_any = presented.is_some();
@@ -188,13 +179,13 @@ pub(super) async fn serve(
         .and_then(|key| runtime.keys.check(key, mock.workspace));
     if mock.private && call.key_id.is_none() {
         let refused = invalid_credentials(presented_any);
-        return finish(state, mock, call, Some(request), refused, None);
+        return finish(runtime, mock, call, Some(request), refused, None);
     }
     let limits = match runtime.quotas.admit(mock.workspace).await {
         Admission::Admitted(limits) => limits,
         Admission::Exceeded(limits) => {
             let refused = over_quota(&limits);
-            return finish(state, mock, call, Some(request), refused, Some(limits));
+            return finish(runtime, mock, call, Some(request), refused, Some(limits));
         }
     };
     let answer = answer(mock, &mut request, call.at);
@@ -202,7 +193,7 @@ pub(super) async fn serve(
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    finish(state, mock, call, Some(request), answer, Some(limits))
+    finish(runtime, mock, call, Some(request), answer, Some(limits))
 }
 
 /// The request as the engine sees it. Its headers and body also go into the call record, so
@@ -249,11 +240,11 @@ pub struct TriedAnswer {
     pub delay_ms: u64,
 }
 
-pub(super) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> TriedAnswer {
+pub(crate) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> TriedAnswer {
     let answer = answer(mock, &mut request, OffsetDateTime::now_utc());
     TriedAnswer {
         status: answer.status,
-        headers: plain_headers(answer.headers),
+        headers: plain_headers(own_headers(answer.headers, answer.added, 0).into_parts().1),
         body: answer.body,
         outcome: answer.outcome,
         error: answer.error,
@@ -277,6 +268,7 @@ fn answer(mock: &LoadedMock, request: &mut EngineRequest, now: OffsetDateTime) -
         (Selection::Matched(matched), Some(rendered)) => Answer {
             status: rendered.status,
             headers: logged_headers(rendered.headers),
+            added: Vec::new(),
             body: Bytes::from(rendered.body),
             outcome: CallOutcome::Matched {
                 example_id: ExampleId::from(matched.id),
@@ -297,27 +289,19 @@ fn no_match(
     now: OffsetDateTime,
     selection: Selection,
 ) -> Answer {
-    let (message, explanation) = match &selection {
-        Selection::NoMatch(explanation) => (no_match_message(explanation), json!(explanation)),
-        Selection::UnknownResponseId { id } => (
-            format!(
-                "x-mock-response-id {id:?} names no example of this mock for {}",
-                request.method
-            ),
-            json!(selection),
+    let message = match &selection {
+        Selection::NoMatch(explanation) => no_match_message(explanation),
+        Selection::UnknownResponseId { id } => format!(
+            "x-mock-response-id {id:?} names no example of this mock for {}",
+            request.method
         ),
-        Selection::UnknownResponseName { name } => (
-            format!(
-                "x-mock-response-name {name:?} names no example of this mock for {}",
-                request.method
-            ),
-            json!(selection),
+        Selection::UnknownResponseName { name } => format!(
+            "x-mock-response-name {name:?} names no example of this mock for {}",
+            request.method
         ),
-        Selection::Matched(_) => (
-            "the example could not be rendered".to_owned(),
-            json!(selection),
-        ),
+        Selection::Matched(_) => "the example could not be rendered".to_owned(),
     };
+    let explanation = Miss(selection);
     if let Some(fallback) = &mock.fallback {
         let rendered = fallback.render(&RenderContext {
             request,
@@ -328,6 +312,7 @@ fn no_match(
         return Answer {
             status: rendered.status,
             headers: logged_headers(rendered.headers),
+            added: Vec::new(),
             body: Bytes::from(rendered.body),
             outcome: CallOutcome::Fallback { explanation },
             error: rendered.error,
@@ -335,17 +320,41 @@ fn no_match(
             callbacks: rendered.callbacks,
         };
     }
+    let body = NoMatch {
+        error: NoMatchError {
+            code: "no_match",
+            name: POSTMAN_NO_MATCH,
+            message: &message,
+            header: "No matching requests",
+        },
+        explanation: &explanation,
+    };
+    let body = json_body(&body);
     Answer::error(
         StatusCode::NOT_FOUND,
-        json!({
-            "code": "no_match",
-            "name": POSTMAN_NO_MATCH,
-            "message": message,
-            "header": "No matching requests",
-        }),
-        json!({ "explanation": explanation }),
+        body,
         CallOutcome::NoMatch { explanation },
     )
+}
+
+/// The 404 without a match, written from the typed explanation (no JSON tree in between).
+#[derive(Serialize)]
+struct NoMatch<'a> {
+    error: NoMatchError<'a>,
+    explanation: &'a Miss,
+}
+
+#[derive(Serialize)]
+struct NoMatchError<'a> {
+    code: &'static str,
+    name: &'static str,
+    message: &'a str,
+    header: &'static str,
+}
+
+/// The body of an error of ours: `{"error": {"code", "message", ...more}, ...}`.
+fn json_body(body: &impl Serialize) -> Bytes {
+    Bytes::from(serde_json::to_vec(body).unwrap_or_default())
 }
 
 /// The 404's message: the nearest miss and what it failed, in one sentence.
@@ -365,12 +374,11 @@ fn no_match_message(explanation: &Explanation) -> String {
 fn mock_not_found() -> Answer {
     Answer::error(
         StatusCode::NOT_FOUND,
-        json!({
+        json_body(&json!({"error": {
             "code": "mock_not_found",
             "name": "mockNotFoundError",
             "message": "no mock has this id: check the mock's URL (the mock may have been deleted)",
-        }),
-        Value::Null,
+        }})),
         CallOutcome::Refused {
             reason: "mock_not_found".to_owned(),
         },
@@ -385,8 +393,9 @@ fn invalid_credentials(presented: bool) -> Answer {
     };
     Answer::error(
         StatusCode::UNAUTHORIZED,
-        json!({"code": "invalid_credentials", "name": "invalidCredentialsError", "message": message}),
-        Value::Null,
+        json_body(
+            &json!({"error": {"code": "invalid_credentials", "name": "invalidCredentialsError", "message": message}}),
+        ),
         CallOutcome::Refused {
             reason: "invalid_credentials".to_owned(),
         },
@@ -397,7 +406,7 @@ fn over_quota(limits: &Limits) -> Answer {
     let resets_at = limits.resets_at().format(&Rfc3339).unwrap_or_default();
     let mut answer = Answer::error(
         StatusCode::TOO_MANY_REQUESTS,
-        json!({
+        json_body(&json!({"error": {
             "code": "monthly_quota_exceeded",
             "name": "monthlyQuotaExceededError",
             "message": format!(
@@ -407,14 +416,12 @@ fn over_quota(limits: &Limits) -> Answer {
             "limit": limits.limit,
             "used": limits.used,
             "resets_at": resets_at,
-        }),
-        Value::Null,
+        }})),
         CallOutcome::OverQuota,
     );
     let retry_after = limits.reset_seconds(OffsetDateTime::now_utc());
-    answer
-        .headers
-        .push(("retry-after".into(), retry_after.to_string().into()));
+    let retry_after = headers::Value::number(retry_after);
+    answer.added.push((headers::RETRY_AFTER, retry_after));
     answer
 }
 
@@ -436,8 +443,7 @@ fn body_refused(too_large: bool, limit: usize) -> Answer {
     };
     Answer::error(
         status,
-        json!({"code": code, "message": message}),
-        Value::Null,
+        json_body(&json!({"error": {"code": code, "message": message}})),
         CallOutcome::Refused {
             reason: code.to_owned(),
         },
@@ -445,14 +451,20 @@ fn body_refused(too_large: bool, limit: usize) -> Answer {
 }
 
 /// An answer that is not logged: the call names no mock, so no workspace owns it.
-fn unrecorded(request_headers: &HeaderMap, own_host: bool, mut answer: Answer) -> Response {
-    confine(&mut answer.headers, own_host);
-    cors::add_response_headers(request_headers, &mut answer.headers);
-    to_response(&answer, false)
+fn unrecorded(request_headers: &HeaderMap, own_host: bool, answer: Answer) -> Response {
+    let Answer {
+        status,
+        headers,
+        added,
+        body,
+        ..
+    } = answer;
+    let headers = response_headers(request_headers, own_host, headers, added, None);
+    to_response(status, &body, headers.into_parts().0, false)
 }
 
 /// Removes the app's own cookies from the `Cookie` headers, keeping the mock's.
-fn without_app_cookies(headers: &mut HeaderMap) {
+fn without_app_cookies(headers: &mut HeaderMap, app_cookies: &[&str]) {
     let kept: Vec<String> = headers
         .get_all(header::COOKIE)
         .iter()
@@ -462,7 +474,7 @@ fn without_app_cookies(headers: &mut HeaderMap) {
                 .map(str::trim)
                 .filter(|pair| {
                     let name = pair.split_once('=').map_or(*pair, |(name, _)| name).trim();
-                    !pair.is_empty() && !APP_COOKIES.contains(&name)
+                    !pair.is_empty() && !app_cookies.contains(&name)
                 })
                 .collect::<Vec<_>>()
                 .join("; ")
@@ -481,8 +493,8 @@ fn without_app_cookies(headers: &mut HeaderMap) {
 /// own origin: its HTML runs sandboxed (no scripts, an opaque origin), is never sniffed into
 /// another type, and it sets no cookies. On its own host it may set cookies for that host only,
 /// never with a `Domain` that would reach the app's host or other mocks.
-fn confine(headers: &mut Vec<Header>, own_host: bool) {
-    headers.retain(|(name, value)| {
+fn confine(rendered: &mut Vec<Header>, own_host: bool) {
+    rendered.retain(|(name, value)| {
         if !name.eq_ignore_ascii_case("set-cookie") {
             // Replaced below by `nosniff`.
             return own_host || !name.eq_ignore_ascii_case("x-content-type-options");
@@ -495,47 +507,78 @@ fn confine(headers: &mut Vec<Header>, own_host: bool) {
                 name.trim().eq_ignore_ascii_case("domain")
             })
     });
-    if !own_host {
+}
+
+/// The answer's headers and the runtime's own (`added`), with room for `more`.
+fn own_headers(rendered: Vec<Header>, added: Vec<headers::Added>, more: usize) -> Headers {
+    let mut headers = Headers::new(rendered, added.len() + more);
+    headers.extend(added);
+    headers
+}
+
+/// Every header of the response: the answer's, confined, then the quota's, the confinement's
+/// and CORS's.
+fn response_headers(
+    request: &HeaderMap,
+    own_host: bool,
+    mut rendered: Vec<Header>,
+    added: Vec<headers::Added>,
+    limits: Option<(&Limits, OffsetDateTime)>,
+) -> Headers {
+    confine(&mut rendered, own_host);
+    // Room for what is added below: the quota's 3 headers, the confinement's 2 and CORS's 4.
+    let mut headers = own_headers(rendered, added, 9);
+    if let Some((limits, at)) = limits {
         headers.extend([
-            ("content-security-policy".into(), "sandbox".into()),
-            ("x-content-type-options".into(), "nosniff".into()),
+            (
+                headers::RATELIMIT_LIMIT,
+                headers::Value::number(limits.limit),
+            ),
+            (
+                headers::RATELIMIT_REMAINING,
+                headers::Value::number(limits.remaining()),
+            ),
+            (
+                headers::RATELIMIT_RESET,
+                headers::Value::number(limits.reset_seconds(at)),
+            ),
         ]);
     }
+    if !own_host {
+        headers.extend([
+            (headers::CONTENT_SECURITY_POLICY, headers::SANDBOX),
+            (headers::X_CONTENT_TYPE_OPTIONS, headers::NOSNIFF),
+        ]);
+    }
+    cors::add_response_headers(request, &mut headers);
+    headers
 }
 
 /// Adds the quota and CORS headers, records the call, queues its callbacks, and makes the
 /// HTTP response.
 fn finish(
-    state: &AppState,
+    runtime: &Inner,
     mock: &LoadedMock,
     call: Call,
     request: Option<EngineRequest>,
     mut answer: Answer,
     limits: Option<Limits>,
 ) -> Response {
-    // Room for what is added below: the quota's 3 headers, `confine`'s 2 and CORS's 4.
-    answer.headers.reserve(9);
-    if let Some(limits) = limits {
-        let reset = limits.reset_seconds(call.at);
-        answer.headers.extend([
-            ("ratelimit-limit".into(), limits.limit.to_string().into()),
-            (
-                "ratelimit-remaining".into(),
-                limits.remaining().to_string().into(),
-            ),
-            ("ratelimit-reset".into(), reset.to_string().into()),
-        ]);
-    }
-    confine(&mut answer.headers, call.own_host);
-    cors::add_response_headers(&call.headers, &mut answer.headers);
-    let response = to_response(&answer, call.method == Method::HEAD);
+    let rendered = std::mem::take(&mut answer.headers);
+    let added = std::mem::take(&mut answer.added);
+    let limits = limits.as_ref().map(|limits| (limits, call.at));
+    let headers = response_headers(&call.headers, call.own_host, rendered, added, limits);
+    let (headers, logged) = headers.into_parts();
+    let head = call.method == Method::HEAD;
+    let response = to_response(answer.status, &answer.body, headers, head);
     let callbacks = std::mem::take(&mut answer.callbacks);
     let call_id = call.id;
-    state
-        .call_log
-        .record(call_record(mock, call, request, answer, callbacks.len()));
+    let record = call_record(mock, call, request, answer, logged, callbacks.len());
+    runtime.call_log.record(record);
     if !callbacks.is_empty() {
-        state.callbacks.enqueue(mock.workspace, call_id, callbacks);
+        runtime
+            .callbacks
+            .enqueue(mock.workspace, call_id, callbacks);
     }
     response
 }
@@ -547,6 +590,7 @@ fn call_record(
     call: Call,
     request: Option<EngineRequest>,
     answer: Answer,
+    response_headers: Vec<Header>,
     callbacks: usize,
 ) -> CallRecord {
     let latency = call.started.elapsed();
@@ -567,7 +611,7 @@ fn call_record(
         request_headers,
         request_body,
         status: answer.status,
-        response_headers: answer.headers,
+        response_headers,
         response_body: answer.body,
         outcome: answer.outcome,
         error: answer.error,
@@ -578,48 +622,15 @@ fn call_record(
     }
 }
 
-/// Headers that describe the connection or the body's framing: HTTP sets those itself.
-fn is_framing(name: &HeaderName) -> bool {
-    name == header::CONTENT_LENGTH
-        || name == header::TRANSFER_ENCODING
-        || name == header::CONNECTION
-}
-
-fn to_response(answer: &Answer, head: bool) -> Response {
+fn to_response(status: u16, body: &Bytes, headers: HeaderMap, head: bool) -> Response {
     let body = if head {
         Body::empty()
     } else {
-        Body::from(answer.body.clone())
+        Body::from(body.clone())
     };
     let mut response = Response::new(body);
     *response.status_mut() =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    *response.headers_mut() = header_map(&answer.headers);
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.headers_mut() = headers;
     response
-}
-
-/// The headers in order (a name may repeat), leaving out any that HTTP cannot carry. Borrowed
-/// names and values are the runtime's own constants: made into headers without a copy.
-fn header_map(headers: &[Header]) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let name = match name {
-            Cow::Borrowed(name) => HeaderName::from_static(name),
-            Cow::Owned(name) => match HeaderName::from_bytes(name.as_bytes()) {
-                Ok(name) => name,
-                Err(_) => continue,
-            },
-        };
-        let value = match value {
-            Cow::Borrowed(value) => HeaderValue::from_static(value),
-            Cow::Owned(value) => match HeaderValue::from_bytes(value.as_bytes()) {
-                Ok(value) => value,
-                Err(_) => continue,
-            },
-        };
-        if !is_framing(&name) {
-            map.append(name, value);
-        }
-    }
-    map
 }

@@ -3,12 +3,9 @@
 //! response allows the caller's origin with credentials and exposes its headers.
 
 use axum::http::{HeaderMap, header};
-use lyrebird_store::calls::Header;
 
-/// Methods a preflight is told are allowed, besides the one it asks for.
-const METHODS: &str = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
-/// How long a browser may cache a preflight's answer, in seconds.
-const MAX_AGE: &str = "86400";
+use crate::headers::{self, Added, Headers, Value};
+
 /// The CORS headers' common prefix: those are never listed as exposed.
 const CORS_PREFIX: &str = "access-control-";
 
@@ -19,43 +16,39 @@ pub fn is_preflight(method: &str, headers: &HeaderMap) -> bool {
 }
 
 /// The headers of the runtime's answer to a preflight (a 204).
-pub fn preflight_headers(request: &HeaderMap) -> Vec<Header> {
-    let mut headers = Vec::new();
-    allow_origin(request, &mut headers);
+pub fn preflight_headers(request: &HeaderMap) -> Vec<Added> {
+    let mut added = Vec::new();
+    allow_origin(request, &mut added);
     let asked = text(request, header::ACCESS_CONTROL_REQUEST_METHOD).unwrap_or_default();
-    let methods =
-        if asked.is_empty() || METHODS.split(", ").any(|m| m == asked.to_ascii_uppercase()) {
-            METHODS.into()
-        } else {
-            format!("{METHODS}, {asked}").into()
-        };
-    headers.push(("access-control-allow-methods".into(), methods));
+    let known = headers::METHODS
+        .split(", ")
+        .any(|method| method == asked.to_ascii_uppercase());
+    let methods = if asked.is_empty() || known {
+        Some(headers::ALL_METHODS)
+    } else {
+        Value::text(format!("{}, {asked}", headers::METHODS))
+    };
+    added.extend(methods.map(|methods| (headers::ALLOW_METHODS, methods)));
     if let Some(asked) = text(request, header::ACCESS_CONTROL_REQUEST_HEADERS) {
-        headers.push((
-            "access-control-allow-headers".into(),
-            asked.to_owned().into(),
-        ));
+        added.extend(Value::text(asked.to_owned()).map(|asked| (headers::ALLOW_HEADERS, asked)));
     }
-    headers.push(("access-control-max-age".into(), MAX_AGE.into()));
-    headers.push((
-        "vary".into(),
-        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers".into(),
-    ));
-    headers
+    added.push((headers::MAX_AGE, headers::ONE_DAY));
+    added.push((headers::VARY, headers::PREFLIGHT_VARY));
+    added
 }
 
 /// Adds the CORS headers to a mock's response, unless the example set its own
 /// `Access-Control-Allow-Origin`. Every other header of the response is exposed to scripts.
-pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<Header>) {
-    if response
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("access-control-allow-origin"))
+pub fn add_response_headers(request: &HeaderMap, headers: &mut Headers) {
+    if headers
+        .names()
+        .any(|name| name.eq_ignore_ascii_case(headers::ALLOW_ORIGIN.as_str()))
     {
         return;
     }
     // Built in one string of the right size: this runs on every mock call.
     let exposable = || {
-        response.iter().map(|(name, _)| name).filter(|name| {
+        headers.names().filter(|name| {
             !name
                 .get(..CORS_PREFIX.len())
                 .is_some_and(|prefix| prefix.eq_ignore_ascii_case(CORS_PREFIX))
@@ -68,24 +61,23 @@ pub fn add_response_headers(request: &HeaderMap, response: &mut Vec<Header>) {
         }
         exposed.push_str(name);
     }
-    allow_origin(request, response);
-    if !exposed.is_empty() {
-        response.push(("access-control-expose-headers".into(), exposed.into()));
+    allow_origin(request, headers);
+    if !exposed.is_empty()
+        && let Some(exposed) = Value::text(exposed)
+    {
+        headers.add((headers::EXPOSE_HEADERS, exposed));
     }
-    response.push(("vary".into(), "Origin".into()));
+    headers.add((headers::VARY, headers::ORIGIN));
 }
 
 /// The request's origin (with credentials allowed), or `*` when it sent none.
-fn allow_origin(request: &HeaderMap, headers: &mut Vec<Header>) {
-    match text(request, header::ORIGIN) {
-        Some(origin) => headers.extend([
-            (
-                "access-control-allow-origin".into(),
-                origin.to_owned().into(),
-            ),
-            ("access-control-allow-credentials".into(), "true".into()),
+fn allow_origin(request: &HeaderMap, into: &mut impl Extend<Added>) {
+    match text(request, header::ORIGIN).and_then(|origin| Value::text(origin.to_owned())) {
+        Some(origin) => into.extend([
+            (headers::ALLOW_ORIGIN, origin),
+            (headers::ALLOW_CREDENTIALS, headers::TRUE),
         ]),
-        None => headers.push(("access-control-allow-origin".into(), "*".into())),
+        None => into.extend([(headers::ALLOW_ORIGIN, headers::ANY_ORIGIN)]),
     }
 }
 
@@ -99,6 +91,8 @@ fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
+    use lyrebird_store::calls::Header;
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -106,6 +100,13 @@ mod tests {
             .iter()
             .map(|(name, value)| (name.parse().unwrap(), value.parse().unwrap()))
             .collect()
+    }
+
+    /// The added headers as the call log keeps them.
+    fn logged(added: Vec<Added>) -> Vec<Header> {
+        let mut headers = Headers::new(Vec::new(), added.len());
+        headers.extend(added);
+        headers.into_parts().1
     }
 
     fn get<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
@@ -121,7 +122,7 @@ mod tests {
         ]);
         assert!(is_preflight("OPTIONS", &request));
         assert!(!is_preflight("GET", &request));
-        let answer = preflight_headers(&request);
+        let answer = logged(preflight_headers(&request));
         assert_eq!(
             get(&answer, "access-control-allow-origin"),
             Some("https://app.example")
@@ -144,17 +145,17 @@ mod tests {
     #[test]
     fn responses_expose_their_headers_unless_the_example_set_cors_itself() {
         let request = headers(&[("origin", "https://app.example")]);
-        let mut response = vec![
-            ("content-type".into(), "application/json".into()),
-            ("ratelimit-remaining".into(), "9".into()),
-        ];
+        let rendered = vec![("content-type".into(), "application/json".into())];
+        let mut response = Headers::new(rendered, 5);
+        response.add((headers::RATELIMIT_REMAINING, Value::number(9)));
         add_response_headers(&request, &mut response);
         assert_eq!(
-            get(&response, "access-control-expose-headers"),
+            get(&response.into_parts().1, "access-control-expose-headers"),
             Some("content-type, ratelimit-remaining")
         );
-        let mut own = vec![("Access-Control-Allow-Origin".into(), "https://x".into())];
-        add_response_headers(&request, &mut own);
-        assert_eq!(own.len(), 1);
+        let own = vec![("Access-Control-Allow-Origin".into(), "https://x".into())];
+        let mut response = Headers::new(own, 0);
+        add_response_headers(&request, &mut response);
+        assert_eq!(response.into_parts().1.len(), 1);
     }
 }

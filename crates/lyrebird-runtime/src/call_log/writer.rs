@@ -1,6 +1,6 @@
-//! The background writer: takes calls off the queue and stores them in batches, one
-//! transaction each (a block per mock, see `lyrebird_store::calls`), so the request path never
-//! waits for the database.
+//! The background writer: takes calls off the queue, already encoded on the request path
+//! (`encode`), and stores them in batches, one transaction each (a block per mock, see
+//! `lyrebird_store::calls`), so the request path never waits for the database.
 //!
 //! A batch closes when it holds `batch_size` rows or `flush_interval` after its first call; up to
 //! `writers` batches are written at once, each on its own connection. When the database is away,
@@ -8,22 +8,19 @@
 //! capacity, [`super::CallLog::record`] drops and counts). Once an hour, and at start, a task
 //! beside the writer creates the coming monthly partitions and applies the retention.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use lyrebird_store::Store;
-use lyrebird_store::calls::{CallBlocks, EncodedCall, NewCall, NewCallback, StoredBody};
+use lyrebird_store::calls::{CallBlocks, NewCallback};
+use lyrebird_store::error::error_chain;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::{CallLogOptions, CallbackResult, LastReason, LoggedCall, Message, Shared};
-use crate::error::error_chain;
+use super::{CallLogOptions, CallbackResult, Message, Shared};
 
 /// How often partitions are created ahead and old calls removed.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
@@ -227,67 +224,6 @@ async fn write(store: Store, batch: Batch, shared: Arc<Shared>) {
                 retry = (retry * 2).min(LAST_RETRY);
             }
         }
-    }
-}
-
-thread_local! {
-    /// The last match reason encoded on this thread.
-    static LAST_REASON: RefCell<LastReason> = RefCell::default();
-}
-
-/// A call as a block holds it. Done when the call is recorded, on the thread that answered it:
-/// its parts are still in that core's caches then, not a thousand calls later in the writer.
-pub(super) fn encode(call: LoggedCall) -> lyrebird_store::Result<EncodedCall> {
-    let call = LAST_REASON.with_borrow_mut(|last_reason| new_call(call, last_reason));
-    EncodedCall::new(&call)
-}
-
-/// The call as the store takes it; the strings move rather than being copied.
-fn new_call(call: LoggedCall, last_reason: &mut LastReason) -> NewCall {
-    let record = call.record;
-    let (outcome, example, explanation) = record.outcome.into_parts(last_reason);
-    let (example_id, example_name) = example.unzip();
-    NewCall {
-        id: record.id,
-        workspace_id: record.workspace_id,
-        mock_id: record.mock_id,
-        at: record.at,
-        method: record.method,
-        host: record.host,
-        path: record.path,
-        query: record.query,
-        request_headers: record.request_headers,
-        request_body: stored_body(&record.request_body, call.request_body_size),
-        status: record.status,
-        response_headers: record.response_headers,
-        response_body: stored_body(&record.response_body, call.response_body_size),
-        body_cap: call.body_cap as u64,
-        outcome,
-        example_id,
-        example_name,
-        explanation,
-        error: record.error,
-        latency_us: record.latency_us,
-        client_addr: record.client_addr,
-        key_id: record.key_id,
-        callbacks_queued: u32::try_from(record.callbacks).unwrap_or(u32::MAX),
-    }
-}
-
-/// Text when the bytes are UTF-8 without NUL (PostgreSQL text cannot hold NUL), else base64.
-fn stored_body(body: &[u8], size: usize) -> StoredBody {
-    let size = size as u64;
-    match std::str::from_utf8(body) {
-        Ok(text) if !text.contains('\0') => StoredBody {
-            text: text.to_owned(),
-            base64: false,
-            size,
-        },
-        _ => StoredBody {
-            text: STANDARD.encode(body),
-            base64: true,
-            size,
-        },
     }
 }
 

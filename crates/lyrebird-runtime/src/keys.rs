@@ -1,7 +1,8 @@
 //! The keys private mocks are checked against: every live key by its SHA-256 digest, in memory,
-//! reloaded whole when keys change (`lyrebird_keys_changed`, or at once after a change through
-//! this process's API). Keys used on mock calls are noted here and their `last_used_at` written
-//! in one statement per second, off the request path.
+//! loaded whole at start and after changes may have been missed, and otherwise kept up to date
+//! one key at a time: a created key is loaded by its id, a revoked one dropped. Keys used on mock
+//! calls are noted here and their `last_used_at` written in one statement per second, off the
+//! request path.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,8 +14,8 @@ use lyrebird_store::{KeyId, LiveKey, Secret, Store, WorkspaceId};
 pub struct KeyMap {
     store: Store,
     keys: RwLock<Arc<HashMap<Vec<u8>, LiveKey>>>,
-    /// Reloads run one at a time, so an older reload never overwrites a newer one.
-    reloading: tokio::sync::Mutex<()>,
+    /// Updates run one at a time, so an older one never overwrites a newer one.
+    updating: tokio::sync::Mutex<()>,
     used: Mutex<HashSet<KeyId>>,
 }
 
@@ -24,15 +25,16 @@ impl KeyMap {
         let map = Self {
             store,
             keys: RwLock::default(),
-            reloading: tokio::sync::Mutex::new(()),
+            updating: tokio::sync::Mutex::new(()),
             used: Mutex::default(),
         };
         map.reload().await?;
         Ok(map)
     }
 
+    /// Replaces every key with those live now.
     pub async fn reload(&self) -> lyrebird_store::Result<()> {
-        let _one_at_a_time = self.reloading.lock().await;
+        let _one_at_a_time = self.updating.lock().await;
         let keys = self.store.live_keys().await?;
         let keys = keys
             .into_iter()
@@ -40,6 +42,28 @@ impl KeyMap {
             .collect();
         *self.keys.write().expect("key map lock") = Arc::new(keys);
         Ok(())
+    }
+
+    /// Loads a key just created (or drops it, if it was revoked since).
+    pub async fn created(&self, id: KeyId) -> lyrebird_store::Result<()> {
+        let _one_at_a_time = self.updating.lock().await;
+        let key = self.store.live_key(id).await?;
+        let mut keys = self.keys.write().expect("key map lock");
+        let keys = Arc::make_mut(&mut keys);
+        match key {
+            Some(key) => {
+                keys.insert(key.digest.clone(), key);
+            }
+            None => keys.retain(|_, live| live.id != id),
+        }
+        Ok(())
+    }
+
+    /// Drops a key just revoked.
+    pub async fn revoked(&self, id: KeyId) {
+        let _one_at_a_time = self.updating.lock().await;
+        let mut keys = self.keys.write().expect("key map lock");
+        Arc::make_mut(&mut keys).retain(|_, live| live.id != id);
     }
 
     /// The key presented, if it is live and belongs to `workspace` (any scope: `mock` and
