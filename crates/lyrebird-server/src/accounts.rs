@@ -13,7 +13,6 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::sessions::too_many_attempts;
 use crate::web::throttle::{ClientAddr, LoginThrottle};
 use crate::{AppState, Settings};
 
@@ -115,7 +114,10 @@ async fn sign_up(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     if let Err(seconds) = throttle.sign_up(address) {
-        return Ok(too_many_attempts("sign-ups from this address", seconds));
+        return Err(ApiError::TooManyAttempts {
+            what: "sign-ups from this address",
+            seconds,
+        });
     }
     let (email, password) = body.parse()?;
     let password = NewPassword::parse(password).map_err(|m| ApiError::invalid("password", m))?;

@@ -47,6 +47,12 @@ pub struct ServeArgs {
     #[arg(long, env = "LYREBIRD_MAX_IMPORT_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub max_import_bytes: usize,
 
+    /// Resident memory, in bytes, past which the server refuses new requests (503
+    /// memory_pressure, Retry-After: 1) until it is back under it; /healthz is always answered.
+    /// [default: 85% of the cgroup's or machine's memory]
+    #[arg(long, env = "LYREBIRD_MEMORY_LIMIT_BYTES")]
+    pub memory_limit_bytes: Option<u64>,
+
     /// Where to look for PostgreSQL server programs (<dir>/<version>/bin) when they are not on
     /// PATH. Used only without DATABASE_URL.
     #[arg(long, env = "LYREBIRD_PG_SEARCH_DIR", default_value = lyrebird_store::embedded::DEFAULT_SEARCH_DIR)]
@@ -315,6 +321,7 @@ mod tests {
             monthly_quota: 1,
             max_body_bytes: 1,
             max_import_bytes: 1,
+            memory_limit_bytes: None,
             pg_search_dir: PathBuf::from("."),
             runtime: Default::default(),
             call_log: Default::default(),

@@ -3,9 +3,11 @@
 //!
 //! Every handler returns `Result<_, ApiError>`; store errors convert on `?`, unique violations
 //! by the name of their constraint. Internal errors are logged here, with their causes, and
-//! answered without details.
+//! answered without details. An error that tells the client when to try again carries
+//! `Retry-After`, and one answered before the request's body or framing could be trusted
+//! carries `Connection: close`.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lyrebird_engine::ValidationError;
 use lyrebird_import::{ImportError, Kind};
@@ -22,6 +24,11 @@ pub enum ApiError {
     /// 400: a request that cannot be read for another reason.
     #[error("{0}")]
     BadRequest(String),
+    /// 400: more than one `Host` header. Which one names the mock or the site is ambiguous (a
+    /// proxy in front may have read the other), so RFC 9112 (section 3.2) says to refuse it; the
+    /// connection is closed too, as its framing is not to be trusted.
+    #[error("the request has more than one Host header; send exactly one (RFC 9112, section 3.2)")]
+    SeveralHosts,
     /// 401: no credentials, or ones that are wrong, expired or revoked.
     #[error("{0}")]
     InvalidCredentials(&'static str),
@@ -68,6 +75,13 @@ pub enum ApiError {
     /// limits and the size it would have had.
     #[error("{0}")]
     MockTooLarge(String),
+    /// 429: too many of `what` ("failed attempts to log in") from this client; `seconds` is
+    /// how long to wait.
+    #[error("too many {what}; wait {seconds} seconds and try again")]
+    TooManyAttempts { what: &'static str, seconds: u64 },
+    /// 503: the process holds more memory than its limit (`crate::memory`); new requests wait.
+    #[error("the server is short of memory: try again in a moment")]
+    MemoryPressure,
     /// 429: the same expensive work of this workspace is already under way, or the server's
     /// room for it is full; the message says which.
     #[error("{0}")]
@@ -90,7 +104,9 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::BadRequest(_) | ApiError::SeveralHosts => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::AdminScopeRequired | ApiError::CsrfTokenInvalid => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
@@ -104,8 +120,8 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::InvalidExample(_) | ApiError::MockTooLarge(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy(_) | ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) | ApiError::MemoryPressure => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,7 +129,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::MalformedJson(_) => "malformed_json",
-            ApiError::BadRequest(_) => "bad_request",
+            ApiError::BadRequest(_) | ApiError::SeveralHosts => "bad_request",
             ApiError::InvalidCredentials(_) => "invalid_credentials",
             ApiError::AdminScopeRequired => "admin_scope_required",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
@@ -134,6 +150,8 @@ impl ApiError {
             ApiError::InvalidExample(_) => "invalid_example",
             ApiError::MockTooLarge(_) => "mock_too_large",
             ApiError::Busy(_) => "busy",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::MemoryPressure => "memory_pressure",
             ApiError::Unavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -238,7 +256,37 @@ impl IntoResponse for ApiError {
                 details,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.closes_connection() {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+impl ApiError {
+    /// Seconds the client should wait before sending the request again, when that is known.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyAttempts { seconds, .. } => Some(*seconds),
+            ApiError::Busy(_) | ApiError::MemoryPressure => Some(1),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection cannot carry another request: a body refused before it was read
+    /// to its end (the client should stop sending it), or framing that cannot be trusted.
+    fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            ApiError::SeveralHosts
+                | ApiError::PayloadTooLarge { .. }
+                | ApiError::ImportTooLarge { .. }
+        )
     }
 }
 

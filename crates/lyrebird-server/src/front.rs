@@ -63,10 +63,14 @@ pub async fn route(
     peer: Peer<'_>,
     mut request: Request,
 ) -> Response {
+    // The last line against running out of memory; liveness is answered all the same.
+    if state.memory.pressed() && request.uri().path() != "/healthz" {
+        return ApiError::MemoryPressure.into_response();
+    }
     let mut hosts = request.headers().get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
-        return several_hosts();
+        return ApiError::SeveralHosts.into_response();
     }
     let host = host
         .and_then(|value| value.to_str().ok())
@@ -81,17 +85,6 @@ pub async fn route(
     }
     let Ok(response) = app.clone().oneshot(request).await;
     response
-}
-
-/// A request with more than one `Host` header: which one names the mock or the site is
-/// ambiguous (a proxy in front may have read the other), so RFC 9112 (section 3.2) says to refuse
-/// it with a 400. The connection is closed too: its framing is not to be trusted.
-fn several_hosts() -> Response {
-    let error = ApiError::BadRequest(
-        "the request has more than one Host header; send exactly one (RFC 9112, section 3.2)"
-            .to_owned(),
-    );
-    ([(header::CONNECTION, "close")], error).into_response()
 }
 
 /// The whole application as `lyrebird serve` runs it, [`crate::app`] without the router in

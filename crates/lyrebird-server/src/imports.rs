@@ -120,8 +120,8 @@ async fn import_postman(
     admin: Admin,
     ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
-) -> Response {
-    answer(import(state, admin, params, request, Format::Postman).await)
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    import(state, admin, params, request, Format::Postman).await
 }
 
 /// Imports an OpenAPI 3.0 / 3.1 or Swagger 2.0 description (JSON or YAML).
@@ -148,8 +148,8 @@ async fn import_openapi(
     admin: Admin,
     ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
-) -> Response {
-    answer(import(state, admin, params, request, Format::OpenApi).await)
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    import(state, admin, params, request, Format::OpenApi).await
 }
 
 /// Imports a HAR 1.1 / 1.2 recording, such as a browser's or `GET .../calls/export?format=har`.
@@ -176,8 +176,8 @@ async fn import_har(
     admin: Admin,
     ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
-) -> Response {
-    answer(import(state, admin, params, request, Format::Har).await)
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    import(state, admin, params, request, Format::Har).await
 }
 
 /// Imports a native document (`GET /api/v1/mocks/{id}/export`): exactly the exported mock.
@@ -204,21 +204,8 @@ async fn import_native(
     admin: Admin,
     ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
-) -> Response {
-    answer(import(state, admin, params, request, Format::Native).await)
-}
-
-/// The import's answer. An upload refused for its size has not been read to its end, so the
-/// connection cannot carry another request: `Connection: close` tells the client so, instead of
-/// letting it send the next request on a connection the server is closing.
-fn answer(outcome: Result<(StatusCode, Json<ImportOutcome>), ApiError>) -> Response {
-    match outcome {
-        Ok(created) => created.into_response(),
-        Err(error @ ApiError::ImportTooLarge { .. }) => {
-            ([(header::CONNECTION, "close")], error).into_response()
-        }
-        Err(error) => error.into_response(),
-    }
+) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+    import(state, admin, params, request, Format::Native).await
 }
 
 async fn import(

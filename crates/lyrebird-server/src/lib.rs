@@ -55,6 +55,7 @@ use crate::config::{RuntimeArgs, ServeArgs};
 use crate::error::ApiError;
 use crate::extract::SESSION_COOKIE;
 use crate::front::{Peer, Served};
+use crate::memory::MemoryGuard;
 use crate::web::{csrf::ANONYMOUS_COOKIE, session::FLASH_COOKIE};
 
 /// The cookies the app sets on its own origin, which the mock runtime strips from mock calls.
@@ -67,6 +68,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The mock runtime, with its call log and callback worker.
     pub runtime: Runtime,
+    pub memory: Arc<MemoryGuard>,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
         Ok(Self {
             // Changes made through the app reach this process's runtime before the response.
             store: store.applying_changes(Arc::new(runtime.clone())),
+            memory: MemoryGuard::start(settings.memory_limit_bytes),
             settings: Arc::new(settings),
             runtime,
         })
@@ -108,6 +111,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// The largest file an import accepts, usually larger than `max_body_bytes`.
     pub max_import_bytes: usize,
+    /// Resident memory past which new requests are refused ([`memory::MemoryGuard`]); `None`
+    /// for the default share of what the process may have.
+    pub memory_limit_bytes: Option<u64>,
 }
 
 impl Settings {
@@ -213,6 +219,7 @@ async fn listen_and_serve(
         monthly_quota: args.monthly_quota,
         max_body_bytes: args.max_body_bytes,
         max_import_bytes: args.max_import_bytes,
+        memory_limit_bytes: args.memory_limit_bytes,
     };
     let call_log = CallLog::start(store.clone(), args.call_log.options());
     let callbacks = CallbackOptions {

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::accounts::{AccountView, Credentials, WorkspaceView};
-use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, session_token};
 use crate::web::session::{is_https, session_cookie};
 use crate::web::throttle::{ClientAddr, LoginRefused, LoginThrottle, log_in as throttled_log_in};
@@ -63,7 +63,10 @@ async fn log_in(
             return Err(ApiError::InvalidCredentials("wrong email or password"));
         }
         Err(LoginRefused::Throttled(seconds)) => {
-            return Ok(too_many_attempts("failed attempts to log in", seconds));
+            return Err(ApiError::TooManyAttempts {
+                what: "failed attempts to log in",
+                seconds,
+            });
         }
         Err(LoginRefused::Store(error)) => return Err(error.into()),
     };
@@ -81,27 +84,6 @@ async fn log_in(
         }),
     )
         .into_response())
-}
-
-/// 429 with `Retry-After`, in the API's error shape; `what` is what there were too many of
-/// ("failed attempts to log in").
-pub(crate) fn too_many_attempts(what: &str, seconds: u64) -> Response {
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: "too_many_attempts",
-            message: format!("too many {what}; wait {seconds} seconds and try again"),
-            field: None,
-            line: None,
-            column: None,
-            details: Vec::new(),
-        },
-    };
-    (
-        StatusCode::TOO_MANY_REQUESTS,
-        [(header::RETRY_AFTER, seconds.to_string())],
-        Json(body),
-    )
-        .into_response()
 }
 
 /// Logs out: ends the session of the cookie, if any, and clears the cookie.

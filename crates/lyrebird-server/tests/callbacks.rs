@@ -500,6 +500,7 @@ impl Server {
             monthly_quota: 1_000,
             max_body_bytes: 1024 * 1024,
             max_import_bytes: 1024 * 1024,
+            memory_limit_bytes: None,
         };
         let state = AppState::start(
             store,

@@ -67,6 +67,7 @@ impl TestApp {
             monthly_quota: 1_000_000,
             max_body_bytes: 1024 * 1024,
             max_import_bytes: 1024 * 1024,
+            memory_limit_bytes: None,
         };
         let state = AppState::start(
             store.clone(),

@@ -31,6 +31,7 @@ impl Site {
             monthly_quota: 1000,
             max_body_bytes: 64 * 1024,
             max_import_bytes: 1024 * 1024,
+            memory_limit_bytes: None,
         };
         let state = AppState::start(
             db.store().clone(),

@@ -69,6 +69,7 @@ async fn every_route_of_the_app_is_in_the_openapi_document_with_its_methods() {
         monthly_quota: 1,
         max_body_bytes: 1024,
         max_import_bytes: 1024,
+        memory_limit_bytes: None,
     };
     let state = AppState::start(
         db.store().clone(),

@@ -41,6 +41,7 @@ impl TestApp {
             monthly_quota: 1000,
             max_body_bytes,
             max_import_bytes: max_body_bytes,
+            memory_limit_bytes: None,
         };
         let state = AppState::start(
             db.store().clone(),
