@@ -11,7 +11,7 @@ use lyrebird_runtime::call_log::CallLogOptions;
 use lyrebird_runtime::network::AllowList;
 use sqlx::postgres::PgConnectOptions;
 
-use crate::client_addr::TrustedProxies;
+use crate::auth::client_addr::TrustedProxies;
 
 /// Options of `lyrebird serve`.
 #[derive(Debug, Clone, Args)]

@@ -294,13 +294,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict { ref constraint, .. } => match constraint.as_str() {
-                "accounts_email_key" => ApiError::Conflict {
-                    code: "email_taken",
-                    field: "email",
-                    message: "an account with this email already exists",
-                },
-                _ => ApiError::Internal(error.into()),
+            StoreError::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                field: "email",
+                message: "an account with this email already exists",
             },
             StoreError::MockTooLarge { .. } => ApiError::MockTooLarge(error.to_string()),
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {

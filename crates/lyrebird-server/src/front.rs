@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
 
 use crate::AppState;
-use crate::client_addr::{ClientAddr, TrustedProxies};
+use crate::auth::client_addr::{ClientAddr, TrustedProxies};
 use crate::error::ApiError;
 
 /// Where a request came from, for the client's address the call log records.

@@ -83,7 +83,7 @@ async fn main() -> ExitCode {
                     quota,
                     database,
                 },
-        } => lyrebird_server::usage::set_quota(&database, &workspace, quota)
+        } => lyrebird_server::api::usage::set_quota(&database, &workspace, quota)
             .await
             .map(|id| println!("workspace {id}: monthly quota set to {quota} mock calls")),
     };

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use sqlx::FromRow;
+use sqlx::{FromRow, PgConnection};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Semaphore;
 
@@ -83,13 +83,31 @@ pub struct WorkspaceDetails {
     pub created_at: OffsetDateTime,
 }
 
-/// What sign-up creates. `api_key` is the only time the key is ever seen.
+/// What a new account acts with first: the API's sign-up hands back a key, the web app's a
+/// session (a key nobody would see is not made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstAccess {
+    ApiKey,
+    Session,
+}
+
+/// What sign-up creates: the account, its personal workspace, and its first access.
 #[derive(Debug)]
 pub struct SignUp {
     pub account: Account,
     pub workspace: WorkspaceDetails,
-    pub key: ApiKey,
-    pub api_key: Secret,
+    pub access: Access,
+}
+
+/// The first access of a new account ([`FirstAccess`]).
+#[derive(Debug)]
+pub enum Access {
+    /// An `admin` key named "First key"; `secret` is the only time the key is ever seen.
+    ApiKey {
+        key: ApiKey,
+        secret: Secret,
+    },
+    Session(Session),
 }
 
 /// A web session that has just been opened. `token` goes into the cookie and nowhere else.
@@ -106,8 +124,15 @@ pub struct Session {
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9/8d6dIRKDbFKc/o8mSOYzrZ2oG5CgXH6o4JLfxSJcA";
 
 impl Store {
-    /// Creates the account, its personal workspace and a first `admin` key, all or nothing.
-    pub async fn sign_up(&self, email: &Email, password: NewPassword) -> Result<SignUp> {
+    /// Creates the account, its personal workspace and its first access (an `admin` key or a
+    /// session), all or nothing. An email that is taken, in any case, is
+    /// [`StoreError::EmailTaken`].
+    pub async fn sign_up(
+        &self,
+        email: &Email,
+        password: NewPassword,
+        first: FirstAccess,
+    ) -> Result<SignUp> {
         let password_hash = hash_password(password.0).await?;
         let mut tx = self.begin().await?;
         let account: Account = sqlx::query_as(
@@ -127,17 +152,32 @@ impl Store {
         .bind(account.id)
         .fetch_one(&mut *tx)
         .await?;
-        let (key, api_key) = insert_key(&mut tx, workspace.id, "First key", Scope::Admin).await?;
-        let change = Change::KeyCreated {
-            workspace: workspace.id,
-            key: key.id,
+        let access = match first {
+            FirstAccess::ApiKey => {
+                let (key, secret) =
+                    insert_key(&mut tx, workspace.id, "First key", Scope::Admin).await?;
+                let change = Change::KeyCreated {
+                    workspace: workspace.id,
+                    key: key.id,
+                };
+                self.commit(tx, change).await?;
+                Access::ApiKey { key, secret }
+            }
+            FirstAccess::Session => {
+                let (token, expires_at) = insert_session(&mut tx, account.id).await?;
+                tx.commit().await?;
+                Access::Session(Session {
+                    token,
+                    account: account.clone(),
+                    workspace: workspace.clone(),
+                    expires_at,
+                })
+            }
         };
-        self.commit(tx, change).await?;
         Ok(SignUp {
             account,
             workspace,
-            key,
-            api_key,
+            access,
         })
     }
 
@@ -167,20 +207,13 @@ impl Store {
             return Ok(None);
         };
 
-        let token = random_token("", 43);
-        let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
         let mut tx = self.begin().await?;
         // Expired sessions are of no use; each login clears its account's.
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND expires_at <= now()")
             .bind(account_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO sessions (digest, account_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(token.digest())
-            .bind(account_id)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
+        let (token, expires_at) = insert_session(&mut tx, account_id).await?;
         tx.commit().await?;
         let account: Account =
             sqlx::query_as("SELECT id, email, created_at FROM accounts WHERE id = $1")
@@ -326,4 +359,20 @@ mod tests {
     fn the_decoy_hash_is_a_valid_phc_string() {
         assert!(PasswordHash::new(DECOY_HASH).is_ok());
     }
+}
+
+/// A new session of the account: its token (for the cookie, and nowhere else) and its end.
+async fn insert_session(
+    conn: &mut PgConnection,
+    account: AccountId,
+) -> Result<(Secret, OffsetDateTime)> {
+    let token = random_token("", 43);
+    let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
+    sqlx::query("INSERT INTO sessions (digest, account_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(token.digest())
+        .bind(account)
+        .bind(expires_at)
+        .execute(conn)
+        .await?;
+    Ok((token, expires_at))
 }

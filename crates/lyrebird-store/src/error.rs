@@ -15,6 +15,9 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// An account with this email exists already (emails are compared without case).
+    #[error("an account with this email already exists")]
+    EmailTaken,
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("migration failed")]
@@ -52,6 +55,10 @@ impl From<sqlx::Error> for StoreError {
                 if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) =>
             {
                 let constraint = db.constraint().unwrap_or_default().to_owned();
+                // The migrations name the constraints; only the store spells them.
+                if constraint == "accounts_email_key" {
+                    return StoreError::EmailTaken;
+                }
                 StoreError::Conflict {
                     constraint,
                     source: error,

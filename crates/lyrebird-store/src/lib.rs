@@ -38,7 +38,9 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
-pub use accounts::{Account, Email, NewPassword, Session, SignUp, WorkspaceDetails};
+pub use accounts::{
+    Access, Account, Email, FirstAccess, NewPassword, Session, SignUp, WorkspaceDetails,
+};
 pub use changes::{ApplyChange, Change, ChangeListener};
 pub use error::{Result, StoreError};
 pub use examples::{MAX_EXAMPLE_BYTES_PER_MOCK, MAX_EXAMPLES_PER_MOCK, StoredExample};

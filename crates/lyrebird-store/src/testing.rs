@@ -115,11 +115,15 @@ impl TestDatabase {
             .sign_up(
                 &Email::parse(email).expect("a valid test email"),
                 NewPassword::parse(Secret::new("correct horse battery")).expect("a long password"),
+                crate::FirstAccess::ApiKey,
             )
             .await
             .expect("signing up");
+        let crate::Access::ApiKey { secret, .. } = signed_up.access else {
+            panic!("an API sign-up gives a key");
+        };
         self.store
-            .authenticate_key(&signed_up.api_key)
+            .authenticate_key(&secret)
             .await
             .expect("authenticating")
             .expect("the first key works")

@@ -2,7 +2,9 @@
 
 use lyrebird_engine::Example;
 use lyrebird_store::testing::TestDatabase;
-use lyrebird_store::{Change, Delay, Email, MockDraft, NewPassword, Scope, Secret, StoreError};
+use lyrebird_store::{
+    Access, Change, Delay, Email, FirstAccess, MockDraft, NewPassword, Scope, Secret, StoreError,
+};
 
 fn example(name: &str) -> Example {
     serde_json::from_value(serde_json::json!({
@@ -14,7 +16,7 @@ fn example(name: &str) -> Example {
 }
 
 #[tokio::test]
-async fn signing_up_twice_with_the_same_email_in_another_case_conflicts_by_constraint_name() {
+async fn signing_up_twice_with_the_same_email_in_another_case_is_refused_as_taken() {
     let db = TestDatabase::new().await;
     db.sign_up("ada@example.com").await;
     let error = db
@@ -22,13 +24,11 @@ async fn signing_up_twice_with_the_same_email_in_another_case_conflicts_by_const
         .sign_up(
             &Email::parse("ADA@example.com").unwrap(),
             NewPassword::parse(Secret::new("another password")).unwrap(),
+            FirstAccess::Session,
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(&error, StoreError::Conflict { constraint, .. } if constraint == "accounts_email_key"),
-        "{error:?}"
-    );
+    assert!(matches!(error, StoreError::EmailTaken), "{error:?}");
 }
 
 #[tokio::test]
@@ -226,4 +226,31 @@ async fn the_sweep_deletes_expired_sessions_of_every_account_and_keeps_live_ones
             .await
             .unwrap();
     assert_eq!((left, expired), (2, 0));
+}
+
+/// The web app's sign-up opens a session at once, with no second password check, and makes no
+/// key that nobody would ever see.
+#[tokio::test]
+async fn a_sign_up_with_a_session_is_signed_in_and_has_no_key() {
+    let db = TestDatabase::new().await;
+    let signed_up = db
+        .store()
+        .sign_up(
+            &Email::parse("web@example.com").unwrap(),
+            NewPassword::parse(Secret::new("correct horse battery")).unwrap(),
+            FirstAccess::Session,
+        )
+        .await
+        .unwrap();
+    let Access::Session(session) = signed_up.access else {
+        panic!("a session was asked for");
+    };
+    let caller = db
+        .store()
+        .authenticate_session(&session.token)
+        .await
+        .unwrap()
+        .expect("the new session is live");
+    assert_eq!(caller.workspace.id(), signed_up.workspace.id);
+    assert_eq!(db.store().list_keys(&caller.workspace).await.unwrap(), []);
 }

@@ -4,7 +4,7 @@
 
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{
-    Email, NewPassword, Secret, StoreError, UsageMonth, WorkspaceId, WorkspaceRef,
+    Email, FirstAccess, NewPassword, Secret, StoreError, UsageMonth, WorkspaceId, WorkspaceRef,
 };
 
 async fn workspace(db: &TestDatabase, email: &str) -> WorkspaceId {
@@ -13,6 +13,7 @@ async fn workspace(db: &TestDatabase, email: &str) -> WorkspaceId {
         .sign_up(
             &Email::parse(email).unwrap(),
             NewPassword::parse(Secret::new("correct horse battery")).unwrap(),
+            FirstAccess::ApiKey,
         )
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 //! (`/mocks/{id}/calls/{call_id}`: headers, bodies pretty-printed, the key used, and why the
 //! example answered or which examples came closest), clearing, and links to the exports.
 //!
-//! The numbers come from the call log's own service functions ([`crate::calls::api`]), so the
+//! The numbers come from the call log's own service functions ([`crate::api::calls::search`]), so the
 //! page and the API always agree. The live tail is `web/static/calls.js`: an `EventSource` on
 //! the API's `calls/stream`, authenticated by the session cookie, that fills the row template of
 //! the list page for each call as it arrives.
@@ -25,12 +25,12 @@ use super::format::{self, ShownBody};
 use super::session::percent_encode;
 use super::{Flash, PageError, PagePath, WebSession, page, redirect_with};
 use crate::AppState;
-use crate::calls::api::{
+use crate::api::calls::search::{
     self, CallDetailView, CallPath, CallSummaryView, FilterParams, MessageView, PageParams,
 };
+use crate::api::keys::KeyView;
+use crate::auth::{OwnMock, own_mock};
 use crate::error::ApiError;
-use crate::extract::{OwnMock, own_mock};
-use crate::keys::KeyView;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -196,7 +196,7 @@ async fn call_log(
         cursor: Some(search.cursor.clone()).filter(|cursor| !cursor.is_empty()),
     };
     let (calls, next_cursor, searched_back_to, error) =
-        match api::search(&state, &session.workspace, id, &search.filters(), &params).await {
+        match search::search(&state, &session.workspace, id, &search.filters(), &params).await {
             Ok(found) => (
                 found
                     .calls
@@ -249,7 +249,7 @@ async fn clear_calls(
     PostedForm { session, .. }: PostedForm<IgnoredAny>,
 ) -> Result<Response, PageError> {
     let mock = own_mock(&state, &session.workspace, mock_id(&id)?).await?;
-    let cleared = api::clear(&state, &session.workspace, &mock).await?;
+    let cleared = search::clear(&state, &session.workspace, &mock).await?;
     let text = match cleared {
         1 => "Cleared 1 call from the log.".to_owned(),
         n => format!("Cleared {} calls from the log.", format::count(n)),
@@ -304,7 +304,7 @@ async fn call_page(
     OwnMock(session, mock): OwnMock<WebSession>,
     PagePath(CallPath { call_id }): PagePath<CallPath>,
 ) -> Result<Response, PageError> {
-    let call: CallDetailView = api::detail(&state, &session.workspace, &mock, call_id).await?;
+    let call: CallDetailView = search::detail(&state, &session.workspace, &mock, call_id).await?;
     let id = mock.id;
     let mock = mock_heading(&state, &mock);
     let key = match call.key_id {

@@ -30,8 +30,9 @@ use super::csrf::PostedForm;
 use super::mocks::MockSummary;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::AppState;
+use crate::auth::{OwnMock, own_mock};
 use crate::error::ApiError;
-use crate::extract::{OwnMock, own_mock, parse_json};
+use crate::extract::parse_json;
 
 pub fn router() -> Router<AppState> {
     Router::new()

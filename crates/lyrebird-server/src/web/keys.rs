@@ -2,7 +2,7 @@
 //! use; a form to create one, whose key is shown on the answer to that form and never again; and
 //! revoking, after a confirmation page.
 //!
-//! Creating goes through [`crate::keys::create`], the API's own function, so names are checked
+//! Creating goes through [`crate::api::keys::create`], the API's own function, so names are checked
 //! the same way. The page that shows a new key is the answer to the POST itself rather than a
 //! redirect: the key must not travel in a URL or a cookie, and the store keeps only its digest.
 
@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::csrf::PostedForm;
 use super::{Flash, PageError, WebSession, format, page, redirect_with};
 use crate::AppState;
+use crate::api::keys::{CreatedKey, KeyView};
 use crate::error::ApiError;
-use crate::keys::{CreatedKey, KeyView};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -100,7 +100,7 @@ async fn create_key(
         )
         .await;
     };
-    match crate::keys::create(&state, &session.workspace, &form.name, scope).await {
+    match crate::api::keys::create(&state, &session.workspace, &form.name, scope).await {
         Ok(created) => {
             render_keys(
                 &state,

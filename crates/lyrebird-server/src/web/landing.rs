@@ -9,17 +9,21 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use lyrebird_store::accounts::SESSION_LIFETIME;
-use lyrebird_store::{Email, NewPassword, Secret, Session, StoreError};
+use lyrebird_store::{Access, Email, FirstAccess, NewPassword, Secret, Session};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 
-use super::csrf::{AnonymousForm, PostedForm, anonymous_token};
-use super::session::{is_https, safe_next, session_cookie};
-use super::throttle::{ClientAddr, LoginRefused, LoginThrottle, log_in};
+use super::csrf::{AnonymousForm, PostedForm};
+use super::session::safe_next;
 use super::{Flash, PageError, redirect_with, render};
 use crate::AppState;
-use crate::extract::session_token;
+use crate::api::accounts::sign_up_from;
+use crate::auth::cookies::session_token;
+use crate::auth::cookies::{is_https, session_cookie};
+use crate::auth::csrf::anonymous_token;
+use crate::auth::throttle::{ClientAddr, LoginRefused, LoginThrottle, log_in};
+use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -152,9 +156,6 @@ async fn sign_up_form(
     headers: HeaderMap,
     AnonymousForm(form): AnonymousForm<CredentialsForm>,
 ) -> Result<Response, PageError> {
-    throttle
-        .sign_up(address)
-        .map_err(PageError::SignUpsThrottled)?;
     let mut landing = Landing {
         form: "signup",
         email: form.email.clone(),
@@ -171,20 +172,22 @@ async fn sign_up_form(
             return landing_page(&headers, StatusCode::UNPROCESSABLE_ENTITY, landing);
         }
     };
-    match state.store.sign_up(&email, password).await {
-        Ok(_) => {}
-        Err(StoreError::Conflict { constraint, .. }) if constraint == "accounts_email_key" => {
+    let first = FirstAccess::Session;
+    let signed_up = match sign_up_from(&state, &throttle, address, &email, password, first).await {
+        Ok(signed_up) => signed_up,
+        Err(ApiError::Conflict { .. }) => {
             landing.email_error =
                 Some("An account with this email already exists. Log in instead.".to_owned());
             return landing_page(&headers, StatusCode::CONFLICT, landing);
         }
+        Err(ApiError::TooManyAttempts { seconds, .. }) => {
+            return Err(PageError::SignUpsThrottled(seconds));
+        }
         Err(error) => return Err(error.into()),
-    }
-    let session = state
-        .store
-        .log_in(&email, Secret::new(form.password))
-        .await?
-        .ok_or_else(|| PageError::Internal("a new account could not log in".into()))?;
+    };
+    let Access::Session(session) = signed_up.access else {
+        return Err(PageError::Internal("a web sign-up gave no session".into()));
+    };
     Ok(signed_in_response(
         &headers,
         &session,

@@ -21,8 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use super::csrf::PostedForm;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
-use crate::extract::{OwnMock, own_mock, parse_json};
-use crate::mocks::MockFields;
+use crate::api::mocks::MockFields;
+use crate::auth::{OwnMock, own_mock};
+use crate::extract::parse_json;
 use crate::{AppState, Settings};
 
 pub fn router() -> Router<AppState> {

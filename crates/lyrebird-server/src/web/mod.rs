@@ -25,7 +25,6 @@ pub mod keys;
 pub mod landing;
 pub mod mocks;
 pub mod session;
-pub mod throttle;
 pub mod upload;
 pub mod usage;
 

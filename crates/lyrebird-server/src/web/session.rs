@@ -4,25 +4,28 @@
 //! `lyrebird_session` cookie, checks the session in the store, and carries the account, the
 //! CSRF token derived from the session ([`super::csrf`]) and the flash messages left by the
 //! previous POST. Without a live session, a page redirects to `/login?next=<where it was>`.
-//!
-//! Cookies are `HttpOnly; SameSite=Lax`, and `Secure` when the request came through a proxy
-//! that says it was HTTPS (`X-Forwarded-Proto: https`): the server itself speaks plain HTTP, so
-//! that header is the one sign of HTTPS it can see.
+//! The cookies themselves are written and read by [`crate::auth::cookies`].
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lyrebird_store::{Account, Credential, Secret, Workspace};
+use lyrebird_store::{Account, Credential, Workspace};
 
-use super::{Flash, PageError, csrf};
+use super::{Flash, PageError};
 use crate::AppState;
-use crate::extract::{SESSION_COOKIE, session_token};
+use crate::auth::cookies::{self, FLASH_COOKIE, cookie, session_token};
+use crate::auth::{InWorkspace, csrf};
 
-/// The cookie that carries flash messages from a POST to the page it redirects to.
-pub const FLASH_COOKIE: &str = "lyrebird_flash";
+impl InWorkspace for WebSession {
+    type Error = PageError;
+
+    fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+}
 
 /// Flash cookies stay well under the 4 KB browsers keep per cookie.
 const MAX_FLASH_COOKIE_BYTES: usize = 3000;
@@ -106,28 +109,6 @@ pub fn percent_encode(text: &str) -> String {
     encoded
 }
 
-/// True when a proxy in front says the browser used HTTPS.
-pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
-}
-
-/// A cookie with the attributes every Lyrebird cookie has.
-pub fn cookie(name: &str, value: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age_seconds}{secure}"
-    ))
-    .expect("cookie names and values are built from URL-safe characters")
-}
-
-/// The session cookie holding `token`; an empty token with no age clears it.
-pub fn session_cookie(token: &Secret, max_age_seconds: i64, secure: bool) -> HeaderValue {
-    cookie(SESSION_COOKIE, token.expose(), max_age_seconds, secure)
-}
-
 /// The flashes as a cookie: base64url of their JSON. When they would not fit, the last ones
 /// are dropped and one line says how many were.
 pub fn flash_cookie(flashes: &[Flash]) -> Option<HeaderValue> {
@@ -157,14 +138,8 @@ pub fn clear_flash_cookie() -> HeaderValue {
 }
 
 fn read_flashes(headers: &HeaderMap) -> Vec<Flash> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == FLASH_COOKIE)
-        .and_then(|(_, value)| URL_SAFE_NO_PAD.decode(value).ok())
+    cookies::read(headers, FLASH_COOKIE)
+        .and_then(|value| URL_SAFE_NO_PAD.decode(value).ok())
         .and_then(|json| serde_json::from_slice(&json).ok())
         .unwrap_or_default()
 }
@@ -172,6 +147,7 @@ fn read_flashes(headers: &HeaderMap) -> Vec<Flash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[test]
     fn next_is_only_ever_a_path_on_this_site() {

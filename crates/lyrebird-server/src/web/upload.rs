@@ -21,9 +21,9 @@ use lyrebird_import::Warning;
 use super::mocks::{ImportForm, NewMockForm, new_mock_page};
 use super::{Flash, PageError, WebSession, csrf, redirect_with};
 use crate::AppState;
+use crate::api::imports::{Format, Upload, create_imported, run_importer};
+use crate::api::mocks::{MAX_NAME_CHARS, bounded};
 use crate::error::ApiError;
-use crate::imports::{Format, Upload, create_imported, run_importer};
-use crate::mocks::{MAX_NAME_CHARS, bounded};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -193,7 +193,7 @@ async fn read_form(
 async fn first_token(multipart: &mut Multipart) -> Option<String> {
     const MAX_TOKEN_BYTES: usize = 128;
     let mut field = multipart.next_field().await.ok()??;
-    if field.name() != Some(csrf::FIELD) {
+    if field.name() != Some(crate::auth::csrf::FIELD) {
         return None;
     }
     let mut token = Vec::new();

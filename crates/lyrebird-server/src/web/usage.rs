@@ -1,6 +1,6 @@
 //! The usage page (`/usage`): the workspace's mock calls this month against its quota, as a
 //! number and a bar, and when the count starts again. The numbers are the API's
-//! ([`crate::usage::this_month`]), calls not yet written to the database included.
+//! ([`crate::api::usage::this_month`]), calls not yet written to the database included.
 
 use axum::Router;
 use axum::extract::State;
@@ -23,7 +23,7 @@ async fn usage_page(
     State(state): State<AppState>,
     session: WebSession,
 ) -> Result<Response, PageError> {
-    let usage = crate::usage::this_month(&state, &session.workspace).await?;
+    let usage = crate::api::usage::this_month(&state, &session.workspace).await?;
     // A quota of 0 is used up from the start.
     let percent = usage
         .calls

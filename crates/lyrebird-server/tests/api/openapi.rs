@@ -6,8 +6,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
 use lyrebird_runtime::callbacks::CallbackOptions;
+use lyrebird_server::api::openapi;
 use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Settings, openapi, routes};
+use lyrebird_server::{AppState, Settings, routes};
 use tower::ServiceExt;
 
 use crate::support::TestApp;

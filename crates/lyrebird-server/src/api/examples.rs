@@ -22,8 +22,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiJson, ApiPath, from_value};
+use crate::extract::{ApiJson, ApiPath, from_value};
 
 /// Fields the API adds to an example; they are not part of the engine's format.
 const READ_ONLY_FIELDS: [&str; 3] = ["position", "created_at", "updated_at"];

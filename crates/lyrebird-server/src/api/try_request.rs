@@ -24,9 +24,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::gate::Gate;
+use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiJson, ApiPath};
-use crate::gate::Gate;
+use crate::extract::{ApiJson, ApiPath};
 
 /// Tries under way: two at a time for a workspace, two per core in all.
 static TRIES: Gate = Gate::new(

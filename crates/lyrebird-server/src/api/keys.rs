@@ -11,8 +11,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath};
 
 const MAX_NAME_CHARS: usize = 100;
 

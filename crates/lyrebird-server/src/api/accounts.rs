@@ -1,19 +1,24 @@
 //! Sign-up, `POST /api/v1/accounts`: an account, its personal workspace and a first admin key.
+//! [`sign_up_from`] is sign-up itself, for the web app's form too.
+
+use std::net::IpAddr;
 
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use lyrebird_store::{Account, Email, NewPassword, Secret, WorkspaceDetails};
+use lyrebird_store::{
+    Access, Account, Email, FirstAccess, NewPassword, Secret, SignUp, WorkspaceDetails,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::throttle::{ClientAddr, LoginThrottle};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::web::throttle::{ClientAddr, LoginThrottle};
 use crate::{AppState, Settings};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -113,22 +118,47 @@ async fn sign_up(
     ClientAddr(address): ClientAddr,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    if let Err(seconds) = throttle.sign_up(address) {
-        return Err(ApiError::TooManyAttempts {
-            what: "sign-ups from this address",
-            seconds,
-        });
-    }
     let (email, password) = body.parse()?;
     let password = NewPassword::parse(password).map_err(|m| ApiError::invalid("password", m))?;
-    let signed_up = state.store.sign_up(&email, password).await?;
+    let signed_up = sign_up_from(
+        &state,
+        &throttle,
+        address,
+        &email,
+        password,
+        FirstAccess::ApiKey,
+    )
+    .await?;
+    let Access::ApiKey { secret, .. } = signed_up.access else {
+        return Err(ApiError::Internal("an API sign-up gave no key".into()));
+    };
     Ok((
         StatusCode::CREATED,
         Json(SignedUp {
             account: signed_up.account.into(),
             workspace: WorkspaceView::new(signed_up.workspace, &state.settings),
-            api_key: signed_up.api_key.expose().to_owned(),
+            api_key: secret.expose().to_owned(),
         }),
     )
         .into_response())
+}
+
+/// Sign-up as both doors do it, the API and the web app's form: within the sign-ups an address
+/// may make, an account with its personal workspace and its `first` access. A taken email is
+/// `409 email_taken`; past the address's sign-ups, `429 too_many_attempts`.
+pub(crate) async fn sign_up_from(
+    state: &AppState,
+    throttle: &LoginThrottle,
+    address: Option<IpAddr>,
+    email: &Email,
+    password: NewPassword,
+    first: FirstAccess,
+) -> Result<SignUp, ApiError> {
+    throttle
+        .sign_up(address)
+        .map_err(|seconds| ApiError::TooManyAttempts {
+            what: "sign-ups from this address",
+            seconds,
+        })?;
+    Ok(state.store.sign_up(email, password, first).await?)
 }

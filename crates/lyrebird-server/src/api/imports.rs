@@ -31,10 +31,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::gate::Gate;
+use crate::api::mocks::{MAX_NAME_CHARS, MockView, bounded, check_environment_with};
+use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiPath, ApiQuery};
-use crate::gate::Gate;
-use crate::mocks::{MAX_NAME_CHARS, MockView, bounded, check_environment_with};
+use crate::extract::{ApiPath, ApiQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

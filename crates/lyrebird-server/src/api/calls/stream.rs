@@ -13,10 +13,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::api::CallSummaryView;
+use super::search::CallSummaryView;
 use crate::AppState;
+use crate::auth::OwnMock;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::OwnMock;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
 

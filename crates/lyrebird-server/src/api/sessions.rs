@@ -2,8 +2,8 @@
 //! `DELETE /api/v1/sessions` logs out.
 //!
 //! The cookie is `SameSite=Lax`, and a change made with it must carry the session's CSRF token in
-//! `x-csrf-token` ([`crate::extract::Admin`]), which another site cannot read. Logging in goes
-//! through the same throttle as the log-in page ([`crate::web::throttle`]).
+//! `x-csrf-token` ([`crate::auth::Admin`]), which another site cannot read. Logging in goes
+//! through the same throttle as the log-in page ([`crate::auth::throttle`]).
 
 use axum::Json;
 use axum::extract::{Extension, State};
@@ -18,11 +18,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::accounts::{AccountView, Credentials, WorkspaceView};
+use crate::api::accounts::{AccountView, Credentials, WorkspaceView};
+use crate::auth::cookies::session_token;
+use crate::auth::cookies::{is_https, session_cookie};
+use crate::auth::throttle::{ClientAddr, LoginRefused, LoginThrottle, log_in as throttled_log_in};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, session_token};
-use crate::web::session::{is_https, session_cookie};
-use crate::web::throttle::{ClientAddr, LoginRefused, LoginThrottle, log_in as throttled_log_in};
+use crate::extract::ApiJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(log_in, log_out))

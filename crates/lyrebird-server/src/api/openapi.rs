@@ -48,7 +48,7 @@ impl Modify for SharedComponents {
         components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
-                crate::extract::SESSION_COOKIE,
+                crate::auth::cookies::SESSION_COOKIE,
             ))),
         );
         components.schemas.insert(
@@ -61,16 +61,16 @@ impl Modify for SharedComponents {
 /// Every documented route of the app, with its documentation.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(crate::health::router())
-        .merge(crate::accounts::router())
-        .merge(crate::sessions::router())
-        .merge(crate::keys::router())
-        .merge(crate::mocks::router())
-        .merge(crate::examples::router())
-        .merge(crate::try_request::router())
-        .merge(crate::imports::router())
-        .merge(crate::usage::router())
-        .merge(crate::calls::api::router())
+        .merge(crate::api::health::router())
+        .merge(crate::api::accounts::router())
+        .merge(crate::api::sessions::router())
+        .merge(crate::api::keys::router())
+        .merge(crate::api::mocks::router())
+        .merge(crate::api::examples::router())
+        .merge(crate::api::try_request::router())
+        .merge(crate::api::imports::router())
+        .merge(crate::api::usage::router())
+        .merge(crate::api::calls::search::router())
         .routes(routes!(openapi_json))
         .routes(routes!(example_schema))
 }

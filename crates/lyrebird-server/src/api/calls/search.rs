@@ -25,8 +25,9 @@ use uuid::Uuid;
 
 use super::{export, stream};
 use crate::AppState;
+use crate::auth::{Admin, OwnMock, own_mock};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiPath, ApiQuery, OwnMock, own_mock};
+use crate::extract::{ApiPath, ApiQuery};
 
 /// Calls per page unless `limit` says otherwise, and the most it may say.
 const DEFAULT_LIMIT: u32 = 50;

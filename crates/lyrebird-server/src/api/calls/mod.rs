@@ -1,7 +1,7 @@
-//! The call log as the admin API reads it: search and detail in `api` (which also builds the
+//! The call log as the admin API reads it: search and detail in `search` (which also builds the
 //! routes), the live tail in `stream` and the NDJSON and HAR exports in `export`. Calls are
 //! recorded by the mock runtime (`lyrebird_runtime::call_log`); this side only reads them.
 
-pub mod api;
 mod export;
+pub mod search;
 mod stream;

@@ -12,10 +12,10 @@ use utoipa_axum::routes;
 use lyrebird_store::{StoreError, UsageMonth, Workspace, WorkspaceId, WorkspaceRef};
 
 use crate::AppState;
+use crate::auth::Admin;
 use crate::config::ServeArgs;
 use crate::database;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Admin;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(usage))

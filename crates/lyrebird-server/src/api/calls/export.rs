@@ -21,10 +21,11 @@ use tokio::sync::mpsc;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::api::{CallDetailView, FilterParams};
+use super::search::{CallDetailView, FilterParams};
 use crate::AppState;
+use crate::auth::{Admin, own_mock};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiPath, ApiQuery, own_mock};
+use crate::extract::{ApiPath, ApiQuery};
 
 /// Calls read from the database at a time.
 const PAGE: u32 = 200;

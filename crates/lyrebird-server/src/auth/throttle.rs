@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use lyrebird_store::{Email, Secret, Session, Store, StoreError};
 
 /// What the throttled handlers take the address from.
-pub use crate::client_addr::ClientAddr;
+pub use crate::auth::client_addr::ClientAddr;
 
 pub const FREE_FAILURES_PER_EMAIL: u32 = 5;
 pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;

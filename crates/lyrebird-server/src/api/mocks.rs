@@ -14,8 +14,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::{Admin, OwnMock};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Admin, ApiJson, ApiPath, OwnMock};
+use crate::extract::{ApiJson, ApiPath};
 use crate::{AppState, Settings};
 
 pub(crate) const MAX_NAME_CHARS: usize = 200;

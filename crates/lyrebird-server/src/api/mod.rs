@@ -1,0 +1,26 @@
+//! The admin REST API, `/api/v1/...`: one module per resource, each building its own router
+//! with its documentation, gathered by [`openapi`] into the routes and the published
+//! description.
+//!
+//! - [`accounts`]: sign-up; [`sessions`]: log in and out with a cookie; [`keys`]: API keys;
+//! - [`mocks`] and [`examples`]: what the mocks answer; [`try_request`]: what a mock would answer;
+//! - [`imports`]: Postman, OpenAPI, HAR and native files in, and exports out;
+//! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
+//! - [`health`]: probes for load balancers.
+//!
+//! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
+//! [`crate::extract`]; errors are [`crate::error::ApiError`]. The expensive operations share
+//! room per workspace through [`gate`].
+
+pub mod accounts;
+pub mod calls;
+pub mod examples;
+mod gate;
+pub mod health;
+pub mod imports;
+pub mod keys;
+pub mod mocks;
+pub mod openapi;
+pub mod sessions;
+pub mod try_request;
+pub mod usage;
