@@ -304,6 +304,22 @@ async fn on_hashing_thread<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(work).await?)
 }
 
+/// A new session of the account: its token (for the cookie, and nowhere else) and its end.
+async fn insert_session(
+    conn: &mut PgConnection,
+    account: AccountId,
+) -> Result<(Secret, OffsetDateTime)> {
+    let token = random_token("", 43);
+    let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
+    sqlx::query("INSERT INTO sessions (digest, account_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(token.digest())
+        .bind(account)
+        .bind(expires_at)
+        .execute(conn)
+        .await?;
+    Ok((token, expires_at))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -359,20 +375,4 @@ mod tests {
     fn the_decoy_hash_is_a_valid_phc_string() {
         assert!(PasswordHash::new(DECOY_HASH).is_ok());
     }
-}
-
-/// A new session of the account: its token (for the cookie, and nowhere else) and its end.
-async fn insert_session(
-    conn: &mut PgConnection,
-    account: AccountId,
-) -> Result<(Secret, OffsetDateTime)> {
-    let token = random_token("", 43);
-    let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
-    sqlx::query("INSERT INTO sessions (digest, account_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(token.digest())
-        .bind(account)
-        .bind(expires_at)
-        .execute(conn)
-        .await?;
-    Ok((token, expires_at))
 }
