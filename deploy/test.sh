@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lyrebird's one test command: builds everything, refuses warnings, and runs every test of the
-# workspace against a real PostgreSQL, then the browser tests (web/tests) in headless Chromium.
+# Lyrebird's one test command: checks the formatting and clippy's lints, builds everything,
+# refuses warnings, and runs every test of the workspace against a real PostgreSQL, then the
+# browser tests (web/tests) in headless Chromium.
 #
 #   ./deploy/test.sh                 # everything
 #   ./deploy/test.sh -E 'test(isolation)'   # extra arguments go to cargo nextest (or cargo test)
@@ -79,6 +80,13 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
     rm -rf "${test_cluster}"
     trap stop_test_cluster EXIT
 fi
+
+# The code as the project writes it: formatted, and without a lint clippy finds.
+if ! cargo fmt --all -- --check; then
+    say "the code is not formatted as cargo fmt writes it (the differences are above): run cargo fmt"
+    exit 1
+fi
+cargo clippy --workspace --all-targets -- -D warnings
 
 # Build first, and refuse warnings (cargo replays those of crates it does not rebuild).
 build_log="$(mktemp)"
