@@ -9,7 +9,7 @@
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -26,41 +26,16 @@ use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
 
 use crate::AppState;
-use crate::auth::client_addr::{ClientAddr, TrustedProxies};
+use crate::auth::client_addr::TrustedProxies;
 use crate::error::ApiError;
-
-/// Where a request came from, for the client's address the call log records.
-#[derive(Debug, Clone, Copy)]
-pub enum Peer<'a> {
-    /// The connection's address and the proxies whose `X-Forwarded-For` is believed, as
-    /// [`Served`] knows them.
-    Connection {
-        address: SocketAddr,
-        trusted: &'a TrustedProxies,
-    },
-    /// `ConnectInfo` and `TrustedProxies` in the request's extensions, where a router's layers
-    /// put them ([`crate::app`]).
-    Extensions,
-}
-
-impl Peer<'_> {
-    /// The client's address, as [`ClientAddr`] gives it.
-    fn client(self, parts: &Parts) -> Option<IpAddr> {
-        match self {
-            Peer::Connection { address, trusted } => {
-                Some(trusted.client(address.ip(), &parts.headers))
-            }
-            Peer::Extensions => ClientAddr::of(parts).0,
-        }
-    }
-}
 
 /// In front of the whole application: mock calls go to the runtime; everything else to `app`
 /// (the admin API and the web pages).
-pub async fn route(
+async fn route(
     state: &AppState,
     app: &Router,
-    peer: Peer<'_>,
+    address: SocketAddr,
+    trusted: &TrustedProxies,
     mut request: Request,
 ) -> Response {
     // The last line against running out of memory; liveness is answered all the same.
@@ -76,22 +51,21 @@ pub async fn route(
         .and_then(|value| value.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
     if let Some(target) = state.runtime.target(host, request.uri().path()) {
-        let client = |parts: &Parts| peer.client(parts);
+        let client = |parts: &Parts| Some(trusted.client(address.ip(), &parts.headers));
         return state.runtime.serve(target, client, request).await;
     }
-    if let Peer::Connection { address, trusted } = peer {
-        request.extensions_mut().insert(ConnectInfo(address));
-        request.extensions_mut().insert(trusted.clone());
-    }
+    // What the admin side's `ClientAddr` reads.
+    request.extensions_mut().insert(ConnectInfo(address));
+    request.extensions_mut().insert(trusted.clone());
     let Ok(response) = app.clone().oneshot(request).await;
     response
 }
 
-/// The whole application as `lyrebird serve` runs it, [`crate::app`] without the router in
-/// front: it makes one [`Connection`] per accepted connection, which knows the client's address,
-/// so a mock call reaches [`route`] through no router, layer or request extension. Those cost a
-/// warm mock call boxed service clones, extension maps and route futures: about 4% of the
-/// server's core in a profile of `deploy/loadbench.sh`.
+/// The whole application, as `lyrebird serve` runs it and as the tests drive it: it makes one
+/// [`Connection`] per accepted connection, which knows the client's address, so a mock call
+/// reaches [`route`] through no router, layer or request extension. Those cost a warm mock call
+/// boxed service clones, extension maps and route futures: about 4% of the server's core in a
+/// profile of `deploy/loadbench.sh`.
 #[derive(Debug, Clone)]
 pub struct Served(Arc<App>);
 
@@ -106,10 +80,11 @@ struct App {
 }
 
 impl Served {
-    pub fn new(state: AppState, routes: Router, trusted: TrustedProxies) -> Self {
+    /// The application on `state`, believing the `X-Forwarded-For` of `trusted` proxies.
+    pub fn new(state: AppState, trusted: TrustedProxies) -> Self {
         Self(Arc::new(App {
+            routes: crate::routes(state.clone()),
             state,
-            routes,
             trusted,
             drain: Drain::default(),
         }))
@@ -224,11 +199,7 @@ impl Service<Request> for Connection {
             let closing = app.drain.start();
             let in_flight = InFlight(app);
             let app = &in_flight.0;
-            let peer = Peer::Connection {
-                address,
-                trusted: &app.trusted,
-            };
-            let mut response = route(&app.state, &app.routes, peer, request).await;
+            let mut response = route(&app.state, &app.routes, address, &app.trusted, request).await;
             if closing {
                 response
                     .headers_mut()

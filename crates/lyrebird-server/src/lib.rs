@@ -1,7 +1,7 @@
 //! The Lyrebird server: the admin REST API, the mock runtime and the web pages, on axum.
 //!
-//! [`app`] builds the whole HTTP application from an [`AppState`], so tests can drive it
-//! without a socket; [`serve`] is what `lyrebird serve` runs: it finds or starts the database,
+//! [`Served`] is the whole HTTP application on an [`AppState`], as `lyrebird serve` runs it and
+//! as every test drives it; [`serve`] is what `lyrebird serve` runs: it finds or starts the database,
 //! migrates it, listens, and on SIGINT/SIGTERM answers the requests clients have already sent
 //! (pipelined ones on keep-alive connections too), then stops the embedded PostgreSQL.
 //!
@@ -28,7 +28,6 @@ pub mod web;
 
 pub use state::{AppState, Settings};
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -43,25 +42,9 @@ use tracing::Level;
 
 use crate::config::ServeArgs;
 use crate::error::ApiError;
-use crate::front::{Peer, Served};
+pub use crate::front::Served;
 
-/// The whole HTTP application as a router: the mock runtime's routing in front of [`routes`].
-/// It is in front of the router rather than a layer on each of its routes, so a mock call
-/// passes through none of their layers and looks up no route. The client's address comes from
-/// the request's `ConnectInfo` and `TrustedProxies` extensions. `lyrebird serve` runs the same
-/// application without this router in front (`front::Served`).
-pub fn app(state: AppState) -> Router {
-    let routes = routes(state.clone());
-    Router::new().fallback_service(tower::service_fn(move |request| {
-        let (state, routes) = (state.clone(), routes.clone());
-        async move {
-            let response = front::route(&state, &routes, Peer::Extensions, request).await;
-            Ok::<_, Infallible>(response)
-        }
-    }))
-}
-
-/// The admin API and the web pages: what [`app`] hands every request that is not a mock call.
+/// The admin API and the web pages: what [`Served`] hands every request that is not a mock call.
 pub fn routes(state: AppState) -> Router {
     let (routes, _) = api::openapi::routes().split_for_parts();
     routes
@@ -133,7 +116,7 @@ async fn listen_and_serve(
     };
     let state = AppState::start(store, settings, &args.runtime, call_log, callbacks).await?;
     let runtime = state.runtime.clone();
-    let app = Served::new(state.clone(), routes(state), args.trusted_proxies.clone());
+    let app = Served::new(state, args.trusted_proxies.clone());
     axum::serve(listener, app.clone())
         .with_graceful_shutdown({
             // Live tails end at the signal: graceful shutdown waits for every open connection.

@@ -16,8 +16,9 @@ use lyrebird_engine::render::Callback;
 use lyrebird_runtime::call_log::{CallLog, CallLogOptions, CallbackResult};
 use lyrebird_runtime::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_runtime::network::AllowList;
+use lyrebird_server::auth::client_addr::TrustedProxies;
 use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Settings, app};
+use lyrebird_server::{AppState, Served, Settings};
 use lyrebird_store::WorkspaceId;
 use lyrebird_store::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -511,7 +512,7 @@ impl Server {
         )
         .await
         .unwrap();
-        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let service = Served::new(state, TrustedProxies::default());
         tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();

@@ -1,7 +1,7 @@
 //! The call log: calls recorded through the `CallLog` handle (as the runtime does) and through
 //! real mock calls, found again through the API on a real port, with a real PostgreSQL.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -10,8 +10,9 @@ use lyrebird_runtime::call_log::{
     CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult, Miss,
 };
 use lyrebird_runtime::callbacks::CallbackOptions;
+use lyrebird_server::auth::client_addr::TrustedProxies;
 use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Settings, app};
+use lyrebird_server::{AppState, Served, Settings};
 use lyrebird_store::calls::{CallOutcomeKind, NewCall, SEARCH_WINDOW};
 use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use lyrebird_store::testing::{TestDatabase, encoded};
@@ -78,7 +79,7 @@ impl TestApp {
         )
         .await
         .unwrap();
-        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let service = Served::new(state, TrustedProxies::default());
         let server = tokio::spawn(async move {
             axum::serve(listener, service).await.unwrap();
         });

@@ -2,8 +2,9 @@
 
 use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
 use lyrebird_runtime::callbacks::CallbackOptions;
+use lyrebird_server::auth::client_addr::TrustedProxies;
 use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Settings, app};
+use lyrebird_server::{AppState, Served, Settings};
 use lyrebird_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -53,7 +54,9 @@ impl TestApp {
         .await
         .unwrap();
         let server = tokio::spawn(async move {
-            axum::serve(listener, app(state)).await.unwrap();
+            axum::serve(listener, Served::new(state, TrustedProxies::default()))
+                .await
+                .unwrap();
         });
         Self {
             base: format!("http://127.0.0.1:{port}"),
