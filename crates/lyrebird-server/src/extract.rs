@@ -92,8 +92,9 @@ fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), ApiError> {
     }
 }
 
-/// A query string parsed into `T`: 400 when it does not fit, 422 naming the parameter whose name
-/// or value holds a NUL.
+/// A query string read into `T`, whose fields may be numbers, booleans and times: a parameter
+/// that does not read as its type is a 422 naming it, as a body's field is; one whose name or
+/// value holds a NUL is a 422 naming it too.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
@@ -104,9 +105,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         if let Some(name) = nul_in_query(&parts.uri) {
             return Err(ApiError::invalid(name, NUL_MESSAGE));
         }
-        Query::try_from_uri(&parts.uri)
-            .map(|Query(params)| ApiQuery(params))
-            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(pairs)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let field = error.path().to_string();
+                let message = error.inner().to_string();
+                match message.strip_prefix("missing field `") {
+                    Some(rest) => ApiError::invalid(rest.trim_end_matches('`'), message.clone()),
+                    None => ApiError::invalid(field, message),
+                }
+            })
     }
 }
 

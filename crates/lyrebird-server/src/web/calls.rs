@@ -19,6 +19,8 @@ use minijinja::context;
 use minijinja::value::Serde;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::csrf::PostedForm;
 use super::format::{self, ShownBody};
@@ -61,17 +63,33 @@ struct SearchForm {
 }
 
 impl SearchForm {
-    fn filters(&self) -> FilterParams {
+    /// The API's filters, or the field the form gave in a form they do not read.
+    fn filters(&self) -> Result<FilterParams, ApiError> {
         let given = |value: &str| Some(value.trim().to_owned()).filter(|value| !value.is_empty());
-        FilterParams {
+        let matched = match self.matched.trim() {
+            "" => None,
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => return Err(ApiError::invalid("matched", "use true or false")),
+        };
+        let time = |field: &'static str, value: &str| {
+            given(value)
+                .map(|value| {
+                    OffsetDateTime::parse(&utc(&value), &Rfc3339).map_err(|_| {
+                        ApiError::invalid(field, format!("{value:?} is not a date and time"))
+                    })
+                })
+                .transpose()
+        };
+        Ok(FilterParams {
             method: given(&self.method),
             status: given(&self.status),
             path_prefix: None,
-            matched: given(&self.matched),
-            from: given(&self.from).map(|time| utc(&time)),
-            to: given(&self.to).map(|time| utc(&time)),
+            matched,
+            from: time("from", &self.from)?,
+            to: time("to", &self.to)?,
             q: given(&self.q),
-        }
+        })
     }
 
     fn is_filtered(&self) -> bool {
@@ -106,7 +124,7 @@ impl SearchForm {
 }
 
 /// A `datetime-local` value (`2026-11-21T12:00`, seconds optional) as RFC 3339 in UTC; other
-/// text is passed on for the API's own error to name.
+/// text is passed on as it is.
 fn utc(time: &str) -> String {
     let bytes = time.as_bytes();
     let local = |len: usize| bytes.len() == len && bytes.get(10) == Some(&b'T');
@@ -195,26 +213,29 @@ async fn call_log(
         limit: None,
         cursor: Some(search.cursor.clone()).filter(|cursor| !cursor.is_empty()),
     };
-    let (calls, next_cursor, searched_back_to, error) =
-        match search::search(&state, &session.workspace, id, &search.filters(), &params).await {
-            Ok(found) => (
-                found
-                    .calls
-                    .into_iter()
-                    .map(|call| CallRow::new(id, call))
-                    .collect(),
-                found.next_cursor,
-                found.searched_back_to.map(format::time),
-                None,
-            ),
-            Err(ApiError::Invalid { field, message }) => (
-                Vec::new(),
-                None,
-                None,
-                Some(context! { field, message => format::sentence(&message) }),
-            ),
-            Err(other) => return Err(other.into()),
-        };
+    let found = match search.filters() {
+        Ok(filters) => search::search(&state, &session.workspace, id, &filters, &params).await,
+        Err(error) => Err(error),
+    };
+    let (calls, next_cursor, searched_back_to, error) = match found {
+        Ok(found) => (
+            found
+                .calls
+                .into_iter()
+                .map(|call| CallRow::new(id, call))
+                .collect(),
+            found.next_cursor,
+            found.searched_back_to.map(format::time),
+            None,
+        ),
+        Err(ApiError::Invalid { field, message }) => (
+            Vec::new(),
+            None,
+            None,
+            Some(context! { field, message => format::sentence(&message) }),
+        ),
+        Err(other) => return Err(other.into()),
+    };
     let query = search.query();
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY

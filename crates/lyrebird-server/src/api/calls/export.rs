@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::search::{CallDetailView, FilterParams};
@@ -34,11 +34,13 @@ const PAGE: u32 = 200;
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `ndjson` (default) or `har`.
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<Format>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
     Ndjson,
     Har,
 }
@@ -67,11 +69,7 @@ pub(super) async fn export_calls(
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
     let filter = filter.parse()?;
-    let format = match params.format.as_deref().map(str::trim) {
-        None | Some("") | Some("ndjson") => Format::Ndjson,
-        Some("har") => Format::Har,
-        Some(_) => return Err(ApiError::invalid("format", "use ndjson or har")),
-    };
+    let format = params.format.unwrap_or(Format::Ndjson);
     own_mock(&state, &admin.workspace, mock).await?;
     let (chunks, receiver) = mpsc::channel(2);
     tokio::spawn(write_export(

@@ -17,7 +17,6 @@ use lyrebird_store::calls::{
 use lyrebird_store::{Mock, MockId, Workspace};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -55,11 +54,15 @@ pub struct FilterParams {
     pub path_prefix: Option<String>,
     /// `true`: answered by an example; `false`: everything else (no match, fallback, refused,
     /// over quota).
-    pub matched: Option<String>,
+    pub matched: Option<bool>,
     /// Calls at or after this time (RFC 3339).
-    pub from: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<OffsetDateTime>,
     /// Calls before this time (RFC 3339).
-    pub to: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<OffsetDateTime>,
     /// Text anywhere in the path, query, headers or bodies, any letter case. With this or any
     /// filter above, a page reads at most 20,000 calls; one that ends there before it is full
     /// says `searched_back_to`, and its `next_cursor` searches on from there.
@@ -71,7 +74,8 @@ pub struct FilterParams {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Calls per page, 1 to 200 (default 50).
-    pub limit: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
@@ -89,27 +93,7 @@ impl FilterParams {
             })
             .transpose()?;
         let status = given(&self.status).map(parse_status).transpose()?;
-        let matched = given(&self.matched)
-            .map(|matched| match matched {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => Err(ApiError::invalid("matched", "use true or false")),
-            })
-            .transpose()?;
-        let time = |field: &'static str, value: &Option<String>| {
-            given(value)
-                .map(|value| {
-                    OffsetDateTime::parse(value, &Rfc3339).map_err(|_| {
-                        ApiError::invalid(
-                            field,
-                            format!(
-                                "{value:?} is not an RFC 3339 time such as 2026-11-21T12:00:00Z"
-                            ),
-                        )
-                    })
-                })
-                .transpose()
-        };
+
         // The API's query extractor refuses these already; the call log page's search comes
         // here without it.
         for (field, value) in [("q", &self.q), ("path_prefix", &self.path_prefix)] {
@@ -131,9 +115,9 @@ impl FilterParams {
             method,
             status,
             path_prefix: self.path_prefix.clone().filter(|prefix| !prefix.is_empty()),
-            matched,
-            from: time("from", &self.from)?,
-            to: time("to", &self.to)?,
+            matched: self.matched,
+            from: self.from,
+            to: self.to,
             text,
         })
     }
@@ -413,15 +397,15 @@ pub async fn search(
     params: &PageParams,
 ) -> Result<CallPage, ApiError> {
     let filter = filter.parse()?;
-    let limit = match params.limit.as_deref().map(str::trim) {
-        None | Some("") => DEFAULT_LIMIT,
-        Some(limit) => limit
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                ApiError::invalid("limit", format!("use a number from 1 to {MAX_LIMIT}"))
-            })?,
+    let limit = match params.limit {
+        None => DEFAULT_LIMIT,
+        Some(limit @ 1..=MAX_LIMIT) => limit,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "limit",
+                format!("use a number from 1 to {MAX_LIMIT}"),
+            ));
+        }
     };
     let after = params
         .cursor
