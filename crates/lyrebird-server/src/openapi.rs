@@ -8,8 +8,11 @@
 use std::sync::LazyLock;
 
 use axum::Json;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Ref, RefOr};
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -75,11 +78,104 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(example_schema))
 }
 
-/// The description, built once.
+/// The description, built once: the routes' own, with the errors every operation shares.
 pub fn description() -> &'static utoipa::openapi::OpenApi {
-    static DESCRIPTION: LazyLock<utoipa::openapi::OpenApi> =
-        LazyLock::new(|| routes().split_for_parts().1);
+    static DESCRIPTION: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
+        let mut description = routes().split_for_parts().1;
+        CommonErrors.modify(&mut description);
+        description
+    });
     &DESCRIPTION
+}
+
+/// The error answers that come from the extractors rather than from a handler, added to every
+/// operation that can give them (an operation's own description of a status is kept), each a
+/// shared response with the one `ErrorBody` schema. It runs on the merged routes: the
+/// `#[openapi]` modifiers run before the routes are added.
+struct CommonErrors;
+
+impl CommonErrors {
+    /// Shared responses, by name: the status and what it means.
+    const RESPONSES: [(&str, &str, &str); 8] = [
+        ("BadRequest", "400", "The body is not JSON (`malformed_json`), or the query cannot be read (`bad_request`)"),
+        ("Unauthorized", "401", "No credentials, or ones that are wrong, expired or revoked (`invalid_credentials`)"),
+        ("Forbidden", "403", "A mock-scoped key (`admin_scope_required`), or a change with the session cookie without its `x-csrf-token` (`csrf_token_invalid`)"),
+        ("NotFound", "404", "Not in this workspace, or not a valid id (`not_found`)"),
+        ("PayloadTooLarge", "413", "The body is over the server's limit (`payload_too_large`)"),
+        ("UnsupportedMediaType", "415", "The body's Content-Type is not the one documented (`unsupported_media_type`)"),
+        ("Unprocessable", "422", "A value that is not accepted, a NUL character among them; `field` names it (`invalid_field`, `invalid_example`...)"),
+        ("Unavailable", "503", "The database does not answer (`database_unavailable`)"),
+    ];
+
+    /// The statuses `operation` can answer whatever its handler does.
+    fn statuses(operation: &Operation) -> Vec<&'static str> {
+        let authenticated = operation
+            .security
+            .as_ref()
+            .is_none_or(|requirements| !requirements.contains(&SecurityRequirement::default()));
+        let parameters = operation.parameters.iter().flatten();
+        let located = |place: ParameterIn| {
+            parameters
+                .clone()
+                .any(|parameter| matches!(parameter, RefOr::T(p) if p.parameter_in == place))
+        };
+        let mut statuses = Vec::new();
+        if authenticated {
+            statuses.extend(["401", "403"]);
+        }
+        // Everything but the probes and the documents reads or writes the database.
+        if authenticated || operation.request_body.is_some() {
+            statuses.push("503");
+        }
+        if located(ParameterIn::Path) {
+            statuses.push("404");
+        }
+        if located(ParameterIn::Query) {
+            statuses.extend(["400", "422"]);
+        }
+        if operation.request_body.is_some() {
+            statuses.extend(["400", "413", "415", "422"]);
+        }
+        statuses
+    }
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, _, description) in Self::RESPONSES {
+            let body = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", body)
+                .build();
+            components.responses.insert(name.to_owned(), response.into());
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for status in Self::statuses(operation) {
+                    let (name, ..) = Self::RESPONSES
+                        .iter()
+                        .find(|(_, code, _)| *code == status)
+                        .expect("every status has a shared response");
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+                }
+            }
+        }
+    }
 }
 
 /// This API's OpenAPI 3.1 description.
