@@ -21,7 +21,7 @@ use crate::extract::{Admin, ApiJson, ApiPath, OwnMock};
 use crate::{AppState, Settings};
 
 pub(crate) const MAX_NAME_CHARS: usize = 200;
-const MAX_VERSION_TAG_CHARS: usize = 100;
+pub(crate) const MAX_VERSION_TAG_CHARS: usize = 100;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -3,12 +3,14 @@
 //! its documentation cannot drift apart (and `tests/api/openapi.rs` walks the app to check).
 //!
 //! The example format is the engine's, described by the engine's own JSON Schema, served at
-//! `GET /api/v1/schemas/example.json` and referenced from the API description.
+//! `GET /api/v1/schemas/example.json`; the API's `ExampleView` (read) and `ExampleDocument`
+//! (write) schemas are its fields, referring into it, with the fields the API adds.
 
 use std::sync::LazyLock;
 
 use axum::Json;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
+use utoipa::openapi::schema::{Object, Schema, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -31,10 +33,9 @@ use crate::AppState;
 struct ApiDoc;
 
 /// Where the engine's JSON Schema of an example is served.
-const EXAMPLE_SCHEMA_PATH: &str = "/api/v1/schemas/example.json";
+pub(crate) const EXAMPLE_SCHEMA_PATH: &str = "/api/v1/schemas/example.json";
 
-/// The three ways to authenticate, as security schemes; and the example format as a reference to
-/// the engine's schema.
+/// The three ways to authenticate, as security schemes.
 struct SharedComponents;
 
 impl Modify for SharedComponents {
@@ -53,10 +54,6 @@ impl Modify for SharedComponents {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
                 crate::extract::SESSION_COOKIE,
             ))),
-        );
-        components.schemas.insert(
-            "ExampleDocument".to_owned(),
-            RefOr::Ref(Ref::new(EXAMPLE_SCHEMA_PATH)),
         );
     }
 }
@@ -83,9 +80,23 @@ pub fn description() -> &'static utoipa::openapi::OpenApi {
     static DESCRIPTION: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
         let mut description = routes().split_for_parts().1;
         CommonErrors.modify(&mut description);
+        Limits.modify(&mut description);
         description
     });
     &DESCRIPTION
+}
+
+/// The operations of a path, whatever their method.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The error answers that come from the extractors rather than from a handler, added to every
@@ -154,14 +165,7 @@ impl Modify for CommonErrors {
             components.responses.insert(name.to_owned(), response.into());
         }
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 for status in Self::statuses(operation) {
                     let (name, ..) = Self::RESPONSES
                         .iter()
@@ -202,4 +206,64 @@ async fn example_schema() -> Json<&'static serde_json::Value> {
     static SCHEMA: LazyLock<serde_json::Value> =
         LazyLock::new(lyrebird_engine::example_json_schema);
     Json(&SCHEMA)
+}
+
+/// The limits the server checks, from its own constants, on the properties and query parameters
+/// that have them. Names are trimmed and must keep a character that is not a space.
+struct Limits;
+
+/// What a text must be: at least one character besides spaces, and at most `max` characters.
+fn limit_text(schema: &mut Object, max: usize) {
+    schema.max_length = Some(max);
+    schema.pattern = Some(r"\S".to_owned());
+}
+
+impl Limits {
+    /// Texts of request bodies: schema, property, most characters.
+    const PROPERTIES: [(&str, &str, usize); 3] = [
+        ("MockFields", "name", crate::mocks::MAX_NAME_CHARS),
+        ("MockFields", "version_tag", crate::mocks::MAX_VERSION_TAG_CHARS),
+        ("NewKey", "name", crate::keys::MAX_NAME_CHARS),
+    ];
+
+    /// Fits the query parameter to what the server accepts, if it is one with a limit.
+    fn limit_parameter(path: &str, parameter: &mut Parameter) {
+        let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
+            return;
+        };
+        match (path.starts_with("/api/v1/imports/"), parameter.name.as_str()) {
+            (true, "name") => limit_text(schema, crate::mocks::MAX_NAME_CHARS),
+            (false, "q") => schema.max_length = Some(crate::calls::api::MAX_TEXT_CHARS),
+            (false, "limit") => {
+                schema.schema_type = Type::Integer.into();
+                schema.minimum = Some(1.into());
+                schema.maximum = Some(crate::calls::api::MAX_LIMIT.into());
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Modify for Limits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schemas = &mut openapi.components.get_or_insert_with(Default::default).schemas;
+        for (schema, property, max) in Self::PROPERTIES {
+            let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
+                panic!("{schema} is an object of the description");
+            };
+            let Some(RefOr::T(Schema::Object(text))) = object.properties.get_mut(property) else {
+                panic!("{schema}.{property} is a text of the description");
+            };
+            limit_text(text, max);
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for operation in operations(item) {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let RefOr::T(parameter) = parameter {
+                        Self::limit_parameter(path, parameter);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -17,7 +17,12 @@ use support::{TestApp, example};
 
 /// Generated cases per operation and phase: enough to reach every documented status, few enough
 /// that the run takes a few minutes on a small machine.
-const MAX_EXAMPLES: &str = "40";
+const MAX_EXAMPLES: &str = "20";
+
+/// The live stream of calls (server-sent events) answers until the client leaves: a fuzzer
+/// waiting for the end of its body would wait forever, and its checks read whole bodies, so it
+/// is left out; `tests/calls.rs` tests it.
+const STREAM: &str = "/api/v1/mocks/{id}/calls/stream";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn schemathesis_finds_the_document_true_to_the_server() {
@@ -91,6 +96,8 @@ parameters = {{ "path.id" = "{doomed_key}" }}
             .arg(format!("{base}/api/v1/openapi.json"))
             .args(["--checks", "all"])
             .args(["--max-examples", MAX_EXAMPLES])
+            .args(["--exclude-path", STREAM])
+            .args(["--request-timeout", "20"])
             .args(["--header", &format!("Authorization: Bearer {key}")])
             .args(["--seed", "1", "--workers", "2"])
             .arg("--report-dir")
