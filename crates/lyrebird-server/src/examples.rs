@@ -17,7 +17,9 @@ use lyrebird_store::{ExampleId, MockId, StoredExample};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -73,7 +75,10 @@ fn example_schema(read: bool) -> RefOr<Schema> {
     object = object.property("id", uuid);
     if !read {
         for field in READ_ONLY_FIELDS {
-            object = object.property(field, ObjectBuilder::new().description(Some("Ignored")));
+            let ignored = ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .description(Some("Ignored"));
+            object = object.property(field, ignored);
         }
         return object.into();
     }
@@ -83,7 +88,12 @@ fn example_schema(read: bool) -> RefOr<Schema> {
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
     };
     object
-        .property("position", ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+        .property(
+            "position",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
         .property("created_at", timestamp())
         .property("updated_at", timestamp())
         .required("id")

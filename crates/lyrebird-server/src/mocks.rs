@@ -95,7 +95,7 @@ impl MockView {
 
 /// A delay as it is written and read (`Delay`'s serde form): one of the names, or a number of
 /// milliseconds up to the limit.
-fn delay_schema() -> Schema {
+fn delay_variants() -> OneOfBuilder {
     let names = [Delay::None, Delay::TwoG, Delay::ThreeG].map(|delay| delay.to_string());
     OneOfBuilder::new()
         .item(
@@ -110,6 +110,16 @@ fn delay_schema() -> Schema {
                 .maximum(Some(MAX_DELAY_MS)),
         )
         .examples(["3g"])
+}
+
+fn delay_schema() -> Schema {
+    delay_variants().into()
+}
+
+/// A delay in an edit, where `null` is the same as leaving it out.
+fn optional_delay_schema() -> Schema {
+    delay_variants()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
         .into()
 }
 
@@ -121,7 +131,7 @@ pub struct MockFields {
     pub name: Option<String>,
     pub private: Option<bool>,
     /// `"none"`, `"2g"`, `"3g"` or milliseconds up to 180000.
-    #[schema(schema_with = delay_schema)]
+    #[schema(schema_with = optional_delay_schema)]
     pub delay: Option<Delay>,
     pub environment: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "present")]

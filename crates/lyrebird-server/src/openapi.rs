@@ -108,14 +108,46 @@ struct CommonErrors;
 impl CommonErrors {
     /// Shared responses, by name: the status and what it means.
     const RESPONSES: [(&str, &str, &str); 8] = [
-        ("BadRequest", "400", "The body is not JSON (`malformed_json`), or the query cannot be read (`bad_request`)"),
-        ("Unauthorized", "401", "No credentials, or ones that are wrong, expired or revoked (`invalid_credentials`)"),
-        ("Forbidden", "403", "A mock-scoped key (`admin_scope_required`), or a change with the session cookie without its `x-csrf-token` (`csrf_token_invalid`)"),
-        ("NotFound", "404", "Not in this workspace, or not a valid id (`not_found`)"),
-        ("PayloadTooLarge", "413", "The body is over the server's limit (`payload_too_large`)"),
-        ("UnsupportedMediaType", "415", "The body's Content-Type is not the one documented (`unsupported_media_type`)"),
-        ("Unprocessable", "422", "A value that is not accepted, a NUL character among them; `field` names it (`invalid_field`, `invalid_example`...)"),
-        ("Unavailable", "503", "The database does not answer (`database_unavailable`)"),
+        (
+            "BadRequest",
+            "400",
+            "The body is not JSON (`malformed_json`), or the query cannot be read (`bad_request`)",
+        ),
+        (
+            "Unauthorized",
+            "401",
+            "No credentials, or ones that are wrong, expired or revoked (`invalid_credentials`)",
+        ),
+        (
+            "Forbidden",
+            "403",
+            "A mock-scoped key (`admin_scope_required`), or a change with the session cookie without its `x-csrf-token` (`csrf_token_invalid`)",
+        ),
+        (
+            "NotFound",
+            "404",
+            "Not in this workspace, or not a valid id (`not_found`)",
+        ),
+        (
+            "PayloadTooLarge",
+            "413",
+            "The body is over the server's limit (`payload_too_large`)",
+        ),
+        (
+            "UnsupportedMediaType",
+            "415",
+            "The body's Content-Type is not the one documented (`unsupported_media_type`)",
+        ),
+        (
+            "Unprocessable",
+            "422",
+            "A value that is not accepted, a NUL character among them; `field` names it (`invalid_field`, `invalid_example`...)",
+        ),
+        (
+            "Unavailable",
+            "503",
+            "The database does not answer (`database_unavailable`)",
+        ),
     ];
 
     /// The statuses `operation` can answer whatever its handler does.
@@ -162,7 +194,9 @@ impl Modify for CommonErrors {
                 .description(description)
                 .content("application/json", body)
                 .build();
-            components.responses.insert(name.to_owned(), response.into());
+            components
+                .responses
+                .insert(name.to_owned(), response.into());
         }
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
@@ -222,7 +256,11 @@ impl Limits {
     /// Texts of request bodies: schema, property, most characters.
     const PROPERTIES: [(&str, &str, usize); 3] = [
         ("MockFields", "name", crate::mocks::MAX_NAME_CHARS),
-        ("MockFields", "version_tag", crate::mocks::MAX_VERSION_TAG_CHARS),
+        (
+            "MockFields",
+            "version_tag",
+            crate::mocks::MAX_VERSION_TAG_CHARS,
+        ),
         ("NewKey", "name", crate::keys::MAX_NAME_CHARS),
     ];
 
@@ -231,9 +269,16 @@ impl Limits {
         let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
             return;
         };
-        match (path.starts_with("/api/v1/imports/"), parameter.name.as_str()) {
+        match (
+            path.starts_with("/api/v1/imports/"),
+            parameter.name.as_str(),
+        ) {
             (true, "name") => limit_text(schema, crate::mocks::MAX_NAME_CHARS),
             (false, "q") => schema.max_length = Some(crate::calls::api::MAX_TEXT_CHARS),
+            (false, "format") if path.ends_with("/export") && !path.contains("/calls/") => {
+                // Left out or empty, the export is native.
+                schema.enum_values = Some(["", "native", "postman"].map(Into::into).to_vec());
+            }
             (false, "limit") => {
                 schema.schema_type = Type::Integer.into();
                 schema.minimum = Some(1.into());
@@ -246,7 +291,10 @@ impl Limits {
 
 impl Modify for Limits {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let schemas = &mut openapi.components.get_or_insert_with(Default::default).schemas;
+        let schemas = &mut openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
         for (schema, property, max) in Self::PROPERTIES {
             let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
                 panic!("{schema} is an object of the description");
@@ -255,6 +303,12 @@ impl Modify for Limits {
                 panic!("{schema}.{property} is a text of the description");
             };
             limit_text(text, max);
+        }
+        if let Some(RefOr::T(Schema::Object(credentials))) = schemas.get_mut("Credentials")
+            && let Some(RefOr::T(Schema::Object(password))) =
+                credentials.properties.get_mut("password")
+        {
+            password.min_length = Some(lyrebird_store::accounts::MIN_PASSWORD_CHARS);
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
             for operation in operations(item) {
