@@ -132,6 +132,8 @@ parameters = {{ "path.id" = "{doomed_key}" }}
     let report = dir.join("report");
     let output = tokio::task::spawn_blocking(move || {
         Command::new(&schemathesis)
+            // Its cache (`.schemathesis/`) goes to the scratch directory, not the checkout.
+            .current_dir(&dir)
             .arg("--config-file")
             .arg(&config)
             .args(["--no-color", "run"])
