@@ -17,7 +17,7 @@ use support::{TestApp, example};
 
 /// Generated cases per operation and phase: enough to reach every documented status, few enough
 /// that the run takes a few minutes on a small machine.
-const MAX_EXAMPLES: &str = "20";
+const MAX_EXAMPLES: &str = "60";
 
 /// The live stream of calls (server-sent events) answers until the client leaves: a fuzzer
 /// waiting for the end of its body would wait forever, and its checks read whole bodies, so it
