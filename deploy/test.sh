@@ -63,6 +63,24 @@ if ! command -v npm >/dev/null; then
     exit 1
 fi
 
+# Schemathesis checks the served OpenAPI document against the running server
+# (crates/lyrebird-server/tests/schemathesis.rs): the pinned version, in a venv of its own under
+# target/, made again only when missing or of another version.
+schemathesis_version="4.32.5"
+schemathesis_venv="$(realpath -m "${CARGO_TARGET_DIR:-target}")/schemathesis-venv"
+if ! command -v python3 >/dev/null; then
+    say "python3 (with its venv module) is missing for Schemathesis: install it"
+    say "(Debian/Ubuntu: sudo apt-get install python3-venv), then run this again"
+    exit 1
+fi
+if [[ "$("${schemathesis_venv}/bin/schemathesis" --version 2>/dev/null)" != *" ${schemathesis_version}" ]]; then
+    say "installing Schemathesis ${schemathesis_version} into ${schemathesis_venv}"
+    rm -rf "${schemathesis_venv}"
+    python3 -m venv "${schemathesis_venv}"
+    "${schemathesis_venv}/bin/pip" install --quiet "schemathesis==${schemathesis_version}"
+fi
+export LYREBIRD_SCHEMATHESIS="${schemathesis_venv}/bin/schemathesis"
+
 # The tests' shared cluster: start each run from a clean one, and stop it at the end.
 test_cluster="${LYREBIRD_TEST_PG_DIR:-${TMPDIR:-/tmp}/lyrebird-test-postgres}"
 stop_test_cluster() {

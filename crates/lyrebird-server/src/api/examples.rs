@@ -17,11 +17,16 @@ use lyrebird_store::{ExampleId, MockId, StoredExample};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::openapi::EXAMPLE_SCHEMA_PATH;
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, from_value};
@@ -36,9 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// An example as the API shows it: the engine's format plus id, position and timestamps.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct ExampleView {
-    #[schema(value_type = String, format = Uuid)]
     pub id: ExampleId,
     /// Place in the mock, from 0; the order the examples were given in.
     pub position: i32,
@@ -48,9 +52,89 @@ pub struct ExampleView {
     pub updated_at: OffsetDateTime,
     /// `name`, `priority`, `request`, `response`: the engine's example format.
     #[serde(flatten)]
-    #[schema(value_type = ExampleDocument)]
     pub example: Example,
 }
+
+/// The engine's example format with the fields the API adds: required and typed as answers
+/// carry them (`read`), or optional and ignored, but for `id`, as requests may send them.
+fn example_schema(read: bool) -> RefOr<Schema> {
+    let engine = lyrebird_engine::example_json_schema();
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for (name, property) in engine["properties"].as_object().into_iter().flatten() {
+        let property = serde_json::from_value::<RefOr<Schema>>(in_served_schema(property.clone()))
+            .expect("the engine's schema of a field is an OpenAPI schema");
+        object = object.property(name, property);
+    }
+    for name in engine["required"].as_array().into_iter().flatten() {
+        object = object.required(name.as_str().unwrap_or_default());
+    }
+    let uuid = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+    object = object.property("id", uuid);
+    if !read {
+        for field in READ_ONLY_FIELDS {
+            let ignored = ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .description(Some("Ignored"));
+            object = object.property(field, ignored);
+        }
+        return object.into();
+    }
+    let timestamp = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+    };
+    object
+        .property(
+            "position",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0)),
+        )
+        .property("created_at", timestamp())
+        .property("updated_at", timestamp())
+        .required("id")
+        .required("position")
+        .required("created_at")
+        .required("updated_at")
+        .into()
+}
+
+/// Points the engine schema's references to its definitions (`#/$defs/...`) into the served
+/// copy of that schema, so they resolve from the API description.
+fn in_served_schema(mut value: Value) -> Value {
+    match &mut value {
+        Value::Object(object) => {
+            for (key, inner) in object.iter_mut() {
+                match inner {
+                    Value::String(reference) if key == "$ref" && reference.starts_with('#') => {
+                        *reference = format!("{EXAMPLE_SCHEMA_PATH}{reference}");
+                    }
+                    _ => *inner = in_served_schema(inner.take()),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                *item = in_served_schema(item.take());
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+impl PartialSchema for ExampleView {
+    fn schema() -> RefOr<Schema> {
+        example_schema(true)
+    }
+}
+
+impl ToSchema for ExampleView {}
 
 impl From<StoredExample> for ExampleView {
     fn from(stored: StoredExample) -> Self {
@@ -66,10 +150,17 @@ impl From<StoredExample> for ExampleView {
 
 /// An example in the engine's format (`name`, `priority`, `request`, `response`); `id`,
 /// `position` and the timestamps may be present and are ignored, except `id` in a replace-all.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(transparent)]
-#[schema(value_type = Object)]
 pub struct ExampleDocument(Value);
+
+impl PartialSchema for ExampleDocument {
+    fn schema() -> RefOr<Schema> {
+        example_schema(false)
+    }
+}
+
+impl ToSchema for ExampleDocument {}
 
 /// The environment of one of the workspace's mocks, which its examples are checked against.
 async fn environment(

@@ -113,6 +113,7 @@ impl From<Warning> for WarningView {
         (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody),
+        (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
         (status = 422, description = "Another kind of file, an unsupported version, folders nested too deep", body = ErrorBody),
     )
 )]
@@ -141,6 +142,7 @@ async fn import_postman(
         (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody),
+        (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
         (status = 422, description = "Another kind of file or an unsupported version", body = ErrorBody),
     )
 )]
@@ -169,6 +171,7 @@ async fn import_openapi(
         (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody),
+        (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
         (status = 422, description = "Another kind of file", body = ErrorBody),
     )
 )]
@@ -197,6 +200,7 @@ async fn import_har(
         (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody),
+        (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
         (status = 422, description = "Another kind of file, another version, an unknown field", body = ErrorBody),
     )
 )]

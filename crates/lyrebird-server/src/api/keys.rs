@@ -7,6 +7,7 @@ use lyrebird_store::{ApiKey, KeyId, Scope, Workspace};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,7 +16,7 @@ use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 
-const MAX_NAME_CHARS: usize = 100;
+pub(crate) const MAX_NAME_CHARS: usize = 100;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -62,8 +63,17 @@ pub struct NewKey {
     #[schema(example = "frontend dev")]
     pub name: String,
     /// `admin` (the whole API) or `mock` (only calling the workspace's private mocks).
-    #[schema(value_type = String, example = "mock")]
+    #[schema(schema_with = scope_schema)]
     pub scope: Scope,
+}
+
+/// A scope as it is written: its name.
+fn scope_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([Scope::Admin, Scope::Mock].map(Scope::as_str)))
+        .examples(["mock"])
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,10 +7,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use lyrebird_engine::{Example, MatchSettings, RequestPattern, ResponseSpec, SelectionMode};
+use lyrebird_store::mocks::MAX_DELAY_MS;
 use lyrebird_store::{Delay, Mock, MockDraft, MockId, Store, Workspace};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,7 +22,7 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::{AppState, Settings};
 
 pub(crate) const MAX_NAME_CHARS: usize = 200;
-const MAX_VERSION_TAG_CHARS: usize = 100;
+pub(crate) const MAX_VERSION_TAG_CHARS: usize = 100;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,7 +39,7 @@ pub struct MockView {
     /// Private mocks answer only requests with an `x-api-key` of this workspace.
     pub private: bool,
     /// `"none"`, `"2g"` (300 ms), `"3g"` (100 ms) or milliseconds up to 180000.
-    #[schema(value_type = Object, example = "3g")]
+    #[schema(schema_with = delay_schema)]
     pub delay: Delay,
     /// Variables the response templates can read.
     pub environment: BTreeMap<String, String>,
@@ -92,6 +94,36 @@ impl MockView {
     }
 }
 
+/// A delay as it is written and read (`Delay`'s serde form): one of the names, or a number of
+/// milliseconds up to the limit.
+fn delay_variants() -> OneOfBuilder {
+    let names = [Delay::None, Delay::TwoG, Delay::ThreeG].map(|delay| delay.to_string());
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(MAX_DELAY_MS)),
+        )
+        .examples(["3g"])
+}
+
+fn delay_schema() -> Schema {
+    delay_variants().into()
+}
+
+/// A delay in an edit, where `null` is the same as leaving it out.
+fn optional_delay_schema() -> Schema {
+    delay_variants()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
+}
+
 /// The settings of a mock. Creating needs `name`; the rest have defaults. Editing changes only
 /// the fields given; `null` clears `version_tag` and `fallback`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -100,7 +132,7 @@ pub struct MockFields {
     pub name: Option<String>,
     pub private: Option<bool>,
     /// `"none"`, `"2g"`, `"3g"` or milliseconds up to 180000.
-    #[schema(value_type = Option<Object>, example = 250)]
+    #[schema(schema_with = optional_delay_schema)]
     pub delay: Option<Delay>,
     pub environment: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "present")]

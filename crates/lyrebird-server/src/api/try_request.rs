@@ -198,6 +198,7 @@ impl From<TriedAnswer> for TryResult {
         (status = 200, description = "What the mock would answer", body = TryResult),
         (status = 404, body = ErrorBody),
         (status = 422, description = "A method that is not one", body = ErrorBody),
+        (status = 429, description = "Two tries of this workspace are under way, or the server is trying all it can (`busy`)", body = ErrorBody),
     )
 )]
 async fn try_request(

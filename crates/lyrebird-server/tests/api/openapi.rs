@@ -134,8 +134,23 @@ async fn the_example_format_is_the_engines_json_schema_and_the_description_point
             .unwrap();
     assert_eq!(schema, lyrebird_engine::example_json_schema());
     let document = serde_json::to_value(openapi::description()).unwrap();
+    let schemas = &document["components"]["schemas"];
+    for (name, required) in [("ExampleView", true), ("ExampleDocument", false)] {
+        let properties = &schemas[name]["properties"];
+        for field in schema["properties"].as_object().unwrap().keys() {
+            assert!(properties[field].is_object(), "{name}.{field}");
+        }
+        for field in ["id", "position", "created_at", "updated_at"] {
+            assert!(properties[field].is_object(), "{name}.{field}");
+            let listed = schemas[name]["required"]
+                .as_array()
+                .unwrap()
+                .contains(&field.into());
+            assert_eq!(listed, required, "{name} requires {field}");
+        }
+    }
     assert_eq!(
-        document["components"]["schemas"]["ExampleDocument"]["$ref"],
-        "/api/v1/schemas/example.json"
+        schemas["ExampleView"]["properties"]["request"]["$ref"],
+        "/api/v1/schemas/example.json#/$defs/RequestPattern"
     );
 }

@@ -30,9 +30,9 @@ use crate::extract::{ApiPath, ApiQuery};
 
 /// Calls per page unless `limit` says otherwise, and the most it may say.
 const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 200;
+pub(crate) const MAX_LIMIT: u32 = 200;
 /// The longest free-text search accepted.
-const MAX_TEXT_CHARS: usize = 200;
+pub(crate) const MAX_TEXT_CHARS: usize = 200;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
