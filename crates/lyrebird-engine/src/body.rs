@@ -41,8 +41,8 @@ pub(crate) enum BodyCheck {
 impl BodyCheck {
     pub(crate) fn compile(body: &BodyMatch) -> Result<Self, Vec<ValidationError>> {
         Ok(match body {
-            BodyMatch::None => Self::None,
-            BodyMatch::Any => Self::Any,
+            BodyMatch::None {} => Self::None,
+            BodyMatch::Any {} => Self::Any,
             BodyMatch::Text { value } if value.is_empty() => Self::Any,
             BodyMatch::Text { value } => Self::Text {
                 bytes: value.as_bytes().to_vec(),

@@ -94,13 +94,14 @@ pub enum ValueRule {
     Present(bool),
 }
 
-/// The body condition.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+/// The body condition. The variants without fields are written `None {}` and `Any {}`: serde
+/// refuses unknown members only in variants with fields, so `{"type": "none", "other": 1}` would
+/// otherwise be read as if `other` were not there, which the published schema forbids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum BodyMatch {
     /// No condition on the body.
-    #[default]
-    None,
+    None {},
     /// The body equals this text byte for byte. A text rule whose text is valid form data also
     /// matches form requests as form parameters (docs/matching.md, "Levels with a form body").
     Text { value: String },
@@ -120,7 +121,13 @@ pub enum BodyMatch {
         params: BTreeMap<String, ValueMatch>,
     },
     /// Any request that has a body (the catch-all).
-    Any,
+    Any {},
+}
+
+impl Default for BodyMatch {
+    fn default() -> Self {
+        BodyMatch::None {}
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

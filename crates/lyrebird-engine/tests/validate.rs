@@ -178,3 +178,15 @@ fn a_path_is_checked_with_the_environment_it_will_be_served_with() {
         errors[0].message
     );
 }
+
+#[test]
+fn a_body_condition_without_fields_refuses_unknown_members_too() {
+    for kind in ["none", "any"] {
+        let read = serde_json::from_value::<Example>(json!({
+            "name": "x",
+            "request": {"body": {"type": kind, "other": 1}}
+        }));
+        let error = read.expect_err("an unknown member is refused").to_string();
+        assert!(error.contains("unknown field `other`"), "{error}");
+    }
+}

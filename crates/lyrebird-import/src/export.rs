@@ -61,7 +61,7 @@ pub fn export_postman(
                 "response": responses,
             });
             if PRUNED_BODY_METHODS.contains(&method.as_str())
-                && group.iter().any(|e| e.request.body != BodyMatch::None)
+                && group.iter().any(|e| e.request.body != BodyMatch::None {})
             {
                 item["protocolProfileBehavior"] = json!({ "disableBodyPruning": true });
             }
@@ -217,7 +217,7 @@ fn value_text(
 fn body_json(body: &BodyMatch, location: &[String], warnings: &mut Vec<Warning>) -> Option<Value> {
     let raw = |text: String, language: &str| json!({ "mode": "raw", "raw": text, "options": { "raw": { "language": language } } });
     match body {
-        BodyMatch::None => None,
+        BodyMatch::None {} => None,
         BodyMatch::Text { value } => Some(raw(value.clone(), "text")),
         BodyMatch::Xml { value } => Some(raw(value.clone(), "xml")),
         BodyMatch::Json { value, mode } => {
@@ -242,7 +242,7 @@ fn body_json(body: &BodyMatch, location: &[String], warnings: &mut Vec<Warning>)
                 .collect();
             Some(json!({ "mode": "urlencoded", "urlencoded": fields }))
         }
-        BodyMatch::Any => {
+        BodyMatch::Any {} => {
             warnings.push(Warning::new(
                 location,
                 "the condition \"any body\" has no Postman form; not exported",

@@ -157,7 +157,7 @@ fn query_of(request: &Value, url: &str) -> BTreeMap<String, ValueMatch> {
 
 fn body_of(request: &Value) -> BodyMatch {
     let Some(post) = request.get("postData") else {
-        return BodyMatch::None;
+        return BodyMatch::None {};
     };
     let mime = str_at(post, "mimeType").unwrap_or_default();
     match str_at(post, "text") {
@@ -172,7 +172,7 @@ fn body_of(request: &Value) -> BodyMatch {
                 })
                 .collect();
             if params.is_empty() {
-                BodyMatch::None
+                BodyMatch::None {}
             } else {
                 BodyMatch::Form { params }
             }

@@ -42,7 +42,7 @@ pub(crate) fn is_xml_media(content_type: &str) -> bool {
 /// text. `hint` is a content type or a Postman raw language (`json`, `xml`, `text`).
 pub(crate) fn body_condition(text: &str, hint: Option<&str>) -> BodyMatch {
     if text.trim().is_empty() {
-        return BodyMatch::None;
+        return BodyMatch::None {};
     }
     let hint = hint.unwrap_or_default();
     let looks_json = hint.eq_ignore_ascii_case("json") || is_json_media(hint);
@@ -178,7 +178,7 @@ mod tests {
             body_condition("<a/>", Some("text/xml; charset=utf-8")),
             BodyMatch::Xml { .. }
         ));
-        assert_eq!(body_condition("  ", Some("json")), BodyMatch::None);
+        assert_eq!(body_condition("  ", Some("json")), BodyMatch::None {});
     }
 
     #[test]

@@ -209,7 +209,7 @@ fn a_get_with_a_body_is_matched_without_it_as_postman_sends_it() {
     assert!(
         mock.examples
             .iter()
-            .all(|e| e.request.body == BodyMatch::None)
+            .all(|e| e.request.body == BodyMatch::None {})
     );
 }
 

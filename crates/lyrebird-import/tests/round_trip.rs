@@ -138,7 +138,7 @@ fn postman_export_warns_about_each_thing_it_cannot_carry() {
                 ValueMatch::Rule(ValueRule::Matches("^\\d+$".to_owned())),
             )]),
             expression: Some("true".to_owned()),
-            body: BodyMatch::Any,
+            body: BodyMatch::Any {},
             ..RequestPattern::default()
         },
         ResponseSpec {

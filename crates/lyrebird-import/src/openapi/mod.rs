@@ -524,7 +524,7 @@ fn build_example(
             value,
             mode: lyrebird_engine::JsonMode::Equals,
         },
-        None => BodyMatch::None,
+        None => BodyMatch::None {},
     };
     let body_value = match found.value {
         Value::Null => None,

@@ -296,7 +296,7 @@ impl Importer {
         let sends_body = keep_body || !PRUNED_BODY_METHODS.contains(&request.method.as_str());
         let body = match &request.body {
             Some(body) if sends_body => self.body(body, &request.headers, location),
-            _ => BodyMatch::None,
+            _ => BodyMatch::None {},
         };
         RequestPattern {
             method: Some(request.method),
@@ -326,7 +326,7 @@ impl Importer {
         location: &[String],
     ) -> BodyMatch {
         if body.get("disabled") == Some(&Value::Bool(true)) {
-            return BodyMatch::None;
+            return BodyMatch::None {};
         }
         let content_type = headers
             .iter()
@@ -351,7 +351,7 @@ impl Importer {
                     })
                     .collect();
                 if params.is_empty() {
-                    BodyMatch::None
+                    BodyMatch::None {}
                 } else {
                     BodyMatch::Form { params }
                 }
@@ -378,7 +378,7 @@ impl Importer {
                         "multipart form-data request body is not compared; the example matches any body",
                     );
                 }
-                BodyMatch::None
+                BodyMatch::None {}
             }
             Some("file") => {
                 let source = body.pointer("/file/src").and_then(text_of);
@@ -388,16 +388,16 @@ impl Importer {
                         "file request body is not compared; the example matches any body",
                     );
                 }
-                BodyMatch::None
+                BodyMatch::None {}
             }
             Some(other) => {
                 self.warn(
                     location,
                     format!("request body mode `{other}` is not known; the body is not compared"),
                 );
-                BodyMatch::None
+                BodyMatch::None {}
             }
-            None => BodyMatch::None,
+            None => BodyMatch::None {},
         }
     }
 

@@ -106,7 +106,7 @@ impl ExampleForm {
         let request = &example.request;
         let response = &example.response;
         let (body_kind, body_value) = match &request.body {
-            BodyMatch::None => ("none", String::new()),
+            BodyMatch::None {} => ("none", String::new()),
             BodyMatch::Text { value } => ("text", value.clone()),
             BodyMatch::Json { value, mode } => (
                 match mode {
@@ -117,7 +117,7 @@ impl ExampleForm {
             ),
             BodyMatch::Xml { value } => ("xml", value.clone()),
             BodyMatch::Form { params } => ("form", conditions_text(params)),
-            BodyMatch::Any => ("any", String::new()),
+            BodyMatch::Any {} => ("any", String::new()),
         };
         let (response_body_kind, response_body) = match &response.body {
             None => ("text", String::new()),
@@ -215,8 +215,8 @@ impl ExampleForm {
             "form" => errors
                 .check("request.body", conditions(&self.body_value))
                 .map(|params| BodyMatch::Form { params }),
-            "any" => Some(BodyMatch::Any),
-            _ => Some(BodyMatch::None),
+            "any" => Some(BodyMatch::Any {}),
+            _ => Some(BodyMatch::None {}),
         };
         let request = RequestPattern {
             method: Some(self.method.trim().to_ascii_uppercase()).filter(|m| !m.is_empty()),
