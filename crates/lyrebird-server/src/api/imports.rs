@@ -96,121 +96,74 @@ impl From<Warning> for WarningView {
     }
 }
 
-/// Imports a Postman collection v2.0 / v2.1, with an optional environment file.
-#[utoipa::path(
-    post,
-    path = "/api/v1/imports/postman",
-    tag = "imports",
-    params(ImportParams),
-    request_body(
-        description = "The collection as the body (JSON), or multipart/form-data with a `file` \
-                       part and an optional `environment` part",
-        content(("application/json"), ("multipart/form-data")),
-    ),
-    responses(
-        (status = 201, description = "A mock was created", body = ImportOutcome),
-        (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
-        (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody),
-        (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
-        (status = 422, description = "Another kind of file, an unsupported version, folders nested too deep", body = ErrorBody),
-    )
-)]
-async fn import_postman(
-    State(state): State<AppState>,
-    admin: Admin,
-    ApiQuery(params): ApiQuery<ImportParams>,
-    request: Request,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    import(state, admin, params, request, Format::Postman).await
+/// One endpoint per format: they share their handler and differ only in their documentation.
+macro_rules! import_endpoint {
+    (
+        $(#[doc = $doc:literal])+
+        $name:ident, $format:expr, $path:literal,
+        body: $body:literal, [$($media:literal),+],
+        refused: $refused:literal $(,)?
+    ) => {
+        $(#[doc = $doc])+
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "imports",
+            params(ImportParams),
+            request_body(description = $body, content($(($media)),+)),
+            responses(
+                (status = 201, description = "A mock was created", body = ImportOutcome),
+                (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
+                (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
+                (status = 404, body = ErrorBody),
+                (status = 413, body = ErrorBody),
+                (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
+                (status = 422, description = $refused, body = ErrorBody),
+            )
+        )]
+        async fn $name(
+            State(state): State<AppState>,
+            admin: Admin,
+            ApiQuery(params): ApiQuery<ImportParams>,
+            request: Request,
+        ) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+            import(state, admin, params, request, $format).await
+        }
+    };
 }
 
-/// Imports an OpenAPI 3.0 / 3.1 or Swagger 2.0 description (JSON or YAML).
-#[utoipa::path(
-    post,
-    path = "/api/v1/imports/openapi",
-    tag = "imports",
-    params(ImportParams),
-    request_body(
-        description = "The description as the body (JSON or YAML), or multipart/form-data with a `file` part",
-        content(("application/json"), ("application/yaml"), ("multipart/form-data")),
-    ),
-    responses(
-        (status = 201, description = "A mock was created", body = ImportOutcome),
-        (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
-        (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody),
-        (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
-        (status = 422, description = "Another kind of file or an unsupported version", body = ErrorBody),
-    )
-)]
-async fn import_openapi(
-    State(state): State<AppState>,
-    admin: Admin,
-    ApiQuery(params): ApiQuery<ImportParams>,
-    request: Request,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    import(state, admin, params, request, Format::OpenApi).await
+import_endpoint! {
+    /// Imports a Postman collection v2.0 / v2.1, with an optional environment file.
+    import_postman, Format::Postman, "/api/v1/imports/postman",
+    body: "The collection as the body (JSON), or multipart/form-data with a `file` part and an \
+           optional `environment` part",
+    ["application/json", "multipart/form-data"],
+    refused: "Another kind of file, an unsupported version, folders nested too deep",
 }
 
-/// Imports a HAR 1.1 / 1.2 recording, such as a browser's or `GET .../calls/export?format=har`.
-#[utoipa::path(
-    post,
-    path = "/api/v1/imports/har",
-    tag = "imports",
-    params(ImportParams),
-    request_body(
-        description = "The recording as the body, or multipart/form-data with a `file` part",
-        content(("application/json"), ("multipart/form-data")),
-    ),
-    responses(
-        (status = 201, description = "A mock was created", body = ImportOutcome),
-        (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
-        (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody),
-        (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
-        (status = 422, description = "Another kind of file", body = ErrorBody),
-    )
-)]
-async fn import_har(
-    State(state): State<AppState>,
-    admin: Admin,
-    ApiQuery(params): ApiQuery<ImportParams>,
-    request: Request,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    import(state, admin, params, request, Format::Har).await
+import_endpoint! {
+    /// Imports an OpenAPI 3.0 / 3.1 or Swagger 2.0 description (JSON or YAML).
+    import_openapi, Format::OpenApi, "/api/v1/imports/openapi",
+    body: "The description as the body (JSON or YAML), or multipart/form-data with a `file` part",
+    ["application/json", "application/yaml", "multipart/form-data"],
+    refused: "Another kind of file or an unsupported version",
 }
 
-/// Imports a native document (`GET /api/v1/mocks/{id}/export`): exactly the exported mock.
-#[utoipa::path(
-    post,
-    path = "/api/v1/imports/native",
-    tag = "imports",
-    params(ImportParams),
-    request_body(
-        description = "The native document as the body (JSON or YAML), or multipart/form-data with a `file` part",
-        content(("application/json"), ("application/yaml"), ("multipart/form-data")),
-    ),
-    responses(
-        (status = 201, description = "A mock was created", body = ImportOutcome),
-        (status = 200, description = "The mock of `?mock=` was replaced", body = ImportOutcome),
-        (status = 400, description = "Not JSON or YAML (`invalid_file`)", body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody),
-        (status = 429, description = "An import of this workspace is under way, or the server is importing all it can (`busy`)", body = ErrorBody),
-        (status = 422, description = "Another kind of file, another version, an unknown field", body = ErrorBody),
-    )
-)]
-async fn import_native(
-    State(state): State<AppState>,
-    admin: Admin,
-    ApiQuery(params): ApiQuery<ImportParams>,
-    request: Request,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
-    import(state, admin, params, request, Format::Native).await
+import_endpoint! {
+    /// Imports a HAR 1.1 / 1.2 recording, such as a browser's or `GET .../calls/export?format=har`.
+    import_har, Format::Har, "/api/v1/imports/har",
+    body: "The recording as the body, or multipart/form-data with a `file` part",
+    ["application/json", "multipart/form-data"],
+    refused: "Another kind of file",
+}
+
+import_endpoint! {
+    /// Imports a native document (`GET /api/v1/mocks/{id}/export`): exactly the exported mock.
+    import_native, Format::Native, "/api/v1/imports/native",
+    body: "The native document as the body (JSON or YAML), or multipart/form-data with a `file` \
+           part",
+    ["application/json", "application/yaml", "multipart/form-data"],
+    refused: "Another kind of file, another version, an unknown field",
 }
 
 async fn import(
