@@ -25,12 +25,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use lyrebird_engine::CompiledMock;
 use lyrebird_engine::render::CompiledResponse;
 use lyrebird_store::{MockId, ServedMock, Store, StoreError, WorkspaceId};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 use uuid::Uuid;
 
 /// What a mock id names, as far as serving is concerned.
@@ -140,11 +140,68 @@ pub struct MockCache {
     clock: AtomicU64,
     /// Counts the changes taken in, for [`Slot::version`].
     changes: AtomicU64,
+    compiles: Compiles,
+}
+
+/// Room for compiling mocks, off the request threads: one compile at a time per workspace, and
+/// two per core in all. A tenant whose many large mocks are called cold at once waits for its
+/// own compiles, one after the other, instead of taking every core from the others.
+#[derive(Debug)]
+struct Compiles {
+    all: Semaphore,
+    /// A workspace's turn; dropped from the map when nobody holds or waits for it.
+    by_workspace: Mutex<HashMap<WorkspaceId, Arc<Semaphore>>>,
+}
+
+impl Compiles {
+    fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            all: Semaphore::new(2 * cores),
+            by_workspace: Mutex::default(),
+        }
+    }
+
+    /// Compiles `served` when its workspace's turn and a place in all have come.
+    async fn compile(&self, served: ServedMock) -> Result<LoadedMock, String> {
+        let workspace = served.mock.workspace_id;
+        let turn = Arc::clone(
+            self.by_workspace
+                .lock()
+                .expect("compile turns are never poisoned")
+                .entry(workspace)
+                .or_insert_with(|| Arc::new(Semaphore::new(1))),
+        );
+        let compiled = {
+            let _turn = turn
+                .acquire()
+                .await
+                .expect("compile turns are never closed");
+            let _place = self
+                .all
+                .acquire()
+                .await
+                .expect("compile places are never closed");
+            tokio::task::spawn_blocking(move || LoadedMock::compile(served))
+                .await
+                .unwrap_or_else(|error| Err(format!("compiling stopped: {error}")))
+        };
+        let mut turns = self
+            .by_workspace
+            .lock()
+            .expect("compile turns are never poisoned");
+        // Two references: the map's and this one; nobody else holds or waits for the turn.
+        if Arc::strong_count(&turn) == 2 {
+            turns.remove(&workspace);
+        }
+        compiled
+    }
 }
 
 impl MockCache {
     pub fn new(store: Store, capacity: usize) -> Self {
         Self {
+            compiles: Compiles::new(),
             store,
             capacity: capacity.max(1),
             slots: RwLock::default(),
@@ -172,7 +229,7 @@ impl MockCache {
             None => Entry::Missing,
             Some(served) => {
                 let workspace = served.mock.workspace_id;
-                match LoadedMock::compile(served) {
+                match self.compiles.compile(served).await {
                     Ok(mock) => Entry::Ready(Box::new(mock)),
                     Err(reason) => {
                         tracing::error!(mock = %id, %reason, "a stored mock does not compile");
@@ -290,6 +347,29 @@ mod tests {
         assert!(entries.iter().all(|entry| Arc::ptr_eq(entry, &entries[0])));
         cache.evict(id);
         assert!(!Arc::ptr_eq(&cache.get(id).await.unwrap(), &entries[0]));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mocks_of_one_workspace_compile_in_turn_and_the_turns_are_given_back() {
+        let db = TestDatabase::new().await;
+        let owner = db.sign_up("cold@example.com").await;
+        let cache = Arc::new(MockCache::new(db.store().clone(), 100));
+        let mut ids = Vec::new();
+        for _ in 0..8 {
+            ids.push(db.mock(&owner).await);
+        }
+        let loads: Vec<_> = ids
+            .iter()
+            .map(|&id| {
+                let cache = Arc::clone(&cache);
+                tokio::spawn(async move { cache.get(id).await.unwrap() })
+            })
+            .collect();
+        for load in loads {
+            assert!(matches!(*load.await.unwrap(), Entry::Ready(_)));
+        }
+        let turns = cache.compiles.by_workspace.lock().unwrap();
+        assert!(turns.is_empty(), "{} turns kept", turns.len());
     }
 
     #[tokio::test]
