@@ -2,6 +2,9 @@
 //! is recorded when it cannot be sent), then through a mock whose template asks for one, with the
 //! result found in the call log. Every address these tests send to is on 127.0.0.1 or ::1.
 
+#[path = "support/in_process.rs"]
+mod in_process;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,13 +15,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
+use in_process::Options;
 use lyrebird_engine::render::Callback;
-use lyrebird_runtime::call_log::{CallLog, CallLogOptions, CallbackResult};
+use lyrebird_runtime::call_log::{CallLogOptions, CallbackResult};
 use lyrebird_runtime::callbacks::{CallbackOptions, Callbacks};
 use lyrebird_runtime::network::AllowList;
-use lyrebird_server::auth::client_addr::TrustedProxies;
-use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Served, Settings};
 use lyrebird_store::WorkspaceId;
 use lyrebird_store::testing::TestDatabase;
 use serde_json::{Value, json};
@@ -486,35 +487,19 @@ impl Server {
     /// Starts the app with callbacks allowed to `allow` and signs a user up.
     async fn start(allow: &str) -> Self {
         let db = TestDatabase::new().await;
-        let store = db.store().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let call_log = CallLog::start(
-            store.clone(),
-            CallLogOptions {
-                flush_interval: Duration::from_millis(20),
-                ..CallLogOptions::default()
+        let running = in_process::start(
+            db.store().clone(),
+            Options {
+                call_log: CallLogOptions {
+                    flush_interval: Duration::from_millis(20),
+                    ..CallLogOptions::default()
+                },
+                callbacks: allowing(allow),
+                ..Options::default()
             },
-        );
-        let settings = Settings {
-            base_host: format!("lyrebird.test:{port}"),
-            monthly_quota: 1_000,
-            max_body_bytes: 1024 * 1024,
-            max_import_bytes: 1024 * 1024,
-            memory_limit_bytes: None,
-        };
-        let state = AppState::start(
-            store,
-            settings,
-            &RuntimeArgs::default(),
-            call_log,
-            allowing(allow),
         )
-        .await
-        .unwrap();
-        let service = Served::new(state, TrustedProxies::default());
-        tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
-        let base = format!("http://127.0.0.1:{port}");
+        .await;
+        let base = running.base;
         let client = reqwest::Client::new();
         let account: Value = client
             .post(format!("{base}/api/v1/accounts"))

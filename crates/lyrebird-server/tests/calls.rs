@@ -1,18 +1,18 @@
 //! The call log: calls recorded through the `CallLog` handle (as the runtime does) and through
 //! real mock calls, found again through the API on a real port, with a real PostgreSQL.
 
+#[path = "support/in_process.rs"]
+mod in_process;
+
 use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use in_process::Options;
 use lyrebird_engine::{DecidedBy, Selection};
 use lyrebird_runtime::call_log::{
     CallLog, CallLogOptions, CallOutcome, CallRecord, CallbackResult, Miss,
 };
-use lyrebird_runtime::callbacks::CallbackOptions;
-use lyrebird_server::auth::client_addr::TrustedProxies;
-use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Served, Settings};
 use lyrebird_store::calls::{CallOutcomeKind, NewCall, SEARCH_WINDOW};
 use lyrebird_store::embedded::{EmbeddedOptions, EmbeddedPostgres};
 use lyrebird_store::testing::{TestDatabase, encoded};
@@ -60,36 +60,22 @@ impl TestApp {
     }
 
     async fn start_on(store: Store, options: CallLogOptions, db: Option<TestDatabase>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let call_log = CallLog::start(store.clone(), options);
-        let settings = Settings {
-            base_host: format!("lyrebird.test:{port}"),
-            monthly_quota: 1_000_000,
-            max_body_bytes: 1024 * 1024,
-            max_import_bytes: 1024 * 1024,
-            memory_limit_bytes: None,
-        };
-        let state = AppState::start(
+        let running = in_process::start(
             store.clone(),
-            settings,
-            &RuntimeArgs::default(),
-            call_log.clone(),
-            CallbackOptions::default(),
+            Options {
+                monthly_quota: 1_000_000,
+                call_log: options,
+                ..Options::default()
+            },
         )
-        .await
-        .unwrap();
-        let service = Served::new(state, TrustedProxies::default());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, service).await.unwrap();
-        });
+        .await;
         Self {
-            base: format!("http://127.0.0.1:{port}"),
+            base: running.base,
             client: reqwest::Client::new(),
-            call_log,
+            call_log: running.call_log,
             store,
             _db: db,
-            server,
+            server: running.server,
         }
     }
 

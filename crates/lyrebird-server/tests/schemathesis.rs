@@ -5,6 +5,8 @@
 //!
 //! `./deploy/test.sh` installs the pinned Schemathesis and sets `LYREBIRD_SCHEMATHESIS` to it.
 
+#[path = "support/in_process.rs"]
+mod in_process;
 #[path = "api/support.rs"]
 #[allow(dead_code)] // The API tests' support; this file uses part of it.
 mod support;

@@ -2,11 +2,10 @@
 //! redirects followed) signs up, creates mocks and examples through the forms, and is refused
 //! what it should be refused. The browser itself is tested in `web/tests/`.
 
-use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
-use lyrebird_runtime::callbacks::CallbackOptions;
-use lyrebird_server::auth::client_addr::TrustedProxies;
-use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Served, Settings};
+#[path = "support/in_process.rs"]
+mod in_process;
+
+use in_process::Options;
 use lyrebird_store::testing::TestDatabase;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
@@ -24,34 +23,18 @@ struct Site {
 impl Site {
     async fn start() -> Self {
         let db = TestDatabase::new().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let call_log = CallLog::start(db.store().clone(), CallLogOptions::default());
-        let settings = Settings {
-            base_host: format!("lyrebird.test:{port}"),
-            monthly_quota: 1000,
-            max_body_bytes: 64 * 1024,
-            max_import_bytes: 1024 * 1024,
-            memory_limit_bytes: None,
-        };
-        let state = AppState::start(
+        let running = in_process::start(
             db.store().clone(),
-            settings,
-            &RuntimeArgs::default(),
-            call_log,
-            CallbackOptions::default(),
+            Options {
+                max_body_bytes: 64 * 1024,
+                ..Options::default()
+            },
         )
-        .await
-        .unwrap();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, Served::new(state, TrustedProxies::default()))
-                .await
-                .unwrap();
-        });
+        .await;
         Self {
-            base: format!("http://127.0.0.1:{port}"),
+            base: running.base,
             db,
-            server,
+            server: running.server,
         }
     }
 

@@ -4,6 +4,8 @@
 mod accounts;
 mod errors;
 mod examples;
+#[path = "../support/in_process.rs"]
+mod in_process;
 mod isolation;
 mod keys;
 mod mocks;

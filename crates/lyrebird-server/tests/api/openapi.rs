@@ -4,13 +4,11 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
-use lyrebird_runtime::callbacks::CallbackOptions;
 use lyrebird_server::api::openapi;
-use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Settings, routes};
+use lyrebird_server::routes;
 use tower::ServiceExt;
 
+use crate::in_process::{self, Options};
 use crate::support::TestApp;
 
 /// The paths the router knows, read from its `Debug` output (axum offers no other way to list
@@ -64,24 +62,8 @@ async fn routed_methods(router: &axum::Router, path: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn every_route_of_the_app_is_in_the_openapi_document_with_its_methods() {
     let db = lyrebird_store::testing::TestDatabase::new().await;
-    let call_log = CallLog::start(db.store().clone(), CallLogOptions::default());
-    let settings = Settings {
-        base_host: "localhost:8080".into(),
-        monthly_quota: 1,
-        max_body_bytes: 1024,
-        max_import_bytes: 1024,
-        memory_limit_bytes: None,
-    };
-    let state = AppState::start(
-        db.store().clone(),
-        settings,
-        &RuntimeArgs::default(),
-        call_log,
-        CallbackOptions::default(),
-    )
-    .await
-    .unwrap();
-    let router = routes(state);
+    let running = in_process::start(db.store().clone(), Options::default()).await;
+    let router = routes(running.state);
     let document = serde_json::to_value(openapi::description()).unwrap();
     let documented = document["paths"].as_object().unwrap();
 

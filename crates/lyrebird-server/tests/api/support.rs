@@ -1,13 +1,10 @@
 //! A running app for one test, and a small client for it.
 
-use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
-use lyrebird_runtime::callbacks::CallbackOptions;
-use lyrebird_server::auth::client_addr::TrustedProxies;
-use lyrebird_server::config::RuntimeArgs;
-use lyrebird_server::{AppState, Served, Settings};
 use lyrebird_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::in_process::{self, Options};
 
 /// The body limit the tests run with, small enough to exceed cheaply.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -34,38 +31,23 @@ impl TestApp {
     /// An app whose admin API takes bodies of up to `max_body_bytes`.
     pub async fn with_body_limit(max_body_bytes: usize) -> Self {
         let db = TestDatabase::new().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let call_log = CallLog::start(db.store().clone(), CallLogOptions::default());
-        let settings = Settings {
-            base_host: format!("lyrebird.test:{port}"),
-            monthly_quota: 1000,
-            max_body_bytes,
-            max_import_bytes: max_body_bytes,
-            memory_limit_bytes: None,
-        };
-        let state = AppState::start(
+        let running = in_process::start(
             db.store().clone(),
-            settings,
-            &RuntimeArgs::default(),
-            call_log,
-            CallbackOptions::default(),
+            Options {
+                max_body_bytes,
+                max_import_bytes: max_body_bytes,
+                ..Options::default()
+            },
         )
-        .await
-        .unwrap();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, Served::new(state, TrustedProxies::default()))
-                .await
-                .unwrap();
-        });
+        .await;
         Self {
-            base: format!("http://127.0.0.1:{port}"),
+            base: running.base,
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .build()
                 .unwrap(),
             _db: db,
-            server,
+            server: running.server,
         }
     }
 
