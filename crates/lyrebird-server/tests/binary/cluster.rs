@@ -1,0 +1,163 @@
+//! The embedded PostgreSQL cluster and the settings around it: start, adoption after a killed
+//! server, and clear messages for missing programs, bad URLs and unreachable directories.
+
+use super::*;
+
+#[tokio::test]
+async fn the_embedded_cluster_starts_survives_a_killed_server_and_stops_on_sigint() {
+    let data = DataDir::new();
+    let data_dir = data.0.to_str().unwrap();
+    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    assert_eq!(server.ready().await, StatusCode::OK);
+    sign_up(&server, "ada@example.com").await;
+    let postmaster = data.postmaster_pid().expect("the cluster runs");
+    server.kill();
+    assert!(
+        alive(postmaster),
+        "a killed server leaves its cluster running"
+    );
+
+    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    assert_eq!(server.ready().await, StatusCode::OK);
+    assert_eq!(
+        log_in(&server, "ada@example.com").await,
+        StatusCode::OK,
+        "the account survived"
+    );
+
+    let second = lyrebird()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(message.contains("in use by another lyrebird"), "{message}");
+
+    assert!(server.interrupt().success());
+    data.assert_stopped(postmaster);
+}
+
+#[tokio::test]
+async fn a_cluster_killed_with_its_server_is_recovered_on_the_next_start() {
+    let data = DataDir::new();
+    let data_dir = data.0.to_str().unwrap();
+    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    sign_up(&server, "ada@example.com").await;
+    let postmaster = data.postmaster_pid().expect("the cluster runs");
+    server.kill();
+    signal(postmaster, "KILL");
+    wait_until_dead(postmaster);
+    assert_eq!(
+        data.postmaster_pid(),
+        Some(postmaster),
+        "a stale postmaster.pid is left behind"
+    );
+
+    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    assert_eq!(server.ready().await, StatusCode::OK);
+    assert_eq!(log_in(&server, "ada@example.com").await, StatusCode::OK);
+    assert!(server.interrupt().success());
+}
+
+#[test]
+fn missing_postgres_programs_are_named_in_one_line() {
+    let data = DataDir::new();
+    let output = lyrebird()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("LYREBIRD_DATA_DIR", &data.0)
+        .env("PATH", "/nonexistent")
+        .env("LYREBIRD_PG_SEARCH_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("PostgreSQL server programs"), "{stderr}");
+    assert!(stderr.contains("apt-get install postgresql"), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_database_url_is_refused_without_showing_its_password() {
+    for url in [
+        "postgres://lyre:s3cr3t@db.internal:notaport/lyrebird",
+        "postgres://lyre@db.internal:notaport/lyrebird?password=s3cr3t",
+        "postgres://lyre:s3cr3t@db.internal:5432/lyrebird?sslmode=bogus",
+    ] {
+        let output = lyrebird()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("DATABASE_URL is not a PostgreSQL URL"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("s3cr3t"), "{stderr}");
+        if url.contains("sslmode") {
+            assert!(
+                stderr.contains(r#"unknown value "bogus" for `ssl_mode`"#),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn help_lists_every_setting_with_its_variable_and_hides_the_database_password() {
+    let output = lyrebird()
+        .args(["serve", "--help"])
+        .env(
+            "DATABASE_URL",
+            "postgres://lyre:s3cr3t@db.internal/lyrebird",
+        )
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in [
+        "LYREBIRD_LISTEN",
+        "LYREBIRD_BASE_HOST",
+        "LYREBIRD_DATA_DIR",
+        "DATABASE_URL",
+        "LYREBIRD_MONTHLY_QUOTA",
+        "LYREBIRD_MAX_BODY_BYTES",
+        "LYREBIRD_PG_SEARCH_DIR",
+        "LYREBIRD_LOG_FORMAT",
+    ] {
+        assert!(help.contains(variable), "{variable} missing from:\n{help}");
+    }
+    assert!(!help.contains("s3cr3t"), "{help}");
+}
+
+#[test]
+fn a_data_directory_the_postgres_user_cannot_reach_is_named_with_a_way_out() {
+    let running_as_root = std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|status| status.lines().any(|l| l.starts_with("Uid:\t0\t")));
+    if !running_as_root {
+        eprintln!("skipped: only root runs the cluster as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let data = DataDir::new();
+    let locked = data.0.join("private");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let output = lyrebird()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(locked.join("lyrebird"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} cannot be entered by the `postgres` user",
+            locked.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("LYREBIRD_DATA_DIR"), "{stderr}");
+}
