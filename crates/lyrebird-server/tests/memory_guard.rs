@@ -2,9 +2,7 @@
 //! refuses new requests with `503 memory_pressure` and `Retry-After`, says it is not ready, and
 //! stays alive; with room, it answers as usual.
 
-// This file uses part of the serving tests' support.
-#[allow(dead_code)]
-#[path = "serving/support.rs"]
+#[path = "support/binary.rs"]
 mod support;
 
 use lyrebird_store::testing::TestDatabase;

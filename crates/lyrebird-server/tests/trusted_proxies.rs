@@ -3,8 +3,7 @@
 //! forwarded for is the one the call log records and login throttling counts; without it, the
 //! header is the caller's word and is ignored; a bad setting stops the server before it starts.
 
-#[path = "serving/support.rs"]
-#[allow(dead_code)] // The serving tests' support; this file uses part of it.
+#[path = "support/binary.rs"]
 mod support;
 
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ use super::*;
 async fn the_embedded_cluster_starts_survives_a_killed_server_and_stops_on_sigint() {
     let data = DataDir::new();
     let data_dir = data.0.to_str().unwrap();
-    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    let server = Server::start_with(&[("LYREBIRD_DATA_DIR", data_dir)]);
     assert_eq!(server.ready().await, StatusCode::OK);
     sign_up(&server, "ada@example.com").await;
     let postmaster = data.postmaster_pid().expect("the cluster runs");
@@ -17,7 +17,7 @@ async fn the_embedded_cluster_starts_survives_a_killed_server_and_stops_on_sigin
         "a killed server leaves its cluster running"
     );
 
-    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    let server = Server::start_with(&[("LYREBIRD_DATA_DIR", data_dir)]);
     assert_eq!(server.ready().await, StatusCode::OK);
     assert_eq!(
         log_in(&server, "ada@example.com").await,
@@ -41,7 +41,7 @@ async fn the_embedded_cluster_starts_survives_a_killed_server_and_stops_on_sigin
 async fn a_cluster_killed_with_its_server_is_recovered_on_the_next_start() {
     let data = DataDir::new();
     let data_dir = data.0.to_str().unwrap();
-    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    let server = Server::start_with(&[("LYREBIRD_DATA_DIR", data_dir)]);
     sign_up(&server, "ada@example.com").await;
     let postmaster = data.postmaster_pid().expect("the cluster runs");
     server.kill();
@@ -53,7 +53,7 @@ async fn a_cluster_killed_with_its_server_is_recovered_on_the_next_start() {
         "a stale postmaster.pid is left behind"
     );
 
-    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    let server = Server::start_with(&[("LYREBIRD_DATA_DIR", data_dir)]);
     assert_eq!(server.ready().await, StatusCode::OK);
     assert_eq!(log_in(&server, "ada@example.com").await, StatusCode::OK);
     assert!(server.interrupt().success());

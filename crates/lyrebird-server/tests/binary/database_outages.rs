@@ -87,7 +87,7 @@ async fn logged_paths(server: &Server, key: &str, mock: &str) -> Vec<String> {
 async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call_is_logged_once() {
     let data = DataDir::new();
     let data_dir = data.0.to_str().unwrap();
-    let server = Server::start(&[
+    let server = Server::start_with(&[
         ("LYREBIRD_DATA_DIR", data_dir),
         ("LYREBIRD_MONTHLY_QUOTA", "100000000"),
     ]);
@@ -178,7 +178,7 @@ async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call
 async fn sigint_while_the_postmaster_is_dead_stops_promptly_and_cleanly() {
     let data = DataDir::new();
     let data_dir = data.0.to_str().unwrap();
-    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    let server = Server::start_with(&[("LYREBIRD_DATA_DIR", data_dir)]);
     let key = sign_up(&server, "ada@example.com").await;
     warm_mock(&server, &key).await;
     let postmaster = data.postmaster_pid().expect("the cluster runs");
@@ -195,7 +195,7 @@ async fn sigint_while_the_postmaster_is_dead_stops_promptly_and_cleanly() {
         assert!(!alive(pid), "no PostgreSQL is left running");
     }
 
-    let server = Server::start(&[("LYREBIRD_DATA_DIR", data_dir)]);
+    let server = Server::start_with(&[("LYREBIRD_DATA_DIR", data_dir)]);
     let (status, usage) = server.get("/api/v1/usage", &key).await;
     assert_eq!(status, StatusCode::OK, "{usage}");
     let usage: Value = serde_json::from_str(&usage).unwrap();
@@ -206,8 +206,8 @@ async fn sigint_while_the_postmaster_is_dead_stops_promptly_and_cleanly() {
 #[tokio::test]
 async fn with_database_url_lost_connections_are_recovered_and_missed_changes_picked_up() {
     let db = TestDatabase::new().await;
-    let server = Server::start(&[("DATABASE_URL", &db.url())]);
-    let other = Server::start(&[("DATABASE_URL", &db.url())]);
+    let server = Server::start_with(&[("DATABASE_URL", &db.url())]);
+    let other = Server::start_with(&[("DATABASE_URL", &db.url())]);
     let key = sign_up(&server, "ada@example.com").await;
     let mock = warm_mock(&server, &key).await;
     let call = |path: &str| reqwest::get(format!("{}/m/{mock}{path}", server.base));

@@ -7,7 +7,7 @@ async fn a_request_in_flight_when_sigint_arrives_is_still_answered() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let db = TestDatabase::new().await;
-    let server = Server::start(&[("DATABASE_URL", &db.url())]);
+    let server = Server::start_with(&[("DATABASE_URL", &db.url())]);
     let address = server.base.trim_start_matches("http://").to_owned();
     let body = json!({"email": "ada@example.com", "password": "correct horse battery"}).to_string();
     let (first_half, second_half) = body.split_at(body.len() / 2);
@@ -61,7 +61,7 @@ async fn pipelined_requests_on_a_keep_alive_connection_at_sigterm_are_answered()
     use tokio::io::AsyncWriteExt;
 
     let db = TestDatabase::new().await;
-    let server = Server::start(&[("DATABASE_URL", &db.url())]);
+    let server = Server::start_with(&[("DATABASE_URL", &db.url())]);
     let key = sign_up(&server, "ada@example.com").await;
     let (status, mock) = server
         .post(

@@ -5,7 +5,7 @@ use super::*;
 #[tokio::test]
 async fn the_readme_walk_through_works_against_the_binary() {
     let db = TestDatabase::new().await;
-    let server = Server::start(&[("DATABASE_URL", &db.url()), ("RUST_LOG", "debug")]);
+    let server = Server::start_with(&[("DATABASE_URL", &db.url()), ("RUST_LOG", "debug")]);
     let key = sign_up(&server, "ada@example.com").await;
     let (status, mock) = server
         .post(

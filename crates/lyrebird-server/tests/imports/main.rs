@@ -9,8 +9,7 @@ mod into_mocks;
 mod refusals;
 #[path = "../../../lyrebird-import/tests/common/requests.rs"]
 mod requests;
-#[path = "../serving/support.rs"]
-#[allow(dead_code)] // The serving tests' support; this file uses part of it.
+#[path = "../support/binary.rs"]
 mod support;
 
 use std::collections::BTreeMap;

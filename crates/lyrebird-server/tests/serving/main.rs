@@ -7,6 +7,7 @@ mod answers;
 mod changes;
 mod keys_and_quotas;
 mod routing;
+#[path = "../support/binary.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

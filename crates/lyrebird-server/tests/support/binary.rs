@@ -1,23 +1,33 @@
-//! `lyrebird serve` as a real process on a real port, on a test database of its own (or shared
-//! between two processes), and a small client for the admin API and for mock calls.
+//! `lyrebird serve` as a real process on a real port, as every black-box test runs it: on a test
+//! database of its own (or shared between two processes), on an embedded cluster in a data
+//! directory, or under a memory cap; with what it logs kept, the signals a user sends, and a
+//! small client for the admin API and for mock calls.
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use lyrebird_store::testing::TestDatabase;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-/// How long a server may take to come up (a hang guard, not a measurement).
-const STARTUP_GUARD: Duration = Duration::from_secs(60);
+/// How long a server may take to come up (a hang guard, not a measurement: a first start on an
+/// embedded cluster runs initdb).
+pub const STARTUP_GUARD: Duration = Duration::from_secs(120);
 
 /// A running `lyrebird serve`.
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub port: u16,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
     pub client: reqwest::Client,
+    /// Everything it has logged so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 /// A signed-up user: their admin key and workspace id.
@@ -29,18 +39,43 @@ pub struct User {
 impl Server {
     /// Starts the binary on a free loopback port, on `db`, with extra environment variables.
     pub fn start(db: &TestDatabase, envs: &[(&str, &str)]) -> Self {
-        let mut child = lyrebird()
+        let mut command = lyrebird();
+        command.env("DATABASE_URL", db.url());
+        Self::spawn(command, envs)
+    }
+
+    /// Starts the binary with these settings alone (an embedded cluster unless they name a
+    /// `DATABASE_URL`).
+    pub fn start_with(envs: &[(&str, &str)]) -> Self {
+        Self::spawn(lyrebird(), envs)
+    }
+
+    /// The same, with the process's address space capped at `bytes` (`prlimit --as`): an
+    /// allocation past it fails, and in Rust a failed allocation aborts the process.
+    pub fn start_capped(envs: &[(&str, &str)], bytes: u64) -> Self {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--as={bytes}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_lyrebird"));
+        Self::spawn(clean(command), envs)
+    }
+
+    fn spawn(mut command: Command, envs: &[(&str, &str)]) -> Self {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DATABASE_URL", db.url())
             .envs(envs.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let (sender, receiver) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("[lyrebird] {line}");
+                lines.lock().unwrap().push(line.clone());
                 if let Some(listen) = line.split("listen=").nth(1) {
                     let address = listen.split_whitespace().next().unwrap_or_default();
                     let _ = sender.send(address.to_owned());
@@ -54,8 +89,15 @@ impl Server {
         Self {
             child,
             port,
+            base: format!("http://{address}"),
             client: reqwest::Client::new(),
+            log,
         }
+    }
+
+    /// What it has logged so far, one line after the other.
+    pub fn logged(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -147,20 +189,53 @@ impl Server {
         }
     }
 
-    /// Sends SIGINT and waits for a graceful stop.
+    /// Sends SIGINT and waits for the process to end.
     pub fn interrupt(mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        for _ in 0..600 {
+        signal(self.child.id(), "INT");
+        self.wait()
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.wait();
+    }
+
+    pub fn wait(&mut self) -> ExitStatus {
+        for _ in 0..1200 {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("lyrebird did not stop");
+    }
+
+    pub async fn post(&self, path: &str, key: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        json_of(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap_or_default())
+    }
+
+    pub async fn ready(&self) -> StatusCode {
+        self.client
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
     }
 }
 
@@ -171,10 +246,14 @@ impl Drop for Server {
     }
 }
 
-/// The binary, with no settings inherited from the environment running the tests; request
-/// lines are left out of the log so that thousands of calls do not flood it.
+/// The binary, with no settings inherited from the environment running the tests.
 pub fn lyrebird() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lyrebird"));
+    clean(Command::new(env!("CARGO_BIN_EXE_lyrebird")))
+}
+
+/// `command` without the settings of the environment the tests run in; request lines are left
+/// out of the log so that thousands of calls do not flood it.
+pub fn clean(mut command: Command) -> Command {
     command
         .env_remove("DATABASE_URL")
         .env_remove("LYREBIRD_LISTEN")
@@ -184,6 +263,34 @@ pub fn lyrebird() -> Command {
         .env_remove("LYREBIRD_TRUSTED_PROXIES")
         .env("RUST_LOG", "info,tower_http=warn");
     command
+}
+
+/// Sends the signal `name` (`INT`, `TERM`, `KILL`, `QUIT`) to `pid`.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit(')').next().unwrap_or_default().trim_start();
+        !state.starts_with('Z')
+    })
+}
+
+pub fn wait_until_dead(pid: u32) {
+    for _ in 0..600 {
+        if !alive(pid) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("process {pid} did not end");
 }
 
 /// The status and the JSON body (`Null` when empty or not JSON).
