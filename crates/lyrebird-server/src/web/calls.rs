@@ -105,15 +105,16 @@ impl SearchForm {
         .any(|value| !value.trim().is_empty())
     }
 
-    /// The filters given, as a query string, to carry them to the next page and the exports.
-    fn query(&self) -> String {
+    /// The filters given, as a query string, to carry them to the next page (times as the form
+    /// has them) or to the API's exports (`time` makes them RFC 3339).
+    fn query(&self, time: fn(&str) -> String) -> String {
         [
-            ("q", &self.q),
-            ("method", &self.method),
-            ("status", &self.status),
-            ("matched", &self.matched),
-            ("from", &self.from),
-            ("to", &self.to),
+            ("q", self.q.clone()),
+            ("method", self.method.clone()),
+            ("status", self.status.clone()),
+            ("matched", self.matched.clone()),
+            ("from", time(&self.from)),
+            ("to", time(&self.to)),
         ]
         .iter()
         .filter(|(_, value)| !value.trim().is_empty())
@@ -236,7 +237,7 @@ async fn call_log(
         ),
         Err(other) => return Err(other.into()),
     };
-    let query = search.query();
+    let query = search.query(str::to_owned);
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -259,7 +260,7 @@ async fn call_log(
                 let join = if query.is_empty() { "" } else { "&" };
                 format!("/mocks/{id}/calls?{query}{join}cursor={cursor}")
             }),
-            export_query => query,
+            export_query => search.query(|time| utc(time.trim())),
         },
     )
 }

@@ -316,3 +316,30 @@ async fn deleting_a_mock_asks_first_then_removes_it() {
     let (status, _) = browser.get(&format!("/mocks/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The call log page's search form gives times as a browser's `datetime-local` field does; its
+/// export links hand them to the API as the RFC 3339 times the API reads, and the export then
+/// answers rather than refusing the filter.
+#[tokio::test]
+async fn the_call_logs_export_links_carry_the_forms_times_as_the_api_reads_them() {
+    let site = Site::start().await;
+    let browser = site.signed_up("exporter@example.com").await;
+    let id = browser.create_mock("Exported").await;
+    let (status, page) = browser
+        .get(&format!(
+            "/mocks/{id}/calls?from=2026-11-21T12:00&to=2026-11-22T08:30"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let href = page
+        .split('"')
+        .find(|part| part.contains("/calls/export?format=har"))
+        .expect("an export link")
+        .replace("&amp;", "&");
+    assert!(
+        href.ends_with("from=2026-11-21T12%3A00%3A00Z&to=2026-11-22T08%3A30%3A00Z"),
+        "{href}"
+    );
+    let (status, _) = browser.get(&href).await;
+    assert_eq!(status, StatusCode::OK, "{href}");
+}
