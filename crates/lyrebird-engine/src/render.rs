@@ -98,6 +98,21 @@ impl Part {
     }
 }
 
+/// Whether a body given as text is JSON, so that it is sent as `application/json` when the
+/// example declares no type: text that parses as JSON; or, for a template (which only is JSON
+/// once rendered), text that opens and closes as a JSON object or array does, such as
+/// `{"id": "{{ path.id }}"}`, and does not start with a template tag.
+fn json_shaped(text: &str, template: bool) -> bool {
+    let text = text.trim();
+    if !template {
+        return (text.starts_with('{') || text.starts_with('['))
+            && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    }
+    let tag = ["{{", "{%", "{#"].iter().any(|tag| text.starts_with(tag));
+    !tag && ((text.starts_with('{') && text.ends_with('}'))
+        || (text.starts_with('[') && text.ends_with(']')))
+}
+
 impl CompiledResponse {
     /// Checks and compiles `spec`. With `template` set, the body (a string, or any other JSON
     /// value as its compact text) and every header value containing `{{` or `{%` are templates.
@@ -144,23 +159,23 @@ impl CompiledResponse {
             };
             headers.push((header.name.clone(), part));
         }
-        let body_text = match &spec.body {
-            None => String::new(),
-            Some(serde_json::Value::String(text)) => text.clone(),
-            Some(value) => {
-                if !spec
-                    .headers
-                    .iter()
-                    .any(|h| h.name.eq_ignore_ascii_case("content-type"))
-                {
-                    headers.push((
-                        "content-type".to_owned(),
-                        Part::Fixed(b"application/json".to_vec()),
-                    ));
-                }
-                value.to_string()
+        let (body_text, json) = match &spec.body {
+            None => (String::new(), false),
+            Some(serde_json::Value::String(text)) => {
+                (text.clone(), json_shaped(text, spec.template))
             }
+            Some(value) => (value.to_string(), true),
         };
+        let declared = spec
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("content-type"));
+        if json && !declared {
+            headers.push((
+                "content-type".to_owned(),
+                Part::Fixed(b"application/json".to_vec()),
+            ));
+        }
         let body = if spec.template {
             match Template::compile(&body_text) {
                 Ok(t) => Part::Template(Box::new(t)),

@@ -781,3 +781,41 @@ proptest! {
         prop_assert_eq!(String::from_utf8(rendered.body).unwrap(), text);
     }
 }
+
+/// A body written as text is sent as JSON when it is JSON, or, for a template, when it opens and
+/// closes as JSON does; a declared `Content-Type` wins, and other text gets none.
+#[test]
+fn a_json_body_written_as_text_is_sent_as_json() {
+    let content_type = |spec: &ResponseSpec| {
+        render_spec(spec, &Request::from_url("GET", "/", &[], ""))
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value.clone())
+    };
+    let json = Some("application/json".to_owned());
+    assert_eq!(
+        content_type(&template_spec(r#"{"id": "{{ path.id }}"}"#)),
+        json
+    );
+    assert_eq!(content_type(&template_spec("[{{ path.id }}]")), json);
+    let text = |body: &str| ResponseSpec {
+        body: Some(json!(body)),
+        ..ResponseSpec::default()
+    };
+    assert_eq!(content_type(&text(r#" {"id": 1} "#)), json);
+    assert_eq!(content_type(&text("{not json}")), None);
+    assert_eq!(content_type(&text("hello")), None);
+    assert_eq!(
+        content_type(&template_spec("{% if true %}{}{% endif %}")),
+        None
+    );
+    let declared = ResponseSpec {
+        headers: vec![Header {
+            name: "Content-Type".to_owned(),
+            value: "text/plain".to_owned(),
+        }],
+        ..text(r#"{"id": 1}"#)
+    };
+    assert_eq!(content_type(&declared), Some("text/plain".to_owned()));
+}

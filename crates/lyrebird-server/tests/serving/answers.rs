@@ -330,3 +330,28 @@ async fn sign_ups_from_one_address_are_throttled() {
     let (_, body) = json_of(response).await;
     assert_eq!(body["error"]["code"], "too_many_attempts", "{body}");
 }
+
+/// An example whose JSON body is written as a template (text until it is rendered) is sent as
+/// JSON, by path and by host alike, as one written as a JSON value is.
+#[tokio::test]
+async fn a_json_template_written_as_text_is_served_as_json() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(&db, &[]);
+    let user = server.sign_up("json-template@example.com").await;
+    let example = json!({
+        "name": "user",
+        "request": {"method": "GET", "path": "/users/:id"},
+        "response": {"status": 200, "body": "{\"id\": \"{{ path.id }}\"}", "template": true}
+    });
+    let mock = server
+        .create_mock(&user.key, json!({"name": "typed"}), &[example])
+        .await;
+    for request in [
+        server.by_path(Method::GET, &mock, "/users/7"),
+        server.by_host(Method::GET, &mock, "/users/7"),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(header(&response, "content-type"), "application/json");
+        assert_eq!(response.text().await.unwrap(), r#"{"id": "7"}"#);
+    }
+}
