@@ -102,7 +102,7 @@ impl Part {
 /// example declares no type: text that parses as JSON; or, for a template (which only is JSON
 /// once rendered), text that opens and closes as a JSON object or array does, such as
 /// `{"id": "{{ path.id }}"}`, and does not start with a template tag.
-fn json_shaped(text: &str, template: bool) -> bool {
+pub fn json_shaped(text: &str, template: bool) -> bool {
     let text = text.trim();
     if !template {
         return (text.starts_with('{') || text.starts_with('['))

@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use lyrebird_engine::render::json_shaped;
 use lyrebird_engine::{
     BodyMatch, Example, Header, JsonMode, PathMatch, RequestPattern, ResponseSpec, ValueMatch,
 };
@@ -121,6 +122,11 @@ impl ExampleForm {
         };
         let (response_body_kind, response_body) = match &response.body {
             None => ("text", String::new()),
+            // A JSON template is kept as text until it is rendered; the editor shows it as the
+            // JSON it was written as.
+            Some(Value::String(text)) if response.template && json_shaped(text, true) => {
+                ("json", text.clone())
+            }
             Some(Value::String(text)) => ("text", text.clone()),
             Some(value) => ("json", pretty(value)),
         };
@@ -664,6 +670,19 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(ExampleForm::of(&example).example().unwrap(), example);
+    }
+
+    #[test]
+    fn a_json_template_stays_json_in_the_editor() {
+        let example: Example = serde_json::from_value(serde_json::json!({
+            "name": "user",
+            "request": {"path": "/users/:id"},
+            "response": {"body": "{\"id\": \"{{ path.id }}\"}", "template": true}
+        }))
+        .unwrap();
+        let form = ExampleForm::of(&example);
+        assert_eq!(form.response_body_kind, "json");
+        assert_eq!(form.example().unwrap(), example);
     }
 
     #[test]
