@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  createMockInBrowser, launchBrowser, newPage, openCallLog, screenshot, sharedDir,
+  corpusDir, createMockInBrowser, launchBrowser, newPage, openCallLog, screenshot,
   signUpInBrowser, startLyrebird,
 } from './support.mjs';
 
@@ -26,12 +26,12 @@ after(async () => {
   await server?.stop();
 });
 
-const BEER_CATALOG = 'corpus/postman/microcks__microcks__BeerCatalogAPI-collection.json';
+const BEER_CATALOG = 'postman/microcks__microcks__BeerCatalogAPI-collection.json';
 
 test('an uploaded postman collection becomes a mock whose examples can be browsed, tried and called', async () => {
   await page.goto(`${server.url}/mocks/new`);
   await page.selectOption('#f-kind', 'postman');
-  await page.setInputFiles('#f-file', join(sharedDir(), BEER_CATALOG));
+  await page.setInputFiles('#f-file', join(corpusDir, BEER_CATALOG));
   await Promise.all([
     page.waitForURL(/\/mocks\/[0-9a-f-]{36}$/),
     page.click('form[action="/mocks/import"] button[type=submit]'),
@@ -87,3 +87,25 @@ test('a template that does not parse is refused with its line and column beside 
   assert.equal(await body.inputValue(), 'Hello {{ request.path_params.name', 'the text comes back as typed');
   await screenshot(page, 'example-error');
 });
+
+test('a JSON body written as a template stays JSON in the editor and on the wire', async () => {
+  const mockId = await createMockInBrowser(page, server, 'Typed answers');
+  await page.getByRole('link', { name: 'Add the first example' }).click();
+  await page.waitForURL(/\/examples\/new$/);
+  await page.fill('#f-name', 'one user');
+  await page.selectOption('#f-method', 'GET');
+  await page.fill('#f-path', '/users/:id');
+  await page.fill('#f-status', '200');
+  await page.selectOption('#f-response-body-kind', 'json');
+  await page.fill('#f-response_body', '{"id": "{{ path.id }}"}');
+  await page.check('#f-template');
+  await Promise.all([
+    page.waitForURL(/\/examples\/[0-9a-f-]{36}$/),
+    page.click('form.example-form button[type=submit]'),
+  ]);
+  assert.equal(await page.locator('#f-response-body-kind').inputValue(), 'json', 'still JSON after saving');
+  const answer = await fetch(`${server.url}/m/${mockId}/users/7`);
+  assert.equal(answer.headers.get('content-type'), 'application/json');
+  assert.equal(await answer.text(), '{"id": "7"}');
+});
+

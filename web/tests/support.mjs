@@ -156,17 +156,8 @@ export function uniqueEmail(label) {
 /** A password good enough for sign-up. */
 export const PASSWORD = 'correct horse battery staple';
 
-/** The repository's shared product files: /work/shared on a workstation, ../shared in CI. */
-export function sharedDir() {
-  const candidates = [
-    process.env.LYREBIRD_SHARED_DIR,
-    resolve(repoRoot, '../shared'),
-    resolve(repoRoot, 'shared'),
-  ].filter(Boolean);
-  const found = candidates.find((dir) => existsSync(join(dir, 'corpus')));
-  if (!found) throw new Error(`no shared/corpus beside the repository (looked in ${candidates.join(', ')})`);
-  return found;
-}
+/** The importer's corpus of real files, in the repository. */
+export const corpusDir = resolve(repoRoot, 'crates/lyrebird-import/tests/corpus');
 
 /**
  * Signs up through the API (for tests whose subject is not the sign-up page) and returns the
