@@ -110,12 +110,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         serde_path_to_error::deserialize(pairs)
             .map(ApiQuery)
             .map_err(|error| {
-                let field = error.path().to_string();
                 let message = error.inner().to_string();
-                match message.strip_prefix("missing field `") {
-                    Some(rest) => ApiError::invalid(rest.trim_end_matches('`'), message.clone()),
-                    None => ApiError::invalid(field, message),
-                }
+                // A missing parameter is named itself, not by the path of its parent.
+                let field = match message.strip_prefix("missing field `") {
+                    Some(rest) => rest.trim_end_matches('`').to_owned(),
+                    None => error.path().to_string(),
+                };
+                ApiError::invalid(field, message)
             })
     }
 }

@@ -33,14 +33,15 @@ impl MemoryGuard {
     /// every [`EVERY`] until it is dropped. Needs a Tokio runtime.
     pub fn start(limit: Option<u64>) -> Arc<Self> {
         let limit = limit.or_else(default_limit).unwrap_or(u64::MAX);
+        let resident = resident_bytes();
         let guard = Arc::new(Self {
             limit,
-            resident: AtomicU64::new(resident_bytes().unwrap_or(0)),
+            resident: AtomicU64::new(resident.unwrap_or(0)),
         });
-        if resident_bytes().is_none() {
-            tracing::warn!("the resident memory size cannot be read here: the memory guard is off");
-        } else {
+        if resident.is_some() {
             tokio::spawn(watch(Arc::downgrade(&guard)));
+        } else {
+            tracing::warn!("the resident memory size cannot be read here: the memory guard is off");
         }
         guard
     }
