@@ -51,13 +51,14 @@ fn render(c: &mut Criterion) {
         captures: &captures,
         env: &env,
         now: datetime!(2016-02-29 16:39:54 UTC),
+        state: None,
     };
-    let rendered = response.render(&ctx);
+    let rendered = response.render(&ctx, &mut Vec::new());
     assert_eq!(rendered.error, None);
     serde_json::from_slice::<serde_json::Value>(&rendered.body).expect("the body is JSON");
 
     c.bench_function("render typical JSON template", |b| {
-        b.iter(|| black_box(response.render(black_box(&ctx))))
+        b.iter(|| black_box(response.render(black_box(&ctx), &mut Vec::new())))
     });
 }
 

@@ -12,11 +12,16 @@ use uuid::Uuid;
 use crate::body::BodyCheck;
 use crate::error::ValidationError;
 use crate::expr::Expression;
-use crate::model::{Example, PathMatch, ResponseSpec};
+use crate::model::{Example, PathMatch, ResponseSpec, ScenarioStep, SequencePolicy};
 use crate::path::{self, PathPattern};
 use crate::render::CompiledResponse;
+use crate::resource::{RECORD_ID, Target};
+use crate::state::check_name;
 use crate::storable;
 use crate::value::ValueCheck;
+
+/// The most responses a sequence holds.
+pub const MAX_SEQUENCE_RESPONSES: usize = 100;
 
 /// Postman's largest custom delay; longer waits are refused rather than held open.
 pub const MAX_DELAY_MS: u64 = 180_000;
@@ -25,6 +30,8 @@ pub const MAX_DELAY_MS: u64 = 180_000;
 #[derive(Debug)]
 pub(crate) struct CompiledExample {
     pub(crate) id: Uuid,
+    /// Position in the list the mock was compiled from (a resource example compiles to two).
+    pub(crate) position: usize,
     pub(crate) name: String,
     pub(crate) priority: i32,
     /// Upper case; `None` for any method.
@@ -38,8 +45,43 @@ pub(crate) struct CompiledExample {
     pub(crate) cookies: Vec<(String, ValueCheck)>,
     pub(crate) body: BodyCheck,
     pub(crate) expression: Option<Expression>,
+    pub(crate) scenario: Option<ScenarioStep>,
+    /// The status of the (first) response, which postman mode compares.
     pub(crate) status: u16,
-    pub(crate) response: CompiledResponse,
+    pub(crate) answer: Answer,
+}
+
+/// What an example answers with.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    One(CompiledResponse),
+    Sequence {
+        policy: SequencePolicy,
+        seed: Option<u64>,
+        /// With each response's weight (1 when the policy has none).
+        responses: Vec<(u32, CompiledResponse)>,
+    },
+    Resource(Target),
+}
+
+impl Answer {
+    /// Whether answering may change the mock's state (a random sequence without a seed does
+    /// not: it keeps no place).
+    pub(crate) fn is_stateful(&self) -> bool {
+        match self {
+            Answer::One(response) => response.reads_state(),
+            Answer::Sequence {
+                policy,
+                seed,
+                responses,
+            } => {
+                !matches!(policy, SequencePolicy::Random | SequencePolicy::Weighted)
+                    || seed.is_some()
+                    || responses.iter().any(|(_, response)| response.reads_state())
+            }
+            Answer::Resource(_) => true,
+        }
+    }
 }
 
 /// Checks an example the way compiling it would, naming each problem's field, and that it holds
@@ -59,14 +101,55 @@ pub fn validate_example(
     {
         return Err(vec![ValidationError::new(field, storable::NUL_MESSAGE)]);
     }
-    CompiledExample::compile(Uuid::nil(), example, env).map(drop)
+    CompiledExample::compile_all(Uuid::nil(), 0, example, env).map(drop)
 }
 
 impl CompiledExample {
-    pub(crate) fn compile(
+    /// The example compiled, at `position` in its mock: a resource example gives two, one for
+    /// the collection's path and one for its records' (`path/:record_id`).
+    pub(crate) fn compile_all(
         id: Uuid,
+        position: usize,
         example: &Example,
         env: &BTreeMap<String, String>,
+    ) -> Result<Vec<Self>, Vec<ValidationError>> {
+        let Some(resource) = &example.resource else {
+            return Self::compile(id, position, example, env, None).map(|one| vec![one]);
+        };
+        let collection = Self::compile(
+            id,
+            position,
+            example,
+            env,
+            Some(resource_target(resource, None)),
+        )?;
+        let mut item = example.clone();
+        let (path, query) = match item.request.path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (item.request.path.as_str(), None),
+        };
+        let mut item_path = format!("{}/:{RECORD_ID}", path.trim_end_matches('/'));
+        if let Some(query) = query {
+            item_path.push('?');
+            item_path.push_str(query);
+        }
+        item.request.path = item_path;
+        let item = Self::compile(
+            id,
+            position,
+            &item,
+            env,
+            Some(resource_target(resource, Some(RECORD_ID))),
+        )?;
+        Ok(vec![collection, item])
+    }
+
+    fn compile(
+        id: Uuid,
+        position: usize,
+        example: &Example,
+        env: &BTreeMap<String, String>,
+        resource: Option<Target>,
     ) -> Result<Self, Vec<ValidationError>> {
         let mut errors = Vec::new();
         let request = &example.request;
@@ -175,12 +258,11 @@ impl CompiledExample {
             ));
         }
 
-        let response = CompiledResponse::compile(&example.response).map_err(|mut found| {
-            errors.append(&mut found);
-        });
-        validate_delay(&example.response, &mut errors);
-
-        let Ok(response) = response else {
+        if let Some(step) = &example.scenario {
+            check_scenario(step, &mut errors);
+        }
+        let answer = compile_answer(example, resource, &mut errors);
+        let Some((status, answer)) = answer else {
             return Err(errors);
         };
         if !errors.is_empty() {
@@ -188,6 +270,7 @@ impl CompiledExample {
         }
         Ok(Self {
             id,
+            position,
             name: example.name.clone(),
             priority: example.priority.unwrap_or(0),
             method,
@@ -198,18 +281,153 @@ impl CompiledExample {
             cookies,
             body,
             expression,
-            status: example.response.status,
-            response,
+            scenario: example.scenario.clone(),
+            status,
+            answer,
         })
     }
 }
 
+fn resource_target(resource: &crate::model::Resource, item: Option<&'static str>) -> Target {
+    Target {
+        collection: resource.collection.clone(),
+        item,
+    }
+}
+
+fn check_scenario(step: &ScenarioStep, errors: &mut Vec<ValidationError>) {
+    let named = [
+        ("scenario.name", Some(&step.name), "scenario name"),
+        (
+            "scenario.requires",
+            step.requires.as_ref(),
+            "scenario state",
+        ),
+        ("scenario.then", step.then.as_ref(), "scenario state"),
+    ];
+    for (field, name, what) in named {
+        if let Some(Err(message)) = name.map(|name| check_name(what, name)) {
+            errors.push(ValidationError::new(field, message));
+        }
+    }
+}
+
+/// The example's answer and the status of its (first) response; `None` when a response does
+/// not compile (its errors are in `errors`).
+fn compile_answer(
+    example: &Example,
+    resource: Option<Target>,
+    errors: &mut Vec<ValidationError>,
+) -> Option<(u16, Answer)> {
+    let response_given = example.response != ResponseSpec::default();
+    if example.response.weight.is_some() {
+        errors.push(ValidationError::new(
+            "response.weight",
+            "a weight belongs to a response of a weighted sequence",
+        ));
+    }
+    if let Some(target) = resource {
+        if example.sequence.is_some() || response_given {
+            errors.push(ValidationError::new(
+                "resource",
+                "a resource answers from its collection: leave out `response` and `sequence`",
+            ));
+        }
+        if example
+            .request
+            .method
+            .as_deref()
+            .is_some_and(|method| method.trim() != "*")
+        {
+            errors.push(ValidationError::new(
+                "request.method",
+                "a resource answers every method: leave the method out",
+            ));
+        }
+        if let Err(message) = check_name("collection name", &target.collection) {
+            errors.push(ValidationError::new("resource.collection", message));
+        }
+        return Some((200, Answer::Resource(target)));
+    }
+    let Some(sequence) = &example.sequence else {
+        validate_delay(&example.response, "response", errors);
+        let response = compile_response(&example.response, "response", errors)?;
+        return Some((example.response.status, Answer::One(response)));
+    };
+    if response_given {
+        errors.push(ValidationError::new(
+            "response",
+            "with a sequence, every response goes in `sequence.responses`",
+        ));
+    }
+    if sequence.responses.is_empty() || sequence.responses.len() > MAX_SEQUENCE_RESPONSES {
+        errors.push(ValidationError::new(
+            "sequence.responses",
+            format!("a sequence has 1 to {MAX_SEQUENCE_RESPONSES} responses"),
+        ));
+    }
+    let weighted = sequence.policy == SequencePolicy::Weighted;
+    let mut responses = Vec::with_capacity(sequence.responses.len());
+    for (i, spec) in sequence.responses.iter().enumerate() {
+        let field = format!("sequence.responses[{i}]");
+        let weight = match (weighted, spec.weight) {
+            (true, Some(weight)) if weight > 0 => weight,
+            (true, _) => {
+                errors.push(ValidationError::new(
+                    format!("{field}.weight"),
+                    "each response of a weighted sequence has a weight of 1 or more",
+                ));
+                1
+            }
+            (false, Some(_)) => {
+                errors.push(ValidationError::new(
+                    format!("{field}.weight"),
+                    "weights are for the `weighted` policy",
+                ));
+                1
+            }
+            (false, None) => 1,
+        };
+        validate_delay(spec, &field, errors);
+        if let Some(response) = compile_response(spec, &field, errors) {
+            responses.push((weight, response));
+        }
+    }
+    let status = sequence.responses.first().map_or(200, |first| first.status);
+    (responses.len() == sequence.responses.len()).then_some((
+        status,
+        Answer::Sequence {
+            policy: sequence.policy,
+            seed: sequence.seed,
+            responses,
+        },
+    ))
+}
+
+/// Compiles one response, its errors' fields under `field` rather than `response`.
+fn compile_response(
+    spec: &ResponseSpec,
+    field: &str,
+    errors: &mut Vec<ValidationError>,
+) -> Option<CompiledResponse> {
+    CompiledResponse::compile(spec)
+        .map_err(|found| {
+            errors.extend(found.into_iter().map(|mut error| {
+                if let Some(rest) = error.field.strip_prefix("response") {
+                    error.field = format!("{field}{rest}");
+                }
+                error
+            }));
+        })
+        .ok()
+}
+
 /// Status, headers and templates are checked by [`CompiledResponse::compile`]; the delay is a
 /// limit of serving, so it is checked here.
-fn validate_delay(response: &ResponseSpec, errors: &mut Vec<ValidationError>) {
+fn validate_delay(response: &ResponseSpec, field: &str, errors: &mut Vec<ValidationError>) {
     if response.delay_ms > MAX_DELAY_MS {
         errors.push(ValidationError::new(
-            "response.delay_ms",
+            format!("{field}.delay_ms"),
             format!(
                 "{} ms is longer than the limit of {MAX_DELAY_MS} ms",
                 response.delay_ms

@@ -67,6 +67,12 @@ pub enum Failure {
     Expression {
         reason: String,
     },
+    /// The example requires another state of a scenario than the one it is in.
+    Scenario {
+        name: String,
+        current: String,
+        required: String,
+    },
 }
 
 impl Failure {
@@ -128,6 +134,11 @@ impl Failure {
                 message,
             } => format!("body: {message}"),
             Self::Expression { reason } => format!("expression: {reason}"),
+            Self::Scenario {
+                name,
+                current,
+                required,
+            } => format!("scenario {name} is in `{current}`, the example needs `{required}`"),
         }
     }
 }

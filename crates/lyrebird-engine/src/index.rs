@@ -367,14 +367,20 @@ mod tests {
     #[test]
     fn the_postman_index_finds_an_example_by_id() {
         let examples: Vec<CompiledExample> = (1..=3u128)
-            .map(|n| {
+            .flat_map(|n| {
                 let example = serde_json::from_value(serde_json::json!({
                     "name": format!("example {n}"),
                     "request": {"path": format!("/items/{n}")}
                 }))
                 .expect("a valid example");
-                CompiledExample::compile(Uuid::from_u128(n * 10), &example, &Default::default())
-                    .expect("compiles")
+                let position = n as usize - 1;
+                CompiledExample::compile_all(
+                    Uuid::from_u128(n * 10),
+                    position,
+                    &example,
+                    &std::collections::BTreeMap::new(),
+                )
+                .expect("compiles")
             })
             .collect();
         let index = PostmanIndex::build(&examples);

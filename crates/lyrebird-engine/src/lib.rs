@@ -16,6 +16,8 @@
 //! - `shortlist`: the examples worth walking when explaining, found from their shapes.
 //! - [`select`]: the compiled, indexed mock and the selection of an example (rules mode with its
 //!   priority levels, postman mode as in Postman), `docs/matching.md` tells the rules.
+//! - [`state`]: a mock's state (scenarios, sequences, keys, collections) as the engine reads it,
+//!   and the writes an answer makes; `resource` serves a collection as REST.
 //! - [`storable`]: NUL, the one character PostgreSQL cannot store, found and named.
 //! - [`resolve_variables`]: `{{name}}` variables replaced from a map, for paths and imports,
 //!   within a length; [`check_environment`] bounds a mock's environment.
@@ -34,12 +36,15 @@ mod path;
 mod postman;
 pub mod render;
 pub mod request;
+mod resource;
 mod rules;
 pub mod select;
 mod shortlist;
+pub mod state;
 pub mod storable;
 mod tally;
 pub mod template;
+mod template_state;
 mod value;
 pub mod xml;
 

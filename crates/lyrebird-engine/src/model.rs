@@ -22,6 +22,66 @@ pub struct Example {
     pub request: RequestPattern,
     #[serde(default)]
     pub response: ResponseSpec,
+    /// A scenario this example requires a state of, or moves to another state when it answers
+    /// (docs/state.md, "Scenarios").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioStep>,
+    /// Several responses given in turn, at random or by weight, in place of `response`
+    /// (docs/state.md, "Sequences").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+    /// Serves one of the mock's collections as a REST resource at `request.path` and
+    /// `request.path/:id`, in place of `response` (docs/state.md, "Collections").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Resource>,
+}
+
+/// A step of a named scenario: a small state machine of the mock that starts in `started`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioStep {
+    pub name: String,
+    /// The state the scenario must be in for this example to match; absent: any state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<String>,
+    /// The state the scenario moves to when this example answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub then: Option<String>,
+}
+
+/// Responses given in turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sequence {
+    #[serde(default)]
+    pub policy: SequencePolicy,
+    /// Makes `random` and `weighted` choose the same responses in the same order on every run
+    /// (from a reset state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub responses: Vec<ResponseSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SequencePolicy {
+    /// Each response in turn, then the last one from then on.
+    #[default]
+    InOrder,
+    /// Each response in turn, then from the first again.
+    Cycle,
+    /// Any response, each as likely.
+    Random,
+    /// Any response, as likely as its `weight` says.
+    Weighted,
+}
+
+/// An example that serves a collection as REST.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    /// The name of one of the mock's collections (`settings.collections`).
+    pub collection: String,
 }
 
 /// The conditions a request must meet. Every condition left out matches anything.
@@ -157,6 +217,9 @@ pub struct ResponseSpec {
     /// Milliseconds to wait before answering, added to the mock's delay.
     #[serde(default, skip_serializing_if = "is_default")]
     pub delay_ms: u64,
+    /// In a `weighted` sequence: how likely this response is, relative to the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 fn ok_status() -> u16 {
@@ -171,6 +234,7 @@ impl Default for ResponseSpec {
             body: None,
             template: false,
             delay_ms: 0,
+            weight: None,
         }
     }
 }
@@ -208,6 +272,42 @@ pub struct MatchSettings {
     /// Postman mode only: match request bodies unless the request says otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub match_body: bool,
+    /// The mock's collections of JSON records, by name, with the records every state starts
+    /// with (docs/state.md, "Collections").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub collections: BTreeMap<String, CollectionSpec>,
+}
+
+/// A collection's definition and seed records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionSpec {
+    /// The member of each record that holds its id.
+    #[serde(default = "id_field", skip_serializing_if = "is_id_field")]
+    pub id_field: String,
+    /// How ids of created records are made when the request gives none: `integer` (one more
+    /// than the largest integer id) or `uuid`. Absent: `integer` when every seed id is an
+    /// integer, else `uuid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<IdKind>,
+    /// The records every state of the mock starts with, and returns to on a reset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seed: Vec<serde_json::Value>,
+}
+
+fn id_field() -> String {
+    "id".to_owned()
+}
+
+fn is_id_field(field: &str) -> bool {
+    field == "id"
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdKind {
+    Integer,
+    Uuid,
 }
 
 fn yes() -> bool {
@@ -221,6 +321,7 @@ impl Default for MatchSettings {
             fuzzy_paths: true,
             match_headers: Vec::new(),
             match_body: false,
+            collections: BTreeMap::new(),
         }
     }
 }

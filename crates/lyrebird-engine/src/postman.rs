@@ -18,12 +18,14 @@ use crate::request::Request;
 use crate::rules::path_failure;
 use crate::select::{CompiledMock, Selection};
 use crate::shortlist::Sought;
+use crate::state::State;
 use crate::tally::{self, Tally, weight};
 use crate::value::first_value;
 
 /// The request as postman-mode selection reads it, computed once.
 struct Incoming<'r> {
     request: &'r Request,
+    state: &'r State,
     forms: PathForms,
     /// Segments of the path without a trailing slash, for the wildcard step.
     trimmed_segments: Vec<&'r str>,
@@ -38,7 +40,7 @@ struct Incoming<'r> {
 }
 
 impl<'r> Incoming<'r> {
-    fn new(mock: &CompiledMock, request: &'r Request) -> Self {
+    fn new(mock: &CompiledMock, request: &'r Request, state: &'r State) -> Self {
         let mut query_names: Vec<&str> = request
             .query_params()
             .iter()
@@ -60,6 +62,7 @@ impl<'r> Incoming<'r> {
         };
         Self {
             request,
+            state,
             forms: PathForms::of_request(&request.path),
             trimmed_segments: request_segments(trim_trailing_slash(&request.path)).collect(),
             query_names,
@@ -92,8 +95,13 @@ struct Score {
     body_bonus: i32,
 }
 
-pub(crate) fn select(mock: &CompiledMock, index: &PostmanIndex, request: &Request) -> Selection {
-    let incoming = Incoming::new(mock, request);
+pub(crate) fn select(
+    mock: &CompiledMock,
+    index: &PostmanIndex,
+    request: &Request,
+    state: &State,
+) -> Selection {
+    let incoming = Incoming::new(mock, request, state);
     if let Some(id) = request.header("x-mock-response-id") {
         return by_id(mock, index, &incoming, id.trim());
     }
@@ -240,6 +248,7 @@ fn outranks(a: &CompiledExample, a_score: Score, b: &CompiledExample, b_score: S
     a_score
         .total
         .total_cmp(&b_score.total)
+        .then(tally::requires_scenario(a).cmp(&tally::requires_scenario(b)))
         .then(a.priority.cmp(&b.priority))
         .then((a.status == 200).cmp(&(b.status == 200)))
         .then(b.id.cmp(&a.id))
@@ -369,6 +378,9 @@ fn evaluate(
         )
     }) {
         return Err(None);
+    }
+    if !tally::scenario(tally, example, incoming.state) {
+        return Err(step);
     }
     if let Some(code) = incoming.code
         && !tally.check(weight::HEADERS, code == Some(example.status), || {
@@ -614,7 +626,8 @@ mod tests {
                 request
                     .headers
                     .extend(headers.map(|(name, value)| (name.to_owned(), value.to_owned())));
-                let incoming = Incoming::new(&mock, &request);
+                let state = crate::state::State::EMPTY;
+                let incoming = Incoming::new(&mock, &request, &state);
                 let every = weighing_every_example(&mock, |position, tally| {
                     let _ = evaluate(
                         &mock.examples[position],

@@ -18,7 +18,9 @@ use time::OffsetDateTime;
 use crate::error::ValidationError;
 use crate::model::ResponseSpec;
 use crate::request::Request;
+use crate::state::{Seeds, State, StateWrite};
 use crate::template::{Effects, NOW_KEY, REQUEST_FIELDS, Reads, RenderError, Template};
+use crate::template_state::{STATE_KEY, StateObject};
 use crate::{jsonpath, template};
 
 /// What a render reads besides the response itself.
@@ -30,6 +32,9 @@ pub struct RenderContext<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// The moment `now()` returns; fixed per request so a body agrees with itself.
     pub now: OffsetDateTime,
+    /// The mock's state as the call sees it, and its collections' seeds; `None` where there is
+    /// none (a fallback response).
+    pub state: Option<(&'a Arc<State>, &'a Arc<Seeds>)>,
 }
 
 /// The response to send and what to do around it.
@@ -92,6 +97,7 @@ impl Part {
                 let (bytes, more) = t.render(context.clone())?;
                 effects.delay_ms = effects.delay_ms.saturating_add(more.delay_ms);
                 effects.callbacks.extend(more.callbacks);
+                effects.values.extend(more.values);
                 Ok(Cow::Owned(bytes))
             }
         }
@@ -198,8 +204,15 @@ impl CompiledResponse {
         })
     }
 
-    /// Renders the response for one request.
-    pub fn render(&self, ctx: &RenderContext) -> Rendered {
+    /// Whether a template of this response reads or writes the mock's state.
+    pub fn reads_state(&self) -> bool {
+        std::iter::once(&self.body)
+            .chain(self.headers.iter().map(|(_, part)| part))
+            .any(|part| part.reads().state())
+    }
+
+    /// Renders the response for one request; the keys a template set go to `writes`.
+    pub fn render(&self, ctx: &RenderContext, writes: &mut Vec<StateWrite>) -> Rendered {
         let parts = || std::iter::once(&self.body).chain(self.headers.iter().map(|(_, p)| p));
         let context = if parts().any(Part::is_template) {
             context(
@@ -229,7 +242,14 @@ impl CompiledResponse {
             Ok((body, headers))
         };
         match rendered() {
-            Ok((body, headers)) => self.finish(body, headers, effects),
+            Ok((body, headers)) => {
+                writes.extend(
+                    std::mem::take(&mut effects.values)
+                        .into_iter()
+                        .map(|(key, value)| StateWrite::Value { key, value }),
+                );
+                self.finish(body, headers, effects)
+            }
             Err(error) => failure(error),
         }
     }
@@ -292,7 +312,7 @@ fn map_of<K: Into<Value>, V: Into<Value>>(entries: impl IntoIterator<Item = (K, 
 }
 
 /// The names of the context's top level, sorted as a map's keys enumerate.
-const TOP: [&str; 4] = [NOW_KEY, "env", "path", "request"];
+const TOP: [&str; 5] = [NOW_KEY, "env", "path", "request", STATE_KEY];
 
 /// A map of a fixed set of names (sorted), each present or not: the context's top level and
 /// its `request`. Made on every render, so made in one allocation, where a map value costs a
@@ -362,6 +382,12 @@ fn context(ctx: &RenderContext, reads: Reads) -> Value {
     let env = reads
         .env()
         .then(|| map_of(ctx.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    let state = ctx.state.filter(|_| reads.state()).map(|(state, seeds)| {
+        Value::from_object(StateObject {
+            state: Arc::clone(state),
+            seeds: Arc::clone(seeds),
+        })
+    });
     Value::from_object(Fields {
         names: &TOP,
         values: [
@@ -372,6 +398,7 @@ fn context(ctx: &RenderContext, reads: Reads) -> Value {
                 names: &REQUEST_FIELDS,
                 values: fields,
             })),
+            state,
         ],
     })
 }
@@ -390,12 +417,16 @@ mod tests {
         };
         let rendered = CompiledResponse::compile(&spec)
             .expect("the response compiles")
-            .render(&RenderContext {
-                request,
-                captures,
-                env: &BTreeMap::new(),
-                now: OffsetDateTime::UNIX_EPOCH,
-            });
+            .render(
+                &RenderContext {
+                    request,
+                    captures,
+                    env: &BTreeMap::new(),
+                    now: OffsetDateTime::UNIX_EPOCH,
+                    state: None,
+                },
+                &mut Vec::new(),
+            );
         assert_eq!(rendered.error, None);
         String::from_utf8(rendered.body).unwrap()
     }

@@ -14,6 +14,7 @@ use crate::path::Segment;
 use crate::request::Request;
 use crate::select::{CompiledMock, Selection};
 use crate::shortlist::Sought;
+use crate::state::State;
 use crate::tally::{
     self, Tally, cookie_failure, form_failure, header_failure, query_failure, weight,
 };
@@ -45,15 +46,18 @@ pub(crate) const FORM_LEVELS: [&str; 4] = [
 /// The request as selection reads it, split once.
 pub(crate) struct Incoming<'r> {
     pub(crate) request: &'r Request,
+    /// The mock's state the request meets (scenarios).
+    pub(crate) state: &'r State,
     pub(crate) segments: Vec<&'r str>,
     /// The pooled query and body parameters of a form request; `None` otherwise.
     pub(crate) form: Option<&'r [(String, String)]>,
 }
 
 impl<'r> Incoming<'r> {
-    pub(crate) fn new(request: &'r Request) -> Self {
+    pub(crate) fn new(request: &'r Request, state: &'r State) -> Self {
         Self {
             request,
+            state,
             segments: crate::path::request_segments(&request.path).collect(),
             form: request.form_params(),
         }
@@ -85,7 +89,7 @@ pub(crate) fn evaluate(
     {
         return None;
     }
-    if !path(example, incoming, tally) {
+    if !path(example, incoming, tally) || !tally::scenario(tally, example, incoming.state) {
         return None;
     }
     let form_params = incoming.form.map(|pool| (pool, example.body.form_params()));
@@ -229,7 +233,7 @@ fn url_equal(example: &CompiledExample, request: &Request) -> bool {
 }
 
 /// The conditions an example states: method, literal path segments, query, headers, cookies,
-/// form parameters, a body and an expression each count one.
+/// form parameters, a body, an expression and a required scenario state each count one.
 fn conditions(example: &CompiledExample) -> usize {
     let literal_segments = example
         .path
@@ -249,6 +253,7 @@ fn conditions(example: &CompiledExample) -> usize {
         + example.cookies.len()
         + body
         + usize::from(example.expression.is_some())
+        + usize::from(tally::requires_scenario(example))
 }
 
 /// The name of a level, for [`crate::DecidedBy::Level`].
@@ -261,8 +266,13 @@ pub(crate) fn level_name(level: u8, form: bool) -> &'static str {
 }
 
 /// Selects in rules mode: the fitting candidate with the lowest level, then the tie-breaks.
-pub(crate) fn select(mock: &CompiledMock, index: &PathIndex, request: &Request) -> Selection {
-    let incoming = Incoming::new(request);
+pub(crate) fn select(
+    mock: &CompiledMock,
+    index: &PathIndex,
+    request: &Request,
+    state: &State,
+) -> Selection {
+    let incoming = Incoming::new(request, state);
     let mut candidates = Vec::new();
     index.candidates(&request.method, &incoming.segments, &mut candidates);
     let mut best: Option<(usize, Fit)> = None;

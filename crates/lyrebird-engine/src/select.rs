@@ -6,20 +6,25 @@
 //! `Send + Sync`: the server shares one per mock version across all its workers.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::compile::CompiledExample;
+use crate::compile::{Answer, CompiledExample};
 use crate::error::ValidationError;
 use crate::explain::{DecidedBy, Explanation, NEAR_MISSES, NearMiss};
 use crate::index::{PathIndex, PostmanIndex};
-use crate::model::{Example, MatchSettings, SelectionMode};
-use crate::render::{RenderContext, Rendered};
+use crate::model::{Example, MatchSettings, SelectionMode, SequencePolicy};
+use crate::render::{CompiledResponse, RenderContext, Rendered};
 use crate::request::Request;
 use crate::shortlist::{SHORTLIST, Shapes, Sought};
+use crate::state::{Seeds, State, StateWrite};
 use crate::tally::Tally;
-use crate::{postman, rules};
+use crate::{postman, resource, rules, state};
+
+/// The state of a mock nothing has written, for answering without one.
+static NO_STATE: LazyLock<Arc<State>> = LazyLock::new(Arc::default);
 
 /// A mock's examples, compiled and indexed.
 #[derive(Debug)]
@@ -32,6 +37,9 @@ pub struct CompiledMock {
     pub(crate) index: Index,
     /// What explaining a request that matched nothing reads first.
     shapes: Shapes,
+    pub(crate) seeds: Arc<Seeds>,
+    /// Some answer reads or changes the mock's state.
+    stateful: bool,
 }
 
 #[derive(Debug)]
@@ -45,6 +53,9 @@ pub(crate) enum Index {
 pub struct Matched {
     /// Position in the list the mock was compiled from.
     pub index: usize,
+    /// Position among the compiled examples (a resource example compiles to two).
+    #[serde(skip)]
+    pub(crate) compiled: usize,
     pub id: Uuid,
     pub name: String,
     /// Path segments captured by `:name`, `{name}`, `{{name}}` and `*`, decoded.
@@ -68,11 +79,13 @@ pub enum Selection {
     },
 }
 
-/// A selection and, when an example was chosen, its rendered response.
+/// A selection and, when an example was chosen, its rendered response and the changes it
+/// makes to the mock's state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     pub selection: Selection,
     pub rendered: Option<Rendered>,
+    pub writes: Vec<StateWrite>,
 }
 
 impl Selection {
@@ -95,8 +108,8 @@ impl CompiledMock {
         let mut compiled = Vec::with_capacity(examples.len());
         let mut errors = Vec::new();
         for (position, (id, example)) in examples.iter().enumerate() {
-            match CompiledExample::compile(*id, example, &env) {
-                Ok(example) => compiled.push(example),
+            match CompiledExample::compile_all(*id, position, example, &env) {
+                Ok(mut examples) => compiled.append(&mut examples),
                 Err(found) => errors.extend(found.into_iter().map(|error| (position, error))),
             }
         }
@@ -107,8 +120,15 @@ impl CompiledMock {
             SelectionMode::Rules => Index::Rules(PathIndex::build(&compiled, |_| true)),
             SelectionMode::Postman => Index::Postman(Box::new(PostmanIndex::build(&compiled))),
         };
+        // Seeds that do not check are refused when the mock is saved; here, the records at
+        // fault are left out rather than the mock made unservable.
+        let (seeds, _) = state::seeds(&settings.collections);
         Ok(Self {
             shapes: Shapes::build(&compiled, settings.selection),
+            stateful: compiled
+                .iter()
+                .any(|example| example.scenario.is_some() || example.answer.is_stateful()),
+            seeds: Arc::new(seeds),
             examples: compiled,
             match_headers: settings
                 .match_headers
@@ -133,32 +153,112 @@ impl CompiledMock {
         &self.settings
     }
 
-    /// Picks the example that answers `request`, or explains why none does.
+    /// Whether some example reads or changes the mock's state: only then does answering need
+    /// one ([`CompiledMock::respond_in`]).
+    pub fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    /// The mock's collections as every state starts them.
+    pub fn seeds(&self) -> &Seeds {
+        &self.seeds
+    }
+
+    /// Picks the example that answers `request` in a state nothing has written, or explains
+    /// why none does.
     pub fn select(&self, request: &Request) -> Selection {
+        self.select_in(request, &State::EMPTY)
+    }
+
+    /// Picks the example that answers `request` in `state`, or explains why none does.
+    pub fn select_in(&self, request: &Request, state: &State) -> Selection {
         let _budget = crate::expr::RequestBudget::start();
         match &self.index {
-            Index::Rules(index) => rules::select(self, index, request),
-            Index::Postman(index) => postman::select(self, index, request),
+            Index::Rules(index) => rules::select(self, index, request, state),
+            Index::Postman(index) => postman::select(self, index, request, state),
         }
     }
 
-    /// Selects and renders: what the server sends, with the reasons for the call log. `now` is
-    /// the time templates see.
+    /// [`CompiledMock::respond_in`] a state nothing has written.
     pub fn respond(&self, request: &Request, now: time::OffsetDateTime) -> Outcome {
-        let selection = self.select(request);
+        self.respond_in(request, now, &NO_STATE)
+    }
+
+    /// Selects and renders in `state`: what the server sends, with the reasons for the call log
+    /// and the changes the answer makes to the state. `now` is the time templates see.
+    pub fn respond_in(
+        &self,
+        request: &Request,
+        now: time::OffsetDateTime,
+        state: &Arc<State>,
+    ) -> Outcome {
+        let selection = self.select_in(request, state);
+        let mut writes = Vec::new();
         let rendered = selection.matched().map(|matched| {
-            self.examples[matched.index]
-                .response
-                .render(&RenderContext {
-                    request,
-                    captures: &matched.captures,
-                    env: &self.env,
-                    now,
-                })
+            let example = &self.examples[matched.compiled];
+            let rendered = self.answer(example, matched, request, now, state, &mut writes);
+            if let Some(step) = &example.scenario
+                && let Some(then) = &step.then
+                && state.scenario(&step.name) != then
+            {
+                writes.push(StateWrite::Scenario {
+                    name: step.name.clone(),
+                    state: then.clone(),
+                });
+            }
+            rendered
         });
         Outcome {
             selection,
             rendered,
+            writes,
+        }
+    }
+
+    fn answer(
+        &self,
+        example: &CompiledExample,
+        matched: &Matched,
+        request: &Request,
+        now: time::OffsetDateTime,
+        state: &Arc<State>,
+        writes: &mut Vec<StateWrite>,
+    ) -> Rendered {
+        let render = |response: &CompiledResponse, writes: &mut Vec<StateWrite>| {
+            response.render(
+                &RenderContext {
+                    request,
+                    captures: &matched.captures,
+                    env: &self.env,
+                    now,
+                    state: Some((state, &self.seeds)),
+                },
+                writes,
+            )
+        };
+        match &example.answer {
+            Answer::One(response) => render(response, writes),
+            Answer::Sequence {
+                policy,
+                seed,
+                responses,
+            } => {
+                let at = state.sequences.get(&example.id).copied().unwrap_or(0);
+                let (chosen, next) = pick(*policy, *seed, responses, at);
+                if let Some(next) = next.filter(|next| *next != at) {
+                    writes.push(StateWrite::Sequence {
+                        example: example.id,
+                        next,
+                    });
+                }
+                render(&responses[chosen].1, writes)
+            }
+            Answer::Resource(target) => {
+                let served =
+                    resource::serve(target, &matched.captures, request, state, &self.seeds);
+                writes.extend(served.writes);
+                served.rendered
+            }
         }
     }
 
@@ -170,7 +270,8 @@ impl CompiledMock {
     ) -> Selection {
         let example = &self.examples[position];
         Selection::Matched(Matched {
-            index: position,
+            index: example.position,
+            compiled: position,
             id: example.id,
             name: example.name.clone(),
             captures,
@@ -223,7 +324,7 @@ impl CompiledMock {
                 evaluate(index, example, &mut tally);
                 let failed = tally.into_failure()?;
                 Some(NearMiss {
-                    index,
+                    index: example.position,
                     id,
                     name: example.name.clone(),
                     distance: (distance * 1000.0).round() / 1000.0,
@@ -239,6 +340,48 @@ impl CompiledMock {
             near_misses,
         }
     }
+}
+
+/// The response of a sequence to give at place `at`, and the place to go to next (`None`: it
+/// keeps none). A seed makes the random choices a function of the place, so a run from a reset
+/// state repeats them.
+fn pick(
+    policy: SequencePolicy,
+    seed: Option<u64>,
+    responses: &[(u32, CompiledResponse)],
+    at: u64,
+) -> (usize, Option<u64>) {
+    let count = responses.len() as u64;
+    match policy {
+        SequencePolicy::InOrder => {
+            let last = count - 1;
+            (at.min(last) as usize, (at < last).then_some(at + 1))
+        }
+        SequencePolicy::Cycle => ((at % count) as usize, Some((at + 1) % count)),
+        SequencePolicy::Random | SequencePolicy::Weighted => {
+            let draw = seed.map_or_else(rand::random, |seed| mix(seed ^ mix(at)));
+            let total: u64 = responses.iter().map(|(weight, _)| u64::from(*weight)).sum();
+            let mut left = draw % total.max(1);
+            let chosen = responses
+                .iter()
+                .position(|(weight, _)| {
+                    let weight = u64::from(*weight);
+                    let here = left < weight;
+                    left = left.saturating_sub(weight);
+                    here
+                })
+                .unwrap_or(0);
+            (chosen, seed.map(|_| at + 1))
+        }
+    }
+}
+
+/// SplitMix64's finalizer: a well-spread number from any number.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -422,7 +422,8 @@ impl Search<'_> {
 /// The most an example's conditions can weigh in a distance, besides what the request adds:
 /// each condition it states, and in postman mode the method, which it always checks.
 fn heaviest(example: &CompiledExample, mode: SelectionMode) -> f64 {
-    let expression = weight::when(example.expression.is_some(), weight::EXPRESSION);
+    let expression = weight::when(example.expression.is_some(), weight::EXPRESSION)
+        + weight::when(crate::tally::requires_scenario(example), weight::SCENARIO);
     match mode {
         SelectionMode::Rules => {
             weight::when(example.method.is_some(), weight::METHOD)
@@ -575,7 +576,8 @@ pub(crate) mod tests {
     fn the_shortlist_finds_the_near_misses_that_weighing_every_example_finds() {
         let mock = varied(40, SelectionMode::Rules);
         for request in misses() {
-            let incoming = rules::Incoming::new(&request);
+            let state = crate::state::State::EMPTY;
+            let incoming = rules::Incoming::new(&request, &state);
             let every = weighing_every_example(&mock, |position, tally| {
                 rules::evaluate(&mock.examples[position], &incoming, tally);
             });
@@ -594,7 +596,8 @@ pub(crate) mod tests {
         let mock = varied(100, SelectionMode::Rules);
         assert_eq!(mock.len(), 6_400);
         for request in misses() {
-            let incoming = rules::Incoming::new(&request);
+            let state = crate::state::State::EMPTY;
+            let incoming = rules::Incoming::new(&request, &state);
             let sought = Sought {
                 method: &request.method,
                 segments: &incoming.segments,

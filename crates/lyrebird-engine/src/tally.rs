@@ -6,8 +6,10 @@
 //! misses can be ranked, still without building failures; only the few closest examples are then
 //! walked once more in the explaining mode, which keeps the first failure for the report.
 
+use crate::compile::CompiledExample;
 use crate::explain::Failure;
 use crate::request::Request;
+use crate::state::State;
 use crate::value::{ValueCheck, first_value, values_of};
 
 /// How much each kind of condition counts towards a near miss's distance; the path dominates
@@ -20,6 +22,7 @@ pub(crate) mod weight {
     pub(crate) const COOKIES: f64 = 1.0;
     pub(crate) const BODY: f64 = 4.0;
     pub(crate) const EXPRESSION: f64 = 2.0;
+    pub(crate) const SCENARIO: f64 = 2.0;
 
     /// `weight` for a condition that is stated, else nothing.
     pub(crate) fn when(stated: bool, weight: f64) -> f64 {
@@ -207,5 +210,31 @@ pub(crate) fn expression(
             Ok(_) => "evaluated to false".to_owned(),
             Err(reason) => reason,
         },
+    })
+}
+
+/// Whether the example requires a state of a scenario.
+pub(crate) fn requires_scenario(example: &CompiledExample) -> bool {
+    example
+        .scenario
+        .as_ref()
+        .is_some_and(|step| step.requires.is_some())
+}
+
+/// Checks the scenario state an example requires; returns whether to go on.
+pub(crate) fn scenario(tally: &mut Tally, example: &CompiledExample, state: &State) -> bool {
+    let Some(step) = &example.scenario else {
+        return true;
+    };
+    let Some(required) = &step.requires else {
+        return true;
+    };
+    let current = state.scenario(&step.name);
+    tally.check(weight::SCENARIO, current == required, || {
+        Failure::Scenario {
+            name: step.name.clone(),
+            current: current.to_owned(),
+            required: required.clone(),
+        }
     })
 }

@@ -10,6 +10,7 @@
 //! (`delay`, `callback`) are collected per render and returned as data. `docs/templates.md` is
 //! the user's guide.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::LazyLock;
 
@@ -72,6 +73,7 @@ pub(crate) const REQUEST_FIELDS: [&str; 10] = [
 ];
 const CAPTURES: u16 = 1 << REQUEST_FIELDS.len();
 const ENVIRONMENT: u16 = CAPTURES << 1;
+const STATE: u16 = ENVIRONMENT << 1;
 
 /// Which parts of the context a template reads, found once when it is compiled, so that a render
 /// builds (and parses the body as JSON) only what is used.
@@ -91,6 +93,7 @@ impl Reads {
                     .map_or(0, |bit| 1 << bit),
                 (Some("path"), _) => CAPTURES,
                 (Some("env"), _) => ENVIRONMENT,
+                (Some("state" | "collection"), _) => STATE,
                 _ => 0,
             }
         }))
@@ -107,6 +110,11 @@ impl Reads {
 
     pub(crate) fn env(self) -> bool {
         self.0 & ENVIRONMENT != 0
+    }
+
+    /// Whether the mock's state is read (or written): `state` or `collection()`.
+    pub(crate) fn state(self) -> bool {
+        self.0 & STATE != 0
     }
 }
 
@@ -131,6 +139,8 @@ impl std::fmt::Debug for Template {
 pub struct Effects {
     pub delay_ms: u64,
     pub callbacks: Vec<Callback>,
+    /// Keys of the mock's state set (or, without a value, deleted).
+    pub values: BTreeMap<String, Option<serde_json::Value>>,
 }
 
 impl Template {
@@ -512,6 +522,7 @@ fn build_environment() -> Environment<'static> {
 
     env.add_function("delay", delay);
     env.add_function("callback", callback);
+    env.add_function("collection", crate::template_state::collection);
 
     env.add_function("random_int", |min: Option<i64>, max: Option<i64>| {
         let (min, max) = (min.unwrap_or(0), max.unwrap_or(1000));

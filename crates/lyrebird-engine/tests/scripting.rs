@@ -266,12 +266,16 @@ fn render_spec(spec: &ResponseSpec, request: &Request) -> Rendered {
     let env = BTreeMap::from([("region".to_owned(), "eu".to_owned())]);
     let captures = [("id".to_owned(), "42".to_owned())];
     let response = CompiledResponse::compile(spec).expect("the response compiles");
-    response.render(&RenderContext {
-        request,
-        captures: &captures,
-        env: &env,
-        now: datetime!(2016-02-29 16:39:54 UTC),
-    })
+    response.render(
+        &RenderContext {
+            request,
+            captures: &captures,
+            env: &env,
+            now: datetime!(2016-02-29 16:39:54 UTC),
+            state: None,
+        },
+        &mut Vec::new(),
+    )
 }
 
 fn render(template: &str, request: &Request) -> String {
@@ -763,7 +767,8 @@ proptest! {
                 captures: &[],
                 env: &env,
                 now: datetime!(2016-02-29 16:39:54 UTC),
-            });
+                state: None,
+            }, &mut Vec::new());
         }
     }
 

@@ -117,12 +117,16 @@ fn render(source: &str, request: &Request) -> Rendered {
         ("region".to_owned(), "eu".to_owned()),
         ("api_key".to_owned(), "k-123".to_owned()),
     ]);
-    response.render(&RenderContext {
-        request,
-        captures: &[("id".to_owned(), "42".to_owned())],
-        env: &env,
-        now: datetime!(2016-02-29 16:39:54 UTC),
-    })
+    response.render(
+        &RenderContext {
+            request,
+            captures: &[("id".to_owned(), "42".to_owned())],
+            env: &env,
+            now: datetime!(2016-02-29 16:39:54 UTC),
+            state: None,
+        },
+        &mut Vec::new(),
+    )
 }
 
 #[test]
