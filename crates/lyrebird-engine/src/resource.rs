@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::model::IdKind;
 use crate::render::Rendered;
 use crate::request::Request;
-use crate::state::{self, MAX_RECORDS, Seed, Seeds, State, StateWrite};
+use crate::state::{self, MAX_RECORDS, MAX_STATE_BYTES, Seed, Seeds, State, StateWrite};
 
 /// Where a resource example answers: the collection, or one of its records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +219,20 @@ impl Crud<'_> {
         let record = Value::Object(record);
         if let Err(message) = state::check_record(&record) {
             return Err(Box::new(Served::error(422, "invalid_record", message)));
+        }
+        let replaced = self
+            .records()
+            .get(&id)
+            .map_or(0, |old| state::json_len(old));
+        let after = self.state.bytes_with(self.seeds) + state::json_len(&record) - replaced;
+        if after > MAX_STATE_BYTES {
+            return Err(Box::new(Served::error(
+                507,
+                "state_full",
+                format!(
+                    "the state would hold {after} bytes, more than {MAX_STATE_BYTES}: delete some records or reset the state"
+                ),
+            )));
         }
         let mut writes = self.first_writes();
         if writes.is_empty() && next_id != self.records().next_id {

@@ -8,10 +8,11 @@
 //! copies the seed into the state with it ([`StateWrite::Collection`] followed by the seed's
 //! records), so a reset (dropping the state) brings the seed back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -28,6 +29,8 @@ pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 pub const MAX_VALUES: usize = 1_000;
 /// The largest value of the key/value store, as JSON text.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// The most one state may hold: its records and values, as JSON text.
+pub const MAX_STATE_BYTES: usize = 8 * 1024 * 1024;
 /// The longest name: of a scenario, a scenario state, a key, a collection, a record id.
 pub const MAX_NAME_BYTES: usize = 200;
 
@@ -43,6 +46,8 @@ pub struct State {
     pub sequences: BTreeMap<Uuid, u64>,
     /// Collections written at least once; the others read as their seed.
     pub collections: BTreeMap<String, Collection>,
+    /// The JSON text size of the values.
+    value_bytes: usize,
 }
 
 /// The records of a collection, in the order they were created.
@@ -51,6 +56,26 @@ pub struct Collection {
     /// The id the next created record gets when ids are integers.
     pub next_id: i64,
     records: Vec<(String, Arc<Value>)>,
+    /// The JSON text size of the records.
+    bytes: usize,
+}
+
+/// The length of `value` as compact JSON text, without writing it out.
+pub fn json_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing JSON values to a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 /// The mock's collections as every state starts them: definitions and seeds.
@@ -134,7 +159,19 @@ impl State {
         values: BTreeMap::new(),
         sequences: BTreeMap::new(),
         collections: BTreeMap::new(),
+        value_bytes: 0,
     };
+
+    /// The JSON text size of the values and the written collections' records, which
+    /// [`MAX_STATE_BYTES`] bounds.
+    pub fn bytes(&self) -> usize {
+        self.value_bytes
+            + self
+                .collections
+                .values()
+                .map(Collection::bytes)
+                .sum::<usize>()
+    }
 
     /// The current state of a scenario.
     pub fn scenario(&self, name: &str) -> &str {
@@ -146,6 +183,17 @@ impl State {
         self.collections
             .get(name)
             .or_else(|| seeds.get(name).map(|seed| &seed.records))
+    }
+
+    /// [`State::bytes`] with the seeds of the collections not written yet: what the state
+    /// holds as it reads now.
+    pub fn bytes_with(&self, seeds: &Seeds) -> usize {
+        let seeded: usize = seeds
+            .iter()
+            .filter(|(name, _)| !self.collections.contains_key(*name))
+            .map(|(_, seed)| seed.records.bytes())
+            .sum();
+        self.bytes() + seeded
     }
 
     /// Records in all collections as they read now.
@@ -165,14 +213,16 @@ impl State {
             StateWrite::Scenario { name, state } => {
                 self.scenarios.insert(name.clone(), state.clone());
             }
-            StateWrite::Value { key, value } => match value {
-                Some(value) => {
-                    self.values.insert(key.clone(), value.clone());
-                }
-                None => {
-                    self.values.remove(key);
-                }
-            },
+            StateWrite::Value { key, value } => {
+                let old = match value {
+                    Some(value) => {
+                        self.value_bytes += json_len(value);
+                        self.values.insert(key.clone(), value.clone())
+                    }
+                    None => self.values.remove(key),
+                };
+                self.value_bytes -= old.as_ref().map_or(0, json_len);
+            }
             StateWrite::Sequence { example, next } => {
                 self.sequences.insert(*example, *next);
             }
@@ -223,16 +273,28 @@ impl Collection {
             .map(|(_, record)| record)
     }
 
+    /// The JSON text size of the records.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Replaces the record with this id in its place, or adds it last.
     pub fn put(&mut self, id: String, record: Arc<Value>) {
+        self.bytes += json_len(&record);
         match self.records.iter_mut().find(|(other, _)| *other == id) {
-            Some((_, slot)) => *slot = record,
+            Some((_, slot)) => {
+                self.bytes -= json_len(slot);
+                *slot = record;
+            }
             None => self.records.push((id, record)),
         }
     }
 
     pub fn remove(&mut self, id: &str) {
-        self.records.retain(|(other, _)| other != id);
+        if let Some(at) = self.records.iter().position(|(other, _)| other == id) {
+            let (_, record) = self.records.remove(at);
+            self.bytes -= json_len(&record);
+        }
     }
 }
 
@@ -261,13 +323,13 @@ pub fn check_collections(
 }
 
 /// The mock's collections as every state starts them, and what is wrong with them (the records
-/// at fault are left out); errors name `settings.collections`.
+/// at fault are left out); errors name the field `collections` of the admin API's mock.
 pub fn seeds(specs: &BTreeMap<String, CollectionSpec>) -> (Seeds, Vec<ValidationError>) {
     let mut errors = Vec::new();
     let mut seeds = Seeds::new();
     let mut total = 0usize;
     for (name, spec) in specs {
-        let field = format!("settings.collections.{name}");
+        let field = format!("collections.{name}");
         if name.is_empty() || name.len() > MAX_NAME_BYTES {
             errors.push(ValidationError::new(
                 &field,
@@ -316,8 +378,15 @@ pub fn seeds(specs: &BTreeMap<String, CollectionSpec>) -> (Seeds, Vec<Validation
     }
     if total > MAX_RECORDS {
         errors.push(ValidationError::new(
-            "settings.collections",
+            "collections",
             format!("the seeds hold {total} records; a state holds at most {MAX_RECORDS}"),
+        ));
+    }
+    let bytes: usize = seeds.values().map(|seed| seed.records.bytes()).sum();
+    if bytes > MAX_STATE_BYTES {
+        errors.push(ValidationError::new(
+            "collections",
+            format!("the seeds hold {bytes} bytes; a state holds at most {MAX_STATE_BYTES}"),
         ));
     }
     (seeds, errors)
@@ -336,7 +405,7 @@ fn seed_record(record: &Value, id_field: &str) -> Result<(String, Option<i64>), 
 }
 
 /// A record is a JSON object within [`MAX_RECORD_BYTES`].
-pub(crate) fn check_record(record: &Value) -> Result<(), String> {
+pub fn check_record(record: &Value) -> Result<(), String> {
     if !record.is_object() {
         return Err("a record is a JSON object".to_owned());
     }
@@ -355,6 +424,169 @@ pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
         return Err(format!("a {what} has 1 to {MAX_NAME_BYTES} bytes"));
     }
     Ok(())
+}
+
+/// A whole state as the admin API shows and sets it: every scenario of the mock with its state,
+/// the keys, and every collection's records (written, or its seed).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateDocument {
+    #[serde(default)]
+    pub scenarios: BTreeMap<String, String>,
+    #[serde(default)]
+    pub values: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub collections: BTreeMap<String, Vec<Value>>,
+}
+
+impl StateDocument {
+    /// `state` as it reads now, with every scenario in `scenarios` (the names the mock's
+    /// examples use) and every collection.
+    pub fn of<'n>(
+        state: &State,
+        seeds: &Seeds,
+        scenarios: impl IntoIterator<Item = &'n str>,
+    ) -> Self {
+        let mut names: BTreeMap<String, String> = scenarios
+            .into_iter()
+            .map(|name| (name.to_owned(), state.scenario(name).to_owned()))
+            .collect();
+        names.extend(state.scenarios.clone());
+        let collection_names: BTreeSet<&String> =
+            seeds.keys().chain(state.collections.keys()).collect();
+        Self {
+            scenarios: names,
+            values: state.values.clone(),
+            collections: collection_names
+                .into_iter()
+                .filter_map(|name| {
+                    let records = state.collection(seeds, name)?;
+                    Some((
+                        name.clone(),
+                        records.records().map(|(_, r)| (**r).clone()).collect(),
+                    ))
+                })
+                .collect(),
+        }
+    }
+
+    /// The writes that make an empty state this one, checked against the mock: its scenarios
+    /// (`scenarios`, the names its examples use), its collections and the limits. Collections
+    /// left out keep reading as their seed.
+    pub fn writes(
+        &self,
+        seeds: &Seeds,
+        scenarios: &BTreeSet<&str>,
+    ) -> Result<Vec<StateWrite>, Vec<ValidationError>> {
+        let mut errors = Vec::new();
+        let mut writes = Vec::new();
+        for (name, state) in &self.scenarios {
+            let field = format!("scenarios.{name}");
+            if !scenarios.contains(name.as_str()) {
+                errors.push(ValidationError::new(
+                    field,
+                    "no example of this mock names this scenario",
+                ));
+            } else if let Err(message) = check_name("scenario state", state) {
+                errors.push(ValidationError::new(field, message));
+            } else if state != STARTED {
+                writes.push(StateWrite::Scenario {
+                    name: name.clone(),
+                    state: state.clone(),
+                });
+            }
+        }
+        if self.values.len() > MAX_VALUES {
+            errors.push(ValidationError::new(
+                "values",
+                format!("a state holds at most {MAX_VALUES} keys"),
+            ));
+        }
+        for (key, value) in &self.values {
+            let field = format!("values.{key}");
+            if let Err(message) = check_name("key", key) {
+                errors.push(ValidationError::new(field, message));
+            } else if json_len(value) > MAX_VALUE_BYTES {
+                errors.push(ValidationError::new(
+                    field,
+                    format!("a value has at most {MAX_VALUE_BYTES} bytes"),
+                ));
+            } else {
+                writes.push(StateWrite::Value {
+                    key: key.clone(),
+                    value: Some(value.clone()),
+                });
+            }
+        }
+        for (name, records) in &self.collections {
+            let field = format!("collections.{name}");
+            let Some(seed) = seeds.get(name) else {
+                errors.push(ValidationError::new(
+                    field,
+                    "this mock has no such collection; define it in the mock's collections",
+                ));
+                continue;
+            };
+            let mut collection = Collection {
+                next_id: seed.records.next_id,
+                ..Collection::default()
+            };
+            for (i, record) in records.iter().enumerate() {
+                match seed_record(record, &seed.id_field) {
+                    Ok((id, _)) if collection.get(&id).is_some() => {
+                        errors.push(ValidationError::new(
+                            format!("{field}[{i}]"),
+                            format!("the id {id} is also the id of an earlier record"),
+                        ));
+                    }
+                    Ok((id, integer)) => {
+                        if let Some(integer) = integer {
+                            collection.next_id = collection.next_id.max(integer.saturating_add(1));
+                        }
+                        collection.put(id, Arc::new(record.clone()));
+                    }
+                    Err(message) => {
+                        errors.push(ValidationError::new(format!("{field}[{i}]"), message));
+                    }
+                }
+            }
+            writes.push(StateWrite::Collection {
+                name: name.clone(),
+                next_id: collection.next_id,
+            });
+            writes.extend(
+                collection
+                    .records
+                    .into_iter()
+                    .map(|(id, record)| StateWrite::Record {
+                        collection: name.clone(),
+                        id,
+                        record: Some(record),
+                    }),
+            );
+        }
+        let mut state = State::default();
+        for write in &writes {
+            state.apply(write);
+        }
+        if state.record_count(seeds) > MAX_RECORDS {
+            errors.push(ValidationError::new(
+                "collections",
+                format!("a state holds at most {MAX_RECORDS} records"),
+            ));
+        }
+        if state.bytes_with(seeds) > MAX_STATE_BYTES {
+            errors.push(ValidationError::new(
+                "collections",
+                format!("a state holds at most {MAX_STATE_BYTES} bytes"),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(writes)
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -403,10 +635,10 @@ mod tests {
         assert_eq!(
             fields,
             [
-                "settings.collections.todos.seed[1]",
-                "settings.collections.todos.seed[2]",
-                "settings.collections.todos.seed[3]",
-                "settings.collections.todos.seed[4]",
+                "collections.todos.seed[1]",
+                "collections.todos.seed[2]",
+                "collections.todos.seed[3]",
+                "collections.todos.seed[4]",
             ]
         );
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use minijinja::value::{Object, Serde, Value};
 use minijinja::{Error, ErrorKind, State as Render};
 
-use crate::state::{self, MAX_VALUE_BYTES, MAX_VALUES, Seeds, State};
+use crate::state::{self, MAX_STATE_BYTES, MAX_VALUE_BYTES, MAX_VALUES, Seeds, State};
 use crate::template::Effects;
 
 /// The context name of the state.
@@ -110,10 +110,15 @@ impl StateObject {
         let value = value
             .map(|value| {
                 let json = serde_json::to_value(value).map_err(|e| invalid(e.to_string()))?;
-                let size = json.to_string().len();
+                let size = state::json_len(&json);
                 if size > MAX_VALUE_BYTES {
                     return Err(invalid(format!(
                         "state.set: the value has {size} bytes; a value has at most {MAX_VALUE_BYTES}"
+                    )));
+                }
+                if self.state.bytes_with(&self.seeds) + size > MAX_STATE_BYTES {
+                    return Err(invalid(format!(
+                        "state.set: the state would hold more than {MAX_STATE_BYTES} bytes"
                     )));
                 }
                 Ok(json)

@@ -76,6 +76,7 @@ pub fn import(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
                 ..RequestPattern::default()
             },
             response: response_of(response, status, &location, &mut warnings),
+            ..Example::default()
         };
         if examples.contains(&example) {
             counts.duplicates += 1;

@@ -11,8 +11,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::sync::Arc;
+
 use lyrebird_engine::render::Callback;
 use lyrebird_engine::render::RenderContext;
+use lyrebird_engine::state::{State, StateWrite};
 use lyrebird_engine::{Explanation, Outcome, Request as EngineRequest, Selection};
 use lyrebird_store::calls::Header;
 use lyrebird_store::{ExampleId, KeyId};
@@ -24,7 +27,7 @@ use uuid::Uuid;
 
 use crate::Inner;
 use crate::cache::{Entry, LoadedMock};
-use crate::call_log::{CallOutcome, CallRecord, Miss, logged_headers, plain_headers};
+use crate::call_log::{CallOutcome, CallRecord, Miss, StateNote, logged_headers, plain_headers};
 use crate::cors;
 use crate::headers::{self, Headers};
 use crate::quota::{Admission, Limits};
@@ -188,7 +191,14 @@ pub(crate) async fn serve(
             return finish(runtime, mock, call, Some(request), refused, Some(limits));
         }
     };
-    let answer = answer(mock, &mut request, call.at);
+    let answer = if mock.engine.is_stateful() {
+        match state_key(&call.headers) {
+            Ok(key) => answer_in_state(runtime, mock, &mut request, key, call.at).await,
+            Err(refused) => refused,
+        }
+    } else {
+        answer(mock, &mut request, call.at, &NO_STATE).0
+    };
     let delay = mock.delay_ms.saturating_add(answer.delay_ms);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -218,10 +228,119 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The header that keeps a test run's state apart from others' (docs/state.md, "Isolation").
+const STATE_HEADER: &str = "x-lyrebird-state";
+
+/// The state a call reads: the key its `x-lyrebird-state` header names, or the mock's default
+/// state (`""`); a key that cannot be one is refused.
+fn state_key(headers: &HeaderMap) -> Result<&str, Answer> {
+    let Some(value) = headers.get(STATE_HEADER) else {
+        return Ok("");
+    };
+    let key = value.to_str().ok().map(str::trim).unwrap_or("\u{0}");
+    match lyrebird_store::state::check_state_key(key) {
+        Ok(()) => Ok(key),
+        Err(message) => Err(state_refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_state_key",
+            format!("{STATE_HEADER}: {message}"),
+        )),
+    }
+}
+
+fn state_refusal(status: StatusCode, code: &str, message: String) -> Answer {
+    Answer::error(
+        status,
+        json_body(&json!({"error": {"code": code, "message": message}})),
+        CallOutcome::Refused {
+            reason: code.to_owned(),
+        },
+    )
+}
+
+/// Answers in the mock's state `key`. An answer that only reads the state is decided from the
+/// state kept in memory. One that writes locks the state in the database; when the state
+/// changed since the kept copy (another process wrote it), the answer is decided again from
+/// the state as locked. Then its writes are stored, and the new state kept, before the answer
+/// goes out.
+async fn answer_in_state(
+    runtime: &Inner,
+    mock: &LoadedMock,
+    request: &mut EngineRequest,
+    key: &str,
+    now: OffsetDateTime,
+) -> Answer {
+    let unavailable = |error: lyrebird_store::StoreError| match error {
+        lyrebird_store::StoreError::TooManyStates => state_refusal(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "state_full",
+            error.to_string(),
+        ),
+        error => {
+            tracing::error!(%error, mock = %mock.id, "could not read or write a mock's state");
+            state_refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the mock's state could not be read or written; try again".to_owned(),
+            )
+        }
+    };
+    let kept = match runtime.states.get(mock.id, key).await {
+        Ok(state) => state,
+        Err(error) => return unavailable(error),
+    };
+    let (answer, writes) = answer(mock, request, now, &kept);
+    if writes.is_empty() {
+        return noted(answer, key, &kept, &writes);
+    }
+    let mut lock = match runtime.store.lock_state(mock.workspace, mock.id, key).await {
+        Ok(lock) => lock,
+        Err(error) => return unavailable(error),
+    };
+    let (state, answer, writes) = if lock.version() == kept.version {
+        (kept, answer, writes)
+    } else {
+        let current = match lock.load().await {
+            Ok(state) => Arc::new(state),
+            Err(error) => return unavailable(error),
+        };
+        let (answer, writes) = self::answer(mock, request, now, &current);
+        (current, answer, writes)
+    };
+    if writes.is_empty() {
+        return noted(answer, key, &state, &writes);
+    }
+    match lock.commit(&writes).await {
+        Ok(version) => {
+            let mut next = (*state).clone();
+            for write in &writes {
+                next.apply(write);
+            }
+            next.version = version;
+            runtime.states.written(mock.id, key, Arc::new(next));
+            noted(answer, key, &state, &writes)
+        }
+        Err(error) => unavailable(error),
+    }
+}
+
+/// The answer with the state it was decided in and what it changed, for the call log.
+fn noted(mut answer: Answer, key: &str, state: &State, writes: &[StateWrite]) -> Answer {
+    if let CallOutcome::Matched { state: note, .. } = &mut answer.outcome {
+        *note = Some(Box::new(StateNote {
+            key: key.to_owned(),
+            version: state.version,
+            scenarios: state.scenarios.clone(),
+            changed: writes.iter().map(StateWrite::describe).collect(),
+        }));
+    }
+    answer
+}
+
 /// True when an example that names `OPTIONS` itself matches this preflight.
 fn answers_options_itself(mock: &LoadedMock, request: &EngineRequest) -> bool {
     mock.engine
-        .select(request)
+        .select_in(request, &NO_STATE)
         .matched()
         .is_some_and(|matched| mock.options_examples.contains(&matched.id))
 }
@@ -240,8 +359,18 @@ pub struct TriedAnswer {
     pub delay_ms: u64,
 }
 
-pub(crate) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> TriedAnswer {
-    let answer = answer(mock, &mut request, OffsetDateTime::now_utc());
+pub(crate) fn try_answer(
+    mock: &LoadedMock,
+    mut request: EngineRequest,
+    key: &str,
+    state: &Arc<State>,
+) -> TriedAnswer {
+    let (answer, writes) = answer(mock, &mut request, OffsetDateTime::now_utc(), state);
+    let answer = if mock.engine.is_stateful() {
+        noted(answer, key, state, &writes)
+    } else {
+        answer
+    };
     TriedAnswer {
         status: answer.status,
         headers: plain_headers(own_headers(answer.headers, answer.added, 0).into_parts().1),
@@ -252,19 +381,29 @@ pub(crate) fn try_answer(mock: &LoadedMock, mut request: EngineRequest) -> Tried
     }
 }
 
-/// The engine's answer: the matched example, the fallback, or a 404 that explains. `HEAD`
-/// answers like `GET` (without the body) unless an example matches `HEAD` itself.
-fn answer(mock: &LoadedMock, request: &mut EngineRequest, now: OffsetDateTime) -> Answer {
-    let mut outcome = mock.engine.respond(request, now);
+/// A state nothing has written, for the mocks that have none.
+static NO_STATE: std::sync::LazyLock<Arc<State>> = std::sync::LazyLock::new(Arc::default);
+
+/// The engine's answer in `state`, and the writes it makes: the matched example, the fallback,
+/// or a 404 that explains. `HEAD` answers like `GET` (without the body) unless an example
+/// matches `HEAD` itself.
+fn answer(
+    mock: &LoadedMock,
+    request: &mut EngineRequest,
+    now: OffsetDateTime,
+    state: &Arc<State>,
+) -> (Answer, Vec<StateWrite>) {
+    let mut outcome = mock.engine.respond_in(request, now, state);
     if request.method == "HEAD" && outcome.selection.matched().is_none() {
         request.method = "GET".to_owned();
-        outcome = mock.engine.respond(request, now);
+        outcome = mock.engine.respond_in(request, now, state);
     }
     let Outcome {
         selection,
         rendered,
+        writes,
     } = outcome;
-    match (selection, rendered) {
+    let answer = match (selection, rendered) {
         (Selection::Matched(matched), Some(rendered)) => Answer {
             status: rendered.status,
             headers: logged_headers(rendered.headers),
@@ -274,13 +413,15 @@ fn answer(mock: &LoadedMock, request: &mut EngineRequest, now: OffsetDateTime) -
                 example_id: ExampleId::from(matched.id),
                 example_name: matched.name,
                 decided_by: matched.decided_by,
+                state: None,
             },
             error: rendered.error,
             delay_ms: rendered.delay_ms,
             callbacks: rendered.callbacks,
         },
         (selection, _) => no_match(mock, request, now, selection),
-    }
+    };
+    (answer, writes)
 }
 
 fn no_match(
@@ -303,12 +444,16 @@ fn no_match(
     };
     let explanation = Miss(selection);
     if let Some(fallback) = &mock.fallback {
-        let rendered = fallback.render(&RenderContext {
-            request,
-            captures: &[],
-            env: &mock.environment,
-            now,
-        });
+        let rendered = fallback.render(
+            &RenderContext {
+                request,
+                captures: &[],
+                env: &mock.environment,
+                now,
+                state: None,
+            },
+            &mut Vec::new(),
+        );
         return Answer {
             status: rendered.status,
             headers: logged_headers(rendered.headers),

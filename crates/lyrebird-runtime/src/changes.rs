@@ -78,12 +78,16 @@ impl Runtime {
             Change::QuotaSet(workspace) => inner.quotas.quota_changed(workspace),
             Change::CallsWanted(workspace) => inner.quotas.calls_wanted(workspace),
             Change::CallsReturned(workspace) => inner.quotas.calls_returned(workspace),
+            Change::StateWritten { .. } | Change::StateReset { .. } => {
+                inner.states.changed(&change);
+            }
         }
     }
 
     async fn changes_missed(&self) {
         tracing::info!("listening for changes again; reloading what is cached");
         self.inner.quotas.recheck_all();
+        self.inner.states.forget_all();
         if let Err(error) = self.inner.keys.reload().await {
             tracing::warn!(%error, "could not reload the API keys");
         }

@@ -10,6 +10,8 @@
 //!   `keys` for private mocks, the monthly quota from `quota`, the engine's answer, delays on
 //!   the timer, `cors`, then the call record and callbacks. None of it touches the database for
 //!   a warm mock.
+//! - `state`: mocks' state (scenarios, sequences, keys, collections) kept in memory, read by
+//!   calls and written through PostgreSQL (docs/state.md).
 //! - `headers`: the headers the runtime adds, as types that cannot hold an invalid one.
 //! - [`call_log`]: the call recorder and its background writer.
 //! - [`callbacks`]: the worker that sends the requests examples ask for after their response,
@@ -30,6 +32,7 @@ mod keys;
 pub mod network;
 mod quota;
 pub mod routing;
+mod state;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -48,6 +51,7 @@ use callbacks::Callbacks;
 use keys::KeyMap;
 use quota::Quotas;
 pub use routing::MockTarget;
+use state::States;
 
 /// What the runtime is handed at start.
 #[derive(Debug, Clone)]
@@ -80,6 +84,7 @@ pub struct Runtime {
 struct Inner {
     store: Store,
     cache: MockCache,
+    states: States,
     keys: KeyMap,
     quotas: Quotas,
     call_log: CallLog,
@@ -118,6 +123,7 @@ impl Runtime {
             inner: Arc::new(Inner {
                 store: store.clone(),
                 cache: MockCache::new(store.clone(), options.mock_cache_size),
+                states: States::new(store.clone()),
                 keys: KeyMap::load(store.clone()).await?,
                 quotas: Quotas::new(store, options.monthly_quota, options.quota_lease),
                 call_log,
@@ -175,7 +181,8 @@ impl Runtime {
     }
 
     /// What the workspace's mock would answer to `request`, from the compiled mock that serves
-    /// it, without counting or recording anything; `None` when the workspace has no such mock.
+    /// it, in the state its `x-lyrebird-state` header names (read, never written), without
+    /// counting or recording anything; `None` when the workspace has no such mock.
     pub async fn try_request(
         &self,
         workspace: WorkspaceId,
@@ -185,7 +192,17 @@ impl Runtime {
         let entry = self.inner.cache.get(id).await?;
         match &*entry {
             Entry::Ready(mock) if mock.workspace == workspace => {
-                Ok(Some(call::try_answer(mock, request)))
+                let key = request
+                    .header("x-lyrebird-state")
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
+                let state = if mock.engine.is_stateful() {
+                    self.inner.states.get(id, &key).await?
+                } else {
+                    std::sync::Arc::default()
+                };
+                Ok(Some(call::try_answer(mock, request, &key, &state)))
             }
             Entry::Broken {
                 workspace: owner,

@@ -75,6 +75,9 @@ pub enum ApiError {
     /// limits and the size it would have had.
     #[error("{0}")]
     MockTooLarge(String),
+    /// 507: a mock's state cannot take more (its states, records or bytes).
+    #[error("{0}")]
+    StateFull(String),
     /// 429: too many of `what` ("failed attempts to log in") from this client; `seconds` is
     /// how long to wait.
     #[error("too many {what}; wait {seconds} seconds and try again")]
@@ -102,6 +105,14 @@ impl ApiError {
         }
     }
 
+    /// A 422 for fields the engine refused (other than an example's): the first one's field,
+    /// with every problem in the message.
+    pub fn invalid_fields(errors: &[ValidationError]) -> Self {
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let field = errors.first().map_or(".", |error| error.field.as_str());
+        ApiError::invalid(field, messages.join("; "))
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) | ApiError::BadRequest(_) | ApiError::SeveralHosts => {
@@ -122,6 +133,7 @@ impl ApiError {
             }
             ApiError::Busy(_) | ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::MemoryPressure => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StateFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -149,6 +161,7 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid_field",
             ApiError::InvalidExample(_) => "invalid_example",
             ApiError::MockTooLarge(_) => "mock_too_large",
+            ApiError::StateFull(_) => "state_full",
             ApiError::Busy(_) => "busy",
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::MemoryPressure => "memory_pressure",
@@ -300,6 +313,7 @@ impl From<StoreError> for ApiError {
                 message: "an account with this email already exists",
             },
             StoreError::MockTooLarge { .. } => ApiError::MockTooLarge(error.to_string()),
+            StoreError::TooManyStates => ApiError::StateFull(error.to_string()),
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 ApiError::Unavailable(error)
             }

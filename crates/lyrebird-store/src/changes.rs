@@ -28,9 +28,12 @@ const MOCK_CHANNEL: &str = "lyrebird_mock_changed";
 const KEYS_CHANNEL: &str = "lyrebird_keys_changed";
 /// `quota:<workspace id>`, `wanted:<workspace id>` or `returned:<workspace id>`.
 const USAGE_CHANNEL: &str = "lyrebird_usage_changed";
+/// `written:<mock id>:<version>:<state key>`, `reset:<mock id>:<state key>` or
+/// `reset:<mock id>` (every state of the mock).
+const STATE_CHANNEL: &str = "lyrebird_state_changed";
 
 /// A committed change that serving processes must take in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A mock was created, deleted, or had its settings or examples changed.
     Mock(MockId),
@@ -45,20 +48,29 @@ pub enum Change {
     CallsWanted(WorkspaceId),
     /// A process handed unused leased calls of the workspace back.
     CallsReturned(WorkspaceId),
+    /// A state of a mock was written; `version` is its new version.
+    StateWritten {
+        mock: MockId,
+        key: String,
+        version: i64,
+    },
+    /// A state of a mock (every state, without a key) was reset.
+    StateReset { mock: MockId, key: Option<String> },
 }
 
 impl Change {
-    fn channel(self) -> &'static str {
+    fn channel(&self) -> &'static str {
         match self {
             Change::Mock(_) => MOCK_CHANNEL,
             Change::KeyCreated { .. } | Change::KeyRevoked { .. } => KEYS_CHANNEL,
             Change::QuotaSet(_) | Change::CallsWanted(_) | Change::CallsReturned(_) => {
                 USAGE_CHANNEL
             }
+            Change::StateWritten { .. } | Change::StateReset { .. } => STATE_CHANNEL,
         }
     }
 
-    fn payload(self) -> String {
+    fn payload(&self) -> String {
         match self {
             Change::Mock(id) => id.to_string(),
             Change::KeyCreated { workspace, key } => format!("created:{workspace}:{key}"),
@@ -66,6 +78,14 @@ impl Change {
             Change::QuotaSet(workspace) => format!("quota:{workspace}"),
             Change::CallsWanted(workspace) => format!("wanted:{workspace}"),
             Change::CallsReturned(workspace) => format!("returned:{workspace}"),
+            Change::StateWritten { mock, key, version } => {
+                format!("written:{mock}:{version}:{key}")
+            }
+            Change::StateReset {
+                mock,
+                key: Some(key),
+            } => format!("reset:{mock}:{key}"),
+            Change::StateReset { mock, key: None } => format!("reset:{mock}"),
         }
     }
 
@@ -93,12 +113,37 @@ impl Change {
                     _ => None,
                 }
             }
+            STATE_CHANNEL => {
+                let (what, rest) = payload.split_once(':')?;
+                match what {
+                    "written" => {
+                        let (mock, rest) = rest.split_once(':')?;
+                        let (version, key) = rest.split_once(':')?;
+                        Some(Change::StateWritten {
+                            mock: mock.parse().ok()?,
+                            key: key.to_owned(),
+                            version: version.parse().ok()?,
+                        })
+                    }
+                    "reset" => {
+                        let (mock, key) = match rest.split_once(':') {
+                            Some((mock, key)) => (mock, Some(key.to_owned())),
+                            None => (rest, None),
+                        };
+                        Some(Change::StateReset {
+                            mock: mock.parse().ok()?,
+                            key,
+                        })
+                    }
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
 
     /// Publishes the change when the surrounding transaction commits (at once outside one).
-    async fn publish(self, conn: &mut PgConnection) -> Result<()> {
+    async fn publish(&self, conn: &mut PgConnection) -> Result<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(self.channel())
             .bind(self.payload())
@@ -140,7 +185,7 @@ impl Store {
     pub async fn listen_for_changes(&self) -> Result<ChangeListener> {
         let mut listener = PgListener::connect_with(self.pool()).await?;
         listener
-            .listen_all([MOCK_CHANNEL, KEYS_CHANNEL, USAGE_CHANNEL])
+            .listen_all([MOCK_CHANNEL, KEYS_CHANNEL, USAGE_CHANNEL, STATE_CHANNEL])
             .await?;
         Ok(ChangeListener(listener))
     }
@@ -197,6 +242,24 @@ mod tests {
             Change::QuotaSet(workspace),
             Change::CallsWanted(workspace),
             Change::CallsReturned(workspace),
+            Change::StateWritten {
+                mock: MockId::from(Uuid::now_v7()),
+                key: "run:1".to_owned(),
+                version: 42,
+            },
+            Change::StateWritten {
+                mock: MockId::from(Uuid::now_v7()),
+                key: String::new(),
+                version: 1,
+            },
+            Change::StateReset {
+                mock: MockId::from(Uuid::now_v7()),
+                key: Some("a:b".to_owned()),
+            },
+            Change::StateReset {
+                mock: MockId::from(Uuid::now_v7()),
+                key: None,
+            },
         ] {
             let decoded = Change::decode(change.channel(), &change.payload());
             assert_eq!(decoded, Some(change));

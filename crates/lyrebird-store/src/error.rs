@@ -38,6 +38,13 @@ pub enum StoreError {
         (bytes + (1 << 20) - 1) >> 20
     )]
     MockTooLarge { examples: i64, bytes: i64 },
+    /// A new state key would give the mock more states than it may hold
+    /// ([`crate::state::MAX_STATES_PER_MOCK`]); nothing was written.
+    #[error(
+        "a mock holds at most {} states (its default state and its state keys'); reset some",
+        crate::state::MAX_STATES_PER_MOCK
+    )]
+    TooManyStates,
     /// A value could not be turned into the JSON of a column.
     #[error("JSON for {column} could not be encoded")]
     Json {

@@ -1,7 +1,8 @@
 //! PostgreSQL storage of Lyrebird, through sqlx.
 //!
 //! - [`Store`]: a connection pool with one method per operation, grouped by resource in
-//!   [`accounts`], [`keys`], [`mocks`], [`examples`] and [`calls`] (the call log).
+//!   [`accounts`], [`keys`], [`mocks`], [`examples`], [`state`] (mocks' state) and [`calls`]
+//!   (the call log).
 //! - [`changes`]: the typed feed of changes that serving processes must see, published with
 //!   each write and applied at once to the process that wrote it. Tenant data is
 //!   only reachable through a [`Workspace`] handle, which only authentication creates
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod mocks;
 pub mod secret;
 pub mod serving;
+pub mod state;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod usage;
@@ -49,6 +51,7 @@ pub use keys::ApiKey;
 pub use mocks::{Delay, Mock, MockDraft};
 pub use secret::Secret;
 pub use serving::{LiveKey, ServedMock};
+pub use state::{StateLock, StateSummary};
 pub use usage::{Lease, Usage, UsageMonth, WorkspaceRef};
 pub use workspace::{Caller, Credential, Scope, Workspace};
 

@@ -560,5 +560,6 @@ fn build_example(
             body: body_value,
             ..ResponseSpec::default()
         },
+        ..Example::default()
     }
 }

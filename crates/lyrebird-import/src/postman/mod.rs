@@ -227,6 +227,7 @@ impl Importer {
                 priority: None,
                 request: self.pattern(request, &literal, keep_body, location),
                 response: self.response(response, location),
+                ..Example::default()
             };
             if let Some(example) =
                 crate::accepted(example, location, &BTreeMap::new(), &mut self.warnings)

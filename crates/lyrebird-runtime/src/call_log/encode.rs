@@ -16,7 +16,7 @@ use lyrebird_engine::DecidedBy;
 use lyrebird_store::calls::{EncodedCall, NewCall, StoredBody};
 use serde_json::value::{RawValue, to_raw_value};
 
-use super::{CallOutcome, CallRecord, Explained};
+use super::{CallOutcome, CallRecord, Decided, Explained};
 
 /// A call's body sizes before the call log's cap.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +76,7 @@ fn explain(
             example_id,
             example_name,
             decided_by,
+            state: None,
         } => (Some((example_id, example_name)), last.json(decided_by)),
         other => (
             None,
@@ -97,7 +98,11 @@ impl LastReason {
         {
             return Some(json.clone());
         }
-        let json = to_raw_value(&Explained::DecidedBy(&decided_by)).ok()?;
+        let json = to_raw_value(&Explained::DecidedBy(Decided {
+            decided_by: &decided_by,
+            state: None,
+        }))
+        .ok()?;
         self.0 = Some((decided_by, json.clone()));
         Some(json)
     }

@@ -68,6 +68,8 @@ pub enum CallOutcome {
         example_id: ExampleId,
         example_name: String,
         decided_by: DecidedBy,
+        /// For a mock with state: the state the answer was decided in and what it changed.
+        state: Option<Box<StateNote>>,
     },
     /// No example fitted; the 404 carried this explanation.
     NoMatch { explanation: Miss },
@@ -114,7 +116,12 @@ impl CallOutcome {
 
     fn explained(&self) -> Option<Explained<'_>> {
         match self {
-            CallOutcome::Matched { decided_by, .. } => Some(Explained::DecidedBy(decided_by)),
+            CallOutcome::Matched {
+                decided_by, state, ..
+            } => Some(Explained::DecidedBy(Decided {
+                decided_by,
+                state: state.as_deref(),
+            })),
             CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
                 Some(Explained::Explanation(explanation))
             }
@@ -139,12 +146,36 @@ impl Serialize for Miss {
     }
 }
 
+/// The state a call of a mock with state was answered in (docs/state.md, "In the call log").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateNote {
+    /// The state key (`x-lyrebird-state`); empty for the mock's default state.
+    pub key: String,
+    /// The version of the state the answer was decided in (0: never written).
+    pub version: i64,
+    /// The scenarios that had left `started`, with their states.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub scenarios: std::collections::BTreeMap<String, String>,
+    /// What the answer changed, in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<String>,
+}
+
+/// The reason for a match, with the state it was decided in.
+#[derive(Serialize)]
+struct Decided<'a> {
+    #[serde(flatten)]
+    decided_by: &'a DecidedBy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a StateNote>,
+}
+
 /// A call's explanation as stored: the engine's reason for a match, its explanation of a miss,
 /// or `{"reason": ...}` for a refusal.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Explained<'a> {
-    DecidedBy(&'a DecidedBy),
+    DecidedBy(Decided<'a>),
     Explanation(&'a Miss),
     Refused { reason: &'a str },
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use lyrebird_engine::{Example, MatchSettings, RequestPattern, ResponseSpec, SelectionMode};
+use lyrebird_engine::{CollectionSpec, Example, MatchSettings, ResponseSpec, SelectionMode};
 use lyrebird_store::mocks::MAX_DELAY_MS;
 use lyrebird_store::{Delay, Mock, MockDraft, MockId, Store, Workspace};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -56,6 +56,10 @@ pub struct MockView {
     pub match_headers: Vec<String>,
     /// Postman selection only: match request bodies.
     pub match_body: bool,
+    /// Collections of JSON records by name, with the records every state starts with
+    /// (docs/state.md, "Collections").
+    #[schema(value_type = Object)]
+    pub collections: BTreeMap<String, CollectionSpec>,
     /// The mock's own host: `http://<id>.mock.<base-host>/`.
     pub url: String,
     /// The same mock without wildcard DNS: `http://<base-host>/m/<id>/`.
@@ -73,6 +77,7 @@ impl MockView {
             fuzzy_paths,
             match_headers,
             match_body,
+            collections,
         } = mock.settings;
         Self {
             url: settings.mock_url(mock.id),
@@ -88,6 +93,7 @@ impl MockView {
             fuzzy_paths,
             match_headers,
             match_body,
+            collections,
             created_at: mock.created_at,
             updated_at: mock.updated_at,
         }
@@ -146,6 +152,10 @@ pub struct MockFields {
     pub fuzzy_paths: Option<bool>,
     pub match_headers: Option<Vec<String>>,
     pub match_body: Option<bool>,
+    /// Replaces every collection (their seeds included); states already written keep their
+    /// records until reset.
+    #[schema(value_type = Option<Object>)]
+    pub collections: Option<BTreeMap<String, CollectionSpec>>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -219,6 +229,11 @@ impl MockFields {
         if let Some(match_body) = self.match_body {
             settings.match_body = match_body;
         }
+        if let Some(collections) = self.collections {
+            lyrebird_engine::state::check_collections(&collections)
+                .map_err(|errors| ApiError::invalid_fields(&errors))?;
+            settings.collections = collections;
+        }
         Ok(())
     }
 }
@@ -264,9 +279,8 @@ pub(crate) fn bounded(field: &str, text: &str, max: usize) -> Result<String, Api
 fn check_fallback(response: &ResponseSpec) -> Result<(), ApiError> {
     let example = Example {
         name: "fallback".to_owned(),
-        priority: None,
-        request: RequestPattern::default(),
         response: response.clone(),
+        ..Example::default()
     };
     lyrebird_engine::validate_example(&example, &BTreeMap::new()).map_err(|errors| {
         ApiError::InvalidExample(

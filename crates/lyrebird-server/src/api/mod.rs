@@ -22,5 +22,6 @@ pub mod keys;
 pub mod mocks;
 pub mod openapi;
 pub mod sessions;
+pub mod state;
 pub mod try_request;
 pub mod usage;

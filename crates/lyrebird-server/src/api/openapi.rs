@@ -67,6 +67,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::keys::router())
         .merge(crate::api::mocks::router())
         .merge(crate::api::examples::router())
+        .merge(crate::api::state::router())
         .merge(crate::api::try_request::router())
         .merge(crate::api::imports::router())
         .merge(crate::api::usage::router())

@@ -151,13 +151,13 @@ impl From<TriedAnswer> for TryResult {
             CallOutcome::Matched {
                 example_id,
                 example_name,
-                decided_by,
+                ..
             } => (
                 Some(TriedExample {
                     id: *example_id,
                     name: example_name.clone(),
                 }),
-                serde_json::to_value(decided_by).ok(),
+                answer.outcome.explanation(),
                 None,
             ),
             other => (None, None, other.explanation()),

@@ -174,6 +174,7 @@ impl ExampleForm {
                 body: Some(serde_json::json!({})),
                 ..ResponseSpec::default()
             },
+            ..Example::default()
         };
         Self::of(&example)
     }
@@ -287,7 +288,9 @@ impl ExampleForm {
                 body: response_body,
                 template: self.template.is_some(),
                 delay_ms: delay_ms.unwrap_or_default(),
+                weight: None,
             },
+            ..Example::default()
         })
     }
 }

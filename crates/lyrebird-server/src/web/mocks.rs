@@ -277,6 +277,7 @@ impl SettingsForm {
                     .collect(),
             ),
             match_body: Some(self.match_body.is_some()),
+            collections: None,
         })
     }
 }
