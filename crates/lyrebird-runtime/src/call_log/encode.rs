@@ -71,6 +71,11 @@ fn explain(
     Option<(lyrebird_store::ExampleId, String)>,
     Option<Box<RawValue>>,
 ) {
+    let explained = |outcome: &CallOutcome| {
+        outcome
+            .explained()
+            .and_then(|explained| to_raw_value(&explained).ok())
+    };
     match outcome {
         CallOutcome::Matched {
             example_id,
@@ -78,12 +83,15 @@ fn explain(
             decided_by,
             state: None,
         } => (Some((example_id, example_name)), last.json(decided_by)),
-        other => (
-            None,
-            other
-                .explained()
-                .and_then(|explained| to_raw_value(&explained).ok()),
+        CallOutcome::Matched {
+            ref example_id,
+            ref example_name,
+            ..
+        } => (
+            Some((*example_id, example_name.clone())),
+            explained(&outcome),
         ),
+        other => (None, explained(&other)),
     }
 }
 
@@ -136,6 +144,7 @@ mod tests {
         CallOutcome::Matched {
             example_id: ExampleId::from(Uuid::nil()),
             example_name: "an order".to_owned(),
+            state: None,
             decided_by: DecidedBy::Level {
                 level: 1,
                 name: "an order".to_owned(),

@@ -234,6 +234,7 @@ fn record(tenant: &Tenant, path: &str) -> CallRecord {
         outcome: CallOutcome::Matched {
             example_id: ExampleId::generate(),
             example_name: "ok".to_owned(),
+            state: None,
             decided_by: DecidedBy::Level {
                 level: 1,
                 name: "ok".to_owned(),
