@@ -33,6 +33,21 @@ document.addEventListener("submit", (event) => {
   }
 });
 
+// The example editor shows the fields of the answer chosen: a response, a sequence or a
+// collection.
+const answerKind = document.getElementById("f-answer-kind");
+if (answerKind) {
+  const showAnswer = () => {
+    for (const kind of ["response", "sequence", "resource"]) {
+      for (const part of document.querySelectorAll(`.answer-${kind}`)) {
+        part.hidden = answerKind.value !== kind;
+      }
+    }
+  };
+  answerKind.addEventListener("change", showAnswer);
+  showAnswer();
+}
+
 // Small DOM helper: an element with text (never HTML) and children.
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);

@@ -1,7 +1,9 @@
-//! The JSON in docs/examples-format.md and docs/matching.md is run, so the docs cannot rot:
-//! every ```json block of the format guide is a valid example, every ```json scenario of the
-//! matching guide gives the answers it claims, and every ```json selection reads as a
-//! [`Selection`].
+//! The JSON in docs/examples-format.md, docs/matching.md and docs/state.md is run, so the docs
+//! cannot rot: every ```json block of the format guide is a valid example, every ```json
+//! scenario of the matching guide gives the answers it claims, every ```json selection reads as
+//! a [`Selection`], and every call of the state guide gets the answer it shows.
+
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -191,4 +193,57 @@ fn the_json_schema_describes_the_example_format() {
     for kind in ["\"text\"", "\"json\"", "\"xml\"", "\"form\"", "\"any\""] {
         assert!(body.contains(kind), "{kind} missing from {body}");
     }
+}
+
+/// One line of a `calls` block of docs/state.md: `METHOD /path [JSON body] → status [body]`.
+fn state_call(line: &str) -> (String, String, String, u16, Option<String>) {
+    let (request, answer) = line
+        .split_once(" → ")
+        .unwrap_or_else(|| panic!("no → in {line:?}"));
+    let mut request = request.splitn(3, ' ');
+    let method = request.next().unwrap_or_default().to_owned();
+    let url = request.next().unwrap_or_default().to_owned();
+    let body = request.next().unwrap_or_default().to_owned();
+    let (status, expected) = match answer.split_once(' ') {
+        Some((status, body)) => (status, Some(body.to_owned())),
+        None => (answer, None),
+    };
+    let status = status
+        .parse()
+        .unwrap_or_else(|_| panic!("no status in {line:?}"));
+    (method, url, body, status, expected)
+}
+
+#[test]
+fn every_call_of_the_state_guide_gets_the_answer_it_shows() {
+    let blocks = blocks("state.md");
+    let mut mocks = 0;
+    for (at, (info, body)) in blocks.iter().enumerate() {
+        if info != "json mock" {
+            continue;
+        }
+        mocks += 1;
+        let document: Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{e} in\n{body}"));
+        let mut client = support::Client::new(support::mock(
+            document["settings"].clone(),
+            document["examples"].clone(),
+        ));
+        let (next_info, calls) = &blocks[at + 1];
+        assert_eq!(
+            next_info, "text calls",
+            "a mock block is followed by its calls"
+        );
+        for line in calls.lines() {
+            let (method, url, request_body, status, expected) = state_call(line);
+            let (got, answer) = client.json(&method, &url, &request_body);
+            assert_eq!(got, status, "{line}: {answer}");
+            if let Some(expected) = expected {
+                let expected: Value = serde_json::from_str(&expected)
+                    .unwrap_or_else(|e| panic!("{e} in the expected body of {line}"));
+                assert_eq!(answer, expected, "{line}");
+            }
+        }
+    }
+    assert!(mocks >= 4, "only {mocks} mocks in docs/state.md");
 }

@@ -2,70 +2,13 @@
 //! both modes, sequences, collections served as REST, and state in templates. The engine reads
 //! one state and returns the writes; these tests apply them as the runtime does.
 
-use std::sync::Arc;
+mod support;
 
-use lyrebird_engine::state::{State, StateWrite};
-use lyrebird_engine::{CompiledMock, Failure, MatchSettings, Request, Selection};
+use lyrebird_engine::state::StateWrite;
+use lyrebird_engine::{CompiledMock, Failure, Request, Selection};
 use serde_json::{Value, json};
+use support::{Client, mock};
 use time::OffsetDateTime;
-use uuid::Uuid;
-
-fn mock(settings: Value, examples: Value) -> CompiledMock {
-    let examples = examples
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-        .map(|(n, example)| {
-            (
-                Uuid::from_u128(n as u128 + 1),
-                serde_json::from_value(example.clone()).expect("a valid example"),
-            )
-        })
-        .collect();
-    let settings: MatchSettings = serde_json::from_value(settings).expect("valid settings");
-    CompiledMock::compile(examples, settings, Default::default()).expect("the mock compiles")
-}
-
-/// Sends requests one after the other, keeping the state as the runtime would.
-struct Client {
-    mock: CompiledMock,
-    state: Arc<State>,
-}
-
-impl Client {
-    fn new(mock: CompiledMock) -> Self {
-        assert!(mock.is_stateful());
-        Self {
-            mock,
-            state: Arc::default(),
-        }
-    }
-
-    fn call(&mut self, method: &str, url: &str, body: &str) -> (u16, String, Selection) {
-        let request = Request::from_url(method, url, &[], body);
-        let outcome = self
-            .mock
-            .respond_in(&request, OffsetDateTime::UNIX_EPOCH, &self.state);
-        if !outcome.writes.is_empty() {
-            let mut next = (*self.state).clone();
-            for write in &outcome.writes {
-                next.apply(write);
-            }
-            next.version += 1;
-            self.state = Arc::new(next);
-        }
-        let (status, body) = outcome.rendered.map_or((404, String::new()), |r| {
-            (r.status, String::from_utf8(r.body).unwrap())
-        });
-        (status, body, outcome.selection)
-    }
-
-    fn json(&mut self, method: &str, url: &str, body: &str) -> (u16, Value) {
-        let (status, text, _) = self.call(method, url, body);
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
 
 fn login_flow(selection: &str) -> CompiledMock {
     mock(

@@ -70,6 +70,10 @@ pub fn import_native(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
         .map_err(|error| ImportError::invalid("the Lyrebird document", error.to_string()))?;
     lyrebird_engine::check_environment(&mock.environment)
         .map_err(|message| ImportError::invalid("environment", message))?;
+    if let Err(errors) = lyrebird_engine::state::check_collections(&mock.settings.collections) {
+        let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return Err(ImportError::invalid("settings", reasons.join("; ")));
+    }
     let requests = mock.examples.len();
     let mut warnings = Vec::new();
     let examples: Vec<Example> = mock
@@ -98,7 +102,10 @@ pub fn import_native(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
 
 #[cfg(test)]
 mod tests {
-    use lyrebird_engine::{BodyMatch, JsonMode, RequestPattern, ResponseSpec, SelectionMode};
+    use lyrebird_engine::{
+        BodyMatch, CollectionSpec, JsonMode, RequestPattern, Resource, ResponseSpec, ScenarioStep,
+        SelectionMode, Sequence, SequencePolicy,
+    };
     use serde_json::json;
 
     use super::*;
@@ -124,6 +131,47 @@ mod tests {
                 delay_ms: 20,
                 ..ResponseSpec::default()
             },
+            scenario: Some(ScenarioStep {
+                name: "signup".to_owned(),
+                requires: Some("started".to_owned()),
+                then: Some("created".to_owned()),
+            }),
+            ..Example::default()
+        };
+        let flaky = Example {
+            name: "flaky".to_owned(),
+            sequence: Some(Sequence {
+                policy: SequencePolicy::Weighted,
+                seed: Some(7),
+                responses: vec![
+                    ResponseSpec {
+                        status: 503,
+                        weight: Some(1),
+                        ..ResponseSpec::default()
+                    },
+                    ResponseSpec {
+                        weight: Some(9),
+                        ..ResponseSpec::default()
+                    },
+                ],
+            }),
+            ..Example::default()
+        };
+        let todos = Example {
+            name: "todos".to_owned(),
+            request: RequestPattern {
+                path: "/todos".to_owned(),
+                ..RequestPattern::default()
+            },
+            resource: Some(Resource {
+                collection: "todos".to_owned(),
+            }),
+            ..Example::default()
+        };
+        let collection = CollectionSpec {
+            id_field: "key".to_owned(),
+            ids: None,
+            seed: vec![json!({"key": "a", "title": "milk"})],
         };
         NativeMock::new(
             "Users",
@@ -132,9 +180,10 @@ mod tests {
                 fuzzy_paths: false,
                 match_headers: vec!["x-tenant".to_owned()],
                 match_body: true,
+                collections: BTreeMap::from([("todos".to_owned(), collection)]),
             },
             BTreeMap::from([("region".to_owned(), "eu".to_owned())]),
-            vec![example],
+            vec![example, flaky, todos],
         )
     }
 
@@ -147,6 +196,18 @@ mod tests {
         assert_eq!(imported.environment, mock.environment);
         assert_eq!(imported.warnings, []);
         assert_eq!(imported.examples, mock.examples);
+    }
+
+    #[test]
+    fn a_collection_whose_seed_does_not_check_is_refused() {
+        let error = import_native(
+            br#"{"lyrebird": 1, "name": "x", "examples": [], "settings": {"collections": {"t": {"seed": [{"no": "id"}]}}}}"#,
+        )
+        .expect_err("refused");
+        assert!(
+            error.to_string().contains("collections.t.seed[0]"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -58,9 +58,9 @@ fn every_imported_corpus_file_round_trips_exactly_through_the_native_format() {
 fn example(name: &str, request: RequestPattern, response: ResponseSpec) -> Example {
     Example {
         name: name.to_owned(),
-        priority: None,
         request,
         response,
+        ..Example::default()
     }
 }
 

@@ -194,7 +194,7 @@ pub(crate) async fn serve(
     let answer = if mock.engine.is_stateful() {
         match state_key(&call.headers) {
             Ok(key) => answer_in_state(runtime, mock, &mut request, key, call.at).await,
-            Err(refused) => refused,
+            Err(message) => state_refusal(StatusCode::BAD_REQUEST, "invalid_state_key", message),
         }
     } else {
         answer(mock, &mut request, call.at, &NO_STATE).0
@@ -232,20 +232,15 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 const STATE_HEADER: &str = "x-lyrebird-state";
 
 /// The state a call reads: the key its `x-lyrebird-state` header names, or the mock's default
-/// state (`""`); a key that cannot be one is refused.
-fn state_key(headers: &HeaderMap) -> Result<&str, Answer> {
+/// state (`""`); a key that cannot be one is refused, with why.
+fn state_key(headers: &HeaderMap) -> Result<&str, String> {
     let Some(value) = headers.get(STATE_HEADER) else {
         return Ok("");
     };
     let key = value.to_str().ok().map(str::trim).unwrap_or("\u{0}");
-    match lyrebird_store::state::check_state_key(key) {
-        Ok(()) => Ok(key),
-        Err(message) => Err(state_refusal(
-            StatusCode::BAD_REQUEST,
-            "invalid_state_key",
-            format!("{STATE_HEADER}: {message}"),
-        )),
-    }
+    lyrebird_store::state::check_state_key(key)
+        .map(|()| key)
+        .map_err(|message| format!("{STATE_HEADER}: {message}"))
 }
 
 fn state_refusal(status: StatusCode, code: &str, message: String) -> Answer {

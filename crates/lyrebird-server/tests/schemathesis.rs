@@ -37,7 +37,9 @@ const STREAM: &str = "/api/v1/mocks/{id}/calls/stream";
 ///   description, a HAR, a native document), read by its own rules;
 /// - sign-up and log-in: an email address is read by the store's own parser;
 /// - the call searches: the filters (`4xx`, RFC 3339 times, `true`/`false`) are small languages
-///   read by the call log's parser.
+///   read by the call log's parser;
+/// - setting a state: its scenarios and collections must be ones the mock's examples and
+///   settings name, and its records must carry their collection's id field.
 ///
 /// Besides, the server refuses a NUL character in any text (the database cannot store it),
 /// which the description does not state yet; on these operations it is among the refusals.
@@ -50,15 +52,25 @@ checks.positive_data_acceptance.enabled = false
 include-path-regex = "^/api/v1/mocks(/\\{id\\})?$"
 include-method-regex = "POST|PATCH"
 checks.positive_data_acceptance.enabled = false
+
+[[operations]]
+include-path = "/api/v1/mocks/{id}/state"
+include-method = "PUT"
+checks.positive_data_acceptance.enabled = false
 "#;
 
-/// The coverage phase of `POST .../examples` crashes Python 3.11's compiler inside Hypothesis (an
-/// AST recursion-depth `SystemError`) on the example schema's depth; its fuzzing and stateful
-/// phases still run.
+/// The coverage phase of `POST .../examples` and `PUT .../state` crashes Python 3.11's compiler
+/// inside Hypothesis (an AST recursion-depth `SystemError`) on their schemas' free-form JSON;
+/// their fuzzing and stateful phases still run.
 const KNOWN_FUZZER_LIMITS: &str = r#"
 [[operations]]
 include-path = "/api/v1/mocks/{id}/examples"
 include-method = "POST"
+phases.coverage.enabled = false
+
+[[operations]]
+include-path = "/api/v1/mocks/{id}/state"
+include-method = "PUT"
 phases.coverage.enabled = false
 "#;
 

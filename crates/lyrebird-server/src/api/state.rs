@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use lyrebird_engine::state::{self, StateDocument};
 use lyrebird_store::state::check_state_key;
-use lyrebird_store::{Mock, StateSummary};
+use lyrebird_store::{Mock, StateSummary, Workspace};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::{Admin, OwnMock};
+use crate::auth::OwnMock;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
 
@@ -36,12 +36,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct StateQuery {
     /// The state key; left out or empty, the mock's default state (a `DELETE` without it
     /// resets every state).
-    #[param(max_length = 128)]
-    key: Option<String>,
+    #[param(pattern = "^[!-~]{0,128}$")]
+    pub(crate) key: Option<String>,
 }
 
 impl StateQuery {
-    fn key(&self) -> Result<Option<&str>, ApiError> {
+    pub(crate) fn key(&self) -> Result<Option<&str>, ApiError> {
         let key = self.key.as_deref().map(str::trim);
         if let Some(key) = key {
             check_state_key(key).map_err(|message| ApiError::invalid("key", message))?;
@@ -101,10 +101,10 @@ pub struct StateBody {
 /// The scenario names the mock's examples use, and the mock's collections.
 async fn shape(
     state: &AppState,
-    admin: &Admin,
+    workspace: &Workspace,
     mock: &Mock,
 ) -> Result<(BTreeSet<String>, state::Seeds), ApiError> {
-    let examples = state.store.list_examples(&admin.workspace, mock.id).await?;
+    let examples = state.store.list_examples(workspace, mock.id).await?;
     let scenarios = examples
         .into_iter()
         .filter_map(|stored| stored.example.scenario.map(|step| step.name))
@@ -113,15 +113,16 @@ async fn shape(
     Ok((scenarios, seeds))
 }
 
-async fn view(
+/// The state `key` of one of the workspace's mocks, as the API and the mock page show it.
+pub(crate) async fn view(
     state: &AppState,
-    admin: &Admin,
+    workspace: &Workspace,
     mock: &Mock,
     key: &str,
 ) -> Result<StateView, ApiError> {
-    let (scenarios, seeds) = shape(state, admin, mock).await?;
+    let (scenarios, seeds) = shape(state, workspace, mock).await?;
     let current = state.store.mock_state(mock.id, key).await?;
-    let states = state.store.mock_states(&admin.workspace, mock.id).await?;
+    let states = state.store.mock_states(workspace, mock.id).await?;
     let StateDocument {
         scenarios,
         values,
@@ -151,7 +152,7 @@ async fn get_state(
     ApiQuery(query): ApiQuery<StateQuery>,
 ) -> Result<Json<StateView>, ApiError> {
     let key = query.key()?.unwrap_or_default();
-    Ok(Json(view(&state, &admin, &mock, key).await?))
+    Ok(Json(view(&state, &admin.workspace, &mock, key).await?))
 }
 
 /// Sets one state of the mock as a whole. Every process serving the mock answers from it at
@@ -181,7 +182,7 @@ async fn put_state(
         collections: body.collections,
     };
     let key = query.key()?.unwrap_or_default();
-    let (scenarios, seeds) = shape(&state, &admin, &mock).await?;
+    let (scenarios, seeds) = shape(&state, &admin.workspace, &mock).await?;
     let names = scenarios.iter().map(String::as_str).collect();
     let writes = document
         .writes(&seeds, &names)
@@ -192,7 +193,7 @@ async fn put_state(
         .await?;
     lock.clear().await?;
     lock.commit(&writes).await?;
-    Ok(Json(view(&state, &admin, &mock, key).await?))
+    Ok(Json(view(&state, &admin.workspace, &mock, key).await?))
 }
 
 /// Resets one state of the mock (`key`, empty for the default state), or every state when no

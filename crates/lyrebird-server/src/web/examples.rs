@@ -18,7 +18,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use lyrebird_engine::render::json_shaped;
 use lyrebird_engine::{
-    BodyMatch, Example, Header, JsonMode, PathMatch, RequestPattern, ResponseSpec, ValueMatch,
+    BodyMatch, Example, Header, JsonMode, PathMatch, RequestPattern, Resource, ResponseSpec,
+    ScenarioStep, Sequence, ValueMatch,
 };
 use lyrebird_store::{ExampleId, MockId};
 use minijinja::context;
@@ -100,6 +101,22 @@ pub struct ExampleForm {
     template: Option<String>,
     #[serde(default)]
     delay_ms: String,
+    /// The scenario the example requires a state of or moves; empty for none.
+    #[serde(default)]
+    scenario_name: String,
+    #[serde(default)]
+    scenario_requires: String,
+    #[serde(default)]
+    scenario_then: String,
+    /// `response` (the fields above), `sequence` or `resource`.
+    #[serde(default)]
+    answer_kind: String,
+    /// A sequence in the engine's format: `{"policy", "seed", "responses"}`.
+    #[serde(default)]
+    sequence: String,
+    /// The collection a resource example serves.
+    #[serde(default)]
+    collection: String,
 }
 
 impl ExampleForm {
@@ -130,7 +147,22 @@ impl ExampleForm {
             Some(Value::String(text)) => ("text", text.clone()),
             Some(value) => ("json", pretty(value)),
         };
+        let scenario = example.scenario.as_ref();
+        let text = |value: Option<&String>| value.cloned().unwrap_or_default();
+        let answer_kind = if example.resource.is_some() {
+            "resource"
+        } else if example.sequence.is_some() {
+            "sequence"
+        } else {
+            "response"
+        };
         Self {
+            scenario_name: text(scenario.map(|step| &step.name)),
+            scenario_requires: text(scenario.and_then(|step| step.requires.as_ref())),
+            scenario_then: text(scenario.and_then(|step| step.then.as_ref())),
+            answer_kind: answer_kind.to_owned(),
+            sequence: example.sequence.as_ref().map(pretty).unwrap_or_default(),
+            collection: text(example.resource.as_ref().map(|r| &r.collection)),
             mode: "fields".to_owned(),
             json: pretty(example),
             name: example.name.clone(),
@@ -275,22 +307,47 @@ impl ExampleForm {
                     .map_err(|_| "a delay is a whole number of milliseconds".to_owned()),
             ),
         };
+        let (sequence, resource) = match self.answer_kind.as_str() {
+            "sequence" => (
+                errors.check("sequence", json_field::<Sequence>(&self.sequence)),
+                None,
+            ),
+            "resource" => (
+                None,
+                Some(Resource {
+                    collection: self.collection.trim().to_owned(),
+                }),
+            ),
+            _ => (None, None),
+        };
         if !errors.0.is_empty() {
             return Err(errors.0);
         }
-        Ok(Example {
-            name: self.name.trim().to_owned(),
-            priority,
-            request,
-            response: ResponseSpec {
+        let response = if self.answer_kind == "response" || self.answer_kind.is_empty() {
+            ResponseSpec {
                 status: status.unwrap_or(200),
                 headers: headers.unwrap_or_default(),
                 body: response_body,
                 template: self.template.is_some(),
                 delay_ms: delay_ms.unwrap_or_default(),
                 weight: None,
-            },
-            ..Example::default()
+            }
+        } else {
+            ResponseSpec::default()
+        };
+        let optional = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        Ok(Example {
+            name: self.name.trim().to_owned(),
+            priority,
+            request,
+            response,
+            scenario: optional(&self.scenario_name).map(|name| ScenarioStep {
+                name,
+                requires: optional(&self.scenario_requires),
+                then: optional(&self.scenario_then),
+            }),
+            sequence,
+            resource,
         })
     }
 }
@@ -414,7 +471,7 @@ fn header_lines(text: &str) -> Result<Vec<Header>, String> {
 /// The editor's field for an error of the engine: `request.query.page` belongs to the query
 /// conditions, `response.headers[1].name` to the response headers.
 fn editor_field(field: &str) -> &'static str {
-    const FIELDS: [&str; 14] = [
+    const FIELDS: [&str; 18] = [
         "name",
         "priority",
         "request.method",
@@ -429,6 +486,10 @@ fn editor_field(field: &str) -> &'static str {
         "response.headers",
         "response.body",
         "response.delay_ms",
+        "scenario",
+        "sequence",
+        "resource",
+        "response",
     ];
     FIELDS
         .into_iter()

@@ -9,11 +9,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use lyrebird_engine::{ResponseSpec, SelectionMode};
+use lyrebird_engine::{CollectionSpec, ResponseSpec, SelectionMode};
 use lyrebird_store::{Delay, Mock, MockDraft, MockId, StoredExample, UsageMonth};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::csrf::PostedForm;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::api::mocks::MockFields;
+use crate::api::state::{StateQuery, StateView, view as view_state};
 use crate::auth::{OwnMock, own_mock};
 use crate::extract::parse_json;
 use crate::{AppState, Settings};
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/mocks/new", get(new_mock))
         .route("/mocks/{id}", get(mock_page))
         .route("/mocks/{id}/settings", post(save_settings))
+        .route("/mocks/{id}/state/reset", post(reset_state))
         .route("/mocks/{id}/delete", get(confirm_delete).post(delete_mock))
 }
 
@@ -203,6 +205,9 @@ pub struct SettingsForm {
     /// The fallback response as JSON in the engine's response format; empty for none.
     #[serde(default)]
     fallback: String,
+    /// The collections as JSON (`{"todos": {"seed": [...]}}`); empty for none.
+    #[serde(default)]
+    collections: String,
 }
 
 impl SettingsForm {
@@ -231,6 +236,10 @@ impl SettingsForm {
                 .as_ref()
                 .and_then(|fallback| serde_json::to_string_pretty(fallback).ok())
                 .unwrap_or_default(),
+            collections: Some(&mock.settings.collections)
+                .filter(|collections| !collections.is_empty())
+                .and_then(|collections| serde_json::to_string_pretty(collections).ok())
+                .unwrap_or_default(),
         }
     }
 
@@ -255,6 +264,13 @@ impl SettingsForm {
                 .ok()
                 .map(Some)
         };
+        let collections = if self.collections.trim().is_empty() {
+            Some(BTreeMap::new())
+        } else {
+            parse_json::<BTreeMap<String, CollectionSpec>>(self.collections.as_bytes())
+                .map_err(|error| errors.insert("collections".to_owned(), error.to_string()))
+                .ok()
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -277,7 +293,7 @@ impl SettingsForm {
                     .collect(),
             ),
             match_body: Some(self.match_body.is_some()),
-            collections: None,
+            collections,
         })
     }
 }
@@ -311,6 +327,8 @@ struct MockPage<'a> {
     examples: &'a [StoredExample],
     settings: &'a SettingsForm,
     errors: &'a BTreeMap<String, String>,
+    /// The state shown, when the mock has any to show.
+    state: Option<StateView>,
 }
 
 /// An example as the mock page lists it.
@@ -369,6 +387,7 @@ fn render_mock_page(
             examples => Serde(examples),
             settings => Serde(view.settings),
             errors => Serde(view.errors),
+            state => view.state.map(Serde),
             try_method,
             try_path,
         },
@@ -390,10 +409,34 @@ async fn examples_of(
         .await?)
 }
 
+/// The state the mock page shows: `?state=KEY`, or the default state.
+#[derive(Debug, Deserialize)]
+struct StatePick {
+    state: Option<String>,
+}
+
+/// The mock's state `key`, when the mock has scenarios, values, collections or written states.
+async fn state_panel(
+    state: &AppState,
+    session: &WebSession,
+    mock: &Mock,
+    key: &str,
+) -> Result<Option<StateView>, PageError> {
+    let view = view_state(state, &session.workspace, mock, key).await?;
+    let shown = !(view.scenarios.is_empty()
+        && view.values.is_empty()
+        && view.collections.is_empty()
+        && view.states.is_empty());
+    Ok(shown.then_some(view))
+}
+
 async fn mock_page(
     State(state): State<AppState>,
     OwnMock(session, mock): OwnMock<WebSession>,
+    Query(pick): Query<StatePick>,
 ) -> Result<Response, PageError> {
+    let key = StateQuery { key: pick.state };
+    let key = key.key()?.unwrap_or_default();
     let examples = examples_of(&state, &session, &mock).await?;
     let settings = SettingsForm::of(&mock);
     render_mock_page(
@@ -405,8 +448,49 @@ async fn mock_page(
             examples: &examples,
             settings: &settings,
             errors: &BTreeMap::new(),
+            state: state_panel(&state, &session, &mock, key).await?,
         },
     )
+}
+
+/// The state panel's reset: one state (`key`, empty for the default one), or with `all` every
+/// state of the mock.
+#[derive(Debug, Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    all: Option<String>,
+}
+
+async fn reset_state(
+    State(state): State<AppState>,
+    PagePath(id): PagePath<MockId>,
+    PostedForm { session, form }: PostedForm<ResetForm>,
+) -> Result<Response, PageError> {
+    let key = StateQuery {
+        key: Some(form.key),
+    };
+    let key = key.key()?.unwrap_or_default();
+    let every = form.all.is_some();
+    state
+        .store
+        .reset_state(&session.workspace, id, (!every).then_some(key))
+        .await?;
+    let done = if every {
+        "Reset every state of this mock.".to_owned()
+    } else if key.is_empty() {
+        "Reset the default state.".to_owned()
+    } else {
+        format!("Reset the state {key}.")
+    };
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", key)
+        .finish();
+    Ok(redirect_with(
+        &format!("/mocks/{id}?{query}#state"),
+        &[Flash::success(done)],
+    ))
 }
 
 async fn save_settings(
@@ -446,6 +530,7 @@ async fn save_settings(
             examples: &examples,
             settings: &form,
             errors: &errors,
+            state: state_panel(&state, &session, &mock, "").await?,
         },
     )
 }
