@@ -339,17 +339,35 @@ pub struct ExampleRow {
     pub method: Option<String>,
     pub path: String,
     pub status: u16,
+    /// Empty for one response; else `sequence of N` or `collection NAME`.
+    pub answer: String,
+    /// The scenario step in brief: `login: started → logged_in`.
+    pub scenario: Option<String>,
 }
 
 impl From<&StoredExample> for ExampleRow {
     fn from(stored: &StoredExample) -> Self {
         let example = &stored.example;
+        let answer = match (&example.sequence, &example.resource) {
+            (_, Some(resource)) => format!("collection {}", resource.collection),
+            (Some(sequence), None) => format!("sequence of {}", sequence.responses.len()),
+            (None, None) => String::new(),
+        };
+        let scenario = example.scenario.as_ref().map(|step| {
+            let from = step.requires.as_deref().unwrap_or("any state");
+            match &step.then {
+                Some(then) => format!("{}: {from} → {then}", step.name),
+                None => format!("{}: {from}", step.name),
+            }
+        });
         Self {
             id: stored.id.to_string(),
             name: example.name.clone(),
             method: example.request.method.clone(),
             path: example.request.path.clone(),
             status: example.response.status,
+            answer,
+            scenario,
         }
     }
 }
