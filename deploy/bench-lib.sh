@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# What the benchmark scripts (loadbench.sh, peerbench.sh) share; sourced, not run. The sourcing
+# What the benchmark scripts (loadbench.sh, peerbench.sh, statebench.sh) share; sourced, not run. The sourcing
 # script sets BENCH (its name, for messages) first. Sourcing it:
 # - checks the tools (curl, jq, taskset, cargo),
 # - sets `server_cpu` and `load_cpu` (taskset for cores 0 and 1, or nothing on one core),
@@ -68,11 +68,11 @@ wait_for_line() {
     return 1
 }
 
-# Runs loadgen on the load core for `seconds` against `url`; its report goes to stderr, its
-# RESULT line to stdout.
+# Runs loadgen on the load core for `seconds` against `url` (further arguments go to loadgen:
+# `-X POST --body ... -H ...`); its report goes to stderr, its RESULT line to stdout.
 load() {
     local seconds="$1" url="$2" out
-    out="$("${load_cpu[@]}" "${bin}/loadgen" -c "${CONNECTIONS}" -d "${seconds}" "${url}")" || return 1
+    out="$("${load_cpu[@]}" "${bin}/loadgen" -c "${CONNECTIONS}" -d "${seconds}" "${@:3}" "${url}")" || return 1
     printf '%s\n' "${out}" | grep -v '^RESULT' >&2
     printf '%s\n' "${out}" | grep '^RESULT'
 }

@@ -66,6 +66,10 @@ struct Args {
     #[arg(long = "header", short = 'H')]
     headers: Vec<String>,
 
+    /// A request body, sent with its `Content-Length` (add its `Content-Type` with `-H`).
+    #[arg(long)]
+    body: Option<String>,
+
     /// Sleep between answers instead of busy-polling (see the module's documentation).
     #[arg(long)]
     no_busy_poll: bool,
@@ -232,12 +236,17 @@ async fn target(args: &Args) -> anyhow::Result<Target> {
         headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
         headers.push((name.to_owned(), value.to_owned()));
     }
+    if let Some(body) = &args.body {
+        headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case("content-length"));
+        headers.push(("Content-Length".to_owned(), body.len().to_string()));
+    }
     let path = args.url.path_and_query().map_or("/", |p| p.as_str());
     let mut request = format!("{} {path} HTTP/1.1\r\n", args.method);
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
+    request.push_str(args.body.as_deref().unwrap_or_default());
     Ok(Target {
         address,
         request: request.into_bytes(),
