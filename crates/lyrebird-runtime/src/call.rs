@@ -288,22 +288,34 @@ async fn answer_in_state(
     if writes.is_empty() {
         return noted(answer, key, &kept, &writes);
     }
+    // One write of this state at a time in this process; the one before may have changed it.
+    let _turn = runtime.states.turn(mock.id, key).await;
+    let (mut state, mut answer, mut writes) = (kept, answer, writes);
+    match runtime.states.get(mock.id, key).await {
+        Ok(current) if current.version != state.version => {
+            (answer, writes) = self::answer(mock, request, now, &current);
+            state = current;
+        }
+        Ok(_) => {}
+        Err(error) => return unavailable(error),
+    }
+    if writes.is_empty() {
+        return noted(answer, key, &state, &writes);
+    }
     let mut lock = match runtime.store.lock_state(mock.workspace, mock.id, key).await {
         Ok(lock) => lock,
         Err(error) => return unavailable(error),
     };
-    let (state, answer, writes) = if lock.version() == kept.version {
-        (kept, answer, writes)
-    } else {
-        let current = match lock.load().await {
-            Ok(state) => Arc::new(state),
+    // Another process wrote the state since this one read it.
+    if lock.version() != state.version {
+        state = match lock.load().await {
+            Ok(current) => Arc::new(current),
             Err(error) => return unavailable(error),
         };
-        let (answer, writes) = self::answer(mock, request, now, &current);
-        (current, answer, writes)
-    };
-    if writes.is_empty() {
-        return noted(answer, key, &state, &writes);
+        (answer, writes) = self::answer(mock, request, now, &state);
+        if writes.is_empty() {
+            return noted(answer, key, &state, &writes);
+        }
     }
     match lock.commit(&writes).await {
         Ok(version) => {

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use lyrebird_engine::state::State;
 use lyrebird_store::{Change, MockId, Store, StoreError};
@@ -33,6 +33,32 @@ pub(crate) struct States {
     kept: RwLock<Kept>,
     changes: [AtomicU64; GROUPS],
     hasher: RandomState,
+    /// Each state's turn to write, in this process: the calls writing one state take the
+    /// database's lock one after the other, each from the state the one before kept, rather
+    /// than all waiting on the row lock (and a pooled connection) at once, each then reading
+    /// the whole state again.
+    turns: Mutex<HashMap<(MockId, String), Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A state's turn to write, held until dropped.
+pub(crate) struct Turn<'s> {
+    states: &'s States,
+    state: (MockId, String),
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        drop(self.turn.take());
+        let mut turns = self.states.turns.lock().expect("turns lock");
+        // The map's reference is the last: nobody holds or waits for this turn.
+        if turns
+            .get(&self.state)
+            .is_some_and(|turn| Arc::strong_count(turn) == 1)
+        {
+            turns.remove(&self.state);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +133,24 @@ impl States {
             kept: RwLock::default(),
             changes: std::array::from_fn(|_| AtomicU64::new(0)),
             hasher: RandomState::new(),
+            turns: Mutex::default(),
+        }
+    }
+
+    /// Waits for the state's turn to write in this process.
+    pub(crate) async fn turn(&self, mock: MockId, key: &str) -> Turn<'_> {
+        let state = (mock, key.to_owned());
+        let turn = Arc::clone(
+            self.turns
+                .lock()
+                .expect("turns lock")
+                .entry(state.clone())
+                .or_default(),
+        );
+        Turn {
+            states: self,
+            state,
+            turn: Some(turn.lock_owned().await),
         }
     }
 

@@ -7,8 +7,12 @@
 //! the one before left it. Each write takes a version from one sequence, so a version names one
 //! content of one state, and a process can tell whether the state it holds is current.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use lyrebird_engine::state::{State, StateWrite};
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -149,9 +153,18 @@ impl StateLock {
     /// Writes `writes`, gives the state a new version and commits; every process is told.
     /// Returns the new version.
     pub async fn commit(mut self, writes: &[StateWrite]) -> Result<i64> {
+        let mut upserts = Upserts::default();
         for write in writes {
-            self.write(write).await?;
+            match Row::of(write) {
+                Row::Upsert(key, value) => upserts.add(key, value),
+                Row::Delete(kind, scope, name) => {
+                    // Deletes and upserts keep their order: what came before is written first.
+                    self.upsert(std::mem::take(&mut upserts)).await?;
+                    self.delete(kind, scope, name).await?;
+                }
+            }
         }
+        self.upsert(upserts).await?;
         let version: i64 = sqlx::query_scalar(
             "UPDATE mock_states SET version = nextval('mock_state_versions'), updated_at = now()
              WHERE mock_id = $1 AND state_key = $2 RETURNING version",
@@ -169,63 +182,31 @@ impl StateLock {
         Ok(version)
     }
 
-    async fn write(&mut self, write: &StateWrite) -> Result<()> {
-        let json = |value: &Value| sqlx::types::Json(value.clone());
-        match write {
-            StateWrite::Scenario { name, state } => {
-                self.upsert("scenario", "", name, json(&Value::from(state.as_str())))
-                    .await
-            }
-            StateWrite::Value {
-                key,
-                value: Some(value),
-            } => self.upsert("value", "", key, json(value)).await,
-            StateWrite::Value { key, value: None } => self.delete("value", "", Some(key)).await,
-            StateWrite::Sequence { example, next } => {
-                self.upsert(
-                    "sequence",
-                    "",
-                    &example.to_string(),
-                    json(&Value::from(*next)),
-                )
-                .await
-            }
-            StateWrite::Collection { name, next_id } => {
-                self.upsert("collection", "", name, json(&Value::from(*next_id)))
-                    .await
-            }
-            StateWrite::Record {
-                collection,
-                id,
-                record: Some(record),
-            } => self.upsert("record", collection, id, json(record)).await,
-            StateWrite::Record {
-                collection,
-                id,
-                record: None,
-            } => self.delete("record", collection, Some(id)).await,
-            StateWrite::Clear { collection } => self.delete("record", collection, None).await,
+    /// Inserts or replaces entries in one statement, in their order (which gives new records
+    /// their places).
+    async fn upsert(&mut self, upserts: Upserts<'_>) -> Result<()> {
+        if upserts.rows.is_empty() {
+            return Ok(());
         }
-    }
-
-    async fn upsert(
-        &mut self,
-        kind: &str,
-        scope: &str,
-        name: &str,
-        value: sqlx::types::Json<Value>,
-    ) -> Result<()> {
+        let rows = &upserts.rows;
+        let kinds: Vec<&str> = rows.iter().map(|((kind, ..), _)| *kind).collect();
+        let scopes: Vec<&str> = rows.iter().map(|((_, scope, _), _)| *scope).collect();
+        let names: Vec<&str> = rows.iter().map(|((.., name), _)| &**name).collect();
+        let values: Vec<Json<&Value>> = rows.iter().map(|(_, value)| Json(&**value)).collect();
         sqlx::query(
             "INSERT INTO mock_state_entries (mock_id, state_key, kind, scope, name, value)
-             VALUES ($1, $2, $3, $4, $5, $6)
+             SELECT $1, $2, kind, scope, name, value
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[]) WITH ORDINALITY
+                  AS w(kind, scope, name, value, n)
+             ORDER BY n
              ON CONFLICT (mock_id, state_key, kind, scope, name) DO UPDATE SET value = EXCLUDED.value",
         )
         .bind(self.mock)
         .bind(&self.key)
-        .bind(kind)
-        .bind(scope)
-        .bind(name)
-        .bind(value)
+        .bind(kinds)
+        .bind(scopes)
+        .bind(names)
+        .bind(values)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -246,6 +227,75 @@ impl StateLock {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+}
+
+/// An entry's key: kind, scope (a record's collection) and name.
+type EntryKey<'w> = (&'static str, &'w str, Cow<'w, str>);
+
+/// A write as a row to upsert or rows to delete.
+enum Row<'w> {
+    Upsert(EntryKey<'w>, Cow<'w, Value>),
+    /// Without a name: every entry of the kind and scope.
+    Delete(&'static str, &'w str, Option<&'w str>),
+}
+
+impl<'w> Row<'w> {
+    fn of(write: &'w StateWrite) -> Self {
+        let owned = |value: Value| Cow::Owned(value);
+        match write {
+            StateWrite::Scenario { name, state } => Row::Upsert(
+                ("scenario", "", Cow::Borrowed(name)),
+                owned(Value::from(state.as_str())),
+            ),
+            StateWrite::Value {
+                key,
+                value: Some(value),
+            } => Row::Upsert(("value", "", Cow::Borrowed(key)), Cow::Borrowed(value)),
+            StateWrite::Value { key, value: None } => Row::Delete("value", "", Some(key)),
+            StateWrite::Sequence { example, next } => Row::Upsert(
+                ("sequence", "", Cow::Owned(example.to_string())),
+                owned(Value::from(*next)),
+            ),
+            StateWrite::Collection { name, next_id } => Row::Upsert(
+                ("collection", "", Cow::Borrowed(name)),
+                owned(Value::from(*next_id)),
+            ),
+            StateWrite::Record {
+                collection,
+                id,
+                record: Some(record),
+            } => Row::Upsert(
+                ("record", collection, Cow::Borrowed(id)),
+                Cow::Borrowed(record),
+            ),
+            StateWrite::Record {
+                collection,
+                id,
+                record: None,
+            } => Row::Delete("record", collection, Some(id)),
+            StateWrite::Clear { collection } => Row::Delete("record", collection, None),
+        }
+    }
+}
+
+/// Rows to upsert in one statement: one per key (PostgreSQL refuses a statement that would
+/// change a row twice), at the place of its first write, with the value of its last.
+#[derive(Default)]
+struct Upserts<'w> {
+    rows: Vec<(EntryKey<'w>, Cow<'w, Value>)>,
+    places: HashMap<EntryKey<'w>, usize>,
+}
+
+impl<'w> Upserts<'w> {
+    fn add(&mut self, key: EntryKey<'w>, value: Cow<'w, Value>) {
+        match self.places.get(&key) {
+            Some(&place) => self.rows[place].1 = value,
+            None => {
+                self.places.insert(key.clone(), self.rows.len());
+                self.rows.push((key, value));
+            }
+        }
     }
 }
 
