@@ -4,6 +4,7 @@
 #
 #   ./deploy/statebench.sh                  # 5 rounds of 5 s each, 64 connections
 #   SKIP_BUILD=1 ROUNDS=3 ./deploy/statebench.sh
+#   PERF=/tmp/post.perf ./deploy/statebench.sh  # also profile lyrebird during the last POST run
 #
 # 1. Builds release binaries and starts `lyrebird serve` pinned to core 0 (its embedded
 #    PostgreSQL inherits that core), with two mocks: a plain one whose example answers a small
@@ -64,18 +65,21 @@ settle() {
     done
 }
 hz="$(getconf CLK_TCK)"
-# Loads `url` with loadgen's further arguments; prints "rps p50 p99 answered µs-per-call".
+# Loads `url` with loadgen's further arguments; prints "rps p50 p99 answered µs-per-call
+# lyrebird-µs-per-call" (CPU of the server's processes, and of lyrebird alone).
 measure() {
-    local seconds="$1" url="$2" before result answered
+    local seconds="$1" url="$2" before before_lyrebird result answered
     settle
     before="$(cpu_ticks "${server_pids[@]}")"
+    before_lyrebird="$(cpu_ticks "${lyrebird_pid}")"
     result="$(load "${seconds}" "${url}" "${@:3}")"
     answered="$(field answered "${result}")"
     [[ "$(field ok "${result}")" == "${answered}" ]] || fail "not every call to ${url} was answered 2xx: ${result}"
-    printf '%s %s %s %s %s\n' "$(field rps "${result}")" "$(field p50_us "${result}")" \
+    per_call() { awk -v t="$1" -v n="${answered}" -v hz="${hz}" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }
+    printf '%s %s %s %s %s %s\n' "$(field rps "${result}")" "$(field p50_us "${result}")" \
         "$(field p99_us "${result}")" "${answered}" \
-        "$(awk -v t="$(($(cpu_ticks "${server_pids[@]}") - before))" -v n="${answered}" -v hz="${hz}" \
-            'BEGIN { printf "%.1f", t / hz / n * 1e6 }')"
+        "$(per_call $(($(cpu_ticks "${server_pids[@]}") - before)))" \
+        "$(per_call $(($(cpu_ticks "${lyrebird_pid}") - before_lyrebird)))"
     refresh_pids
 }
 
@@ -83,7 +87,7 @@ declare -A cpu
 printf '\n%-8s %-9s %10s %8s %8s %12s\n' "" "call" "requests/s" "p50 µs" "p99 µs" "CPU µs/call"
 for round in $(seq "${ROUNDS}"); do
     for name in "${order[@]}"; do
-        read -r rps p50 p99 _ us <<<"$(measure "${DURATION}" "${urls[${name}]}")"
+        read -r rps p50 p99 _ us _ <<<"$(measure "${DURATION}" "${urls[${name}]}")"
         cpu[${name}]+="${us} "
         printf '%-8s %-9s %10s %8s %8s %12s\n' "round ${round}" "${name}" "${rps}" "${p50}" "${p99}" "${us}"
     done
@@ -96,13 +100,21 @@ for name in scenario record; do
         "${name}" "${us}" "${plain_us}" "$(awk -v a="${us}" -v b="${plain_us}" 'BEGIN { printf "%.2f", a / b }')"
 done
 
-printf '\n%-22s %10s %8s %8s %9s %12s\n' "POST /todos" "requests/s" "p50 µs" "p99 µs" "answered" "CPU µs/call"
+printf '\n%-22s %10s %8s %8s %9s %12s %9s\n' "POST /todos" "requests/s" "p50 µs" "p99 µs" "answered" "CPU µs/call" "lyrebird"
 for connections in "${CONNECTIONS}" 1; do
-    read -r rps p50 p99 answered us <<<"$(CONNECTIONS="${connections}" measure 30 "${base}/m/${stateful}/todos" \
+    if [[ -n "${PERF:-}" && "${connections}" == 1 ]]; then
+        perf record -q -g -F 999 -p "${lyrebird_pid}" -o "${PERF}" 2>/dev/null &
+        perf_pid=$!
+    fi
+    read -r rps p50 p99 answered us lyrebird_us <<<"$(CONNECTIONS="${connections}" measure 30 "${base}/m/${stateful}/todos" \
         -n "${REQUESTS}" -X POST -H 'content-type: application/json' \
         -H "x-lyrebird-state: bench-${connections}" --body '{"title": "a new task", "done": false}')"
-    printf '%-22s %10s %8s %8s %9s %12s\n' "${connections} connection(s)" "${rps}" "${p50}" "${p99}" "${answered}" "${us}"
+    printf '%-22s %10s %8s %8s %9s %12s %9s\n' "${connections} connection(s)" "${rps}" "${p50}" "${p99}" "${answered}" "${us}" "${lyrebird_us}"
 done
+if [[ -n "${PERF:-}" ]]; then
+    kill -INT "${perf_pid}" && wait "${perf_pid}" || true
+    say "lyrebird during the POSTs of one connection: perf report -i ${PERF}"
+fi
 records="$(curl -sS -H 'x-lyrebird-state: bench-1' "${base}/m/${stateful}/todos?limit=1" -D - -o /dev/null |
     tr -d '\r' | sed -n 's/^x-total-count: //p')"
 [[ "${records}" == $((100 + REQUESTS)) ]] || fail "the state bench-1 holds ${records} records, not $((100 + REQUESTS))"

@@ -103,8 +103,18 @@ impl Store {
     /// the second half of `Pool::begin`, `Transaction::begin`, which sqlx hides from its docs:
     /// look again when upgrading sqlx.)
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+        self.begin_with(None).await
+    }
+
+    /// [`Store::begin`] with a `BEGIN` of the caller's, which may set the transaction's
+    /// isolation or a `SET LOCAL` in the same round trip (`"BEGIN; SET LOCAL ..."`).
+    pub(crate) async fn begin_with(
+        &self,
+        statement: Option<&'static str>,
+    ) -> Result<Transaction<'static, Postgres>> {
         let connection = self.pool.acquire().await?;
-        Ok(tokio::spawn(Transaction::begin(connection, None)).await??)
+        let statement = statement.map(sqlx::SqlStr::from_static);
+        Ok(tokio::spawn(Transaction::begin(connection, statement)).await??)
     }
 
     /// Succeeds when the database answers a query.

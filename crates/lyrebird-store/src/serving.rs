@@ -38,9 +38,8 @@ impl Store {
     /// The mock and its examples, read in one repeatable-read transaction so the two agree;
     /// `None` when no mock has this id.
     pub async fn served_mock(&self, id: MockId) -> Result<Option<ServedMock>> {
-        let mut tx = self.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+        let mut tx = self
+            .begin_with(Some("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
             .await?;
         let mock: Option<Mock> = sqlx::query_as(concat!(
             "SELECT ",

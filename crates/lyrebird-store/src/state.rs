@@ -310,9 +310,8 @@ pub struct StateSummary {
 impl Store {
     /// The state `key` of `mock`, for serving (by mock id alone, as [`Store::served_mock`]).
     pub async fn mock_state(&self, mock: MockId, key: &str) -> Result<State> {
-        let mut tx = self.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+        let mut tx = self
+            .begin_with(Some("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
             .await?;
         let state = load(&mut tx, mock, key).await?;
         tx.commit().await?;
@@ -328,22 +327,26 @@ impl Store {
         mock: MockId,
         key: &str,
     ) -> Result<StateLock> {
-        let mut tx = self.begin().await?;
-        sqlx::query("SET LOCAL lock_timeout = '10s'")
-            .execute(&mut *tx)
+        let mut tx = self
+            .begin_with(Some("BEGIN; SET LOCAL lock_timeout = '10s'"))
             .await?;
-        let created = sqlx::query(
-            "INSERT INTO mock_states (mock_id, state_key, workspace_id)
+        // Inserts the state's row, or locks it when it is there, in one statement: a no-op
+        // update locks the row as `SELECT ... FOR UPDATE` would. Nothing comes back when the
+        // mock is not the workspace's.
+        let (version, created): (i64, bool) = sqlx::query_as(
+            "INSERT INTO mock_states AS s (mock_id, state_key, workspace_id)
              SELECT id, $2, workspace_id FROM mocks WHERE id = $1 AND workspace_id = $3
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT (mock_id, state_key) DO UPDATE SET version = s.version
+             WHERE s.workspace_id = EXCLUDED.workspace_id
+             RETURNING s.version, s.xmax = 0",
         )
         .bind(mock)
         .bind(key)
         .bind(workspace)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?
-        .rows_affected();
-        if created == 1 {
+        .ok_or(StoreError::NotFound)?;
+        if created {
             let states: i64 =
                 sqlx::query_scalar("SELECT count(*) FROM mock_states WHERE mock_id = $1")
                     .bind(mock)
@@ -353,16 +356,6 @@ impl Store {
                 return Err(StoreError::TooManyStates);
             }
         }
-        let version: i64 = sqlx::query_scalar(
-            "SELECT version FROM mock_states
-             WHERE mock_id = $1 AND state_key = $2 AND workspace_id = $3 FOR UPDATE",
-        )
-        .bind(mock)
-        .bind(key)
-        .bind(workspace)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
         Ok(StateLock {
             store: self.clone(),
             tx,
