@@ -322,7 +322,7 @@ impl Crud<'_> {
         };
         match self.save(id.clone(), record, next_id) {
             Ok((writes, record)) => {
-                let location = format!("{}/{id}", self.request.path.trim_end_matches('/'));
+                let location = location(&self.request.path, &id);
                 Served::with(
                     201,
                     &record,
@@ -411,6 +411,26 @@ impl Crud<'_> {
             collection: self.name.to_owned(),
         });
         Served::with(204, &Value::Null, Vec::new(), writes)
+    }
+}
+
+/// Where a created record is, relative to the collection's URL (RFC 9110 allows a relative
+/// `Location`): the mock may be called on its own host or under `/m/<id>`, which only the client
+/// knows, and a reference relative to the request resolves right in both.
+fn location(collection_path: &str, id: &str) -> String {
+    // A segment keeps RFC 3986's unreserved characters; every other byte is %-encoded.
+    let id: String = id
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect();
+    match collection_path.rsplit('/').next() {
+        Some(last) if !last.is_empty() => format!("{last}/{id}"),
+        _ => id,
     }
 }
 
@@ -509,6 +529,13 @@ fn merge(target: &mut Value, patch: Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_location_resolves_against_the_collection_url_in_either_form() {
+        assert_eq!(location("/api/todos", "7"), "todos/7");
+        assert_eq!(location("/api/todos/", "7"), "7");
+        assert_eq!(location("/todos", "a b"), "todos/a%20b");
+    }
 
     #[test]
     fn a_merge_patch_removes_nulls_and_merges_objects() {

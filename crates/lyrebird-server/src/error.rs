@@ -108,8 +108,14 @@ impl ApiError {
     /// A 422 for fields the engine refused (other than an example's): the first one's field,
     /// with every problem in the message.
     pub fn invalid_fields(errors: &[ValidationError]) -> Self {
-        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         let field = errors.first().map_or(".", |error| error.field.as_str());
+        let messages: Vec<String> = errors
+            .iter()
+            .map(|error| match error.field == field {
+                true => error.message.clone(),
+                false => error.to_string(),
+            })
+            .collect();
         ApiError::invalid(field, messages.join("; "))
     }
 
