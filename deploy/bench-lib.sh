@@ -91,6 +91,17 @@ cpu_ticks() {
     echo "${total}"
 }
 
+# Waits (10 s at most) until the server's processes (the caller's `server_pids`) are idle: what a load leaves behind (the
+# call log's last batches, PostgreSQL's background work) is not measured as the next load's.
+settle() {
+    local before
+    for _ in $(seq 20); do
+        before="$(cpu_ticks "${server_pids[@]}")"
+        sleep 0.5
+        [[ $(($(cpu_ticks "${server_pids[@]}") - before)) -le 1 ]] && return
+    done
+}
+
 # `pid` and all its descendants.
 process_tree() {
     local child

@@ -110,16 +110,6 @@ wait_for_log() {
         if [[ "${rows}" == "${before}" ]]; then still=$((still + 1)); else still=0; fi
     done
 }
-# Waits (10 s at most) until the server's processes are idle: what a load leaves behind (the
-# call log's last batches, PostgreSQL's background work) is not measured as the next load's.
-settle() {
-    local before
-    for _ in $(seq 20); do
-        before="$(cpu_ticks "${server_pids[@]}")"
-        sleep 0.5
-        [[ $(($(cpu_ticks "${server_pids[@]}") - before)) -le 1 ]] && return
-    done
-}
 
 # --- the rounds -------------------------------------------------------------------------------
 # Per round: "hello_rps hello_p50 hello_p99 mock_rps mock_p50 mock_p99 ratio".

@@ -56,14 +56,6 @@ server_pids=("${lyrebird_pid}")
 postmaster="$(head -n 1 "${work}/data/postgres/postmaster.pid")"
 refresh_pids() { mapfile -t -O 1 server_pids < <(process_tree "${postmaster}"); }
 refresh_pids
-settle() {
-    local before
-    for _ in $(seq 20); do
-        before="$(cpu_ticks "${server_pids[@]}")"
-        sleep 0.5
-        [[ $(($(cpu_ticks "${server_pids[@]}") - before)) -le 1 ]] && return
-    done
-}
 hz="$(getconf CLK_TCK)"
 # Loads `url` with loadgen's further arguments; prints "rps p50 p99 answered µs-per-call
 # lyrebird-µs-per-call" (CPU of the server's processes, and of lyrebird alone).

@@ -6,25 +6,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  corpusDir, createMockInBrowser, launchBrowser, newPage, openCallLog, screenshot,
-  signUpInBrowser, startLyrebird,
+  corpusDir, createMockInBrowser, openCallLog, screenshot, startSignedIn, stopAll,
 } from './support.mjs';
 
 let server;
 let browser;
 let page;
-
-before(async () => {
-  server = await startLyrebird();
-  browser = await launchBrowser();
-  page = await newPage(browser);
-  await signUpInBrowser(page, server);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+before(async () => ({ server, browser, page } = await startSignedIn()));
+after(() => stopAll({ server, browser }));
 
 const BEER_CATALOG = 'postman/microcks__microcks__BeerCatalogAPI-collection.json';
 

@@ -5,25 +5,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createMockInBrowser, launchBrowser, newPage, openCallLog, screenshot, signUpInBrowser,
-  startLyrebird,
+  createMockInBrowser, openCallLog, screenshot, startSignedIn, stopAll,
 } from './support.mjs';
 
 let server;
 let browser;
 let page;
-
-before(async () => {
-  server = await startLyrebird();
-  browser = await launchBrowser();
-  page = await newPage(browser);
-  await signUpInBrowser(page, server);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+before(async () => ({ server, browser, page } = await startSignedIn()));
+after(() => stopAll({ server, browser }));
 
 test('a key is created, shown once, opens a private mock, and is refused once revoked', async () => {
   const mockId = await createMockInBrowser(page, server, 'Private payments');

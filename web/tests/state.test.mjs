@@ -5,24 +5,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createMockInBrowser, launchBrowser, newPage, screenshot, signUpInBrowser, startLyrebird,
+  createMockInBrowser, screenshot, startSignedIn, stopAll,
 } from './support.mjs';
 
 let server;
 let browser;
 let page;
-
-before(async () => {
-  server = await startLyrebird();
-  browser = await launchBrowser();
-  page = await newPage(browser);
-  await signUpInBrowser(page, server);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+before(async () => ({ server, browser, page } = await startSignedIn()));
+after(() => stopAll({ server, browser }));
 
 /** Adds an example on the editor, filling what `fill` fills; saving leads to its page. */
 async function addExample(mockId, fill) {

@@ -198,6 +198,24 @@ export async function signUpInBrowser(page, server, email = uniqueEmail('web')) 
   return email;
 }
 
+/**
+ * What most test files start with: a server, a browser and a page signed up in it. Stop them
+ * with `stopAll`.
+ */
+export async function startSignedIn() {
+  const server = await startLyrebird();
+  const browser = await launchBrowser();
+  const page = await newPage(browser);
+  await signUpInBrowser(page, server);
+  return { server, browser, page };
+}
+
+/** Closes the browser and stops the server of `startSignedIn`, whichever were started. */
+export async function stopAll({ server, browser }) {
+  await browser?.close();
+  await server?.stop();
+}
+
 /** Creates a mock from scratch on /mocks/new; returns its id, read from the page it leads to. */
 export async function createMockInBrowser(page, server, name) {
   await page.goto(`${server.url}/mocks/new`);

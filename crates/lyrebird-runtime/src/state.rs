@@ -37,13 +37,16 @@ pub(crate) struct States {
     /// database's lock one after the other, each from the state the one before kept, rather
     /// than all waiting on the row lock (and a pooled connection) at once, each then reading
     /// the whole state again.
-    turns: Mutex<HashMap<(MockId, String), Arc<tokio::sync::Mutex<()>>>>,
+    turns: Mutex<HashMap<StateId, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// A state: its mock and its key.
+type StateId = (MockId, String);
 
 /// A state's turn to write, held until dropped.
 pub(crate) struct Turn<'s> {
     states: &'s States,
-    state: (MockId, String),
+    state: StateId,
     turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
