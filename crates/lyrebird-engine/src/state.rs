@@ -137,7 +137,7 @@ impl StateWrite {
             } => format!("{key} set to {}", truncated(&value.to_string())),
             Self::Value { key, value: None } => format!("{key} removed"),
             Self::Sequence { next, .. } => format!("sequence moved to response {}", next + 1),
-            Self::Collection { name, .. } => format!("{name} written"),
+            Self::Collection { name, next_id } => format!("{name}: next id {next_id}"),
             Self::Record {
                 collection,
                 id,
