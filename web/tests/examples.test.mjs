@@ -98,3 +98,31 @@ test('a JSON body written as a template stays JSON in the editor and on the wire
   assert.equal(await answer.text(), '{"id": "7"}');
 });
 
+
+test('a refused save of the whole example as JSON keeps the form and the JSON as they were', async () => {
+  await createMockInBrowser(page, server, 'Kept on error');
+  await page.getByRole('link', { name: 'Add the first example' }).click();
+  await page.fill('#f-name', 'kept');
+  await page.fill('#f-path', '/kept');
+  await Promise.all([
+    page.waitForURL(/\/examples\/[0-9a-f-]{36}$/),
+    page.click('form.example-form button[type=submit]'),
+  ]);
+  await page.locator('details.json-mode summary').click();
+  const broken = '{"name": "kept", "request": {"path": "/kept"},';
+  await page.fill('#f-json', broken);
+  await page.click('details.json-mode button[type=submit]');
+  await page.locator('#e-json').waitFor();
+  assert.match(await page.locator('#e-json').innerText(), /line \d+, column \d+/);
+  assert.equal(await page.locator('#f-json').inputValue(), broken, 'the JSON comes back as typed');
+  assert.equal(await page.locator('#f-name').inputValue(), 'kept', 'the form shows the saved example');
+  assert.equal(await page.locator('#f-path').inputValue(), '/kept');
+  assert.equal(await page.locator('h1').innerText(), 'kept');
+
+  // JSON that reads as an example but is refused fills the form with what it says.
+  await page.fill('#f-json', '{"name": "renamed", "request": {"path": "/x", "path_match": "prefix"}}');
+  await page.click('details.json-mode button[type=submit]');
+  await page.locator('#e-json').waitFor();
+  assert.equal(await page.locator('#f-name').inputValue(), 'renamed');
+  assert.equal(await page.locator('#f-path').inputValue(), '/x');
+});

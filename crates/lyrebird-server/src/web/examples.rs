@@ -193,6 +193,18 @@ impl ExampleForm {
         }
     }
 
+    /// The editor after a refused save of the whole example as JSON: the fields of the example
+    /// the JSON describes, or of `saved` when it describes none, and the JSON as typed.
+    fn json_kept(self, saved: Option<Example>) -> Self {
+        let shown = parse_json::<Example>(self.json.as_bytes()).ok().or(saved);
+        let fields = shown.map_or_else(Self::blank, |example| Self::of(&example));
+        Self {
+            mode: self.mode,
+            json: self.json,
+            ..fields
+        }
+    }
+
     /// A new example: `GET /`, answering 200 with an empty JSON object.
     fn blank() -> Self {
         let example = Example {
@@ -666,6 +678,17 @@ async fn save(
             ));
         }
         Err(errors) => errors,
+    };
+    // A refused JSON save keeps the form above filled: from the JSON when it reads as an
+    // example, else from the example as saved (or a new one's), with the JSON as it was typed.
+    let form = if form.mode == "json" {
+        let saved = match example_id {
+            Some(id) => Some(state.store.example(&session.workspace, mock_id, id).await?.example),
+            None => None,
+        };
+        form.json_kept(saved)
+    } else {
+        form
     };
     editor(
         state,
