@@ -76,19 +76,6 @@ function prettyBody(text) {
   try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
 }
 
-function describeDecision(decided) {
-  if (!decided) return null;
-  const parts = [];
-  if (decided.by === "level") {
-    parts.push(`Rules, level ${decided.level}: ${decided.name}.`);
-    if (decided.candidates > 1) parts.push(`${decided.candidates} examples fitted at this level; priority ${decided.priority} and ${decided.conditions} matched conditions decided.`);
-  } else {
-    parts.push(`Decided by ${String(decided.by).replaceAll("_", " ")}.`);
-    if (decided.score !== undefined) parts.push(`Score ${decided.score}.`);
-  }
-  return parts.join(" ");
-}
-
 function renderTry(result, mockId) {
   const box = el("div");
   let verdict;
@@ -101,8 +88,7 @@ function renderTry(result, mockId) {
     verdict = el("p", { class: "verdict miss", text: "No example matches: the mock answers 404 with this explanation." });
   }
   box.append(verdict);
-  const why = describeDecision(result.decided_by);
-  if (why) box.append(el("p", { class: "small", text: why }));
+  if (result.reason) box.append(el("p", { class: "small reason", text: result.reason }));
   const misses = result.explanation && result.explanation.near_misses;
   if (misses) {
     if (misses.length === 0) box.append(el("p", { class: "small", text: "This mock has no examples." }));
@@ -110,7 +96,7 @@ function renderTry(result, mockId) {
       box.append(el("p", { class: "small", text: "Closest examples:" }));
       const list = el("ul", { class: "small" });
       for (const miss of misses) {
-        list.append(el("li", {}, el("strong", { text: miss.name }), ` — ${miss.message} (distance ${miss.distance})`));
+        list.append(el("li", {}, el("strong", { text: miss.name }), ` — ${miss.message}`));
       }
       box.append(list);
     }

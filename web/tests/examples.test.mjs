@@ -96,6 +96,12 @@ test('a JSON body written as a template stays JSON in the editor and on the wire
   const answer = await fetch(`${server.url}/m/${mockId}/users/7`);
   assert.equal(answer.headers.get('content-type'), 'application/json');
   assert.equal(await answer.text(), '{"id": "7"}');
+  // The try panel says why in words, not in levels.
+  await page.fill('#try-path', '/users/7');
+  await page.click('.try-form button[type=submit]');
+  const reason = page.locator('.try-result .reason');
+  await reason.waitFor();
+  assert.equal(await reason.innerText(), 'Matched by its path and every query parameter; no body condition.');
 });
 
 

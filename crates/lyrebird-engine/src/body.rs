@@ -39,6 +39,18 @@ pub(crate) enum BodyCheck {
 }
 
 impl BodyCheck {
+    /// The condition's kind as the explanations name it; `None` for no condition.
+    pub(crate) fn kind(&self) -> Option<&'static str> {
+        match self {
+            BodyCheck::None => None,
+            BodyCheck::Text { .. } => Some("text"),
+            BodyCheck::Json { .. } => Some("json"),
+            BodyCheck::Xml(_) => Some("xml"),
+            BodyCheck::Form(_) => Some("form"),
+            BodyCheck::Any => Some("any"),
+        }
+    }
+
     pub(crate) fn compile(body: &BodyMatch) -> Result<Self, Vec<ValidationError>> {
         Ok(match body {
             BodyMatch::None {} => Self::None,

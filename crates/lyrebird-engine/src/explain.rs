@@ -183,6 +183,9 @@ pub enum DecidedBy {
         conditions: usize,
         /// How many examples fitted at this level; more than one means the tie-break decided.
         candidates: usize,
+        /// The example's body condition: `text`, `json`, `xml`, `form` or `any`; absent for none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
     },
     /// Postman mode: the score (100 plus the parts below) and the path step that fitted.
     Score {
@@ -207,6 +210,84 @@ pub enum DecidedBy {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path_step: Option<PathStep>,
     },
+}
+
+impl DecidedBy {
+    /// Why the example answered, in a user's words rather than the matching order's: what of the
+    /// request it matched, and what broke a tie.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Level {
+                level,
+                form_body,
+                priority,
+                conditions,
+                candidates,
+                body,
+                ..
+            } => {
+                let matched = match (*form_body, *level) {
+                    (false, 11) | (true, 4) => {
+                        "the start of its path and an expression reading the URL".to_owned()
+                    }
+                    (true, 1) => "its path and query, with no form parameters".to_owned(),
+                    (true, 2) => "its path and form parameters".to_owned(),
+                    (true, _) => "its path and its expression".to_owned(),
+                    (false, level) => {
+                        let url = if level <= 5 {
+                            "its path and every query parameter"
+                        } else {
+                            "its path and its query conditions (the request has more parameters)"
+                        };
+                        let body = match body.as_deref() {
+                            Some("text") => "the body as text",
+                            Some("json") => "the body as JSON",
+                            Some("xml") => "the body as XML",
+                            Some("form") => "form parameters",
+                            Some(_) => "any body",
+                            None => "no body condition",
+                        };
+                        let expression = if matches!(level, 4 | 9) {
+                            ", and its expression"
+                        } else {
+                            ""
+                        };
+                        format!("{url}; {body}{expression}")
+                    }
+                };
+                let tie = if *candidates > 1 {
+                    format!(
+                        " {candidates} examples matched equally well; this one won on priority ({priority}), then on its {conditions} conditions."
+                    )
+                } else {
+                    String::new()
+                };
+                format!("Matched by {matched}.{tie}")
+            }
+            Self::Score {
+                score,
+                path_step,
+                candidates,
+                ..
+            } => {
+                let step = serde_json::to_value(path_step)
+                    .ok()
+                    .and_then(|step| step.as_str().map(|step| step.replace('_', " ")))
+                    .unwrap_or_default();
+                format!(
+                    "Postman's matching: the best score, {score}, among {candidates} examples of this method; the path matched at the “{step}” step."
+                )
+            }
+            Self::ResponseId { .. } => {
+                "The x-mock-response-id header named this example.".to_owned()
+            }
+            Self::ResponseName {
+                name, candidates, ..
+            } => format!(
+                "The x-mock-response-name header named {name:?} ({candidates} examples have that name)."
+            ),
+        }
+    }
 }
 
 /// The steps of Postman's path comparison, each with its score (docs/matching.md, "Postman
@@ -260,5 +341,40 @@ impl PathStep {
                 | Self::IdsAndTrailingSlashRemoved
                 | Self::EditDistance
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(level: u8, body: Option<&str>, candidates: usize) -> DecidedBy {
+        DecidedBy::Level {
+            level,
+            name: String::new(),
+            form_body: false,
+            priority: 2,
+            conditions: 4,
+            candidates,
+            body: body.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_rules_decision_is_told_in_words_not_levels() {
+        assert_eq!(
+            level(1, None, 1).describe(),
+            "Matched by its path and every query parameter; no body condition."
+        );
+        assert_eq!(
+            level(9, Some("json"), 3).describe(),
+            "Matched by its path and its query conditions (the request has more parameters); \
+             the body as JSON, and its expression. 3 examples matched equally well; this one won on \
+             priority (2), then on its 4 conditions."
+        );
+        assert_eq!(
+            level(11, None, 1).describe(),
+            "Matched by the start of its path and an expression reading the URL."
+        );
     }
 }

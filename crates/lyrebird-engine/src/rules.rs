@@ -320,6 +320,7 @@ pub(crate) fn select(
             priority: example.priority,
             conditions: fit.conditions,
             candidates: tied,
+            body: example.body.kind().map(str::to_owned),
         },
     )
 }

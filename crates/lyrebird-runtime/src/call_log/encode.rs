@@ -152,6 +152,7 @@ mod tests {
                 priority: 0,
                 conditions: 0,
                 candidates,
+                body: None,
             },
         }
     }

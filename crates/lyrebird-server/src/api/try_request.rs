@@ -88,6 +88,8 @@ pub struct TryResult {
     /// Why that example: the engine's `decided_by` (rules level, or Postman score and path step).
     #[schema(value_type = Option<Object>)]
     pub decided_by: Option<Value>,
+    /// The same, in words: what of the request the example matched, and what broke a tie.
+    pub reason: Option<String>,
     /// Why no example answers: the nearest misses, closest first, each with the condition it
     /// failed.
     #[schema(value_type = Option<Object>)]
@@ -147,10 +149,11 @@ impl TryRequest {
 
 impl From<TriedAnswer> for TryResult {
     fn from(answer: TriedAnswer) -> Self {
-        let (example, decided_by, explanation) = match &answer.outcome {
+        let (example, decided_by, reason, explanation) = match &answer.outcome {
             CallOutcome::Matched {
                 example_id,
                 example_name,
+                decided_by,
                 ..
             } => (
                 Some(TriedExample {
@@ -158,9 +161,10 @@ impl From<TriedAnswer> for TryResult {
                     name: example_name.clone(),
                 }),
                 answer.outcome.explanation(),
+                Some(decided_by.describe()),
                 None,
             ),
-            other => (None, None, other.explanation()),
+            other => (None, None, None, other.explanation()),
         };
         let (body, body_base64) = match String::from_utf8(answer.body.to_vec()) {
             Ok(text) => (text, false),
@@ -170,6 +174,7 @@ impl From<TriedAnswer> for TryResult {
             outcome: answer.outcome.kind().as_str(),
             example,
             decided_by,
+            reason,
             explanation,
             response: TriedResponse {
                 status: answer.status,

@@ -317,7 +317,6 @@ impl From<MessageView> for MessagePart {
 struct Miss {
     name: String,
     href: String,
-    distance: f64,
     failed: String,
 }
 
@@ -413,7 +412,7 @@ fn explain(mock: MockId, call: &CallDetailView) -> minijinja::Value {
     };
     match call.summary.outcome.as_str() {
         "matched" => match serde_json::from_value::<DecidedBy>(stored) {
-            Ok(decided) => context! { kind => "matched", reason => decided_by(&decided) },
+            Ok(decided) => context! { kind => "matched", reason => decided.describe() },
             Err(_) => context! { kind => "none" },
         },
         "no_match" | "fallback" => match serde_json::from_value::<Explanation>(stored) {
@@ -424,7 +423,6 @@ fn explain(mock: MockId, call: &CallDetailView) -> minijinja::Value {
                     .map(|miss| Miss {
                         href: format!("/mocks/{mock}/examples/{}", miss.id),
                         name: miss.name,
-                        distance: miss.distance,
                         failed: miss.failed.describe(),
                     })
                     .collect();
@@ -443,51 +441,6 @@ fn explain(mock: MockId, call: &CallDetailView) -> minijinja::Value {
                 .unwrap_or_default();
             context! { kind => "refused", reason => refusal(reason) }
         }
-    }
-}
-
-fn decided_by(decided: &DecidedBy) -> String {
-    match decided {
-        DecidedBy::Level {
-            level,
-            candidates,
-            conditions,
-            priority,
-            ..
-        } => {
-            let tie = if *candidates > 1 {
-                format!(
-                    " {candidates} examples fitted at that level; this one won on priority ({priority}), then on the number of conditions ({conditions})."
-                )
-            } else {
-                " It was the only example that fitted there.".to_owned()
-            };
-            format!(
-                "Rules mode: the request fitted this example at level {level} of the matching order.{tie}"
-            )
-        }
-        DecidedBy::Score {
-            score,
-            path_step,
-            candidates,
-            ..
-        } => {
-            let step = serde_json::to_value(path_step)
-                .ok()
-                .and_then(|step| step.as_str().map(|step| step.replace('_', " ")))
-                .unwrap_or_default();
-            format!(
-                "Postman mode: the best score, {score}, among {candidates} examples of this method; the path fitted at the “{step}” step."
-            )
-        }
-        DecidedBy::ResponseId { .. } => {
-            "Postman mode: the x-mock-response-id header named this example.".to_owned()
-        }
-        DecidedBy::ResponseName {
-            name, candidates, ..
-        } => format!(
-            "Postman mode: the x-mock-response-name header named {name:?} ({candidates} examples have that name)."
-        ),
     }
 }
 

@@ -683,7 +683,13 @@ async fn save(
     // example, else from the example as saved (or a new one's), with the JSON as it was typed.
     let form = if form.mode == "json" {
         let saved = match example_id {
-            Some(id) => Some(state.store.example(&session.workspace, mock_id, id).await?.example),
+            Some(id) => Some(
+                state
+                    .store
+                    .example(&session.workspace, mock_id, id)
+                    .await?
+                    .example,
+            ),
             None => None,
         };
         form.json_kept(saved)

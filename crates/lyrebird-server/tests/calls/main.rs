@@ -242,6 +242,7 @@ fn record(tenant: &Tenant, path: &str) -> CallRecord {
                 priority: 0,
                 conditions: 0,
                 candidates: 1,
+                body: None,
             },
         },
         error: None,
