@@ -33,20 +33,21 @@ document.addEventListener("submit", (event) => {
   }
 });
 
-// The example editor shows the fields of the answer chosen: a response, a sequence or a
-// collection.
-const answerKind = document.getElementById("f-answer-kind");
-if (answerKind) {
-  const showAnswer = () => {
-    for (const kind of ["response", "sequence", "resource"]) {
-      for (const part of document.querySelectorAll(`.answer-${kind}`)) {
-        part.hidden = answerKind.value !== kind;
-      }
-    }
+// A menu that decides which parts of its form apply shows only those: `visible(value, part)`
+// tells, for each element `selector` finds.
+function showOnly(select, selector, visible) {
+  if (!select) return;
+  const update = () => {
+    for (const part of document.querySelectorAll(selector)) part.hidden = !visible(select.value, part);
   };
-  answerKind.addEventListener("change", showAnswer);
-  showAnswer();
+  select.addEventListener("change", update);
+  update();
 }
+// The example editor: the fields of the answer chosen (a response, a sequence, a collection).
+showOnly(document.getElementById("f-answer-kind"), ".answer-response, .answer-sequence, .answer-resource",
+  (value, part) => part.classList.contains(`answer-${value}`));
+// The import form: a Postman environment only for a Postman collection.
+showOnly(document.getElementById("f-kind"), ".postman-only", (value) => value === "postman");
 
 // Small DOM helper: an element with text (never HTML) and children.
 function el(tag, props = {}, ...children) {

@@ -19,7 +19,10 @@ const BEER_CATALOG = 'postman/microcks__microcks__BeerCatalogAPI-collection.json
 
 test('an uploaded postman collection becomes a mock whose examples can be browsed, tried and called', async () => {
   await page.goto(`${server.url}/mocks/new`);
+  await page.selectOption('#f-kind', 'openapi');
+  assert.equal(await page.locator('#f-environment').isVisible(), false, 'no Postman environment for OpenAPI');
   await page.selectOption('#f-kind', 'postman');
+  assert.equal(await page.locator('#f-environment').isVisible(), true);
   await page.setInputFiles('#f-file', join(corpusDir, BEER_CATALOG));
   await Promise.all([
     page.waitForURL(/\/mocks\/[0-9a-f-]{36}$/),

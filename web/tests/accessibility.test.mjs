@@ -1,0 +1,69 @@
+// Accessibility, checked by axe-core in the browser: every page of the app, in the light theme
+// and in the dark one (which follows the system's), has labelled controls and text at a contrast
+// of 4.5:1 or more (WCAG 2 A and AA rules). The dark pages are photographed too.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import {
+  api, createMockInBrowser, launchBrowser, newPage, screenshot, startSignedIn, stopAll,
+} from './support.mjs';
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+let server;
+let browser;
+let page;
+before(async () => ({ server, browser, page } = await startSignedIn()));
+after(() => stopAll({ server, browser }));
+
+/** The WCAG 2 A and AA violations axe finds on the page, one line each. */
+async function violations(target) {
+  await target.addScriptTag({ path: axePath });
+  const found = await target.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] });
+    return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  return found;
+}
+
+test('every page has labelled controls and readable contrast in both themes', async () => {
+  const mockId = await createMockInBrowser(page, server, 'Accessible');
+  await page.fill('#f-collections', JSON.stringify({ todos: { seed: [{ id: 1, title: 'buy milk' }] } }));
+  await page.click('form[action$="/settings"] button[type=submit]');
+  await page.locator('.flash').waitFor();
+  await page.goto(`${server.url}/mocks/${mockId}/examples/new`);
+  await page.fill('#f-name', 'one todo');
+  await page.fill('#f-path', '/todos/:id');
+  await Promise.all([
+    page.waitForURL(/\/examples\/[0-9a-f-]{36}$/),
+    page.click('form.example-form button[type=submit]'),
+  ]);
+  const examplePage = page.url();
+  await fetch(server.mockUrl(mockId, '/todos/1'));
+  await fetch(server.mockUrl(mockId, '/nothing'));
+
+  const pages = {
+    dashboard: '/mocks',
+    mock: `/mocks/${mockId}`,
+    example: examplePage.slice(server.url.length),
+    'new-mock': '/mocks/new',
+    'call-log': `/mocks/${mockId}/calls`,
+    keys: '/keys',
+    usage: '/usage',
+  };
+  const landing = await newPage(browser);
+  const failures = [];
+  for (const scheme of ['light', 'dark']) {
+    for (const target of [page, landing]) await target.emulateMedia({ colorScheme: scheme });
+    for (const [name, path] of Object.entries(pages)) {
+      await page.goto(`${server.url}${path}`);
+      for (const line of await violations(page)) failures.push(`${scheme} ${name}: ${line}`);
+      if (scheme === 'dark' && ['mock', 'call-log'].includes(name)) await screenshot(page, `${name}-dark`);
+    }
+    await landing.goto(`${server.url}/`);
+    for (const line of await violations(landing)) failures.push(`${scheme} landing: ${line}`);
+  }
+  await landing.context().close();
+  assert.deepEqual(failures, []);
+});
