@@ -61,6 +61,107 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// JSON fields are checked as they are typed, with the line and column of the first problem, and
+// can be formatted; the server's check, on saving, still decides. The response body is JSON when
+// the editor says so and it is not a template.
+// Where JSON text stops being JSON: the offset of the first character that cannot be there.
+// (The browser's own message does not always say.)
+function jsonErrorAt(text) {
+  let i = 0;
+  const literal = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+  const fail = () => { throw i; };
+  const space = () => { while (i < text.length && " \t\n\r".includes(text[i])) i += 1; };
+  const string = () => {
+    i += 1;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] < " ") fail();
+      i += text[i] === "\\" ? 2 : 1;
+    }
+    if (i >= text.length) fail();
+    i += 1;
+  };
+  const items = (close, item) => {
+    i += 1;
+    space();
+    if (text[i] === close) { i += 1; return; }
+    for (;;) {
+      item();
+      space();
+      if (text[i] === ",") { i += 1; continue; }
+      if (text[i] === close) { i += 1; return; }
+      fail();
+    }
+  };
+  const value = () => {
+    space();
+    if (text[i] === "{") {
+      return items("}", () => {
+        space();
+        if (text[i] !== '"') fail();
+        string();
+        space();
+        if (text[i] !== ":") fail();
+        i += 1;
+        value();
+      });
+    }
+    if (text[i] === "[") return items("]", value);
+    if (text[i] === '"') return string();
+    literal.lastIndex = i;
+    if (!literal.exec(text)) fail();
+    i = literal.lastIndex;
+  };
+  try {
+    value();
+    space();
+    if (i < text.length) fail();
+    return null;
+  } catch (at) {
+    if (typeof at !== "number") throw at;
+    return at;
+  }
+}
+
+function jsonProblem(text) {
+  if (text.trim() === "") return null;
+  try {
+    JSON.parse(text);
+    return null;
+  } catch (error) {
+    const at = jsonErrorAt(text) ?? text.length;
+    const before = text.slice(0, at);
+    const line = before.split("\n").length;
+    const column = before.length - before.lastIndexOf("\n");
+    const found = at < text.length ? `unexpected ${JSON.stringify(text[at])}` : "it ends too early";
+    return `line ${line}, column ${column}: ${found}`;
+  }
+}
+
+for (const area of document.querySelectorAll("textarea[data-json], textarea#f-response_body")) {
+  const kind = document.getElementById("f-response-body-kind");
+  const template = document.getElementById("f-template");
+  const isJson = () => area.hasAttribute("data-json")
+    || (area.id === "f-response_body" && kind?.value === "json" && !template?.checked);
+  const status = el("p", { class: "hint json-status", "aria-live": "polite" });
+  const format = el("button", { type: "button", class: "small", text: "Format JSON" });
+  area.after(el("div", { class: "json-tools" }, format, status));
+  const check = () => {
+    const json = isJson();
+    const problem = json ? jsonProblem(area.value) : null;
+    status.textContent = problem ? `Not valid JSON: ${problem}` : "";
+    status.classList.toggle("error", Boolean(problem));
+    format.hidden = !json;
+    format.disabled = Boolean(problem) || area.value.trim() === "";
+  };
+  format.addEventListener("click", () => {
+    area.value = JSON.stringify(JSON.parse(area.value), null, 2);
+    check();
+  });
+  for (const control of [area, kind, template]) control?.addEventListener("input", check);
+  kind?.addEventListener("change", check);
+  check();
+}
+
 // "Try a request": POST /api/v1/mocks/{id}/try and show the verdict, the reason and the response.
 function headerLines(text) {
   const headers = [];

@@ -135,3 +135,22 @@ test('a refused save of the whole example as JSON keeps the form and the JSON as
   assert.equal(await page.locator('#f-name').inputValue(), 'renamed');
   assert.equal(await page.locator('#f-path').inputValue(), '/x');
 });
+
+test('JSON fields say where they stop being JSON as they are typed, and format it', async () => {
+  await createMockInBrowser(page, server, 'JSON help');
+  await page.getByRole('link', { name: 'Add the first example' }).click();
+  await page.selectOption('#f-response-body-kind', 'json');
+  const body = page.locator('#f-response_body');
+  const status = body.locator('xpath=following-sibling::div[@class="json-tools"]/p');
+  await body.fill('{\n  "id": 1,\n  "name": }');
+  assert.equal(await status.innerText(), 'Not valid JSON: line 3, column 11: unexpected "}"');
+  await body.fill('{"id": 1, "tags": ["a"]}');
+  assert.equal(await status.innerText(), '');
+  await page.getByRole('button', { name: 'Format JSON' }).first().click();
+  assert.equal(await body.inputValue(), '{\n  "id": 1,\n  "tags": [\n    "a"\n  ]\n}');
+  // A template is not JSON until it is rendered: no check, no button.
+  await page.check('#f-template');
+  await body.fill('{"id": {{ path.id }}}');
+  assert.equal(await status.innerText(), '');
+  assert.equal(await page.locator('.json-tools button').first().isVisible(), false);
+});
