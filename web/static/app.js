@@ -49,6 +49,16 @@ showOnly(document.getElementById("f-answer-kind"), ".answer-response, .answer-se
 // The import form: a Postman environment only for a Postman collection.
 showOnly(document.getElementById("f-kind"), ".postman-only", (value) => value === "postman");
 
+// Filter boxes: each hides the items of its `data-filter` selector whose text lacks what is typed.
+for (const box of document.querySelectorAll("input[data-filter]")) {
+  box.addEventListener("input", () => {
+    const wanted = box.value.trim().toLowerCase();
+    for (const item of document.querySelectorAll(box.dataset.filter)) {
+      item.hidden = wanted !== "" && !item.textContent.toLowerCase().includes(wanted);
+    }
+  });
+}
+
 // Small DOM helper: an element with text (never HTML) and children.
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);

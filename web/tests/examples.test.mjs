@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  corpusDir, createMockInBrowser, openCallLog, screenshot, startSignedIn, stopAll,
+  apiAsPage, corpusDir, createMockInBrowser, openCallLog, screenshot, startSignedIn, stopAll,
 } from './support.mjs';
 
 let server;
@@ -153,4 +153,39 @@ test('JSON fields say where they stop being JSON as they are typed, and format i
   await body.fill('{"id": {{ path.id }}}');
   assert.equal(await status.innerText(), '');
   assert.equal(await page.locator('.json-tools button').first().isVisible(), false);
+});
+
+test('the examples list tells examples apart, filters them, duplicates one and changes a priority', async () => {
+  const mockId = await createMockInBrowser(page, server, 'Told apart');
+  const examples = [
+    { name: 'verbose user', request: { method: 'GET', path: '/users/:id', query: { verbose: 'true' } } },
+    { name: 'tenant user', request: { method: 'GET', path: '/users/:id', headers: { 'x-tenant': 'a' } } },
+    { name: 'create', request: { method: 'POST', path: '/users', body: { type: 'json', value: { name: 'x' } } } },
+    ...['a', 'b', 'c'].map((n) => ({ name: `other ${n}`, request: { path: `/${n}` } })),
+  ];
+  await apiAsPage(page, server, 'PUT', `/api/v1/mocks/${mockId}/examples`, examples);
+  await page.goto(`${server.url}/mocks/${mockId}`);
+  const items = page.locator('ul.examples > li');
+  assert.match(await items.nth(0).innerText(), /\?verbose=true/);
+  assert.match(await items.nth(1).innerText(), /header x-tenant=a/);
+  assert.match(await items.nth(2).innerText(), /JSON body/);
+
+  await page.fill('#f-example-filter', 'x-tenant');
+  assert.deepEqual(await page.locator('ul.examples > li:visible a').allInnerTexts(), ['tenant user']);
+  await page.fill('#f-example-filter', '');
+  assert.equal(await page.locator('ul.examples > li:visible').count(), 6);
+
+  await page.getByRole('button', { name: 'Raise the priority of tenant user' }).click();
+  await page.locator('.flash', { hasText: 'tenant user now has priority 1.' }).waitFor();
+  assert.match(await items.nth(1).innerText(), /priority 1/);
+  await screenshot(page, 'examples-list');
+
+  await Promise.all([
+    page.waitForURL(/\/examples\/[0-9a-f-]{36}$/),
+    page.getByRole('button', { name: 'Duplicate verbose user' }).click(),
+  ]);
+  assert.equal(await page.locator('#f-name').inputValue(), 'verbose user (copy)');
+  assert.equal(await page.locator('#f-path').inputValue(), '/users/:id');
+  await page.goto(`${server.url}/mocks/${mockId}`);
+  assert.equal(await items.count(), 7);
 });

@@ -50,6 +50,14 @@ pub fn router() -> Router<AppState> {
             "/mocks/{id}/examples/{example_id}/delete",
             post(delete_example),
         )
+        .route(
+            "/mocks/{id}/examples/{example_id}/duplicate",
+            post(duplicate_example),
+        )
+        .route(
+            "/mocks/{id}/examples/{example_id}/priority",
+            post(change_priority),
+        )
 }
 
 /// The methods offered in the method menu; another method an example has is offered too.
@@ -731,6 +739,65 @@ async fn delete_example(
         &[Flash::success(format!(
             "Deleted the example {}.",
             stored.example.name
+        ))],
+    ))
+}
+
+/// A copy of the example, named so, added after the mock's last; its editor is where this leads.
+async fn duplicate_example(
+    State(state): State<AppState>,
+    PagePath((mock_id, example_id)): PagePath<(MockId, ExampleId)>,
+    PostedForm { session, .. }: PostedForm<NoFields>,
+) -> Result<Response, PageError> {
+    let store = &state.store;
+    let mut example = store
+        .example(&session.workspace, mock_id, example_id)
+        .await?
+        .example;
+    example.name = format!("{} (copy)", example.name);
+    let copy = store
+        .add_example(&session.workspace, mock_id, &example)
+        .await?;
+    Ok(redirect_with(
+        &format!("/mocks/{mock_id}/examples/{}", copy.id),
+        &[Flash::success(format!(
+            "Made {}: change what tells it apart, then save.",
+            copy.example.name
+        ))],
+    ))
+}
+
+/// The priority buttons of the examples list: `by` is 1 or -1.
+#[derive(Debug, Deserialize)]
+struct PriorityForm {
+    by: i32,
+}
+
+/// Raises or lowers the example's priority by one: among examples that fit a request equally
+/// well, the higher priority answers.
+async fn change_priority(
+    State(state): State<AppState>,
+    PagePath((mock_id, example_id)): PagePath<(MockId, ExampleId)>,
+    PostedForm { session, form }: PostedForm<PriorityForm>,
+) -> Result<Response, PageError> {
+    let store = &state.store;
+    let mut example = store
+        .example(&session.workspace, mock_id, example_id)
+        .await?
+        .example;
+    let priority = example
+        .priority
+        .unwrap_or(0)
+        .saturating_add(form.by.clamp(-1, 1));
+    example.priority = (priority != 0).then_some(priority);
+    store
+        .replace_example(&session.workspace, mock_id, example_id, &example)
+        .await?;
+    Ok(redirect_with(
+        &format!("/mocks/{mock_id}#examples-title"),
+        &[Flash::success(format!(
+            "{} now has priority {priority}.",
+            example.name
         ))],
     ))
 }

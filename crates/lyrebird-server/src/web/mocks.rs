@@ -13,7 +13,10 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use lyrebird_engine::{CollectionSpec, ResponseSpec, SelectionMode};
+use lyrebird_engine::{
+    BodyMatch, CollectionSpec, JsonMode, RequestPattern, ResponseSpec, SelectionMode, ValueMatch,
+    ValueRule,
+};
 use lyrebird_store::{Delay, Mock, MockDraft, MockId, StoredExample, UsageMonth};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
@@ -343,6 +346,9 @@ pub struct ExampleRow {
     pub answer: String,
     /// The scenario step in brief: `login: started → logged_in`.
     pub scenario: Option<String>,
+    /// The other conditions in brief: `?page=2`, `header x-tenant`, `JSON body`, `expression`.
+    pub conditions: Vec<String>,
+    pub priority: i32,
 }
 
 impl From<&StoredExample> for ExampleRow {
@@ -368,8 +374,41 @@ impl From<&StoredExample> for ExampleRow {
             status: example.response.status,
             answer,
             scenario,
+            conditions: conditions_in_brief(&example.request),
+            priority: example.priority.unwrap_or(0),
         }
     }
+}
+
+/// What tells an example's request apart besides method and path, a few words each.
+fn conditions_in_brief(request: &RequestPattern) -> Vec<String> {
+    let value = |value: &ValueMatch| match value {
+        ValueMatch::Equals(text) | ValueMatch::Rule(ValueRule::Equals(text)) => format!("={text}"),
+        ValueMatch::Rule(ValueRule::Matches(pattern)) => format!(" matching {pattern}"),
+        ValueMatch::Rule(ValueRule::Absent(true) | ValueRule::Present(false)) => " absent".to_owned(),
+        ValueMatch::Rule(ValueRule::Present(true) | ValueRule::Absent(false)) => String::new(),
+    };
+    let mut brief: Vec<String> = request
+        .query
+        .iter()
+        .map(|(name, rule)| format!("?{name}{}", value(rule)))
+        .chain(request.headers.iter().map(|(name, rule)| format!("header {name}{}", value(rule))))
+        .chain(request.cookies.iter().map(|(name, rule)| format!("cookie {name}{}", value(rule))))
+        .collect();
+    let body = match &request.body {
+        BodyMatch::None {} => None,
+        BodyMatch::Text { .. } => Some("text body"),
+        BodyMatch::Json { mode: JsonMode::Equals, .. } => Some("JSON body"),
+        BodyMatch::Json { .. } => Some("JSON body containing"),
+        BodyMatch::Xml { .. } => Some("XML body"),
+        BodyMatch::Form { .. } => Some("form parameters"),
+        BodyMatch::Any {} => Some("any body"),
+    };
+    brief.extend(body.map(str::to_owned));
+    if request.expression.is_some() {
+        brief.push("expression".to_owned());
+    }
+    brief
 }
 
 fn render_mock_page(
