@@ -67,6 +67,8 @@ test('the dashboard lists the mock with its url, and the url opened in the brows
   await page.goto(`${server.url}/mocks`);
   const card = page.locator('.mock-card', { hasText: 'Petstore' });
   assert.match(await card.innerText(), new RegExp(`${mockId}\\.mock\\.localhost`));
+  assert.match(await card.innerText(), new RegExp(`/m/${mockId}/`), 'the path form too');
+  assert.match(await card.innerText(), /1 example · /);
   const opened = await page.context().newPage();
   const response = await opened.goto(server.mockUrl(mockId, '/pets/1'));
   assert.equal(response.status(), 200);

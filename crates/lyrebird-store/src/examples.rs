@@ -144,6 +144,17 @@ impl Store {
         Ok(outcome)
     }
 
+    /// How many examples each of the workspace's mocks has; mocks without any are left out.
+    pub async fn examples_per_mock(&self, workspace: &Workspace) -> Result<Vec<(MockId, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT e.mock_id, count(*) FROM examples e JOIN mocks m ON m.id = e.mock_id
+             WHERE m.workspace_id = $1 GROUP BY e.mock_id",
+        )
+        .bind(workspace.id())
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// The mock's examples in order; `NotFound` when the mock is not in the workspace.
     pub async fn list_examples(
         &self,

@@ -69,17 +69,20 @@ async fn dashboard(
     session: WebSession,
 ) -> Result<Response, PageError> {
     let month_start = UsageMonth::current().first_day().midnight().assume_utc();
-    let (mocks, calls) = tokio::try_join!(
+    let (mocks, calls, examples) = tokio::try_join!(
         state.store.list_mocks(&session.workspace),
         state.store.calls_per_mock(&session.workspace, month_start),
+        state.store.examples_per_mock(&session.workspace),
     )?;
     let calls: HashMap<MockId, i64> = calls.into_iter().collect();
+    let examples: HashMap<MockId, i64> = examples.into_iter().collect();
     let mocks: Vec<Value> = mocks
         .iter()
         .rev()
         .map(|mock| {
             context! {
                 calls => calls.get(&mock.id).copied().unwrap_or(0),
+                examples => examples.get(&mock.id).copied().unwrap_or(0),
                 ..Value::from(Serde(MockSummary::new(mock, &state.settings)))
             }
         })
