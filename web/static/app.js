@@ -59,6 +59,35 @@ for (const box of document.querySelectorAll("input[data-filter]")) {
   });
 }
 
+// Times marked `data-ago` say how long ago they were, after the time itself, and keep saying
+// it as the page stays open.
+function ago(date) {
+  const seconds = Math.max(0, Math.round((Date.now() - date.getTime()) / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86400)} d ago`;
+}
+
+function showAge(time) {
+  const date = new Date(time.dateTime);
+  if (Number.isNaN(date.getTime())) return;
+  let label = time.nextElementSibling;
+  if (!label || !label.classList.contains("ago")) {
+    label = el("span", { class: "ago muted" });
+    time.after(label);
+  }
+  label.textContent = ` · ${ago(date)}`;
+}
+
+for (const time of document.querySelectorAll("time[data-ago]")) showAge(time);
+setInterval(() => { for (const time of document.querySelectorAll("time[data-ago]")) showAge(time); }, 10_000);
+
+// On a phone, the call log's filters start folded away behind their summary (unless in use).
+if (window.matchMedia("(max-width: 560px)").matches) {
+  for (const fold of document.querySelectorAll("details[data-fold-narrow]")) fold.open = false;
+}
+
 // Small DOM helper: an element with text (never HTML) and children.
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);

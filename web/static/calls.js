@@ -12,8 +12,8 @@
 
   const say = (text) => { if (status) status.textContent = text; };
 
-  // `2026-11-21 12:49:03 UTC`, as the server writes times.
-  const time = (iso) => new Date(iso).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  // `2026-11-21 12:49:03.123 UTC`, as the server writes the log's times.
+  const time = (iso) => new Date(iso).toISOString().replace("T", " ").replace(/Z$/, " UTC");
 
   const latency = (us) => {
     const ms = us / 1000;
@@ -37,6 +37,8 @@
     const tr = template.content.firstElementChild.cloneNode(true);
     const slot = (name) => tr.querySelector(`[data-slot="${name}"]`);
     slot("at").textContent = time(call.at);
+    slot("at").dateTime = call.at;
+    showAge(slot("at"));
     const method = slot("method");
     method.textContent = call.method;
     method.classList.add(`method-${call.method.toLowerCase()}`);

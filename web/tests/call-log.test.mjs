@@ -156,3 +156,33 @@ test('clearing asks first, then empties the log and shows how to make a call', a
   const empty = await page.locator('main').innerText();
   assert.match(empty, new RegExp(`No calls yet[\\s\\S]*curl http://localhost:\\d+/m/${mockId}/`));
 });
+
+test('a search can look in the request alone, times are to the millisecond with their age, and a phone folds the filters', async () => {
+  // The log was cleared by the test before: two calls of its own. The 404's explanation names
+  // the closest example, "a pet": the response holds it, no request does.
+  assert.equal((await fetch(server.mockUrl(mockId, '/pets/1'))).status, 200);
+  assert.equal((await fetch(server.mockUrl(mockId, '/nowhere'))).status, 404);
+  await openCallLog(page, log, '/nowhere');
+  await page.goto(`${log}?q=${encodeURIComponent('a pet')}`);
+  assert.equal(await rows().count(), 1);
+  assert.match(await rows().first().innerText(), /\/nowhere/);
+  await page.selectOption('#f-q-in', 'request');
+  await page.click('form.call-search button[type=submit]');
+  await page.waitForURL(/q_in=request/);
+  assert.equal(await rows().count(), 0, 'no request holds "a pet"');
+
+  await page.goto(log);
+  const time = rows().first().locator('td').first();
+  assert.match(await time.innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC · \d+ (s|min) ago$/);
+
+  const phone = await newPage(browser);
+  await phone.context().addCookies(await page.context().cookies());
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(log);
+  assert.equal(await phone.locator('#f-method').isVisible(), false, 'the filters are folded');
+  await phone.locator('.filters-fold > summary').click();
+  assert.equal(await phone.locator('#f-method').isVisible(), true);
+  await phone.goto(`${log}?method=GET`);
+  assert.equal(await phone.locator('#f-method').isVisible(), true, 'filters in use stay open');
+  await phone.context().close();
+});

@@ -198,6 +198,21 @@ pub struct CallFilter {
     pub to: Option<OffsetDateTime>,
     /// A substring, any letter case, of the path, query, headers or bodies.
     pub text: Option<String>,
+    /// Where `text` is looked for.
+    pub text_in: TextScope,
+}
+
+/// Where a call log search looks for its text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextScope {
+    /// The request (path, query, headers, body) and the response (headers, body).
+    #[default]
+    Anywhere,
+    /// The request alone: what the caller sent.
+    Request,
+    /// The response alone: what the mock answered (a 404's explanation included).
+    Response,
 }
 
 impl CallFilter {
@@ -222,23 +237,33 @@ impl CallFilter {
             && self
                 .matched
                 .is_none_or(|matched| matched == (call.outcome == CallOutcomeKind::Matched))
-            && folded_text.is_none_or(|text| has_text(call, text))
+            && folded_text.is_none_or(|text| has_text(call, text, self.text_in))
     }
 }
 
-/// Whether the call's path, query, headers or bodies hold `folded` (lower case), in any letter
-/// case.
-fn has_text(call: &NewCall, folded: &str) -> bool {
-    let headers = call.request_headers.iter().chain(&call.response_headers);
-    [
-        call.path.as_str(),
-        &call.query,
-        &call.request_body.text,
-        &call.response_body.text,
-    ]
-    .into_iter()
-    .chain(headers.flat_map(|(name, value)| [&**name, &**value]))
-    .any(|field| contains_folded(field, folded))
+/// Whether the call's path, query, headers or bodies (those `scope` names) hold `folded` (lower
+/// case), in any letter case.
+fn has_text(call: &NewCall, folded: &str, scope: TextScope) -> bool {
+    let request = scope != TextScope::Response;
+    let response = scope != TextScope::Request;
+    let request_fields = [call.path.as_str(), &call.query, &call.request_body.text]
+        .into_iter()
+        .chain(
+            call.request_headers
+                .iter()
+                .flat_map(|(name, value)| [&**name, &**value]),
+        )
+        .filter(|_| request);
+    let response_fields = std::iter::once(call.response_body.text.as_str())
+        .chain(
+            call.response_headers
+                .iter()
+                .flat_map(|(name, value)| [&**name, &**value]),
+        )
+        .filter(|_| response);
+    request_fields
+        .chain(response_fields)
+        .any(|field| contains_folded(field, folded))
 }
 
 fn contains_folded(haystack: &str, folded: &str) -> bool {

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lyrebird_engine::{DecidedBy, Explanation};
+use lyrebird_store::calls::TextScope;
 use lyrebird_store::{KeyId, Mock, MockId, Workspace};
 use minijinja::context;
 use minijinja::value::Serde;
@@ -48,6 +49,9 @@ pub fn router() -> Router<AppState> {
 struct SearchForm {
     #[serde(default)]
     q: String,
+    /// `anywhere` (or empty), `request` or `response`.
+    #[serde(default)]
+    q_in: String,
     #[serde(default)]
     method: String,
     #[serde(default)]
@@ -81,7 +85,19 @@ impl SearchForm {
                 })
                 .transpose()
         };
+        let q_in = match self.q_in.trim() {
+            "" | "anywhere" => None,
+            "request" => Some(TextScope::Request),
+            "response" => Some(TextScope::Response),
+            _ => {
+                return Err(ApiError::invalid(
+                    "q_in",
+                    "use anywhere, request or response",
+                ));
+            }
+        };
         Ok(FilterParams {
+            q_in,
             method: given(&self.method),
             status: given(&self.status),
             path_prefix: None,
@@ -110,6 +126,7 @@ impl SearchForm {
     fn query(&self, time: fn(&str) -> String) -> String {
         [
             ("q", self.q.clone()),
+            ("q_in", self.q_in.clone()),
             ("method", self.method.clone()),
             ("status", self.status.clone()),
             ("matched", self.matched.clone()),
@@ -143,6 +160,8 @@ fn utc(time: &str) -> String {
 struct CallRow {
     href: String,
     at: String,
+    /// RFC 3339, for the page's script to say how long ago.
+    iso: String,
     method: String,
     /// The path with its query.
     target: String,
@@ -167,7 +186,8 @@ impl CallRow {
         };
         Self {
             href: format!("/mocks/{mock}/calls/{}", call.id),
-            at: format::time(call.at),
+            at: format::precise_time(call.at),
+            iso: format::iso_time(call.at),
             target: target(&call.path, &call.query),
             method: call.method,
             status: call.status,

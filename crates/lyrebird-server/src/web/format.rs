@@ -17,6 +17,21 @@ pub fn time(at: OffsetDateTime) -> String {
     .unwrap_or_else(|_| utc.to_string())
 }
 
+/// `2026-11-21 12:49:03.123 UTC`: the call log's times, to the millisecond.
+pub fn precise_time(at: OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    utc.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:3] UTC"
+    ))
+    .unwrap_or_else(|_| utc.to_string())
+}
+
+/// RFC 3339, for a `<time datetime>` that scripts read.
+pub fn iso_time(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// `1 December 2026`
 pub fn date(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);

@@ -388,20 +388,35 @@ fn conditions_in_brief(request: &RequestPattern) -> Vec<String> {
     let value = |value: &ValueMatch| match value {
         ValueMatch::Equals(text) | ValueMatch::Rule(ValueRule::Equals(text)) => format!("={text}"),
         ValueMatch::Rule(ValueRule::Matches(pattern)) => format!(" matching {pattern}"),
-        ValueMatch::Rule(ValueRule::Absent(true) | ValueRule::Present(false)) => " absent".to_owned(),
+        ValueMatch::Rule(ValueRule::Absent(true) | ValueRule::Present(false)) => {
+            " absent".to_owned()
+        }
         ValueMatch::Rule(ValueRule::Present(true) | ValueRule::Absent(false)) => String::new(),
     };
     let mut brief: Vec<String> = request
         .query
         .iter()
         .map(|(name, rule)| format!("?{name}{}", value(rule)))
-        .chain(request.headers.iter().map(|(name, rule)| format!("header {name}{}", value(rule))))
-        .chain(request.cookies.iter().map(|(name, rule)| format!("cookie {name}{}", value(rule))))
+        .chain(
+            request
+                .headers
+                .iter()
+                .map(|(name, rule)| format!("header {name}{}", value(rule))),
+        )
+        .chain(
+            request
+                .cookies
+                .iter()
+                .map(|(name, rule)| format!("cookie {name}{}", value(rule))),
+        )
         .collect();
     let body = match &request.body {
         BodyMatch::None {} => None,
         BodyMatch::Text { .. } => Some("text body"),
-        BodyMatch::Json { mode: JsonMode::Equals, .. } => Some("JSON body"),
+        BodyMatch::Json {
+            mode: JsonMode::Equals,
+            ..
+        } => Some("JSON body"),
         BodyMatch::Json { .. } => Some("JSON body containing"),
         BodyMatch::Xml { .. } => Some("XML body"),
         BodyMatch::Form { .. } => Some("form parameters"),

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lyrebird_engine::storable::NUL_MESSAGE;
 use lyrebird_runtime::call_log::{CallRecord, plain_headers};
 use lyrebird_store::calls::{
-    CallFilter, CallPosition, CallSummary, StatusFilter, StoredCall, StoredCallback,
+    CallFilter, CallPosition, CallSummary, StatusFilter, StoredCall, StoredCallback, TextScope,
 };
 use lyrebird_store::{Mock, MockId, Workspace};
 use serde::{Deserialize, Serialize};
@@ -67,6 +67,10 @@ pub struct FilterParams {
     /// filter above, a page reads at most 20,000 calls; one that ends there before it is full
     /// says `searched_back_to`, and its `next_cursor` searches on from there.
     pub q: Option<String>,
+    /// Where `q` is looked for: `anywhere` (default), `request` (what the caller sent) or
+    /// `response` (what the mock answered, a 404's explanation included).
+    #[param(value_type = Option<String>, pattern = "^(anywhere|request|response)$")]
+    pub q_in: Option<TextScope>,
 }
 
 /// Where a page of a search starts, and its size.
@@ -119,6 +123,7 @@ impl FilterParams {
             from: self.from,
             to: self.to,
             text,
+            text_in: self.q_in.unwrap_or_default(),
         })
     }
 }
