@@ -25,7 +25,12 @@ test('a key is created, shown once, opens a private mock, and is refused once re
   await page.goto(`${server.url}/keys`);
   await page.fill('#f-name', 'frontend dev');
   await page.selectOption('#f-scope', 'mock');
-  await page.click('form[action="/keys"] button[type=submit]');
+  const [created] = await Promise.all([
+    page.waitForResponse((response) => response.request().method() === 'POST' && response.url().endsWith('/keys')),
+    page.click('form[action="/keys"] button[type=submit]'),
+  ]);
+  assert.equal(created.status(), 303, 'the form is answered with a redirect');
+  await page.waitForURL(`${server.url}/keys`);
   const shown = page.locator('.new-key code');
   const key = await shown.innerText();
   assert.match(key, /^lb_[A-Za-z0-9]{40}$/);
@@ -34,8 +39,10 @@ test('a key is created, shown once, opens a private mock, and is refused once re
   assert.match(await row.innerText(), new RegExp(`${key.slice(0, 10)}…[\\s\\S]*mock[\\s\\S]*Never`));
   await screenshot(page, 'keys');
 
-  await page.goto(`${server.url}/keys`);
+  await page.reload();
   assert.equal(await page.locator('.new-key').count(), 0, 'the key is shown only once');
+  assert.equal(await page.locator('table.keys tbody tr', { hasText: 'frontend dev' }).count(), 1,
+    'reloading made no second key');
   assert.equal((await page.content()).includes(key), false, 'the key is nowhere in the page');
 
   const opened = await fetch(server.mockUrl(mockId, '/charges'), { headers: { 'x-api-key': key } });

@@ -14,8 +14,16 @@ pub const SESSION_COOKIE: &str = "lyrebird_session";
 pub const ANONYMOUS_COOKIE: &str = "lyrebird_csrf";
 /// The cookie that carries flash messages from a page's POST to the page it redirects to.
 pub const FLASH_COOKIE: &str = "lyrebird_flash";
+/// The cookie that carries a new API key, sealed, from its form to the keys page
+/// (`crate::web::reveal`).
+pub const REVEAL_COOKIE: &str = "lyrebird_reveal";
 /// Every cookie the app sets on its own origin, which the mock runtime strips from mock calls.
-pub const APP_COOKIES: [&str; 3] = [SESSION_COOKIE, ANONYMOUS_COOKIE, FLASH_COOKIE];
+pub const APP_COOKIES: [&str; 4] = [
+    SESSION_COOKIE,
+    ANONYMOUS_COOKIE,
+    FLASH_COOKIE,
+    REVEAL_COOKIE,
+];
 
 /// The value of the first cookie called `name` in the request's `Cookie` headers.
 pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

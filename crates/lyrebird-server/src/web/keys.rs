@@ -1,15 +1,16 @@
 //! The keys page (`/keys`): the workspace's API keys with their prefix, scope, creation and last
-//! use; a form to create one, whose key is shown on the answer to that form and never again; and
+//! use; a form to create one, whose key is shown once, on the page the form redirects to; and
 //! revoking, after a confirmation page.
 //!
 //! Creating goes through [`crate::api::keys::create`], the API's own function, so names are checked
-//! the same way. The page that shows a new key is the answer to the POST itself rather than a
-//! redirect: the key must not travel in a URL or a cookie, and the store keeps only its digest.
+//! the same way. The store keeps only a key's digest, so the new key reaches the page the form
+//! redirects to sealed in a cookie only this session can open ([`super::reveal`]); reloading that
+//! page shows the list, and makes no second key.
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use lyrebird_store::{KeyId, Scope, Workspace};
 use minijinja::context;
@@ -18,9 +19,11 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::csrf::PostedForm;
+use super::reveal::{self, NewKey};
 use super::{Flash, PageError, WebSession, format, page, redirect_with};
 use crate::AppState;
-use crate::api::keys::{CreatedKey, KeyView};
+use crate::api::keys::KeyView;
+use crate::auth::cookies::is_https;
 use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
@@ -75,13 +78,28 @@ struct FormState {
 
 async fn keys_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     session: WebSession,
 ) -> Result<Response, PageError> {
-    render_keys(&state, &session, StatusCode::OK, FormState::default(), None).await
+    let created = session.reveal.open(&headers);
+    let mut page = render_keys(
+        &state,
+        &session,
+        StatusCode::OK,
+        FormState::default(),
+        created,
+    )
+    .await?;
+    if reveal::carried(&headers) {
+        page.headers_mut()
+            .append(header::SET_COOKIE, reveal::cleared());
+    }
+    Ok(page)
 }
 
 async fn create_key(
     State(state): State<AppState>,
+    headers: HeaderMap,
     PostedForm { session, form }: PostedForm<NewKeyForm>,
 ) -> Result<Response, PageError> {
     let mut shown = FormState {
@@ -102,14 +120,17 @@ async fn create_key(
     };
     match crate::api::keys::create(&state, &session.workspace, &form.name, scope).await {
         Ok(created) => {
-            render_keys(
-                &state,
-                &session,
-                StatusCode::OK,
-                FormState::default(),
-                Some(created),
-            )
-            .await
+            let new_key = NewKey {
+                name: created.key.name,
+                scope: created.key.scope.as_str().to_owned(),
+                api_key: created.api_key,
+            };
+            let mut answer = Redirect::to("/keys").into_response();
+            answer.headers_mut().append(
+                header::SET_COOKIE,
+                session.reveal.seal(&new_key, is_https(&headers)),
+            );
+            Ok(answer)
         }
         Err(ApiError::Invalid { message, .. }) => {
             shown.name_error = Some(format::sentence(&message));
@@ -131,7 +152,7 @@ async fn render_keys(
     session: &WebSession,
     status: StatusCode,
     form: FormState,
-    created: Option<CreatedKey>,
+    created: Option<NewKey>,
 ) -> Result<Response, PageError> {
     let keys: Vec<KeyRow> = state
         .store
@@ -148,11 +169,7 @@ async fn render_keys(
             nav => "keys",
             keys => Serde(keys),
             form => Serde(form),
-            created => created.map(|created| context! {
-                name => created.key.name,
-                scope => created.key.scope.as_str(),
-                api_key => created.api_key,
-            }),
+            created => created.map(Serde),
         },
     )
 }

@@ -24,6 +24,7 @@ pub mod format;
 pub mod keys;
 pub mod landing;
 pub mod mocks;
+pub mod reveal;
 pub mod session;
 pub mod upload;
 pub mod usage;

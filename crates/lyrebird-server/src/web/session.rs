@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use lyrebird_store::{Account, Credential, Workspace};
 
+use super::reveal::RevealKey;
 use super::{Flash, PageError};
 use crate::AppState;
 use crate::auth::cookies::{self, FLASH_COOKIE, cookie, session_token};
@@ -39,6 +40,8 @@ pub struct WebSession {
     pub csrf_token: String,
     /// Messages left by the previous request; cleared once a page shows them.
     pub flashes: Vec<Flash>,
+    /// Seals what this session's next page shows once (a new API key).
+    pub reveal: RevealKey,
 }
 
 impl FromRequestParts<AppState> for WebSession {
@@ -69,6 +72,7 @@ impl FromRequestParts<AppState> for WebSession {
             workspace: caller.workspace,
             csrf_token: csrf::session_token(&token),
             flashes: read_flashes(&parts.headers),
+            reveal: RevealKey::of(&token),
         })
     }
 }
