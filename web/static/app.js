@@ -88,6 +88,20 @@ if (window.matchMedia("(max-width: 560px)").matches) {
   for (const fold of document.querySelectorAll("details[data-fold-narrow]")) fold.open = false;
 }
 
+// Sign-up's password: its hint counts what the rule still needs as it is typed (the server
+// checks it again).
+const newPassword = document.getElementById("signup-password");
+const passwordHint = document.getElementById("h-signup-password");
+if (newPassword && passwordHint) {
+  const least = Number(newPassword.getAttribute("minlength")) || 0;
+  const rule = passwordHint.textContent;
+  newPassword.addEventListener("input", () => {
+    const missing = least - [...newPassword.value].length;
+    passwordHint.textContent = missing > 0 && newPassword.value !== ""
+      ? `${rule} ${missing} more to go.` : rule;
+  });
+}
+
 // Small DOM helper: an element with text (never HTML) and children.
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);

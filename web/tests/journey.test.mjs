@@ -30,8 +30,16 @@ test('the landing page offers sign up and log in, at desktop and phone widths', 
   await page.goto(`${server.url}/`);
   assert.equal(await page.locator('#signup-email').isVisible(), true);
   assert.equal(await page.locator('#login-email').isVisible(), true);
+  await page.fill('#signup-password', 'short');
+  assert.equal(await page.locator('#h-signup-password').innerText(), 'At least 10 characters. 5 more to go.');
+  await page.fill('#signup-password', 'long enough now');
+  assert.equal(await page.locator('#h-signup-password').innerText(), 'At least 10 characters.');
+  await page.fill('#signup-password', '');
   await screenshot(page, 'landing');
   await screenshot(page, 'landing-phone', { width: 390 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await screenshot(page, 'landing-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 });
 
 test('signing up leads to an empty dashboard, and a new mock gets its own page', async () => {
