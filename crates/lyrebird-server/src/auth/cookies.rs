@@ -63,6 +63,15 @@ pub fn session_cookie(token: &Secret, max_age_seconds: i64, secure: bool) -> Hea
     cookie(SESSION_COOKIE, token.expose(), max_age_seconds, secure)
 }
 
+/// A `Set-Cookie` value as the browser sends it back: a request's `Cookie` header.
+#[cfg(test)]
+pub(crate) fn sent_back(set_cookie: &HeaderValue) -> HeaderMap {
+    let pair = set_cookie.to_str().unwrap().split(';').next().unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(header::COOKIE, HeaderValue::from_str(pair).unwrap());
+    headers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

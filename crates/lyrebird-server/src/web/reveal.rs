@@ -100,22 +100,8 @@ fn cookie(value: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::header;
-
     use super::*;
-
-    fn carrying(cookie: &HeaderValue) -> HeaderMap {
-        let pair = cookie
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_str(&pair).unwrap());
-        headers
-    }
+    use crate::auth::cookies::sent_back;
 
     #[test]
     fn a_sealed_key_opens_only_for_its_session() {
@@ -127,8 +113,8 @@ mod tests {
         let mine = RevealKey::of(&Secret::new("session-a"));
         let cookie = mine.seal(&key, false);
         assert!(!cookie.to_str().unwrap().contains("lb_secret"));
-        assert_eq!(mine.open(&carrying(&cookie)), Some(key));
+        assert_eq!(mine.open(&sent_back(&cookie)), Some(key));
         let theirs = RevealKey::of(&Secret::new("session-b"));
-        assert_eq!(theirs.open(&carrying(&cookie)), None);
+        assert_eq!(theirs.open(&sent_back(&cookie)), None);
     }
 }
