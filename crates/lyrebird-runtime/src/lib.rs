@@ -101,6 +101,9 @@ pub enum TryError {
     /// The stored mock does not compile with this engine.
     #[error("this mock cannot be served: {0}")]
     Broken(String),
+    /// The tried request's `x-lyrebird-state` cannot be a state key; why.
+    #[error("x-lyrebird-state: {0}")]
+    StateKey(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -197,6 +200,7 @@ impl Runtime {
                     .unwrap_or("")
                     .trim()
                     .to_owned();
+                lyrebird_store::state::check_state_key(&key).map_err(TryError::StateKey)?;
                 let state = if mock.engine.is_stateful() {
                     self.inner.states.get(id, &key).await?
                 } else {

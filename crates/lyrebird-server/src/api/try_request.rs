@@ -221,6 +221,9 @@ async fn try_request(
         .map_err(|error| match error {
             TryError::Store(error) => ApiError::from(error),
             TryError::Broken(reason) => ApiError::invalid("mock", reason),
+            TryError::StateKey(reason) => {
+                ApiError::invalid("headers", format!("x-lyrebird-state: {reason}"))
+            }
         })?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(answer.into()))

@@ -420,3 +420,58 @@ async fn sequences_and_counters_go_on_across_processes() {
     }
     assert_eq!(counts, [json!(1), json!(2), json!(3), json!(4)]);
 }
+
+#[tokio::test]
+async fn trying_a_request_reads_the_state_and_never_writes_it() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(&db, &[]);
+    let user = server.sign_up("try@example.com").await;
+    let mock = server
+        .create_mock(&user.key, json!({"name": "try"}), &login_examples())
+        .await;
+    let path = format!("/api/v1/mocks/{mock}/try");
+    let try_request = |method: &str, url: &str, key: &str| json!({"method": method, "path": url, "headers": [{"name": "x-lyrebird-state", "value": key}]});
+
+    let (status, tried) = server
+        .api(
+            Method::POST,
+            &path,
+            &user.key,
+            Some(try_request("POST", "/login", "run-1")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tried}");
+    assert_eq!(
+        tried["decided_by"]["state"]["changed"],
+        json!(["scenario login moved to `logged_in`"]),
+        "the try says what the call would change"
+    );
+    let (status, _) = call(&server, Method::GET, &mock, "/me", Some("run-1"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the try changed nothing");
+
+    let (status, _) = call(&server, Method::POST, &mock, "/login", Some("run-1"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, tried) = server
+        .api(
+            Method::POST,
+            &path,
+            &user.key,
+            Some(try_request("GET", "/me", "run-1")),
+        )
+        .await;
+    assert_eq!(
+        tried["example"]["name"], "me",
+        "the try reads the state of its key"
+    );
+
+    let (status, refused) = server
+        .api(
+            Method::POST,
+            &path,
+            &user.key,
+            Some(try_request("GET", "/me", "a b")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["field"], "headers");
+}
