@@ -310,11 +310,29 @@ impl Crud<'_> {
                 (id, next)
             }
             None => {
-                let id = match self.seed.ids {
-                    IdKind::Integer => Value::from(records.next_id),
-                    IdKind::Uuid => Value::from(uuid::Uuid::new_v4().to_string()),
+                let (id, next) = match self.seed.ids {
+                    IdKind::Uuid => (
+                        Value::from(uuid::Uuid::new_v4().to_string()),
+                        records.next_id,
+                    ),
+                    IdKind::Integer => {
+                        // The next integer no record has (a record may have been given one, or
+                        // its digits as a string).
+                        let mut id = Some(records.next_id);
+                        while let Some(taken) = id.filter(|n| records.get(&n.to_string()).is_some())
+                        {
+                            id = taken.checked_add(1);
+                        }
+                        let Some(id) = id else {
+                            return Served::error(
+                                507,
+                                "state_full",
+                                format!("{} has no integer id left to give", self.name),
+                            );
+                        };
+                        (Value::from(id), id.saturating_add(1))
+                    }
                 };
-                let next = records.next_id + i64::from(self.seed.ids == IdKind::Integer);
                 let text = state::id_text(&id).unwrap_or_default();
                 record.insert(field.clone(), id);
                 (text, next)

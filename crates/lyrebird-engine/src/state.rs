@@ -322,7 +322,9 @@ impl Collection {
 /// in decimal; anything else is not an id.
 pub fn id_text(id: &Value) -> Option<String> {
     match id {
-        Value::String(text) if !text.is_empty() && text.len() <= MAX_NAME_BYTES => {
+        Value::String(text)
+            if !text.is_empty() && text.len() <= MAX_NAME_BYTES && !text.contains('\0') =>
+        {
             Some(text.clone())
         }
         Value::Number(number) if number.is_i64() || number.is_u64() => Some(number.to_string()),
@@ -429,6 +431,9 @@ pub fn check_record(record: &Value) -> Result<(), String> {
     if !record.is_object() {
         return Err("a record is a JSON object".to_owned());
     }
+    if let Some(at) = crate::storable::nul_at(record) {
+        return Err(format!("{at} {}", crate::storable::NUL_MESSAGE));
+    }
     let size = record.to_string().len();
     if size > MAX_RECORD_BYTES {
         return Err(format!(
@@ -442,6 +447,9 @@ pub fn check_record(record: &Value) -> Result<(), String> {
 pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES {
         return Err(format!("a {what} has 1 to {MAX_NAME_BYTES} bytes"));
+    }
+    if name.contains('\0') {
+        return Err(format!("a {what} {}", crate::storable::NUL_MESSAGE));
     }
     Ok(())
 }
@@ -531,6 +539,8 @@ impl StateDocument {
                     field,
                     format!("a value has at most {MAX_VALUE_BYTES} bytes"),
                 ));
+            } else if crate::storable::nul_at(value).is_some() {
+                errors.push(ValidationError::new(field, crate::storable::NUL_MESSAGE));
             } else {
                 writes.push(StateWrite::Value {
                     key: key.clone(),

@@ -141,6 +141,10 @@ pub struct Effects {
     pub callbacks: Vec<Callback>,
     /// Keys of the mock's state set (or, without a value, deleted).
     pub values: BTreeMap<String, Option<serde_json::Value>>,
+    /// How many keys, and how many bytes of values, `values` adds to the state (negative:
+    /// removes), kept as they are set so that each set checks the limits at once.
+    pub added_keys: i64,
+    pub added_bytes: i64,
 }
 
 impl Template {

@@ -101,6 +101,8 @@ impl StateObject {
             .map(|value| Value::from(Serde(value)))
     }
 
+    /// Sets (or, without a value, deletes) `key` in this render's writes, within the limits of
+    /// a state: its keys and its bytes as they would be with every write of the render.
     fn set(
         &self,
         render: &mut Render<'_, '_>,
@@ -108,38 +110,44 @@ impl StateObject {
         value: Option<&Value>,
     ) -> Result<(), Error> {
         let value = value
-            .map(|value| {
-                let json = serde_json::to_value(value).map_err(|e| invalid(e.to_string()))?;
-                let size = state::json_len(&json);
-                if size > MAX_VALUE_BYTES {
-                    return Err(invalid(format!(
-                        "state.set: the value has {size} bytes; a value has at most {MAX_VALUE_BYTES}"
-                    )));
-                }
-                if self.state.bytes_with(&self.seeds) + size > MAX_STATE_BYTES {
-                    return Err(invalid(format!(
-                        "state.set: the state would hold more than {MAX_STATE_BYTES} bytes"
-                    )));
-                }
-                Ok(json)
-            })
+            .map(|value| serde_json::to_value(value).map_err(|e| invalid(e.to_string())))
             .transpose()?;
-        let effects = render.get_or_insert_extension(Effects::default());
-        let known =
-            |key: &String| self.state.values.contains_key(key) || effects.values.contains_key(key);
-        if value.is_some() && !known(&key) {
-            let added = effects
-                .values
-                .iter()
-                .filter(|(key, value)| value.is_some() && !self.state.values.contains_key(*key))
-                .count();
-            if self.state.values.len() + added >= MAX_VALUES {
+        if let Some(json) = &value {
+            let size = state::json_len(json);
+            if size > MAX_VALUE_BYTES {
                 return Err(invalid(format!(
-                    "state.set: the state holds {MAX_VALUES} keys, the most it may"
+                    "state.set: the value has {size} bytes; a value has at most {MAX_VALUE_BYTES}"
+                )));
+            }
+            if crate::storable::nul_at(json).is_some() || key.contains('\0') {
+                return Err(invalid(format!(
+                    "state.set: {}",
+                    crate::storable::NUL_MESSAGE
                 )));
             }
         }
+        let effects = render.get_or_insert_extension(Effects::default());
+        let before = match effects.values.get(&key) {
+            Some(written) => written.as_ref(),
+            None => self.state.values.get(&key),
+        };
+        let size =
+            |value: Option<&serde_json::Value>| value.map_or(0, |v| state::json_len(v) as i64);
+        effects.added_bytes += size(value.as_ref()) - size(before);
+        effects.added_keys += i64::from(value.is_some()) - i64::from(before.is_some());
         effects.values.insert(key, value);
+        let keys = self.state.values.len() as i64 + effects.added_keys;
+        let bytes = self.state.bytes_with(&self.seeds) as i64 + effects.added_bytes;
+        if keys > MAX_VALUES as i64 {
+            return Err(invalid(format!(
+                "state.set: the state would hold more than {MAX_VALUES} keys"
+            )));
+        }
+        if bytes > MAX_STATE_BYTES as i64 {
+            return Err(invalid(format!(
+                "state.set: the state would hold more than {MAX_STATE_BYTES} bytes"
+            )));
+        }
         Ok(())
     }
 }

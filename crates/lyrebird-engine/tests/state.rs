@@ -286,3 +286,55 @@ fn a_state_write_is_described_for_the_call_log() {
     };
     assert_eq!(write.describe(), "scenario login moved to `logged_in`");
 }
+
+#[test]
+fn a_generated_id_never_takes_one_a_record_has() {
+    let mut client = todos();
+    assert_eq!(client.json("POST", "/todos", r#"{"id": "3"}"#).0, 201);
+    assert_eq!(client.json("POST", "/todos", "{}").1, json!({"id": 4}));
+    let (status, _) = client.json("POST", "/todos", r#"{"id": 9223372036854775807}"#);
+    assert_eq!(status, 201);
+    let (status, answer) = client.json("POST", "/todos", "{}");
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (507, Some("state_full")),
+        "no id is left above the largest"
+    );
+}
+
+#[test]
+fn a_nul_is_refused_in_records_and_in_template_values() {
+    let mut client = todos();
+    let (status, answer) = client.json("POST", "/todos", r#"{"title": "a\u0000b"}"#);
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("invalid_record"))
+    );
+    assert_eq!(client.state.version, 0);
+}
+
+#[test]
+fn a_template_cannot_pass_the_limits_of_a_state_within_one_render() {
+    let mut client = Client::new(mock(
+        json!({}),
+        json!([
+            {"name": "churn", "request": {"path": "/churn"}, "response": {"template": true,
+             "body": "{% for i in range(1100) %}{{ state.delete('k' ~ i) }}{{ state.set('k' ~ i, 1) }}{% endfor %}"}},
+            {"name": "big", "request": {"path": "/big"}, "response": {"template": true,
+             "body": "{% for i in range(200) %}{{ state.set('b' ~ i, request.body) }}{% endfor %}"}}
+        ]),
+    ));
+    let large = "x".repeat(60_000);
+    let (status, body, _) = client.call("POST", "/churn", "");
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("would hold more than 1000 keys"), "{body}");
+    // 200 values of 60 KB pass 8 MiB at the 140th; an unoptimised build may run out of render
+    // time first. Either way the render fails, and nothing of it is written.
+    let (status, body, _) = client.call("POST", "/big", &large);
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("would hold more than") || body.contains("render_limit"),
+        "{body}"
+    );
+    assert_eq!(client.state.version, 0, "nothing was written");
+}
