@@ -271,6 +271,8 @@ async fn answer_in_state(
             "state_full",
             error.to_string(),
         ),
+        // The mock was deleted while the call was under way.
+        lyrebird_store::StoreError::NotFound => mock_not_found(),
         error => {
             tracing::error!(%error, mock = %mock.id, "could not read or write a mock's state");
             state_refusal(
@@ -284,7 +286,13 @@ async fn answer_in_state(
         Ok(state) => state,
         Err(error) => return unavailable(error),
     };
-    let (answer, writes) = answer(mock, request, now, &kept);
+    // `answer` may read a HEAD as a GET; a decision taken again starts from the request as sent.
+    let method = request.method.clone();
+    let answer_in = |request: &mut EngineRequest, state: &Arc<State>| {
+        request.method.clone_from(&method);
+        self::answer(mock, request, now, state)
+    };
+    let (answer, writes) = answer_in(request, &kept);
     if writes.is_empty() {
         return noted(answer, key, &kept, &writes);
     }
@@ -293,7 +301,7 @@ async fn answer_in_state(
     let (mut state, mut answer, mut writes) = (kept, answer, writes);
     match runtime.states.get(mock.id, key).await {
         Ok(current) if current.version != state.version => {
-            (answer, writes) = self::answer(mock, request, now, &current);
+            (answer, writes) = answer_in(request, &current);
             state = current;
         }
         Ok(_) => {}
@@ -302,6 +310,7 @@ async fn answer_in_state(
     if writes.is_empty() {
         return noted(answer, key, &state, &writes);
     }
+    let since = Instant::now();
     let mut lock = match runtime.store.lock_state(mock.workspace, mock.id, key).await {
         Ok(lock) => lock,
         Err(error) => return unavailable(error),
@@ -312,7 +321,7 @@ async fn answer_in_state(
             Ok(current) => Arc::new(current),
             Err(error) => return unavailable(error),
         };
-        (answer, writes) = self::answer(mock, request, now, &state);
+        (answer, writes) = answer_in(request, &state);
         if writes.is_empty() {
             return noted(answer, key, &state, &writes);
         }
@@ -324,7 +333,7 @@ async fn answer_in_state(
                 next.apply(write);
             }
             next.version = version;
-            runtime.states.written(mock.id, key, Arc::new(next));
+            runtime.states.written(mock.id, key, Arc::new(next), since);
             noted(answer, key, &state, &writes)
         }
         Err(error) => unavailable(error),

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use lyrebird_engine::state::State;
 use lyrebird_store::{Change, MockId, Store, StoreError};
@@ -69,7 +70,16 @@ struct Kept {
     states: HashMap<MockId, HashMap<String, Arc<State>>>,
     count: usize,
     bytes: usize,
+    /// The newest version announced for each state, and when each state (or, without a key,
+    /// every state of a mock) was last announced reset: a write of this process, put in after
+    /// its commit, must not replace what a later write or reset of another made.
+    announced: HashMap<StateId, i64>,
+    resets: HashMap<(MockId, Option<String>), Instant>,
 }
+
+/// Announcements remembered at most; past it they are forgotten (a write of this process racing
+/// one of those is then kept a little longer than it should, until its next announcement).
+const MAX_ANNOUNCED: usize = 100_000;
 
 impl Kept {
     fn get(&self, mock: MockId, key: &str) -> Option<&Arc<State>> {
@@ -177,12 +187,22 @@ impl States {
         Ok(state)
     }
 
-    /// Keeps the state this process just wrote (under the state's lock, so it is current).
-    pub(crate) fn written(&self, mock: MockId, key: &str, state: Arc<State>) {
-        self.kept
-            .write()
-            .expect("states lock")
-            .put(mock, key, state);
+    /// Keeps the state this process wrote after taking the state's lock at `since`, unless a
+    /// newer write or a reset was announced meanwhile (its commit came after ours).
+    pub(crate) fn written(&self, mock: MockId, key: &str, state: Arc<State>, since: Instant) {
+        let mut kept = self.kept.write().expect("states lock");
+        let overtaken = kept
+            .announced
+            .get(&(mock, key.to_owned()))
+            .is_some_and(|version| *version > state.version)
+            || [Some(key.to_owned()), None].into_iter().any(|reset| {
+                kept.resets
+                    .get(&(mock, reset))
+                    .is_some_and(|at| *at >= since)
+            });
+        if !overtaken {
+            kept.put(mock, key, state);
+        }
     }
 
     /// Takes in a change of a mock's state announced by any process.
@@ -191,6 +211,11 @@ impl States {
         match change {
             Change::StateWritten { mock, key, version } => {
                 self.changes_of(*mock).fetch_add(1, Ordering::AcqRel);
+                if kept.announced.len() >= MAX_ANNOUNCED {
+                    kept.announced.clear();
+                }
+                let newest = kept.announced.entry((*mock, key.clone())).or_default();
+                *newest = (*newest).max(*version);
                 if kept
                     .get(*mock, key)
                     .is_some_and(|state| state.version < *version)
@@ -200,6 +225,10 @@ impl States {
             }
             Change::StateReset { mock, key } => {
                 self.changes_of(*mock).fetch_add(1, Ordering::AcqRel);
+                if kept.resets.len() >= MAX_ANNOUNCED {
+                    kept.resets.clear();
+                }
+                kept.resets.insert((*mock, key.clone()), Instant::now());
                 match key {
                     Some(key) => kept.remove(*mock, key),
                     None => kept.remove_mock(*mock),

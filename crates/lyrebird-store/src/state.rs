@@ -347,6 +347,12 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         if created {
+            // New states of one mock are counted one transaction at a time: each waits here for
+            // the one before to commit, and then counts its state.
+            sqlx::query("SELECT 1 FROM mocks WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(mock)
+                .execute(&mut *tx)
+                .await?;
             let states: i64 =
                 sqlx::query_scalar("SELECT count(*) FROM mock_states WHERE mock_id = $1")
                     .bind(mock)

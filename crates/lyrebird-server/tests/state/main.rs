@@ -475,3 +475,57 @@ async fn trying_a_request_reads_the_state_and_never_writes_it() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(refused["error"]["field"], "headers");
 }
+
+#[tokio::test]
+async fn a_mock_holds_at_most_a_thousand_states_even_when_new_keys_arrive_at_once() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(&db, &[]);
+    let user = server.sign_up("keys-limit@example.com").await;
+    let mock = server
+        .create_mock(
+            &user.key,
+            json!({"name": "counted"}),
+            &[json!({
+            "name": "count", "request": {"method": "POST", "path": "/count"},
+            "response": {"template": true, "body": "{{ state.incr('n') }}"}})],
+        )
+        .await;
+    let count = |key: String| {
+        let server = &server;
+        let mock = &mock;
+        async move {
+            call(server, Method::POST, mock, "/count", Some(&key), None)
+                .await
+                .0
+        }
+    };
+    for batch in (0..990).collect::<Vec<_>>().chunks(30) {
+        let done =
+            futures_util::future::join_all(batch.iter().map(|n| count(format!("k{n}")))).await;
+        assert!(
+            done.iter().all(|status| *status == StatusCode::OK),
+            "{done:?}"
+        );
+    }
+    // 20 new keys at once, with room for 10.
+    let statuses = futures_util::future::join_all((0..20).map(|n| count(format!("late{n}")))).await;
+    let admitted = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let full = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::INSUFFICIENT_STORAGE)
+        .count();
+    assert_eq!((admitted, full), (10, 10), "{statuses:?}");
+    let (status, body) = call(
+        &server,
+        Method::POST,
+        &mock,
+        "/count",
+        Some("one-more"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::INSUFFICIENT_STORAGE);
+    assert_eq!(body["error"]["code"], "state_full");
+    let (status, _) = call(&server, Method::POST, &mock, "/count", Some("k1"), None).await;
+    assert_eq!(status, StatusCode::OK, "a key already there still writes");
+}
