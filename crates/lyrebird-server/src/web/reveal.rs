@@ -40,6 +40,15 @@ pub struct NewKey {
     pub api_key: String,
 }
 
+/// What the cookie seals: the key and when it was sealed, so that a copy of the cookie opens for
+/// a minute only, whatever the browser does with its `Max-Age`.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    key: NewKey,
+    /// Unix seconds.
+    sealed_at: i64,
+}
+
 impl RevealKey {
     pub fn of(session_token: &Secret) -> Self {
         let mut hasher = Sha256::new();
@@ -55,7 +64,11 @@ impl RevealKey {
     /// The `Set-Cookie` value carrying `key`, sealed, to the keys page.
     pub fn seal(&self, key: &NewKey, secure: bool) -> HeaderValue {
         let nonce = Nonce::generate();
-        let plain = serde_json::to_vec(key).expect("a new key serialises");
+        let sealed = Sealed {
+            key: key.clone(),
+            sealed_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+        };
+        let plain = serde_json::to_vec(&sealed).expect("a new key serialises");
         let sealed = self
             .cipher()
             .encrypt(&nonce, plain.as_slice())
@@ -65,8 +78,14 @@ impl RevealKey {
         cookie(&URL_SAFE_NO_PAD.encode(bytes), MAX_AGE_SECONDS, secure)
     }
 
-    /// The key the request's cookie carries, when it was sealed for this session.
+    /// The key the request's cookie carries, when it was sealed for this session less than a
+    /// minute ago.
     pub fn open(&self, headers: &HeaderMap) -> Option<NewKey> {
+        self.open_at(headers, time::OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    /// [`RevealKey::open`] at `now` (Unix seconds).
+    fn open_at(&self, headers: &HeaderMap, now: i64) -> Option<NewKey> {
         let bytes = URL_SAFE_NO_PAD
             .decode(cookies::read(headers, REVEAL_COOKIE)?)
             .ok()?;
@@ -76,7 +95,10 @@ impl RevealKey {
         let (nonce, sealed) = bytes.split_at(12);
         let nonce = Nonce::try_from(nonce).ok()?;
         let plain = self.cipher().decrypt(&nonce, sealed).ok()?;
-        serde_json::from_slice(&plain).ok()
+        let sealed: Sealed = serde_json::from_slice(&plain).ok()?;
+        (0..=MAX_AGE_SECONDS)
+            .contains(&(now - sealed.sealed_at))
+            .then_some(sealed.key)
     }
 }
 
@@ -116,5 +138,11 @@ mod tests {
         assert_eq!(mine.open(&sent_back(&cookie)), Some(key));
         let theirs = RevealKey::of(&Secret::new("session-b"));
         assert_eq!(theirs.open(&sent_back(&cookie)), None);
+        let later = time::OffsetDateTime::now_utc().unix_timestamp() + MAX_AGE_SECONDS + 1;
+        assert_eq!(
+            mine.open_at(&sent_back(&cookie), later),
+            None,
+            "a minute later"
+        );
     }
 }
