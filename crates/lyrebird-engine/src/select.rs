@@ -159,11 +159,6 @@ impl CompiledMock {
         self.stateful
     }
 
-    /// The mock's collections as every state starts them.
-    pub fn seeds(&self) -> &Seeds {
-        &self.seeds
-    }
-
     /// Picks the example that answers `request` in a state nothing has written, or explains
     /// why none does.
     pub fn select(&self, request: &Request) -> Selection {
