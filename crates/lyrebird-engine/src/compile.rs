@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::body::BodyCheck;
 use crate::error::ValidationError;
 use crate::expr::Expression;
+use crate::faults;
 use crate::model::{Example, PathMatch, ResponseSpec, ScenarioStep, SequencePolicy};
 use crate::path::{self, PathPattern};
 use crate::render::CompiledResponse;
@@ -350,7 +351,7 @@ fn compile_answer(
         return Some((200, Answer::Resource(target)));
     }
     let Some(sequence) = &example.sequence else {
-        validate_delay(&example.response, "response", errors);
+        validate_serving(&example.response, "response", errors);
         let response = compile_response(&example.response, "response", errors)?;
         return Some((example.response.status, Answer::One(response)));
     };
@@ -388,7 +389,7 @@ fn compile_answer(
             }
             (false, None) => 1,
         };
-        validate_delay(spec, &field, errors);
+        validate_serving(spec, &field, errors);
         if let Some(response) = compile_response(spec, &field, errors) {
             responses.push((weight, response));
         }
@@ -422,9 +423,15 @@ fn compile_response(
         .ok()
 }
 
-/// Status, headers and templates are checked by [`CompiledResponse::compile`]; the delay is a
-/// limit of serving, so it is checked here.
-fn validate_delay(response: &ResponseSpec, field: &str, errors: &mut Vec<ValidationError>) {
+/// Status, headers and templates are checked by [`CompiledResponse::compile`]; the delay, the
+/// latency and the fault are about serving, so they are checked here.
+fn validate_serving(response: &ResponseSpec, field: &str, errors: &mut Vec<ValidationError>) {
+    if let Some(latency) = &response.latency {
+        faults::check_latency(latency, &format!("{field}.latency"), errors);
+    }
+    if let Some(fault) = &response.fault {
+        faults::check_fault(fault, &format!("{field}.fault"), errors);
+    }
     if response.delay_ms > MAX_DELAY_MS {
         errors.push(ValidationError::new(
             format!("{field}.delay_ms"),

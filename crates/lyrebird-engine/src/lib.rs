@@ -29,6 +29,7 @@ pub mod error;
 pub mod explain;
 pub mod expr;
 mod fake;
+pub mod faults;
 mod index;
 pub mod jsonpath;
 pub mod model;

@@ -220,6 +220,13 @@ pub struct ResponseSpec {
     /// In a `weighted` sequence: how likely this response is, relative to the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
+    /// A wait drawn per call from a distribution, added to `delay_ms`
+    /// (docs/testing-with-lyrebird.md, "Latency").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
+    /// The answer broken on purpose (docs/testing-with-lyrebird.md, "Faults").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
 }
 
 fn ok_status() -> u16 {
@@ -235,8 +242,97 @@ impl Default for ResponseSpec {
             template: false,
             delay_ms: 0,
             weight: None,
+            latency: None,
+            fault: None,
         }
     }
+}
+
+/// A way to break an answer on purpose. The variants without fields are written `Close {}` for
+/// the reason given at [`BodyMatch`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// Closes the connection without answering.
+    Close {},
+    /// Resets the connection (a TCP RST) without answering.
+    Reset {},
+    /// Answers the status and headers with an empty body.
+    Empty {},
+    /// Declares the whole body's length, sends its first half, and closes the connection.
+    Truncated {},
+    /// Sends the first half of the body followed by `{"`, which is never valid JSON.
+    Malformed {},
+    /// Sends the body in `chunks` pieces spread evenly over `over_ms` milliseconds.
+    Trickle { chunks: u32, over_ms: u64 },
+    /// Answers one of these statuses, chosen at random, with an error body in place of the
+    /// response's.
+    Status { statuses: Vec<u16> },
+}
+
+/// How long to wait before answering, drawn per call.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Latency {
+    /// Always `ms`.
+    Fixed { ms: u64 },
+    /// Any whole number of milliseconds from `min_ms` to `max_ms`, each as likely.
+    Uniform { min_ms: u64, max_ms: u64 },
+    /// Lognormal: half the waits are shorter than `median_ms`; `sigma` (0 to 4) is the spread
+    /// of the wait's logarithm, so about one wait in six is longer than `median_ms × e^sigma`.
+    Lognormal { median_ms: u64, sigma: f64 },
+}
+
+/// Faults and error statuses for a share of a mock's calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Chaos {
+    /// The share of calls that get one of `faults`, in percent (0 to 100).
+    pub percent: f64,
+    /// The faults to apply; each affected call gets one, chosen at random.
+    pub faults: Vec<Fault>,
+    /// Makes the same calls, counted from the mock's last change, get the same faults on every
+    /// run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Other shares for some paths: the first whose pattern fits a call's path applies in place
+    /// of `percent`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<ChaosPath>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosPath {
+    /// A path pattern as in an example's request (`/orders/:id`, `/admin/*`).
+    pub path: String,
+    pub percent: f64,
+}
+
+/// A simulated rate limit: `limit` calls per `window_s` seconds per client, then 429s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub window_s: u32,
+    /// What tells clients apart.
+    #[serde(default)]
+    pub by: ClientBy,
+    /// With `by: header`, the header whose value names the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientBy {
+    /// The client's address (behind trusted proxies, the one they forwarded).
+    #[default]
+    Address,
+    /// The `x-api-key` the client sent (none: one client for all calls without a key).
+    Key,
+    /// The value of the header named in `header`.
+    Header,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -257,7 +353,8 @@ pub enum SelectionMode {
     Postman,
 }
 
-/// The mock-level settings the engine needs to match and render.
+/// A mock's settings kept as one document: how it matches, its collections, and how it serves
+/// calls (latency, chaos, a rate limit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchSettings {
@@ -276,6 +373,15 @@ pub struct MatchSettings {
     /// with (docs/state.md, "Collections").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub collections: BTreeMap<String, CollectionSpec>,
+    /// A wait drawn per call, added to the mock's delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Latency>,
+    /// Faults for a share of the mock's calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos: Option<Chaos>,
+    /// A simulated per-client rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A collection's definition and seed records.
@@ -322,6 +428,9 @@ impl Default for MatchSettings {
             match_headers: Vec::new(),
             match_body: false,
             collections: BTreeMap::new(),
+            latency: None,
+            chaos: None,
+            rate_limit: None,
         }
     }
 }

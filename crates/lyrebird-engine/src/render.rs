@@ -16,7 +16,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::ValidationError;
-use crate::model::ResponseSpec;
+use crate::model::{Fault, Latency, ResponseSpec};
 use crate::request::Request;
 use crate::state::{Seeds, State, StateWrite};
 use crate::template::{Effects, NOW_KEY, REQUEST_FIELDS, Reads, RenderError, Template};
@@ -38,13 +38,16 @@ pub struct RenderContext<'a> {
 }
 
 /// The response to send and what to do around it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rendered {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// The example's delay plus any the template asked for.
     pub delay_ms: u64,
+    /// A wait to draw and add to `delay_ms`.
+    pub latency: Option<Latency>,
+    pub fault: Option<Fault>,
     pub callbacks: Vec<Callback>,
     /// Why rendering failed, when the response is the 500 that replaced the example's.
     pub error: Option<String>,
@@ -68,6 +71,8 @@ pub struct CompiledResponse {
     headers: Vec<(String, Part)>,
     body: Part,
     delay_ms: u64,
+    latency: Option<Latency>,
+    fault: Option<Fault>,
 }
 
 #[derive(Debug)]
@@ -201,6 +206,8 @@ impl CompiledResponse {
             headers,
             body,
             delay_ms: spec.delay_ms,
+            latency: spec.latency,
+            fault: spec.fault.clone(),
         })
     }
 
@@ -263,6 +270,8 @@ impl CompiledResponse {
                 .delay_ms
                 .saturating_add(effects.delay_ms)
                 .min(self.delay_ms.max(template::MAX_DELAY_MS)),
+            latency: self.latency,
+            fault: self.fault.clone(),
             callbacks: effects.callbacks,
             error: None,
         }
@@ -283,6 +292,8 @@ fn failure(error: RenderError) -> Rendered {
         headers: vec![("content-type".to_owned(), "application/json".to_owned())],
         body: body.to_string().into_bytes(),
         delay_ms: 0,
+        latency: None,
+        fault: None,
         callbacks: Vec::new(),
         error: Some(message),
     }

@@ -59,6 +59,8 @@ impl Served {
                 headers,
                 body,
                 delay_ms: 0,
+                latency: None,
+                fault: None,
                 callbacks: Vec::new(),
                 error: None,
             },

@@ -27,11 +27,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use lyrebird_engine::CompiledMock;
+use lyrebird_engine::faults::CompiledChaos;
 use lyrebird_engine::render::CompiledResponse;
+use lyrebird_engine::{CompiledMock, Latency};
 use lyrebird_store::{MockId, ServedMock, Store, StoreError, WorkspaceId};
 use tokio::sync::{OnceCell, Semaphore};
 use uuid::Uuid;
+
+use crate::rate_limit::Limiter;
 
 /// What a mock id names, as far as serving is concerned.
 #[derive(Debug)]
@@ -62,6 +65,12 @@ pub struct LoadedMock {
     /// Examples whose request names `OPTIONS` itself: those answer browser preflights, which
     /// the runtime answers otherwise.
     pub options_examples: HashSet<Uuid>,
+    /// A wait drawn per call, added to `delay_ms`.
+    pub latency: Option<Latency>,
+    /// Faults for a share of the calls, and the calls decided so far (a seeded chaos setting
+    /// decides a call by its number).
+    pub chaos: Option<(CompiledChaos, AtomicU64)>,
+    pub rate_limit: Option<Limiter>,
 }
 
 impl LoadedMock {
@@ -100,6 +109,16 @@ impl LoadedMock {
                 Some(first) => format!("the fallback response does not compile: {first}"),
                 None => "the fallback response does not compile".to_owned(),
             })?;
+        let chaos = mock
+            .settings
+            .chaos
+            .as_ref()
+            .map(CompiledChaos::compile)
+            .transpose()
+            .map_err(|errors| match errors.first() {
+                Some(first) => format!("the chaos setting does not compile: {first}"),
+                None => "the chaos setting does not compile".to_owned(),
+            })?;
         Ok(Self {
             id: mock.id,
             workspace: mock.workspace_id,
@@ -109,6 +128,9 @@ impl LoadedMock {
             fallback,
             environment: mock.environment,
             options_examples,
+            latency: mock.settings.latency,
+            chaos: chaos.map(|chaos| (chaos, AtomicU64::new(0))),
+            rate_limit: mock.settings.rate_limit.map(Limiter::new),
         })
     }
 }

@@ -12,11 +12,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
+use lyrebird_engine::compile::MAX_DELAY_MS;
 use lyrebird_engine::render::Callback;
 use lyrebird_engine::render::RenderContext;
 use lyrebird_engine::state::{State, StateWrite};
-use lyrebird_engine::{Explanation, Outcome, Request as EngineRequest, Selection};
+use lyrebird_engine::{Explanation, Fault, Latency, Outcome, Request as EngineRequest, Selection};
 use lyrebird_store::calls::Header;
 use lyrebird_store::{ExampleId, KeyId};
 use serde::Serialize;
@@ -27,10 +29,15 @@ use uuid::Uuid;
 
 use crate::Inner;
 use crate::cache::{Entry, LoadedMock};
-use crate::call_log::{CallOutcome, CallRecord, Miss, StateNote, logged_headers, plain_headers};
+use crate::call_log::{
+    CallOutcome, CallRecord, Miss, RateNote, ServingNote, StateNote, logged_headers, plain_headers,
+};
+use crate::connection::Breaker;
 use crate::cors;
+use crate::faults::{self, Applied};
 use crate::headers::{self, Headers};
 use crate::quota::{Admission, Limits};
+use crate::rate_limit::Count;
 use crate::routing::MockTarget;
 
 /// What Postman's clients look for in a 404 without a match, and its advice.
@@ -51,7 +58,10 @@ struct Answer {
     /// A render error.
     error: Option<String>,
     delay_ms: u64,
+    /// A wait to draw and add to `delay_ms`.
+    latency: Option<Latency>,
     callbacks: Vec<Callback>,
+    fault: Option<Applied>,
 }
 
 impl Answer {
@@ -65,7 +75,9 @@ impl Answer {
             outcome,
             error: None,
             delay_ms: 0,
+            latency: None,
             callbacks: Vec::new(),
+            fault: None,
         }
     }
 }
@@ -84,6 +96,10 @@ struct Call {
     key_id: Option<KeyId>,
     /// Called on its own host name rather than by path (see [`confine`]).
     own_host: bool,
+    /// The call as the mock's simulated rate limit counted it.
+    rate: Option<Count>,
+    /// What the call log says of how the answer was served: a fault, a wait.
+    note: Option<Box<ServingNote>>,
 }
 
 /// Answers a request addressed to a mock.
@@ -92,6 +108,7 @@ pub(crate) async fn serve(
     target: MockTarget,
     client: impl FnOnce(&Parts) -> Option<IpAddr>,
     request: Request,
+    breaker: &Breaker,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     without_app_cookies(&mut parts.headers, runtime.app_cookies);
@@ -150,6 +167,8 @@ pub(crate) async fn serve(
         headers: parts.headers,
         key_id: None,
         own_host,
+        rate: None,
+        note: None,
     };
     let body = match Limited::new(body, runtime.max_body_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -171,7 +190,9 @@ pub(crate) async fn serve(
             outcome: CallOutcome::Preflight,
             error: None,
             delay_ms: 0,
+            latency: None,
             callbacks: Vec::new(),
+            fault: None,
         };
         return finish(runtime, mock, call, Some(request), preflight, None);
     }
@@ -183,6 +204,20 @@ pub(crate) async fn serve(
     if mock.private && call.key_id.is_none() {
         let refused = invalid_credentials(presented_any);
         return finish(runtime, mock, call, Some(request), refused, None);
+    }
+    if let Some(limiter) = &mock.rate_limit {
+        let header = |name: &str| call.headers.get(name).and_then(|v| v.to_str().ok());
+        let client = limiter.client(call.client_addr, header("x-api-key"), header);
+        let count = limiter.count(&client, call.at.unix_timestamp().unsigned_abs());
+        call.rate = Some(count);
+        if !count.admitted {
+            call.note = Some(Box::new(ServingNote {
+                rate_limit: Some(RateNote::new(limiter, client)),
+                ..ServingNote::default()
+            }));
+            let refused = rate_limited(&count);
+            return finish(runtime, mock, call, Some(request), refused, None);
+        }
     }
     let limits = match runtime.quotas.admit(mock.workspace).await {
         Admission::Admitted(limits) => limits,
@@ -199,11 +234,35 @@ pub(crate) async fn serve(
     } else {
         answer(mock, &mut request, call.at, &NO_STATE).0
     };
-    let delay = mock.delay_ms.saturating_add(answer.delay_ms);
+    let mut answer = answer;
+    if let Some((chaos, calls)) = &mock.chaos
+        && let Some(chosen) = chaos.decide(&call.path, calls.fetch_add(1, Ordering::Relaxed))
+    {
+        answer.fault = Some(Applied::of_chaos(chosen));
+    }
+    let answer = broken(answer);
+    let drawn = faults::drawn(mock.latency.as_ref()) + faults::drawn(answer.latency.as_ref());
+    let delay = (mock.delay_ms + answer.delay_ms + drawn).min(MAX_DELAY_MS);
+    if answer.fault.is_some() || drawn > 0 {
+        let fault = answer.fault.as_ref().map(Applied::note);
+        call.note = Some(Box::new(ServingNote {
+            fault,
+            delay_ms: delay,
+            rate_limit: None,
+        }));
+    }
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    finish(runtime, mock, call, Some(request), answer, Some(limits))
+    let breaks = answer.fault.as_ref().and_then(Applied::breaks);
+    let response = finish(runtime, mock, call, Some(request), answer, Some(limits));
+    if let Some(how) = breaks {
+        // Recorded; now the connection ends without the answer (crate::connection).
+        drop(response);
+        breaker.trip(how);
+        return std::future::pending().await;
+    }
+    response
 }
 
 /// The request as the engine sees it. Its headers and body also go into the call record, so
@@ -433,7 +492,11 @@ fn answer(
             },
             error: rendered.error,
             delay_ms: rendered.delay_ms,
+            latency: rendered.latency,
             callbacks: rendered.callbacks,
+            fault: rendered
+                .fault
+                .map(|fault| Applied::of_response(fault, "the example's response")),
         },
         (selection, _) => no_match(mock, request, now, selection),
     };
@@ -478,7 +541,11 @@ fn no_match(
             outcome: CallOutcome::Fallback { explanation },
             error: rendered.error,
             delay_ms: rendered.delay_ms,
+            latency: rendered.latency,
             callbacks: rendered.callbacks,
+            fault: rendered
+                .fault
+                .map(|fault| Applied::of_response(fault, "the fallback response")),
         };
     }
     let body = NoMatch {
@@ -586,6 +653,29 @@ fn over_quota(limits: &Limits) -> Answer {
     answer
 }
 
+fn rate_limited(count: &Count) -> Answer {
+    let mut answer = Answer::error(
+        StatusCode::TOO_MANY_REQUESTS,
+        json_body(&json!({"error": {
+            "code": "rate_limited",
+            "message": format!(
+                "this mock allows {} calls per {} s per client (a simulated rate limit); try again in {} s",
+                count.limit, count.window_s, count.reset
+            ),
+            "limit": count.limit,
+            "window_s": count.window_s,
+            "retry_after": count.reset,
+        }})),
+        CallOutcome::Refused {
+            reason: "rate_limited".to_owned(),
+        },
+    );
+    answer
+        .added
+        .push((headers::RETRY_AFTER, headers::Value::number(count.reset)));
+    answer
+}
+
 fn body_refused(too_large: bool, limit: usize) -> Answer {
     let (status, code, message) = if too_large {
         (
@@ -621,7 +711,7 @@ fn unrecorded(request_headers: &HeaderMap, own_host: bool, answer: Answer) -> Re
         ..
     } = answer;
     let headers = response_headers(request_headers, own_host, headers, added, None);
-    to_response(status, &body, headers.into_parts().0, false)
+    to_response(status, &body, headers.into_parts().0, false, None)
 }
 
 /// Removes the app's own cookies from the `Cookie` headers, keeping the mock's.
@@ -677,33 +767,43 @@ fn own_headers(rendered: Vec<Header>, added: Vec<headers::Added>, more: usize) -
     headers
 }
 
-/// Every header of the response: the answer's, confined, then the quota's, the confinement's
-/// and CORS's.
+/// The numbers of the `RateLimit-*` headers: the mock's simulated rate limit when it has one
+/// (with its window), else the workspace's monthly quota.
+struct RateHeaders {
+    limit: u64,
+    remaining: u64,
+    /// Seconds until the count starts again.
+    reset: u64,
+    window_s: Option<u32>,
+}
+
+/// Every header of the response: the answer's, confined, then the rate limit's or quota's,
+/// the confinement's and CORS's.
 fn response_headers(
     request: &HeaderMap,
     own_host: bool,
     mut rendered: Vec<Header>,
     added: Vec<headers::Added>,
-    limits: Option<(&Limits, OffsetDateTime)>,
+    rate: Option<RateHeaders>,
 ) -> Headers {
     confine(&mut rendered, own_host);
-    // Room for what is added below: the quota's 3 headers, the confinement's 2 and CORS's 4.
-    let mut headers = own_headers(rendered, added, 9);
-    if let Some((limits, at)) = limits {
+    // Room for what is added below: the rate's 4 headers, the confinement's 2 and CORS's 4.
+    let mut headers = own_headers(rendered, added, 10);
+    if let Some(rate) = rate {
         headers.extend([
-            (
-                headers::RATELIMIT_LIMIT,
-                headers::Value::number(limits.limit),
-            ),
+            (headers::RATELIMIT_LIMIT, headers::Value::number(rate.limit)),
             (
                 headers::RATELIMIT_REMAINING,
-                headers::Value::number(limits.remaining()),
+                headers::Value::number(rate.remaining),
             ),
-            (
-                headers::RATELIMIT_RESET,
-                headers::Value::number(limits.reset_seconds(at)),
-            ),
+            (headers::RATELIMIT_RESET, headers::Value::number(rate.reset)),
         ]);
+        let policy = rate
+            .window_s
+            .and_then(|window| headers::Value::text(format!("{};w={window}", rate.limit)));
+        if let Some(policy) = policy {
+            headers.add((headers::RATELIMIT_POLICY, policy));
+        }
     }
     if !own_host {
         headers.extend([
@@ -727,11 +827,26 @@ fn finish(
 ) -> Response {
     let rendered = std::mem::take(&mut answer.headers);
     let added = std::mem::take(&mut answer.added);
-    let limits = limits.as_ref().map(|limits| (limits, call.at));
-    let headers = response_headers(&call.headers, call.own_host, rendered, added, limits);
+    let rate = match (call.rate, limits) {
+        (Some(count), _) => Some(RateHeaders {
+            limit: count.limit.into(),
+            remaining: count.remaining.into(),
+            reset: count.reset,
+            window_s: Some(count.window_s),
+        }),
+        (None, Some(limits)) => Some(RateHeaders {
+            limit: limits.limit,
+            remaining: limits.remaining(),
+            reset: limits.reset_seconds(call.at),
+            window_s: None,
+        }),
+        (None, None) => None,
+    };
+    let headers = response_headers(&call.headers, call.own_host, rendered, added, rate);
     let (headers, logged) = headers.into_parts();
     let head = call.method == Method::HEAD;
-    let response = to_response(answer.status, &answer.body, headers, head);
+    let fault = answer.fault.as_ref().map(|applied| &applied.fault);
+    let response = to_response(answer.status, &answer.body, headers, head, fault);
     let callbacks = std::mem::take(&mut answer.callbacks);
     let call_id = call.id;
     let record = call_record(mock, call, request, answer, logged, callbacks.len());
@@ -780,12 +895,43 @@ fn call_record(
         client_addr: call.client_addr,
         key_id: call.key_id,
         callbacks,
+        note: call.note,
     }
 }
 
-fn to_response(status: u16, body: &Bytes, headers: HeaderMap, head: bool) -> Response {
+/// The answer's body as a status, `empty` or `malformed` fault changes it.
+fn broken(mut answer: Answer) -> Answer {
+    let Some(applied) = &answer.fault else {
+        return answer;
+    };
+    match &applied.fault {
+        Fault::Status { .. } => {
+            let status = applied.fault.status(applied.draw).unwrap_or(500);
+            answer.body = json_body(&faults::status_body(status, &applied.reason));
+            answer.status = status;
+            answer.headers = Vec::new();
+            answer.added = vec![(headers::CONTENT_TYPE, headers::JSON)];
+        }
+        Fault::Empty {} => answer.body = Bytes::new(),
+        Fault::Malformed {} => answer.body = faults::malformed(&answer.body),
+        Fault::Close {} | Fault::Reset {} | Fault::Truncated {} | Fault::Trickle { .. } => {}
+    }
+    answer
+}
+
+/// The HTTP response; a `truncated` or `trickle` fault changes how its body is sent.
+fn to_response(
+    status: u16,
+    body: &Bytes,
+    mut headers: HeaderMap,
+    head: bool,
+    fault: Option<&Fault>,
+) -> Response {
     let body = if head {
         Body::empty()
+    } else if let Some(fault @ (Fault::Truncated {} | Fault::Trickle { .. })) = fault {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        faults::body(Some(fault), body.clone())
     } else {
         Body::from(body.clone())
     };

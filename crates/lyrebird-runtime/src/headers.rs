@@ -78,6 +78,7 @@ pub const RETRY_AFTER: Name = Name::new("retry-after");
 pub const RATELIMIT_LIMIT: Name = Name::new("ratelimit-limit");
 pub const RATELIMIT_REMAINING: Name = Name::new("ratelimit-remaining");
 pub const RATELIMIT_RESET: Name = Name::new("ratelimit-reset");
+pub const RATELIMIT_POLICY: Name = Name::new("ratelimit-policy");
 pub const CONTENT_SECURITY_POLICY: Name = Name::new("content-security-policy");
 pub const X_CONTENT_TYPE_OPTIONS: Name = Name::new("x-content-type-options");
 pub const ALLOW_ORIGIN: Name = Name::new("access-control-allow-origin");

@@ -26,11 +26,14 @@ mod call;
 pub mod call_log;
 pub mod callbacks;
 mod changes;
+pub mod connection;
 mod cors;
+mod faults;
 mod headers;
 mod keys;
 pub mod network;
 mod quota;
+mod rate_limit;
 pub mod routing;
 mod state;
 
@@ -48,6 +51,7 @@ use cache::{Entry, MockCache};
 pub use call::TriedAnswer;
 use call_log::CallLog;
 use callbacks::Callbacks;
+use connection::Breaker;
 use keys::KeyMap;
 use quota::Quotas;
 pub use routing::MockTarget;
@@ -174,8 +178,9 @@ impl Runtime {
         target: MockTarget,
         client: impl FnOnce(&Parts) -> Option<IpAddr>,
         request: Request,
+        breaker: &Breaker,
     ) -> Response {
-        call::serve(&self.inner, target, client, request).await
+        call::serve(&self.inner, target, client, request, breaker).await
     }
 
     /// The call log the runtime records in, for reading it live.

@@ -22,7 +22,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
 use futures_util::future::BoxFuture;
-use tokio::net::TcpListener;
+use lyrebird_runtime::connection::{Breaker, Connections};
 use tower::{Service, ServiceExt};
 
 use crate::AppState;
@@ -36,6 +36,7 @@ async fn route(
     app: &Router,
     address: SocketAddr,
     trusted: &TrustedProxies,
+    breaker: &Breaker,
     mut request: Request,
 ) -> Response {
     // The last line against running out of memory; liveness is answered all the same.
@@ -52,7 +53,7 @@ async fn route(
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
     if let Some(target) = state.runtime.target(host, request.uri().path()) {
         let client = |parts: &Parts| Some(trusted.client(address.ip(), &parts.headers));
-        return state.runtime.serve(target, client, request).await;
+        return state.runtime.serve(target, client, request, breaker).await;
     }
     // What the admin side's `ClientAddr` reads.
     request.extensions_mut().insert(ConnectInfo(address));
@@ -159,7 +160,7 @@ impl Drop for InFlight {
     }
 }
 
-impl Service<IncomingStream<'_, TcpListener>> for Served {
+impl Service<IncomingStream<'_, Connections>> for Served {
     type Response = Connection;
     type Error = Infallible;
     type Future = Ready<Result<Connection, Infallible>>;
@@ -168,10 +169,11 @@ impl Service<IncomingStream<'_, TcpListener>> for Served {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, stream: IncomingStream<'_, TcpListener>) -> Self::Future {
+    fn call(&mut self, stream: IncomingStream<'_, Connections>) -> Self::Future {
         ready(Ok(Connection {
             app: self.0.clone(),
             address: *stream.remote_addr(),
+            breaker: stream.io().breaker().clone(),
         }))
     }
 }
@@ -182,6 +184,8 @@ impl Service<IncomingStream<'_, TcpListener>> for Served {
 pub struct Connection {
     app: Arc<App>,
     address: SocketAddr,
+    /// Ends the connection without an answer, for the `close` and `reset` faults.
+    breaker: Breaker,
 }
 
 impl Service<Request> for Connection {
@@ -194,12 +198,24 @@ impl Service<Request> for Connection {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let Connection { app, address } = self.clone();
+        let Connection {
+            app,
+            address,
+            breaker,
+        } = self.clone();
         Box::pin(async move {
             let closing = app.drain.start();
             let in_flight = InFlight(app);
             let app = &in_flight.0;
-            let mut response = route(&app.state, &app.routes, address, &app.trusted, request).await;
+            let mut response = route(
+                &app.state,
+                &app.routes,
+                address,
+                &app.trusted,
+                &breaker,
+                request,
+            )
+            .await;
             if closing {
                 response
                     .headers_mut()

@@ -35,6 +35,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router};
 use lyrebird_runtime::call_log::CallLog;
 use lyrebird_runtime::callbacks::CallbackOptions;
+use lyrebird_runtime::connection::Connections;
 use lyrebird_store::Store;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -117,7 +118,7 @@ async fn listen_and_serve(
     let state = AppState::start(store, settings, &args.runtime, call_log, callbacks).await?;
     let runtime = state.runtime.clone();
     let app = Served::new(state, args.trusted_proxies.clone());
-    axum::serve(listener, app.clone())
+    axum::serve(Connections(listener), app.clone())
         .with_graceful_shutdown({
             // Live tails end at the signal: graceful shutdown waits for every open connection.
             // Requests clients have already sent are answered first (`Served::drain`).

@@ -16,7 +16,7 @@ use lyrebird_engine::DecidedBy;
 use lyrebird_store::calls::{EncodedCall, NewCall, StoredBody};
 use serde_json::value::{RawValue, to_raw_value};
 
-use super::{CallOutcome, CallRecord, Decided, Explained};
+use super::{CallOutcome, CallRecord, Decided, Explained, Noted, ServingNote};
 
 /// A call's body sizes before the call log's cap.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +34,10 @@ thread_local! {
 /// The call as a block holds it; its strings move into the encoding rather than being copied.
 pub(super) fn encode(record: CallRecord, sizes: Sizes) -> lyrebird_store::Result<EncodedCall> {
     let outcome = record.outcome.kind();
-    let (example, explanation) = LAST_REASON.with_borrow_mut(|last| explain(record.outcome, last));
+    let (example, explanation) = match record.note {
+        Some(note) => noted(&record.outcome, &note),
+        None => LAST_REASON.with_borrow_mut(|last| explain(record.outcome, last)),
+    };
     let (example_id, example_name) = example.unzip();
     EncodedCall::new(&NewCall {
         id: record.id,
@@ -93,6 +96,19 @@ fn explain(
         ),
         other => (None, explained(&other)),
     }
+}
+
+/// The answering example, and the explanation with how the call was served.
+fn noted(
+    outcome: &CallOutcome,
+    note: &ServingNote,
+) -> (
+    Option<(lyrebird_store::ExampleId, String)>,
+    Option<Box<RawValue>>,
+) {
+    let example = outcome.example().map(|(id, name)| (id, name.to_owned()));
+    let explained = outcome.explained();
+    (example, to_raw_value(&Noted { explained, note }).ok())
 }
 
 /// The reason of the last match encoded and its JSON.

@@ -20,13 +20,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use lyrebird_engine::{DecidedBy, Selection};
+use lyrebird_engine::{ClientBy, DecidedBy, Selection};
 use lyrebird_store::calls::{CallOutcomeKind, EncodedCall, Header};
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
 use serde::{Serialize, Serializer};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
+
+use crate::faults::FaultNote;
+use crate::rate_limit::Limiter;
 
 /// One mock call, as the runtime saw it: the one shape in which a call goes from the runtime to
 /// the store. The call log, not the runtime, caps the bodies (and records the original sizes)
@@ -58,6 +61,9 @@ pub struct CallRecord {
     pub key_id: Option<KeyId>,
     /// How many callbacks this call queued; their results come later.
     pub callbacks: usize,
+    /// How the answer was served, when there is more to say than the outcome: a fault, a
+    /// wait, a simulated rate limit.
+    pub note: Option<Box<ServingNote>>,
 }
 
 /// How the call was answered: what users filter on when they troubleshoot.
@@ -161,6 +167,50 @@ pub struct StateNote {
     pub changed: Vec<String>,
 }
 
+/// How a call was served beyond its answer (docs/testing-with-lyrebird.md, "In the call log"):
+/// written into its explanation.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ServingNote {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultNote>,
+    /// The whole wait before answering: the mock's and the response's, fixed and drawn.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub delay_ms: u64,
+    /// The simulated rate limit that refused the call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateNote>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateNote {
+    /// The client as the limit told it apart; a key shows only its last four characters.
+    pub client: String,
+    pub limit: u32,
+    pub window_s: u32,
+}
+
+impl RateNote {
+    pub(crate) fn new(limiter: &Limiter, client: String) -> Self {
+        let client = match limiter.setting.by {
+            ClientBy::Key if client.is_empty() => "no key".to_owned(),
+            ClientBy::Key => {
+                let tail: String = client.chars().rev().take(4).collect();
+                format!("key ending {}", tail.chars().rev().collect::<String>())
+            }
+            ClientBy::Address | ClientBy::Header => client,
+        };
+        Self {
+            client,
+            limit: limiter.setting.limit,
+            window_s: limiter.setting.window_s,
+        }
+    }
+}
+
 /// The reason for a match, with the state it was decided in.
 #[derive(Serialize)]
 struct Decided<'a> {
@@ -168,6 +218,15 @@ struct Decided<'a> {
     decided_by: &'a DecidedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<&'a StateNote>,
+}
+
+/// An explanation with how the call was served.
+#[derive(Serialize)]
+struct Noted<'a> {
+    #[serde(flatten)]
+    explained: Option<Explained<'a>>,
+    #[serde(flatten)]
+    note: &'a ServingNote,
 }
 
 /// A call's explanation as stored: the engine's reason for a match, its explanation of a miss,

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use lyrebird_engine::{CollectionSpec, Example, MatchSettings, ResponseSpec, SelectionMode};
+use lyrebird_engine::{
+    Chaos, CollectionSpec, Example, Latency, MatchSettings, RateLimit, ResponseSpec, SelectionMode,
+};
 use lyrebird_store::mocks::MAX_DELAY_MS;
 use lyrebird_store::{Delay, Mock, MockDraft, MockId, Store, Workspace};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -60,6 +62,19 @@ pub struct MockView {
     /// (docs/state.md, "Collections").
     #[schema(value_type = Object)]
     pub collections: BTreeMap<String, CollectionSpec>,
+    /// A wait drawn per call and added to `delay`: `{"type": "uniform", "min_ms", "max_ms"}`,
+    /// `{"type": "lognormal", "median_ms", "sigma"}` or `{"type": "fixed", "ms"}`
+    /// (docs/testing-with-lyrebird.md, "Latency").
+    #[schema(value_type = Option<Object>)]
+    pub latency: Option<Latency>,
+    /// Faults for a share of the calls: `{"percent", "faults", "seed"?, "paths"?}`
+    /// (docs/testing-with-lyrebird.md, "Chaos").
+    #[schema(value_type = Option<Object>)]
+    pub chaos: Option<Chaos>,
+    /// A simulated per-client rate limit: `{"limit", "window_s", "by"?, "header"?}`
+    /// (docs/testing-with-lyrebird.md, "Rate limits").
+    #[schema(value_type = Option<Object>)]
+    pub rate_limit: Option<RateLimit>,
     /// The mock's own host: `http://<id>.mock.<base-host>/`.
     pub url: String,
     /// The same mock without wildcard DNS: `http://<base-host>/m/<id>/`.
@@ -78,6 +93,9 @@ impl MockView {
             match_headers,
             match_body,
             collections,
+            latency,
+            chaos,
+            rate_limit,
         } = mock.settings;
         Self {
             url: settings.mock_url(mock.id),
@@ -94,6 +112,9 @@ impl MockView {
             match_headers,
             match_body,
             collections,
+            latency,
+            chaos,
+            rate_limit,
             created_at: mock.created_at,
             updated_at: mock.updated_at,
         }
@@ -156,6 +177,18 @@ pub struct MockFields {
     /// records until reset.
     #[schema(value_type = Option<Object>)]
     pub collections: Option<BTreeMap<String, CollectionSpec>>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub latency: Option<Option<Latency>>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub chaos: Option<Option<Chaos>>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -233,6 +266,19 @@ impl MockFields {
             lyrebird_engine::state::check_collections(&collections)
                 .map_err(|errors| ApiError::invalid_fields(&errors))?;
             settings.collections = collections;
+        }
+        if let Some(latency) = self.latency {
+            settings.latency = latency;
+        }
+        if let Some(chaos) = self.chaos {
+            settings.chaos = chaos;
+        }
+        if let Some(rate_limit) = self.rate_limit {
+            settings.rate_limit = rate_limit;
+        }
+        let errors = lyrebird_engine::faults::check_settings(settings);
+        if !errors.is_empty() {
+            return Err(ApiError::invalid_fields(&errors));
         }
         Ok(())
     }

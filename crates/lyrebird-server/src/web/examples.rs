@@ -18,8 +18,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use lyrebird_engine::render::json_shaped;
 use lyrebird_engine::{
-    BodyMatch, Example, Header, JsonMode, PathMatch, RequestPattern, Resource, ResponseSpec,
-    ScenarioStep, Sequence, ValueMatch,
+    BodyMatch, Example, Fault, Header, JsonMode, Latency, PathMatch, RequestPattern, Resource,
+    ResponseSpec, ScenarioStep, Sequence, ValueMatch,
 };
 use lyrebird_store::{ExampleId, MockId};
 use minijinja::context;
@@ -109,6 +109,11 @@ pub struct ExampleForm {
     template: Option<String>,
     #[serde(default)]
     delay_ms: String,
+    /// The response's fault and latency as JSON, each empty for none.
+    #[serde(default)]
+    fault: String,
+    #[serde(default)]
+    latency: String,
     /// The scenario the example requires a state of or moves; empty for none.
     #[serde(default)]
     scenario_name: String,
@@ -198,6 +203,8 @@ impl ExampleForm {
             response_body,
             template: response.template.then(|| "on".to_owned()),
             delay_ms: response.delay_ms.to_string(),
+            fault: response.fault.as_ref().map(pretty).unwrap_or_default(),
+            latency: response.latency.as_ref().map(pretty).unwrap_or_default(),
         }
     }
 
@@ -327,6 +334,10 @@ impl ExampleForm {
                     .map_err(|_| "a delay is a whole number of milliseconds".to_owned()),
             ),
         };
+        let fault = optional(&self.fault)
+            .and_then(|text| errors.check("response.fault", json_field::<Fault>(text)));
+        let latency = optional(&self.latency)
+            .and_then(|text| errors.check("response.latency", json_field::<Latency>(text)));
         let (sequence, resource) = match self.answer_kind.as_str() {
             "sequence" => (
                 errors.check("sequence", json_field::<Sequence>(&self.sequence)),
@@ -351,25 +362,32 @@ impl ExampleForm {
                 template: self.template.is_some(),
                 delay_ms: delay_ms.unwrap_or_default(),
                 weight: None,
+                latency,
+                fault,
             }
         } else {
             ResponseSpec::default()
         };
-        let optional = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        let owned = |text: &str| optional(text).map(str::to_owned);
         Ok(Example {
             name: self.name.trim().to_owned(),
             priority,
             request,
             response,
-            scenario: optional(&self.scenario_name).map(|name| ScenarioStep {
+            scenario: owned(&self.scenario_name).map(|name| ScenarioStep {
                 name,
-                requires: optional(&self.scenario_requires),
-                then: optional(&self.scenario_then),
+                requires: owned(&self.scenario_requires),
+                then: owned(&self.scenario_then),
             }),
             sequence,
             resource,
         })
     }
+}
+
+/// A text field's trimmed value; `None` when it is empty.
+fn optional(text: &str) -> Option<&str> {
+    Some(text.trim()).filter(|text| !text.is_empty())
 }
 
 /// A request path that the pattern matches, to start the try panel with: captures (`:id`,
@@ -491,7 +509,7 @@ fn header_lines(text: &str) -> Result<Vec<Header>, String> {
 /// The editor's field for an error of the engine: `request.query.page` belongs to the query
 /// conditions, `response.headers[1].name` to the response headers.
 fn editor_field(field: &str) -> &'static str {
-    const FIELDS: [&str; 18] = [
+    const FIELDS: [&str; 20] = [
         "name",
         "priority",
         "request.method",
@@ -506,6 +524,8 @@ fn editor_field(field: &str) -> &'static str {
         "response.headers",
         "response.body",
         "response.delay_ms",
+        "response.fault",
+        "response.latency",
         "scenario",
         "sequence",
         "resource",

@@ -214,6 +214,13 @@ pub struct SettingsForm {
     /// The collections as JSON (`{"todos": {"seed": [...]}}`); empty for none.
     #[serde(default)]
     collections: String,
+    /// Latency, chaos and the rate limit as JSON, each empty for none.
+    #[serde(default)]
+    latency: String,
+    #[serde(default)]
+    chaos: String,
+    #[serde(default)]
+    rate_limit: String,
 }
 
 impl SettingsForm {
@@ -246,6 +253,9 @@ impl SettingsForm {
                 .filter(|collections| !collections.is_empty())
                 .and_then(|collections| serde_json::to_string_pretty(collections).ok())
                 .unwrap_or_default(),
+            latency: pretty(mock.settings.latency.as_ref()),
+            chaos: pretty(mock.settings.chaos.as_ref()),
+            rate_limit: pretty(mock.settings.rate_limit.as_ref()),
         }
     }
 
@@ -277,6 +287,9 @@ impl SettingsForm {
                 .map_err(|error| errors.insert("collections".to_owned(), error.to_string()))
                 .ok()
         };
+        let latency = optional_json("latency", &self.latency, &mut errors);
+        let chaos = optional_json("chaos", &self.chaos, &mut errors);
+        let rate_limit = optional_json("rate_limit", &self.rate_limit, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -300,8 +313,33 @@ impl SettingsForm {
             ),
             match_body: Some(self.match_body.is_some()),
             collections,
+            latency,
+            chaos,
+            rate_limit,
         })
     }
+}
+
+/// A setting shown as pretty JSON; empty when there is none.
+fn pretty<T: Serialize>(value: Option<&T>) -> String {
+    value
+        .and_then(|value| serde_json::to_string_pretty(value).ok())
+        .unwrap_or_default()
+}
+
+/// A setting typed as JSON: empty removes it (`Some(None)`); a refused one goes to `errors`.
+fn optional_json<T: serde::de::DeserializeOwned>(
+    field: &str,
+    text: &str,
+    errors: &mut BTreeMap<String, String>,
+) -> Option<Option<T>> {
+    if text.trim().is_empty() {
+        return Some(None);
+    }
+    parse_json::<T>(text.as_bytes())
+        .map_err(|error| errors.insert(field.to_owned(), error.to_string()))
+        .ok()
+        .map(Some)
 }
 
 /// `NAME=value` lines; blank lines are skipped, a value may contain `=`.

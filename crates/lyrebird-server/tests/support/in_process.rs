@@ -8,6 +8,7 @@
 
 use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
 use lyrebird_runtime::callbacks::CallbackOptions;
+use lyrebird_runtime::connection::Connections;
 use lyrebird_server::auth::client_addr::TrustedProxies;
 use lyrebird_server::config::RuntimeArgs;
 use lyrebird_server::{AppState, Served, Settings};
@@ -67,7 +68,8 @@ pub async fn start(store: Store, options: Options) -> Running {
     .await
     .unwrap();
     let served = Served::new(state.clone(), TrustedProxies::default());
-    let server = tokio::spawn(async move { axum::serve(listener, served).await.unwrap() });
+    let connections = Connections(listener);
+    let server = tokio::spawn(async move { axum::serve(connections, served).await.unwrap() });
     Running {
         base: format!("http://127.0.0.1:{port}"),
         state,
