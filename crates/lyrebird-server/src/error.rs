@@ -89,6 +89,14 @@ pub enum ApiError {
     /// room for it is full; the message says which.
     #[error("{0}")]
     Busy(&'static str),
+    /// 422: a check of the call log over more calls than it reads.
+    #[error("more than {limit} calls in the range: narrow it with `since` and `until`, or `state`")]
+    TooManyCalls { limit: usize },
+    /// 503: the call log writer did not write the calls answered before a check in time.
+    #[error(
+        "the call log has not caught up with the calls answered before this request; try again"
+    )]
+    CallLogBehind,
     /// 503: the database does not answer.
     #[error("the database is not available")]
     Unavailable(#[source] StoreError),
@@ -134,11 +142,14 @@ impl ApiError {
             ApiError::Import(ImportError::NotJsonOrYaml { .. }) => StatusCode::BAD_REQUEST,
             ApiError::Import(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Invalid { .. } | ApiError::InvalidExample(_) | ApiError::MockTooLarge(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Invalid { .. }
+            | ApiError::InvalidExample(_)
+            | ApiError::MockTooLarge(_)
+            | ApiError::TooManyCalls { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Busy(_) | ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::MemoryPressure => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::MemoryPressure | ApiError::CallLogBehind => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::StateFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -172,6 +183,8 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => "too_many_attempts",
             ApiError::MemoryPressure => "memory_pressure",
             ApiError::Unavailable(_) => "database_unavailable",
+            ApiError::TooManyCalls { .. } => "too_many_calls",
+            ApiError::CallLogBehind => "call_log_behind",
             ApiError::Internal(_) => "internal_error",
         }
     }

@@ -539,6 +539,34 @@ impl Store {
         Ok(calls)
     }
 
+    /// Every call of a mock in a time range (`from` inclusive, `to` exclusive), oldest first,
+    /// whole, for checks that must see them all (verification); `None` when there are more
+    /// than `limit`.
+    pub async fn calls_in_range(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+        limit: usize,
+    ) -> Result<Option<Vec<NewCall>>> {
+        let range = ScanRange {
+            from,
+            to,
+            before: None,
+        };
+        let mut scan = Scan::new(&self.pool, workspace, mock, range);
+        let mut calls = Vec::new();
+        while let Some(call) = scan.next().await? {
+            if calls.len() == limit {
+                return Ok(None);
+            }
+            calls.push(call);
+        }
+        calls.reverse();
+        Ok(Some(calls))
+    }
+
     /// One call of a mock, with its callback results.
     pub async fn call(
         &self,

@@ -291,6 +291,8 @@ enum Message {
     Callback(Uuid, CallbackResult),
     /// Write everything before this, then answer and stop.
     Flush(oneshot::Sender<()>),
+    /// Write everything before this, then answer and go on.
+    Written(oneshot::Sender<()>),
 }
 
 /// The handle the runtime and the callback worker record through. Cheap to clone.
@@ -396,6 +398,16 @@ impl CallLog {
     /// not hold up the graceful shutdown (which waits for every connection).
     pub fn close_live_tails(&self) {
         self.inner.closing.send_replace(true);
+    }
+
+    /// Returns once every call recorded before has been written (or dropped), so a read of
+    /// the log that follows sees them: for checks of what a mock received (verification).
+    /// Waits as long as the writer does: give it a timeout.
+    pub async fn written(&self) {
+        let (done, written) = oneshot::channel();
+        if self.inner.queue.send(Message::Written(done)).await.is_ok() {
+            let _ = written.await;
+        }
     }
 
     /// Writes everything queued so far and stops the writer. Called once serving has stopped

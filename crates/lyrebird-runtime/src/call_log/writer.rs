@@ -51,6 +51,8 @@ struct Writer {
     batch: Batch,
     /// Batches being written, at most `options.writers`.
     in_flight: JoinSet<()>,
+    /// Answered once every call before their request is written ([`super::CallLog::written`]).
+    waiting: Vec<oneshot::Sender<()>>,
 }
 
 /// Runs until a flush request or until every handle is gone. The hourly maintenance runs
@@ -65,6 +67,7 @@ pub(super) async fn run(
     let writer = Writer {
         batch: Batch::default(),
         in_flight: JoinSet::new(),
+        waiting: Vec::new(),
         store,
         options,
         shared,
@@ -86,7 +89,10 @@ impl Writer {
             let deadline = tokio::time::sleep_until(Instant::now() + self.options.flush_interval);
             tokio::pin!(deadline);
             let mut closed = false;
-            while flush.is_none() && self.batch.len() < self.options.batch_size {
+            while flush.is_none()
+                && self.waiting.is_empty()
+                && self.batch.len() < self.options.batch_size
+            {
                 tokio::select! {
                     biased;
                     message = queue.recv() => match message {
@@ -100,6 +106,12 @@ impl Writer {
                 }
             }
             self.send_batch().await;
+            if !self.waiting.is_empty() {
+                self.finish().await;
+                for done in self.waiting.drain(..) {
+                    let _ = done.send(());
+                }
+            }
             if let Some(done) = flush {
                 self.finish().await;
                 let _ = done.send(());
@@ -120,6 +132,7 @@ impl Writer {
                 self.batch.callbacks.push(new_callback(call_id, result))
             }
             Message::Flush(done) => return Some(done),
+            Message::Written(done) => self.waiting.push(done),
         }
         None
     }

@@ -6,6 +6,7 @@
 //! - [`mocks`] and [`examples`]: what the mocks answer; [`try_request`]: what a mock would answer;
 //! - [`imports`]: Postman, OpenAPI, HAR and native files in, and exports out;
 //! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
+//! - [`verify`]: what a mock received, checked against patterns;
 //! - [`health`]: probes for load balancers.
 //!
 //! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
@@ -25,3 +26,4 @@ pub mod sessions;
 pub mod state;
 pub mod try_request;
 pub mod usage;
+pub mod verify;

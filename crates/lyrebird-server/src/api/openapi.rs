@@ -71,6 +71,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::try_request::router())
         .merge(crate::api::imports::router())
         .merge(crate::api::usage::router())
+        .merge(crate::api::verify::router())
         .merge(crate::api::calls::search::router())
         .routes(routes!(openapi_json))
         .routes(routes!(example_schema))
