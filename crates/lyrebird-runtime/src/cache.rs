@@ -31,6 +31,7 @@ use lyrebird_engine::faults::CompiledChaos;
 use lyrebird_engine::render::CompiledResponse;
 use lyrebird_engine::{CompiledMock, Latency};
 use lyrebird_store::{MockId, ServedMock, Store, StoreError, WorkspaceId};
+use time::OffsetDateTime;
 use tokio::sync::{OnceCell, Semaphore};
 use uuid::Uuid;
 
@@ -69,8 +70,8 @@ pub struct LoadedMock {
     pub latency: Option<Latency>,
     /// Faults for a share of the calls, and the calls decided so far (a seeded chaos setting
     /// decides a call by its number).
-    pub chaos: Option<(CompiledChaos, AtomicU64)>,
-    pub rate_limit: Option<Limiter>,
+    pub chaos: Option<(CompiledChaos, Arc<AtomicU64>)>,
+    pub rate_limit: Option<Arc<Limiter>>,
 }
 
 impl LoadedMock {
@@ -129,8 +130,11 @@ impl LoadedMock {
             environment: mock.environment,
             options_examples,
             latency: mock.settings.latency,
-            chaos: chaos.map(|chaos| (chaos, AtomicU64::new(0))),
-            rate_limit: mock.settings.rate_limit.map(Limiter::new),
+            chaos: chaos.map(|chaos| (chaos, Arc::default())),
+            rate_limit: mock
+                .settings
+                .rate_limit
+                .map(|limit| Arc::new(Limiter::new(limit))),
         })
     }
 }
@@ -163,6 +167,17 @@ pub struct MockCache {
     /// Counts the changes taken in, for [`Slot::version`].
     changes: AtomicU64,
     compiles: Compiles,
+    /// What mocks have counted (chaos's calls, the rate limit's clients), by the time of the
+    /// mock's last change: a mock compiled again without a change (evicted, or told of its own
+    /// change twice, by this process and by the database) goes on counting.
+    counts: Mutex<HashMap<MockId, Counts>>,
+}
+
+#[derive(Debug)]
+struct Counts {
+    updated_at: OffsetDateTime,
+    chaos_calls: Option<Arc<AtomicU64>>,
+    rate_limit: Option<Arc<Limiter>>,
 }
 
 /// Room for compiling mocks, off the request threads: one compile at a time per workspace, and
@@ -229,6 +244,7 @@ impl MockCache {
             slots: RwLock::default(),
             clock: AtomicU64::new(0),
             changes: AtomicU64::new(0),
+            counts: Mutex::default(),
         }
     }
 
@@ -251,8 +267,12 @@ impl MockCache {
             None => Entry::Missing,
             Some(served) => {
                 let workspace = served.mock.workspace_id;
+                let updated_at = served.mock.updated_at;
                 match self.compiles.compile(served).await {
-                    Ok(mock) => Entry::Ready(Box::new(mock)),
+                    Ok(mut mock) => {
+                        self.go_on_counting(&mut mock, updated_at);
+                        Entry::Ready(Box::new(mock))
+                    }
                     Err(reason) => {
                         tracing::error!(mock = %id, %reason, "a stored mock does not compile");
                         Entry::Broken { workspace, reason }
@@ -261,6 +281,36 @@ impl MockCache {
             }
         };
         Ok(Arc::new(entry))
+    }
+
+    /// Gives a mock compiled again the counts of its last compile, when it has not changed
+    /// since; otherwise keeps its new counts for the next compile.
+    fn go_on_counting(&self, mock: &mut LoadedMock, updated_at: OffsetDateTime) {
+        let mut counts = self.counts.lock().expect("counts are never poisoned");
+        match counts.get(&mock.id) {
+            Some(kept) if kept.updated_at == updated_at => {
+                if let (Some((_, calls)), Some(kept)) = (&mut mock.chaos, &kept.chaos_calls) {
+                    *calls = Arc::clone(kept);
+                }
+                if let (Some(limiter), Some(kept)) = (&mut mock.rate_limit, &kept.rate_limit) {
+                    *limiter = Arc::clone(kept);
+                }
+            }
+            _ => {
+                // Bounded like the cache: past twice its size, counting starts over.
+                if counts.len() >= 2 * self.capacity {
+                    counts.clear();
+                }
+                counts.insert(
+                    mock.id,
+                    Counts {
+                        updated_at,
+                        chaos_calls: mock.chaos.as_ref().map(|(_, calls)| Arc::clone(calls)),
+                        rate_limit: mock.rate_limit.clone(),
+                    },
+                );
+            }
+        }
     }
 
     fn slot(&self, id: MockId) -> Arc<Slot> {

@@ -250,6 +250,7 @@ fn record(tenant: &Tenant, path: &str) -> CallRecord {
         client_addr: Some(IpAddr::from([127, 0, 0, 1])),
         key_id: None,
         callbacks: 0,
+        note: None,
     }
 }
 
