@@ -24,8 +24,10 @@ use crate::line_diff;
 
 /// Fields of a mock the server sets; the settings file has the others.
 const SERVER_MOCK_FIELDS: [&str; 5] = ["id", "url", "path_url", "created_at", "updated_at"];
-/// Fields of an example the server sets; an example file has the others.
-const SERVER_EXAMPLE_FIELDS: [&str; 4] = ["id", "position", "created_at", "updated_at"];
+/// Fields of an example the server sets besides its `id`; an example file has none of them.
+const SERVER_EXAMPLE_FIELDS: [&str; 3] = ["position", "created_at", "updated_at"];
+/// An example's id: kept from the server to pair examples, never written to a file.
+const EXAMPLE_ID: &str = "id";
 
 #[derive(Debug, Subcommand)]
 pub enum MockCommand {
@@ -142,12 +144,13 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("JSON values print")
 }
 
-/// A mock on the server: its settings and its examples (without the server's fields but `id`).
+/// A mock on the server: its settings and its examples (objects, without the server's fields
+/// but `id`).
 struct Remote {
     id: String,
     url: String,
     settings: Map<String, Value>,
-    examples: Vec<Map<String, Value>>,
+    examples: Vec<Value>,
 }
 
 impl Remote {
@@ -164,20 +167,18 @@ impl Remote {
             settings: without(view, &SERVER_MOCK_FIELDS),
             examples: examples
                 .into_iter()
-                .map(|example| without(example, &SERVER_EXAMPLE_FIELDS[1..]))
+                .map(|example| Value::Object(without(example, &SERVER_EXAMPLE_FIELDS)))
                 .collect(),
         })
     }
 
     fn example_id(&self, index: usize) -> &Value {
-        &self.examples[index]["id"]
+        &self.examples[index][EXAMPLE_ID]
     }
 
-    /// The example without its id, as the engine reads it.
-    fn content(&self, index: usize) -> Value {
-        let mut example = self.examples[index].clone();
-        example.remove("id");
-        canonical_example(&Value::Object(example))
+    /// The example without its id: as its file has it.
+    fn document(&self, index: usize) -> Value {
+        Value::Object(without(self.examples[index].clone(), &[EXAMPLE_ID]))
     }
 }
 
@@ -210,12 +211,30 @@ async fn find(client: &Client, target: &Target, local: &Local) -> anyhow::Result
     Remote::fetch(client, view).await.map(Some)
 }
 
-/// How the directory's examples stand against the server's.
+/// Where one of the directory's examples stands against the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// The server has no example of its name (left): a push creates it.
+    New,
+    /// It pairs with the server's example at this index, which differs: a push updates it.
+    Changed(usize),
+    /// It pairs with the server's example at this index, the same.
+    Same(usize),
+}
+
+impl Standing {
+    fn pair(self) -> Option<usize> {
+        match self {
+            Standing::New => None,
+            Standing::Changed(i) | Standing::Same(i) => Some(i),
+        }
+    }
+}
+
+/// How the directory stands against the mock on the server.
 struct Comparison {
-    /// For each of the directory's examples, the server example it pairs with.
-    pairs: Vec<Option<usize>>,
-    /// For each pair, whether the two differ.
-    changed: Vec<bool>,
+    /// For each of the directory's examples, in order.
+    examples: Vec<Standing>,
     /// The server examples the directory does not have, in their order.
     server_only: Vec<usize>,
     /// The settings whose values the directory changes.
@@ -225,23 +244,23 @@ struct Comparison {
 impl Comparison {
     fn new(local: &Local, remote: &Remote) -> Self {
         let mut unpaired: Vec<usize> = (0..remote.examples.len()).collect();
-        let pairs: Vec<Option<usize>> = local
+        let examples = local
             .examples
             .iter()
             .map(|example| {
-                let name = name_of(&example.example)?;
-                let at = unpaired.iter().position(|&i| {
-                    remote.examples[i].get("name").and_then(Value::as_str) == Some(name)
-                })?;
-                Some(unpaired.remove(at))
-            })
-            .collect();
-        let changed = local
-            .examples
-            .iter()
-            .zip(&pairs)
-            .map(|(example, pair)| {
-                pair.is_some_and(|i| canonical_example(&example.example) != remote.content(i))
+                let name = name_of(&example.example);
+                let Some(at) = unpaired
+                    .iter()
+                    .position(|&i| name.is_some() && name_of(&remote.examples[i]) == name)
+                else {
+                    return Standing::New;
+                };
+                let i = unpaired.remove(at);
+                match canonical_example(&example.example) == canonical_example(&remote.document(i))
+                {
+                    true => Standing::Same(i),
+                    false => Standing::Changed(i),
+                }
             })
             .collect();
         let settings = local
@@ -257,32 +276,32 @@ impl Comparison {
             .map(|(field, _)| field.clone())
             .collect();
         Self {
-            pairs,
-            changed,
+            examples,
             server_only: unpaired,
             settings,
         }
     }
 
-    fn count(&self, pair: bool, changed: bool) -> usize {
-        self.pairs
+    fn count(&self, wanted: fn(&Standing) -> bool) -> usize {
+        self.examples
             .iter()
-            .zip(&self.changed)
-            .filter(|(p, c)| p.is_some() == pair && **c == changed)
+            .filter(|standing| wanted(standing))
             .count()
     }
 
-    /// The server examples in the order they will have after a push (`prune`: without the
-    /// ones the directory does not have); whether that is not their order now.
+    /// Whether a push moves some of the server's examples (`prune`: leaving out the ones the
+    /// directory does not have): their order after it is not their order now.
     fn reordered(&self, prune: bool) -> bool {
-        let kept = self.server_only.iter().filter(|_| !prune);
-        let order: Vec<usize> = self.pairs.iter().flatten().chain(kept).copied().collect();
+        let kept = self.server_only.iter().copied().filter(|_| !prune);
+        let paired = self.examples.iter().filter_map(|standing| standing.pair());
+        let order: Vec<usize> = paired.chain(kept).collect();
         order.windows(2).any(|pair| pair[0] > pair[1])
     }
 
     fn examples_differ(&self, prune: bool) -> bool {
-        self.pairs.iter().any(Option::is_none)
-            || self.changed.contains(&true)
+        self.examples
+            .iter()
+            .any(|standing| !matches!(standing, Standing::Same(_)))
             || (prune && !self.server_only.is_empty())
             || self.reordered(prune)
     }
@@ -294,7 +313,9 @@ fn read_local(dir: &Path) -> anyhow::Result<Local> {
     let mut local = layout::read(dir)?;
     for example in &mut local.examples {
         let document = std::mem::take(&mut example.example);
-        example.example = Value::Object(without(document, &SERVER_EXAMPLE_FIELDS));
+        let mut document = without(document, &SERVER_EXAMPLE_FIELDS);
+        document.remove(EXAMPLE_ID);
+        example.example = Value::Object(document);
     }
     Ok(local)
 }
@@ -326,17 +347,17 @@ async fn push(args: PushArgs) -> anyhow::Result<Status> {
     if comparison.examples_differ(args.prune) {
         let mut documents: Vec<Value> = Vec::new();
         let mut files: Vec<String> = Vec::new();
-        for (example, pair) in local.examples.iter().zip(&comparison.pairs) {
+        for (example, standing) in local.examples.iter().zip(&comparison.examples) {
             let mut document = example.example.clone();
-            if let Some(i) = pair {
-                document["id"] = remote.example_id(*i).clone();
+            if let Some(i) = standing.pair() {
+                document[EXAMPLE_ID] = remote.example_id(i).clone();
             }
             documents.push(document);
             files.push(args.target.dir.join(&example.file).display().to_string());
         }
         if !args.prune {
             for &i in &comparison.server_only {
-                let kept = Value::Object(remote.examples[i].clone());
+                let kept = remote.examples[i].clone();
                 files.push(format!(
                     "the server's example `{}`",
                     name_of(&kept).unwrap_or_default()
@@ -364,9 +385,9 @@ async fn push(args: PushArgs) -> anyhow::Result<Status> {
         created,
         settings_updated,
         examples: ExampleCounts {
-            created: comparison.count(false, false),
-            updated: comparison.count(true, true),
-            unchanged: comparison.count(true, false),
+            created: comparison.count(|s| matches!(s, Standing::New)),
+            updated: comparison.count(|s| matches!(s, Standing::Changed(_))),
+            unchanged: comparison.count(|s| matches!(s, Standing::Same(_))),
             removed,
             kept: comparison.server_only.len() - removed,
             reordered: comparison.reordered(args.prune),
@@ -472,13 +493,8 @@ async fn pull(args: PullArgs) -> anyhow::Result<Status> {
         Some(format) => format,
         None => layout::existing_format(&args.dir)?.unwrap_or(Format::Json),
     };
-    let examples: Vec<Value> = remote
-        .examples
-        .into_iter()
-        .map(|mut example| {
-            example.remove("id");
-            Value::Object(example)
-        })
+    let examples: Vec<Value> = (0..remote.examples.len())
+        .map(|i| remote.document(i))
         .collect();
     layout::write(&args.dir, format, &remote.settings, &examples)?;
     println!(
@@ -527,27 +543,22 @@ async fn diff(args: DiffArgs) -> anyhow::Result<Status> {
             "    ",
         ));
     }
-    for ((example, pair), changed) in local
-        .examples
-        .iter()
-        .zip(&comparison.pairs)
-        .zip(&comparison.changed)
-    {
-        match pair {
-            None => out.push_str(&format!("+ {}\n", example.file)),
-            Some(i) if *changed => {
+    for (example, standing) in local.examples.iter().zip(&comparison.examples) {
+        match standing {
+            Standing::New => out.push_str(&format!("+ {}\n", example.file)),
+            Standing::Changed(i) => {
                 out.push_str(&format!("~ {}\n", example.file));
                 out.push_str(&line_diff::render(
-                    &pretty(&remote.content(*i)),
+                    &pretty(&canonical_example(&remote.document(*i))),
                     &pretty(&canonical_example(&example.example)),
                     "    ",
                 ));
             }
-            Some(_) => {}
+            Standing::Same(_) => {}
         }
     }
     for &i in &comparison.server_only {
-        let name = remote.examples[i].get("name").and_then(Value::as_str);
+        let name = name_of(&remote.examples[i]);
         out.push_str(&format!(
             "- `{}`: only on the server (a push keeps it, push --prune deletes it)\n",
             name.unwrap_or_default()
@@ -601,10 +612,8 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, name)| {
-                    without(
-                        json!({"id": i.to_string(), "name": name, "request": {"path": "/"}, "response": {"status": 200}}),
-                        &[],
-                    )
+                    json!({"id": i.to_string(), "name": name, "request": {"path": "/"},
+                           "response": {"status": 200}})
                 })
                 .collect(),
         }
@@ -616,9 +625,16 @@ mod tests {
             &local(&["b", "a", "a", "c"]),
             &remote(&["a", "b", "a", "d"]),
         );
-        assert_eq!(comparison.pairs, [Some(1), Some(0), Some(2), None]);
+        assert_eq!(
+            comparison.examples,
+            [
+                Standing::Same(1),
+                Standing::Same(0),
+                Standing::Same(2),
+                Standing::New
+            ]
+        );
         assert_eq!(comparison.server_only, [3]);
-        assert_eq!(comparison.changed, [false; 4]);
         assert!(comparison.reordered(true));
     }
 
