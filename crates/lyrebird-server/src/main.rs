@@ -41,6 +41,8 @@ enum LogFormat {
 enum Command {
     /// Runs the server (with an embedded PostgreSQL unless DATABASE_URL is set).
     Serve(ServeArgs),
+    #[command(flatten)]
+    Client(lyrebird_cli::Command),
     /// Operator commands on workspaces.
     Workspace {
         #[command(subcommand)]
@@ -75,6 +77,8 @@ async fn main() -> ExitCode {
         LogFormat::Json => logs.json().init(),
     }
     let result = match cli.command {
+        // The client commands print for people and scripts, with exit codes of their own.
+        Command::Client(command) => return lyrebird_cli::run(command).await,
         Command::Serve(args) => lyrebird_server::serve(args).await,
         Command::Workspace {
             command:
