@@ -103,16 +103,16 @@ fn examples_path(id: &str) -> String {
     format!("/api/v1/mocks/{id}/examples")
 }
 
-/// `value`'s members but `fields`.
+/// `value`'s members but `fields`, in the order the server gave them (a removal from the map
+/// itself may move its last member into the gap).
 fn without(value: Value, fields: &[&str]) -> Map<String, Value> {
-    let mut object = match value {
-        Value::Object(object) => object,
+    match value {
+        Value::Object(object) => object
+            .into_iter()
+            .filter(|(name, _)| !fields.contains(&name.as_str()))
+            .collect(),
         _ => Map::new(),
-    };
-    for field in fields {
-        object.remove(*field);
     }
-    object
 }
 
 fn name_of(example: &Value) -> Option<&str> {

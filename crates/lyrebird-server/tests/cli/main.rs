@@ -653,3 +653,97 @@ async fn failures_exit_with_2_and_say_what_failed() {
         run.stderr
     );
 }
+
+/// The CI job of docs/testing-with-lyrebird.md, as written there, in a repository of its own:
+/// `lyrebird serve` on its embedded database, an account, the mock pushed, the tests run
+/// against it, then `lyrebird verify`. Passing tests pass the job; a test that no longer sends
+/// what the checks expect fails it, with the nearest call explained.
+#[test]
+fn the_documented_ci_job_runs_as_written() {
+    let guide = include_str!("../../../../docs/testing-with-lyrebird.md");
+    let script = guide
+        .split("<!-- ci-recipe -->\n```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("the guide has the CI job's script");
+    let repository = TempDir::new("ci");
+    fs::create_dir_all(repository.file("mocks/orders/examples")).unwrap();
+    repository.write(
+        "mocks/orders/mock.json",
+        r#"{"name": "orders", "examples": ["list.json", "create.json"]}"#,
+    );
+    repository.write(
+        "mocks/orders/examples/list.json",
+        r#"{"name": "list", "request": {"method": "GET", "path": "/orders"}, "response": {"body": []}}"#,
+    );
+    repository.write(
+        "mocks/orders/examples/create.json",
+        r#"{"name": "create", "request": {"method": "POST", "path": "/orders"}, "response": {"status": 201}}"#,
+    );
+    repository.write(
+        "mocks/orders/verify.yaml",
+        "checks:\n  - name: one order placed\n    request: {method: POST, path: /orders}\n    count: 1\n  - name: every call matched an example\n    unmatched: none\n",
+    );
+    let tests = |calls: &str| {
+        let lines: String = calls
+            .split(',')
+            .map(|call| {
+                let (method, path) = call.split_once(' ').unwrap();
+                format!("curl -s -X {method} -H \"x-lyrebird-state: $RUN\" \"$ORDERS_API{path}\" > /dev/null\n")
+            })
+            .collect();
+        repository.write(
+            "run-tests.sh",
+            &format!("#!/usr/bin/env bash\nset -e\n{lines}"),
+        );
+    };
+    let binaries = Path::new(env!("CARGO_BIN_EXE_lyrebird")).parent().unwrap();
+    // Each run is a fresh job: a database of its own.
+    let run = |job: &str| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let path = format!("{}:{}", binaries.display(), std::env::var("PATH").unwrap());
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("chmod +x run-tests.sh && {script}"))
+            .current_dir(repository.path())
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", repository.path())
+            .env("LYREBIRD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LYREBIRD_DATA_DIR", repository.file(job))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        eprintln!("{stdout}{stderr}");
+        (output.status.code(), stdout)
+    };
+
+    tests("GET /orders,POST /orders");
+    let (code, stdout) = run("first-job");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("ok   one order placed"), "{stdout}");
+    assert!(
+        stdout.contains("ok   every call matched an example"),
+        "{stdout}"
+    );
+
+    // The code under test changed: it no longer places the order, and calls a path the mock
+    // does not know.
+    tests("GET /orders,PUT /orders");
+    let (code, stdout) = run("second-job");
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL one order placed: 0 calls fit the pattern; expected exactly 1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nearest: PUT /orders"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL every call matched an example"),
+        "{stdout}"
+    );
+}
