@@ -179,10 +179,22 @@ async fn verify_count(
     OwnMock(admin, mock): OwnMock,
     ApiJson(check): ApiJson<CountCheck>,
 ) -> Result<Json<CountVerdict>, ApiError> {
+    count(&state, &admin.workspace, &mock, check)
+        .await
+        .map(Json)
+}
+
+/// The count check, for the API and the call log page.
+pub(crate) async fn count(
+    state: &AppState,
+    workspace: &Workspace,
+    mock: &Mock,
+    check: CountCheck,
+) -> Result<CountVerdict, ApiError> {
     let expected = Expected::of(&check)?;
-    let pattern = Pattern::compile(&check.request, &mock).map_err(|e| e.within("request"))?;
+    let pattern = Pattern::compile(&check.request, mock).map_err(|e| e.within("request"))?;
     let scope = Scope::new(check.since, check.until, check.state)?;
-    let calls = scope.calls(&state, &admin.workspace, &mock).await?;
+    let calls = scope.calls(state, workspace, mock).await?;
     let mut fitting = Vec::new();
     let mut near = Vec::new();
     for call in &calls {
@@ -208,14 +220,14 @@ async fn verify_count(
         near.truncate(NEAR_MISSES);
         near
     };
-    Ok(Json(CountVerdict {
+    Ok(CountVerdict {
         held,
         message,
         matched: fitting.len(),
         examined: calls.len(),
         calls: fitting.into_iter().take(CALLS_LISTED).map(brief).collect(),
         near_misses,
-    }))
+    })
 }
 
 /// Checks that calls fitting the patterns came in their order.

@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use lyrebird_engine::{DecidedBy, Explanation};
+use lyrebird_engine::{DecidedBy, Explanation, RequestPattern};
 use lyrebird_store::calls::TextScope;
 use lyrebird_store::{KeyId, Mock, MockId, Workspace};
 use minijinja::context;
@@ -32,6 +32,7 @@ use crate::api::calls::search::{
     self, CallDetailView, CallPath, CallSummaryView, FilterParams, MessageView, PageParams,
 };
 use crate::api::keys::KeyView;
+use crate::api::verify::{self, CountCheck};
 use crate::auth::{OwnMock, own_mock};
 use crate::error::ApiError;
 
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/mocks/{id}/calls", get(call_log))
         .route("/mocks/{id}/calls/clear", post(clear_calls))
+        .route("/mocks/{id}/calls/verify", get(verify_page))
         .route("/mocks/{id}/calls/{call_id}", get(call_page))
         .route("/static/calls.js", get(script))
 }
@@ -281,6 +283,99 @@ async fn call_log(
                 format!("/mocks/{id}/calls?{query}{join}cursor={cursor}")
             }),
             export_query => search.query(|time| utc(time.trim())),
+        },
+    )
+}
+
+/// The call log's verify box, as the query string gives it.
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct VerifyForm {
+    /// A request pattern as JSON; empty: only the form is shown.
+    #[serde(default)]
+    request: String,
+    /// `at_least`, `count` or `at_most`.
+    #[serde(default)]
+    expect: String,
+    #[serde(default)]
+    n: String,
+    /// An `x-lyrebird-state` key; empty for every call.
+    #[serde(default)]
+    state: String,
+}
+
+impl VerifyForm {
+    fn check(&self) -> Result<CountCheck, ApiError> {
+        let request = crate::extract::parse_json::<RequestPattern>(self.request.as_bytes())
+            .map_err(|error| error.within("request"))?;
+        let n = match self.n.trim() {
+            "" => None,
+            n => Some(
+                n.parse::<u64>()
+                    .map_err(|_| ApiError::invalid("n", "a number of calls, from 0"))?,
+            ),
+        };
+        let (count, at_least, at_most) = match self.expect.as_str() {
+            "count" => (n, None, None),
+            "at_most" => (None, None, n),
+            _ => (None, n, None),
+        };
+        Ok(CountCheck {
+            request,
+            count,
+            at_least,
+            at_most,
+            since: None,
+            until: None,
+            state: Some(self.state.trim().to_owned()).filter(|key| !key.is_empty()),
+        })
+    }
+}
+
+/// Counts the calls that fit a pattern, from the call log's verify box; the verdict, the
+/// fitting calls and the near misses, linked to their calls.
+async fn verify_page(
+    State(state): State<AppState>,
+    OwnMock(session, mock): OwnMock<WebSession>,
+    Query(form): Query<VerifyForm>,
+) -> Result<Response, PageError> {
+    let verdict = if form.request.trim().is_empty() {
+        Ok(None)
+    } else {
+        match form.check() {
+            Ok(check) => verify::count(&state, &session.workspace, &mock, check)
+                .await
+                .map(Some),
+            Err(error) => Err(error),
+        }
+    };
+    let (verdict, error) = match verdict {
+        Ok(verdict) => (verdict, None),
+        Err(ApiError::Invalid { field, message }) => (
+            None,
+            Some(context! { field, message => format::sentence(&message) }),
+        ),
+        Err(ApiError::InvalidExample(errors)) => {
+            let first = errors.into_iter().next();
+            let message = first.map(|e| format!("{}: {}", e.field, e.message));
+            (None, Some(context! { field => "request", message }))
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    page(
+        &session,
+        status,
+        "verify.html",
+        context! {
+            nav => "mocks",
+            mock => mock_heading(&state, &mock),
+            form => Serde(&form),
+            verdict => verdict.map(|verdict| Serde(verdict)),
+            error,
         },
     )
 }

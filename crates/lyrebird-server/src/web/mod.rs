@@ -135,6 +135,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../web/templates/calls.html"),
     ),
     (
+        "verify.html",
+        include_str!("../../../../web/templates/verify.html"),
+    ),
+    (
+        "verify_form.html",
+        include_str!("../../../../web/templates/verify_form.html"),
+    ),
+    (
         "call.html",
         include_str!("../../../../web/templates/call.html"),
     ),
