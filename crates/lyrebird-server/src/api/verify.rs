@@ -198,9 +198,9 @@ pub(crate) async fn count(
     let mut fitting = Vec::new();
     let mut near = Vec::new();
     for call in &calls {
-        match pattern.check(call) {
-            Ok(()) => fitting.push(call),
-            Err(miss) => near.push(miss),
+        match pattern.miss(call) {
+            None => fitting.push(call),
+            Some(miss) => near.push(miss),
         }
     }
     let held = expected.holds(fitting.len() as u64);
@@ -268,7 +268,7 @@ async fn verify_order(
     let mut found = Vec::new();
     for call in &calls {
         if let Some(pattern) = patterns.get(found.len())
-            && pattern.check(call).is_ok()
+            && pattern.miss(call).is_none()
         {
             found.push(call);
         }
@@ -417,16 +417,16 @@ impl Pattern {
         .map_err(|errors| strip(errors.into_iter().map(|(_, error)| error).collect()))
     }
 
-    /// Whether the call fits; if not, how near it came and the condition it failed.
-    fn check(&self, call: &NewCall) -> Result<(), NearCall> {
+    /// Nothing when the call fits; else how near it came and the condition it failed.
+    fn miss(&self, call: &NewCall) -> Option<NearCall> {
         match self.0.select(&engine_request(call)) {
-            Selection::Matched(_) => Ok(()),
+            Selection::Matched(_) => None,
             selection => {
                 let nearest = match &selection {
                     Selection::NoMatch(explanation) => explanation.near_misses.first(),
                     _ => None,
                 };
-                Err(NearCall {
+                Some(NearCall {
                     call: brief(call),
                     distance: nearest.map_or(1.0, |miss| miss.distance),
                     failed: nearest

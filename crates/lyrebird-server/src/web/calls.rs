@@ -374,7 +374,7 @@ async fn verify_page(
             nav => "mocks",
             mock => mock_heading(&state, &mock),
             form => Serde(&form),
-            verdict => verdict.map(|verdict| Serde(verdict)),
+            verdict => verdict.map(Serde),
             error,
         },
     )
