@@ -103,8 +103,9 @@ pub fn import_native(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
 #[cfg(test)]
 mod tests {
     use lyrebird_engine::{
-        BodyMatch, CollectionSpec, JsonMode, RequestPattern, Resource, ResponseSpec, ScenarioStep,
-        SelectionMode, Sequence, SequencePolicy,
+        BodyMatch, Chaos, ClientBy, CollectionSpec, Fault, JsonMode, Latency, RateLimit,
+        RequestPattern, Resource, ResponseSpec, ScenarioStep, SelectionMode, Sequence,
+        SequencePolicy,
     };
     use serde_json::json;
 
@@ -181,6 +182,22 @@ mod tests {
                 match_headers: vec!["x-tenant".to_owned()],
                 match_body: true,
                 collections: BTreeMap::from([("todos".to_owned(), collection)]),
+                latency: Some(Latency::Lognormal {
+                    median_ms: 80,
+                    sigma: 0.5,
+                }),
+                chaos: Some(Chaos {
+                    percent: 5.0,
+                    faults: vec![Fault::Reset {}],
+                    seed: Some(7),
+                    paths: Vec::new(),
+                }),
+                rate_limit: Some(RateLimit {
+                    limit: 10,
+                    window_s: 60,
+                    by: ClientBy::Header,
+                    header: Some("x-client".to_owned()),
+                }),
             },
             BTreeMap::from([("region".to_owned(), "eu".to_owned())]),
             vec![example, flaky, todos],

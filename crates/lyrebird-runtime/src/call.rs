@@ -40,6 +40,9 @@ use crate::quota::{Admission, Limits};
 use crate::rate_limit::Count;
 use crate::routing::MockTarget;
 
+/// How long a call whose connection a fault ended waits to be dropped (see `serve`).
+const BROKEN_PATIENCE: Duration = Duration::from_secs(10);
+
 /// What Postman's clients look for in a 404 without a match, and its advice.
 const POSTMAN_NO_MATCH: &str = "mockRequestNotFoundError";
 const POSTMAN_NO_MATCH_ADVICE: &str =
@@ -257,10 +260,12 @@ pub(crate) async fn serve(
     let breaks = answer.fault.as_ref().and_then(Applied::breaks);
     let response = finish(runtime, mock, call, Some(request), answer, Some(limits));
     if let Some(how) = breaks {
-        // Recorded; now the connection ends without the answer (crate::connection).
-        drop(response);
+        // Recorded; now the connection ends without the answer (crate::connection), and this
+        // call is dropped with it. Should hyper not read the connection again (a request
+        // pipelined behind this one is already in its buffer), the answer goes out after a
+        // while, and its first write fails, which ends the connection all the same.
         breaker.trip(how);
-        return std::future::pending().await;
+        tokio::time::sleep(BROKEN_PATIENCE).await;
     }
     response
 }

@@ -90,7 +90,7 @@ pub enum ApiError {
     #[error("{0}")]
     Busy(&'static str),
     /// 422: a check of the call log over more calls than it reads.
-    #[error("more than {limit} calls in the range: narrow it with `since` and `until`, or `state`")]
+    #[error("more than {limit} calls in the range: narrow it with `since` and `until`")]
     TooManyCalls { limit: usize },
     /// 503: the call log writer did not write the calls answered before a check in time.
     #[error(
