@@ -221,6 +221,19 @@ fn mock_heading(state: &AppState, mock: &Mock) -> minijinja::Value {
     }
 }
 
+/// A field the page refused, and why, for its template's `error`.
+fn refused(field: &str, message: &str) -> minijinja::Value {
+    context! { field, message => format::sentence(message) }
+}
+
+/// A page's status: 422 when it shows a refused field.
+fn status_with(error: Option<&minijinja::Value>) -> StatusCode {
+    match error {
+        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        None => StatusCode::OK,
+    }
+}
+
 fn mock_id(id: &str) -> Result<MockId, PageError> {
     id.parse().map_err(|_| PageError::NotFound)
 }
@@ -251,23 +264,15 @@ async fn call_log(
             found.searched_back_to.map(format::time),
             None,
         ),
-        Err(ApiError::Invalid { field, message }) => (
-            Vec::new(),
-            None,
-            None,
-            Some(context! { field, message => format::sentence(&message) }),
-        ),
+        Err(ApiError::Invalid { field, message }) => {
+            (Vec::new(), None, None, Some(refused(&field, &message)))
+        }
         Err(other) => return Err(other.into()),
     };
     let query = search.query(str::to_owned);
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     page(
         &session,
-        status,
+        status_with(error.as_ref()),
         "calls.html",
         context! {
             nav => "mocks",
@@ -350,25 +355,19 @@ async fn verify_page(
     };
     let (verdict, error) = match verdict {
         Ok(verdict) => (verdict, None),
-        Err(ApiError::Invalid { field, message }) => (
-            None,
-            Some(context! { field, message => format::sentence(&message) }),
-        ),
+        Err(ApiError::Invalid { field, message }) => (None, Some(refused(&field, &message))),
         Err(ApiError::InvalidExample(errors)) => {
-            let first = errors.into_iter().next();
-            let message = first.map(|e| format!("{}: {}", e.field, e.message));
-            (None, Some(context! { field => "request", message }))
+            let message = errors
+                .first()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .unwrap_or_default();
+            (None, Some(refused("request", &message)))
         }
         Err(other) => return Err(other.into()),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
     page(
         &session,
-        status,
+        status_with(error.as_ref()),
         "verify.html",
         context! {
             nav => "mocks",

@@ -156,6 +156,27 @@ async fn examples_of(server: &Server, user: &User, mock: &str) -> Vec<Value> {
     examples.as_array().unwrap().clone()
 }
 
+/// Pulls `mock` into `dir` in `format`, and checks that every file is in it.
+fn pull_as(server: &Server, user: &User, dir: &TempDir, mock: &str, format: &str) {
+    let args = [
+        "mock",
+        "pull",
+        dir.path(),
+        "--mock",
+        mock,
+        "--format",
+        format,
+    ];
+    ok(server, user, &args);
+    let names = dir.names();
+    assert!(names.contains(&format!("mock.{format}")), "{names:?}");
+    let extension = format!(".{format}");
+    assert!(
+        names.iter().all(|name| name.ends_with(&extension)),
+        "{names:?}"
+    );
+}
+
 /// The id in `created mock <id> <url>`.
 fn created_id(stdout: &str) -> String {
     let line = stdout
@@ -400,25 +421,7 @@ async fn yaml_files_round_trip_as_json_ones_do() {
     let mock = orders_mock(&server, &alice).await;
 
     let first = TempDir::new("yaml-first");
-    ok(
-        &server,
-        &alice,
-        &[
-            "mock",
-            "pull",
-            first.path(),
-            "--mock",
-            &mock,
-            "--format",
-            "yaml",
-        ],
-    );
-    let names = first.names();
-    assert!(names.contains(&"mock.yaml".to_owned()), "{names:?}");
-    assert!(
-        names.iter().all(|name| name.ends_with(".yaml")),
-        "{names:?}"
-    );
+    pull_as(&server, &alice, &first, &mock, "yaml");
     assert!(first.read("mock.yaml").contains("- list-orders-2.yaml\n"));
     let diff = lyrebird(
         &server,
@@ -452,25 +455,7 @@ async fn yaml_files_round_trip_as_json_ones_do() {
     assert_eq!(first.files(), second.files());
 
     // ...and a pull in the other format replaces the files.
-    ok(
-        &server,
-        &bob,
-        &[
-            "mock",
-            "pull",
-            second.path(),
-            "--mock",
-            &copy,
-            "--format",
-            "json",
-        ],
-    );
-    let names = second.names();
-    assert!(names.contains(&"mock.json".to_owned()), "{names:?}");
-    assert!(
-        names.iter().all(|name| name.ends_with(".json")),
-        "{names:?}"
-    );
+    pull_as(&server, &bob, &second, &copy, "json");
     let diff = lyrebird(
         &server,
         Some(&bob.key),

@@ -153,25 +153,14 @@ async fn order_unmatched_and_one_runs_state_key() {
             .starts_with("no call fitting pattern 1 (POST /orders) came after")
     );
 
-    let (_, unmatched) = verify(
-        &server,
-        &user,
-        &mock,
-        "/unmatched",
-        json!({"state": "run-1"}),
-    )
-    .await;
-    assert_eq!(unmatched["count"], 1);
-    assert_eq!(unmatched["calls"][0]["path"], "/missing");
-    let (_, unmatched) = verify(
-        &server,
-        &user,
-        &mock,
-        "/unmatched",
-        json!({"state": "run-2"}),
-    )
-    .await;
-    assert_eq!(unmatched["count"], 0);
+    let unmatched = |run: &str| {
+        let check = json!({"state": run});
+        verify(&server, &user, &mock, "/unmatched", check)
+    };
+    let (_, run_1) = unmatched("run-1").await;
+    assert_eq!(run_1["count"], 1);
+    assert_eq!(run_1["calls"][0]["path"], "/missing");
+    assert_eq!(unmatched("run-2").await.1["count"], 0);
     let (_, counted) = verify(
         &server,
         &user,
