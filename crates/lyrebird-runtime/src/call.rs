@@ -265,6 +265,7 @@ pub(crate) async fn serve(
         // pipelined behind this one is already in its buffer), the answer goes out after a
         // while, and its first write fails, which ends the connection all the same.
         breaker.trip(how);
+        tokio::task::yield_now().await;
         tokio::time::sleep(BROKEN_PATIENCE).await;
     }
     response
