@@ -8,6 +8,8 @@
 #   SKIP_BUILD=1 ./deploy/loadbench.sh          # use the release binaries already built
 #   DB_CORE=1 ./deploy/loadbench.sh             # the embedded PostgreSQL on core 1, beside the
 #                                               # load generator, instead of the server's core
+#   MOCK_SETTINGS='{"name": "limited", "rate_limit": {"limit": 1000000, "window_s": 1}}' \
+#       ./deploy/loadbench.sh                   # the mock created with these settings
 #
 # 1. Builds release binaries (lyrebird, hello, loadgen).
 # 2. Starts `hello` and `lyrebird serve` pinned to core 0 (lyrebird's embedded PostgreSQL
@@ -41,7 +43,8 @@ say "hello-world on ${hello_address}"
 # --- the mock ---------------------------------------------------------------------------------
 start_lyrebird
 server_pid="${lyrebird_pid}"
-mock="$(api POST /api/v1/mocks '{"name":"load benchmark"}' | jq -r .id)"
+plain='{"name":"load benchmark"}'
+mock="$(api POST /api/v1/mocks "${MOCK_SETTINGS:-${plain}}" | jq -r .id)"
 # 99 plain examples (products by id, some POST, some needing a header) and the measured one: an
 # order rendered from a JSON template with the captured id, the request URL and the clock.
 examples="$(jq -n '
