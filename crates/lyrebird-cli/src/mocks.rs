@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use lyrebird_engine::{CollectionSpec, Example, ResponseSpec};
+use lyrebird_engine::{Chaos, CollectionSpec, Example, Latency, RateLimit, ResponseSpec};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -134,6 +134,14 @@ fn canonical_setting(field: &str, value: &Value) -> Value {
         "fallback" => serde_json::from_value::<Option<ResponseSpec>>(value.clone())
             .and_then(serde_json::to_value),
         "collections" => serde_json::from_value::<BTreeMap<String, CollectionSpec>>(value.clone())
+            .and_then(serde_json::to_value),
+        "latency" => {
+            serde_json::from_value::<Option<Latency>>(value.clone()).and_then(serde_json::to_value)
+        }
+        "chaos" => {
+            serde_json::from_value::<Option<Chaos>>(value.clone()).and_then(serde_json::to_value)
+        }
+        "rate_limit" => serde_json::from_value::<Option<RateLimit>>(value.clone())
             .and_then(serde_json::to_value),
         _ => return value.clone(),
     };

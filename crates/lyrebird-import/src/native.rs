@@ -70,7 +70,11 @@ pub fn import_native(bytes: &[u8]) -> Result<ImportedMock, ImportError> {
         .map_err(|error| ImportError::invalid("the Lyrebird document", error.to_string()))?;
     lyrebird_engine::check_environment(&mock.environment)
         .map_err(|message| ImportError::invalid("environment", message))?;
-    if let Err(errors) = lyrebird_engine::state::check_collections(&mock.settings.collections) {
+    let mut errors = lyrebird_engine::state::check_collections(&mock.settings.collections)
+        .err()
+        .unwrap_or_default();
+    errors.extend(lyrebird_engine::faults::check_settings(&mock.settings));
+    if !errors.is_empty() {
         let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
         return Err(ImportError::invalid("settings", reasons.join("; ")));
     }

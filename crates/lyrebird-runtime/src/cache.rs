@@ -297,9 +297,11 @@ impl MockCache {
                 }
             }
             _ => {
-                // Bounded like the cache: past twice its size, counting starts over.
+                // Bounded like the cache: past twice its size, the counts of mocks the cache no
+                // longer holds go (they start over if the mock comes back).
                 if counts.len() >= 2 * self.capacity {
-                    counts.clear();
+                    let slots = self.slots.read().expect("cache lock");
+                    counts.retain(|id, _| slots.contains_key(id));
                 }
                 counts.insert(
                     mock.id,

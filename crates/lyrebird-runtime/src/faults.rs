@@ -97,9 +97,13 @@ pub(crate) fn body(fault: Option<&Fault>, body: Bytes) -> Body {
             Body::from_stream(stream::once(async { Ok(half) }).chain(stream::once(end)))
         }
         Some(Fault::Trickle { chunks, over_ms }) => {
-            let chunks = u64::from((*chunks).max(1));
-            let size = (body.len() as u64).div_ceil(chunks).max(1) as usize;
-            let pause = Duration::from_millis(over_ms / (chunks - 1).max(1));
+            let size = (body.len() as u64)
+                .div_ceil(u64::from((*chunks).max(1)))
+                .max(1);
+            // As many pauses as pieces after the first, so the last comes at `over_ms`.
+            let pieces = (body.len() as u64).div_ceil(size);
+            let pause = Duration::from_millis(over_ms / pieces.saturating_sub(1).max(1));
+            let size = size as usize;
             let pieces = stream::unfold((body, true), move |(rest, first)| async move {
                 if rest.is_empty() {
                     return None;

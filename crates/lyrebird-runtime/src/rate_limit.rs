@@ -4,20 +4,32 @@
 //! process starts and ends them at the same moments; each process counts its own calls, so with
 //! `n` processes behind a balancer a client is admitted at most `n × limit` times a window.
 //! Counting starts again when the mock changes (it is compiled anew).
+//!
+//! A client is kept as a 64-bit hash of its name, with its count: 16 bytes and a map slot, however
+//! long the name. A mock counts at most [`MAX_CLIENTS`] clients a window, and the process at most
+//! [`MAX_CLIENTS_IN_ALL`] in all its mocks' windows; past either, new clients share one count, so
+//! a stream of made-up client names costs memory within those bounds only.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lyrebird_engine::{ClientBy, RateLimit};
 
-/// Clients counted per window; past it, new clients share one count.
+/// Clients counted per window of one mock, and in all of this process's windows.
 const MAX_CLIENTS: usize = 100_000;
-/// The longest client name kept (a header's value may be long).
-const MAX_CLIENT_BYTES: usize = 256;
+const MAX_CLIENTS_IN_ALL: usize = 1_000_000;
+/// The count that clients past those bounds share.
+const SHARED: u64 = 0;
+
+/// Clients counted in all windows now, against [`MAX_CLIENTS_IN_ALL`].
+static CLIENTS_IN_ALL: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Debug)]
 pub(crate) struct Limiter {
     pub(crate) setting: RateLimit,
+    hasher: RandomState,
     window: Mutex<Window>,
 }
 
@@ -25,7 +37,43 @@ pub(crate) struct Limiter {
 struct Window {
     /// The window's number: seconds since the epoch divided by its length.
     number: u64,
-    calls: HashMap<Box<str>, u32>,
+    /// Calls by client, by the hash of the client's name.
+    calls: HashMap<u64, u32>,
+}
+
+impl Window {
+    /// Starts window `number`, giving back the memory and the count of the last one's clients.
+    fn start(&mut self, number: u64) {
+        self.give_back();
+        self.number = number;
+        self.calls = HashMap::new();
+    }
+
+    /// Takes this window's clients off the count of all (the shared count was never on it).
+    fn give_back(&self) {
+        let shared = usize::from(self.calls.contains_key(&SHARED));
+        CLIENTS_IN_ALL.fetch_sub(self.calls.len() - shared, Ordering::Relaxed);
+    }
+}
+
+/// Whether a new client gets a count of its own: there is room in its window (`clients` are
+/// counted there already) and in all windows.
+fn room_for_one_more(clients: usize) -> bool {
+    if clients >= MAX_CLIENTS {
+        return false;
+    }
+    if CLIENTS_IN_ALL.fetch_add(1, Ordering::Relaxed) < MAX_CLIENTS_IN_ALL {
+        return true;
+    }
+    CLIENTS_IN_ALL.fetch_sub(1, Ordering::Relaxed);
+    false
+}
+
+impl Drop for Limiter {
+    fn drop(&mut self) {
+        let window = self.window.get_mut().unwrap_or_else(|e| e.into_inner());
+        window.give_back();
+    }
 }
 
 /// One call counted: whether it was admitted, and what the rate-limit headers say.
@@ -43,6 +91,7 @@ impl Limiter {
     pub(crate) fn new(setting: RateLimit) -> Self {
         Self {
             setting,
+            hasher: RandomState::new(),
             window: Mutex::default(),
         }
     }
@@ -53,15 +102,13 @@ impl Limiter {
         let number = now / window_s;
         let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
         if window.number != number {
-            window.number = number;
-            window.calls.clear();
+            window.start(number);
         }
-        let client = truncated(client);
-        let shared = window.calls.len() >= MAX_CLIENTS && !window.calls.contains_key(client);
-        let calls = window
-            .calls
-            .entry(Box::from(if shared { "" } else { client }))
-            .or_default();
+        let mut key = self.hasher.hash_one(client);
+        if !window.calls.contains_key(&key) && !room_for_one_more(window.calls.len()) {
+            key = SHARED;
+        }
+        let calls = window.calls.entry(key).or_default();
         *calls = calls.saturating_add(1);
         let limit = self.setting.limit;
         Count {
@@ -94,14 +141,6 @@ impl Limiter {
                 .to_owned(),
         }
     }
-}
-
-fn truncated(client: &str) -> &str {
-    let mut end = client.len().min(MAX_CLIENT_BYTES);
-    while !client.is_char_boundary(end) {
-        end -= 1;
-    }
-    &client[..end]
 }
 
 #[cfg(test)]

@@ -345,6 +345,16 @@ impl CallSummary {
     }
 }
 
+/// A mock's calls read one at a time, newest first ([`Store::read_calls`]).
+pub struct CallReader<'a>(Scan<'a>);
+
+impl CallReader<'_> {
+    /// The next older call; `None` after the oldest.
+    pub async fn next(&mut self) -> Result<Option<NewCall>> {
+        self.0.next().await
+    }
+}
+
 /// Everything stored of a call.
 #[derive(Debug, Clone)]
 pub struct StoredCall {
@@ -539,32 +549,21 @@ impl Store {
         Ok(calls)
     }
 
-    /// Every call of a mock in a time range (`from` inclusive, `to` exclusive), oldest first,
-    /// whole, for checks that must see them all (verification); `None` when there are more
-    /// than `limit`.
-    pub async fn calls_in_range(
+    /// A reader of every call of a mock in a time range (`from` inclusive, `to` exclusive),
+    /// newest first, whole, one at a time: for checks that must see them all (verification).
+    pub fn read_calls(
         &self,
         workspace: &Workspace,
         mock: MockId,
         from: Option<OffsetDateTime>,
         to: Option<OffsetDateTime>,
-        limit: usize,
-    ) -> Result<Option<Vec<NewCall>>> {
+    ) -> CallReader<'_> {
         let range = ScanRange {
             from,
             to,
             before: None,
         };
-        let mut scan = Scan::new(&self.pool, workspace, mock, range);
-        let mut calls = Vec::new();
-        while let Some(call) = scan.next().await? {
-            if calls.len() == limit {
-                return Ok(None);
-            }
-            calls.push(call);
-        }
-        calls.reverse();
-        Ok(Some(calls))
+        CallReader(Scan::new(&self.pool, workspace, mock, range))
     }
 
     /// One call of a mock, with its callback results.

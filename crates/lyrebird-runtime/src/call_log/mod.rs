@@ -187,7 +187,8 @@ fn is_zero(value: &u64) -> bool {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RateNote {
-    /// The client as the limit told it apart; a key shows only its last four characters.
+    /// The client as the limit told it apart; a key, or the value of a header that carries
+    /// secrets (`authorization`, `cookie`...), shows only its last four characters.
     pub client: String,
     pub limit: u32,
     pub window_s: u32,
@@ -195,13 +196,19 @@ pub struct RateNote {
 
 impl RateNote {
     pub(crate) fn new(limiter: &Limiter, client: String) -> Self {
+        let secret_header = limiter.setting.header.as_deref().is_some_and(|name| {
+            name.eq_ignore_ascii_case("cookie")
+                || SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s))
+        });
+        let ending = |what: &str| {
+            let tail: String = client.chars().rev().take(4).collect();
+            format!("{what} ending {}", tail.chars().rev().collect::<String>())
+        };
         let client = match limiter.setting.by {
             ClientBy::Key if client.is_empty() => "no key".to_owned(),
-            ClientBy::Key => {
-                let tail: String = client.chars().rev().take(4).collect();
-                format!("key ending {}", tail.chars().rev().collect::<String>())
-            }
-            ClientBy::Address | ClientBy::Header => client,
+            ClientBy::Key => ending("key"),
+            ClientBy::Header if secret_header && !client.is_empty() => ending("a value"),
+            ClientBy::Address | ClientBy::Header => client.chars().take(64).collect(),
         };
         Self {
             client,

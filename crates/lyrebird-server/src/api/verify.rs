@@ -9,6 +9,8 @@
 //! durable call log, so they see the calls of every server on the database; each waits first
 //! for this server's log writer to have written the calls answered before it.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -28,6 +30,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::api::gate::Gate;
 use crate::auth::OwnMock;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
@@ -39,6 +42,16 @@ pub const CALL_LOG_WAIT: Duration = Duration::from_secs(5);
 /// Calls listed in an answer, and near misses shown.
 const CALLS_LISTED: usize = 100;
 const NEAR_MISSES: usize = 5;
+/// Calls checked at a time, off the async workers: a batch holds their requests' bodies, up to
+/// the call log's cap each.
+const BATCH: usize = 256;
+/// Room for checks: one per workspace at a time, two per core in all.
+static CHECKS: Gate = Gate::new(
+    1,
+    2,
+    "this workspace has a check of its calls under way: send the next when it is answered",
+    "the server is checking as many call logs as it can: try again in a moment",
+);
 /// The most patterns of an order check.
 const MAX_ORDER_REQUESTS: usize = 50;
 
@@ -194,17 +207,35 @@ pub(crate) async fn count(
     let expected = Expected::of(&check)?;
     let pattern = Pattern::compile(&check.request, mock).map_err(|e| e.within("request"))?;
     let scope = Scope::new(check.since, check.until, check.state)?;
-    let calls = scope.calls(state, workspace, mock).await?;
-    let mut fitting = Vec::new();
+    let mut matched = 0;
+    // Newest first: the last ones kept are the oldest.
+    let mut fitting = VecDeque::with_capacity(CALLS_LISTED + 1);
     let mut near = Vec::new();
-    for call in &calls {
-        match pattern.miss(call) {
-            None => fitting.push(call),
-            Some(miss) => near.push(miss),
-        }
-    }
-    let held = expected.holds(fitting.len() as u64);
-    let found = match fitting.len() {
+    let examined = scope
+        .check(state, workspace, mock, move |call| {
+            match pattern.miss(call) {
+                None => Checked::Fits(brief(call)),
+                Some(miss) => Checked::Misses(miss),
+            }
+        })
+        .fold(|checked| match checked {
+            Checked::Fits(call) => {
+                matched += 1;
+                fitting.push_back(call);
+                if fitting.len() > CALLS_LISTED {
+                    fitting.pop_front();
+                }
+            }
+            Checked::Misses(miss) => {
+                near.push(miss);
+                if near.len() > 4 * NEAR_MISSES {
+                    closest(&mut near);
+                }
+            }
+        })
+        .await?;
+    let held = expected.holds(matched);
+    let found = match matched {
         1 => "1 call fits the pattern".to_owned(),
         n => format!("{n} calls fit the pattern"),
     };
@@ -216,18 +247,31 @@ pub(crate) async fn count(
     let near_misses = if held {
         Vec::new()
     } else {
-        near.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-        near.truncate(NEAR_MISSES);
+        closest(&mut near);
         near
     };
     Ok(CountVerdict {
         held,
         message,
-        matched: fitting.len(),
-        examined: calls.len(),
-        calls: fitting.into_iter().take(CALLS_LISTED).map(brief).collect(),
+        matched: matched as usize,
+        examined,
+        calls: fitting.into_iter().rev().collect(),
         near_misses,
     })
+}
+
+/// A call checked against a pattern.
+enum Checked {
+    Fits(CheckedCall),
+    Misses(NearCall),
+}
+
+/// Keeps the closest near misses, closest first (the oldest of equally close ones).
+fn closest(near: &mut Vec<NearCall>) {
+    near.sort_by(|a, b| {
+        (a.distance.total_cmp(&b.distance)).then_with(|| a.call.at.cmp(&b.call.at))
+    });
+    near.truncate(NEAR_MISSES);
 }
 
 /// Checks that calls fitting the patterns came in their order.
@@ -264,21 +308,29 @@ async fn verify_order(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let scope = Scope::new(check.since, check.until, check.state)?;
-    let calls = scope.calls(&state, &admin.workspace, &mock).await?;
-    let mut found = Vec::new();
-    for call in &calls {
-        if let Some(pattern) = patterns.get(found.len())
-            && pattern.miss(call).is_none()
-        {
+    // Each call with the patterns it fits (a bit each), for the calls that fit one.
+    let mut fitting = Vec::new();
+    let examined = scope
+        .check(&state, &admin.workspace, &mock, move |call| {
+            let fits = patterns
+                .iter()
+                .enumerate()
+                .filter(|(_, pattern)| pattern.miss(call).is_none())
+                .fold(0u64, |bits, (i, _)| bits | 1 << i);
+            (fits != 0).then(|| (brief(call), fits))
+        })
+        .fold(|checked| fitting.extend(checked))
+        .await?;
+    let wanted = check.requests.len();
+    let mut found: Vec<CheckedCall> = Vec::new();
+    for (call, fits) in fitting.into_iter().rev() {
+        if found.len() < wanted && fits & 1 << found.len() != 0 {
             found.push(call);
         }
     }
-    let held = found.len() == patterns.len();
+    let held = found.len() == wanted;
     let message = if held {
-        format!(
-            "calls fitting all {} patterns came in order",
-            patterns.len()
-        )
+        format!("calls fitting all {wanted} patterns came in order")
     } else {
         let missing = &check.requests[found.len()];
         let after = found.last().map_or_else(String::new, |call| {
@@ -295,9 +347,9 @@ async fn verify_order(
     Ok(Json(OrderVerdict {
         held,
         message,
-        examined: calls.len(),
+        examined,
         failed_at: (!held).then_some(found.len()),
-        calls: found.into_iter().map(brief).collect(),
+        calls: found,
     }))
 }
 
@@ -321,24 +373,30 @@ async fn verify_unmatched(
     ApiJson(check): ApiJson<UnmatchedCheck>,
 ) -> Result<Json<UnmatchedCalls>, ApiError> {
     let scope = Scope::new(check.since, check.until, check.state)?;
-    let calls = scope.calls(&state, &admin.workspace, &mock).await?;
-    let unmatched: Vec<&NewCall> = calls
-        .iter()
-        .filter(|call| {
-            matches!(
+    let mut count = 0;
+    let mut unmatched = VecDeque::with_capacity(CALLS_LISTED + 1);
+    let examined = scope
+        .check(&state, &admin.workspace, &mock, |call| {
+            let missed = matches!(
                 call.outcome,
                 CallOutcomeKind::NoMatch | CallOutcomeKind::Fallback
-            )
+            );
+            missed.then(|| brief(call))
         })
-        .collect();
+        .fold(|checked| {
+            if let Some(call) = checked {
+                count += 1;
+                unmatched.push_back(call);
+                if unmatched.len() > CALLS_LISTED {
+                    unmatched.pop_front();
+                }
+            }
+        })
+        .await?;
     Ok(Json(UnmatchedCalls {
-        count: unmatched.len(),
-        examined: calls.len(),
-        calls: unmatched
-            .into_iter()
-            .take(CALLS_LISTED)
-            .map(brief)
-            .collect(),
+        count,
+        examined,
+        calls: unmatched.into_iter().rev().collect(),
     }))
 }
 
@@ -500,37 +558,94 @@ impl Scope {
         })
     }
 
-    /// The calls in the scope, oldest first, once this server's log writer has written the
-    /// calls answered before the check.
-    async fn calls(
-        &self,
-        state: &AppState,
-        workspace: &Workspace,
-        mock: &Mock,
-    ) -> Result<Vec<NewCall>, ApiError> {
-        tokio::time::timeout(CALL_LOG_WAIT, state.runtime.call_log().written())
+    /// A check of the scope's calls by `check`, which [`Checking::fold`] runs.
+    fn check<'a, T, F>(
+        &'a self,
+        state: &'a AppState,
+        workspace: &'a Workspace,
+        mock: &'a Mock,
+        check: F,
+    ) -> Checking<'a, F>
+    where
+        F: Fn(&NewCall) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Checking {
+            scope: self,
+            state,
+            workspace,
+            mock,
+            check: Arc::new(check),
+        }
+    }
+
+    fn keeps(&self, call: &NewCall) -> bool {
+        self.state
+            .as_deref()
+            .is_none_or(|key| state_key(call) == key)
+    }
+}
+
+/// A check of every call in a scope, read newest first in batches that are checked off the
+/// async workers; one per workspace at a time ([`CHECKS`]).
+struct Checking<'a, F> {
+    scope: &'a Scope,
+    state: &'a AppState,
+    workspace: &'a Workspace,
+    mock: &'a Mock,
+    check: Arc<F>,
+}
+
+impl<F> Checking<'_, F> {
+    /// Checks every call once this server's log writer has written the calls answered before,
+    /// handing each result to `fold`, newest call first; returns how many calls were checked.
+    async fn fold<T>(self, mut fold: impl FnMut(T)) -> Result<usize, ApiError>
+    where
+        F: Fn(&NewCall) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let _checking = CHECKS.enter(self.workspace.id())?;
+        tokio::time::timeout(CALL_LOG_WAIT, self.state.runtime.call_log().written())
             .await
             .map_err(|_| ApiError::CallLogBehind)?;
-        let calls = state
+        let Scope { since, until, .. } = *self.scope;
+        let mut reader = self
+            .state
             .store
-            .calls_in_range(
-                workspace,
-                mock.id,
-                self.since,
-                self.until,
-                MAX_CALLS_EXAMINED,
-            )
-            .await?
-            .ok_or(ApiError::TooManyCalls {
-                limit: MAX_CALLS_EXAMINED,
-            })?;
-        let Some(key) = &self.state else {
-            return Ok(calls);
-        };
-        Ok(calls
-            .into_iter()
-            .filter(|call| state_key(call) == key.as_str())
-            .collect())
+            .read_calls(self.workspace, self.mock.id, since, until);
+        let (mut read, mut checked) = (0, 0);
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            let call = reader.next().await?;
+            let last = call.is_none();
+            if let Some(mut call) = call {
+                read += 1;
+                if read > MAX_CALLS_EXAMINED {
+                    return Err(ApiError::TooManyCalls {
+                        limit: MAX_CALLS_EXAMINED,
+                    });
+                }
+                if self.scope.keeps(&call) {
+                    // No check reads what the mock answered.
+                    call.response_body.text = String::new();
+                    batch.push(call);
+                }
+            }
+            if batch.len() == BATCH || (last && !batch.is_empty()) {
+                let calls = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                checked += calls.len();
+                let check = Arc::clone(&self.check);
+                let results = tokio::task::spawn_blocking(move || {
+                    calls.iter().map(|call| check(call)).collect::<Vec<T>>()
+                })
+                .await
+                .map_err(|error| ApiError::Internal(Box::new(error)))?;
+                results.into_iter().for_each(&mut fold);
+            }
+            if last {
+                return Ok(checked);
+            }
+        }
     }
 }
 

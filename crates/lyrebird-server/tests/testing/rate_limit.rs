@@ -123,3 +123,35 @@ async fn two_processes_admit_at_most_their_number_times_the_limit() {
     }
     assert_eq!(admitted, 10, "5 in each process");
 }
+
+/// A limit by a header that carries secrets logs only the end of the client's value.
+#[tokio::test]
+async fn a_secret_header_as_the_client_is_not_logged() {
+    away_from_a_window_end().await;
+    let db = TestDatabase::new().await;
+    let server = Server::start(&db, &[]);
+    let user = server.sign_up("secret@example.com").await;
+    let settings = json!({"name": "by token",
+        "rate_limit": {"limit": 1, "window_s": WINDOW_S, "by": "header", "header": "authorization"}});
+    let mock = server.create_mock(&user.key, settings, &[any()]).await;
+    for expected in [StatusCode::OK, StatusCode::TOO_MANY_REQUESTS] {
+        let answer = server
+            .by_path(Method::GET, &mock, "/items")
+            .header("authorization", "Bearer s3cret-token-abcd")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), expected);
+    }
+    let calls = server.logged_calls(&user.key, &mock, 2).await;
+    let path = format!(
+        "/api/v1/mocks/{mock}/calls/{}",
+        calls[0]["id"].as_str().unwrap()
+    );
+    let (_, detail) = server.api(Method::GET, &path, &user.key, None).await;
+    assert_eq!(
+        detail["explanation"]["rate_limit"]["client"],
+        "a value ending abcd"
+    );
+    assert!(!detail.to_string().contains("s3cret"), "{detail}");
+}
