@@ -184,6 +184,7 @@ pub struct UnmatchedCalls {
         (status = 200, body = CountVerdict),
         (status = 404, body = ErrorBody),
         (status = 422, description = "A bad pattern or expectation (`field` names it), or more than 100000 calls in the range", body = ErrorBody),
+        (status = 429, description = "Another check of the workspace is under way", body = ErrorBody),
         (status = 503, description = "The call log did not catch up within 5 s", body = ErrorBody),
     )
 )]
@@ -285,6 +286,7 @@ fn closest(near: &mut Vec<NearCall>) {
         (status = 200, body = OrderVerdict),
         (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody),
+        (status = 429, description = "Another check of the workspace is under way", body = ErrorBody),
         (status = 503, body = ErrorBody),
     )
 )]
@@ -364,6 +366,7 @@ async fn verify_order(
         (status = 200, body = UnmatchedCalls),
         (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody),
+        (status = 429, description = "Another check of the workspace is under way", body = ErrorBody),
         (status = 503, body = ErrorBody),
     )
 )]
