@@ -209,8 +209,7 @@ pub(crate) async fn count(
     let pattern = Pattern::compile(&check.request, mock).map_err(|e| e.within("request"))?;
     let scope = Scope::new(check.since, check.until, check.state)?;
     let mut matched = 0;
-    // Newest first: the last ones kept are the oldest.
-    let mut fitting = VecDeque::with_capacity(CALLS_LISTED + 1);
+    let mut fitting = Oldest::default();
     let mut near = Vec::new();
     let examined = scope
         .check(state, workspace, mock, move |call| {
@@ -222,10 +221,7 @@ pub(crate) async fn count(
         .fold(|checked| match checked {
             Checked::Fits(call) => {
                 matched += 1;
-                fitting.push_back(call);
-                if fitting.len() > CALLS_LISTED {
-                    fitting.pop_front();
-                }
+                fitting.push(call);
             }
             Checked::Misses(miss) => {
                 near.push(miss);
@@ -256,9 +252,26 @@ pub(crate) async fn count(
         message,
         matched: matched as usize,
         examined,
-        calls: fitting.into_iter().rev().collect(),
+        calls: fitting.oldest_first(),
         near_misses,
     })
+}
+
+/// The oldest [`CALLS_LISTED`] of the calls handed to it newest first.
+#[derive(Default)]
+struct Oldest(VecDeque<CheckedCall>);
+
+impl Oldest {
+    fn push(&mut self, call: CheckedCall) {
+        self.0.push_back(call);
+        if self.0.len() > CALLS_LISTED {
+            self.0.pop_front();
+        }
+    }
+
+    fn oldest_first(self) -> Vec<CheckedCall> {
+        self.0.into_iter().rev().collect()
+    }
 }
 
 /// A call checked against a pattern.
@@ -377,7 +390,7 @@ async fn verify_unmatched(
 ) -> Result<Json<UnmatchedCalls>, ApiError> {
     let scope = Scope::new(check.since, check.until, check.state)?;
     let mut count = 0;
-    let mut unmatched = VecDeque::with_capacity(CALLS_LISTED + 1);
+    let mut unmatched = Oldest::default();
     let examined = scope
         .check(&state, &admin.workspace, &mock, |call| {
             let missed = matches!(
@@ -389,17 +402,14 @@ async fn verify_unmatched(
         .fold(|checked| {
             if let Some(call) = checked {
                 count += 1;
-                unmatched.push_back(call);
-                if unmatched.len() > CALLS_LISTED {
-                    unmatched.pop_front();
-                }
+                unmatched.push(call);
             }
         })
         .await?;
     Ok(Json(UnmatchedCalls {
         count,
         examined,
-        calls: unmatched.into_iter().rev().collect(),
+        calls: unmatched.oldest_first(),
     }))
 }
 
