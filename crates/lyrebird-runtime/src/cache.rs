@@ -167,6 +167,9 @@ pub struct MockCache {
     /// Counts the changes taken in, for [`Slot::version`].
     changes: AtomicU64,
     compiles: Compiles,
+    /// Calls that found their mock compiled (or being compiled), and calls that loaded it.
+    hits: AtomicU64,
+    misses: AtomicU64,
     /// What mocks have counted (chaos's calls, the rate limit's clients), by the time of the
     /// mock's last change: a mock compiled again without a change (evicted, or told of its own
     /// change twice, by this process and by the database) goes on counting.
@@ -245,7 +248,16 @@ impl MockCache {
             clock: AtomicU64::new(0),
             changes: AtomicU64::new(0),
             counts: Mutex::default(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
+    }
+
+    /// Calls that found their mock in memory, calls that loaded it, and the mocks held.
+    pub fn use_counts(&self) -> (u64, u64, u64) {
+        let held = self.slots.read().expect("cache lock").len() as u64;
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        (read(&self.hits), read(&self.misses), held)
     }
 
     /// The mock, from memory, or loaded and compiled once however many calls ask at once.
@@ -256,6 +268,11 @@ impl MockCache {
             self.clock.fetch_add(1, Ordering::Relaxed),
             Ordering::Relaxed,
         );
+        let counter = match slot.entry.initialized() {
+            true => &self.hits,
+            false => &self.misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         slot.entry
             .get_or_try_init(|| Box::pin(self.load(id)))
             .await

@@ -854,6 +854,10 @@ fn finish(
     let fault = answer.fault.as_ref().map(|applied| &applied.fault);
     let response = to_response(answer.status, &answer.body, headers, head, fault);
     let callbacks = std::mem::take(&mut answer.callbacks);
+    let fault = answer.fault.as_ref().map(|applied| applied.fault.kind());
+    runtime
+        .stats
+        .call(&answer.outcome, fault, call.started.elapsed());
     let call_id = call.id;
     let record = call_record(mock, call, request, answer, logged, callbacks.len());
     runtime.call_log.record(record);

@@ -36,6 +36,7 @@ mod quota;
 mod rate_limit;
 pub mod routing;
 mod state;
+pub mod stats;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,7 @@ use keys::KeyMap;
 use quota::Quotas;
 pub use routing::MockTarget;
 use state::States;
+use stats::{Snapshot, Stats};
 
 /// What the runtime is handed at start.
 #[derive(Debug, Clone)]
@@ -97,6 +99,8 @@ struct Inner {
     app_cookies: &'static [&'static str],
     max_body_bytes: usize,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Calls by outcome, fault and duration, for the metrics.
+    stats: Stats,
 }
 
 /// Why a mock could not be tried.
@@ -139,6 +143,7 @@ impl Runtime {
                 app_cookies: options.app_cookies,
                 max_body_bytes: options.mock_max_body_bytes,
                 tasks: Mutex::default(),
+                stats: Stats::default(),
             }),
         };
         let notified = tokio::spawn(runtime.clone().follow_changes(listener));
@@ -181,6 +186,21 @@ impl Runtime {
         breaker: &Breaker,
     ) -> Response {
         call::serve(&self.inner, target, client, request, breaker).await
+    }
+
+    /// Everything the runtime counts, as of now (the server's `GET /metrics`).
+    pub fn metrics(&self) -> Snapshot {
+        let inner = &self.inner;
+        let mut snapshot = Snapshot::default();
+        inner.stats.read_into(&mut snapshot);
+        (
+            snapshot.cache_hits,
+            snapshot.cache_misses,
+            snapshot.cache_mocks,
+        ) = inner.cache.use_counts();
+        snapshot.quota_leases = inner.quotas.leases();
+        inner.call_log.read_into(&mut snapshot);
+        snapshot
     }
 
     /// The call log the runtime records in, for reading it live.

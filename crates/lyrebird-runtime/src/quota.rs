@@ -21,6 +21,7 @@
 //! [`UNREACHABLE_BACKOFF`]; see `docs/serving.md`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,8 @@ struct Inner {
     accounts: RwLock<HashMap<WorkspaceId, Arc<Account>>>,
     /// Served calls of months gone by, still to be written.
     unwritten_past: Mutex<Vec<(WorkspaceId, UsageMonth, u64)>>,
+    /// Leases taken from the database, for the metrics.
+    leases: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -144,6 +147,7 @@ impl Quotas {
                 block: block.max(1),
                 accounts: RwLock::default(),
                 unwritten_past: Mutex::default(),
+                leases: AtomicU64::new(0),
             }),
         }
     }
@@ -252,6 +256,11 @@ impl Quotas {
         };
     }
 
+    /// Leases taken from the database so far.
+    pub fn leases(&self) -> u64 {
+        self.inner.leases.load(Ordering::Relaxed)
+    }
+
     async fn lease(&self, workspace: WorkspaceId, account: &Account, month: UsageMonth) {
         let most = account.state.lock().expect("quota lock").lease_size.max(1);
         // A quarter of what is left under the quota, so that near the end little sits unused in
@@ -273,6 +282,7 @@ impl Quotas {
         }
         match lease {
             Ok(lease) => {
+                self.inner.leases.fetch_add(1, Ordering::Relaxed);
                 state.quota = Some(lease.quota);
                 state.unused += lease.granted;
                 state.leased_total = lease.leased;

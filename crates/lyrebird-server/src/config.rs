@@ -20,6 +20,16 @@ pub struct ServeArgs {
     #[arg(long, env = "LYREBIRD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// A token that opens GET /metrics (Authorization: Bearer <token>). Without it, /metrics
+    /// is not served on --listen.
+    #[arg(long, env = "LYREBIRD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<MetricsToken>,
+
+    /// Also serve GET /metrics on this address (with the token, when one is set), e.g. for a
+    /// scraper on the cluster's network only.
+    #[arg(long, env = "LYREBIRD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// The public host[:port] of this server. Mocks are reached at
     /// http://<mock-id>.mock.<base-host>/ and http://<base-host>/m/<mock-id>/.
     /// [default: localhost:<port of --listen>]
@@ -248,6 +258,24 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// The token of `GET /metrics`; never shown by `Debug`, so it stays out of logs.
+#[derive(Clone)]
+pub struct MetricsToken(pub String);
+
+impl fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MetricsToken([redacted])")
+    }
+}
+
+impl FromStr for MetricsToken {
+    type Err = std::convert::Infallible;
+
+    fn from_str(token: &str) -> Result<Self, Self::Err> {
+        Ok(Self(token.to_owned()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +356,8 @@ mod tests {
             callback_timeout_ms: 1,
             callback_allow: AllowList::default(),
             trusted_proxies: TrustedProxies::default(),
+            metrics_token: Some(MetricsToken("s3cr3t".to_owned())),
+            metrics_listen: None,
         };
         assert!(!format!("{args:?}").contains("s3cr3t"));
     }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod extract;
 mod front;
 pub mod memory;
+pub mod metrics;
 mod state;
 pub mod web;
 
@@ -60,6 +61,7 @@ pub fn routes(state: AppState) -> Router {
             },
         ))
         .merge(web::router())
+        .route("/metrics", axum::routing::get(metrics::public))
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(Extension(auth::throttle::LoginThrottle::default()))
@@ -108,6 +110,10 @@ async fn listen_and_serve(
         max_body_bytes: args.max_body_bytes,
         max_import_bytes: args.max_import_bytes,
         memory_limit_bytes: args.memory_limit_bytes,
+        metrics_token: args
+            .metrics_token
+            .clone()
+            .filter(|token| !token.0.is_empty()),
     };
     let call_log = CallLog::start(store.clone(), args.call_log.options());
     let callbacks = CallbackOptions {
@@ -117,6 +123,14 @@ async fn listen_and_serve(
     };
     let state = AppState::start(store, settings, &args.runtime, call_log, callbacks).await?;
     let runtime = state.runtime.clone();
+    if let Some(address) = args.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening for metrics on {address}"))?;
+        tracing::info!(metrics_listen = %listener.local_addr()?, "metrics are served");
+        let metrics = metrics::own_listener(state.clone());
+        tokio::spawn(async move { axum::serve(listener, metrics).await });
+    }
     let app = Served::new(state, args.trusted_proxies.clone());
     axum::serve(Connections(listener), app.clone())
         .with_graceful_shutdown({

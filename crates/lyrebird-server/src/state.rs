@@ -68,6 +68,9 @@ pub struct Settings {
     /// Resident memory past which new requests are refused ([`memory::MemoryGuard`]); `None`
     /// for the default share of what the process may have.
     pub memory_limit_bytes: Option<u64>,
+    /// What a scraper of `GET /metrics` shows; without it, the public listener has no metrics
+    /// ([`crate::metrics`]).
+    pub metrics_token: Option<crate::config::MetricsToken>,
 }
 
 impl Settings {

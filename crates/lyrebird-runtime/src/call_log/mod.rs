@@ -324,6 +324,12 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Shared {
     dropped: AtomicU64,
+    /// Calls written, and how long the oldest call of the last batch written waited (µs).
+    written: AtomicU64,
+    lag_us: AtomicU64,
+    /// Callback results: with an answer, and without one.
+    callbacks_answered: AtomicU64,
+    callbacks_failed: AtomicU64,
     /// Set by [`CallLog::shutdown`]: the writer stops retrying a dead database after a while.
     stopping: AtomicBool,
     /// Set when, while stopping, the database stayed away too long: batches are not retried.
@@ -388,7 +394,25 @@ impl CallLog {
 
     /// Queues the result of a callback of call `call_id`, to be stored with that call.
     pub fn record_callback(&self, call_id: Uuid, result: CallbackResult) {
+        let counter = match result.status {
+            Some(_) => &self.inner.shared.callbacks_answered,
+            None => &self.inner.shared.callbacks_failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         self.enqueue(Message::Callback(call_id, result));
+    }
+
+    /// The log's part of the metrics.
+    pub(crate) fn read_into(&self, snapshot: &mut crate::stats::Snapshot) {
+        let shared = &self.inner.shared;
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let queue = &self.inner.queue;
+        snapshot.log_queued = (queue.max_capacity() - queue.capacity()) as u64;
+        snapshot.log_written = read(&shared.written);
+        snapshot.log_dropped = read(&shared.dropped);
+        snapshot.log_lag = Duration::from_micros(read(&shared.lag_us));
+        snapshot.callbacks_answered = read(&shared.callbacks_answered);
+        snapshot.callbacks_failed = read(&shared.callbacks_failed);
     }
 
     /// Calls dropped so far because the queue was full.

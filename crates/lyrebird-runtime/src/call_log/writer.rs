@@ -36,6 +36,8 @@ struct Batch {
     /// Grouped into blocks as they come, while each call's bytes are still in the CPU's caches.
     calls: CallBlocks,
     callbacks: Vec<NewCallback>,
+    /// When its first call came, for the writer's lag.
+    first_at: Option<Instant>,
 }
 
 impl Batch {
@@ -127,7 +129,10 @@ impl Writer {
     /// Adds a message to the batch; hands back the answer channel of a flush request.
     fn take(&mut self, message: Message) -> Option<oneshot::Sender<()>> {
         match message {
-            Message::Call(call) => self.batch.calls.push(&call),
+            Message::Call(call) => {
+                self.batch.first_at.get_or_insert_with(Instant::now);
+                self.batch.calls.push(&call);
+            }
             Message::Callback(call_id, result) => {
                 self.batch.callbacks.push(new_callback(call_id, result))
             }
@@ -204,6 +209,12 @@ async fn write(store: Store, batch: Batch, shared: Arc<Shared>) {
     loop {
         match store.insert_calls(&batch.calls, &batch.callbacks).await {
             Ok(()) => {
+                let written = batch.calls.len() as u64;
+                shared.written.fetch_add(written, Ordering::Relaxed);
+                if let Some(first) = batch.first_at {
+                    let lag = u64::try_from(first.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    shared.lag_us.store(lag, Ordering::Relaxed);
+                }
                 if let Some(since) = failing_since {
                     tracing::info!(
                         calls = batch.calls.len(),
@@ -220,6 +231,8 @@ async fn write(store: Store, batch: Batch, shared: Arc<Shared>) {
                     || (stopping && since.elapsed() >= SHUTDOWN_PATIENCE)
                 {
                     shared.giving_up.store(true, Ordering::Relaxed);
+                    let lost = batch.calls.len() as u64;
+                    shared.dropped.fetch_add(lost, Ordering::Relaxed);
                     tracing::error!(
                         error = %error_chain(&error),
                         lost = batch.calls.len(),

@@ -57,6 +57,7 @@ pub async fn start(store: Store, options: Options) -> Running {
         max_body_bytes: options.max_body_bytes,
         max_import_bytes: options.max_import_bytes,
         memory_limit_bytes: None,
+        metrics_token: None,
     };
     let state = AppState::start(
         store,
