@@ -156,3 +156,27 @@ async fn the_counts_are_what_was_sent_and_only_the_token_reads_them() {
         after["lyrebird_mock_calls_total{outcome=\"matched\"}"]
     );
 }
+
+/// Every series the Grafana dashboard in deploy/ asks for is one the server serves.
+#[tokio::test]
+async fn the_dashboard_reads_only_series_that_exist() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(&db, &[("LYREBIRD_METRICS_TOKEN", TOKEN)]);
+    let served: Vec<String> = scrape(&server, &server.url("/metrics"))
+        .await
+        .into_keys()
+        .map(|series| series.split('{').next().unwrap().to_owned())
+        .collect();
+    let dashboard = include_str!("../../../../deploy/grafana/lyrebird.json");
+    let asked: Vec<&str> = dashboard
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("lyrebird_"))
+        .collect();
+    assert!(asked.len() > 10, "{asked:?}");
+    for series in asked {
+        assert!(
+            served.iter().any(|name| name == series),
+            "{series} is not served"
+        );
+    }
+}
