@@ -64,7 +64,9 @@ pub fn routes(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(metrics::public))
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(Extension(auth::throttle::LoginThrottle::default()))
+        .layer(Extension(auth::throttle::LoginThrottle::new(
+            state.store.clone(),
+        )))
         // Inside the runtime's routing: requests of the app and the API are logged, mock calls
         // are not (they are in the call log; a line per call would cost more than the call).
         .layer(

@@ -30,6 +30,7 @@ pub mod serving;
 pub mod state;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod throttle;
 pub mod usage;
 pub mod workspace;
 

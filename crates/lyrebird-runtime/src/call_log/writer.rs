@@ -165,7 +165,8 @@ impl Writer {
 }
 
 /// Creates the coming monthly partitions and applies the retention: at start, then hourly.
-/// Expired web sessions go in the same pass, the server's one hourly task.
+/// Expired web sessions and old login failure counts go in the same pass, the server's one
+/// hourly task.
 async fn maintain_periodically(store: Store, retention_days: u32) {
     let mut every = tokio::time::interval(MAINTENANCE_EVERY);
     loop {
@@ -191,6 +192,13 @@ async fn maintain_periodically(store: Store, retention_days: u32) {
         }
         if let Err(error) = store.delete_expired_sessions().await {
             tracing::warn!(error = %error_chain(&error), "deleting expired sessions failed");
+        }
+        // The throttle forgets a count after an hour without a failure.
+        if let Err(error) = store
+            .forget_login_failures(now - time::Duration::HOUR)
+            .await
+        {
+            tracing::warn!(error = %error_chain(&error), "forgetting old login failures failed");
         }
     }
 }

@@ -156,6 +156,7 @@ pub(crate) async fn sign_up_from(
 ) -> Result<SignUp, ApiError> {
     throttle
         .sign_up(address)
+        .await?
         .map_err(|seconds| ApiError::TooManyAttempts {
             what: "sign-ups from this address",
             seconds,

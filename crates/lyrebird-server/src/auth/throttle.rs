@@ -1,7 +1,8 @@
 //! Login throttling, for the log-in page and `POST /api/v1/sessions` alike.
 //!
-//! Failures are counted per email from one client address, and per client address, in memory
-//! (each process counts its own; a restart forgets). After [`FREE_FAILURES_PER_EMAIL`] failures
+//! Failures are counted per email from one client address, and per client address, in
+//! PostgreSQL, so every server on the database counts them together and a restart forgets
+//! nothing (`lyrebird_store::throttle`). After [`FREE_FAILURES_PER_EMAIL`] failures
 //! for an email from an address, or [`FREE_FAILURES_PER_ADDRESS`] from one address (higher: many
 //! people can share an address), each further attempt from there must wait, 30 seconds at first,
 //! doubling with every failure, up to 15 minutes. Someone guessing an email's password from
@@ -12,12 +13,12 @@
 //! the operator trusts, the client it forwarded for (`--trusted-proxies`); behind a proxy that
 //! is not trusted, the proxy, and then both counts hold for everyone behind it.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use lyrebird_store::throttle::Failures;
 use lyrebird_store::{Email, Secret, Session, Store, StoreError};
+use time::OffsetDateTime;
 
 /// What the throttled handlers take the address from.
 pub use crate::auth::client_addr::ClientAddr;
@@ -27,107 +28,98 @@ pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
 const FIRST_WAIT: Duration = Duration::from_secs(30);
 const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
 /// A count with no failure for this long is forgotten.
-const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
-/// Above this many entries, forgotten ones are swept out on the next failure.
-const SWEEP_ABOVE: usize = 10_000;
+pub const FORGET_AFTER: Duration = Duration::from_secs(60 * 60);
 
-/// Failure counts, shared by every clone (one per app, added as an extension by [`crate::app`]).
-#[derive(Debug, Clone, Default)]
+/// The throttle, on the store that keeps the counts (added as an extension by [`crate::routes`]).
+#[derive(Debug, Clone)]
 pub struct LoginThrottle {
-    counts: Arc<Mutex<HashMap<Subject, Failures>>>,
+    store: Store,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Subject {
-    Email(String, Option<IpAddr>),
-    Address(IpAddr),
+/// What is counted: an email from one address, and an address.
+fn email_subject(email: &Email, address: Option<IpAddr>) -> String {
+    let from = address.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+    format!("email:{} {from}", email.as_str())
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: Instant,
+fn address_subject(address: IpAddr) -> String {
+    format!("address:{address}")
 }
 
-impl Failures {
-    /// When another attempt may be made, given the number of failures that are free.
-    fn allowed_at(&self, free: u32) -> Option<Instant> {
-        let over = self.count.checked_sub(free)?;
-        let wait = FIRST_WAIT
-            .saturating_mul(2u32.saturating_pow(over))
-            .min(LONGEST_WAIT);
-        Some(self.last + wait)
-    }
+/// When another attempt may be made after these failures, given the number that are free.
+fn allowed_at(failures: &Failures, free: u32) -> Option<OffsetDateTime> {
+    let over = failures.count.checked_sub(free)?;
+    let wait = FIRST_WAIT
+        .saturating_mul(2u32.saturating_pow(over))
+        .min(LONGEST_WAIT);
+    Some(failures.last + wait)
 }
 
 impl LoginThrottle {
-    /// Reserves an attempt: `Err(seconds to wait)` when this email or address must wait;
-    /// otherwise the attempt is counted as a failure at once, in the same lock, until
-    /// [`Self::succeeded`] takes it back.
-    pub fn attempt(&self, email: &Email, address: Option<IpAddr>) -> Result<(), u64> {
-        self.reserve(subjects(email, address))
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Reserves an attempt: `Ok(Err(seconds to wait))` when this email or address must wait;
+    /// otherwise the attempt is counted as a failure at once, under the subjects' row locks,
+    /// until [`log_in`] takes it back.
+    pub async fn attempt(
+        &self,
+        email: &Email,
+        address: Option<IpAddr>,
+    ) -> Result<Result<(), u64>, StoreError> {
+        let mut subjects = vec![(email_subject(email, address), FREE_FAILURES_PER_EMAIL)];
+        subjects.extend(address.map(|ip| (address_subject(ip), FREE_FAILURES_PER_ADDRESS)));
+        self.reserve(&subjects).await
     }
 
     /// Counts a sign-up against its client address's limit, for good: signing up hashes a
-    /// password as logging in does, and makes an account. `Err(seconds to wait)` when the
+    /// password as logging in does, and makes an account. `Ok(Err(seconds to wait))` when the
     /// address must wait.
-    pub fn sign_up(&self, address: Option<IpAddr>) -> Result<(), u64> {
-        self.reserve(
-            address
-                .map(|ip| (Subject::Address(ip), FREE_FAILURES_PER_ADDRESS))
-                .into_iter(),
-        )
+    pub async fn sign_up(&self, address: Option<IpAddr>) -> Result<Result<(), u64>, StoreError> {
+        let Some(ip) = address else {
+            return Ok(Ok(()));
+        };
+        self.reserve(&[(address_subject(ip), FREE_FAILURES_PER_ADDRESS)])
+            .await
     }
 
-    fn reserve(&self, subjects: impl Iterator<Item = (Subject, u32)> + Clone) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut counts = self.counts.lock().expect("throttle lock");
-        let wait = subjects
-            .clone()
-            .filter_map(|(subject, free)| counts.get(&subject)?.allowed_at(free))
-            .filter_map(|allowed_at| allowed_at.checked_duration_since(now))
-            .max();
-        if let Some(wait) = wait {
-            // Rounded up: "wait 0 seconds" would invite an attempt that is still refused.
-            return Err(wait.as_secs() + 1);
-        }
-        Self::count(&mut counts, subjects, now);
-        Ok(())
-    }
-
-    fn count(
-        counts: &mut HashMap<Subject, Failures>,
-        subjects: impl Iterator<Item = (Subject, u32)>,
-        now: Instant,
-    ) {
-        if counts.len() > SWEEP_ABOVE {
-            counts.retain(|_, failures| now.duration_since(failures.last) < FORGET_AFTER);
-        }
-        for (subject, _) in subjects {
-            let failures = counts.entry(subject).or_insert(Failures {
-                count: 0,
-                last: now,
-            });
-            if now.duration_since(failures.last) >= FORGET_AFTER {
-                failures.count = 0;
-            }
-            failures.count += 1;
-            failures.last = now;
-        }
+    async fn reserve(&self, subjects: &[(String, u32)]) -> Result<Result<(), u64>, StoreError> {
+        let names: Vec<String> = subjects.iter().map(|(name, _)| name.clone()).collect();
+        let forget = time::Duration::try_from(FORGET_AFTER).unwrap_or(time::Duration::HOUR);
+        self.store
+            .count_attempt(&names, forget, |failures| {
+                let now = OffsetDateTime::now_utc();
+                let wait = failures
+                    .iter()
+                    .zip(subjects)
+                    .filter_map(|(failures, (_, free))| allowed_at(failures, *free))
+                    .map(|allowed| allowed - now)
+                    .filter(|wait| wait.is_positive())
+                    .max()?;
+                // Rounded up: "wait 0 seconds" would invite an attempt that is still refused.
+                Some(wait.whole_seconds().unsigned_abs() + 1)
+            })
+            .await
     }
 
     /// Takes back an attempt that did not fail (the password was right, or the database did not
     /// answer); a right password also clears the email's count.
-    fn take_back(&self, email: &Email, address: Option<IpAddr>, right_password: bool) {
-        let mut counts = self.counts.lock().expect("throttle lock");
-        for (subject, _) in subjects(email, address) {
-            let clear = right_password && matches!(subject, Subject::Email(..));
-            if clear {
-                counts.remove(&subject);
-            } else if let Some(failures) = counts.get_mut(&subject) {
-                failures.count = failures.count.saturating_sub(1);
-            }
-        }
+    async fn take_back(
+        &self,
+        email: &Email,
+        address: Option<IpAddr>,
+        right_password: bool,
+    ) -> Result<(), StoreError> {
+        let email = email_subject(email, address);
+        let mut subjects: Vec<String> = address.map(address_subject).into_iter().collect();
+        let clear = if right_password {
+            vec![email]
+        } else {
+            subjects.push(email);
+            Vec::new()
+        };
+        self.store.take_back_attempt(&subjects, &clear).await
     }
 }
 
@@ -153,60 +145,42 @@ pub async fn log_in(
 ) -> Result<Session, LoginRefused> {
     throttle
         .attempt(email, address)
+        .await?
         .map_err(LoginRefused::Throttled)?;
     let logged_in = store.log_in(email, password).await;
     match logged_in {
         Ok(Some(session)) => {
-            throttle.take_back(email, address, true);
+            throttle.take_back(email, address, true).await?;
             Ok(session)
         }
         Ok(None) => Err(LoginRefused::WrongCredentials),
         Err(error) => {
-            throttle.take_back(email, address, false);
+            // Best effort: the database that failed the log-in may fail this too.
+            let _ = throttle.take_back(email, address, false).await;
             Err(error.into())
         }
     }
 }
 
-fn subjects(
-    email: &Email,
-    address: Option<IpAddr>,
-) -> impl Iterator<Item = (Subject, u32)> + Clone {
-    let email = (
-        Subject::Email(email.as_str().to_owned(), address),
-        FREE_FAILURES_PER_EMAIL,
-    );
-    let address = address.map(|ip| (Subject::Address(ip), FREE_FAILURES_PER_ADDRESS));
-    std::iter::once(email).chain(address)
-}
-
 #[cfg(test)]
 mod tests {
+    use lyrebird_store::testing::TestDatabase;
+
     use super::*;
 
     fn email(text: &str) -> Email {
         Email::parse(text).unwrap()
     }
 
-    #[test]
-    fn an_email_may_fail_five_times_then_must_wait() {
-        let throttle = LoginThrottle::default();
-        let ada = email("ada@example.com");
-        for _ in 0..FREE_FAILURES_PER_EMAIL {
-            assert_eq!(throttle.attempt(&ada, None), Ok(()));
-        }
-        let wait = throttle.attempt(&ada, None).unwrap_err();
-        assert!((1..=31).contains(&wait), "{wait}");
-        assert_eq!(throttle.attempt(&email("bob@example.com"), None), Ok(()));
+    fn allowed(result: Result<Result<(), u64>, StoreError>) -> bool {
+        result.unwrap().is_ok()
     }
 
     #[test]
     fn the_wait_doubles_with_each_failure_up_to_fifteen_minutes() {
-        let now = Instant::now();
+        let now = OffsetDateTime::now_utc();
         let at = |count| {
-            Failures { count, last: now }
-                .allowed_at(5)
-                .map(|t| t.duration_since(now).as_secs())
+            allowed_at(&Failures { count, last: now }, 5).map(|t| (t - now).whole_seconds())
         };
         assert_eq!(at(4), None);
         assert_eq!(at(5), Some(30));
@@ -215,71 +189,82 @@ mod tests {
         assert_eq!(at(40), Some(900));
     }
 
-    #[test]
-    fn one_address_trying_many_emails_is_throttled_too() {
-        let throttle = LoginThrottle::default();
+    #[tokio::test]
+    async fn an_email_may_fail_five_times_then_must_wait() {
+        let db = TestDatabase::new().await;
+        let throttle = LoginThrottle::new(db.store().clone());
+        let ada = email("ada@example.com");
+        for _ in 0..FREE_FAILURES_PER_EMAIL {
+            assert!(allowed(throttle.attempt(&ada, None).await));
+        }
+        let wait = throttle.attempt(&ada, None).await.unwrap().unwrap_err();
+        assert!((1..=31).contains(&wait), "{wait}");
+        assert!(allowed(
+            throttle.attempt(&email("bob@example.com"), None).await
+        ));
+    }
+
+    #[tokio::test]
+    async fn one_address_trying_many_emails_is_throttled_too_and_sign_ups_with_it() {
+        let db = TestDatabase::new().await;
+        let throttle = LoginThrottle::new(db.store().clone());
         let address = Some(IpAddr::from([192, 0, 2, 7]));
         for i in 0..FREE_FAILURES_PER_ADDRESS {
             let guess = email(&format!("user{i}@example.com"));
-            assert_eq!(throttle.attempt(&guess, address), Ok(()));
+            assert!(allowed(throttle.attempt(&guess, address).await));
         }
-        assert!(
-            throttle
-                .attempt(&email("new@example.com"), address)
-                .is_err()
-        );
-        assert!(throttle.attempt(&email("new@example.com"), None).is_ok());
+        let new = email("new@example.com");
+        assert!(!allowed(throttle.attempt(&new, address).await));
+        assert!(!allowed(throttle.sign_up(address).await));
+        assert!(allowed(throttle.attempt(&new, None).await));
+        assert!(allowed(
+            throttle.sign_up(Some(IpAddr::from([192, 0, 2, 8]))).await
+        ));
     }
 
-    #[test]
-    fn success_clears_the_email_count() {
-        let throttle = LoginThrottle::default();
+    #[tokio::test]
+    async fn success_clears_the_email_count() {
+        let db = TestDatabase::new().await;
+        let throttle = LoginThrottle::new(db.store().clone());
         let ada = email("ada@example.com");
-        for _ in 0..FREE_FAILURES_PER_EMAIL - 1 {
-            throttle.attempt(&ada, None).unwrap();
-        }
-        throttle.attempt(&ada, None).unwrap();
-        throttle.take_back(&ada, None, true);
         for _ in 0..FREE_FAILURES_PER_EMAIL {
-            assert_eq!(throttle.attempt(&ada, None), Ok(()));
+            assert!(allowed(throttle.attempt(&ada, None).await));
+        }
+        throttle.take_back(&ada, None, true).await.unwrap();
+        for _ in 0..FREE_FAILURES_PER_EMAIL {
+            assert!(allowed(throttle.attempt(&ada, None).await));
         }
     }
 
-    #[test]
-    fn guesses_in_flight_at_once_count_before_any_is_checked() {
-        let throttle = LoginThrottle::default();
+    /// Two servers on one database, as two throttles on one store: attempts sent at once on
+    /// both are counted one after the other, so together they admit the free failures once.
+    #[tokio::test]
+    async fn guesses_in_flight_at_once_on_two_servers_share_one_allowance() {
+        let db = TestDatabase::new().await;
+        let first = LoginThrottle::new(db.store().clone());
+        let second = LoginThrottle::new(db.store().clone());
         let ada = email("ada@example.com");
         let address = Some(IpAddr::from([192, 0, 2, 7]));
-        // No attempt has finished: every reservation is still outstanding.
-        let admitted = (0..FREE_FAILURES_PER_EMAIL * 4)
-            .filter(|_| throttle.attempt(&ada, address).is_ok())
+        let attempts = (0..FREE_FAILURES_PER_EMAIL * 4).map(|i| {
+            let throttle = if i % 2 == 0 { &first } else { &second };
+            throttle.attempt(&ada, address)
+        });
+        let admitted = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .filter(|result| result.as_ref().unwrap().is_ok())
             .count();
         assert_eq!(admitted, FREE_FAILURES_PER_EMAIL as usize);
     }
 
-    #[test]
-    fn sign_ups_from_one_address_are_held_with_its_log_ins() {
-        let throttle = LoginThrottle::default();
-        let address = Some(IpAddr::from([192, 0, 2, 7]));
-        for _ in 0..FREE_FAILURES_PER_ADDRESS {
-            assert_eq!(throttle.sign_up(address), Ok(()));
-        }
-        assert!(throttle.sign_up(address).is_err());
-        assert!(
-            throttle
-                .attempt(&email("ada@example.com"), address)
-                .is_err()
-        );
-        assert_eq!(throttle.sign_up(Some(IpAddr::from([192, 0, 2, 8]))), Ok(()));
-    }
-
-    #[test]
-    fn failures_from_elsewhere_do_not_lock_out_the_owner() {
-        let throttle = LoginThrottle::default();
+    #[tokio::test]
+    async fn failures_from_elsewhere_do_not_lock_out_the_owner() {
+        let db = TestDatabase::new().await;
+        let throttle = LoginThrottle::new(db.store().clone());
         let ada = email("ada@example.com");
         let attacker = Some(IpAddr::from([198, 51, 100, 1]));
         let owner = Some(IpAddr::from([192, 0, 2, 7]));
-        while throttle.attempt(&ada, attacker).is_ok() {}
-        assert_eq!(throttle.attempt(&ada, owner), Ok(()));
+        while allowed(throttle.attempt(&ada, attacker).await) {}
+        assert!(allowed(throttle.attempt(&ada, owner).await));
     }
 }

@@ -161,3 +161,27 @@ fn a_data_directory_the_postgres_user_cannot_reach_is_named_with_a_way_out() {
     );
     assert!(stderr.contains("LYREBIRD_DATA_DIR"), "{stderr}");
 }
+
+/// Two servers on one database give one allowance of failed log-ins, not one each: the
+/// failures are counted in PostgreSQL.
+#[tokio::test]
+async fn failed_log_ins_are_counted_across_servers() {
+    let db = TestDatabase::new().await;
+    let first = Server::start(&db, &[]);
+    let second = Server::start(&db, &[]);
+    sign_up(&first, "ada@example.com").await;
+    let wrong = json!({"email": "ada@example.com", "password": "not her password"});
+    for attempt in 0..5 {
+        let server = if attempt % 2 == 0 { &first } else { &second };
+        let (status, _) = server.post("/api/v1/sessions", None, wrong.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    for server in [&first, &second] {
+        let (status, body) = server.post("/api/v1/sessions", None, wrong.clone()).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(
+            log_in(server, "ada@example.com").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+}
