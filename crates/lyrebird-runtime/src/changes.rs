@@ -81,6 +81,10 @@ impl Runtime {
             Change::StateWritten { .. } | Change::StateReset { .. } => {
                 inner.states.changed(&change);
             }
+            Change::CallsWritten(block) if block.origin != inner.store.origin() => {
+                inner.call_log.written_elsewhere(block);
+            }
+            Change::CallsWritten(_) => {}
         }
     }
 

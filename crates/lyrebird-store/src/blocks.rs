@@ -331,17 +331,14 @@ impl<'a> Scan<'a> {
     }
 
     async fn read(&mut self, head: BlockHead) -> Result<()> {
-        let row: Option<(i16, Vec<u8>)> =
-            sqlx::query_as("SELECT format, calls FROM call_blocks WHERE id = $1 AND first_at = $2")
-                .bind(head.id)
-                .bind(head.first_at)
-                .fetch_optional(self.pool)
-                .await?;
-        // Cleared or removed by the retention since its head was read: its calls are gone.
-        let Some((format, bytes)) = row else {
-            return Ok(());
-        };
-        let calls = decode(head.id, format, &bytes, self.workspace_id, self.mock_id)?;
+        let calls = read_block(
+            self.pool,
+            head.id,
+            head.first_at,
+            self.workspace_id,
+            self.mock_id,
+        )
+        .await?;
         self.calls.extend(
             calls
                 .into_iter()
@@ -349,6 +346,30 @@ impl<'a> Scan<'a> {
                 .map(Newest),
         );
         Ok(())
+    }
+}
+
+/// The calls of one block; none when it is gone (cleared, or removed by the retention).
+pub(crate) async fn read_block(
+    pool: &PgPool,
+    id: Uuid,
+    first_at: OffsetDateTime,
+    workspace: WorkspaceId,
+    mock: MockId,
+) -> Result<Vec<NewCall>> {
+    let row: Option<(i16, Vec<u8>)> = sqlx::query_as(
+        "SELECT format, calls FROM call_blocks \
+         WHERE id = $1 AND first_at = $2 AND workspace_id = $3 AND mock_id = $4",
+    )
+    .bind(id)
+    .bind(first_at)
+    .bind(workspace)
+    .bind(mock)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some((format, bytes)) => decode(id, format, &bytes, workspace, mock),
+        None => Ok(Vec::new()),
     }
 }
 

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::blocks::{self, NewBlock, Scan, ScanRange};
 pub use crate::blocks::{CallBlocks, EncodedCall};
+use crate::changes::{CALLS_CHANNEL, WrittenBlock};
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, KeyId, MockId, WorkspaceId};
 use crate::workspace::Workspace;
@@ -471,6 +472,25 @@ impl Store {
         if !callbacks.is_empty() {
             insert_callback_rows(&mut tx, callbacks).await?;
         }
+        // Live tails on other processes read the blocks they are told of (delivered at commit).
+        let written: Vec<String> = blocks
+            .iter()
+            .map(|block| {
+                WrittenBlock {
+                    origin: self.origin(),
+                    workspace: block.workspace_id,
+                    mock: block.mock_id,
+                    block: block.id,
+                    first_at: block.first_at,
+                }
+                .payload()
+            })
+            .collect();
+        sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+            .bind(CALLS_CHANNEL)
+            .bind(&written)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -564,6 +584,21 @@ impl Store {
             before: None,
         };
         CallReader(Scan::new(&self.pool, workspace, mock, range))
+    }
+
+    /// The calls of one block of a mock, oldest first, as a [`WrittenBlock`] announced it;
+    /// none when the block is gone (cleared, or past the retention).
+    pub async fn block_calls(&self, written: &WrittenBlock) -> Result<Vec<NewCall>> {
+        let mut calls = blocks::read_block(
+            &self.pool,
+            written.block,
+            written.first_at,
+            written.workspace,
+            written.mock,
+        )
+        .await?;
+        calls.sort_by_key(|call| (call.at, call.id));
+        Ok(calls)
     }
 
     /// One call of a mock, with its callback results.

@@ -31,6 +31,9 @@ const USAGE_CHANNEL: &str = "lyrebird_usage_changed";
 /// `written:<mock id>:<version>:<state key>`, `reset:<mock id>:<state key>` or
 /// `reset:<mock id>` (every state of the mock).
 const STATE_CHANNEL: &str = "lyrebird_state_changed";
+/// `<origin>:<workspace id>:<mock id>:<block id>:<first call, µs since the epoch>`, for each
+/// block of calls the call log writes ([`Change::CallsWritten`]).
+pub(crate) const CALLS_CHANNEL: &str = "lyrebird_calls_written";
 
 /// A committed change that serving processes must take in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +59,47 @@ pub enum Change {
     },
     /// A state of a mock (every state, without a key) was reset.
     StateReset { mock: MockId, key: Option<String> },
+    /// The call log of the process marked `origin` ([`Store::origin`]) wrote a block of a
+    /// mock's calls: live tails elsewhere read it ([`Store::block_calls`]).
+    CallsWritten(WrittenBlock),
+}
+
+/// Where a block of calls was written, as its notification says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenBlock {
+    pub origin: uuid::Uuid,
+    pub workspace: WorkspaceId,
+    pub mock: MockId,
+    pub block: uuid::Uuid,
+    pub first_at: time::OffsetDateTime,
+}
+
+impl WrittenBlock {
+    pub(crate) fn payload(&self) -> String {
+        let micros = self.first_at.unix_timestamp_nanos() / 1_000;
+        let WrittenBlock {
+            origin,
+            workspace,
+            mock,
+            block,
+            ..
+        } = self;
+        format!("{origin}:{workspace}:{mock}:{block}:{micros}")
+    }
+
+    fn decode(payload: &str) -> Option<Self> {
+        let mut parts = payload.split(':');
+        let mut next = || parts.next();
+        let (origin, workspace, mock, block) = (next()?, next()?, next()?, next()?);
+        let micros: i128 = next()?.parse().ok()?;
+        Some(Self {
+            origin: origin.parse().ok()?,
+            workspace: workspace.parse().ok()?,
+            mock: mock.parse().ok()?,
+            block: block.parse().ok()?,
+            first_at: time::OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).ok()?,
+        })
+    }
 }
 
 impl Change {
@@ -67,6 +111,7 @@ impl Change {
                 USAGE_CHANNEL
             }
             Change::StateWritten { .. } | Change::StateReset { .. } => STATE_CHANNEL,
+            Change::CallsWritten(_) => CALLS_CHANNEL,
         }
     }
 
@@ -86,6 +131,7 @@ impl Change {
                 key: Some(key),
             } => format!("reset:{mock}:{key}"),
             Change::StateReset { mock, key: None } => format!("reset:{mock}"),
+            Change::CallsWritten(written) => written.payload(),
         }
     }
 
@@ -138,6 +184,7 @@ impl Change {
                     _ => None,
                 }
             }
+            CALLS_CHANNEL => WrittenBlock::decode(payload).map(Change::CallsWritten),
             _ => None,
         }
     }
@@ -185,7 +232,13 @@ impl Store {
     pub async fn listen_for_changes(&self) -> Result<ChangeListener> {
         let mut listener = PgListener::connect_with(self.pool()).await?;
         listener
-            .listen_all([MOCK_CHANNEL, KEYS_CHANNEL, USAGE_CHANNEL, STATE_CHANNEL])
+            .listen_all([
+                MOCK_CHANNEL,
+                KEYS_CHANNEL,
+                USAGE_CHANNEL,
+                STATE_CHANNEL,
+                CALLS_CHANNEL,
+            ])
             .await?;
         Ok(ChangeListener(listener))
     }

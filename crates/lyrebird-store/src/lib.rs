@@ -44,7 +44,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 pub use accounts::{
     Access, Account, Email, FirstAccess, NewPassword, Session, SignUp, WorkspaceDetails,
 };
-pub use changes::{ApplyChange, Change, ChangeListener};
+pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
 pub use error::{Result, StoreError};
 pub use examples::{MAX_EXAMPLE_BYTES_PER_MOCK, MAX_EXAMPLES_PER_MOCK, StoredExample};
 pub use ids::{AccountId, ExampleId, KeyId, MockId, WorkspaceId};
@@ -65,6 +65,9 @@ pub struct Store {
     pool: PgPool,
     /// Applies the changes this store commits to this process ([`Store::applying_changes`]).
     local: Option<Arc<dyn ApplyChange>>,
+    /// This store's own mark on what it announces, so that it can tell its own notifications
+    /// from other processes' ([`Change::CallsWritten`]).
+    origin: uuid::Uuid,
 }
 
 impl Store {
@@ -82,7 +85,21 @@ impl Store {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, local: None })
+        Ok(Self::on(pool))
+    }
+
+    /// A store on a pool whose schema is up to date.
+    pub(crate) fn on(pool: PgPool) -> Self {
+        Self {
+            pool,
+            local: None,
+            origin: uuid::Uuid::new_v4(),
+        }
+    }
+
+    /// This store's mark on the calls it announces ([`Change::CallsWritten`]).
+    pub fn origin(&self) -> uuid::Uuid {
+        self.origin
     }
 
     /// The pool the store's modules query through; public for tests that check rows no store

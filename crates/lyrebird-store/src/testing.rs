@@ -85,7 +85,7 @@ impl TestDatabase {
         Self {
             name,
             options,
-            store: Store { pool, local: None },
+            store: Store::on(pool),
         }
     }
 

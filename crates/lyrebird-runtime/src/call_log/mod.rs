@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use lyrebird_engine::{ClientBy, DecidedBy, Selection};
 use lyrebird_store::calls::{CallOutcomeKind, EncodedCall, Header};
-use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId};
+use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId, WrittenBlock};
 use serde::{Serialize, Serializer};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -315,6 +315,8 @@ struct Inner {
     shared: Arc<Shared>,
     /// Every recorded call, for the live tails; sent to only when someone listens.
     live: broadcast::Sender<Arc<CallRecord>>,
+    /// The blocks of calls other processes wrote, for the live tails likewise.
+    elsewhere: broadcast::Sender<WrittenBlock>,
     /// Turns true when the server stops, which ends the live tails.
     closing: watch::Sender<bool>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -338,6 +340,18 @@ struct Shared {
 
 /// How many calls a slow live tail may fall behind before it skips some.
 const LIVE_CAPACITY: usize = 1024;
+/// How many blocks of other processes' calls a slow live tail may fall behind.
+const ELSEWHERE_CAPACITY: usize = 256;
+
+/// What a live tail receives: the calls this process records, the blocks of calls other
+/// processes write (read them with [`lyrebird_store::Store::block_calls`]: they arrive once
+/// written, within the writer's flush interval), and a signal that turns true when the server
+/// stops.
+pub struct Tail {
+    pub calls: broadcast::Receiver<Arc<CallRecord>>,
+    pub elsewhere: broadcast::Receiver<WrittenBlock>,
+    pub closing: watch::Receiver<bool>,
+}
 
 impl CallLog {
     /// Starts the background writer on the store.
@@ -356,6 +370,7 @@ impl CallLog {
                 options,
                 shared,
                 live: broadcast::channel(LIVE_CAPACITY).0,
+                elsewhere: broadcast::channel(ELSEWHERE_CAPACITY).0,
                 closing: watch::channel(false).0,
                 writer: Mutex::new(Some(writer)),
             }),
@@ -420,9 +435,20 @@ impl CallLog {
         self.inner.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Every call recorded from now on, and a signal that turns true when the server stops.
-    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<CallRecord>>, watch::Receiver<bool>) {
-        (self.inner.live.subscribe(), self.inner.closing.subscribe())
+    /// Every call recorded from now on, here and by other processes on the database.
+    pub fn subscribe(&self) -> Tail {
+        Tail {
+            calls: self.inner.live.subscribe(),
+            elsewhere: self.inner.elsewhere.subscribe(),
+            closing: self.inner.closing.subscribe(),
+        }
+    }
+
+    /// Tells the live tails of a block of calls another process wrote.
+    pub(crate) fn written_elsewhere(&self, block: WrittenBlock) {
+        if self.inner.elsewhere.receiver_count() > 0 {
+            let _ = self.inner.elsewhere.send(block);
+        }
     }
 
     /// Ends the live tails. Called when the shutdown signal arrives, so that open streams do

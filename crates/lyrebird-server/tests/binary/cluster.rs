@@ -185,3 +185,58 @@ async fn failed_log_ins_are_counted_across_servers() {
         );
     }
 }
+
+/// A live tail on one server shows the calls another server on the same database answered,
+/// once that server's call log has written them.
+#[tokio::test]
+async fn a_live_tail_shows_every_servers_calls() {
+    let db = TestDatabase::new().await;
+    let first = Server::start(&db, &[]);
+    let second = Server::start(&db, &[]);
+    let key = sign_up(&first, "tail@example.com").await;
+    let (status, mock) = first
+        .post("/api/v1/mocks", Some(&key), json!({"name": "tailed"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{mock}");
+    let mock = mock["id"].as_str().unwrap().to_owned();
+    let mut tail = first
+        .client
+        .get(first.url(&format!("/api/v1/mocks/{mock}/calls/stream")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), StatusCode::OK);
+    for (server, path) in [
+        (&second, "/from-second/1"),
+        (&first, "/from-first"),
+        (&second, "/from-second/2"),
+    ] {
+        let answer = reqwest::get(server.url(&format!("/m/{mock}{path}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::NOT_FOUND,
+            "no example: a 404 that is logged"
+        );
+    }
+    let mut received = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ["/from-second/1", "/from-first", "/from-second/2"]
+        .iter()
+        .any(|path| !received.contains(&format!("\"path\":\"{path}\"")))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, tail.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("not every call arrived: {received}"))
+            .unwrap()
+            .expect("the stream ended");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // The second server's calls in the order it answered them.
+    let one = received.find("/from-second/1").unwrap();
+    let two = received.find("/from-second/2").unwrap();
+    assert!(one < two, "{received}");
+}

@@ -1,16 +1,21 @@
 //! `GET /api/v1/mocks/{id}/calls/stream`: a live tail of a mock's calls as Server-Sent Events.
 //!
 //! Each call the runtime records from the moment of subscribing is an event `call` whose data is
-//! the call's summary (as in a listing) and whose id is the call's id; a comment every 15 s keeps
+//! the call's summary (as in a listing) and whose id is the call's id. Calls answered by other
+//! servers on the database come too, once their call log has written them (told through
+//! PostgreSQL: `lyrebird_store::Change::CallsWritten`), so a tail sees every replica's calls,
+//! in order per server, within the writers' flush interval (0.1 s) plus the write; a comment every 15 s keeps
 //! idle connections open through proxies. A tail that falls more than 1,024 calls behind gets a
 //! comment saying how many it skipped. The stream ends when the server shuts down.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
+use lyrebird_store::calls::CallSummary;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::search::CallSummaryView;
@@ -19,6 +24,15 @@ use crate::auth::OwnMock;
 use crate::error::{ApiError, ErrorBody};
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// A call as its event: `call`, with the call's id, and its summary as data.
+fn call_event(id: uuid::Uuid, summary: CallSummaryView) -> Event {
+    Event::default()
+        .event("call")
+        .id(id.to_string())
+        .json_data(summary)
+        .unwrap_or_else(|_| Event::default().comment("unencodable call"))
+}
 
 /// Streams the mock's calls as they happen (Server-Sent Events, event `call`).
 #[utoipa::path(
@@ -36,38 +50,56 @@ pub(super) async fn stream_calls(
     OwnMock(admin, mock): OwnMock,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (workspace, mock) = (admin.workspace.id(), mock.id);
-    let (calls, closing) = state.runtime.call_log().subscribe();
+    let tail = state.runtime.call_log().subscribe();
+    let store = state.store.clone();
     let events = futures_util::stream::unfold(
-        (calls, closing),
-        move |(mut calls, mut closing)| async move {
-            loop {
-                if *closing.borrow_and_update() {
-                    return None;
-                }
-                let event = tokio::select! {
-                    received = calls.recv() => match received {
-                        Ok(call) if call.mock_id == mock && call.workspace_id == workspace =>
-                        {
-                            let summary = CallSummaryView::from(&*call);
-                            Event::default()
-                                .event("call")
-                                .id(call.id.to_string())
-                                .json_data(summary)
-                                .unwrap_or_else(|_| Event::default().comment("unencodable call"))
-                        }
-                        Ok(_) => continue,
-                        Err(RecvError::Lagged(skipped)) => Event::default()
-                            .comment(format!("{skipped} calls skipped: this tail fell behind")),
-                        Err(RecvError::Closed) => return None,
-                    },
-                    changed = closing.changed() => {
-                        if changed.is_err() {
-                            return None;
-                        }
-                        continue;
+        (tail, VecDeque::new()),
+        move |(mut tail, mut waiting)| {
+            let store = store.clone();
+            async move {
+                loop {
+                    if *tail.closing.borrow_and_update() {
+                        return None;
                     }
-                };
-                return Some((Ok(event), (calls, closing)));
+                    if let Some(event) = waiting.pop_front() {
+                        return Some((Ok(event), (tail, waiting)));
+                    }
+                    let event = tokio::select! {
+                        received = tail.calls.recv() => match received {
+                            Ok(call) if call.mock_id == mock && call.workspace_id == workspace => {
+                                call_event(call.id, CallSummaryView::from(&*call))
+                            }
+                            Ok(_) => continue,
+                            Err(RecvError::Lagged(skipped)) => Event::default()
+                                .comment(format!("{skipped} calls skipped: this tail fell behind")),
+                            Err(RecvError::Closed) => return None,
+                        },
+                        received = tail.elsewhere.recv() => match received {
+                            Ok(block) if block.mock == mock && block.workspace == workspace => {
+                                // Another server's calls, once its writer wrote them.
+                                match store.block_calls(&block).await {
+                                    Ok(calls) => waiting.extend(calls.into_iter().map(|call| {
+                                        call_event(call.id, CallSummary::from(call).into())
+                                    })),
+                                    Err(error) => tracing::warn!(%error, "a live tail could not read another server's calls"),
+                                }
+                                continue;
+                            }
+                            Ok(_) => continue,
+                            Err(RecvError::Lagged(skipped)) => Event::default().comment(format!(
+                                "{skipped} blocks of other servers' calls skipped: this tail fell behind"
+                            )),
+                            Err(RecvError::Closed) => return None,
+                        },
+                        changed = tail.closing.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                            continue;
+                        }
+                    };
+                    return Some((Ok(event), (tail, waiting)));
+                }
             }
         },
     );
