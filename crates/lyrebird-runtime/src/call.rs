@@ -855,11 +855,10 @@ fn finish(
     let response = to_response(answer.status, &answer.body, headers, head, fault);
     let callbacks = std::mem::take(&mut answer.callbacks);
     let fault = answer.fault.as_ref().map(|applied| applied.fault.kind());
-    runtime
-        .stats
-        .call(&answer.outcome, fault, call.started.elapsed());
+    let took = call.started.elapsed();
+    runtime.stats.call(&answer.outcome, fault, took);
     let call_id = call.id;
-    let record = call_record(mock, call, request, answer, logged, callbacks.len());
+    let record = call_record(mock, call, request, answer, logged, callbacks.len(), took);
     runtime.call_log.record(record);
     if !callbacks.is_empty() {
         runtime
@@ -878,8 +877,8 @@ fn call_record(
     answer: Answer,
     response_headers: Vec<Header>,
     callbacks: usize,
+    latency: Duration,
 ) -> CallRecord {
-    let latency = call.started.elapsed();
     let (request_headers, request_body) = match request {
         Some(request) => (request.headers, Bytes::from(request.body)),
         None => (header_pairs(&call.headers), Bytes::new()),
