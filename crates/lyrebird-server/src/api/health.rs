@@ -1,5 +1,8 @@
-//! Probes for load balancers and orchestrators: `GET /healthz` (the process answers) and
-//! `GET /readyz` (the database answers too).
+//! Probes for load balancers and orchestrators: `GET /healthz` (the process answers),
+//! `GET /readyz` (the database answers too) and `GET /readyz/mocks` (mock calls are answered,
+//! warm mocks from memory even while the database is away).
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -15,6 +18,42 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(serving_mocks))
+}
+
+/// How long `/readyz/mocks` waits for the database before it says it does not answer.
+const DATABASE_GLANCE: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Serving {
+    #[schema(example = "serving")]
+    pub status: &'static str,
+    /// `ok`, or `unavailable`: then warm mocks answer from memory, while the admin API, the
+    /// web pages and mocks not in memory answer 503 until the database is back.
+    #[schema(example = "ok")]
+    pub database: &'static str,
+}
+
+/// The process answers mock calls: warm mocks from memory even while the database is away.
+/// For a load balancer of mock traffic, which should keep sending then (docs/operations.md,
+/// "Health probes").
+#[utoipa::path(
+    get,
+    path = "/readyz/mocks",
+    tag = "health",
+    security(()),
+    responses((status = 200, body = Serving))
+)]
+async fn serving_mocks(State(state): State<AppState>) -> Json<Serving> {
+    let answers = tokio::time::timeout(DATABASE_GLANCE, state.store.ping()).await;
+    let database = match answers {
+        Ok(Ok(())) => "ok",
+        _ => "unavailable",
+    };
+    Json(Serving {
+        status: "serving",
+        database,
+    })
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -100,8 +100,23 @@ async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call
     let postmaster = data.postmaster_pid().expect("the cluster runs");
     signal(postmaster, "KILL");
     let killed = Instant::now();
-    // Back once a new postmaster runs and the server's pool reaches it.
+    // Back once a new postmaster runs and the server's pool reaches it; meanwhile the server
+    // says it serves mocks, and whether the database answers.
+    let mut database_seen_away = false;
     let ready_after = loop {
+        let serving = server
+            .client
+            .get(server.url("/readyz/mocks"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            serving.status(),
+            StatusCode::OK,
+            "mocks are served during the outage"
+        );
+        let serving: Value = serving.json().await.unwrap();
+        database_seen_away |= serving["database"] == "unavailable";
         let restarted = data
             .postmaster_pid()
             .is_some_and(|pid| pid != postmaster && alive(pid));
@@ -114,7 +129,10 @@ async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    eprintln!("ready {ready_after:?} after the postmaster was killed");
+    eprintln!(
+        "ready {ready_after:?} after the postmaster was killed \
+         (database seen unavailable by /readyz/mocks: {database_seen_away})"
+    );
     let (status, mocks) = server.get("/api/v1/mocks", &key).await;
     assert_eq!(status, StatusCode::OK, "the admin API works again: {mocks}");
     tokio::time::sleep(Duration::from_secs(1)).await;
