@@ -237,23 +237,7 @@ pub(crate) async fn serve(
     } else {
         answer(mock, &mut request, call.at, &NO_STATE).0
     };
-    let mut answer = answer;
-    if let Some((chaos, calls)) = &mock.chaos
-        && let Some(chosen) = chaos.decide(&call.path, calls.fetch_add(1, Ordering::Relaxed))
-    {
-        answer.fault = Some(Applied::of_chaos(chosen));
-    }
-    let answer = broken(answer);
-    let drawn = faults::drawn(mock.latency.as_ref()) + faults::drawn(answer.latency.as_ref());
-    let delay = (mock.delay_ms + answer.delay_ms + drawn).min(MAX_DELAY_MS);
-    if answer.fault.is_some() || drawn > 0 {
-        let fault = answer.fault.as_ref().map(Applied::note);
-        call.note = Some(Box::new(ServingNote {
-            fault,
-            delay_ms: delay,
-            rate_limit: None,
-        }));
-    }
+    let (answer, delay) = as_served(mock, &mut call, answer);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
@@ -269,6 +253,28 @@ pub(crate) async fn serve(
         tokio::time::sleep(BROKEN_PATIENCE).await;
     }
     response
+}
+
+/// The answer as it is served: with chaos's fault when chaos picks the call, changed as its
+/// fault says; and the whole wait before it. Both are noted on the call when there is more to
+/// say than the answer.
+fn as_served(mock: &LoadedMock, call: &mut Call, mut answer: Answer) -> (Answer, u64) {
+    if let Some((chaos, calls)) = &mock.chaos
+        && let Some(chosen) = chaos.decide(&call.path, calls.fetch_add(1, Ordering::Relaxed))
+    {
+        answer.fault = Some(Applied::of_chaos(chosen));
+    }
+    let answer = broken(answer);
+    let drawn = faults::drawn(mock.latency.as_ref()) + faults::drawn(answer.latency.as_ref());
+    let delay = (mock.delay_ms + answer.delay_ms + drawn).min(MAX_DELAY_MS);
+    if answer.fault.is_some() || drawn > 0 {
+        call.note = Some(Box::new(ServingNote {
+            fault: answer.fault.as_ref().map(Applied::note),
+            delay_ms: delay,
+            rate_limit: None,
+        }));
+    }
+    (answer, delay)
 }
 
 /// The request as the engine sees it. Its headers and body also go into the call record, so
