@@ -167,7 +167,7 @@ pub struct MockCache {
     /// Counts the changes taken in, for [`Slot::version`].
     changes: AtomicU64,
     compiles: Compiles,
-    /// Calls that found their mock compiled (or being compiled), and calls that loaded it.
+    /// Lookups that found their mock compiled in memory, and loads of a mock.
     hits: AtomicU64,
     misses: AtomicU64,
     /// What mocks have counted (chaos's calls, the rate limit's clients), by the time of the
@@ -253,7 +253,7 @@ impl MockCache {
         }
     }
 
-    /// Calls that found their mock in memory, calls that loaded it, and the mocks held.
+    /// Lookups that found their mock in memory, loads of a mock, and the mocks held.
     pub fn use_counts(&self) -> (u64, u64, u64) {
         let held = self.slots.read().expect("cache lock").len() as u64;
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -268,11 +268,9 @@ impl MockCache {
             self.clock.fetch_add(1, Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        let counter = match slot.entry.initialized() {
-            true => &self.hits,
-            false => &self.misses,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if slot.entry.initialized() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
         slot.entry
             .get_or_try_init(|| Box::pin(self.load(id)))
             .await
@@ -280,6 +278,7 @@ impl MockCache {
     }
 
     async fn load(&self, id: MockId) -> Result<Arc<Entry>, StoreError> {
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let entry = match self.store.served_mock(id).await? {
             None => Entry::Missing,
             Some(served) => {

@@ -117,7 +117,7 @@ pub(crate) async fn serve(
     without_app_cookies(&mut parts.headers, runtime.app_cookies);
     let own_host = target.own_host;
     let Some(id) = target.id else {
-        return unrecorded(&parts.headers, own_host, mock_not_found());
+        return unrecorded(runtime, &parts.headers, own_host, mock_not_found());
     };
     let entry = match runtime.cache.get(id).await {
         Ok(entry) => entry,
@@ -132,12 +132,12 @@ pub(crate) async fn serve(
                     reason: "database_unavailable".to_owned(),
                 },
             );
-            return unrecorded(&parts.headers, own_host, unavailable);
+            return unrecorded(runtime, &parts.headers, own_host, unavailable);
         }
     };
     let mock = match &*entry {
         Entry::Ready(mock) => mock,
-        Entry::Missing => return unrecorded(&parts.headers, own_host, mock_not_found()),
+        Entry::Missing => return unrecorded(runtime, &parts.headers, own_host, mock_not_found()),
         // Why is for the owner (the log, and trying a request through the API); a caller of
         // the mock's URL may be anyone.
         Entry::Broken { .. } => {
@@ -150,7 +150,7 @@ pub(crate) async fn serve(
                     reason: "mock_broken".to_owned(),
                 },
             );
-            return unrecorded(&parts.headers, own_host, broken);
+            return unrecorded(runtime, &parts.headers, own_host, broken);
         }
     };
     let mut call = Call {
@@ -714,7 +714,14 @@ fn body_refused(too_large: bool, limit: usize) -> Answer {
 }
 
 /// An answer that is not logged: the call names no mock, so no workspace owns it.
-fn unrecorded(request_headers: &HeaderMap, own_host: bool, answer: Answer) -> Response {
+/// Counted in the metrics, by its outcome.
+fn unrecorded(
+    runtime: &Inner,
+    request_headers: &HeaderMap,
+    own_host: bool,
+    answer: Answer,
+) -> Response {
+    runtime.stats.outcome(&answer.outcome);
     let Answer {
         status,
         headers,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::call_log::CallOutcome;
 
 /// The outcomes calls are counted by: the call log's kinds, and each reason of a refusal.
-pub const OUTCOMES: [&str; 14] = [
+pub const OUTCOMES: [&str; 15] = [
     "matched",
     "no_match",
     "fallback",
@@ -22,6 +22,7 @@ pub const OUTCOMES: [&str; 14] = [
     "state_full",
     "database_unavailable",
     "mock_broken",
+    "mock_not_found",
     "refused_other",
 ];
 
@@ -85,15 +86,7 @@ pub struct Snapshot {
 impl Stats {
     /// Counts an answered call: its outcome, its fault and how long it took.
     pub(crate) fn call(&self, outcome: &CallOutcome, fault: Option<&str>, took: Duration) {
-        let name = match outcome {
-            CallOutcome::Refused { reason } => reason.as_str(),
-            other => other.kind().as_str(),
-        };
-        let index = OUTCOMES
-            .iter()
-            .position(|known| *known == name)
-            .unwrap_or(OUTCOMES.len() - 1);
-        self.calls[index].fetch_add(1, Ordering::Relaxed);
+        self.outcome(outcome);
         if let Some(index) = fault.and_then(|fault| FAULTS.iter().position(|f| *f == fault)) {
             self.faults[index].fetch_add(1, Ordering::Relaxed);
         }
@@ -105,6 +98,20 @@ impl Stats {
         self.durations[bucket].fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.duration_sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Counts a call by its outcome alone: one refused before it was timed (an unknown or
+    /// broken mock, or one the database could not load).
+    pub(crate) fn outcome(&self, outcome: &CallOutcome) {
+        let name = match outcome {
+            CallOutcome::Refused { reason } => reason.as_str(),
+            other => other.kind().as_str(),
+        };
+        let index = OUTCOMES
+            .iter()
+            .position(|known| *known == name)
+            .unwrap_or(OUTCOMES.len() - 1);
+        self.calls[index].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The calls' counts in `snapshot`.

@@ -88,7 +88,7 @@ fn shows(headers: &HeaderMap, token: &str) -> bool {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
-    Sha256::digest(given.trim()) == Sha256::digest(token)
+    Sha256::digest(given.trim()) == Sha256::digest(token.trim())
 }
 
 /// Everything read at one scrape.
@@ -148,12 +148,12 @@ impl Collector for Scraped {
         let counters = [
             (
                 "lyrebird_mock_cache_hits",
-                "Mock calls that found their mock compiled in memory.",
+                "Lookups of a mock (calls, tries) that found it compiled in memory.",
                 numbers.cache_hits,
             ),
             (
                 "lyrebird_mock_cache_misses",
-                "Mock calls that loaded and compiled their mock.",
+                "Loads of a mock from the database, compiled (calls waiting for one load count once).",
                 numbers.cache_misses,
             ),
             (
@@ -168,7 +168,7 @@ impl Collector for Scraped {
             ),
             (
                 "lyrebird_call_log_dropped",
-                "Calls the call log dropped: its queue was full, or the database stayed away at shutdown.",
+                "Calls (and callback results) the call log dropped: its queue was full, or the database stayed away at shutdown.",
                 numbers.log_dropped,
             ),
             (
@@ -224,7 +224,7 @@ impl Collector for Scraped {
         }
         ConstGauge::new(numbers.log_lag.as_secs_f64()).encode(encoder.encode_descriptor(
             "lyrebird_call_log_lag_seconds",
-            "How long the oldest call of the last batch written waited for the writer.",
+            "How long the oldest call of the last batch written waited for the writer (it stays while nothing is written).",
             None,
             MetricType::Gauge,
         )?)?;

@@ -472,7 +472,15 @@ impl Store {
         if !callbacks.is_empty() {
             insert_callback_rows(&mut tx, callbacks).await?;
         }
-        // Live tails on other processes read the blocks they are told of (delivered at commit).
+        tx.commit().await?;
+        self.announce_blocks(blocks).await;
+        Ok(())
+    }
+
+    /// Tells live tails on other processes which blocks were written, after the commit and
+    /// best effort: a write never fails for it (a full notification queue, say), and a tail
+    /// then misses those calls, which a search shows all the same.
+    async fn announce_blocks(&self, blocks: &[NewBlock]) {
         let written: Vec<String> = blocks
             .iter()
             .map(|block| {
@@ -486,13 +494,15 @@ impl Store {
                 .payload()
             })
             .collect();
-        sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
-            .bind(CALLS_CHANNEL)
-            .bind(&written)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let announced =
+            sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+                .bind(CALLS_CHANNEL)
+                .bind(&written)
+                .execute(&self.pool)
+                .await;
+        if let Err(error) = announced {
+            tracing::warn!(%error, "written calls were not announced to the live tails");
+        }
     }
 
     /// A page of a mock's calls, newest first, strictly older than `after` when given.

@@ -1,7 +1,10 @@
 //! Failed log-ins, counted in PostgreSQL so that every server on the database counts them
 //! together (the policy, how many are free and how long to wait, is the server's:
-//! `crates/lyrebird-server/src/auth/throttle.rs`).
+//! `crates/lyrebird-server/src/auth/throttle.rs`). Times are the database's clock, which every
+//! server reads alike.
 
+use sqlx::PgConnection;
+use sqlx::postgres::types::PgInterval;
 use time::OffsetDateTime;
 
 use crate::Store;
@@ -11,8 +14,28 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failures {
     pub count: u32,
-    /// The last failure; for a subject with none, now.
-    pub last: OffsetDateTime,
+    /// How long ago the last failure was; zero for a subject with none.
+    pub since_last: time::Duration,
+}
+
+/// Locks the subjects' rows, in one order on every server so that two attempts never wait for
+/// each other, and reads each one's failures and how long ago the last was.
+async fn lock(
+    conn: &mut PgConnection,
+    subjects: &[String],
+) -> Result<Vec<(String, i32, PgInterval)>> {
+    Ok(sqlx::query_as(
+        "SELECT subject, failures, clock_timestamp() - last_at FROM login_failures \
+         WHERE subject = ANY($1) ORDER BY subject FOR UPDATE",
+    )
+    .bind(subjects)
+    .fetch_all(conn)
+    .await?)
+}
+
+fn duration(interval: &PgInterval) -> time::Duration {
+    time::Duration::days(i64::from(interval.days))
+        + time::Duration::microseconds(interval.microseconds)
 }
 
 impl Store {
@@ -35,27 +58,19 @@ impl Store {
         .bind(subjects)
         .execute(&mut *tx)
         .await?;
-        // Locked in one order on every server, so two attempts never wait for each other.
-        let rows: Vec<(String, i32, OffsetDateTime)> = sqlx::query_as(
-            "SELECT subject, failures, last_at FROM login_failures \
-             WHERE subject = ANY($1) ORDER BY subject FOR UPDATE",
-        )
-        .bind(subjects)
-        .fetch_all(&mut *tx)
-        .await?;
-        let now = OffsetDateTime::now_utc();
+        let rows = lock(&mut tx, subjects).await?;
         let failures: Vec<Failures> = subjects
             .iter()
             .map(|subject| {
                 let row = rows.iter().find(|(name, ..)| name == subject);
-                match row {
-                    Some((_, count, last)) if now - *last < forget_after => Failures {
+                match row.map(|(_, count, since)| (count, duration(since))) {
+                    Some((count, since_last)) if since_last < forget_after => Failures {
                         count: u32::try_from(*count).unwrap_or(0),
-                        last: *last,
+                        since_last,
                     },
                     _ => Failures {
                         count: 0,
-                        last: now,
+                        since_last: time::Duration::ZERO,
                     },
                 }
             })
@@ -66,8 +81,9 @@ impl Store {
         }
         sqlx::query(
             "UPDATE login_failures SET \
-               failures = CASE WHEN last_at < now() - $2 THEN 1 ELSE failures + 1 END, \
-               last_at = now() \
+               failures = CASE WHEN last_at < clock_timestamp() - $2 THEN 1 \
+                               ELSE failures + 1 END, \
+               last_at = clock_timestamp() \
              WHERE subject = ANY($1)",
         )
         .bind(subjects)
@@ -79,9 +95,12 @@ impl Store {
     }
 
     /// Takes back an attempt counted by [`Store::count_attempt`]; `clear` loses its count
-    /// entirely (a right password clears its email's).
+    /// entirely (a right password clears its email's). Locks the rows in the order
+    /// [`Store::count_attempt`] does.
     pub async fn take_back_attempt(&self, subjects: &[String], clear: &[String]) -> Result<()> {
         let mut tx = self.begin().await?;
+        let every: Vec<String> = subjects.iter().chain(clear).cloned().collect();
+        lock(&mut tx, &every).await?;
         sqlx::query("DELETE FROM login_failures WHERE subject = ANY($1)")
             .bind(clear)
             .execute(&mut *tx)

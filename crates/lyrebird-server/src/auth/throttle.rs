@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use lyrebird_store::throttle::Failures;
 use lyrebird_store::{Email, Secret, Session, Store, StoreError};
-use time::OffsetDateTime;
 
 /// What the throttled handlers take the address from.
 pub use crate::auth::client_addr::ClientAddr;
@@ -46,13 +45,15 @@ fn address_subject(address: IpAddr) -> String {
     format!("address:{address}")
 }
 
-/// When another attempt may be made after these failures, given the number that are free.
-fn allowed_at(failures: &Failures, free: u32) -> Option<OffsetDateTime> {
+/// How long after the last of these failures another attempt may be made, given the number
+/// that are free; `None` while they are.
+fn wait_after(failures: &Failures, free: u32) -> Option<Duration> {
     let over = failures.count.checked_sub(free)?;
-    let wait = FIRST_WAIT
-        .saturating_mul(2u32.saturating_pow(over))
-        .min(LONGEST_WAIT);
-    Some(failures.last + wait)
+    Some(
+        FIRST_WAIT
+            .saturating_mul(2u32.saturating_pow(over))
+            .min(LONGEST_WAIT),
+    )
 }
 
 impl LoginThrottle {
@@ -89,12 +90,13 @@ impl LoginThrottle {
         let forget = time::Duration::try_from(FORGET_AFTER).unwrap_or(time::Duration::HOUR);
         self.store
             .count_attempt(&names, forget, |failures| {
-                let now = OffsetDateTime::now_utc();
                 let wait = failures
                     .iter()
                     .zip(subjects)
-                    .filter_map(|(failures, (_, free))| allowed_at(failures, *free))
-                    .map(|allowed| allowed - now)
+                    .filter_map(|(failures, (_, free))| {
+                        let wait = time::Duration::try_from(wait_after(failures, *free)?).ok()?;
+                        Some(wait - failures.since_last)
+                    })
                     .filter(|wait| wait.is_positive())
                     .max()?;
                 // Rounded up: "wait 0 seconds" would invite an attempt that is still refused.
@@ -150,7 +152,10 @@ pub async fn log_in(
     let logged_in = store.log_in(email, password).await;
     match logged_in {
         Ok(Some(session)) => {
-            throttle.take_back(email, address, true).await?;
+            // The session exists: a count left standing must not fail the log-in.
+            if let Err(error) = throttle.take_back(email, address, true).await {
+                tracing::warn!(%error, "a successful log-in's attempt was not taken back");
+            }
             Ok(session)
         }
         Ok(None) => Err(LoginRefused::WrongCredentials),
@@ -178,9 +183,12 @@ mod tests {
 
     #[test]
     fn the_wait_doubles_with_each_failure_up_to_fifteen_minutes() {
-        let now = OffsetDateTime::now_utc();
         let at = |count| {
-            allowed_at(&Failures { count, last: now }, 5).map(|t| (t - now).whole_seconds())
+            let failures = Failures {
+                count,
+                since_last: time::Duration::ZERO,
+            };
+            wait_after(&failures, 5).map(|wait| wait.as_secs())
         };
         assert_eq!(at(4), None);
         assert_eq!(at(5), Some(30));

@@ -25,6 +25,11 @@ use crate::error::{ApiError, ErrorBody};
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
+/// Reads of other servers' blocks of calls for live tails, at once, in this process: a few of
+/// the pool's connections at most, however many tails are open (a tail that waits falls behind
+/// and is told what it skipped).
+static BLOCK_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// A call as its event: `call`, with the call's id, and its summary as data.
 fn call_event(id: uuid::Uuid, summary: CallSummaryView) -> Event {
     Event::default()
@@ -76,7 +81,9 @@ pub(super) async fn stream_calls(
                         },
                         received = tail.elsewhere.recv() => match received {
                             Ok(block) if block.mock == mock && block.workspace == workspace => {
-                                // Another server's calls, once its writer wrote them.
+                                // Another server's calls, once its writer wrote them; a few
+                                // reads at a time, so tails never take the pool from calls.
+                                let _reading = BLOCK_READS.acquire().await;
                                 match store.block_calls(&block).await {
                                     Ok(calls) => waiting.extend(calls.into_iter().map(|call| {
                                         call_event(call.id, CallSummary::from(call).into())
