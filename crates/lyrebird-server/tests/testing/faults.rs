@@ -160,7 +160,8 @@ async fn every_fault_is_what_a_real_client_sees() {
 #[tokio::test]
 async fn seeded_chaos_repeats_itself_and_keeps_its_share() {
     let db = TestDatabase::new().await;
-    let server = Server::start(&db, &[]);
+    // More calls than the default monthly quota: every one must reach chaos.
+    let server = Server::start(&db, &[("LYREBIRD_MONTHLY_QUOTA", "100000")]);
     let user = server.sign_up("chaos@example.com").await;
     let chaos = json!({"percent": 20, "seed": 7,
         "faults": [{"type": "status", "statuses": [500, 503]}],
@@ -209,6 +210,8 @@ async fn seeded_chaos_repeats_itself_and_keeps_its_share() {
         )
         .await;
     let statuses = burst(&server, &mock, "/items", 10_000, 16).await;
+    let answered = [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE];
+    assert!(statuses.iter().all(|status| answered.contains(status)));
     let faulted = statuses
         .iter()
         .filter(|status| status.is_server_error())
