@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::csrf::PostedForm;
+use super::format::pretty;
 use super::mocks::MockSummary;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::AppState;
@@ -424,10 +425,6 @@ impl Errors {
             .map_err(|message| self.0.insert(field.to_owned(), message))
             .ok()
     }
-}
-
-fn pretty(value: &impl Serialize) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
 /// Conditions as the editor shows them: `name: value` lines when every condition is an equality

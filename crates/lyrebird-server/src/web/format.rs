@@ -132,6 +132,11 @@ pub fn body(text: &str, base64: bool, content_type: Option<&str>) -> ShownBody {
     }
 }
 
+/// A value as indented JSON, as the editors show it.
+pub(crate) fn pretty(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
 fn pretty_json(text: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(text).ok()?;
     serde_json::to_string_pretty(&value).ok()

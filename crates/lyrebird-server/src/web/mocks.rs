@@ -23,6 +23,7 @@ use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
 
 use super::csrf::PostedForm;
+use super::format;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::api::mocks::MockFields;
 use crate::api::state::{StateQuery, StateView, view as view_state};
@@ -244,15 +245,10 @@ impl SettingsForm {
             fuzzy_paths: on(mock.settings.fuzzy_paths),
             match_headers: mock.settings.match_headers.join(", "),
             match_body: on(mock.settings.match_body),
-            fallback: mock
-                .fallback
-                .as_ref()
-                .and_then(|fallback| serde_json::to_string_pretty(fallback).ok())
-                .unwrap_or_default(),
-            collections: Some(&mock.settings.collections)
-                .filter(|collections| !collections.is_empty())
-                .and_then(|collections| serde_json::to_string_pretty(collections).ok())
-                .unwrap_or_default(),
+            fallback: pretty(mock.fallback.as_ref()),
+            collections: pretty(
+                Some(&mock.settings.collections).filter(|collections| !collections.is_empty()),
+            ),
             latency: pretty(mock.settings.latency.as_ref()),
             chaos: pretty(mock.settings.chaos.as_ref()),
             rate_limit: pretty(mock.settings.rate_limit.as_ref()),
@@ -272,14 +268,7 @@ impl SettingsForm {
             "postman" => SelectionMode::Postman,
             _ => SelectionMode::Rules,
         };
-        let fallback = if self.fallback.trim().is_empty() {
-            Some(None)
-        } else {
-            parse_json::<ResponseSpec>(self.fallback.as_bytes())
-                .map_err(|error| errors.insert("fallback".to_owned(), error.to_string()))
-                .ok()
-                .map(Some)
-        };
+        let fallback = optional_json::<ResponseSpec>("fallback", &self.fallback, &mut errors);
         let collections = if self.collections.trim().is_empty() {
             Some(BTreeMap::new())
         } else {
@@ -322,9 +311,7 @@ impl SettingsForm {
 
 /// A setting shown as pretty JSON; empty when there is none.
 fn pretty<T: Serialize>(value: Option<&T>) -> String {
-    value
-        .and_then(|value| serde_json::to_string_pretty(value).ok())
-        .unwrap_or_default()
+    value.map(format::pretty).unwrap_or_default()
 }
 
 /// A setting typed as JSON: empty removes it (`Some(None)`); a refused one goes to `errors`.
