@@ -75,7 +75,7 @@ pub struct LoadedMock {
 }
 
 impl LoadedMock {
-    fn compile(served: ServedMock) -> Result<Self, String> {
+    pub(crate) fn compile(served: ServedMock) -> Result<Self, String> {
         let ServedMock { mock, examples } = served;
         let options_examples = examples
             .iter()

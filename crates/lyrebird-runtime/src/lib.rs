@@ -45,10 +45,10 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::response::Response;
-use lyrebird_store::{MockId, Store, StoreError, UsageMonth, WorkspaceId};
+use lyrebird_store::{MockId, ServedMock, Store, StoreError, UsageMonth, WorkspaceId};
 use tokio::task::JoinHandle;
 
-use cache::{Entry, MockCache};
+use cache::{Entry, LoadedMock, MockCache};
 pub use call::TriedAnswer;
 use call_log::CallLog;
 use callbacks::Callbacks;
@@ -220,18 +220,7 @@ impl Runtime {
         let entry = self.inner.cache.get(id).await?;
         match &*entry {
             Entry::Ready(mock) if mock.workspace == workspace => {
-                let key = request
-                    .header("x-lyrebird-state")
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned();
-                lyrebird_store::state::check_state_key(&key).map_err(TryError::StateKey)?;
-                let state = if mock.engine.is_stateful() {
-                    self.inner.states.get(id, &key).await?
-                } else {
-                    std::sync::Arc::default()
-                };
-                Ok(Some(call::try_answer(mock, request, &key, &state)))
+                self.try_loaded(mock, request).await.map(Some)
             }
             Entry::Broken {
                 workspace: owner,
@@ -239,6 +228,36 @@ impl Runtime {
             } if *owner == workspace => Err(TryError::Broken(reason.clone())),
             _ => Ok(None),
         }
+    }
+
+    /// [`Runtime::try_request`] on a mock as given rather than as stored (a draft of it,
+    /// compiled for this request), in the stored mock's states.
+    pub async fn try_draft(
+        &self,
+        draft: ServedMock,
+        request: lyrebird_engine::Request,
+    ) -> Result<TriedAnswer, TryError> {
+        let mock = LoadedMock::compile(draft).map_err(TryError::Broken)?;
+        self.try_loaded(&mock, request).await
+    }
+
+    async fn try_loaded(
+        &self,
+        mock: &LoadedMock,
+        request: lyrebird_engine::Request,
+    ) -> Result<TriedAnswer, TryError> {
+        let key = request
+            .header("x-lyrebird-state")
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        lyrebird_store::state::check_state_key(&key).map_err(TryError::StateKey)?;
+        let state = if mock.engine.is_stateful() {
+            self.inner.states.get(mock.id, &key).await?
+        } else {
+            std::sync::Arc::default()
+        };
+        Ok(call::try_answer(mock, request, &key, &state))
     }
 
     /// Calls served this month and not yet written, for `GET /api/v1/usage`.

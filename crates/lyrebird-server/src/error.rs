@@ -51,6 +51,13 @@ pub enum ApiError {
         field: &'static str,
         message: &'static str,
     },
+    /// 409: the draft cannot be started or published as things are (`draft_exists`,
+    /// `live_changed`); the message says what to do.
+    #[error("{message}")]
+    DraftConflict { code: &'static str, message: String },
+    /// 412: the draft is not at the revision the request named in `If-Match`.
+    #[error("{0}")]
+    DraftChanged(String),
     /// 413: the body is over the configured limit.
     #[error("the request body is larger than the limit of {limit} bytes (LYREBIRD_MAX_BODY_BYTES)")]
     PayloadTooLarge { limit: usize },
@@ -135,7 +142,8 @@ impl ApiError {
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::AdminScopeRequired | ApiError::CsrfTokenInvalid => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::DraftConflict { .. } => StatusCode::CONFLICT,
+            ApiError::DraftChanged(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -163,7 +171,8 @@ impl ApiError {
             ApiError::AdminScopeRequired => "admin_scope_required",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
-            ApiError::Conflict { code, .. } => code,
+            ApiError::Conflict { code, .. } | ApiError::DraftConflict { code, .. } => code,
+            ApiError::DraftChanged(_) => "draft_changed",
             ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
                 "payload_too_large"
             }
@@ -333,6 +342,15 @@ impl From<StoreError> for ApiError {
             },
             StoreError::MockTooLarge { .. } => ApiError::MockTooLarge(error.to_string()),
             StoreError::TooManyStates => ApiError::StateFull(error.to_string()),
+            StoreError::DraftChanged { .. } => ApiError::DraftChanged(error.to_string()),
+            StoreError::DraftExists => ApiError::DraftConflict {
+                code: "draft_exists",
+                message: error.to_string(),
+            },
+            StoreError::LiveChanged { .. } => ApiError::DraftConflict {
+                code: "live_changed",
+                message: error.to_string(),
+            },
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 ApiError::Unavailable(error)
             }

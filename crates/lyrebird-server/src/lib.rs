@@ -19,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 mod database;
+mod diff;
 pub mod error;
 pub mod extract;
 mod front;

@@ -21,7 +21,7 @@ use crate::error::{Result, StoreError};
 use crate::ids::{AccountId, WorkspaceId};
 use crate::keys::{ApiKey, insert_key};
 use crate::secret::{Secret, random_token};
-use crate::workspace::{Caller, Credential, Scope, Workspace};
+use crate::workspace::{Actor, Caller, Credential, Scope, Workspace};
 
 /// How long a web session lasts after logging in.
 pub const SESSION_LIFETIME: Duration = Duration::days(30);
@@ -253,7 +253,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(found.map(|(account, workspace)| Caller {
-            workspace: Workspace::granted(workspace),
+            workspace: Workspace::granted(workspace, Actor::Account(account)),
             credential: Credential::Session { account },
         }))
     }

@@ -45,6 +45,24 @@ pub enum StoreError {
         crate::state::MAX_STATES_PER_MOCK
     )]
     TooManyStates,
+    /// A version or a draft of a mock could not be read back as it was kept.
+    #[error("mock {mock}: {reason}")]
+    Kept {
+        mock: crate::ids::MockId,
+        reason: String,
+    },
+    /// The draft changed since the revision an edit named; nothing was written.
+    #[error("the draft is at revision {current}, not {expected}: read it again")]
+    DraftChanged { expected: i32, current: i32 },
+    /// The mock changed since its draft began (a publish without `force`); nothing was written.
+    #[error(
+        "the mock is at version {live} and the draft began from version {based_on}: publishing \
+         it would undo what changed since (publish with force to do so anyway)"
+    )]
+    LiveChanged { based_on: i32, live: i32 },
+    /// A draft was to be started for a mock that has one.
+    #[error("the mock has a draft already: edit it, publish it or discard it")]
+    DraftExists,
     /// A value could not be turned into the JSON of a column.
     #[error("JSON for {column} could not be encoded")]
     Json {

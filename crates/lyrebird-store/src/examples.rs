@@ -11,10 +11,9 @@ use sqlx::{FromRow, PgConnection};
 use time::OffsetDateTime;
 
 use crate::Store;
-use crate::changes::Change;
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, MockId};
-use crate::mocks::{Mock, MockDraft, edit_mock, insert_mock};
+use crate::mocks::{Mock, MockSettings, edit_mock, insert_mock};
 use crate::workspace::Workspace;
 
 /// A saved example and where it sits in its mock.
@@ -60,15 +59,26 @@ async fn examples_of(conn: &mut PgConnection, mock: MockId) -> Result<Vec<Stored
     .await?)
 }
 
+/// Which ids given with examples are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ids {
+    /// Those of the mock's examples now; the others get new ones, whatever id they were given.
+    /// An id that is unknown, another mock's or another workspace's is treated alike: ids are
+    /// global, so keeping an unknown one would make another workspace's stand out (as taken)
+    /// from one that does not exist.
+    Own,
+    /// All of them: ids the store itself kept for this mock (a version's, a draft's), which
+    /// were this mock's or made for it.
+    Keep,
+}
+
 /// Puts `examples` in place of all of the mock's examples, in order, in the caller's transaction
-/// (which has locked the mock). An example given with the id of one of this mock's examples keeps
-/// it; the others get new ones, whatever id they were given. An id that is unknown, another
-/// mock's or another workspace's is treated alike: ids are global, so keeping an unknown one
-/// would make another workspace's stand out (as taken) from one that does not exist.
-async fn write_examples(
+/// (which has locked the mock), keeping the ids `ids` says.
+pub(crate) async fn write_examples(
     conn: &mut PgConnection,
     mock: MockId,
     examples: &[(Option<ExampleId>, Example)],
+    ids: Ids,
 ) -> Result<Vec<StoredExample>> {
     let bodies = examples
         .iter()
@@ -88,7 +98,7 @@ async fn write_examples(
     let ids: Vec<uuid::Uuid> = examples
         .iter()
         .map(|(id, _)| {
-            id.filter(|id| own.contains(id))
+            id.filter(|id| ids == Ids::Keep || own.contains(id))
                 .unwrap_or_else(ExampleId::generate)
                 .as_uuid()
         })
@@ -114,7 +124,7 @@ pub const MAX_EXAMPLE_BYTES_PER_MOCK: i64 = 32 << 20;
 
 /// Refuses a write that leaves the mock larger than a mock may be; called before the
 /// transaction commits, so a refused write leaves nothing behind.
-async fn check_size(conn: &mut PgConnection, mock: MockId) -> Result<()> {
+pub(crate) async fn check_size(conn: &mut PgConnection, mock: MockId) -> Result<()> {
     let (examples, bytes): (i64, i64) = sqlx::query_as(
         "SELECT count(*), coalesce(sum(bytes), 0)::bigint FROM examples WHERE mock_id = $1",
     )
@@ -140,7 +150,7 @@ impl Store {
         lock_mock(&mut tx, workspace, mock).await?;
         let outcome = edit(&mut tx).await?;
         check_size(&mut tx, mock).await?;
-        self.commit(tx, Change::Mock(mock)).await?;
+        self.commit_version(tx, workspace, mock, None).await?;
         Ok(outcome)
     }
 
@@ -268,47 +278,50 @@ impl Store {
         examples: &[(Option<ExampleId>, Example)],
     ) -> Result<Vec<StoredExample>> {
         self.edit_examples(workspace, mock, async |conn| {
-            write_examples(conn, mock, examples).await
+            write_examples(conn, mock, examples, Ids::Own).await
         })
         .await
     }
 
     /// Creates a mock together with its examples in one transaction, so an import that fails
-    /// halfway leaves no mock behind.
+    /// halfway leaves no mock behind; its first version carries `note`.
     pub async fn create_mock_with_examples(
         &self,
         workspace: &Workspace,
-        draft: &MockDraft,
+        draft: &MockSettings,
         examples: &[Example],
+        note: &str,
     ) -> Result<(Mock, Vec<StoredExample>)> {
         let examples: Vec<(Option<ExampleId>, Example)> =
             examples.iter().map(|e| (None, e.clone())).collect();
         let mut tx = self.begin().await?;
         let mock = insert_mock(&mut tx, workspace, draft).await?;
-        let stored = write_examples(&mut tx, mock.id, &examples).await?;
+        let stored = write_examples(&mut tx, mock.id, &examples, Ids::Own).await?;
         check_size(&mut tx, mock.id).await?;
-        self.commit(tx, Change::Mock(mock.id)).await?;
+        self.commit_version(tx, workspace, mock.id, Some(note))
+            .await?;
         Ok((mock, stored))
     }
 
     /// Changes a mock's settings and replaces all of its examples in one transaction: readers see
     /// the mock before or after, never settings of one with examples of the other. `edit` may
-    /// refuse, and then nothing is written.
+    /// refuse, and then nothing is written. The version made carries `note`.
     pub async fn update_mock_and_replace_examples<E>(
         &self,
         workspace: &Workspace,
         id: MockId,
-        edit: impl FnOnce(&mut MockDraft) -> Result<(), E>,
+        edit: impl FnOnce(&mut MockSettings) -> Result<(), E>,
         examples: &[(Option<ExampleId>, Example)],
+        note: &str,
     ) -> Result<(Mock, Vec<StoredExample>), E>
     where
         E: From<StoreError>,
     {
         let mut tx = self.begin().await?;
-        let mock = edit_mock(&mut tx, workspace, id, edit).await?;
-        let stored = write_examples(&mut tx, id, examples).await?;
+        let mut mock = edit_mock(&mut tx, workspace, id, edit).await?;
+        let stored = write_examples(&mut tx, id, examples, Ids::Own).await?;
         check_size(&mut tx, id).await?;
-        self.commit(tx, Change::Mock(id)).await?;
+        mock.version = self.commit_version(tx, workspace, id, Some(note)).await?;
         Ok((mock, stored))
     }
 }

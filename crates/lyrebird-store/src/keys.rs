@@ -9,7 +9,7 @@ use crate::changes::Change;
 use crate::error::{Result, StoreError};
 use crate::ids::{KeyId, WorkspaceId};
 use crate::secret::{Secret, random_token};
-use crate::workspace::{Caller, Credential, Scope, Workspace};
+use crate::workspace::{Actor, Caller, Credential, Scope, Workspace};
 
 /// Every key starts with this, so leaked keys are easy to recognise (and to scan for).
 pub const KEY_PREFIX: &str = "lb_";
@@ -138,7 +138,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         Ok(owner.map(|owner| Caller {
-            workspace: Workspace::granted(owner.workspace_id),
+            workspace: Workspace::granted(owner.workspace_id, Actor::Key(owner.id)),
             credential: Credential::ApiKey {
                 id: owner.id,
                 scope: owner.scope,

@@ -19,6 +19,7 @@ pub mod accounts;
 mod blocks;
 pub mod calls;
 pub mod changes;
+pub mod drafts;
 pub mod embedded;
 pub mod error;
 pub mod examples;
@@ -32,6 +33,7 @@ pub mod state;
 pub mod testing;
 pub mod throttle;
 pub mod usage;
+pub mod versions;
 pub mod workspace;
 
 use std::sync::Arc;
@@ -45,16 +47,18 @@ pub use accounts::{
     Access, Account, Email, FirstAccess, NewPassword, Session, SignUp, WorkspaceDetails,
 };
 pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
+pub use drafts::Draft;
 pub use error::{Result, StoreError};
 pub use examples::{MAX_EXAMPLE_BYTES_PER_MOCK, MAX_EXAMPLES_PER_MOCK, StoredExample};
 pub use ids::{AccountId, ExampleId, KeyId, MockId, WorkspaceId};
 pub use keys::ApiKey;
-pub use mocks::{Delay, Mock, MockDraft};
+pub use mocks::{Delay, Mock, MockSettings};
 pub use secret::Secret;
 pub use serving::{LiveKey, ServedMock};
 pub use state::{StateLock, StateSummary};
 pub use usage::{Lease, Usage, UsageMonth, WorkspaceRef};
-pub use workspace::{Caller, Credential, Scope, Workspace};
+pub use versions::{Author, MockVersion, VersionChanges, VersionSummary};
+pub use workspace::{Actor, Caller, Credential, Scope, Workspace};
 
 /// The migrations in the repository's `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");

@@ -116,7 +116,7 @@ impl<'de> Deserialize<'de> for Delay {
 
 /// What a user edits: every setting of a mock.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct MockDraft {
+pub struct MockSettings {
     pub name: String,
     /// Private mocks answer only requests with an `x-api-key` of their workspace.
     pub private: bool,
@@ -145,13 +145,15 @@ pub struct Mock {
     pub fallback: Option<ResponseSpec>,
     #[sqlx(json)]
     pub settings: MatchSettings,
+    /// The version that answers the mock's calls: its newest (see [`crate::versions`]).
+    pub version: i32,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
 impl Mock {
-    pub fn draft(&self) -> MockDraft {
-        MockDraft {
+    pub fn to_settings(&self) -> MockSettings {
+        MockSettings {
             name: self.name.clone(),
             private: self.private,
             delay: self.delay,
@@ -166,7 +168,7 @@ impl Mock {
 macro_rules! mock_columns {
     () => {
         "id, workspace_id, name, private, delay, environment, version_tag, fallback, settings, \
-         created_at, updated_at"
+         version, created_at, updated_at"
     };
 }
 pub(crate) use mock_columns;
@@ -175,7 +177,7 @@ pub(crate) use mock_columns;
 /// order both `INSERT` and `UPDATE` use.
 fn bind_draft<'q>(
     query: QueryAs<'q, Postgres, Mock, PgArguments>,
-    draft: &'q MockDraft,
+    draft: &'q MockSettings,
 ) -> QueryAs<'q, Postgres, Mock, PgArguments> {
     query
         .bind(&draft.name)
@@ -191,7 +193,7 @@ fn bind_draft<'q>(
 pub(crate) async fn insert_mock(
     conn: &mut PgConnection,
     workspace: &Workspace,
-    draft: &MockDraft,
+    draft: &MockSettings,
 ) -> Result<Mock> {
     let insert = sqlx::query_as(concat!(
         "INSERT INTO mocks (id, workspace_id, name, private, delay, environment, version_tag,
@@ -211,7 +213,7 @@ pub(crate) async fn edit_mock<E>(
     conn: &mut PgConnection,
     workspace: &Workspace,
     id: MockId,
-    edit: impl FnOnce(&mut MockDraft) -> Result<(), E>,
+    edit: impl FnOnce(&mut MockSettings) -> Result<(), E>,
 ) -> Result<Mock, E>
 where
     E: From<StoreError>,
@@ -226,7 +228,7 @@ where
     .fetch_one(&mut *conn)
     .await
     .map_err(StoreError::from)?;
-    let mut draft = current.draft();
+    let mut draft = current.to_settings();
     edit(&mut draft)?;
     let update = sqlx::query_as(concat!(
         "UPDATE mocks SET name = $3, private = $4, delay = $5, environment = $6,
@@ -244,10 +246,10 @@ where
 }
 
 impl Store {
-    pub async fn create_mock(&self, workspace: &Workspace, draft: &MockDraft) -> Result<Mock> {
+    pub async fn create_mock(&self, workspace: &Workspace, draft: &MockSettings) -> Result<Mock> {
         let mut tx = self.begin().await?;
         let mock = insert_mock(&mut tx, workspace, draft).await?;
-        self.commit(tx, Change::Mock(mock.id)).await?;
+        self.commit_version(tx, workspace, mock.id, None).await?;
         Ok(mock)
     }
 
@@ -281,14 +283,14 @@ impl Store {
         &self,
         workspace: &Workspace,
         id: MockId,
-        edit: impl FnOnce(&mut MockDraft) -> Result<(), E>,
+        edit: impl FnOnce(&mut MockSettings) -> Result<(), E>,
     ) -> Result<Mock, E>
     where
         E: From<StoreError>,
     {
         let mut tx = self.begin().await?;
-        let mock = edit_mock(&mut tx, workspace, id, edit).await?;
-        self.commit(tx, Change::Mock(id)).await?;
+        let mut mock = edit_mock(&mut tx, workspace, id, edit).await?;
+        mock.version = self.commit_version(tx, workspace, id, None).await?;
         Ok(mock)
     }
 

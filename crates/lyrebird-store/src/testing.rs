@@ -131,9 +131,9 @@ impl TestDatabase {
 
     /// A new mock named "Orders" in the caller's workspace.
     pub async fn mock(&self, owner: &Caller) -> crate::MockId {
-        let draft = crate::MockDraft {
+        let draft = crate::MockSettings {
             name: "Orders".into(),
-            ..crate::MockDraft::default()
+            ..crate::MockSettings::default()
         };
         self.store
             .create_mock(&owner.workspace, &draft)

@@ -10,20 +10,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, KeyId, WorkspaceId};
 
-/// Access to one workspace, granted by authentication.
+/// Access to one workspace, granted by authentication, and who was granted it: what they
+/// change is recorded as theirs (a mock's versions name their authors).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
     id: WorkspaceId,
+    by: Actor,
 }
 
 impl Workspace {
-    pub(crate) fn granted(id: WorkspaceId) -> Self {
-        Self { id }
+    pub(crate) fn granted(id: WorkspaceId, by: Actor) -> Self {
+        Self { id, by }
     }
 
     pub fn id(&self) -> WorkspaceId {
         self.id
     }
+
+    pub fn actor(&self) -> Actor {
+        self.by
+    }
+}
+
+/// Who acts in a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Account(AccountId),
+    Key(KeyId),
+    /// The server itself, or its operator at the command line.
+    System,
 }
 
 /// What an API key may do.

@@ -7,7 +7,7 @@ use std::pin::pin;
 use std::task::Poll;
 
 use lyrebird_store::testing::TestDatabase;
-use lyrebird_store::{MockDraft, Store, UsageMonth};
+use lyrebird_store::{MockSettings, Store, UsageMonth};
 use sqlx::{Connection, PgConnection};
 use tokio::task::JoinSet;
 
@@ -52,9 +52,9 @@ async fn pooled_connections_in_a_transaction(db: &TestDatabase) -> i64 {
 async fn operations_cut_off_at_any_moment_leave_no_pooled_connection_in_a_transaction() {
     let db = TestDatabase::new().await;
     let caller = db.sign_up("ada@example.com").await;
-    let draft = MockDraft {
+    let draft = MockSettings {
         name: "Orders".into(),
-        ..MockDraft::default()
+        ..MockSettings::default()
     };
     let mock = db
         .store()

@@ -3,7 +3,7 @@
 use lyrebird_engine::Example;
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{
-    Access, Change, Delay, Email, FirstAccess, MockDraft, NewPassword, Scope, Secret, StoreError,
+    Access, Change, Delay, Email, FirstAccess, MockSettings, NewPassword, Scope, Secret, StoreError,
 };
 
 fn example(name: &str) -> Example {
@@ -95,9 +95,9 @@ async fn another_workspace_sees_neither_mocks_nor_examples_nor_keys() {
     let owner = db.sign_up("owner@example.com").await;
     let other = db.sign_up("other@example.com").await;
     let store = db.store();
-    let draft = MockDraft {
+    let draft = MockSettings {
         name: "Orders".into(),
-        ..MockDraft::default()
+        ..MockSettings::default()
     };
     let mock = store.create_mock(&owner.workspace, &draft).await.unwrap();
     let stored = store
@@ -151,10 +151,10 @@ async fn replacing_all_examples_keeps_given_ids_orders_them_and_announces_the_ch
     let mock = store
         .create_mock(
             &owner.workspace,
-            &MockDraft {
+            &MockSettings {
                 name: "Orders".into(),
                 delay: Delay::ThreeG,
-                ..MockDraft::default()
+                ..MockSettings::default()
             },
         )
         .await

@@ -173,7 +173,7 @@ async fn environment(
 
 /// Reads an example document: its id if it has one, and the example, checked by the engine
 /// against the mock's environment.
-fn read_example(
+pub(crate) fn read_example(
     document: ExampleDocument,
     env: &BTreeMap<String, String>,
 ) -> Result<(Option<ExampleId>, Example), ApiError> {

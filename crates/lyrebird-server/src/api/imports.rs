@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use lyrebird_import::{Counts, ImportError, ImportedMock, NativeMock, Warning};
-use lyrebird_store::{Mock, MockDraft, MockId, Store, Workspace, WorkspaceId};
+use lyrebird_store::{Mock, MockId, MockSettings, Store, Workspace, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -55,6 +55,18 @@ pub(crate) enum Format {
     OpenApi,
     Har,
     Native,
+}
+
+impl Format {
+    /// What an import of this format notes on the version it makes.
+    fn note(self) -> &'static str {
+        match self {
+            Format::Postman => "imported a Postman collection",
+            Format::OpenApi => "imported an OpenAPI description",
+            Format::Har => "imported a HAR recording",
+            Format::Native => "imported a Lyrebird mock",
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -199,7 +211,7 @@ async fn import(
                 ..
             } = imported;
             let examples: Vec<_> = examples.into_iter().map(|e| (None, e)).collect();
-            let edit = |draft: &mut MockDraft| {
+            let edit = |draft: &mut MockSettings| {
                 if let Some(name) = name {
                     draft.name = name;
                 }
@@ -209,7 +221,13 @@ async fn import(
             };
             let (mock, _) = state
                 .store
-                .update_mock_and_replace_examples(&admin.workspace, id, edit, &examples)
+                .update_mock_and_replace_examples(
+                    &admin.workspace,
+                    id,
+                    edit,
+                    &examples,
+                    format.note(),
+                )
                 .await?;
             (StatusCode::OK, mock, counts, warnings)
         }
@@ -242,14 +260,14 @@ pub(crate) async fn create_imported(
         warnings,
         counts,
     } = imported;
-    let draft = MockDraft {
+    let draft = MockSettings {
         name: name.unwrap_or_else(|| name_from_file(&file_name, format)),
         environment,
         settings,
-        ..MockDraft::default()
+        ..MockSettings::default()
     };
     let (mock, _) = store
-        .create_mock_with_examples(workspace, &draft, &examples)
+        .create_mock_with_examples(workspace, &draft, &examples, format.note())
         .await?;
     Ok((mock, counts, warnings))
 }

@@ -10,7 +10,7 @@ use lyrebird_engine::{
     Chaos, CollectionSpec, Example, Latency, MatchSettings, RateLimit, ResponseSpec, SelectionMode,
 };
 use lyrebird_store::mocks::MAX_DELAY_MS;
-use lyrebird_store::{Delay, Mock, MockDraft, MockId, Store, Workspace};
+use lyrebird_store::{Delay, Mock, MockId, MockSettings, Store, Workspace};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -37,6 +37,37 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct MockView {
     #[schema(value_type = String, format = Uuid)]
     pub id: MockId,
+    #[serde(flatten)]
+    pub settings: SettingsView,
+    /// The version that answers the mock's calls (docs/versions-and-impact.md).
+    pub version: i32,
+    /// The mock's own host: `http://<id>.mock.<base-host>/`.
+    pub url: String,
+    /// The same mock without wildcard DNS: `http://<base-host>/m/<id>/`.
+    pub path_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl MockView {
+    pub(crate) fn new(mock: Mock, settings: &Settings) -> Self {
+        Self {
+            url: settings.mock_url(mock.id),
+            path_url: settings.mock_path_url(mock.id),
+            id: mock.id,
+            settings: SettingsView::from(mock.to_settings()),
+            version: mock.version,
+            created_at: mock.created_at,
+            updated_at: mock.updated_at,
+        }
+    }
+}
+
+/// A mock's settings as the API shows them: of the mock, of one of its versions, of its draft.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsView {
     pub name: String,
     /// Private mocks answer only requests with an `x-api-key` of this workspace.
     pub private: bool,
@@ -75,18 +106,10 @@ pub struct MockView {
     /// (docs/testing-with-lyrebird.md, "Rate limits").
     #[schema(value_type = Option<Object>)]
     pub rate_limit: Option<RateLimit>,
-    /// The mock's own host: `http://<id>.mock.<base-host>/`.
-    pub url: String,
-    /// The same mock without wildcard DNS: `http://<base-host>/m/<id>/`.
-    pub path_url: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
 }
 
-impl MockView {
-    pub(crate) fn new(mock: Mock, settings: &Settings) -> Self {
+impl From<MockSettings> for SettingsView {
+    fn from(settings: MockSettings) -> Self {
         let MatchSettings {
             selection,
             fuzzy_paths,
@@ -96,17 +119,14 @@ impl MockView {
             latency,
             chaos,
             rate_limit,
-        } = mock.settings;
+        } = settings.settings;
         Self {
-            url: settings.mock_url(mock.id),
-            path_url: settings.mock_path_url(mock.id),
-            id: mock.id,
-            name: mock.name,
-            private: mock.private,
-            delay: mock.delay,
-            environment: mock.environment,
-            version_tag: mock.version_tag,
-            fallback: mock.fallback,
+            name: settings.name,
+            private: settings.private,
+            delay: settings.delay,
+            environment: settings.environment,
+            version_tag: settings.version_tag,
+            fallback: settings.fallback,
             selection,
             fuzzy_paths,
             match_headers,
@@ -115,8 +135,6 @@ impl MockView {
             latency,
             chaos,
             rate_limit,
-            created_at: mock.created_at,
-            updated_at: mock.updated_at,
         }
     }
 }
@@ -223,7 +241,7 @@ impl MockFields {
     }
 
     /// Checks the given fields and writes them into `draft`.
-    pub(crate) fn apply(self, draft: &mut MockDraft) -> Result<(), ApiError> {
+    pub(crate) fn apply(self, draft: &mut MockSettings) -> Result<(), ApiError> {
         if let Some(name) = self.name {
             draft.name = bounded("name", &name, MAX_NAME_CHARS)?;
         }
@@ -381,7 +399,7 @@ async fn create_mock(
     if fields.name.is_none() {
         return Err(ApiError::invalid("name", "a mock needs a name"));
     }
-    let mut draft = MockDraft::default();
+    let mut draft = MockSettings::default();
     fields.apply(&mut draft)?;
     let mock = state.store.create_mock(&admin.workspace, &draft).await?;
     Ok((

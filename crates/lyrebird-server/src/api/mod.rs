@@ -7,6 +7,7 @@
 //! - [`imports`]: Postman, OpenAPI, HAR and native files in, and exports out;
 //! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
 //! - [`verify`]: what a mock received, checked against patterns;
+//! - [`versions`] and [`drafts`]: a mock's history, and edits that wait to be published;
 //! - [`health`]: probes for load balancers.
 //!
 //! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
@@ -15,6 +16,7 @@
 
 pub mod accounts;
 pub mod calls;
+pub mod drafts;
 pub mod examples;
 mod gate;
 pub mod health;
@@ -27,3 +29,4 @@ pub mod state;
 pub mod try_request;
 pub mod usage;
 pub mod verify;
+pub mod versions;

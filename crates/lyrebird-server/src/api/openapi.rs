@@ -72,6 +72,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::imports::router())
         .merge(crate::api::usage::router())
         .merge(crate::api::verify::router())
+        .merge(crate::api::versions::router())
+        .merge(crate::api::drafts::router())
         .merge(crate::api::calls::search::router())
         .routes(routes!(openapi_json))
         .routes(routes!(example_schema))

@@ -30,7 +30,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 
 /// Tries under way: two at a time for a workspace, two per core in all.
-static TRIES: Gate = Gate::new(
+pub(crate) static TRIES: Gate = Gate::new(
     2,
     2,
     "this workspace has two tries under way: send the next when one is answered",
@@ -42,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A request to try. Every field has a default: `{}` tries `GET /`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TryRequest {
     /// `GET` unless given.
@@ -119,7 +119,7 @@ pub struct TriedResponse {
 }
 
 impl TryRequest {
-    fn into_engine_request(self) -> Result<lyrebird_engine::Request, ApiError> {
+    pub(crate) fn into_engine_request(self) -> Result<lyrebird_engine::Request, ApiError> {
         let method = self.method.trim().to_ascii_uppercase();
         if method.is_empty() || Method::from_bytes(method.as_bytes()).is_err() {
             return Err(ApiError::invalid(
@@ -217,14 +217,21 @@ async fn try_request(
     let answer = state
         .runtime
         .try_request(admin.workspace.id(), id, request)
-        .await
+        .await;
+    Ok(Json(tried(answer)?.ok_or(ApiError::NotFound)?))
+}
+
+/// The runtime's answer to a try, or its refusal, as the API gives them.
+pub(crate) fn tried(
+    answer: Result<Option<TriedAnswer>, TryError>,
+) -> Result<Option<TryResult>, ApiError> {
+    answer
+        .map(|answer| answer.map(TryResult::from))
         .map_err(|error| match error {
             TryError::Store(error) => ApiError::from(error),
             TryError::Broken(reason) => ApiError::invalid("mock", reason),
             TryError::StateKey(reason) => {
                 ApiError::invalid("headers", format!("x-lyrebird-state: {reason}"))
             }
-        })?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(answer.into()))
+        })
 }

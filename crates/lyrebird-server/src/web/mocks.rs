@@ -17,7 +17,7 @@ use lyrebird_engine::{
     BodyMatch, CollectionSpec, JsonMode, RequestPattern, ResponseSpec, SelectionMode, ValueMatch,
     ValueRule,
 };
-use lyrebird_store::{Delay, Mock, MockDraft, MockId, StoredExample, UsageMonth};
+use lyrebird_store::{Delay, Mock, MockId, MockSettings, StoredExample, UsageMonth};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 use serde::{Deserialize, Serialize};
@@ -164,7 +164,7 @@ async fn create_mock(
         private: Some(form.private.is_some()),
         ..MockFields::default()
     };
-    let mut draft = MockDraft::default();
+    let mut draft = MockSettings::default();
     if let Err(error) = fields.apply(&mut draft) {
         let errors = field_errors(error)?;
         let name_error = errors.into_values().next();

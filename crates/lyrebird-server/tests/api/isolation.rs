@@ -6,14 +6,21 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, error_of, example};
 
-/// What the owner sees of their mock, its examples and their keys.
-async fn snapshot(app: &TestApp, key: &str, mock: &str) -> (Value, Value, Value) {
+/// What the owner sees of their mock, its examples and their keys, and of its draft and
+/// versions.
+async fn snapshot(app: &TestApp, key: &str, mock: &str) -> (Value, Value, Value, Value) {
     (
         app.get(&format!("/api/v1/mocks/{mock}"), key).await.1,
         app.get(&format!("/api/v1/mocks/{mock}/examples"), key)
             .await
             .1,
         app.get("/api/v1/keys", key).await.1,
+        json!([
+            app.get(&format!("/api/v1/mocks/{mock}/draft"), key).await.1,
+            app.get(&format!("/api/v1/mocks/{mock}/versions"), key)
+                .await
+                .1,
+        ]),
     )
 }
 
@@ -26,6 +33,14 @@ async fn every_endpoint_with_another_workspaces_key_is_a_404_and_changes_nothing
     let example_id = app.add_example(&owner.key, &mock, example("a", "/a")).await;
     let (_, keys) = app.get("/api/v1/keys", &owner.key).await;
     let owner_key_id = keys[0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/mocks/{mock}/draft"),
+            &owner.key,
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
 
     let before = snapshot(&app, &owner.key, &mock).await;
 
@@ -51,6 +66,53 @@ async fn every_endpoint_with_another_workspaces_key_is_a_404_and_changes_nothing
         (Method::PUT, example_path.clone(), Some(example("c", "/c"))),
         (Method::DELETE, example_path.clone(), None),
         (Method::DELETE, format!("/api/v1/keys/{owner_key_id}"), None),
+        (Method::GET, format!("{mock_path}/versions"), None),
+        (Method::GET, format!("{mock_path}/versions/1"), None),
+        (Method::GET, format!("{mock_path}/versions/2/diff"), None),
+        (
+            Method::POST,
+            format!("{mock_path}/versions/1/restore"),
+            None,
+        ),
+        (Method::GET, format!("{mock_path}/draft"), None),
+        (Method::POST, format!("{mock_path}/draft"), None),
+        (
+            Method::PATCH,
+            format!("{mock_path}/draft"),
+            Some(json!({"name": "Mine now"})),
+        ),
+        (
+            Method::POST,
+            format!("{mock_path}/draft/examples"),
+            Some(example("b", "/b")),
+        ),
+        (
+            Method::PUT,
+            format!("{mock_path}/draft/examples"),
+            Some(json!([])),
+        ),
+        (
+            Method::PUT,
+            format!("{mock_path}/draft/examples/{example_id}"),
+            Some(example("c", "/c")),
+        ),
+        (
+            Method::DELETE,
+            format!("{mock_path}/draft/examples/{example_id}"),
+            None,
+        ),
+        (Method::GET, format!("{mock_path}/draft/diff"), None),
+        (
+            Method::POST,
+            format!("{mock_path}/draft/try"),
+            Some(json!({"path": "/a"})),
+        ),
+        (
+            Method::POST,
+            format!("{mock_path}/draft/publish"),
+            Some(json!({"force": true})),
+        ),
+        (Method::DELETE, format!("{mock_path}/draft"), None),
     ];
     for (method, path, body) in calls {
         let (status, answer) = app
@@ -73,6 +135,10 @@ async fn every_endpoint_with_another_workspaces_key_is_a_404_and_changes_nothing
     let after = snapshot(&app, &owner.key, &mock).await;
     assert_eq!(before.0, after.0, "the mock is unchanged");
     assert_eq!(before.1, after.1, "the examples are unchanged");
+    assert_eq!(
+        before.3, after.3,
+        "the draft and the versions are unchanged"
+    );
     assert_eq!(
         before.2[0]["revoked_at"], after.2[0]["revoked_at"],
         "the owner's key is not revoked"

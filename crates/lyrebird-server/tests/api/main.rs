@@ -12,3 +12,4 @@ mod mocks;
 mod nul;
 mod openapi;
 mod support;
+mod versions;
