@@ -279,23 +279,8 @@ impl IntoResponse for ApiError {
             }
             _ => tracing::debug!(%status, error = %self, "request refused"),
         }
-        let (line, column, details) = match self {
-            ApiError::InvalidExample(ref errors) => (
-                errors.first().and_then(|e| e.line),
-                errors.first().and_then(|e| e.column),
-                errors.clone(),
-            ),
-            _ => (None, None, Vec::new()),
-        };
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code(),
-                message: self.to_string(),
-                field: self.field(),
-                line,
-                column,
-                details,
-            },
+            error: self.detail(),
         };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -310,6 +295,26 @@ impl IntoResponse for ApiError {
 }
 
 impl ApiError {
+    /// The error as its JSON body says it (also a line of a streamed answer that failed).
+    pub(crate) fn detail(&self) -> ErrorDetail {
+        let (line, column, details) = match self {
+            ApiError::InvalidExample(errors) => (
+                errors.first().and_then(|e| e.line),
+                errors.first().and_then(|e| e.column),
+                errors.clone(),
+            ),
+            _ => (None, None, Vec::new()),
+        };
+        ErrorDetail {
+            code: self.code(),
+            message: self.to_string(),
+            field: self.field(),
+            line,
+            column,
+            details,
+        }
+    }
+
     /// Seconds the client should wait before sending the request again, when that is known.
     fn retry_after(&self) -> Option<u64> {
         match self {

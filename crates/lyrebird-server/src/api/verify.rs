@@ -117,7 +117,7 @@ pub struct UnmatchedCheck {
 }
 
 /// A logged call, briefly.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CheckedCall {
     pub id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
@@ -511,7 +511,7 @@ impl Pattern {
 }
 
 /// A logged call as the engine reads a request.
-fn engine_request(call: &NewCall) -> lyrebird_engine::Request {
+pub(crate) fn engine_request(call: &NewCall) -> lyrebird_engine::Request {
     let body = if call.request_body.base64 {
         STANDARD.decode(&call.request_body.text).unwrap_or_default()
     } else {
@@ -531,7 +531,7 @@ fn engine_request(call: &NewCall) -> lyrebird_engine::Request {
     )
 }
 
-fn brief(call: &NewCall) -> CheckedCall {
+pub(crate) fn brief(call: &NewCall) -> CheckedCall {
     CheckedCall {
         id: call.id,
         at: call.at,
@@ -543,14 +543,14 @@ fn brief(call: &NewCall) -> CheckedCall {
 }
 
 /// Which calls a check reads.
-struct Scope {
+pub(crate) struct Scope {
     since: Option<OffsetDateTime>,
     until: Option<OffsetDateTime>,
     state: Option<String>,
 }
 
 impl Scope {
-    fn new(
+    pub(crate) fn new(
         since: Option<OffsetDateTime>,
         until: Option<OffsetDateTime>,
         state: Option<String>,
@@ -572,7 +572,7 @@ impl Scope {
     }
 
     /// A check of the scope's calls by `check`, which [`Checking::fold`] runs.
-    fn check<'a, T, F>(
+    pub(crate) fn check<'a, T, F>(
         &'a self,
         state: &'a AppState,
         workspace: &'a Workspace,
@@ -601,7 +601,7 @@ impl Scope {
 
 /// A check of every call in a scope, read newest first in batches that are checked off the
 /// async workers; one per workspace at a time ([`CHECKS`]).
-struct Checking<'a, F> {
+pub(crate) struct Checking<'a, F> {
     scope: &'a Scope,
     state: &'a AppState,
     workspace: &'a Workspace,
@@ -612,7 +612,26 @@ struct Checking<'a, F> {
 impl<F> Checking<'_, F> {
     /// Checks every call once this server's log writer has written the calls answered before,
     /// handing each result to `fold`, newest call first; returns how many calls were checked.
-    async fn fold<T>(self, mut fold: impl FnMut(T)) -> Result<usize, ApiError>
+    /// A scope of more than [`MAX_CALLS_EXAMINED`] calls is refused.
+    async fn fold<T>(self, fold: impl FnMut(T)) -> Result<usize, ApiError>
+    where
+        F: Fn(&NewCall) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        self.run(false, fold).await.map(|(checked, _)| checked)
+    }
+
+    /// [`Checking::fold`] of the newest [`MAX_CALLS_EXAMINED`] calls of a larger scope; also
+    /// says whether older calls were left out.
+    pub(crate) async fn fold_newest<T>(self, fold: impl FnMut(T)) -> Result<(usize, bool), ApiError>
+    where
+        F: Fn(&NewCall) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        self.run(true, fold).await
+    }
+
+    async fn run<T>(self, newest: bool, mut fold: impl FnMut(T)) -> Result<(usize, bool), ApiError>
     where
         F: Fn(&NewCall) -> T + Send + Sync + 'static,
         T: Send + 'static,
@@ -626,18 +645,21 @@ impl<F> Checking<'_, F> {
             .state
             .store
             .read_calls(self.workspace, self.mock.id, since, until);
-        let (mut read, mut checked) = (0, 0);
+        let (mut read, mut checked, mut left_out) = (0, 0, false);
         let mut batch = Vec::with_capacity(BATCH);
         loop {
-            let call = reader.next().await?;
-            let last = call.is_none();
-            if let Some(mut call) = call {
-                read += 1;
-                if read > MAX_CALLS_EXAMINED {
+            let mut call = reader.next().await?;
+            if call.is_some() && read == MAX_CALLS_EXAMINED {
+                if !newest {
                     return Err(ApiError::TooManyCalls {
                         limit: MAX_CALLS_EXAMINED,
                     });
                 }
+                (call, left_out) = (None, true);
+            }
+            let last = call.is_none();
+            if let Some(mut call) = call {
+                read += 1;
                 if self.scope.keeps(&call) {
                     // No check reads what the mock answered.
                     call.response_body.text = String::new();
@@ -656,7 +678,7 @@ impl<F> Checking<'_, F> {
                 results.into_iter().for_each(&mut fold);
             }
             if last {
-                return Ok(checked);
+                return Ok((checked, left_out));
             }
         }
     }

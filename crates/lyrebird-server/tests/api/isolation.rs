@@ -104,6 +104,12 @@ async fn every_endpoint_with_another_workspaces_key_is_a_404_and_changes_nothing
         (Method::GET, format!("{mock_path}/draft/diff"), None),
         (
             Method::POST,
+            format!("{mock_path}/draft/impact"),
+            Some(json!({})),
+        ),
+        (Method::GET, format!("{mock_path}/draft/impact"), None),
+        (
+            Method::POST,
             format!("{mock_path}/draft/try"),
             Some(json!({"path": "/a"})),
         ),

@@ -4,6 +4,7 @@
 mod accounts;
 mod errors;
 mod examples;
+mod impact;
 #[path = "../support/in_process.rs"]
 mod in_process;
 mod isolation;
