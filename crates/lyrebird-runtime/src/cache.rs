@@ -72,6 +72,8 @@ pub struct LoadedMock {
     /// decides a call by its number).
     pub chaos: Option<(CompiledChaos, Arc<AtomicU64>)>,
     pub rate_limit: Option<Arc<Limiter>>,
+    /// The mock's version: the call log notes it with every call.
+    pub version: u32,
 }
 
 impl LoadedMock {
@@ -135,6 +137,7 @@ impl LoadedMock {
                 .settings
                 .rate_limit
                 .map(|limit| Arc::new(Limiter::new(limit))),
+            version: u32::try_from(mock.version).unwrap_or_default(),
         })
     }
 }

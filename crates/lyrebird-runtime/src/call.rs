@@ -918,6 +918,7 @@ fn call_record(
         key_id: call.key_id,
         callbacks,
         note: call.note,
+        version: mock.version,
     }
 }
 

@@ -6,8 +6,9 @@
 //! binary form of [`NewCall`] (its field order is the format: fields are only ever added at the
 //! end, with a new format number), compressed with LZ4 (its size first, as `lz4_flex` writes
 //! it): calls of one mock repeat their headers and bodies, and a block shrinks to about a tenth.
-//! Format 0 is a JSON array of the same fields, made by the migration that moved the rows of the
-//! old `calls` table into blocks.
+//! Format 2 is format 1 with each call followed by the mock's version that answered it (a
+//! postcard varint). Format 0 is a JSON array of the fields of format 1, made by the migration
+//! that moved the rows of the old `calls` table into blocks.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -30,6 +31,7 @@ const MAX_BLOCK_BYTES: usize = 1 << 30;
 
 const JSON: i16 = 0;
 const POSTCARD_LZ4: i16 = 1;
+const POSTCARD_LZ4_VERSIONED: i16 = 2;
 
 /// A block ready to insert (its calls not yet compressed).
 #[derive(Debug)]
@@ -46,7 +48,7 @@ pub(crate) struct NewBlock {
 
 impl NewBlock {
     /// The format of the blocks the server writes.
-    pub(crate) const FORMAT: i16 = POSTCARD_LZ4;
+    pub(crate) const FORMAT: i16 = POSTCARD_LZ4_VERSIONED;
 
     fn start(call: &EncodedCall) -> Self {
         Self {
@@ -92,13 +94,12 @@ pub struct EncodedCall {
 
 impl EncodedCall {
     pub fn new(call: &NewCall) -> Result<Self> {
-        let bytes =
-            postcard::to_extend(call, Vec::with_capacity(ENCODED_GUESS)).map_err(|error| {
-                StoreError::CallBlock {
-                    block: call.id,
-                    reason: error.to_string(),
-                }
-            })?;
+        let failed = |error: postcard::Error| StoreError::CallBlock {
+            block: call.id,
+            reason: error.to_string(),
+        };
+        let bytes = postcard::to_extend(call, Vec::with_capacity(ENCODED_GUESS)).map_err(failed)?;
+        let bytes = postcard::to_extend(&call.version, bytes).map_err(failed)?;
         Ok(Self {
             id: call.id,
             workspace_id: call.workspace_id,
@@ -179,7 +180,7 @@ pub(crate) fn decode(
     let failed = |reason: String| StoreError::CallBlock { block, reason };
     let mut calls = match format {
         JSON => serde_json::from_slice(bytes).map_err(|error| failed(error.to_string()))?,
-        POSTCARD_LZ4 => {
+        POSTCARD_LZ4 | POSTCARD_LZ4_VERSIONED => {
             let size = bytes
                 .first_chunk::<4>()
                 .map_or(0, |size| u32::from_le_bytes(*size) as usize);
@@ -191,10 +192,14 @@ pub(crate) fn decode(
             let mut calls = Vec::new();
             let mut rest = &bytes[..];
             while !rest.is_empty() {
-                let (call, after): (NewCall, _) =
+                let (mut call, after): (NewCall, _) =
                     postcard::take_from_bytes(rest).map_err(|error| failed(error.to_string()))?;
-                calls.push(call);
                 rest = after;
+                if format == POSTCARD_LZ4_VERSIONED {
+                    (call.version, rest) = postcard::take_from_bytes(rest)
+                        .map_err(|error| failed(error.to_string()))?;
+                }
+                calls.push(call);
             }
             calls
         }

@@ -110,6 +110,10 @@ pub struct NewCall {
     pub client_addr: Option<IpAddr>,
     pub key_id: Option<KeyId>,
     pub callbacks_queued: u32,
+    /// The mock's version that answered it; 0 for calls logged before mocks had versions.
+    /// Kept after the call's other fields (format 2 of a block), not among them.
+    #[serde(skip)]
+    pub version: u32,
 }
 
 /// What a decoded call's workspace and mock are until the block's are set.
@@ -335,6 +339,8 @@ pub struct CallSummary {
     pub error: Option<String>,
     pub latency_us: i64,
     pub client_addr: Option<String>,
+    /// The mock's version that answered, when known.
+    pub version: Option<u32>,
 }
 
 impl CallSummary {
@@ -390,6 +396,7 @@ impl From<NewCall> for CallSummary {
             error: call.error,
             latency_us: size(call.latency_us),
             client_addr: call.client_addr.map(|addr| addr.to_string()),
+            version: (call.version > 0).then_some(call.version),
         }
     }
 }

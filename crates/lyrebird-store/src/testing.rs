@@ -235,5 +235,6 @@ pub fn call(
         client_addr: None,
         key_id: None,
         callbacks_queued: 0,
+        version: 1,
     }
 }

@@ -32,7 +32,14 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
     let db = TestDatabase::at_migration(5).await;
     let store = db.store();
     let owner = db.sign_up("owner@example.com").await;
-    let mock = db.mock(&owner).await;
+    // A mock as that schema held it (today's store writes columns it did not have).
+    let mock = MockId::generate();
+    sqlx::query("INSERT INTO mocks (id, workspace_id, name) VALUES ($1, $2, 'Orders')")
+        .bind(mock)
+        .bind(owner.workspace.id())
+        .execute(store.pool())
+        .await
+        .unwrap();
     let full = Uuid::new_v4();
     let example = Uuid::now_v7();
     let key = Uuid::now_v7();

@@ -63,6 +63,7 @@ pub(super) fn encode(record: CallRecord, sizes: Sizes) -> lyrebird_store::Result
         client_addr: record.client_addr,
         key_id: record.key_id,
         callbacks_queued: u32::try_from(record.callbacks).unwrap_or(u32::MAX),
+        version: record.version,
     })
 }
 

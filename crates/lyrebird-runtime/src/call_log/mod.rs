@@ -64,6 +64,8 @@ pub struct CallRecord {
     /// How the answer was served, when there is more to say than the outcome: a fault, a
     /// wait, a simulated rate limit.
     pub note: Option<Box<ServingNote>>,
+    /// The mock's version that answered.
+    pub version: u32,
 }
 
 /// How the call was answered: what users filter on when they troubleshoot.

@@ -209,6 +209,30 @@ async fn a_version_is_read_compared_with_another_and_restored_as_a_new_one() {
     );
     assert_eq!(answer(&app, &mock, "/users/1").await.0, StatusCode::OK);
 
+    // Every call names the version that answered it.
+    let calls = format!("/api/v1/mocks/{mock}/calls");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let logged = loop {
+        let (_, page) = app.get(&calls, &user.key).await;
+        let logged = page["calls"].as_array().unwrap().clone();
+        if logged.len() == 3 || tokio::time::Instant::now() > deadline {
+            break logged;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let stamps: Vec<(&str, &Value)> = logged
+        .iter()
+        .map(|call| (call["path"].as_str().unwrap(), &call["version"]))
+        .collect();
+    assert_eq!(
+        stamps,
+        [
+            ("/users/1", &json!(4)),
+            ("/users/7", &json!(4)),
+            ("/users/7", &json!(3))
+        ]
+    );
+
     for missing in [format!("{base}/9"), format!("{base}/3/diff?from=0")] {
         let (status, body) = app.get(&missing, &user.key).await;
         error_of(status, &body, StatusCode::NOT_FOUND, "not_found");

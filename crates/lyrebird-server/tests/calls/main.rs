@@ -251,6 +251,7 @@ fn record(tenant: &Tenant, path: &str) -> CallRecord {
         key_id: None,
         callbacks: 0,
         note: None,
+        version: 1,
     }
 }
 

@@ -278,6 +278,7 @@ fn har_entry(call: &StoredCall) -> Value {
             "outcome": summary.outcome,
             "example_id": summary.example_id,
             "example_name": summary.example_name,
+            "version": summary.version,
             "error": summary.error,
             "client_addr": summary.client_addr,
             "truncated": call.request_body_size > call.body_cap || call.response_body_size > call.body_cap,

@@ -198,6 +198,8 @@ pub struct CallSummaryView {
     pub error: Option<String>,
     pub latency_us: u64,
     pub client_addr: Option<String>,
+    /// The mock's version that answered (absent for calls logged before mocks had versions).
+    pub version: Option<u32>,
 }
 
 impl From<CallSummary> for CallSummaryView {
@@ -217,6 +219,7 @@ impl From<CallSummary> for CallSummaryView {
             error: call.error,
             latency_us: u64::try_from(call.latency_us).unwrap_or_default(),
             client_addr: call.client_addr,
+            version: call.version,
         }
     }
 }
@@ -239,6 +242,7 @@ impl From<&CallRecord> for CallSummaryView {
             error: record.error.clone(),
             latency_us: record.latency_us,
             client_addr: record.client_addr.map(|addr| addr.to_string()),
+            version: Some(record.version).filter(|version| *version > 0),
         }
     }
 }
