@@ -20,6 +20,7 @@ pub mod drafts;
 pub mod examples;
 mod gate;
 pub mod health;
+pub mod health_report;
 pub mod impact;
 pub mod imports;
 pub mod keys;

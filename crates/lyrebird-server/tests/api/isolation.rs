@@ -108,6 +108,7 @@ async fn every_endpoint_with_another_workspaces_key_is_a_404_and_changes_nothing
             Some(json!({})),
         ),
         (Method::GET, format!("{mock_path}/draft/impact"), None),
+        (Method::GET, format!("{mock_path}/health-report"), None),
         (
             Method::POST,
             format!("{mock_path}/draft/try"),

@@ -4,6 +4,7 @@
 mod accounts;
 mod errors;
 mod examples;
+mod health_report;
 mod impact;
 #[path = "../support/in_process.rs"]
 mod in_process;
