@@ -233,6 +233,25 @@ async fn a_version_is_read_compared_with_another_and_restored_as_a_new_one() {
         ]
     );
 
+    // The call's detail says why the same request was answered otherwise than before.
+    let detail = format!("{calls}/{}", logged[1]["id"].as_str().unwrap());
+    let (status, call) = app.get(&detail, &user.key).await;
+    assert_eq!(status, StatusCode::OK, "{call}");
+    let changed = &call["answer_changed"];
+    assert_eq!(changed["previous"]["call_id"], logged[2]["id"]);
+    assert_eq!(changed["previous"]["version"], 3);
+    assert_eq!(
+        changed["message"],
+        "answered by \"user\" at v3, by no example (404) at v4: \"user\"'s request.path changed"
+    );
+    assert_eq!(
+        changed["diff"]["changed"][0]["changes"][0],
+        json!({"path": "/request/path", "before": "/users/:id", "after": "/users/1"})
+    );
+    let first = format!("{calls}/{}", logged[2]["id"].as_str().unwrap());
+    let (_, call) = app.get(&first, &user.key).await;
+    assert!(call.get("answer_changed").is_none(), "{call}");
+
     for missing in [format!("{base}/9"), format!("{base}/3/diff?from=0")] {
         let (status, body) = app.get(&missing, &user.key).await;
         error_of(status, &body, StatusCode::NOT_FOUND, "not_found");

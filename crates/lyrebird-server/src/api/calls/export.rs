@@ -155,7 +155,7 @@ async fn write_pages(
                 }
                 for call in page {
                     let own = callbacks.remove(&call.summary.id).unwrap_or_default();
-                    text.push_str(&to_json(&CallDetailView::new(call, own)));
+                    text.push_str(&to_json(&CallDetailView::new(call, own, None)));
                     text.push('\n');
                 }
             }

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::{export, stream};
 use crate::AppState;
+use crate::api::calls::changes::{AnswerChange, answer_change};
 use crate::auth::{Admin, OwnMock, own_mock};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery};
@@ -329,10 +330,18 @@ pub struct CallDetailView {
     /// Callbacks the call queued, and the results that came back so far.
     pub callbacks_queued: u32,
     pub callbacks: Vec<CallbackView>,
+    /// When the newest earlier call of the same request (method, path, query, body) got
+    /// another example or status: that answer, and why, version to version (not in exports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_changed: Option<AnswerChange>,
 }
 
 impl CallDetailView {
-    pub fn new(call: StoredCall, callbacks: Vec<StoredCallback>) -> Self {
+    pub fn new(
+        call: StoredCall,
+        callbacks: Vec<StoredCallback>,
+        answer_changed: Option<AnswerChange>,
+    ) -> Self {
         let cap = u64::try_from(call.body_cap).unwrap_or_default();
         let body = |text: String, base64: bool, size: i64| {
             let size = u64::try_from(size).unwrap_or_default();
@@ -366,6 +375,7 @@ impl CallDetailView {
             key_id: call.key_id,
             callbacks_queued: u32::try_from(call.callbacks_queued).unwrap_or_default(),
             callbacks: callbacks.into_iter().map(CallbackView::from).collect(),
+            answer_changed,
         }
     }
 }
@@ -469,7 +479,8 @@ pub async fn detail(
     call: Uuid,
 ) -> Result<CallDetailView, ApiError> {
     let (call, callbacks) = state.store.call(workspace, mock.id, call).await?;
-    Ok(CallDetailView::new(call, callbacks))
+    let answer_changed = answer_change(state, workspace, mock, &call).await?;
+    Ok(CallDetailView::new(call, callbacks, answer_changed))
 }
 
 /// Deletes every logged call of the mock.
