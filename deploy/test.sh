@@ -44,6 +44,21 @@ if ! have_postgres; then
     fi
 fi
 
+# The guides' worked examples run as written, with curl and jq.
+for tool in curl jq; do
+    if ! command -v "${tool}" >/dev/null; then
+        if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+            say "installing ${tool} for the guides' worked examples (apt-get install ${tool})"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool}" >/dev/null
+        else
+            say "${tool} is missing for the guides' worked examples: install it"
+            say "(Debian/Ubuntu: sudo apt-get install ${tool}; macOS: brew install ${tool}), then run this again"
+            exit 1
+        fi
+    fi
+done
+
 # The browser tests (web/tests) drive Debian's Chromium with playwright-core from npm; they never
 # download a browser of their own.
 chromium="${CHROMIUM:-/usr/bin/chromium}"

@@ -6,6 +6,7 @@ mod database_outages;
 mod shutdown;
 #[path = "../support/binary.rs"]
 mod support;
+mod versions_guide;
 mod walk_through;
 
 use support::{STARTUP_GUARD, Server, alive, lyrebird, signal, wait_until_dead};
