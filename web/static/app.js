@@ -215,7 +215,8 @@ for (const area of document.querySelectorAll("textarea[data-json], textarea#f-re
   check();
 }
 
-// "Try a request": POST /api/v1/mocks/{id}/try and show the verdict, the reason and the response.
+// "Try a request": POST /api/v1/mocks/{id}/try and show the verdict, the reason and the response;
+// on a draft's page, POST .../draft/try answers for the draft and the live mock, shown side by side.
 function headerLines(text) {
   const headers = [];
   for (const line of text.split("\n")) {
@@ -305,7 +306,15 @@ for (const panel of document.querySelectorAll(".try-panel")) {
         out.replaceChildren(el("p", { class: "error", role: "alert", text: `Could not try the request: ${message}` }));
         return;
       }
-      out.replaceChildren(renderTry(result, mockId));
+      if (result.draft && result.live) {
+        out.replaceChildren(
+          el("p", { class: `verdict ${result.same ? "ok" : "miss"}`, text: result.same ? "The draft answers as the mock does now." : "The draft answers otherwise than the mock does now." }),
+          el("div", { class: "try-compare" },
+            el("div", { class: "try-side" }, el("h3", { text: "Draft" }), renderTry(result.draft, mockId)),
+            el("div", { class: "try-side" }, el("h3", { text: "Live" }), renderTry(result.live, mockId))));
+      } else {
+        out.replaceChildren(renderTry(result, mockId));
+      }
     } catch (error) {
       out.replaceChildren(el("p", { class: "error", role: "alert", text: `Could not reach the server: ${error.message}` }));
     }

@@ -42,6 +42,15 @@ test('every page has labelled controls and readable contrast in both themes', as
   const examplePage = page.url();
   await fetch(server.mockUrl(mockId, '/todos/1'));
   await fetch(server.mockUrl(mockId, '/nothing'));
+  // A draft with an edit and its impact, for the history, version, draft and health pages.
+  await page.goto(`${server.url}/mocks/${mockId}`);
+  await Promise.all([page.waitForURL(/\/draft$/), page.click('form.draft-start button')]);
+  await page.click('.draft-example:last-of-type summary');
+  await page.fill('.draft-example:last-of-type textarea', JSON.stringify({
+    name: 'nothing', request: { method: 'GET', path: '/nothing' }, response: { status: 200 },
+  }));
+  await Promise.all([page.waitForLoadState('load'), page.click('.draft-example:last-of-type button[type=submit]')]);
+  await Promise.all([page.waitForLoadState('load'), page.click('.impact-form button[type=submit]')]);
 
   const pages = {
     dashboard: '/mocks',
@@ -51,6 +60,10 @@ test('every page has labelled controls and readable contrast in both themes', as
     'call-log': `/mocks/${mockId}/calls`,
     keys: '/keys',
     usage: '/usage',
+    versions: `/mocks/${mockId}/versions`,
+    version: `/mocks/${mockId}/versions/3`,
+    draft: `/mocks/${mockId}/draft`,
+    health: `/mocks/${mockId}/health`,
   };
   const landing = await newPage(browser);
   const failures = [];

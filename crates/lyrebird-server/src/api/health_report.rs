@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use axum::extract::State;
 use lyrebird_engine::{CompiledMock, DecidedBy, Example, Failure, MatchSettings, Selection};
-use lyrebird_store::ExampleId;
 use lyrebird_store::calls::NewCall;
+use lyrebird_store::{ExampleId, Mock, Workspace};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
@@ -342,7 +342,19 @@ async fn health_report(
     OwnMock(admin, mock): OwnMock,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Json<HealthReport>, ApiError> {
-    let days = match params.days {
+    report(&state, &admin.workspace, &mock, params.days)
+        .await
+        .map(Json)
+}
+
+/// The report of the mock's calls of the last `days` (default 7), for the API and the page.
+pub(crate) async fn report(
+    state: &AppState,
+    workspace: &Workspace,
+    mock: &Mock,
+    days: Option<u32>,
+) -> Result<HealthReport, ApiError> {
+    let days = match days {
         None => 7,
         Some(days @ 1..=MAX_DAYS) => days,
         Some(_) => {
@@ -354,7 +366,7 @@ async fn health_report(
     };
     let examples: Vec<(ExampleId, Example)> = state
         .store
-        .list_examples(&admin.workspace, mock.id)
+        .list_examples(workspace, mock.id)
         .await?
         .into_iter()
         .map(|stored| (stored.id, stored.example))
@@ -390,7 +402,7 @@ async fn health_report(
     let mut requests: Vec<(NewCall, Option<Uuid>)> = Vec::new();
     let mut clusters: HashMap<(Uuid, String), Gathering> = HashMap::new();
     let (calls, left_out_older) = scope
-        .check(&state, &admin.workspace, &mock, check)
+        .check(state, workspace, mock, check)
         .fold_newest(|seen: Seen| {
             if let Some(id) = seen.logged {
                 *answered.entry(id.as_uuid()).or_default() += 1;
@@ -469,7 +481,7 @@ async fn health_report(
         })
         .collect();
     tie_breaks.sort_by_key(|tie| (std::cmp::Reverse(tie.calls), tie.example.id));
-    Ok(Json(HealthReport {
+    Ok(HealthReport {
         version: mock.version,
         days,
         from,
@@ -481,7 +493,7 @@ async fn health_report(
         shadowed,
         tie_breaks,
         unmatched,
-    }))
+    })
 }
 
 /// The examples that fit requests of the period but won none: the examples no request chose

@@ -264,7 +264,7 @@ impl Tally {
 /// A line of a streamed replay.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Line {
+pub(crate) enum Line {
     Progress { replayed: usize },
     Report(Box<ImpactReport>),
     Error(crate::error::ErrorDetail),
@@ -272,7 +272,7 @@ enum Line {
 
 /// Replays the period's calls through the mock and the draft; `progress` hears of every
 /// [`PROGRESS_EVERY`] calls.
-async fn impact(
+pub(crate) async fn impact(
     state: &AppState,
     workspace: &Workspace,
     mock: &Mock,
@@ -412,7 +412,7 @@ async fn run_impact(
 }
 
 /// Keeps the report with the draft, if the draft has not changed meanwhile.
-async fn keep(
+pub(crate) async fn keep(
     state: &AppState,
     workspace: &Workspace,
     mock: &Mock,

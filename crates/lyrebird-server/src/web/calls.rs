@@ -477,6 +477,7 @@ async fn call_page(
         client_addr => &summary.client_addr,
         error => &summary.error,
         callbacks_queued => call.callbacks_queued,
+        version => summary.version,
     };
     page(
         &session,
@@ -491,6 +492,7 @@ async fn call_page(
             callbacks,
             request => Serde(MessagePart::from(call.request)),
             response => Serde(MessagePart::from(call.response)),
+            answer_changed => call.answer_changed.map(Serde),
         },
     )
 }

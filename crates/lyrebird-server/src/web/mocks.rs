@@ -454,12 +454,13 @@ fn conditions_in_brief(request: &RequestPattern) -> Vec<String> {
     brief
 }
 
-fn render_mock_page(
+async fn render_mock_page(
     state: &AppState,
     session: &WebSession,
     status: StatusCode,
     view: MockPage<'_>,
 ) -> Result<Response, PageError> {
+    let draft = super::versions::optional_draft(state, session, view.mock.id).await?;
     let examples: Vec<ExampleRow> = view.examples.iter().map(ExampleRow::from).collect();
     // The try panel starts with a request the first example answers.
     let first = examples.first();
@@ -490,6 +491,13 @@ fn render_mock_page(
             state => view.state.map(Serde),
             try_method,
             try_path,
+            version => view.mock.version,
+            draft => draft.map(|draft| context! {
+                revision => draft.revision,
+                based_on => draft.based_on,
+                author => Serde(draft.author),
+                updated_at => super::versions::when(draft.updated_at),
+            }),
         },
     )
 }
@@ -551,6 +559,7 @@ async fn mock_page(
             state: state_panel(&state, &session, &mock, key).await?,
         },
     )
+    .await
 }
 
 /// The state panel's reset: one state (`key`, empty for the default one), or with `all` every
@@ -633,6 +642,7 @@ async fn save_settings(
             state: state_panel(&state, &session, &mock, "").await?,
         },
     )
+    .await
 }
 
 /// The form field of an API field: `fallback.body` belongs to the fallback's text area.

@@ -28,6 +28,7 @@ pub mod reveal;
 pub mod session;
 pub mod upload;
 pub mod usage;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .merge(keys::router())
         .merge(usage::router())
         .merge(calls::router())
+        .merge(versions::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
@@ -146,6 +148,26 @@ const TEMPLATES: &[(&str, &str)] = &[
         "call.html",
         include_str!("../../../../web/templates/call.html"),
     ),
+    (
+        "versions.html",
+        include_str!("../../../../web/templates/versions.html"),
+    ),
+    (
+        "version.html",
+        include_str!("../../../../web/templates/version.html"),
+    ),
+    (
+        "diff.html",
+        include_str!("../../../../web/templates/diff.html"),
+    ),
+    (
+        "draft.html",
+        include_str!("../../../../web/templates/draft.html"),
+    ),
+    (
+        "health.html",
+        include_str!("../../../../web/templates/health.html"),
+    ),
 ];
 
 /// The page environment, built once. A template that does not parse is a bug in this binary,
@@ -179,6 +201,13 @@ impl Flash {
     pub fn success(text: impl Into<String>) -> Self {
         Self {
             kind: FlashKind::Success,
+            text: text.into(),
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Self {
+            kind: FlashKind::Error,
             text: text.into(),
         }
     }
