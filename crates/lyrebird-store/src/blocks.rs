@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::calls::{CallPosition, NewCall};
 use crate::error::{Result, StoreError};
 use crate::ids::{MockId, WorkspaceId};
+use crate::search::{BlockText, UNINDEXED};
 use crate::workspace::Workspace;
 
 /// A block is closed once its calls take this many bytes (the one that crosses it included).
@@ -42,6 +43,9 @@ pub(crate) struct NewBlock {
     pub answered: i32,
     pub call_ids: Vec<Uuid>,
     pub calls: Vec<u8>,
+    /// The trigrams of the calls' searched text; `None` if a call's could not be read (then the
+    /// block is stored as [`UNINDEXED`], which every search reads).
+    text: Option<BlockText>,
 }
 
 impl NewBlock {
@@ -59,7 +63,15 @@ impl NewBlock {
             call_ids: Vec::new(),
             // Grown by doubling from there: a few copies per block rather than a dozen.
             calls: Vec::with_capacity(BLOCK_BYTES / 16),
+            text: Some(BlockText::default()),
         }
+    }
+
+    /// The block's `trigrams` (see [`crate::search`]).
+    pub(crate) fn trigrams(&self) -> Vec<i32> {
+        self.text
+            .as_ref()
+            .map_or_else(|| vec![UNINDEXED], BlockText::keys)
     }
 
     /// The block's calls as stored: compressed with LZ4, their size first.
@@ -72,7 +84,13 @@ impl NewBlock {
         self.last_at = self.last_at.max(call.at);
         self.answered += i32::from(call.answered);
         self.call_ids.push(call.id);
+        let start = self.calls.len();
         self.calls.extend_from_slice(&call.bytes);
+        if let Some(text) = &mut self.text
+            && text.add(&self.calls, start..self.calls.len()).is_err()
+        {
+            self.text = None;
+        }
     }
 }
 
@@ -250,6 +268,9 @@ pub(crate) struct Scan<'a> {
     workspace_id: WorkspaceId,
     mock_id: MockId,
     range: ScanRange,
+    /// When set, only blocks that may hold a search's text are read: those whose trigrams hold
+    /// every key of one of these sets (one per side searched), or are not known.
+    text: Option<Vec<Vec<i32>>>,
     heads: VecDeque<BlockHead>,
     /// Where the next query for heads goes on: after this block (newest first).
     heads_after: Option<(OffsetDateTime, Uuid)>,
@@ -269,11 +290,19 @@ impl<'a> Scan<'a> {
             workspace_id: workspace.id(),
             mock_id: mock,
             range,
+            text: None,
             heads: VecDeque::new(),
             heads_after: None,
             heads_done: false,
             calls: BinaryHeap::new(),
         }
+    }
+
+    /// Reads only the blocks that may hold text with these trigram keys
+    /// ([`crate::search::needle_keys`]); the calls of the others are never handed out.
+    pub(crate) fn only_blocks_with(mut self, keys: Option<Vec<Vec<i32>>>) -> Self {
+        self.text = keys;
+        self
     }
 
     /// The next call, newest first; `None` after the oldest.
@@ -309,6 +338,13 @@ impl<'a> Scan<'a> {
         }
         if let Some(before) = self.range.before {
             query.push(" AND first_at <= ").push_bind(before.at);
+        }
+        if let Some(sides) = &self.text {
+            query.push(" AND (trigrams @> ").push_bind(vec![UNINDEXED]);
+            for keys in sides {
+                query.push(" OR trigrams @> ").push_bind(keys.clone());
+            }
+            query.push(")");
         }
         if let Some((last_at, id)) = self.heads_after {
             query.push(" AND (last_at, id) < (").push_bind(last_at);
