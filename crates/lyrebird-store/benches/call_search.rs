@@ -109,6 +109,13 @@ async fn main() {
         search_all(store, &owner.workspace, mock, filter, name, false).await;
         search_all(store, &owner.workspace, mock, filter, name, true).await;
     }
+    if std::env::var_os("KEEP").is_some() {
+        println!(
+            "kept database {:?} mock {mock}",
+            store.pool().connect_options().get_database()
+        );
+        std::mem::forget(db);
+    }
 }
 
 /// Pages through a search (at most 3 pages of a filter that keeps many) and prints the times.

@@ -16,6 +16,7 @@ use sqlx::{PgPool, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Store;
 use crate::calls::{CallPosition, NewCall};
 use crate::error::{Result, StoreError};
 use crate::ids::{MockId, WorkspaceId};
@@ -254,6 +255,11 @@ struct BlockHead {
     last_at: OffsetDateTime,
 }
 
+/// How a search for text fetches the heads of the blocks that may hold it: through the indexes'
+/// bitmaps (the GIN index of the trigram sets, the mock's index), never by reading each block.
+const BITMAP_SCANS_ONLY: &str =
+    "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off";
+
 /// Blocks whose heads are fetched at once.
 const HEADS_PER_QUERY: i64 = 64;
 
@@ -264,7 +270,7 @@ const HEADS_PER_QUERY: i64 = 64;
 /// their newest call, and are read while the next one's newest call is at least as new as the
 /// best call read so far.
 pub(crate) struct Scan<'a> {
-    pool: &'a PgPool,
+    store: &'a Store,
     workspace_id: WorkspaceId,
     mock_id: MockId,
     range: ScanRange,
@@ -280,13 +286,13 @@ pub(crate) struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     pub(crate) fn new(
-        pool: &'a PgPool,
+        store: &'a Store,
         workspace: &Workspace,
         mock: MockId,
         range: ScanRange,
     ) -> Self {
         Self {
-            pool,
+            store,
             workspace_id: workspace.id(),
             mock_id: mock,
             range,
@@ -353,8 +359,16 @@ impl<'a> Scan<'a> {
         query
             .push(" ORDER BY last_at DESC, id DESC LIMIT ")
             .push_bind(HEADS_PER_QUERY);
-        let heads: Vec<(Uuid, OffsetDateTime, OffsetDateTime)> =
-            query.build_query_as().fetch_all(self.pool).await?;
+        let heads: Vec<(Uuid, OffsetDateTime, OffsetDateTime)> = if self.text.is_some() {
+            // The trigram sets are stored out of line, and PostgreSQL does not count what reading
+            // them costs: it would read every block's set rather than look in the GIN index.
+            let mut tx = self.store.begin_with(Some(BITMAP_SCANS_ONLY)).await?;
+            let heads = query.build_query_as().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            heads
+        } else {
+            query.build_query_as().fetch_all(self.store.pool()).await?
+        };
         self.heads_done = heads.len() < HEADS_PER_QUERY as usize;
         self.heads_after = heads.last().map(|(id, _, last_at)| (*last_at, *id));
         self.heads
@@ -368,7 +382,7 @@ impl<'a> Scan<'a> {
 
     async fn read(&mut self, head: BlockHead) -> Result<()> {
         let calls = read_block(
-            self.pool,
+            self.store.pool(),
             head.id,
             head.first_at,
             self.workspace_id,

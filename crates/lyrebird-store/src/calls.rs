@@ -222,7 +222,7 @@ impl CallFilter {
     /// older than `after`, in the blocks that may hold that text.
     fn scan<'a>(
         &self,
-        pool: &'a sqlx::PgPool,
+        store: &'a Store,
         workspace: &Workspace,
         mock: MockId,
         after: Option<CallPosition>,
@@ -236,7 +236,7 @@ impl CallFilter {
         let keys = folded
             .as_deref()
             .and_then(|folded| needle_keys(folded, self.text_in));
-        let scan = Scan::new(pool, workspace, mock, range).only_blocks_with(keys);
+        let scan = Scan::new(store, workspace, mock, range).only_blocks_with(keys);
         (folded, scan)
     }
 
@@ -523,7 +523,7 @@ impl Store {
         limit: u32,
     ) -> Result<CallPage> {
         let limit = limit as usize;
-        let (folded, mut scan) = filter.scan(&self.pool, workspace, mock, after);
+        let (folded, mut scan) = filter.scan(self, workspace, mock, after);
         let mut calls = Vec::new();
         let mut read = 0;
         while let Some(call) = scan.next().await? {
@@ -567,7 +567,7 @@ impl Store {
         after: Option<CallPosition>,
         limit: u32,
     ) -> Result<Vec<StoredCall>> {
-        let (folded, mut scan) = filter.scan(&self.pool, workspace, mock, after);
+        let (folded, mut scan) = filter.scan(self, workspace, mock, after);
         let mut calls = Vec::new();
         while calls.len() < limit as usize {
             let Some(call) = scan.next().await? else {
@@ -594,7 +594,7 @@ impl Store {
             to,
             before: None,
         };
-        CallReader(Scan::new(&self.pool, workspace, mock, range))
+        CallReader(Scan::new(self, workspace, mock, range))
     }
 
     /// The calls of one block of a mock, oldest first, as a [`WrittenBlock`] announced it;

@@ -134,6 +134,18 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
     let ids = listed_ids(store, &owner, mock, 300).await;
     assert_eq!(ids.len(), 1002);
     assert_eq!(ids.last(), Some(&full));
+    // The moved blocks' trigrams are not known: a search for text reads them all.
+    for text in ["X-TRACE", "orders/É", "/n/1001"] {
+        let filter = CallFilter {
+            text: Some(text.into()),
+            ..CallFilter::default()
+        };
+        let page = store
+            .list_calls(&owner.workspace, mock, &filter, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.calls.len(), 1, "{text}");
+    }
     let november = datetime!(2026-11-01 0:00 UTC);
     let counted = store
         .calls_per_mock(&owner.workspace, november)
