@@ -206,7 +206,7 @@ fn synthetic(random: &mut Random, n: usize, rare: bool) -> NewCall {
         format!("{name}.{customer}@example.com")
     };
     let order = random.below(1_000_000);
-    let post = n % 4 == 0;
+    let post = n.is_multiple_of(4);
     let body = |text: String| StoredBody {
         size: text.len() as u64,
         text,
@@ -246,7 +246,7 @@ fn synthetic(random: &mut Random, n: usize, rare: bool) -> NewCall {
         } else {
             format!("/orders/{order}")
         },
-        query: if n % 3 == 0 {
+        query: if n.is_multiple_of(3) {
             "expand=items".into()
         } else {
             String::new()

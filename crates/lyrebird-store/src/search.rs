@@ -12,14 +12,14 @@
 //! A trigram is three bytes of UTF-8; its key is a 16-bit hash of them, with the side of the
 //! call it was found on (request or response) in bit 16, so that `q_in` narrows the blocks as
 //! well. Hashing merges trigrams, which only makes a block read for nothing a little more often.
-//! The set is an `int4[]` in `call_blocks.trigrams` under a GIN index; [`UNINDEXED`] marks
-//! blocks whose trigrams were never computed (those written before the index), which every
-//! search reads.
+//! Trigrams of hexadecimal digits are kept exactly and, when a block holds half of a class of
+//! them, stored as the class's marker ([`Class`]). The set is an `int4[]` in
+//! `call_blocks.trigrams` under a GIN index; [`UNINDEXED`] marks blocks whose trigrams were never
+//! computed (those written before the index), which every search reads.
 //!
 //! The writer builds a block's set as it adds each call ([`BlockText::add`]), from the call's
-//! encoded bytes, skipping a field that is the same as the block's previous call's field in
-//! that place (calls of one mock repeat most of their headers): about a byte's worth of work per
-//! byte of text that changed.
+//! encoded bytes, hashing only the part of each field that differs from the block's previous
+//! call's field in that place (calls of one mock repeat most of their headers).
 
 use std::ops::Range;
 
