@@ -17,9 +17,11 @@ use sqlx::{PgPool, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::Store;
 use crate::calls::{CallPosition, NewCall};
 use crate::error::{Result, StoreError};
 use crate::ids::{MockId, WorkspaceId};
+use crate::search::{BlockText, UNINDEXED};
 use crate::workspace::Workspace;
 
 /// A block is closed once its calls take this many bytes (the one that crosses it included).
@@ -44,6 +46,9 @@ pub(crate) struct NewBlock {
     pub answered: i32,
     pub call_ids: Vec<Uuid>,
     pub calls: Vec<u8>,
+    /// The trigrams of the calls' searched text; `None` if a call's could not be read (then the
+    /// block is stored as [`UNINDEXED`], which every search reads).
+    text: Option<BlockText>,
 }
 
 impl NewBlock {
@@ -61,7 +66,15 @@ impl NewBlock {
             call_ids: Vec::new(),
             // Grown by doubling from there: a few copies per block rather than a dozen.
             calls: Vec::with_capacity(BLOCK_BYTES / 16),
+            text: Some(BlockText::default()),
         }
+    }
+
+    /// The block's `trigrams` (see [`crate::search`]).
+    pub(crate) fn trigrams(&self) -> Vec<i32> {
+        self.text
+            .as_ref()
+            .map_or_else(|| vec![UNINDEXED], BlockText::keys)
     }
 
     /// The block's calls as stored: compressed with LZ4, their size first.
@@ -74,7 +87,13 @@ impl NewBlock {
         self.last_at = self.last_at.max(call.at);
         self.answered += i32::from(call.answered);
         self.call_ids.push(call.id);
+        let start = self.calls.len();
         self.calls.extend_from_slice(&call.bytes);
+        if let Some(text) = &mut self.text
+            && text.add(&self.calls, start..self.calls.len()).is_err()
+        {
+            self.text = None;
+        }
     }
 }
 
@@ -241,6 +260,11 @@ struct BlockHead {
     last_at: OffsetDateTime,
 }
 
+/// How a search for text fetches the heads of the blocks that may hold it: through the indexes'
+/// bitmaps (the GIN index of the trigram sets, the mock's index), never by reading each block.
+const BITMAP_SCANS_ONLY: &str =
+    "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off";
+
 /// Blocks whose heads are fetched at once.
 const HEADS_PER_QUERY: i64 = 64;
 
@@ -251,10 +275,13 @@ const HEADS_PER_QUERY: i64 = 64;
 /// their newest call, and are read while the next one's newest call is at least as new as the
 /// best call read so far.
 pub(crate) struct Scan<'a> {
-    pool: &'a PgPool,
+    store: &'a Store,
     workspace_id: WorkspaceId,
     mock_id: MockId,
     range: ScanRange,
+    /// When set, only blocks that may hold a search's text are read: those whose trigrams hold
+    /// every key of one of these sets (one per side searched), or are not known.
+    text: Option<Vec<Vec<i32>>>,
     heads: VecDeque<BlockHead>,
     /// Where the next query for heads goes on: after this block (newest first).
     heads_after: Option<(OffsetDateTime, Uuid)>,
@@ -264,21 +291,29 @@ pub(crate) struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     pub(crate) fn new(
-        pool: &'a PgPool,
+        store: &'a Store,
         workspace: &Workspace,
         mock: MockId,
         range: ScanRange,
     ) -> Self {
         Self {
-            pool,
+            store,
             workspace_id: workspace.id(),
             mock_id: mock,
             range,
+            text: None,
             heads: VecDeque::new(),
             heads_after: None,
             heads_done: false,
             calls: BinaryHeap::new(),
         }
+    }
+
+    /// Reads only the blocks that may hold text with these trigram keys
+    /// ([`crate::search::needle_keys`]); the calls of the others are never handed out.
+    pub(crate) fn only_blocks_with(mut self, keys: Option<Vec<Vec<i32>>>) -> Self {
+        self.text = keys;
+        self
     }
 
     /// The next call, newest first; `None` after the oldest.
@@ -315,6 +350,13 @@ impl<'a> Scan<'a> {
         if let Some(before) = self.range.before {
             query.push(" AND first_at <= ").push_bind(before.at);
         }
+        if let Some(sides) = &self.text {
+            query.push(" AND (trigrams @> ").push_bind(vec![UNINDEXED]);
+            for keys in sides {
+                query.push(" OR trigrams @> ").push_bind(keys.clone());
+            }
+            query.push(")");
+        }
         if let Some((last_at, id)) = self.heads_after {
             query.push(" AND (last_at, id) < (").push_bind(last_at);
             query.push(", ").push_bind(id).push(")");
@@ -322,8 +364,16 @@ impl<'a> Scan<'a> {
         query
             .push(" ORDER BY last_at DESC, id DESC LIMIT ")
             .push_bind(HEADS_PER_QUERY);
-        let heads: Vec<(Uuid, OffsetDateTime, OffsetDateTime)> =
-            query.build_query_as().fetch_all(self.pool).await?;
+        let heads: Vec<(Uuid, OffsetDateTime, OffsetDateTime)> = if self.text.is_some() {
+            // The trigram sets are stored out of line, and PostgreSQL does not count what reading
+            // them costs: it would read every block's set rather than look in the GIN index.
+            let mut tx = self.store.begin_with(Some(BITMAP_SCANS_ONLY)).await?;
+            let heads = query.build_query_as().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            heads
+        } else {
+            query.build_query_as().fetch_all(self.store.pool()).await?
+        };
         self.heads_done = heads.len() < HEADS_PER_QUERY as usize;
         self.heads_after = heads.last().map(|(id, _, last_at)| (*last_at, *id));
         self.heads
@@ -337,7 +387,7 @@ impl<'a> Scan<'a> {
 
     async fn read(&mut self, head: BlockHead) -> Result<()> {
         let calls = read_block(
-            self.pool,
+            self.store.pool(),
             head.id,
             head.first_at,
             self.workspace_id,

@@ -24,6 +24,7 @@ pub use crate::blocks::{CallBlocks, EncodedCall};
 use crate::changes::{CALLS_CHANNEL, WrittenBlock};
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, KeyId, MockId, WorkspaceId};
+use crate::search::{needle_keys, searched_fields};
 use crate::workspace::Workspace;
 
 /// How a call was answered. Stored by position in blocks of format 1: new kinds go at the end.
@@ -221,12 +222,26 @@ pub enum TextScope {
 }
 
 impl CallFilter {
-    fn range(&self, after: Option<CallPosition>) -> ScanRange {
-        ScanRange {
+    /// The text to look for, lower-cased, and a scan of the calls in the filter's time range
+    /// older than `after`, in the blocks that may hold that text.
+    fn scan<'a>(
+        &self,
+        store: &'a Store,
+        workspace: &Workspace,
+        mock: MockId,
+        after: Option<CallPosition>,
+    ) -> (Option<String>, Scan<'a>) {
+        let folded = self.text.as_deref().map(str::to_lowercase);
+        let range = ScanRange {
             from: self.from,
             to: self.to,
             before: after,
-        }
+        };
+        let keys = folded
+            .as_deref()
+            .and_then(|folded| needle_keys(folded, self.text_in));
+        let scan = Scan::new(store, workspace, mock, range).only_blocks_with(keys);
+        (folded, scan)
     }
 
     /// Whether the call passes every filter but the time range (the scan applies that).
@@ -248,27 +263,15 @@ impl CallFilter {
 
 /// Whether the call's path, query, headers or bodies (those `scope` names) hold `folded` (lower
 /// case), in any letter case.
-fn has_text(call: &NewCall, folded: &str, scope: TextScope) -> bool {
-    let request = scope != TextScope::Response;
-    let response = scope != TextScope::Request;
-    let request_fields = [call.path.as_str(), &call.query, &call.request_body.text]
-        .into_iter()
-        .chain(
-            call.request_headers
-                .iter()
-                .flat_map(|(name, value)| [&**name, &**value]),
-        )
-        .filter(|_| request);
-    let response_fields = std::iter::once(call.response_body.text.as_str())
-        .chain(
-            call.response_headers
-                .iter()
-                .flat_map(|(name, value)| [&**name, &**value]),
-        )
-        .filter(|_| response);
-    request_fields
-        .chain(response_fields)
-        .any(|field| contains_folded(field, folded))
+fn has_text<'a>(call: &'a NewCall, folded: &str, scope: TextScope) -> bool {
+    let pairs = |headers: &'a [Header]| headers.iter().map(|(name, value)| (&**name, &**value));
+    searched_fields(
+        [call.path.as_str(), &call.query, &call.request_body.text],
+        pairs(&call.request_headers),
+        call.response_body.text.as_str(),
+        pairs(&call.response_headers),
+    )
+    .any(|(side, field)| scope.looks_at(side) && contains_folded(field, folded))
 }
 
 fn contains_folded(haystack: &str, folded: &str) -> bool {
@@ -527,8 +530,7 @@ impl Store {
         limit: u32,
     ) -> Result<CallPage> {
         let limit = limit as usize;
-        let folded = filter.text.as_deref().map(str::to_lowercase);
-        let mut scan = Scan::new(&self.pool, workspace, mock, filter.range(after));
+        let (folded, mut scan) = filter.scan(self, workspace, mock, after);
         let mut calls = Vec::new();
         let mut read = 0;
         while let Some(call) = scan.next().await? {
@@ -572,8 +574,7 @@ impl Store {
         after: Option<CallPosition>,
         limit: u32,
     ) -> Result<Vec<StoredCall>> {
-        let folded = filter.text.as_deref().map(str::to_lowercase);
-        let mut scan = Scan::new(&self.pool, workspace, mock, filter.range(after));
+        let (folded, mut scan) = filter.scan(self, workspace, mock, after);
         let mut calls = Vec::new();
         while calls.len() < limit as usize {
             let Some(call) = scan.next().await? else {
@@ -600,7 +601,7 @@ impl Store {
             to,
             before: None,
         };
-        CallReader(Scan::new(&self.pool, workspace, mock, range))
+        CallReader(Scan::new(self, workspace, mock, range))
     }
 
     /// The calls of one block of a mock, oldest first, as a [`WrittenBlock`] announced it;
@@ -854,7 +855,7 @@ fn partition_end(name: &str) -> Option<OffsetDateTime> {
 async fn insert_block(tx: &mut sqlx::PgConnection, block: &NewBlock) -> Result<()> {
     sqlx::query(
         "INSERT INTO call_blocks (id, workspace_id, mock_id, first_at, last_at, answered, \
-         format, call_ids, calls) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         format, call_ids, calls, trigrams) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(block.id)
     .bind(block.workspace_id)
@@ -865,6 +866,7 @@ async fn insert_block(tx: &mut sqlx::PgConnection, block: &NewBlock) -> Result<(
     .bind(NewBlock::FORMAT)
     .bind(&block.call_ids)
     .bind(block.compressed())
+    .bind(block.trigrams())
     .execute(tx)
     .await?;
     Ok(())

@@ -26,6 +26,7 @@ pub mod examples;
 pub mod ids;
 pub mod keys;
 pub mod mocks;
+mod search;
 pub mod secret;
 pub mod serving;
 pub mod state;

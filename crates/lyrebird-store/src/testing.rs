@@ -191,6 +191,29 @@ pub async fn blocks_of(
     .expect("the mock's blocks")
 }
 
+/// The ids of every call a listing finds, following its cursor page by page of `limit`.
+pub async fn listed_ids(
+    store: &Store,
+    owner: &Caller,
+    mock: crate::MockId,
+    filter: &crate::calls::CallFilter,
+    limit: u32,
+) -> Vec<uuid::Uuid> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_calls(&owner.workspace, mock, filter, after, limit)
+            .await
+            .expect("listing calls");
+        ids.extend(page.calls.iter().map(|call| call.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return ids,
+        }
+    }
+}
+
 /// Calls in blocks, as the call-log writer hands them to [`Store::insert_calls`].
 pub fn encoded(calls: &[crate::calls::NewCall]) -> crate::calls::CallBlocks {
     calls

@@ -1,30 +1,13 @@
 //! The call log's blocks against a real PostgreSQL: calls logged before blocks move into them
 //! whole, and blocks that overlap in time still list newest first.
 
+use lyrebird_store::MockId;
 use lyrebird_store::calls::{CallFilter, NewCall};
 use lyrebird_store::testing::{self, TestDatabase, encoded};
-use lyrebird_store::{Caller, MockId, Store};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
-
-/// Every id of the mock's calls, page by page of `limit`, as listed.
-async fn listed_ids(store: &Store, owner: &Caller, mock: MockId, limit: u32) -> Vec<Uuid> {
-    let mut ids = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .list_calls(&owner.workspace, mock, &CallFilter::default(), after, limit)
-            .await
-            .unwrap();
-        ids.extend(page.calls.iter().map(|call| call.id));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return ids,
-        }
-    }
-}
 
 #[tokio::test]
 async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
@@ -138,9 +121,21 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
     assert_eq!(call.explanation, Some(json!({"by": "level", "level": 2})));
     assert_eq!((call.key_id, call.callbacks_queued), (Some(key), 3));
 
-    let ids = listed_ids(store, &owner, mock, 300).await;
+    let ids = testing::listed_ids(store, &owner, mock, &CallFilter::default(), 300).await;
     assert_eq!(ids.len(), 1002);
     assert_eq!(ids.last(), Some(&full));
+    // The moved blocks' trigrams are not known: a search for text reads them all.
+    for text in ["X-TRACE", "orders/É", "/n/1001"] {
+        let filter = CallFilter {
+            text: Some(text.into()),
+            ..CallFilter::default()
+        };
+        let page = store
+            .list_calls(&owner.workspace, mock, &filter, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.calls.len(), 1, "{text}");
+    }
     let november = datetime!(2026-11-01 0:00 UTC);
     let counted = store
         .calls_per_mock(&owner.workspace, november)
@@ -185,7 +180,7 @@ async fn blocks_that_overlap_in_time_list_their_calls_strictly_newest_first() {
     let expected: Vec<Uuid> = expected.into_iter().map(|(_, id)| id).collect();
     for limit in [1, 7, 50, 500] {
         assert_eq!(
-            listed_ids(store, &owner, mock, limit).await,
+            testing::listed_ids(store, &owner, mock, &CallFilter::default(), limit).await,
             expected,
             "limit {limit}"
         );

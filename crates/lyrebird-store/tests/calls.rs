@@ -195,13 +195,16 @@ async fn a_text_search_reads_a_window_of_calls_per_page_and_goes_on_from_its_end
         .replace_millisecond(0)
         .unwrap();
     let window = SEARCH_WINDOW;
-    // The two oldest calls have the text; a window's worth of newer calls do not.
+    // The two oldest calls have the text, "abcde"; a window's worth of newer calls do not, but
+    // hold "abcd" and "bcde", so every block holds its trigrams and the index rules none out.
+    // The rare "zyxwv" is in one call of the newest window.
     let calls: Vec<NewCall> = (0..window + 2)
         .map(|i| {
             let mut logged = call(&owner, mock, CallOutcomeKind::Matched);
             logged.at = start + time::Duration::milliseconds(i as i64);
-            if i < 2 {
-                logged.response_body.text = format!("{{\"note\":\"Needle {i}\"}}");
+            logged.response_body.text = if i < 2 { "ABCDE" } else { "abcd, bcde" }.into();
+            if i == 10_000 {
+                logged.query = "q=zyxwv".into();
             }
             logged
         })
@@ -210,7 +213,7 @@ async fn a_text_search_reads_a_window_of_calls_per_page_and_goes_on_from_its_end
         store.insert_calls(&encoded(batch), &[]).await.unwrap();
     }
     let filter = CallFilter {
-        text: Some("needle".into()),
+        text: Some("abcde".into()),
         ..CallFilter::default()
     };
 
@@ -232,6 +235,20 @@ async fn a_text_search_reads_a_window_of_calls_per_page_and_goes_on_from_its_end
     let found: Vec<Uuid> = second.calls.iter().map(|call| call.id).collect();
     assert_eq!(found, [calls[1].id, calls[0].id]);
     assert_eq!((second.next, second.searched_back_to), (None, None));
+
+    // Blocks the index rules out are not read and do not count: one page finds the rare text
+    // and has searched everything.
+    let rare = CallFilter {
+        text: Some("ZYXWV".into()),
+        ..CallFilter::default()
+    };
+    let page = store
+        .list_calls(&owner.workspace, mock, &rare, None, 50)
+        .await
+        .unwrap();
+    let found: Vec<Uuid> = page.calls.iter().map(|call| call.id).collect();
+    assert_eq!(found, [calls[10_000].id]);
+    assert_eq!((page.next, page.searched_back_to), (None, None));
 
     // Text found before the window is read fills the page at once; paging goes on from it.
     let common = CallFilter {

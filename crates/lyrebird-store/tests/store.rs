@@ -54,7 +54,7 @@ async fn login_checks_the_password_and_the_session_leads_to_the_personal_workspa
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(by_session.workspace, caller.workspace);
+    assert_eq!(by_session.workspace.id(), caller.workspace.id());
     assert_eq!(by_session.scope(), Scope::Admin);
 
     db.store().log_out(&session.token).await.unwrap();

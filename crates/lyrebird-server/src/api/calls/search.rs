@@ -65,8 +65,10 @@ pub struct FilterParams {
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<OffsetDateTime>,
     /// Text anywhere in the path, query, headers or bodies, any letter case. With this or any
-    /// filter above, a page reads at most 20,000 calls; one that ends there before it is full
-    /// says `searched_back_to`, and its `next_cursor` searches on from there.
+    /// filter above, a page reads at most 20,000 calls (text of three bytes or more is looked
+    /// up in an index first, and blocks of calls that cannot hold it are not read); one that
+    /// ends there before it is full says `searched_back_to`, and its `next_cursor` searches on
+    /// from there.
     pub q: Option<String>,
     /// Where `q` is looked for: `anywhere` (default), `request` (what the caller sent) or
     /// `response` (what the mock answered, a 404's explanation included).
