@@ -36,17 +36,25 @@ CREATE TABLE mock_versions (
     settings    jsonb NOT NULL,
     example_ids uuid[] NOT NULL,
     digests     bytea[] NOT NULL,
+    -- What changed from the version before, counted when it was made (lists read this, not
+    -- the arrays): {"settings": bool, "added": n, "removed": n, "changed": n, "reordered": bool};
+    -- absent for a mock's first version.
+    changes     jsonb,
     PRIMARY KEY (mock_id, number)
 );
+
+-- Revisions of drafts: every edit of any draft takes the next, so a revision never names two
+-- states of a draft, nor a draft discarded and started again.
+CREATE SEQUENCE lyrebird_draft_revisions;
 
 -- A mock's draft: edits that do not touch what the mock answers until they are published.
 CREATE TABLE mock_drafts (
     mock_id    uuid PRIMARY KEY REFERENCES mocks (id) ON DELETE CASCADE,
     -- The version it started from.
     based_on   integer NOT NULL,
-    -- Bumped by every edit: an edit may name the revision it read, and is refused when the
-    -- draft has changed since.
-    revision   integer NOT NULL DEFAULT 1,
+    -- Renewed by every edit (from lyrebird_draft_revisions): an edit may name the revision it
+    -- read, and is refused when the draft has changed since.
+    revision   bigint NOT NULL DEFAULT nextval('lyrebird_draft_revisions'),
     settings   jsonb NOT NULL,
     -- [{"id": …, "example": {…}}, …] in order.
     examples   jsonb NOT NULL,

@@ -1,9 +1,10 @@
 //! A mock's draft: a copy of its settings and examples that edits change without touching what
 //! the mock answers, until it is published as the mock's next version, or discarded.
 //!
-//! Every edit bumps the draft's revision. An edit may name the revision it read and is then
-//! refused when the draft has changed since ([`StoreError::DraftChanged`]); without one the
-//! last write wins. Publishing refuses a draft whose mock changed since the draft began, unless
+//! Every edit gives the draft a new revision, from one sequence for all drafts, so a revision
+//! never names two states of a draft, nor a draft discarded and started again. An edit may name
+//! the revision it read and is then refused when the draft has changed since
+//! ([`StoreError::DraftChanged`]); without one the last write wins. Publishing refuses a draft whose mock changed since the draft began, unless
 //! forced, so edits made to the live mock meanwhile are not lost unseen.
 
 use lyrebird_engine::Example;
@@ -27,7 +28,7 @@ pub struct Draft {
     pub mock_id: MockId,
     /// The version of the mock it started from.
     pub based_on: i32,
-    pub revision: i32,
+    pub revision: i64,
     pub settings: MockSettings,
     pub examples: Vec<(ExampleId, Example)>,
     /// The last impact report of this revision, as it was kept.
@@ -82,7 +83,7 @@ struct DraftExample {
 struct DraftRow {
     mock_id: MockId,
     based_on: i32,
-    revision: i32,
+    revision: i64,
     #[sqlx(json)]
     settings: KeptSettings,
     #[sqlx(json)]
@@ -167,7 +168,7 @@ fn kept_examples(examples: &[(ExampleId, Example)]) -> Result<serde_json::Value>
 }
 
 /// Refuses an edit naming a revision the draft is no longer at.
-fn check_revision(draft: &Draft, expected: Option<i32>) -> Result<()> {
+fn check_revision(draft: &Draft, expected: Option<i64>) -> Result<()> {
     match expected {
         Some(expected) if expected != draft.revision => Err(StoreError::DraftChanged {
             expected,
@@ -235,7 +236,7 @@ impl Store {
         &self,
         workspace: &Workspace,
         mock: MockId,
-        expected: Option<i32>,
+        expected: Option<i64>,
         edit: impl FnOnce(&mut MockSettings, &mut Vec<(ExampleId, Example)>) -> Result<T, E>,
     ) -> Result<(Draft, T), E>
     where
@@ -248,7 +249,8 @@ impl Store {
         let (kind, id) = author_args(workspace);
         let row: DraftRow = sqlx::query_as(concat!(
             "UPDATE mock_drafts AS d SET settings = $2, examples = $3, impact = NULL,
-                 revision = revision + 1, author = lyrebird_author($4, $5), updated_at = now()
+                 revision = nextval('lyrebird_draft_revisions'), author = lyrebird_author($4, $5),
+                 updated_at = now()
              WHERE mock_id = $1
              RETURNING ",
             draft_columns!()
@@ -288,7 +290,7 @@ impl Store {
         &self,
         workspace: &Workspace,
         mock: MockId,
-        revision: i32,
+        revision: i64,
         report: &serde_json::Value,
     ) -> Result<bool> {
         let kept = sqlx::query(
@@ -313,16 +315,21 @@ impl Store {
         &self,
         workspace: &Workspace,
         mock: MockId,
-        expected: Option<i32>,
+        expected: Option<i64>,
         force: bool,
     ) -> Result<(Mock, Vec<StoredExample>)> {
         let mut tx = self.begin().await?;
+        // The mock first, as every write of it locks it (and deleting it, its draft after it):
+        // its version cannot move between this check and the publish.
+        let live: i32 = sqlx::query_scalar(
+            "SELECT version FROM mocks WHERE id = $1 AND workspace_id = $2 FOR UPDATE",
+        )
+        .bind(mock)
+        .bind(workspace.id())
+        .fetch_one(&mut *tx)
+        .await?;
         let draft = draft_of(&mut tx, workspace, mock, true).await?;
         check_revision(&draft, expected)?;
-        let live: i32 = sqlx::query_scalar("SELECT version FROM mocks WHERE id = $1")
-            .bind(mock)
-            .fetch_one(&mut *tx)
-            .await?;
         if live != draft.based_on && !force {
             return Err(StoreError::LiveChanged {
                 based_on: draft.based_on,

@@ -53,7 +53,7 @@ pub enum StoreError {
     },
     /// The draft changed since the revision an edit named; nothing was written.
     #[error("the draft is at revision {current}, not {expected}: read it again")]
-    DraftChanged { expected: i32, current: i32 },
+    DraftChanged { expected: i64, current: i64 },
     /// The mock changed since its draft began (a publish without `force`); nothing was written.
     #[error(
         "the mock is at version {live} and the draft began from version {based_on}: publishing \

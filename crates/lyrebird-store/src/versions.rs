@@ -98,51 +98,31 @@ pub struct VersionSummary {
     pub author: Author,
     pub note: Option<String>,
     pub examples: usize,
-    /// Against the version before (none for the first kept one).
+    /// Against the version before (none for the mock's first).
     pub changes: Option<VersionChanges>,
 }
 
-/// How a version differs from the one before it, in counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct VersionChanges {
-    pub settings: bool,
-    pub added: usize,
-    pub removed: usize,
-    pub changed: usize,
-    /// The same examples in another order.
-    pub reordered: bool,
+#[derive(Debug, FromRow)]
+struct SummaryRow {
+    number: i32,
+    created_at: OffsetDateTime,
+    #[sqlx(json)]
+    author: Author,
+    note: Option<String>,
+    examples: i32,
+    #[sqlx(json(nullable))]
+    changes: Option<VersionChanges>,
 }
 
-impl VersionChanges {
-    fn between(before: &VersionRow, after: &VersionRow) -> Self {
-        let old: BTreeMap<Uuid, &Vec<u8>> = before
-            .example_ids
-            .iter()
-            .copied()
-            .zip(&before.digests)
-            .collect();
-        let new: BTreeMap<Uuid, &Vec<u8>> = after
-            .example_ids
-            .iter()
-            .copied()
-            .zip(&after.digests)
-            .collect();
-        let in_both = |ids: &[Uuid], other: &BTreeMap<Uuid, &Vec<u8>>| -> Vec<Uuid> {
-            ids.iter()
-                .copied()
-                .filter(|id| other.contains_key(id))
-                .collect()
-        };
-        let kept = in_both(&after.example_ids, &old);
-        let kept_before = in_both(&before.example_ids, &new);
-        Self {
-            settings: before.settings != after.settings,
-            added: new.keys().filter(|id| !old.contains_key(id)).count(),
-            removed: old.keys().filter(|id| !new.contains_key(id)).count(),
-            changed: kept.iter().filter(|id| old[id] != new[id]).count(),
-            reordered: kept != kept_before,
-        }
-    }
+/// How a version differs from the one before it, in counts (kept with the version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub struct VersionChanges {
+    pub settings: bool,
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
+    /// The same examples in another order.
+    pub reordered: bool,
 }
 
 /// A whole version: the mock as it was.
@@ -197,11 +177,32 @@ pub(crate) async fn record_version(
          ), newest AS (
              SELECT number, settings, example_ids, digests FROM mock_versions
              WHERE mock_id = $1 ORDER BY number DESC LIMIT 1
+         ), old AS (
+             SELECT o.id, o.digest, o.place
+             FROM newest, unnest(newest.example_ids, newest.digests)
+                 WITH ORDINALITY AS o (id, digest, place)
+         ), new AS (
+             SELECT n.id, n.digest, n.place
+             FROM now, unnest(now.example_ids, now.digests) WITH ORDINALITY AS n (id, digest, place)
+         ), changes AS (
+             SELECT jsonb_build_object(
+                 'settings', newest.settings IS DISTINCT FROM now.settings,
+                 'added', (SELECT count(*) FROM new WHERE id NOT IN (SELECT id FROM old)),
+                 'removed', (SELECT count(*) FROM old WHERE id NOT IN (SELECT id FROM new)),
+                 'changed', (SELECT count(*) FROM new JOIN old USING (id)
+                             WHERE new.digest <> old.digest),
+                 'reordered', (SELECT array_agg(id ORDER BY place) FROM new
+                               WHERE id IN (SELECT id FROM old))
+                     IS DISTINCT FROM (SELECT array_agg(id ORDER BY place) FROM old
+                                       WHERE id IN (SELECT id FROM new))
+             ) AS counts
+             FROM newest, now
          ), recorded AS (
              INSERT INTO mock_versions (mock_id, number, author, note, settings, example_ids,
-                                        digests)
+                                        digests, changes)
              SELECT $1, coalesce((SELECT number FROM newest), 0) + 1, lyrebird_author($2, $3),
-                 $4, now.settings, now.example_ids, now.digests
+                 $4, now.settings, now.example_ids, now.digests,
+                 (SELECT counts FROM changes)
              FROM now
              WHERE NOT EXISTS (
                  SELECT 1 FROM newest
@@ -291,31 +292,25 @@ impl Store {
     ) -> Result<Vec<VersionSummary>> {
         let mut tx = self.begin().await?;
         own_mock(&mut tx, workspace, mock).await?;
-        // One more than asked: the oldest listed is compared with the one before it.
-        let rows: Vec<VersionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            version_columns!(),
-            " FROM mock_versions WHERE mock_id = $1 AND number < $2
-             ORDER BY number DESC LIMIT $3"
-        ))
+        let rows: Vec<SummaryRow> = sqlx::query_as(
+            "SELECT number, created_at, author, note, cardinality(example_ids) AS examples, changes
+             FROM mock_versions WHERE mock_id = $1 AND number < $2
+             ORDER BY number DESC LIMIT $3",
+        )
         .bind(mock)
         .bind(before.unwrap_or(i32::MAX))
-        .bind(i64::from(limit) + 1)
+        .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
         Ok(rows
-            .iter()
-            .enumerate()
-            .take(limit as usize)
-            .map(|(i, row)| VersionSummary {
+            .into_iter()
+            .map(|row| VersionSummary {
                 number: row.number,
                 created_at: row.created_at,
-                author: row.author.clone(),
-                note: row.note.clone(),
-                examples: row.example_ids.len(),
-                changes: rows
-                    .get(i + 1)
-                    .map(|before| VersionChanges::between(before, row)),
+                author: row.author,
+                note: row.note,
+                examples: usize::try_from(row.examples).unwrap_or_default(),
+                changes: row.changes,
             })
             .collect())
     }
@@ -327,7 +322,33 @@ impl Store {
         mock: MockId,
         number: i32,
     ) -> Result<MockVersion> {
-        let mut tx = self.begin().await?;
+        self.version_with(workspace, mock, number, None).await
+    }
+
+    /// One kept version of the mock with only these of its examples (those it has), in its
+    /// order: what a comparison of two examples needs, without the rest's texts.
+    pub async fn version_of_examples(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        number: i32,
+        examples: &[ExampleId],
+    ) -> Result<MockVersion> {
+        self.version_with(workspace, mock, number, Some(examples))
+            .await
+    }
+
+    async fn version_with(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+        number: i32,
+        only: Option<&[ExampleId]>,
+    ) -> Result<MockVersion> {
+        // One snapshot: the retention may remove the version's texts between two statements.
+        let mut tx = self
+            .begin_with(Some("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            .await?;
         own_mock(&mut tx, workspace, mock).await?;
         let row: VersionRow = sqlx::query_as(concat!(
             "SELECT ",
@@ -338,18 +359,29 @@ impl Store {
         .bind(number)
         .fetch_one(&mut *tx)
         .await?;
+        let only: Option<Vec<Uuid>> = only.map(|ids| ids.iter().map(ExampleId::as_uuid).collect());
         let examples: Vec<(Uuid, Json<Example>)> = sqlx::query_as(
             "SELECT v.id, b.body
              FROM unnest($2::uuid[], $3::bytea[]) WITH ORDINALITY AS v (id, digest, position)
              JOIN example_bodies b ON b.mock_id = $1 AND b.digest = v.digest
+             WHERE $4::uuid[] IS NULL OR v.id = ANY($4)
              ORDER BY v.position",
         )
         .bind(mock)
         .bind(&row.example_ids)
         .bind(&row.digests)
+        .bind(&only)
         .fetch_all(&mut *tx)
         .await?;
-        if examples.len() != row.example_ids.len() {
+        let named = match &only {
+            Some(only) => row
+                .example_ids
+                .iter()
+                .filter(|id| only.contains(id))
+                .count(),
+            None => row.example_ids.len(),
+        };
+        if examples.len() != named {
             return Err(StoreError::Kept {
                 mock,
                 reason: format!("version {number} names examples whose text is gone"),
@@ -360,6 +392,7 @@ impl Store {
                 mock,
                 reason: format!("version {number}: {error}"),
             })?;
+        tx.commit().await?;
         Ok(MockVersion {
             number: row.number,
             created_at: row.created_at,
@@ -412,41 +445,5 @@ impl Store {
         check_size(&mut tx, mock).await?;
         stored.version = self.commit_version(tx, workspace, mock, Some(note)).await?;
         Ok((stored, written))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(ids: &[u128], digests: &[u8], settings: serde_json::Value) -> VersionRow {
-        VersionRow {
-            number: 1,
-            created_at: OffsetDateTime::UNIX_EPOCH,
-            author: Author::System,
-            note: None,
-            settings,
-            example_ids: ids.iter().map(|id| Uuid::from_u128(*id)).collect(),
-            digests: digests.iter().map(|d| vec![*d]).collect(),
-        }
-    }
-
-    #[test]
-    fn changes_count_added_removed_changed_and_reordered_examples() {
-        let before = row(&[1, 2, 3], &[1, 2, 3], serde_json::json!({"name": "a"}));
-        let after = row(&[3, 2, 4], &[3, 9, 4], serde_json::json!({"name": "b"}));
-        let changes = VersionChanges::between(&before, &after);
-        assert_eq!(
-            changes,
-            VersionChanges {
-                settings: true,
-                added: 1,
-                removed: 1,
-                changed: 1,
-                reordered: true,
-            }
-        );
-        let same = VersionChanges::between(&before, &before);
-        assert_eq!(same, VersionChanges::default());
     }
 }

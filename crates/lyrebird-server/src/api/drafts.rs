@@ -49,8 +49,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct DraftView {
     /// The mock's version the draft began from.
     pub based_on: i32,
-    /// Bumped by every edit; also the `ETag`.
-    pub revision: i32,
+    /// Renewed by every edit (never the same for two states of any draft); also the `ETag`.
+    pub revision: i64,
     /// Who edited it last.
     pub author: AuthorView,
     #[serde(with = "time::serde::rfc3339")]
@@ -84,7 +84,7 @@ impl IntoResponse for DraftAnswer {
 
 /// The revision a write expects the draft at: `If-Match: "3"` (the draft's `ETag`); none
 /// without the header or with `*`.
-struct IfMatch(Option<i32>);
+struct IfMatch(Option<i64>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
@@ -111,7 +111,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 }
 
 /// Refuses examples a published mock could not hold.
-fn check_size(examples: &[(ExampleId, Example)]) -> Result<(), ApiError> {
+pub(crate) fn check_size(examples: &[(ExampleId, Example)]) -> Result<(), ApiError> {
     let bytes: usize = examples
         .iter()
         .map(|(_, example)| serde_json::to_string(example).map_or(0, |text| text.len()))

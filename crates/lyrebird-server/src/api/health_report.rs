@@ -11,6 +11,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -35,6 +36,9 @@ use crate::extract::ApiQuery;
 const MAX_DAYS: u32 = 90;
 /// Distinct requests kept for finding shadowed examples.
 const MAX_DISTINCT: usize = 5_000;
+/// The most bytes of request bodies the report keeps, for the shadow search and the clusters'
+/// suggestions together: past it, calls are counted but no longer kept.
+const KEPT_BYTES: usize = 16 << 20;
 /// Requests kept per cluster to check its suggestion against, and calls shown.
 const CLUSTER_REQUESTS: usize = 20;
 const CLUSTER_SAMPLES: usize = 3;
@@ -383,6 +387,7 @@ pub(crate) async fn report(
     let from = until - Duration::days(i64::from(days));
     let scope = Scope::new(Some(from), Some(until), None)?;
     let distinct = Arc::new(Mutex::new(HashSet::new()));
+    let kept_bytes = Arc::new(AtomicUsize::new(0));
     let replaying = Arc::clone(&current);
     let check = move |call: &NewCall| {
         let replayed = replay(&replaying.engine, call);
@@ -390,7 +395,9 @@ pub(crate) async fn report(
             let mut seen = distinct.lock().unwrap_or_else(|poison| poison.into_inner());
             seen.len() < MAX_DISTINCT && seen.insert(request_digest(call))
         };
-        let keep = first || matches!(replayed, Replayed::Missed(Some(_)));
+        let size = call.request_body.text.len() + call.path.len() + call.query.len();
+        let keep = (first || matches!(replayed, Replayed::Missed(Some(_))))
+            && kept_bytes.fetch_add(size, Ordering::Relaxed) + size <= KEPT_BYTES;
         Seen {
             logged: call.example_id,
             replayed,
@@ -400,6 +407,7 @@ pub(crate) async fn report(
     let mut answered: HashMap<Uuid, usize> = HashMap::new();
     let mut ties: HashMap<Uuid, (usize, usize)> = HashMap::new();
     let mut requests: Vec<(NewCall, Option<Uuid>)> = Vec::new();
+    let mut winners: HashSet<Uuid> = HashSet::new();
     let mut clusters: HashMap<(Uuid, String), Gathering> = HashMap::new();
     let (calls, left_out_older) = scope
         .check(state, workspace, mock, check)
@@ -409,6 +417,7 @@ pub(crate) async fn report(
             }
             match seen.replayed {
                 Replayed::Won { example, tie } => {
+                    winners.insert(example);
                     if let Some(candidates) = tie {
                         let entry = ties.entry(example).or_default();
                         entry.0 += 1;
@@ -449,7 +458,7 @@ pub(crate) async fn report(
         .await?;
     let current = Arc::clone(&current);
     let report = tokio::task::spawn_blocking(move || {
-        let shadowed = shadowed(&current, &requests);
+        let shadowed = shadowed(&current, &requests, &winners);
         let unmatched = clusters_of(&current, clusters.into_values().collect());
         (shadowed, unmatched, current)
     });
@@ -496,12 +505,16 @@ pub(crate) async fn report(
     })
 }
 
-/// The examples that fit requests of the period but won none: the examples no request chose
-/// are compiled on their own and offered each distinct request; one that fits is shadowed by
+/// The examples that fit requests of the period but won none: the examples no call of the
+/// period chose (`winners` are those some call chose) are compiled on their own and offered
+/// each distinct request kept; one that fits is shadowed by
 /// the example that won that request. Each pass takes out the examples found, so one shadowed
 /// behind another is found in a later pass.
-fn shadowed(current: &Current, requests: &[(NewCall, Option<Uuid>)]) -> Vec<Shadowed> {
-    let winners: HashSet<Uuid> = requests.iter().filter_map(|(_, won)| *won).collect();
+fn shadowed(
+    current: &Current,
+    requests: &[(NewCall, Option<Uuid>)],
+    winners: &HashSet<Uuid>,
+) -> Vec<Shadowed> {
     let mut losing: Vec<(ExampleId, Example)> = current
         .examples
         .iter()

@@ -93,7 +93,7 @@ pub struct ImpactGroup {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ImpactReport {
     /// The draft's revision and the mock's version compared.
-    pub revision: i32,
+    pub revision: i64,
     pub live_version: i32,
     pub days: u32,
     #[serde(with = "time::serde::rfc3339")]
@@ -280,6 +280,12 @@ pub(crate) async fn impact(
     days: u32,
     progress: Option<&mpsc::Sender<Line>>,
 ) -> Result<ImpactReport, ApiError> {
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::invalid(
+            "days",
+            format!("use a number from 1 to {MAX_DAYS}"),
+        ));
+    }
     let started = Instant::now();
     let live_examples = state.store.list_examples(workspace, mock.id).await?;
     let names: HashMap<Uuid, String> = live_examples
@@ -358,16 +364,13 @@ async fn run_impact(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ImpactRequest>,
 ) -> Result<Response, ApiError> {
-    let days = match request.days {
-        None => 7,
-        Some(days @ 1..=MAX_DAYS) => days,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "days",
-                format!("use a number from 1 to {MAX_DAYS}"),
-            ));
-        }
-    };
+    let days = request.days.unwrap_or(7);
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(ApiError::invalid(
+            "days",
+            format!("use a number from 1 to {MAX_DAYS}"),
+        ));
+    }
     let draft = state.store.draft(&admin.workspace, mock.id).await?;
     let streamed = headers
         .get(header::ACCEPT)

@@ -58,9 +58,9 @@ pub struct VersionView {
 pub struct ChangeCounts {
     /// The mock's settings changed.
     pub settings: bool,
-    pub added: usize,
-    pub removed: usize,
-    pub changed: usize,
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
     /// The examples kept are in another order.
     pub reordered: bool,
 }

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use super::csrf::PostedForm;
 use super::{Flash, PageError, PagePath, WebSession, page, redirect_with};
 use crate::AppState;
+use crate::api::drafts::check_size;
 use crate::api::examples::read_example;
 use crate::api::health_report::report;
 use crate::api::impact::{impact, keep};
@@ -312,7 +313,7 @@ async fn draft_page(
 /// An example edited as JSON, with the revision of the draft the page showed.
 #[derive(Debug, Deserialize)]
 struct ExampleForm {
-    revision: i32,
+    revision: i64,
     example: String,
 }
 
@@ -378,7 +379,7 @@ async fn add_example(
             |settings, examples| {
                 let example = parse_example(&form.example, &settings.environment)?;
                 examples.push((ExampleId::generate(), example));
-                Ok::<_, ApiError>(())
+                check_size(examples)
             },
         )
         .await
@@ -413,7 +414,7 @@ async fn save_example(
                     .find(|(own, _)| *own == example_id)
                     .ok_or(ApiError::NotFound)?;
                 *slot = example;
-                Ok::<_, ApiError>(())
+                check_size(examples)
             },
         )
         .await
@@ -432,7 +433,7 @@ async fn save_example(
 
 #[derive(Debug, Deserialize)]
 struct RevisionForm {
-    revision: i32,
+    revision: i64,
     #[serde(default)]
     force: Option<String>,
     #[serde(default)]
@@ -571,6 +572,7 @@ async fn health_page(
         }
         Err(error) => return Err(error.into()),
     };
+    let draft = optional_draft(&state, &session, mock.id).await?;
     page(
         &session,
         StatusCode::OK,
@@ -578,6 +580,7 @@ async fn health_page(
         context! {
             nav => "mocks",
             mock => summary(&mock),
+            draft_revision => draft.map(|draft| draft.revision),
             days,
             report => report.map(Serde),
             error,
@@ -594,6 +597,9 @@ struct SuggestionForm {
     example_id: Option<ExampleId>,
     example: String,
     summary: String,
+    /// The draft's revision when the page showed one; none when there was no draft yet.
+    #[serde(default)]
+    revision: Option<i64>,
 }
 
 async fn apply_suggestion(
@@ -607,28 +613,36 @@ async fn apply_suggestion(
     }
     let outcome = state
         .store
-        .edit_draft(&session.workspace, id, None, |settings, examples| {
-            let example = parse_example(&form.example, &settings.environment)?;
-            match (form.kind.as_str(), form.example_id) {
-                ("edit", Some(example_id)) => {
-                    let (_, slot) = examples
-                        .iter_mut()
-                        .find(|(own, _)| *own == example_id)
-                        .ok_or_else(|| {
-                            ApiError::invalid("example_id", "the draft no longer has this example")
-                        })?;
-                    *slot = example;
+        .edit_draft(
+            &session.workspace,
+            id,
+            form.revision,
+            |settings, examples| {
+                let example = parse_example(&form.example, &settings.environment)?;
+                match (form.kind.as_str(), form.example_id) {
+                    ("edit", Some(example_id)) => {
+                        let (_, slot) = examples
+                            .iter_mut()
+                            .find(|(own, _)| *own == example_id)
+                            .ok_or_else(|| {
+                                ApiError::invalid(
+                                    "example_id",
+                                    "the draft no longer has this example",
+                                )
+                            })?;
+                        *slot = example;
+                    }
+                    ("add", None) => examples.push((ExampleId::generate(), example)),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "kind",
+                            "a suggestion is an edit or an addition",
+                        ));
+                    }
                 }
-                ("add", None) => examples.push((ExampleId::generate(), example)),
-                _ => {
-                    return Err(ApiError::invalid(
-                        "kind",
-                        "a suggestion is an edit or an addition",
-                    ));
-                }
-            }
-            Ok::<_, ApiError>(())
-        })
+                check_size(examples)
+            },
+        )
         .await
         .map(|_| ());
     let done = format!("Applied to the draft: {}.", form.summary);

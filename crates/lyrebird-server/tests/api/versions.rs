@@ -348,7 +348,8 @@ async fn a_draft_changes_nothing_until_it_is_published() {
     error_of(status, &body, StatusCode::NOT_FOUND, "not_found");
     let (status, started, etag) = draft_call(&app, Method::POST, &draft, key, None, None).await;
     assert_eq!(status, StatusCode::CREATED, "{started}");
-    assert_eq!(etag.as_deref(), Some("\"1\""));
+    let first = etag.expect("the draft's revision as ETag");
+    assert_eq!(first, format!("\"{}\"", started["revision"]));
     assert_eq!(started["based_on"], 2);
     assert_eq!(started["examples"][0]["id"], id.as_str());
     let (status, body, _) = draft_call(&app, Method::POST, &draft, key, None, None).await;
@@ -360,12 +361,13 @@ async fn a_draft_changes_nothing_until_it_is_published() {
         Method::PUT,
         &format!("{draft}/examples/{id}"),
         key,
-        Some("\"1\""),
+        Some(&first),
         Some(example("one", "/users/:id")),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
-    assert_eq!(etag.as_deref(), Some("\"2\""));
+    let second = etag.unwrap();
+    assert_ne!(second, first, "every edit renews the revision");
     let (status, added, _) = draft_call(
         &app,
         Method::POST,
@@ -389,7 +391,7 @@ async fn a_draft_changes_nothing_until_it_is_published() {
         Method::PATCH,
         &draft,
         key,
-        Some("\"1\""),
+        Some(&first),
         Some(json!({"name": "stale"})),
     )
     .await;
@@ -425,8 +427,12 @@ async fn a_draft_changes_nothing_until_it_is_published() {
         "invalid_example",
     );
     let (_, now) = app.get(&draft, key).await;
-    assert_eq!(now["revision"], 3);
+    assert_eq!(
+        now["revision"], added["revision"],
+        "refused edits leave the draft alone"
+    );
     assert_eq!(now["mock"]["name"], "Users");
+    let current = format!("\"{}\"", now["revision"]);
 
     // The try panel answers for both.
     let (status, tried) = app
@@ -448,7 +454,7 @@ async fn a_draft_changes_nothing_until_it_is_published() {
         Method::POST,
         &format!("{draft}/publish"),
         key,
-        Some("\"3\""),
+        Some(&current),
         Some(json!({})),
     )
     .await;
@@ -506,9 +512,30 @@ async fn a_draft_of_a_mock_that_changed_since_is_published_only_when_forced() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    let (_, renamed) = app.get(&draft, key).await;
     let (status, _) = app.call(Method::DELETE, &draft, Some(key), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, now) = app.get(&format!("/api/v1/mocks/{mock}"), key).await;
     assert_eq!(now["name"], "Users");
     assert_eq!(now["version"], 3);
+
+    // A draft started again never has a revision of the one discarded: an edit or publish
+    // naming the old draft's revision is refused.
+    let (_, again) = app.post(&draft, key, json!(null)).await;
+    assert!(again["revision"].as_i64() > renamed["revision"].as_i64());
+    let (status, body, _) = draft_call(
+        &app,
+        Method::POST,
+        &format!("{draft}/publish"),
+        key,
+        Some(&format!("\"{}\"", renamed["revision"])),
+        Some(json!({})),
+    )
+    .await;
+    error_of(
+        status,
+        &body,
+        StatusCode::PRECONDITION_FAILED,
+        "draft_changed",
+    );
 }

@@ -4,7 +4,7 @@
 //! them ("answered by "user" at v12, by "user by id" at v13: "user"'s request.path changed").
 
 use lyrebird_store::calls::{NewCall, StoredCall};
-use lyrebird_store::{Mock, Workspace};
+use lyrebird_store::{ExampleId, Mock, Workspace};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -107,14 +107,25 @@ pub async fn answer_change(
     );
     let (reason, diff) = match (previous.version, summary.version) {
         (Some(old), Some(new)) if old != new => {
+            // The two versions with only the two examples: a comparison of two examples
+            // reads their texts, not every example of the mock.
+            let examples: Vec<ExampleId> = [before, summary.example_id]
+                .into_iter()
+                .flatten()
+                .map(ExampleId::from)
+                .collect();
+            let store = &state.store;
             let versions = (
-                state.store.version(workspace, mock.id, old as i32).await,
-                state.store.version(workspace, mock.id, new as i32).await,
+                store
+                    .version_of_examples(workspace, mock.id, old as i32, &examples)
+                    .await,
+                store
+                    .version_of_examples(workspace, mock.id, new as i32, &examples)
+                    .await,
             );
             match versions {
                 (Ok(old), Ok(new)) => {
-                    let examples = [before, summary.example_id];
-                    let diff = MockDiff::between((&old).into(), (&new).into()).about(&examples);
+                    let diff = MockDiff::between((&old).into(), (&new).into()).about();
                     (diff.describe(), Some(diff))
                 }
                 _ => ("one of the two versions is no longer kept".to_owned(), None),
@@ -138,13 +149,10 @@ pub async fn answer_change(
 }
 
 impl MockDiff {
-    /// The diff about these examples only (the settings' changes stay).
-    fn about(mut self, examples: &[Option<Uuid>]) -> Self {
-        let wanted = |id: &lyrebird_store::ExampleId| examples.contains(&Some(id.as_uuid()));
-        self.added.retain(|example| wanted(&example.id));
-        self.removed.retain(|example| wanted(&example.id));
-        self.changed.retain(|example| wanted(&example.id));
-        self.moved.retain(|example| wanted(&example.id));
+    /// A diff of two versions read with only some of their examples: places among those few
+    /// say nothing of the examples' places in the mock, so moves are left out.
+    fn about(mut self) -> Self {
+        self.moved.clear();
         self
     }
 
