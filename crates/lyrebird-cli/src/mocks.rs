@@ -23,7 +23,14 @@ use crate::layout::{self, Format, Local};
 use crate::line_diff;
 
 /// Fields of a mock the server sets; the settings file has the others.
-const SERVER_MOCK_FIELDS: [&str; 5] = ["id", "url", "path_url", "created_at", "updated_at"];
+const SERVER_MOCK_FIELDS: [&str; 6] = [
+    "id",
+    "url",
+    "path_url",
+    "version",
+    "created_at",
+    "updated_at",
+];
 /// Fields of an example the server sets besides its `id`; an example file has none of them.
 const SERVER_EXAMPLE_FIELDS: [&str; 3] = ["position", "created_at", "updated_at"];
 /// An example's id: kept from the server to pair examples, never written to a file.

@@ -228,6 +228,10 @@ pub(crate) async fn serve(
             let refused = over_quota(&limits);
             return finish(runtime, mock, call, Some(request), refused, Some(limits));
         }
+        Admission::Unavailable(limits) => {
+            let refused = quota_unavailable();
+            return finish(runtime, mock, call, Some(request), refused, Some(limits));
+        }
     };
     let answer = if mock.engine.is_stateful() {
         match state_key(&call.headers) {
@@ -662,6 +666,25 @@ fn over_quota(limits: &Limits) -> Answer {
     let retry_after = limits.reset_seconds(OffsetDateTime::now_utc());
     let retry_after = headers::Value::number(retry_after);
     answer.added.push((headers::RETRY_AFTER, retry_after));
+    answer
+}
+
+/// The workspace's quota cannot be checked: the lease this process held is spent and the
+/// database does not grant another (it is away, or stalled).
+fn quota_unavailable() -> Answer {
+    let mut answer = Answer::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json_body(&json!({"error": {
+            "code": "quota_unavailable",
+            "message": "this workspace's monthly quota cannot be checked right now (the database is unavailable and this server has used the calls it had reserved); try again in a moment",
+        }})),
+        CallOutcome::Refused {
+            reason: "quota_unavailable".to_owned(),
+        },
+    );
+    answer
+        .added
+        .push((headers::RETRY_AFTER, headers::Value::number(1)));
     answer
 }
 

@@ -16,9 +16,11 @@
 //! up to [`MAX_LEASE_GROWTH`] times `block`, so a busy workspace asks the database rarely and its
 //! calls do not wait. A call never waits for the database longer than [`LEASE_PATIENCE`]: the
 //! lease is asked for on a task of its own, which keeps what it gets even when the call stopped
-//! waiting. When the database cannot be reached (or is that slow), calls are admitted without a
-//! lease (serving goes on) and counted, and one task at a time tries to lease again every
-//! [`UNREACHABLE_BACKOFF`]; see `docs/serving.md`.
+//! waiting. When the database cannot be reached (or is that slow), calls go on being admitted out
+//! of the lease already held, and once it is spent are refused ([`Admission::Unavailable`]: the
+//! quota cannot be checked) rather than admitted beyond it, so an outage never lets a workspace
+//! past its quota; one task at a time tries to lease again every [`UNREACHABLE_BACKOFF`]; see
+//! `docs/serving.md`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +33,7 @@ use time::OffsetDateTime;
 /// How long a process that found the quota spent answers 429 before asking Postgres again
 /// (earlier when calls are handed back or the quota changes).
 const SPENT_RECHECK: Duration = Duration::from_secs(5);
-/// How long a call waits for a lease before it is admitted without one.
+/// How long a call waits for a lease before it is refused for want of one.
 const LEASE_PATIENCE: Duration = Duration::from_millis(500);
 /// How long a process waits between lease attempts while Postgres cannot be reached.
 const UNREACHABLE_BACKOFF: Duration = Duration::from_secs(1);
@@ -71,6 +73,9 @@ impl Limits {
 pub enum Admission {
     Admitted(Limits),
     Exceeded(Limits),
+    /// The lease held is spent and no new one can be had (the database is away or stalled):
+    /// the quota cannot be checked, so the call is not admitted.
+    Unavailable(Limits),
 }
 
 /// The quota counters of every workspace this process has served.
@@ -112,8 +117,8 @@ struct State {
     /// Served calls of `month` being written now (still counted by [`Quotas::unwritten`]).
     writing: u64,
     spent_until: Option<Instant>,
-    /// The last lease failed or took longer than [`LEASE_PATIENCE`]: calls are admitted
-    /// without one until a lease succeeds.
+    /// The last lease failed or took longer than [`LEASE_PATIENCE`]: once the lease held is
+    /// spent, calls are refused until a lease succeeds.
     unreachable: bool,
     /// A lease is being asked for in the background.
     refilling: bool,
@@ -219,10 +224,8 @@ impl Quotas {
             ));
         }
         if state.unreachable {
-            state.unwritten += 1;
-            state.leased_total += 1;
             self.refill_in_background(workspace, account, &mut state, month);
-            return Next::Done(Admission::Admitted(
+            return Next::Done(Admission::Unavailable(
                 state.limits(self.inner.default_quota, month),
             ));
         }
@@ -549,7 +552,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn calls_do_not_wait_for_a_stalled_lease_and_what_it_gets_is_kept() {
+    async fn past_the_lease_held_calls_are_refused_not_kept_waiting_and_what_it_gets_is_kept() {
         let db = TestDatabase::new().await;
         let workspace = db.sign_up("stall@example.com").await.workspace.id();
         let quotas = Quotas::new(db.store().clone(), 1_000_000, 100);
@@ -565,24 +568,35 @@ mod tests {
             .await
             .unwrap();
         let calls = async {
+            let mut admitted = 0;
             for _ in 0..300 {
-                assert!(matches!(
-                    quotas.admit(workspace).await,
-                    Admission::Admitted(_)
-                ));
+                match quotas.admit(workspace).await {
+                    Admission::Admitted(_) => admitted += 1,
+                    Admission::Unavailable(_) => {}
+                    Admission::Exceeded(_) => panic!("the quota is far from spent"),
+                }
             }
+            admitted
         };
-        tokio::time::timeout(Duration::from_secs(15), calls)
+        let admitted = tokio::time::timeout(Duration::from_secs(15), calls)
             .await
             .expect("calls waited for the stalled lease");
+        assert_eq!(
+            admitted, 99,
+            "the rest of the lease held, and not a call more"
+        );
         stall.rollback().await.unwrap();
         let waiting = Instant::now();
-        while leased(db.store(), workspace).await < 300 {
+        while leased(db.store(), workspace).await <= 100 {
             assert!(
                 waiting.elapsed() < Duration::from_secs(15),
-                "the leases asked for meanwhile were not granted"
+                "the lease asked for meanwhile was not granted"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        assert!(matches!(
+            quotas.admit(workspace).await,
+            Admission::Admitted(_)
+        ));
     }
 }

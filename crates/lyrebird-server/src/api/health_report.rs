@@ -27,6 +27,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::api::impact::ExampleName;
 use crate::api::verify::{CheckedCall, Scope, brief, engine_request};
 use crate::auth::OwnMock;
 use crate::error::{ApiError, ErrorBody};
@@ -55,6 +56,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// The calls of this many days back from now, 1 to 90 (default 7).
+    #[param(minimum = 1, maximum = 90)]
     pub days: Option<u32>,
 }
 
@@ -72,7 +74,7 @@ pub struct HealthReport {
     /// Every example, in order, with the calls it answered.
     pub examples: Vec<ExampleUse>,
     /// Examples that answered no call of the period.
-    pub never_hit: Vec<ExampleRef>,
+    pub never_hit: Vec<ExampleName>,
     /// Examples that fit requests of the period but never won them.
     pub shadowed: Vec<Shadowed>,
     /// Calls several examples fitted equally well, so the tie-break (priority, then conditions,
@@ -83,24 +85,17 @@ pub struct HealthReport {
     pub unmatched: Vec<Cluster>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ExampleRef {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: Uuid,
-    pub name: String,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExampleUse {
     #[serde(flatten)]
-    pub example: ExampleRef,
+    pub example: ExampleName,
     pub calls: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Shadowed {
     #[serde(flatten)]
-    pub example: ExampleRef,
+    pub example: ExampleName,
     /// The requests it fits, as distinct requests of the period.
     pub requests: usize,
     /// Who won them instead, with how many.
@@ -110,14 +105,14 @@ pub struct Shadowed {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Winner {
     #[serde(flatten)]
-    pub example: ExampleRef,
+    pub example: ExampleName,
     pub requests: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TieBreak {
     #[serde(flatten)]
-    pub example: ExampleRef,
+    pub example: ExampleName,
     pub calls: usize,
     /// The most examples that fitted one of those calls equally.
     pub candidates: usize,
@@ -128,7 +123,7 @@ pub struct TieBreak {
 pub struct Cluster {
     pub calls: usize,
     /// The nearest example.
-    pub example: ExampleRef,
+    pub example: ExampleName,
     /// `path segment 2`, `query page`, `header x-tenant`, `method`, `body /id`…
     pub condition: String,
     /// The cluster in one sentence: "412 calls: query parameter \"page\" should be \"1\", got
@@ -184,8 +179,8 @@ impl Current {
             .map(|(_, example)| example)
     }
 
-    fn name(&self, id: Uuid) -> ExampleRef {
-        ExampleRef {
+    fn name(&self, id: Uuid) -> ExampleName {
+        ExampleName {
             id,
             name: self
                 .example(id)
@@ -469,7 +464,7 @@ pub(crate) async fn report(
         .examples
         .iter()
         .map(|(id, example)| ExampleUse {
-            example: ExampleRef {
+            example: ExampleName {
                 id: id.as_uuid(),
                 name: example.name.clone(),
             },

@@ -50,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct ImpactRequest {
     /// Replay the calls of this many days back from now, 1 to 90 (default 7).
+    #[schema(minimum = 1, maximum = 90)]
     pub days: Option<u32>,
 }
 

@@ -83,20 +83,10 @@ async fn logged_paths(server: &Server, key: &str, mock: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call_is_logged_once() {
-    let data = DataDir::new();
-    let data_dir = data.0.to_str().unwrap();
-    let server = Server::start_with(&[
-        ("LYREBIRD_DATA_DIR", data_dir),
-        ("LYREBIRD_MONTHLY_QUOTA", "100000000"),
-    ]);
-    let key = sign_up(&server, "ada@example.com").await;
-    let mock = warm_mock(&server, &key).await;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = steady_load(&server, &mock, Arc::clone(&stop));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-
+/// Kills the embedded postmaster and waits until a new one runs and the server is ready
+/// again, checking meanwhile that it says it serves mocks; when it was killed, and how long
+/// until ready.
+async fn kill_the_postmaster(server: &Server, data: &DataDir) -> (Instant, Duration) {
     let postmaster = data.postmaster_pid().expect("the cluster runs");
     signal(postmaster, "KILL");
     let killed = Instant::now();
@@ -133,6 +123,26 @@ async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call
         "ready {ready_after:?} after the postmaster was killed \
          (database seen unavailable by /readyz/mocks: {database_seen_away})"
     );
+    (killed, ready_after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call_is_logged_once() {
+    let data = DataDir::new();
+    let data_dir = data.0.to_str().unwrap();
+    // A lease of the quota larger than the calls of the outage: they are all admitted.
+    let server = Server::start_with(&[
+        ("LYREBIRD_DATA_DIR", data_dir),
+        ("LYREBIRD_MONTHLY_QUOTA", "100000000"),
+        ("LYREBIRD_QUOTA_LEASE", "100000"),
+    ]);
+    let key = sign_up(&server, "ada@example.com").await;
+    let mock = warm_mock(&server, &key).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = steady_load(&server, &mock, Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (killed, ready_after) = kill_the_postmaster(&server, &data).await;
     let (status, mocks) = server.get("/api/v1/mocks", &key).await;
     assert_eq!(status, StatusCode::OK, "the admin API works again: {mocks}");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -190,6 +200,112 @@ async fn a_killed_postmaster_is_restarted_while_warm_mocks_answer_and_every_call
         interrupted.elapsed()
     );
     data.assert_stopped(restarted);
+}
+
+/// Stops every process of the embedded cluster (SIGSTOP): a database that does not answer, its
+/// connections open; `resume` sends SIGCONT to the same processes.
+fn stall_the_cluster(data: &DataDir) -> Vec<u32> {
+    let postmaster = data.postmaster_pid().expect("the cluster runs");
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &postmaster.to_string()])
+        .output()
+        .expect("pgrep runs");
+    let mut processes: Vec<u32> = String::from_utf8_lossy(&children.stdout)
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect();
+    processes.push(postmaster);
+    for pid in &processes {
+        signal(*pid, "STOP");
+    }
+    processes
+}
+
+fn resume(processes: &[u32]) {
+    for pid in processes.iter().rev() {
+        signal(*pid, "CONT");
+    }
+}
+
+#[tokio::test]
+async fn past_the_lease_held_calls_are_refused_with_a_503_until_the_database_answers() {
+    let data = DataDir::new();
+    let server = Server::start_with(&[
+        ("LYREBIRD_DATA_DIR", data.0.to_str().unwrap()),
+        ("LYREBIRD_MONTHLY_QUOTA", "100000000"),
+        ("LYREBIRD_QUOTA_LEASE", "20"),
+    ]);
+    let key = sign_up(&server, "ada@example.com").await;
+    let mock = warm_mock(&server, &key).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = steady_load(&server, &mock, Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stalled = stall_the_cluster(&data);
+    let stalled_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    resume(&stalled);
+    let resumed_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let Load { calls } = load.await.unwrap();
+
+    let status = |wanted: StatusCode| {
+        calls
+            .iter()
+            .filter(move |(_, answer, _, _)| answer.as_ref().ok() == Some(&wanted))
+    };
+    let refused: Vec<_> = status(StatusCode::SERVICE_UNAVAILABLE).collect();
+    let admitted = status(StatusCode::OK).count();
+    assert_eq!(
+        refused.len() + admitted,
+        calls.len(),
+        "every call was answered 200 or 503"
+    );
+    assert!(!refused.is_empty(), "no call went past the lease held");
+    let (_, _, _, first_refused) = refused[0];
+    let (_, _, _, last_refused) = refused[refused.len() - 1];
+    assert!(
+        *first_refused > stalled_at,
+        "refused only once the database stopped answering"
+    );
+    assert!(
+        *last_refused < resumed_at + Duration::from_secs(1),
+        "refused until the database answered again, not after"
+    );
+    let slowest = calls.iter().map(|(_, _, took, _)| *took).max().unwrap();
+    assert!(slowest < Duration::from_secs(3), "a call took {slowest:?}");
+    let answer = reqwest::get(format!("{}/m/{mock}/hello/after", server.base))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK, "admitted again");
+    eprintln!(
+        "{} calls: {admitted} admitted, {} refused while the quota could not be checked",
+        calls.len(),
+        refused.len()
+    );
+
+    // Every call is logged, refused ones too; the usage counts the admitted calls exactly: the
+    // warm call, the load's and the last one.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while logged_paths(&server, &key, &mock).await.len() < calls.len() + 2 {
+        assert!(Instant::now() < deadline, "calls not logged 30 s on");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, usage) = server.get("/api/v1/usage", &key).await;
+        let usage: Value = serde_json::from_str(&usage).unwrap();
+        let used = usage["calls"].as_u64().unwrap_or_default();
+        if used == admitted as u64 + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "usage says {used} calls, {} were admitted",
+            admitted + 2
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]
