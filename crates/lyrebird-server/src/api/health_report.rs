@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::State;
-use lyrebird_engine::{CompiledMock, DecidedBy, Example, Failure, MatchSettings, Selection};
+use lyrebird_engine::{
+    CompiledMock, DecidedBy, Example, Failure, MatchSettings, Selection, SelectionMode,
+};
 use lyrebird_store::calls::NewCall;
 use lyrebird_store::{ExampleId, Mock, Workspace};
 use serde::{Deserialize, Serialize};
@@ -98,6 +100,10 @@ pub struct Shadowed {
     pub example: ExampleName,
     /// The requests it fits, as distinct requests of the period.
     pub requests: usize,
+    /// In a mock with Postman's matching: a request still reaches it by naming it in
+    /// `x-mock-response-name` (or `-id`, or its status in `-code`), as Postman's error examples
+    /// are meant to be reached.
+    pub by_header: bool,
     /// Who won them instead, with how many.
     pub won_by: Vec<Winner>,
 }
@@ -556,6 +562,7 @@ fn shadowed(
             Shadowed {
                 example: current.name(id),
                 requests,
+                by_header: current.settings.selection == SelectionMode::Postman,
                 won_by,
             }
         })
@@ -663,7 +670,10 @@ fn edited(example: &Example, failure: &Failure) -> Option<(Example, String)> {
             };
             let mut segments: Vec<String> = path.split('/').map(str::to_owned).collect();
             let slot = segments.get_mut(*segment)?;
-            if slot.starts_with(':') || slot.starts_with('{') || slot == "*" {
+            // Only a segment that reads as an id becomes a parameter: `/users/1` to
+            // `/users/:id`, never `/numbers/1` to `/:id/1`, which would answer every path of
+            // that shape; a word that differs asks for an example of its own.
+            if !looks_like_an_id(slot) {
                 return None;
             }
             let name = if path.contains(":id") {
@@ -702,6 +712,15 @@ fn edited(example: &Example, failure: &Failure) -> Option<(Example, String)> {
     Some((edited, summary))
 }
 
+/// Whether a path segment is an id rather than a word: digits, a UUID or hexadecimal digest, or
+/// a word a third or more of which is digits, two at least (`ord_123`; not `v2`).
+fn looks_like_an_id(segment: &str) -> bool {
+    let digits = segment.bytes().filter(u8::is_ascii_digit).count();
+    let hex = segment.len() >= 8 && segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    !segment.is_empty()
+        && (digits == segment.len() || hex || (digits >= 2 && digits * 3 >= segment.len()))
+}
+
 /// Whether `example`, beside nothing else, matches every one of `requests`.
 fn fits_all(current: &Current, example: &Example, requests: &[NewCall]) -> bool {
     let alone = [(ExampleId::from(Uuid::nil()), example.clone())];
@@ -712,4 +731,25 @@ fn fits_all(current: &Current, example: &Example, requests: &[NewCall]) -> bool 
         && requests
             .iter()
             .all(|call| engine.select(&engine_request(call)).matched().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_told_from_words() {
+        for id in [
+            "1",
+            "42",
+            "ord_123",
+            "0193a1f2-7c1d-7000-8000-000000000000",
+            "deadbeefcafe",
+        ] {
+            assert!(looks_like_an_id(id), "{id} is an id");
+        }
+        for word in ["numbers", "users", "v2", "me", "decade", ""] {
+            assert!(!looks_like_an_id(word), "{word} is a word");
+        }
+    }
 }

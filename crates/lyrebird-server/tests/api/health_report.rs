@@ -84,7 +84,7 @@ async fn the_report_finds_dead_shadowed_tied_and_clustered_cases_and_suggests_fi
     assert_eq!(never, ["user again", "dead", "order"]);
     assert_eq!(
         report["shadowed"],
-        json!([{"id": id(1), "name": "user again", "requests": 1,
+        json!([{"id": id(1), "name": "user again", "requests": 1, "by_header": false,
                 "won_by": [{"id": id(0), "name": "user", "requests": 1}]}])
     );
     assert_eq!(
