@@ -110,8 +110,40 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// The edits of a draft's examples the API and the pages share, each checked against what a
+/// published mock may hold.
+pub(crate) enum ExampleEdit {
+    Add(Example),
+    Replace(ExampleId, Example),
+    Remove(ExampleId),
+}
+
+impl ExampleEdit {
+    /// Applies the edit; an example that is not in the draft is a 404.
+    pub(crate) fn apply(self, examples: &mut Vec<(ExampleId, Example)>) -> Result<(), ApiError> {
+        match self {
+            ExampleEdit::Add(example) => examples.push((ExampleId::generate(), example)),
+            ExampleEdit::Replace(id, example) => {
+                let (_, slot) = examples
+                    .iter_mut()
+                    .find(|(own, _)| *own == id)
+                    .ok_or(ApiError::NotFound)?;
+                *slot = example;
+            }
+            ExampleEdit::Remove(id) => {
+                let before = examples.len();
+                examples.retain(|(own, _)| *own != id);
+                if examples.len() == before {
+                    return Err(ApiError::NotFound);
+                }
+            }
+        }
+        check_size(examples)
+    }
+}
+
 /// Refuses examples a published mock could not hold.
-pub(crate) fn check_size(examples: &[(ExampleId, Example)]) -> Result<(), ApiError> {
+fn check_size(examples: &[(ExampleId, Example)]) -> Result<(), ApiError> {
     let bytes: usize = examples
         .iter()
         .map(|(_, example)| serde_json::to_string(example).map_or(0, |text| text.len()))
@@ -241,8 +273,7 @@ async fn add_draft_example(
         .store
         .edit_draft(&admin.workspace, mock, expected, |settings, examples| {
             let (_, example) = read_example(document, &settings.environment)?;
-            examples.push((ExampleId::generate(), example));
-            check_size(examples)
+            ExampleEdit::Add(example).apply(examples)
         })
         .await?;
     Ok(DraftAnswer(StatusCode::CREATED, draft))
@@ -330,12 +361,7 @@ async fn replace_draft_example(
         .store
         .edit_draft(&admin.workspace, mock, expected, |settings, examples| {
             let (_, example) = read_example(document, &settings.environment)?;
-            let (_, slot) = examples
-                .iter_mut()
-                .find(|(own, _)| *own == id)
-                .ok_or(ApiError::NotFound)?;
-            *slot = example;
-            check_size(examples)
+            ExampleEdit::Replace(id, example).apply(examples)
         })
         .await?;
     Ok(DraftAnswer(StatusCode::OK, draft))
@@ -365,12 +391,7 @@ async fn delete_draft_example(
     let (draft, ()) = state
         .store
         .edit_draft(&admin.workspace, mock, expected, |_, examples| {
-            let before = examples.len();
-            examples.retain(|(own, _)| *own != id);
-            match examples.len() < before {
-                true => Ok::<_, ApiError>(()),
-                false => Err(ApiError::NotFound),
-            }
+            ExampleEdit::Remove(id).apply(examples)
         })
         .await?;
     Ok(DraftAnswer(StatusCode::OK, draft))

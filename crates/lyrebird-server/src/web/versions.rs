@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::csrf::PostedForm;
 use super::{Flash, PageError, PagePath, WebSession, page, redirect_with};
 use crate::AppState;
-use crate::api::drafts::check_size;
+use crate::api::drafts::ExampleEdit;
 use crate::api::examples::read_example;
 use crate::api::health_report::report;
 use crate::api::impact::{impact, keep};
@@ -378,8 +378,7 @@ async fn add_example(
             Some(form.revision),
             |settings, examples| {
                 let example = parse_example(&form.example, &settings.environment)?;
-                examples.push((ExampleId::generate(), example));
-                check_size(examples)
+                ExampleEdit::Add(example).apply(examples)
             },
         )
         .await
@@ -409,12 +408,7 @@ async fn save_example(
             Some(form.revision),
             |settings, examples| {
                 let example = parse_example(&form.example, &settings.environment)?;
-                let (_, slot) = examples
-                    .iter_mut()
-                    .find(|(own, _)| *own == example_id)
-                    .ok_or(ApiError::NotFound)?;
-                *slot = example;
-                check_size(examples)
+                ExampleEdit::Replace(example_id, example).apply(examples)
             },
         )
         .await
@@ -451,14 +445,7 @@ async fn remove_example(
             &session.workspace,
             id,
             Some(form.revision),
-            |_, examples| {
-                let before = examples.len();
-                examples.retain(|(own, _)| *own != example_id);
-                match examples.len() < before {
-                    true => Ok::<_, ApiError>(()),
-                    false => Err(ApiError::NotFound),
-                }
-            },
+            |_, examples| ExampleEdit::Remove(example_id).apply(examples),
         )
         .await
         .map(|_| ());
@@ -619,28 +606,22 @@ async fn apply_suggestion(
             form.revision,
             |settings, examples| {
                 let example = parse_example(&form.example, &settings.environment)?;
-                match (form.kind.as_str(), form.example_id) {
-                    ("edit", Some(example_id)) => {
-                        let (_, slot) = examples
-                            .iter_mut()
-                            .find(|(own, _)| *own == example_id)
-                            .ok_or_else(|| {
-                                ApiError::invalid(
-                                    "example_id",
-                                    "the draft no longer has this example",
-                                )
-                            })?;
-                        *slot = example;
-                    }
-                    ("add", None) => examples.push((ExampleId::generate(), example)),
+                let edit = match (form.kind.as_str(), form.example_id) {
+                    ("edit", Some(example_id)) => ExampleEdit::Replace(example_id, example),
+                    ("add", None) => ExampleEdit::Add(example),
                     _ => {
                         return Err(ApiError::invalid(
                             "kind",
                             "a suggestion is an edit or an addition",
                         ));
                     }
-                }
-                check_size(examples)
+                };
+                edit.apply(examples).map_err(|error| match error {
+                    ApiError::NotFound => {
+                        ApiError::invalid("example_id", "the draft no longer has this example")
+                    }
+                    other => other,
+                })
             },
         )
         .await
