@@ -370,35 +370,25 @@ async fn add_example(
     PagePath(id): PagePath<MockId>,
     PostedForm { session, form }: PostedForm<ExampleForm>,
 ) -> Result<Response, PageError> {
-    let outcome = state
-        .store
-        .edit_draft(
-            &session.workspace,
-            id,
-            Some(form.revision),
-            |settings, examples| {
-                let example = parse_example(&form.example, &settings.environment)?;
-                ExampleEdit::Add(example).apply(examples)
-            },
-        )
-        .await
-        .map(|_| ());
-    let typed = ("new".to_owned(), form.example.clone());
-    after_edit(
-        &state,
-        session,
-        id,
-        outcome,
-        "Added the example to the draft.",
-        Some(typed),
-    )
-    .await
+    save_posted_example(&state, session, id, form, None).await
 }
 
 async fn save_example(
     State(state): State<AppState>,
     PagePath((id, example_id)): PagePath<(MockId, ExampleId)>,
     PostedForm { session, form }: PostedForm<ExampleForm>,
+) -> Result<Response, PageError> {
+    save_posted_example(&state, session, id, form, Some(example_id)).await
+}
+
+/// An example posted as JSON, added to the draft (`to` none) or put in place of one of its
+/// examples; refused, the draft page shows it again as it was typed.
+async fn save_posted_example(
+    state: &AppState,
+    session: WebSession,
+    id: MockId,
+    form: ExampleForm,
+    to: Option<ExampleId>,
 ) -> Result<Response, PageError> {
     let outcome = state
         .store
@@ -408,19 +398,26 @@ async fn save_example(
             Some(form.revision),
             |settings, examples| {
                 let example = parse_example(&form.example, &settings.environment)?;
-                ExampleEdit::Replace(example_id, example).apply(examples)
+                match to {
+                    Some(example_id) => ExampleEdit::Replace(example_id, example),
+                    None => ExampleEdit::Add(example),
+                }
+                .apply(examples)
             },
         )
         .await
         .map(|_| ());
-    let typed = (example_id.to_string(), form.example.clone());
+    let (slot, done) = match to {
+        Some(example_id) => (example_id.to_string(), "Saved the example in the draft."),
+        None => ("new".to_owned(), "Added the example to the draft."),
+    };
     after_edit(
-        &state,
+        state,
         session,
         id,
         outcome,
-        "Saved the example in the draft.",
-        Some(typed),
+        done,
+        Some((slot, form.example)),
     )
     .await
 }
