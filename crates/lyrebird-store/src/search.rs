@@ -342,35 +342,44 @@ impl BlockText {
 
 /// The bytes of `field` between the start and the end it shares with `previous`.
 fn changed(field: &[u8], previous: &[u8]) -> Range<usize> {
-    let start = shared(
-        field.as_chunks::<8>().0.iter(),
-        previous.as_chunks::<8>().0.iter(),
-        field.iter(),
-        previous.iter(),
-    );
-    let (field_rest, previous_rest) = (&field[start..], &previous[start..]);
-    let end = shared(
-        field_rest.as_rchunks::<8>().1.iter().rev(),
-        previous_rest.as_rchunks::<8>().1.iter().rev(),
-        field_rest.iter().rev(),
-        previous_rest.iter().rev(),
-    );
+    // Most fields repeat the previous call's whole (headers): one comparison says so.
+    if field == previous {
+        return 0..0;
+    }
+    let start = shared_start(field, previous);
+    let end = shared_end(&field[start..], &previous[start..]);
     start..field.len() - end
 }
 
-/// How many bytes two sequences share at their start, compared eight at a time (`words`), then
-/// one at a time (`bytes`, the same sequences).
-fn shared<'a>(
-    words: impl Iterator<Item = &'a [u8; 8]>,
-    other_words: impl Iterator<Item = &'a [u8; 8]>,
-    bytes: impl Iterator<Item = &'a u8>,
-    other_bytes: impl Iterator<Item = &'a u8>,
-) -> usize {
-    let whole = words.zip(other_words).take_while(|(a, b)| a == b).count() * 8;
+/// How many bytes two slices share at their start, compared eight at a time, then one at a time.
+fn shared_start(a: &[u8], b: &[u8]) -> usize {
+    let whole = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .take_while(|(a, b)| a == b)
+        .count()
+        * 8;
     whole
-        + bytes
-            .zip(other_bytes)
-            .skip(whole)
+        + a[whole..]
+            .iter()
+            .zip(&b[whole..])
+            .take_while(|(a, b)| a == b)
+            .count()
+}
+
+/// How many bytes two slices share at their end, compared eight at a time, then one at a time.
+fn shared_end(a: &[u8], b: &[u8]) -> usize {
+    let whole = a
+        .rchunks_exact(8)
+        .zip(b.rchunks_exact(8))
+        .take_while(|(a, b)| a == b)
+        .count()
+        * 8;
+    whole
+        + a[..a.len() - whole]
+            .iter()
+            .rev()
+            .zip(b[..b.len() - whole].iter().rev())
             .take_while(|(a, b)| a == b)
             .count()
 }
