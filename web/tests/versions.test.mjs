@@ -91,6 +91,25 @@ test('a suggestion goes to a draft, whose impact is replayed before it is publis
   assert.equal((await fetch(server.mockUrl(mockId, '/users/2'))).status, 404);
 });
 
+test('the pages\' own writes make versions named after the account', async () => {
+  const mockId = await createMockInBrowser(page, server, 'Catalogue');
+  await page.fill('form[action$="/settings"] #f-name', 'Catalogue, renamed');
+  await submit('form[action$="/settings"] button[type=submit]');
+  await page.goto(`${server.url}/mocks/${mockId}/examples/new`);
+  await page.fill('#f-name', 'one item');
+  await page.fill('#f-path', '/items/:id');
+  await Promise.all([
+    page.waitForURL(/\/examples\/[0-9a-f-]{36}$/),
+    page.click('form.example-form button[type=submit]'),
+  ]);
+  const { versions } = await apiAsPage(page, server, 'GET', `/api/v1/mocks/${mockId}/versions`);
+  assert.deepEqual(versions.map((v) => v.number), [3, 2, 1]);
+  assert.equal(versions[0].changes.added, 1, 'the example editor made version 3');
+  assert.equal(versions[1].changes.settings, true, 'the settings form made version 2');
+  assert.equal(versions[0].author.kind, 'account');
+  assert.match(versions[0].author.name, /@example\.com$/);
+});
+
 test('a draft edit from a stale page is refused, and a refused example keeps what was typed', async () => {
   const mockId = await createMockInBrowser(page, server, 'Orders');
   await submit('form.draft-start button');
