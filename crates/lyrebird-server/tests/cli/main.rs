@@ -385,12 +385,24 @@ async fn edits_to_the_files_show_in_a_diff_and_a_push_applies_them() {
         &["mock", "diff", dir.path(), "--exit-code"],
     );
     assert_eq!((diff.code, diff.stdout.as_str()), (0, ""));
+    let versions = format!("/api/v1/mocks/{mock}/versions");
+    let newest = |list: &str| {
+        let list: Value = serde_json::from_str(list).unwrap();
+        list["versions"][0]["number"].as_i64().unwrap()
+    };
+    let before_again = newest(&server.get(&versions, &user.key).await.1);
+    assert!(before_again > 1, "the pushes made versions");
     let again = ok(&server, &user, &["mock", "push", dir.path(), "--prune"]);
     assert!(
         again.contains(
             "settings unchanged; examples: 0 created, 0 updated, 3 unchanged, 0 removed\n"
         ),
         "{again}"
+    );
+    assert_eq!(
+        newest(&server.get(&versions, &user.key).await.1),
+        before_again,
+        "a push that changes nothing makes no version"
     );
 
     // Moving a file in the list moves the example, and only that.
