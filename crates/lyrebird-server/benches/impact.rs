@@ -1,7 +1,7 @@
 //! The impact of a draft on a busy mock: 100,000 logged calls of a 500-example mock replayed
-//! through the live mock and through a draft with 70 examples changed, on a real PostgreSQL and
-//! the whole app (docs/performance.md, "Versions and impact"). Prints the time and the
-//! process's peak memory; checks the counts.
+//! through the live mock and through a draft with 70 examples changed, then its health report
+//! over the same calls, on a real PostgreSQL and the whole app (docs/performance.md, "Versions
+//! and impact"). Prints the times and the process's peak memory; checks the counts.
 //!
 //! ```sh
 //! cargo bench -p lyrebird-server --bench impact
@@ -227,5 +227,32 @@ async fn main() {
         "resident memory before {} MiB, peak {} MiB",
         resident / 1024,
         peak / 1024
+    );
+
+    // The health report reads the same calls, through the live mock alone.
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let resident = status_kib("VmRSS:");
+    let started = Instant::now();
+    let health: Value = api(
+        reqwest::Method::GET,
+        &format!("/api/v1/mocks/{id}/health-report?days=7"),
+    )
+    .bearer_auth(&key)
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    assert_eq!(health["calls"], CALLS, "{health}");
+    println!(
+        "health report of {} calls in {:.2} s: {} unmatched clusters, {} examples never hit; resident memory before {} MiB, peak {} MiB",
+        health["calls"],
+        took.as_secs_f64(),
+        health["unmatched"].as_array().map_or(0, Vec::len),
+        health["never_hit"].as_array().map_or(0, Vec::len),
+        resident / 1024,
+        status_kib("VmHWM:") / 1024,
     );
 }
