@@ -125,14 +125,14 @@ async fn list_versions(
         Some(limit @ 1..=200) => limit,
         Some(_) => return Err(ApiError::invalid("limit", "use a number from 1 to 200")),
     };
-    let versions = state
+    // One more than asked says whether older versions are kept.
+    let mut versions = state
         .store
-        .list_versions(&admin.workspace, mock.id, params.before, limit)
+        .list_versions(&admin.workspace, mock.id, params.before, limit + 1)
         .await?;
-    let next_before = versions
-        .last()
-        .filter(|oldest| versions.len() == limit as usize && oldest.number > 1)
-        .map(|oldest| oldest.number);
+    let more = versions.len() > limit as usize;
+    versions.truncate(limit as usize);
+    let next_before = versions.last().filter(|_| more).map(|oldest| oldest.number);
     Ok(Json(VersionList {
         current: mock.version,
         versions: versions.into_iter().map(VersionView::from).collect(),

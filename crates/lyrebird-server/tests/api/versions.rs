@@ -303,6 +303,15 @@ async fn a_mock_keeps_its_newest_two_hundred_versions() {
         .collect();
     assert_eq!(numbers, [9, 8, 7]);
     assert_eq!(page["next_before"], 7);
+    // The oldest kept is 6: the page that ends there says there is nothing older.
+    let (_, last) = app
+        .get(
+            &format!("/api/v1/mocks/{mock}/versions?before=7&limit=5"),
+            &user.key,
+        )
+        .await;
+    assert_eq!(last["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(last["next_before"], Value::Null);
 }
 
 /// Sends a draft write with `If-Match` when given; returns status, body and the ETag.
