@@ -132,9 +132,11 @@ test('a draft edit from a stale page is refused, and a refused example keeps wha
   await submit('.draft-example:last-of-type button[type=submit]');
   await page.locator('.flash', { hasText: 'Added the example to the draft' }).waitFor();
 
-  // Discarded: the mock is as it was.
+  // Discarded from the mock's page, whose banner says a draft is open: the mock is as it was.
+  await page.goto(`${server.url}/mocks/${mockId}`);
+  assert.match(await page.locator('.draft-banner').innerText(), /A draft of this mock is open/);
   page.once('dialog', (dialog) => dialog.accept());
-  await submit('form[action$="/draft/discard"] button');
+  await submit('.draft-banner form[action$="/draft/discard"] button');
   await page.locator('.flash', { hasText: 'Discarded the draft' }).waitFor();
   const mock = await apiAsPage(page, server, 'GET', `/api/v1/mocks/${mockId}`);
   assert.equal(mock.name, 'Orders');
