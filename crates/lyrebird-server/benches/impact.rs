@@ -33,6 +33,11 @@ fn example(i: usize, path: &str) -> Value {
     })
 }
 
+/// The JSON answer to a request (the benchmark sends nothing the app refuses).
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// A number of kibibytes from /proc/self/status.
 fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -55,46 +60,37 @@ async fn main() {
     let client = reqwest::Client::new();
     let api =
         |method: reqwest::Method, path: &str| client.request(method, format!("{}{path}", app.base));
-    let account: Value = api(reqwest::Method::POST, "/api/v1/accounts")
-        .json(&json!({"email": "bench@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let account: Value = json_of(
+        api(reqwest::Method::POST, "/api/v1/accounts")
+            .json(&json!({"email": "bench@example.com", "password": "correct horse battery"})),
+    )
+    .await;
     let key = account["api_key"].as_str().unwrap().to_owned();
     let workspace: WorkspaceId = account["workspace"]["id"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap();
-    let mock: Value = api(reqwest::Method::POST, "/api/v1/mocks")
-        .bearer_auth(&key)
-        .json(&json!({"name": "busy"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mock: Value = json_of(
+        api(reqwest::Method::POST, "/api/v1/mocks")
+            .bearer_auth(&key)
+            .json(&json!({"name": "busy"})),
+    )
+    .await;
     let id = mock["id"].as_str().unwrap().to_owned();
     let mock_id: MockId = id.parse().unwrap();
     let examples: Vec<Value> = (0..EXAMPLES)
         .map(|i| example(i, &format!("/r{i}/:id")))
         .collect();
-    let stored: Value = api(
-        reqwest::Method::PUT,
-        &format!("/api/v1/mocks/{id}/examples"),
+    let stored: Value = json_of(
+        api(
+            reqwest::Method::PUT,
+            &format!("/api/v1/mocks/{id}/examples"),
+        )
+        .bearer_auth(&key)
+        .json(&examples),
     )
-    .bearer_auth(&key)
-    .json(&examples)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(stored.as_array().map(Vec::len), Some(EXAMPLES), "{stored}");
 
     // The calls, logged through the store as the call log's writer logs them: a resource each
@@ -197,15 +193,12 @@ async fn main() {
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let resident = status_kib("VmRSS:");
     let started = Instant::now();
-    let report: Value = api(reqwest::Method::POST, &format!("{draft}/impact"))
-        .bearer_auth(&key)
-        .json(&json!({"days": 7}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: Value = json_of(
+        api(reqwest::Method::POST, &format!("{draft}/impact"))
+            .bearer_auth(&key)
+            .json(&json!({"days": 7})),
+    )
+    .await;
     let took = started.elapsed();
     let peak = status_kib("VmHWM:");
     assert_eq!(report["calls"], CALLS, "{report}");
@@ -233,17 +226,14 @@ async fn main() {
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let resident = status_kib("VmRSS:");
     let started = Instant::now();
-    let health: Value = api(
-        reqwest::Method::GET,
-        &format!("/api/v1/mocks/{id}/health-report?days=7"),
+    let health: Value = json_of(
+        api(
+            reqwest::Method::GET,
+            &format!("/api/v1/mocks/{id}/health-report?days=7"),
+        )
+        .bearer_auth(&key),
     )
-    .bearer_auth(&key)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let took = started.elapsed();
     assert_eq!(health["calls"], CALLS, "{health}");
     println!(

@@ -29,14 +29,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::api::impact::ExampleName;
+use crate::api::impact::{ExampleName, period};
 use crate::api::verify::{CheckedCall, Scope, brief, engine_request};
 use crate::auth::OwnMock;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiQuery;
 
-/// The longest period a report reads.
-const MAX_DAYS: u32 = 90;
 /// Distinct requests kept for finding shadowed examples.
 const MAX_DISTINCT: usize = 5_000;
 /// The most bytes of request bodies the report keeps, for the shadow search and the clusters'
@@ -359,16 +357,7 @@ pub(crate) async fn report(
     mock: &Mock,
     days: Option<u32>,
 ) -> Result<HealthReport, ApiError> {
-    let days = match days {
-        None => 7,
-        Some(days @ 1..=MAX_DAYS) => days,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "days",
-                format!("use a number from 1 to {MAX_DAYS}"),
-            ));
-        }
-    };
+    let days = period(days)?;
     let examples: Vec<(ExampleId, Example)> = state
         .store
         .list_examples(workspace, mock.id)

@@ -35,8 +35,20 @@ use crate::auth::OwnMock;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 
-/// The longest period a replay reads.
+/// The longest period a replay or a health report reads.
 const MAX_DAYS: u32 = 90;
+
+/// The period a replay or a health report reads, in days: 7 unless given, 1 to [`MAX_DAYS`].
+pub(crate) fn period(days: Option<u32>) -> Result<u32, ApiError> {
+    match days.unwrap_or(7) {
+        days @ 1..=MAX_DAYS => Ok(days),
+        _ => Err(ApiError::invalid(
+            "days",
+            format!("use a number from 1 to {MAX_DAYS}"),
+        )),
+    }
+}
+
 /// Calls shown per group.
 const SAMPLES: usize = 5;
 /// Progress is streamed once per this many calls.
@@ -281,12 +293,7 @@ pub(crate) async fn impact(
     days: u32,
     progress: Option<&mpsc::Sender<Line>>,
 ) -> Result<ImpactReport, ApiError> {
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(ApiError::invalid(
-            "days",
-            format!("use a number from 1 to {MAX_DAYS}"),
-        ));
-    }
+    let days = period(Some(days))?;
     let started = Instant::now();
     let live_examples = state.store.list_examples(workspace, mock.id).await?;
     let names: HashMap<Uuid, String> = live_examples
@@ -365,13 +372,7 @@ async fn run_impact(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ImpactRequest>,
 ) -> Result<Response, ApiError> {
-    let days = request.days.unwrap_or(7);
-    if !(1..=MAX_DAYS).contains(&days) {
-        return Err(ApiError::invalid(
-            "days",
-            format!("use a number from 1 to {MAX_DAYS}"),
-        ));
-    }
+    let days = period(request.days)?;
     let draft = state.store.draft(&admin.workspace, mock.id).await?;
     let streamed = headers
         .get(header::ACCEPT)
