@@ -59,6 +59,22 @@ for tool in curl jq; do
     fi
 done
 
+# Three replicas behind a real load balancer (crates/lyrebird-server/tests/binary/replicas.rs):
+# HAProxy from the distribution, configured by deploy/haproxy/haproxy.cfg.
+if ! command -v haproxy >/dev/null && [[ ! -x /usr/sbin/haproxy ]]; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+        say "installing HAProxy for the replicas test (apt-get install haproxy)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+        # The package starts a service of its own; the test runs its own HAProxy.
+        if command -v systemctl >/dev/null; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
+    else
+        say "HAProxy is missing for the replicas test: install it"
+        say "(Debian/Ubuntu: sudo apt-get install haproxy; macOS: brew install haproxy), then run this again"
+        exit 1
+    fi
+fi
+
 # The browser tests (web/tests) drive Debian's Chromium with playwright-core from npm; they never
 # download a browser of their own.
 chromium="${CHROMIUM:-/usr/bin/chromium}"

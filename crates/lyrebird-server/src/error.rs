@@ -104,6 +104,10 @@ pub enum ApiError {
         "the call log has not caught up with the calls answered before this request; try again"
     )]
     CallLogBehind,
+    /// 503, from the readiness probes only: the server is shutting down and answers the
+    /// requests it is sent until it stops, but a balancer should send them elsewhere.
+    #[error("the server is shutting down: send requests to another replica")]
+    ShuttingDown,
     /// 503: the database does not answer.
     #[error("the database is not available")]
     Unavailable(#[source] StoreError),
@@ -155,9 +159,10 @@ impl ApiError {
             | ApiError::MockTooLarge(_)
             | ApiError::TooManyCalls { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Busy(_) | ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::MemoryPressure | ApiError::CallLogBehind => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable(_)
+            | ApiError::MemoryPressure
+            | ApiError::CallLogBehind
+            | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::StateFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -194,6 +199,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "database_unavailable",
             ApiError::TooManyCalls { .. } => "too_many_calls",
             ApiError::CallLogBehind => "call_log_behind",
+            ApiError::ShuttingDown => "shutting_down",
             ApiError::Internal(_) => "internal_error",
         }
     }

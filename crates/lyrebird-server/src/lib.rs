@@ -126,6 +126,7 @@ async fn listen_and_serve(
     };
     let state = AppState::start(store, settings, &args.runtime, call_log, callbacks).await?;
     let runtime = state.runtime.clone();
+    let stopping = state.clone();
     if let Some(address) = args.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -142,6 +143,7 @@ async fn listen_and_serve(
             let runtime = runtime.clone();
             async move {
                 shutdown.received().await;
+                stopping.begin_stopping();
                 runtime.call_log().close_live_tails();
                 app.drain().await;
             }

@@ -4,6 +4,7 @@
 //! runtime, and the memory guard.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use lyrebird_runtime::call_log::CallLog;
@@ -23,6 +24,8 @@ pub struct AppState {
     /// The mock runtime, with its call log and callback worker.
     pub runtime: Runtime,
     pub memory: Arc<MemoryGuard>,
+    /// Set when a shutdown signal arrives: the readiness probes answer 503 from then on.
+    stopping: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -52,7 +55,17 @@ impl AppState {
             memory: MemoryGuard::start(settings.memory_limit_bytes),
             settings: Arc::new(settings),
             runtime,
+            stopping: Arc::default(),
         })
+    }
+
+    /// The server has been told to stop: it still answers, but should be sent no more.
+    pub fn begin_stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 }
 

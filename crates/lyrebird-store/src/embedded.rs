@@ -266,7 +266,7 @@ impl Cluster {
 
     /// Stops the cluster if its postmaster runs; one that died is left as it is (its stale
     /// `postmaster.pid` is recovered at the next start).
-    fn stop_if_running(&self) -> Result<()> {
+    pub(crate) fn stop_if_running(&self) -> Result<()> {
         if self.postmaster_alive()? {
             return self.stop();
         }

@@ -175,6 +175,52 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A cluster of its own, for a test that stops its database and starts it again (an outage),
+/// which the shared cluster cannot do to the tests beside it. Durable, like a server's. Dropping
+/// it stops the cluster.
+#[derive(Debug)]
+pub struct OwnCluster(Cluster);
+
+impl OwnCluster {
+    /// Creates and starts a cluster in `data_dir`, with the server's database in it.
+    pub async fn start(data_dir: &std::path::Path) -> Self {
+        let cluster =
+            Cluster::locate(&EmbeddedOptions::new(data_dir)).unwrap_or_else(|e| panic!("{e}"));
+        cluster.prepare().unwrap_or_else(|e| panic!("{e}"));
+        cluster
+            .create_database_if_missing(crate::embedded::DATABASE)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self(cluster)
+    }
+
+    /// A `DATABASE_URL` for the server's database in it.
+    pub fn url(&self) -> String {
+        self.0
+            .connect_options(crate::embedded::DATABASE)
+            .to_url_lossy()
+            .to_string()
+    }
+
+    /// Stops it (`pg_ctl stop -m fast`: every connection is cut).
+    pub fn stop(&self) {
+        self.0.stop().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Starts it again after [`OwnCluster::stop`].
+    pub fn start_again(&self) {
+        self.0.prepare().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.stop_if_running() {
+            eprintln!("could not stop a test's own cluster: {error}");
+        }
+    }
+}
+
 /// A mock's stored blocks, oldest first: when each begins, its format and how many calls it
 /// holds.
 pub async fn blocks_of(

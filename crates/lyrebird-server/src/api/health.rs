@@ -42,18 +42,24 @@ pub struct Serving {
     path = "/readyz/mocks",
     tag = "health",
     security(()),
-    responses((status = 200, body = Serving))
+    responses(
+        (status = 200, body = Serving),
+        (status = 503, description = "The server is shutting down (`shutting_down`)", body = ErrorBody),
+    )
 )]
-async fn serving_mocks(State(state): State<AppState>) -> Json<Serving> {
+async fn serving_mocks(State(state): State<AppState>) -> Result<Json<Serving>, ApiError> {
+    if state.is_stopping() {
+        return Err(ApiError::ShuttingDown);
+    }
     let answers = tokio::time::timeout(DATABASE_GLANCE, state.store.ping()).await;
     let database = match answers {
         Ok(Ok(())) => "ok",
         _ => "unavailable",
     };
-    Json(Serving {
+    Ok(Json(Serving {
         status: "serving",
         database,
-    })
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,10 +88,13 @@ async fn healthz() -> Json<Status> {
     security(()),
     responses(
         (status = 200, body = Status),
-        (status = 503, description = "The database does not answer", body = ErrorBody),
+        (status = 503, description = "The server is shutting down (`shutting_down`) or the database does not answer (`database_unavailable`)", body = ErrorBody),
     )
 )]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+    if state.is_stopping() {
+        return Err(ApiError::ShuttingDown);
+    }
     state.store.ping().await.map_err(ApiError::Unavailable)?;
     Ok(Json(Status { status: "ready" }))
 }

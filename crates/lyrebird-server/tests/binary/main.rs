@@ -3,6 +3,7 @@
 
 mod cluster;
 mod database_outages;
+mod replicas;
 mod shutdown;
 #[path = "../support/binary.rs"]
 mod support;

@@ -1,5 +1,7 @@
-//! Signals: requests already sent are answered before the server stops.
+//! Signals: requests already sent are answered before the server stops, and the readiness
+//! probes say it is stopping.
 
+use super::support::json_of;
 use super::*;
 
 #[tokio::test]
@@ -57,7 +59,8 @@ async fn responses(connection: &mut tokio::net::TcpStream) -> Vec<(String, bool)
 }
 
 #[tokio::test]
-async fn pipelined_requests_on_a_keep_alive_connection_at_sigterm_are_answered() {
+async fn pipelined_requests_on_a_keep_alive_connection_at_sigterm_are_answered_and_readiness_fails()
+{
     use tokio::io::AsyncWriteExt;
 
     let db = TestDatabase::new().await;
@@ -98,6 +101,18 @@ async fn pipelined_requests_on_a_keep_alive_connection_at_sigterm_are_answered()
     connection.write_all(pipelined.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(server.child.id(), "TERM");
+    // While it drains, new requests are still answered, but the readiness probes tell a
+    // balancer to send no more.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for probe in ["/readyz", "/readyz/mocks"] {
+        let (status, refused) = json_of(reqwest::get(server.url(probe)).await.unwrap()).await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{probe}: {refused}"
+        );
+        assert_eq!(refused["error"]["code"], "shutting_down", "{refused}");
+    }
     let answers = responses(&mut connection).await;
     let ok = |close| ("200".to_owned(), close);
     // All three are answered, the last closing the connection; then the server stops.

@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 /// embedded cluster runs initdb).
 pub const STARTUP_GUARD: Duration = Duration::from_secs(120);
 
+/// Where a server listens unless told: a free loopback port.
+const ANY_PORT: &str = "127.0.0.1:0";
+
 /// A running `lyrebird serve`.
 pub struct Server {
     pub child: Child,
@@ -41,13 +44,18 @@ impl Server {
     pub fn start(db: &TestDatabase, envs: &[(&str, &str)]) -> Self {
         let mut command = lyrebird();
         command.env("DATABASE_URL", db.url());
-        Self::spawn(command, envs)
+        Self::spawn(command, ANY_PORT, envs)
     }
 
     /// Starts the binary with these settings alone (an embedded cluster unless they name a
     /// `DATABASE_URL`).
     pub fn start_with(envs: &[(&str, &str)]) -> Self {
-        Self::spawn(lyrebird(), envs)
+        Self::spawn(lyrebird(), ANY_PORT, envs)
+    }
+
+    /// The same, listening on `listen` (a replica started again on its port).
+    pub fn start_listening(listen: &str, envs: &[(&str, &str)]) -> Self {
+        Self::spawn(lyrebird(), listen, envs)
     }
 
     /// The same, with the process's address space capped at `bytes` (`prlimit --as`): an
@@ -58,12 +66,12 @@ impl Server {
             .arg(format!("--as={bytes}"))
             .arg("--")
             .arg(env!("CARGO_BIN_EXE_lyrebird"));
-        Self::spawn(clean(command), envs)
+        Self::spawn(clean(command), ANY_PORT, envs)
     }
 
-    fn spawn(mut command: Command, envs: &[(&str, &str)]) -> Self {
+    fn spawn(mut command: Command, listen: &str, envs: &[(&str, &str)]) -> Self {
         let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .envs(envs.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
@@ -192,6 +200,12 @@ impl Server {
     /// Sends SIGINT and waits for the process to end.
     pub fn interrupt(mut self) -> ExitStatus {
         signal(self.child.id(), "INT");
+        self.wait()
+    }
+
+    /// Sends SIGTERM and waits for the process to end.
+    pub fn terminate(mut self) -> ExitStatus {
+        signal(self.child.id(), "TERM");
         self.wait()
     }
 
