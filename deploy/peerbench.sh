@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# Lyrebird against other mock servers (Prism, Mockoon CLI): the same mock on each, loaded the same
-# way, in the same run, on this machine's loopback only.
+# Lyrebird against other mock servers (WireMock, Prism, Mockoon CLI): the same mock on each, loaded
+# the same way, in the same run, on this machine's loopback only.
 #
 #   ./deploy/peerbench.sh                       # 10 s each after a 5 s warm-up, 64 connections
 #   DURATION=30 CONNECTIONS=128 WARMUP=10 ./deploy/peerbench.sh
 #   SKIP_BUILD=1 ./deploy/peerbench.sh          # use the release binaries already built
 #
 # 1. Builds release binaries (lyrebird, loadgen) and installs the peers with npm, at pinned
-#    versions, into <target dir>/peerbench/<peer>/ when that version is not there yet.
-# 2. Gives all three one JSON endpoint, GET /orders/{id}, answering the same static order
-#    (about 300 bytes): Lyrebird one example without a template, Prism an OpenAPI 3 document with
-#    that response as its example (static mode), Mockoon an environment file with one route
-#    whose templating is off.
+#    versions, into <target dir>/peerbench/<peer>/ when that version is not there yet. WireMock
+#    comes from npm too: its package `wiremock` carries WireMock's standalone jar, which is run
+#    with Java (installed with apt-get install default-jre-headless when missing, as root with
+#    apt-get; otherwise WireMock is skipped).
+# 2. Gives all four one JSON endpoint, GET /orders/{id}, answering the same static order
+#    (about 300 bytes): Lyrebird one example without a template, WireMock one stub mapping
+#    (urlPathPattern /orders/[^/]+) in the mappings/ of its --root-dir, loaded at start, Prism an
+#    OpenAPI 3 document with that response as its example (static mode), Mockoon an environment
+#    file with one route whose templating is off.
 # 3. Runs each server in turn pinned to core 0, checks that /orders/42 answers 200, JSON, with
-#    that body, warms it with a short load, then loads it from `loadgen` pinned to core 1.
+#    that body, warms it with a short load (WARMUP seconds; WireMock at least 15, WIREMOCK_WARMUP,
+#    as its JIT compiler needs that long), then loads it from `loadgen` pinned to core 1.
 #    Lyrebird is measured as shipped: call log and monthly quota on (LYREBIRD_MONTHLY_QUOTA set
 #    high enough), with RUST_LOG keeping request lines off its console. The peers run with their
-#    default settings, likewise without a console line per request where they can: Prism with
-#    --verboseLevel warn (at info its request lines cost it about two thirds of its rate);
-#    Mockoon has no such setting and writes a JSON line per request, sent to a file, and no log
-#    file of its own (-X, as in its container image).
+#    default settings, likewise without a console line per request where they can: WireMock
+#    writes none unless --verbose, and keeps its request journal (its record of every call, as
+#    Lyrebird's call log is) on as by default; Prism with --verboseLevel warn (at info its request
+#    lines cost it about two thirds of its rate); Mockoon has no such setting and writes a JSON
+#    line per request, sent to a file, and no log file of its own (-X, as in its container image).
 # 4. Prints requests/s, p50, p99, server CPU per request and how busy the server kept core 0, for
 #    each, and Lyrebird's ratio to each peer (the budget is at least 10x their requests per
 #    second; docs/performance.md, "Against other mock servers", has the figures).
@@ -32,6 +38,12 @@ cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
 WARMUP="${WARMUP:-5}"
+# WireMock 3 needs Java 11 or later (Debian 12's default-jre-headless is 17).
+WIREMOCK_VERSION="${WIREMOCK_VERSION:-3.13.2}"
+# A JVM answers slowly until its JIT has compiled the hot paths, and pinned to one core its
+# compiler threads take that core from the server: WireMock's rate settles after about 15 s of
+# load, so it is warmed that long at least.
+WIREMOCK_WARMUP="${WIREMOCK_WARMUP:-$((WARMUP > 15 ? WARMUP : 15))}"
 # Prism 5.15 and later need Node.js 24; 5.14.2 is the newest that runs on Debian's Node.js 20.
 PRISM_VERSION="${PRISM_VERSION:-5.14.2}"
 MOCKOON_VERSION="${MOCKOON_VERSION:-9.9.0}"
@@ -40,9 +52,16 @@ source deploy/bench-lib.sh
 
 for tool in node npm; do
     command -v "${tool}" >/dev/null ||
-        fail "${tool} is missing: Prism and Mockoon run on Node.js and are installed with npm (Debian: apt-get install nodejs npm)"
+        fail "${tool} is missing: the peers are installed with npm, Prism and Mockoon run on Node.js (Debian: apt-get install nodejs npm)"
 done
 say "Node.js $(node --version), npm $(npm --version 2>/dev/null)"
+# WireMock runs on Java: installed when it can be (root with apt-get), else WireMock is skipped.
+if ! command -v java >/dev/null && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing Java for WireMock (apt-get install default-jre-headless)"
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null 2>&1 ||
+        say "apt-get install default-jre-headless failed"
+fi
 
 cache="${target_dir}/peerbench"
 
@@ -74,6 +93,13 @@ jq -n --argjson order "${order}" '{
                         content: {"application/json": {example: $order}}}}
   }}}
 }' >"${work}/prism.json"
+
+# WireMock loads every file in <root dir>/mappings/ at start.
+mkdir -p "${work}/wiremock/mappings"
+jq -n --arg order "${order}" '{
+  request: {method: "GET", urlPathPattern: "/orders/[^/]+"},
+  response: {status: 200, headers: {"Content-Type": "application/json"}, body: $order}
+}' >"${work}/wiremock/mappings/orders.json"
 
 # Every field Mockoon's schema requires (its defaults), so it loads the file without repairing it.
 jq -n --arg order "${order}" '{
@@ -153,16 +179,17 @@ check_answer() {
 measured=()
 declare -A rps p50 p99 cpu_us core_use
 
-# Checks `url`, warms it, measures it; the server's CPU is that of the processes `server_pids`
-# names (a command printing them, run right before the measured load).
+# Checks `url`, warms it (for `warmup` seconds, WARMUP unless given), measures it; the server's
+# CPU is that of the processes `server_pids` names (a command printing them, run right before the
+# measured load).
 measure() {
-    local name="$1" url="$2" server_pids="$3" result ticks pids_now answered
+    local name="$1" url="$2" server_pids="$3" warmup="${4:-${WARMUP}}" result ticks pids_now answered
     if ! check_answer "${url}"; then
         skip "${name}" "did not answer GET /orders/42 with 200 and the order"
         return 0
     fi
-    say "${name} answers ${url} with the order; warming up for ${WARMUP} s"
-    if ! load "${WARMUP}" "${url}" >/dev/null; then
+    say "${name} answers ${url} with the order; warming up for ${warmup} s"
+    if ! load "${warmup}" "${url}" >/dev/null; then
         skip "${name}" "the warm-up load failed"
         return 0
     fi
@@ -210,20 +237,20 @@ lyrebird_pids() {
 measure Lyrebird "${base}/m/${mock}/orders/42" lyrebird_pids
 stop "${lyrebird_pid}"
 
-# --- Prism ------------------------------------------------------------------------------------
-# The peer's server process (node, exec'd by taskset and env) and anything it forks.
+# --- the peers --------------------------------------------------------------------------------
+# The peer's server process (node or java, exec'd by taskset and env) and anything it forks.
 peer_pids() { process_tree "${peer_pid}"; }
 
-# Starts a peer on the server core (the command after its name, its label and its log file) on
-# `port`, measures it once it answers, and stops it.
+# Starts a peer on the server core (the command after its name, its label, its log file and its
+# warm-up in seconds) on `port`, measures it once it answers, and stops it.
 run_peer() {
-    local name="$1" label="$2" log="$3"
-    shift 3
+    local name="$1" label="$2" log="$3" warmup="$4"
+    shift 4
     "${server_cpu[@]}" "$@" >"${log}" 2>&1 &
     peer_pid=$!
     pids+=("${peer_pid}")
     if wait_for_answer "http://127.0.0.1:${port}/orders/42" "${peer_pid}"; then
-        measure "${label}" "http://127.0.0.1:${port}/orders/42" peer_pids
+        measure "${label}" "http://127.0.0.1:${port}/orders/42" peer_pids "${warmup}"
     else
         tail -n 20 "${log}" >&2
         skip "${name}" "did not start"
@@ -231,6 +258,34 @@ run_peer() {
     stop "${peer_pid}"
 }
 
+# --- WireMock ---------------------------------------------------------------------------------
+# The npm package carries the standalone jar and a Node.js launcher that spawns `java -jar` on it;
+# the jar is run directly, so the measured process is WireMock's JVM alone and stops with it.
+wiremock_jar="${cache}/wiremock/node_modules/wiremock/build/wiremock-standalone-${WIREMOCK_VERSION}.jar"
+if ! command -v java >/dev/null; then
+    skip WireMock "java is missing: WireMock runs on Java 11 or later (Debian: apt-get install default-jre-headless)"
+elif ! install_peer wiremock wiremock "${WIREMOCK_VERSION}" || [[ ! -f "${wiremock_jar}" ]]; then
+    skip WireMock "npm could not install wiremock@${WIREMOCK_VERSION} (with its standalone jar)"
+elif ! port="$(free_port 8090)"; then
+    skip WireMock "no free port on loopback"
+else
+    wiremock_version="$(java -jar "${wiremock_jar}" --version 2>/dev/null | tail -n 1 || true)"
+    say "WireMock ${wiremock_version:-unknown} on 127.0.0.1:${port}, $(java -version 2>&1 | head -n 1)"
+    # Its defaults (default heap; the JVM picks the serial collector on one core), loopback only,
+    # no banner, with two exceptions. The request journal stays on, as by default: its record of
+    # every call, kept in memory without a limit, as Lyrebird keeps its call log (off, with
+    # --no-request-journal, WireMock spent a third to two fifths less CPU per call in short side
+    # runs on a busy machine). And --use-chunked-encoding never, for a Content-Length as the
+    # others send: by default WireMock sends every body chunked, which loadgen does not read. It
+    # writes no line per request without --verbose (--disable-request-logging, "useful when
+    # performance testing", changed nothing measurable in side runs, so it is left off).
+    run_peer WireMock "WireMock ${wiremock_version:-${WIREMOCK_VERSION}}" "${work}/wiremock.log" \
+        "${WIREMOCK_WARMUP}" \
+        java -jar "${wiremock_jar}" --bind-address 127.0.0.1 --port "${port}" \
+        --root-dir "${work}/wiremock" --disable-banner --use-chunked-encoding never
+fi
+
+# --- Prism ------------------------------------------------------------------------------------
 if ! install_peer prism @stoplight/prism-cli "${PRISM_VERSION}"; then
     skip Prism "npm could not install @stoplight/prism-cli@${PRISM_VERSION}"
 elif ! port="$(free_port 4010)"; then
@@ -238,7 +293,7 @@ elif ! port="$(free_port 4010)"; then
 else
     prism_version="$("${cache}/prism/node_modules/.bin/prism" --version 2>/dev/null || echo unknown)"
     say "Prism ${prism_version} on 127.0.0.1:${port}"
-    run_peer Prism "Prism ${prism_version}" "${work}/prism.log" \
+    run_peer Prism "Prism ${prism_version}" "${work}/prism.log" "${WARMUP}" \
         "${cache}/prism/node_modules/.bin/prism" mock -h 127.0.0.1 -p "${port}" \
         --verboseLevel warn "${work}/prism.json"
 fi
@@ -253,7 +308,7 @@ else
     say "Mockoon CLI ${mockoon_version} on 127.0.0.1:${port}"
     # Its log goes to standard output only (-X, as in its container image), and its home, where
     # it would keep files, is the work directory.
-    run_peer Mockoon "Mockoon ${mockoon_version}" "${work}/mockoon.log" \
+    run_peer Mockoon "Mockoon ${mockoon_version}" "${work}/mockoon.log" "${WARMUP}" \
         env HOME="${work}" "${cache}/mockoon/node_modules/.bin/mockoon-cli" start \
         --data "${work}/mockoon.json" --hostname 127.0.0.1 --port "${port}" -X
 fi
