@@ -14,13 +14,15 @@
 # 1. Builds release binaries (lyrebird, hello, loadgen).
 # 2. Starts `hello` and `lyrebird serve` pinned to core 0 (lyrebird's embedded PostgreSQL
 #    inherits that core; with DATABASE_URL it uses that server instead), signs up, creates a mock
-#    of 100 examples whose measured one renders a JSON template, and warms it. The call log and
+#    of 100 examples whose measured one renders a JSON template, imports a Postman collection
+#    (Aruba Central's MSP API, 96 examples, from the importer's test corpus) as a Postman-mode
+#    mock whose measured example answers a static JSON body, and warms both. The call log and
 #    the monthly quota are on (LYREBIRD_MONTHLY_QUOTA set high enough).
-# 3. In each round, loads the hello-world, then the mock, from `loadgen` pinned to core 1: the
-#    two are measured back to back, so a slow spell of the machine shows in one round's ratio
-#    rather than in the result. Prints each round's rates, p50/p99 and ratio, and their median
-#    (target: the mock at >= 0.5 x hello-world), then checks that the call log holds exactly one
-#    logged call per call the mock answered.
+# 3. In each round, loads the hello-world, then the template mock, then the Postman mock, from
+#    `loadgen` pinned to core 1: they are measured back to back, so a slow spell of the machine
+#    shows in one round's ratios rather than in the result. Prints each round's rates, p50/p99
+#    and ratios, and their medians (target: each mock at >= 0.7 x hello-world), then checks
+#    that the call log holds exactly one logged call per call the mocks answered.
 # Without two cores nothing is pinned and the figures mean less. Exits non-zero when the call-log
 # check fails. Everything it starts is stopped when it ends.
 set -euo pipefail
@@ -74,7 +76,15 @@ mock_url="${base}/m/${mock}/orders/42"
 warm="$(curl -sS --fail-with-body "${mock_url}")"
 [[ "$(jq -r .id <<<"${warm}")" == 42 ]] || fail "the mock answered ${warm}"
 say "mock ${mock} answers ${mock_url}: ${warm}"
-warm_calls=1
+
+collection=crates/lyrebird-import/tests/corpus/postman/aruba__aruba-postman-collections__Central_msp_api.json
+postman_mock="$(curl -sS --fail-with-body "${base}/api/v1/imports/postman?name=postman%20load%20benchmark" \
+    -H "authorization: Bearer ${key}" --data-binary @"${collection}" | jq -r .mock.id)"
+postman_url="${base}/m/${postman_mock}/msp_api/v1/customers/42"
+warm="$(curl -sS --fail-with-body "${postman_url}")"
+jq -e .customer_id <<<"${warm}" >/dev/null || fail "the Postman mock answered ${warm}"
+say "Postman mock ${postman_mock} answers ${postman_url}: $(head -c 120 <<<"${warm}")..."
+warm_calls=2
 
 # The server's processes: lyrebird and, when embedded, its PostgreSQL (postmaster and backends;
 # the PostgreSQL of a DATABASE_URL is not counted).
@@ -99,7 +109,7 @@ query() {
     fi
 }
 count_rows() {
-    query "SELECT coalesce(sum(cardinality(call_ids)), 0) FROM call_blocks WHERE mock_id = '${mock}'"
+    query "SELECT coalesce(sum(cardinality(call_ids)), 0) FROM call_blocks WHERE mock_id IN ('${mock}', '${postman_mock}')"
 }
 # The writer works in batches behind the load: waits until it has logged `$1` calls, or has
 # logged nothing more for five seconds; sets `rows`.
@@ -115,73 +125,97 @@ wait_for_log() {
 }
 
 # --- the rounds -------------------------------------------------------------------------------
-# Per round: "hello_rps hello_p50 hello_p99 mock_rps mock_p50 mock_p99 ratio".
+# Loads mock `$1` (`mock` or `postman`) at `$2` for one round: adds its CPU time (all the
+# server's processes, and lyrebird's alone) and answered calls to that mock's tallies, and sets
+# `result` to loadgen's RESULT line.
+declare -A ticks=([mock]=0 [postman]=0) lyrebird_ticks=([mock]=0 [postman]=0) answered_by=([mock]=0 [postman]=0)
+measure_mock() {
+    local name="$1" url="$2" before before_lyrebird
+    settle
+    # A PostgreSQL backend started during a round is counted from the next load on.
+    if [[ -z "${DATABASE_URL:-}" ]]; then
+        mapfile -t -O 1 server_pids < <(process_tree "${postmaster}")
+    fi
+    before="$(cpu_ticks "${server_pids[@]}")"
+    before_lyrebird="$(cpu_ticks "${server_pid}")"
+    result="$(load "${DURATION}" "${url}")"
+    ticks[${name}]=$((ticks[${name}] + $(cpu_ticks "${server_pids[@]}") - before))
+    lyrebird_ticks[${name}]=$((lyrebird_ticks[${name}] + $(cpu_ticks "${server_pid}") - before_lyrebird))
+    [[ "$(field ok "${result}")" == "$(field answered "${result}")" ]] ||
+        fail "the ${name} mock did not answer every call with 2xx"
+    answered_by[${name}]=$((answered_by[${name}] + $(field answered "${result}")))
+}
+
+# Per round: "hello_rps hello_p50 hello_p99 mock_rps mock_p50 mock_p99 ratio postman_rps
+# postman_p50 postman_p99 postman_ratio".
 rounds=()
-hello_ticks=0 hello_answered=0 mock_ticks=0 lyrebird_ticks=0 answered=0
+hello_ticks=0 hello_answered=0
 for round in $(seq "${ROUNDS}"); do
     settle
     before="$(cpu_ticks "${hello_pid}")"
     hello_result="$(load "${DURATION}" "http://${hello_address}/")"
     hello_ticks=$((hello_ticks + $(cpu_ticks "${hello_pid}") - before))
     hello_answered=$((hello_answered + $(field answered "${hello_result}")))
+    hello_rps="$(field rps "${hello_result}")"
 
     if [[ -n "${PERF:-}" && "${round}" == 1 ]]; then
         perf record -q -a -C 0 -g -F 499 -o "${PERF}" -- sleep "${DURATION}" 2>/dev/null &
         perf_pid=$!
     fi
-    # A PostgreSQL backend started during a round is counted from the next round on.
-    before="$(cpu_ticks "${server_pids[@]}")"
-    before_lyrebird="$(cpu_ticks "${server_pid}")"
-    mock_result="$(load "${DURATION}" "${mock_url}")"
-    mock_ticks=$((mock_ticks + $(cpu_ticks "${server_pids[@]}") - before))
-    lyrebird_ticks=$((lyrebird_ticks + $(cpu_ticks "${server_pid}") - before_lyrebird))
-    [[ "$(field ok "${mock_result}")" == "$(field answered "${mock_result}")" ]] ||
-        fail "the mock did not answer every call with 2xx"
-    answered=$((answered + $(field answered "${mock_result}")))
+    measure_mock mock "${mock_url}"
     if [[ -n "${PERF:-}" && "${round}" == 1 ]]; then
         wait "${perf_pid}" || true
         say "core 0 during the first round's mock load, by process and library (more: perf report -i ${PERF}):"
         perf report -i "${PERF}" --no-children --sort comm,dso --stdio -g none 2>/dev/null \
             | grep '%' | grep -v '^#' | sed -n 1,20p >&2 || true
     fi
-
-    wait_for_log $((answered + warm_calls))
-    hello_rps="$(field rps "${hello_result}")"
-    mock_rps="$(field rps "${mock_result}")"
-    rounds+=("${hello_rps} $(field p50_us "${hello_result}") $(field p99_us "${hello_result}") ${mock_rps} $(field p50_us "${mock_result}") $(field p99_us "${mock_result}") $(awk -v m="${mock_rps}" -v h="${hello_rps}" 'BEGIN { printf "%.2f", m / h }')")
-    say "round ${round}: hello-world ${hello_rps} requests/s, mock ${mock_rps} requests/s"
-    if [[ -z "${DATABASE_URL:-}" ]]; then
-        mapfile -t -O 1 server_pids < <(process_tree "${postmaster}")
-    fi
+    line="${hello_rps} $(field p50_us "${hello_result}") $(field p99_us "${hello_result}")"
+    line+=" $(field rps "${result}") $(field p50_us "${result}") $(field p99_us "${result}")"
+    line+=" $(awk -v m="$(field rps "${result}")" -v h="${hello_rps}" 'BEGIN { printf "%.2f", m / h }')"
+    measure_mock postman "${postman_url}"
+    line+=" $(field rps "${result}") $(field p50_us "${result}") $(field p99_us "${result}")"
+    line+=" $(awk -v m="$(field rps "${result}")" -v h="${hello_rps}" 'BEGIN { printf "%.2f", m / h }')"
+    rounds+=("${line}")
+    read -r _ _ _ m _ _ _ p _ <<<"${line}"
+    say "round ${round}: hello-world ${hello_rps} requests/s, mock ${m} requests/s, Postman mock ${p} requests/s"
 done
 kill -TERM "${hello_pid}"
 wait "${hello_pid}" 2>/dev/null || true
 
 # --- the call log: one logged call per answered call ------------------------------------------
+answered=$((answered_by[mock] + answered_by[postman]))
 expected=$((answered + warm_calls))
 wait_for_log "${expected}"
 
-blocks="$(query "SELECT count(*) || ' blocks, ' || round(sum(length(calls))::numeric / sum(cardinality(call_ids))) || ' bytes a call' FROM call_blocks WHERE mock_id = '${mock}'")"
+blocks="$(query "SELECT count(*) || ' blocks, ' || round(sum(length(calls))::numeric / sum(cardinality(call_ids))) || ' bytes a call' FROM call_blocks WHERE mock_id IN ('${mock}', '${postman_mock}')")"
 kill -TERM "${server_pid}"
 wait "${server_pid}" 2>/dev/null || true
 
 # --- the figures ------------------------------------------------------------------------------
-printf '\n%-7s %12s %8s %8s %12s %8s %8s %7s\n' "" "hello-world" "p50 µs" "p99 µs" "mock" "p50 µs" "p99 µs" "ratio"
+printf '\n%-7s %12s %8s %8s %12s %8s %8s %7s %12s %8s %8s %7s\n' "" "hello-world" "p50 µs" "p99 µs" \
+    "mock" "p50 µs" "p99 µs" "ratio" "Postman mock" "p50 µs" "p99 µs" "ratio"
 for round in "${!rounds[@]}"; do
-    read -r h h50 h99 m m50 m99 r <<<"${rounds[${round}]}"
-    printf '%-7s %12s %8s %8s %12s %8s %8s %7s\n' "round $((round + 1))" "${h}" "${h50}" "${h99}" "${m}" "${m50}" "${m99}" "${r}"
+    # shellcheck disable=SC2086 # the fields of one round, split on purpose
+    printf '%-7s %12s %8s %8s %12s %8s %8s %7s %12s %8s %8s %7s\n' "round $((round + 1))" ${rounds[${round}]}
 done
-ratio="$(printf '%s\n' "${rounds[@]}" | awk '{ print $7 }' | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }')"
-printf 'ratio mock / hello-world: %s, the median of %s rounds (target >= 0.50)\n' "${ratio}" "${ROUNDS}"
+# The median of the rounds' field `$1` (7: the template mock's ratio, 11: the Postman mock's).
+median() {
+    printf '%s\n' "${rounds[@]}" | awk -v f="$1" '{ print $f }' | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }'
+}
+printf 'ratio mock / hello-world: %s, Postman mock / hello-world: %s, the medians of %s rounds (target >= 0.70)\n' \
+    "$(median 7)" "$(median 11)" "${ROUNDS}"
 hz="$(getconf CLK_TCK)"
-awk -v ht="${hello_ticks}" -v hn="${hello_answered}" -v mt="${mock_ticks}" -v lt="${lyrebird_ticks}" \
-    -v mn="${answered}" -v hz="${hz}" '
-    BEGIN {
-        h = ht / hz / hn * 1e6; m = mt / hz / mn * 1e6; l = lt / hz / mn * 1e6
-        printf "server CPU per request, all rounds: hello-world %.1f µs, mock %.1f µs (lyrebird %.1f, PostgreSQL %.1f); ratio %.2f\n", h, m, l, m - l, h / m
-    }'
-printf 'calls logged for the mock: %s (%s), calls answered: %s (%s under load + %s warm-up)\n' \
-    "${rows}" "${blocks}" "${expected}" "${answered}" "${warm_calls}"
+hello_us="$(awk -v t="${hello_ticks}" -v n="${hello_answered}" -v hz="${hz}" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')"
+for name in mock postman; do
+    awk -v h="${hello_us}" -v mt="${ticks[${name}]}" -v lt="${lyrebird_ticks[${name}]}" \
+        -v n="${answered_by[${name}]}" -v hz="${hz}" -v name="${name}" '
+        BEGIN {
+            m = mt / hz / n * 1e6; l = lt / hz / n * 1e6
+            printf "server CPU per request, all rounds: hello-world %.1f µs, %s %.1f µs (lyrebird %.1f, PostgreSQL %.1f); ratio %.2f\n", h, name, m, l, m - l, h / m
+        }'
+done
+printf 'calls logged for the mocks: %s (%s), calls answered: %s (%s + %s under load + %s warm-up)\n' \
+    "${rows}" "${blocks}" "${expected}" "${answered_by[mock]}" "${answered_by[postman]}" "${warm_calls}"
 if [[ "${rows}" != "${expected}" ]]; then
     grep -i 'call log' "${work}/lyrebird.log" | tail -5 >&2 || true
     fail "the call log does not hold exactly one call per answered call"
