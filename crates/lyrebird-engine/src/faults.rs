@@ -174,7 +174,7 @@ fn share(percent: f64) -> u64 {
     (percent.clamp(0.0, 100.0) * (MILLION as f64 / 100.0)).round() as u64
 }
 
-/// Checks the mock-level serving settings: latency, chaos and the rate limit.
+/// Checks the mock-level serving settings: latency, chaos, the rate limit and the upstream.
 pub fn check_settings(settings: &MatchSettings) -> Vec<ValidationError> {
     let mut errors = Vec::new();
     if let Some(latency) = &settings.latency {
@@ -186,7 +186,45 @@ pub fn check_settings(settings: &MatchSettings) -> Vec<ValidationError> {
     if let Some(limit) = &settings.rate_limit {
         check_rate_limit(limit, &mut errors);
     }
+    if let Some(upstream) = &settings.upstream
+        && let Err(message) = upstream_url(&upstream.url)
+    {
+        errors.push(ValidationError::new("upstream.url", message));
+    }
     errors
+}
+
+/// The longest upstream URL.
+const MAX_UPSTREAM_URL: usize = 2048;
+
+/// An upstream's URL, parsed, or why it cannot be one: `http` or `https`, a host, and neither
+/// credentials (headers carry those), a query nor a fragment.
+pub fn upstream_url(url: &str) -> Result<url::Url, String> {
+    if url.len() > MAX_UPSTREAM_URL {
+        return Err(format!(
+            "an upstream URL is at most {MAX_UPSTREAM_URL} bytes"
+        ));
+    }
+    let parsed = url::Url::parse(url).map_err(|error| format!("not a URL: {error}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "an upstream is reached over http or https, not {}",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("an upstream URL names a host".to_owned());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("an upstream URL carries no credentials".to_owned());
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(
+            "an upstream URL has no query or fragment: each call's own query is added to it"
+                .to_owned(),
+        );
+    }
+    Ok(parsed)
 }
 
 pub(crate) fn check_latency(latency: &Latency, field: &str, errors: &mut Vec<ValidationError>) {

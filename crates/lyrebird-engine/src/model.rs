@@ -323,6 +323,21 @@ pub struct RateLimit {
     pub header: Option<String>,
 }
 
+/// The real API behind a mock (docs/proxy.md): calls that no example matches are sent on to it
+/// and its answer is returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// An `http` or `https` URL without a query: a call's path and query are added to it
+    /// (`https://api.example.com/v2` and `/users/1?x=2` make
+    /// `https://api.example.com/v2/users/1?x=2`).
+    pub url: String,
+    /// Send the calls no example matches to the upstream. Off, the upstream is kept for later
+    /// (and the mock answers as it would without one).
+    #[serde(default = "yes")]
+    pub pass_through: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientBy {
@@ -382,6 +397,9 @@ pub struct MatchSettings {
     /// A simulated per-client rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// The real API behind the mock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Upstream>,
 }
 
 /// A collection's definition and seed records.
@@ -431,6 +449,7 @@ impl Default for MatchSettings {
             latency: None,
             chaos: None,
             rate_limit: None,
+            upstream: None,
         }
     }
 }

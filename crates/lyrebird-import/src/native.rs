@@ -109,7 +109,7 @@ mod tests {
     use lyrebird_engine::{
         BodyMatch, Chaos, ClientBy, CollectionSpec, Fault, JsonMode, Latency, RateLimit,
         RequestPattern, Resource, ResponseSpec, ScenarioStep, SelectionMode, Sequence,
-        SequencePolicy,
+        SequencePolicy, Upstream,
     };
     use serde_json::json;
 
@@ -201,6 +201,10 @@ mod tests {
                     window_s: 60,
                     by: ClientBy::Header,
                     header: Some("x-client".to_owned()),
+                }),
+                upstream: Some(Upstream {
+                    url: "https://api.example.com/v2".to_owned(),
+                    pass_through: false,
                 }),
             },
             BTreeMap::from([("region".to_owned(), "eu".to_owned())]),

@@ -36,6 +36,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use uuid::Uuid;
 
 use crate::rate_limit::Limiter;
+use reqwest::Url;
 
 /// What a mock id names, as far as serving is concerned.
 #[derive(Debug)]
@@ -72,6 +73,8 @@ pub struct LoadedMock {
     /// decides a call by its number).
     pub chaos: Option<(CompiledChaos, Arc<AtomicU64>)>,
     pub rate_limit: Option<Arc<Limiter>>,
+    /// Where calls no example matches go, when the mock passes them through.
+    pub upstream: Option<Url>,
     /// The mock's version: the call log notes it with every call.
     pub version: u32,
 }
@@ -122,6 +125,13 @@ impl LoadedMock {
                 Some(first) => format!("the chaos setting does not compile: {first}"),
                 None => "the chaos setting does not compile".to_owned(),
             })?;
+        let upstream = match &mock.settings.upstream {
+            Some(upstream) if upstream.pass_through => Some(
+                lyrebird_engine::faults::upstream_url(&upstream.url)
+                    .map_err(|error| format!("the upstream does not work: {error}"))?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             id: mock.id,
             workspace: mock.workspace_id,
@@ -137,6 +147,7 @@ impl LoadedMock {
                 .settings
                 .rate_limit
                 .map(|limit| Arc::new(Limiter::new(limit))),
+            upstream,
             version: u32::try_from(mock.version).unwrap_or_default(),
         })
     }

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use reqwest::Url;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -39,6 +40,7 @@ use crate::headers::{self, Headers};
 use crate::quota::{Admission, Limits};
 use crate::rate_limit::Count;
 use crate::routing::MockTarget;
+use crate::upstream::Forward;
 
 /// How long a call whose connection a fault ended waits to be dropped (see `serve`).
 const BROKEN_PATIENCE: Duration = Duration::from_secs(10);
@@ -241,6 +243,10 @@ pub(crate) async fn serve(
     } else {
         answer(mock, &mut request, call.at, &NO_STATE).0
     };
+    let answer = match &mock.upstream {
+        Some(upstream) => pass_through(runtime, mock, upstream, &call, &request, answer).await,
+        None => answer,
+    };
     let (answer, delay) = as_served(mock, &mut call, answer);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -257,6 +263,59 @@ pub(crate) async fn serve(
         tokio::time::sleep(BROKEN_PATIENCE).await;
     }
     response
+}
+
+/// A call no example matched, sent to the mock's upstream (docs/proxy.md): the upstream's
+/// answer, or an error of ours saying why there is none. Any other answer is kept.
+async fn pass_through(
+    runtime: &Inner,
+    mock: &LoadedMock,
+    upstream: &Url,
+    call: &Call,
+    request: &EngineRequest,
+    missed: Answer,
+) -> Answer {
+    let explanation = match missed.outcome {
+        CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => explanation,
+        _ => return missed,
+    };
+    let forward = Forward {
+        workspace: mock.workspace,
+        method: &call.method,
+        path: &call.path,
+        query: &call.query,
+        headers: &call.headers,
+        client_addr: call.client_addr,
+        body: Bytes::from(request.body.clone()),
+    };
+    let (result, note) = runtime
+        .callbacks
+        .upstreams()
+        .forward(upstream, forward)
+        .await;
+    let outcome = CallOutcome::Proxied {
+        explanation,
+        upstream: Box::new(note),
+    };
+    match result {
+        Ok(answered) => Answer {
+            status: answered.status,
+            headers: logged_headers(answered.headers),
+            added: Vec::new(),
+            body: answered.body,
+            outcome,
+            error: None,
+            delay_ms: 0,
+            latency: None,
+            callbacks: Vec::new(),
+            fault: None,
+        },
+        Err(failure) => Answer::error(
+            StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            json_body(&json!({"error": {"code": failure.code, "message": failure.message}})),
+            outcome,
+        ),
+    }
 }
 
 /// The answer as it is served: with chaos's fault when chaos picks the call, changed as its

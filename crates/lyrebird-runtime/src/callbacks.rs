@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use crate::call_log::{CallLog, CallbackResult};
 use crate::network::{AllowList, GuardedResolver, Refusal};
+use crate::upstream::Upstreams;
 
 /// Where each callback's result goes: the call log in the server.
 pub type Recorder = Arc<dyn Fn(Uuid, CallbackResult) + Send + Sync>;
@@ -116,6 +117,8 @@ pub struct Callbacks {
 
 struct Inner {
     client: Client,
+    /// Pass-through to mocks' upstreams, behind the same guard.
+    upstreams: Upstreams,
     options: CallbackOptions,
     record: Recorder,
     /// One permit per callback accepted and not yet finished.
@@ -166,6 +169,7 @@ impl Callbacks {
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
+                upstreams: Upstreams::new(options.allow.clone())?,
                 pending: Arc::new(Semaphore::new(options.capacity)),
                 sending: Semaphore::new(options.concurrency),
                 held: Mutex::default(),
@@ -174,6 +178,11 @@ impl Callbacks {
                 options,
             }),
         })
+    }
+
+    /// The client of mocks' upstreams, which the same allow-list lets through.
+    pub(crate) fn upstreams(&self) -> &Upstreams {
+        &self.inner.upstreams
     }
 
     /// Queues the callbacks of call `call_id`, made by a mock of `workspace`. Never waits: past

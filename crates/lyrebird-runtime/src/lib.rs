@@ -15,7 +15,8 @@
 //! - `headers`: the headers the runtime adds, as types that cannot hold an invalid one.
 //! - [`call_log`]: the call recorder and its background writer.
 //! - [`callbacks`]: the worker that sends the requests examples ask for after their response,
-//!   through [`network`], the guard that keeps them off non-public addresses.
+//!   through [`network`], the guard that keeps them off non-public addresses; [`upstream`]:
+//!   calls no example matches, passed on to the mock's upstream through the same guard.
 //!
 //! Coherence (`changes`): the runtime takes in every [`lyrebird_store::Change`], those this
 //! process commits at once (the server's store applies them through the runtime before the
@@ -37,6 +38,7 @@ mod rate_limit;
 pub mod routing;
 mod state;
 pub mod stats;
+pub mod upstream;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};

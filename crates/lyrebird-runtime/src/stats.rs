@@ -8,12 +8,13 @@ use std::time::Duration;
 use crate::call_log::CallOutcome;
 
 /// The outcomes calls are counted by: the call log's kinds, and each reason of a refusal.
-pub const OUTCOMES: [&str; 15] = [
+pub const OUTCOMES: [&str; 16] = [
     "matched",
     "no_match",
     "fallback",
     "preflight",
     "over_quota",
+    "proxied",
     "invalid_credentials",
     "rate_limited",
     "payload_too_large",
@@ -142,7 +143,7 @@ mod tests {
         );
         let mut taken = Snapshot::default();
         stats.read_into(&mut taken);
-        assert_eq!(taken.calls[6], 1, "rate_limited");
+        assert_eq!(taken.calls[7], 1, "rate_limited");
         assert_eq!(taken.calls[4], 1, "over_quota");
         assert_eq!(taken.faults[1], 1, "reset");
         assert_eq!(taken.durations[0], 0);

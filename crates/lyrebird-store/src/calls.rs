@@ -38,6 +38,8 @@ pub enum CallOutcomeKind {
     OverQuota,
     /// A browser's CORS preflight, answered by the runtime for the mock.
     Preflight,
+    /// No example matched and the mock's upstream answered (docs/proxy.md).
+    Proxied,
 }
 
 impl CallOutcomeKind {
@@ -49,15 +51,19 @@ impl CallOutcomeKind {
             CallOutcomeKind::Refused => "refused",
             CallOutcomeKind::OverQuota => "over_quota",
             CallOutcomeKind::Preflight => "preflight",
+            CallOutcomeKind::Proxied => "proxied",
         }
     }
 
-    /// Whether the mock answered the call (matched, no match, fallback): what the monthly
-    /// quota and the dashboard count.
+    /// Whether the mock answered the call (matched, no match, fallback, proxied): what the
+    /// monthly quota and the dashboard count.
     pub fn counts_against_quota(self) -> bool {
         matches!(
             self,
-            CallOutcomeKind::Matched | CallOutcomeKind::NoMatch | CallOutcomeKind::Fallback
+            CallOutcomeKind::Matched
+                | CallOutcomeKind::NoMatch
+                | CallOutcomeKind::Fallback
+                | CallOutcomeKind::Proxied
         )
     }
 }

@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use crate::faults::FaultNote;
 use crate::rate_limit::Limiter;
+use crate::upstream::UpstreamNote;
 
 /// One mock call, as the runtime saw it: the one shape in which a call goes from the runtime to
 /// the store. The call log, not the runtime, caps the bodies (and records the original sizes)
@@ -90,6 +91,12 @@ pub enum CallOutcome {
     /// A browser's CORS preflight, answered by the runtime (no example answers `OPTIONS` on
     /// that path).
     Preflight,
+    /// No example fitted, and the call was sent to the mock's upstream: its answer, or why
+    /// there is none (then the error answered).
+    Proxied {
+        explanation: Miss,
+        upstream: Box<UpstreamNote>,
+    },
 }
 
 impl CallOutcome {
@@ -101,6 +108,7 @@ impl CallOutcome {
             CallOutcome::Refused { .. } => CallOutcomeKind::Refused,
             CallOutcome::OverQuota => CallOutcomeKind::OverQuota,
             CallOutcome::Preflight => CallOutcomeKind::Preflight,
+            CallOutcome::Proxied { .. } => CallOutcomeKind::Proxied,
         }
     }
 
@@ -134,6 +142,13 @@ impl CallOutcome {
                 Some(Explained::Explanation(explanation))
             }
             CallOutcome::Refused { reason } => Some(Explained::Refused { reason }),
+            CallOutcome::Proxied {
+                explanation,
+                upstream,
+            } => Some(Explained::Proxied {
+                explanation,
+                upstream,
+            }),
             CallOutcome::OverQuota | CallOutcome::Preflight => None,
         }
     }
@@ -245,7 +260,15 @@ struct Noted<'a> {
 enum Explained<'a> {
     DecidedBy(Decided<'a>),
     Explanation(&'a Miss),
-    Refused { reason: &'a str },
+    Refused {
+        reason: &'a str,
+    },
+    /// The miss, and what the upstream did with the call.
+    Proxied {
+        #[serde(flatten)]
+        explanation: &'a Miss,
+        upstream: &'a UpstreamNote,
+    },
 }
 
 /// The result of one callback a call queued.

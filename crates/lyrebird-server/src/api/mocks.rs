@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use lyrebird_engine::{
     Chaos, CollectionSpec, Example, Latency, MatchSettings, RateLimit, ResponseSpec, SelectionMode,
+    Upstream,
 };
 use lyrebird_store::mocks::MAX_DELAY_MS;
 use lyrebird_store::{Delay, Mock, MockId, MockSettings, Store, Workspace};
@@ -106,6 +107,11 @@ pub struct SettingsView {
     /// (docs/testing-with-lyrebird.md, "Rate limits").
     #[schema(value_type = Option<Object>)]
     pub rate_limit: Option<RateLimit>,
+    /// The real API behind the mock: `{"url", "pass_through"?}`; with `pass_through` (the
+    /// default), calls no example matches are sent to it and its answer returned
+    /// (docs/proxy.md).
+    #[schema(value_type = Option<Object>)]
+    pub upstream: Option<Upstream>,
 }
 
 impl From<MockSettings> for SettingsView {
@@ -119,6 +125,7 @@ impl From<MockSettings> for SettingsView {
             latency,
             chaos,
             rate_limit,
+            upstream,
         } = settings.settings;
         Self {
             name: settings.name,
@@ -135,6 +142,7 @@ impl From<MockSettings> for SettingsView {
             latency,
             chaos,
             rate_limit,
+            upstream,
         }
     }
 }
@@ -207,6 +215,10 @@ pub struct MockFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     pub rate_limit: Option<Option<RateLimit>>,
+    /// `{"url", "pass_through"?}`; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub upstream: Option<Option<Upstream>>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -293,6 +305,9 @@ impl MockFields {
         }
         if let Some(rate_limit) = self.rate_limit {
             settings.rate_limit = rate_limit;
+        }
+        if let Some(upstream) = self.upstream {
+            settings.upstream = upstream;
         }
         let errors = lyrebird_engine::faults::check_settings(settings);
         if !errors.is_empty() {

@@ -395,7 +395,7 @@ async fn verify_unmatched(
         .check(&state, &admin.workspace, &mock, |call| {
             let missed = matches!(
                 call.outcome,
-                CallOutcomeKind::NoMatch | CallOutcomeKind::Fallback
+                CallOutcomeKind::NoMatch | CallOutcomeKind::Fallback | CallOutcomeKind::Proxied
             );
             missed.then(|| brief(call))
         })

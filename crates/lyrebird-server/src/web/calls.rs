@@ -184,6 +184,7 @@ impl CallRow {
             (None, "refused") => "Refused".to_owned(),
             (None, "over_quota") => "Refused: monthly quota used up".to_owned(),
             (None, "preflight") => "CORS preflight, answered by Lyrebird".to_owned(),
+            (None, "proxied") => "No matching example: passed to the upstream".to_owned(),
             (None, _) => "No matching example".to_owned(),
         };
         Self {
@@ -531,25 +532,28 @@ fn explain(mock: MockId, call: &CallDetailView) -> minijinja::Value {
             Ok(decided) => context! { kind => "matched", reason => decided.describe() },
             Err(_) => context! { kind => "none" },
         },
-        "no_match" | "fallback" => match serde_json::from_value::<Explanation>(stored) {
-            Ok(explanation) => {
-                let misses: Vec<Miss> = explanation
-                    .near_misses
-                    .into_iter()
-                    .map(|miss| Miss {
-                        href: format!("/mocks/{mock}/examples/{}", miss.id),
-                        name: miss.name,
-                        failed: miss.failed.describe(),
-                    })
-                    .collect();
-                context! {
-                    kind => "no_match",
-                    fallback => call.summary.outcome == "fallback",
-                    misses => Serde(misses),
+        "no_match" | "fallback" | "proxied" => {
+            match serde_json::from_value::<Explanation>(stored.clone()) {
+                Ok(explanation) => {
+                    let misses: Vec<Miss> = explanation
+                        .near_misses
+                        .into_iter()
+                        .map(|miss| Miss {
+                            href: format!("/mocks/{mock}/examples/{}", miss.id),
+                            name: miss.name,
+                            failed: miss.failed.describe(),
+                        })
+                        .collect();
+                    context! {
+                        kind => "no_match",
+                        fallback => call.summary.outcome == "fallback",
+                        upstream => stored.get("upstream").cloned().map(Serde),
+                        misses => Serde(misses),
+                    }
                 }
+                Err(_) => context! { kind => "none" },
             }
-            Err(_) => context! { kind => "none" },
-        },
+        }
         _ => {
             let reason = stored
                 .get("reason")

@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use lyrebird_engine::{
-    BodyMatch, CollectionSpec, JsonMode, RequestPattern, ResponseSpec, SelectionMode, ValueMatch,
-    ValueRule,
+    BodyMatch, CollectionSpec, JsonMode, RequestPattern, ResponseSpec, SelectionMode, Upstream,
+    ValueMatch, ValueRule,
 };
 use lyrebird_store::{Delay, Mock, MockId, MockSettings, StoredExample, UsageMonth};
 use minijinja::context;
@@ -222,11 +222,16 @@ pub struct SettingsForm {
     chaos: String,
     #[serde(default)]
     rate_limit: String,
+    /// The upstream's URL; empty for none.
+    #[serde(default)]
+    upstream_url: String,
+    pass_through: Option<String>,
 }
 
 impl SettingsForm {
     fn of(mock: &Mock) -> Self {
         let on = |flag: bool| flag.then(|| "on".to_owned());
+        let upstream = mock.settings.upstream.as_ref();
         Self {
             name: mock.name.clone(),
             private: on(mock.private),
@@ -252,6 +257,9 @@ impl SettingsForm {
             latency: pretty(mock.settings.latency.as_ref()),
             chaos: pretty(mock.settings.chaos.as_ref()),
             rate_limit: pretty(mock.settings.rate_limit.as_ref()),
+            upstream_url: upstream.map(|u| u.url.clone()).unwrap_or_default(),
+            // A mock without an upstream shows the default that setting one gets.
+            pass_through: on(upstream.is_none_or(|u| u.pass_through)),
         }
     }
 
@@ -279,6 +287,11 @@ impl SettingsForm {
         let latency = optional_json("latency", &self.latency, &mut errors);
         let chaos = optional_json("chaos", &self.chaos, &mut errors);
         let rate_limit = optional_json("rate_limit", &self.rate_limit, &mut errors);
+        let url = self.upstream_url.trim();
+        let upstream = (!url.is_empty()).then(|| Upstream {
+            url: url.to_owned(),
+            pass_through: self.pass_through.is_some(),
+        });
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -305,6 +318,7 @@ impl SettingsForm {
             latency,
             chaos,
             rate_limit,
+            upstream: Some(upstream),
         })
     }
 }

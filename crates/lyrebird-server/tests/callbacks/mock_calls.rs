@@ -3,16 +3,16 @@
 use super::*;
 
 /// The whole server (runtime, call log, callbacks) on a port of its own, on a fresh database.
-struct Server {
-    base: String,
-    client: reqwest::Client,
+pub(super) struct Server {
+    pub(super) base: String,
+    pub(super) client: reqwest::Client,
     key: String,
     _db: TestDatabase,
 }
 
 impl Server {
     /// Starts the app with callbacks allowed to `allow` and signs a user up.
-    async fn start(allow: &str) -> Self {
+    pub(super) async fn start(allow: &str) -> Self {
         let db = TestDatabase::new().await;
         let running = in_process::start(
             db.store().clone(),
@@ -45,7 +45,16 @@ impl Server {
         }
     }
 
-    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(super) fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub(super) async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))

@@ -189,7 +189,7 @@ pub struct CallSummaryView {
     /// The query string, without `?`.
     pub query: String,
     pub status: u16,
-    /// `matched`, `no_match`, `fallback`, `refused`, `over_quota` or `preflight`.
+    /// `matched`, `no_match`, `fallback`, `refused`, `over_quota`, `preflight` or `proxied`.
     #[schema(example = "no_match")]
     pub outcome: String,
     /// Whether an example answered.

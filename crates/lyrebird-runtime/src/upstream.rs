@@ -1,0 +1,359 @@
+//! Pass-through (docs/proxy.md): a call that no example of a mock matches is sent on to the
+//! mock's upstream, the real API behind it, and the upstream's answer is the call's.
+//!
+//! The upstream's URL is the mock author's choice, so it goes through the same guard as
+//! callbacks ([`crate::network`]): the addresses its host resolves to must be public unless the
+//! operator allows them (`LYREBIRD_CALLBACK_ALLOW`), an address written in the URL is checked
+//! here, no proxy of the environment is used, and redirects are not followed (the client gets
+//! the upstream's 3xx and follows it itself, from its own network). Each workspace has at most
+//! [`PER_WORKSPACE`] calls at its upstreams at once; a call past them is answered 503.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderName, Method, header};
+use lyrebird_store::WorkspaceId;
+use reqwest::{Client, Url};
+use serde::Serialize;
+
+use crate::network::{AllowList, GuardedResolver};
+
+/// How long an upstream may take to answer, its whole body included.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest body an upstream's answer may have; a larger one is answered 502.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+/// Calls of one workspace at its upstreams at the same moment.
+pub const PER_WORKSPACE: usize = 64;
+
+/// Headers that belong to one connection (RFC 9110, section 7.6.1), and the request's own that
+/// the upstream must not get: its host is the upstream's, and a mock's key is Lyrebird's.
+const NOT_FORWARDED: [HeaderName; 10] = [
+    header::CONNECTION,
+    header::HOST,
+    header::CONTENT_LENGTH,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+    HeaderName::from_static("keep-alive"),
+];
+
+/// The mock's own headers, never sent on.
+const LYREBIRD_HEADERS: [&str; 2] = ["x-api-key", "x-lyrebird-state"];
+
+/// The client that sends calls to upstreams, and how many each workspace has there.
+#[derive(Debug)]
+pub(crate) struct Upstreams {
+    client: Client,
+    allow: AllowList,
+    busy: Mutex<HashMap<WorkspaceId, usize>>,
+}
+
+/// What the upstream answered.
+pub(crate) struct Answered {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+/// What the call log says of a call sent to the upstream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpstreamNote {
+    /// Where it was sent: the upstream's URL with the call's path and query.
+    pub url: String,
+    /// The upstream's status, when it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// From sending the request to the upstream's whole answer.
+    pub latency_ms: f64,
+    /// Why there is no answer of the upstream's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Why a call sent to the upstream got no answer of the upstream's: the status and code the
+/// client gets instead, and the message.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The request as the upstream gets it.
+pub(crate) struct Forward<'a> {
+    pub workspace: WorkspaceId,
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub client_addr: Option<IpAddr>,
+    pub body: Bytes,
+}
+
+/// One of a workspace's calls at its upstreams, counted until dropped.
+struct Slot<'a> {
+    upstreams: &'a Upstreams,
+    workspace: WorkspaceId,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut busy = self
+            .upstreams
+            .busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = busy.get_mut(&self.workspace) {
+            *count -= 1;
+            if *count == 0 {
+                busy.remove(&self.workspace);
+            }
+        }
+    }
+}
+
+impl Upstreams {
+    /// Upstreams reachable as callbacks are: public addresses, and what `allow` names.
+    pub(crate) fn new(allow: AllowList) -> Result<Self, reqwest::Error> {
+        let client = Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow: allow.clone(),
+            }))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(TIMEOUT)
+            .build()?;
+        Ok(Self {
+            client,
+            allow,
+            busy: Mutex::default(),
+        })
+    }
+
+    fn slot(&self, workspace: WorkspaceId) -> Option<Slot<'_>> {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        let count = busy.entry(workspace).or_default();
+        if *count >= PER_WORKSPACE {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            upstreams: self,
+            workspace,
+        })
+    }
+
+    /// Sends the call to `base` and reads the whole answer; with the note for the call log.
+    pub(crate) async fn forward(
+        &self,
+        base: &Url,
+        call: Forward<'_>,
+    ) -> (Result<Answered, Failure>, UpstreamNote) {
+        let url = target(base, call.path, call.query);
+        let started = Instant::now();
+        let result = self.send(&url, call).await;
+        let note = UpstreamNote {
+            url: url.to_string(),
+            status: result.as_ref().ok().map(|answered| answered.status),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            error: result.as_ref().err().map(|failure| failure.message.clone()),
+        };
+        (result, note)
+    }
+
+    async fn send(&self, url: &Url, call: Forward<'_>) -> Result<Answered, Failure> {
+        // An address written in the URL never reaches the resolver, so it is checked here.
+        let host = url.host_str().unwrap_or_default();
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(address) = literal.parse::<IpAddr>() {
+            self.allow
+                .check(host, address)
+                .map_err(|refusal| Failure::new(502, "upstream_refused", refusal.to_string()))?;
+        }
+        let _slot = self.slot(call.workspace).ok_or_else(|| {
+            Failure::new(
+                503,
+                "upstream_busy",
+                format!(
+                    "this workspace has {PER_WORKSPACE} calls at its upstreams already; try again in a moment"
+                ),
+            )
+        })?;
+        let response = self
+            .client
+            .request(call.method.clone(), url.clone())
+            .headers(forwarded_headers(call.headers, call.client_addr))
+            .body(call.body)
+            .send()
+            .await
+            .map_err(|error| failure(&error))?;
+        let status = response.status().as_u16();
+        let headers = answered_headers(response.headers());
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|error| failure(&error))? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answered {
+            status,
+            headers,
+            body: Bytes::from(body),
+        })
+    }
+}
+
+/// The upstream's URL with the call's path (after the upstream's own) and query.
+fn target(base: &Url, path: &str, query: &str) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+    url.set_query((!query.is_empty()).then_some(query));
+    url
+}
+
+/// The request's headers as the upstream gets them: without the connection's and Lyrebird's
+/// own, with the client's address added to `X-Forwarded-For`.
+fn forwarded_headers(headers: &HeaderMap, client_addr: Option<IpAddr>) -> HeaderMap {
+    let mut forwarded = HeaderMap::with_capacity(headers.len() + 1);
+    for (name, value) in without_hop_by_hop(headers) {
+        if !LYREBIRD_HEADERS.contains(&name.as_str()) {
+            forwarded.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(address) = client_addr {
+        let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(earlier) => format!("{earlier}, {address}"),
+            None => address.to_string(),
+        };
+        if let Ok(value) = chain.parse() {
+            forwarded.insert("x-forwarded-for", value);
+        }
+    }
+    forwarded
+}
+
+/// The upstream's headers as the client gets them: without the connection's (the server
+/// frames the body itself).
+fn answered_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    without_hop_by_hop(headers)
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect()
+}
+
+/// The headers but those of the connection: the fixed ones, and those `Connection` names.
+fn without_hop_by_hop(
+    headers: &HeaderMap,
+) -> impl Iterator<Item = (&HeaderName, &axum::http::HeaderValue)> {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    headers.iter().filter(move |(name, _)| {
+        !NOT_FORWARDED.contains(name) && !named.iter().any(|n| n == name.as_str())
+    })
+}
+
+fn too_large() -> Failure {
+    Failure::new(
+        502,
+        "upstream_too_large",
+        format!("the upstream's answer is larger than {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// The failure of a request to the upstream, as the client is told it.
+fn failure(error: &reqwest::Error) -> Failure {
+    if error.is_timeout() {
+        return Failure::new(
+            504,
+            "upstream_timeout",
+            format!("the upstream did not answer within {} s", TIMEOUT.as_secs()),
+        );
+    }
+    // The guard's refusal is the innermost cause; other causes say why the connection failed.
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let message = cause.to_string();
+    if message.starts_with("refused: ") {
+        Failure::new(502, "upstream_refused", message)
+    } else {
+        Failure::new(
+            502,
+            "upstream_unreachable",
+            format!("the upstream could not be reached: {message}"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_calls_path_and_query_follow_the_upstreams_path() {
+        let base = Url::parse("https://api.example.com/v2").unwrap();
+        assert_eq!(
+            target(&base, "/users/1", "page=2").as_str(),
+            "https://api.example.com/v2/users/1?page=2"
+        );
+        let root = Url::parse("http://api.example.com/").unwrap();
+        assert_eq!(target(&root, "/", "").as_str(), "http://api.example.com/");
+    }
+
+    #[test]
+    fn the_connections_and_lyrebirds_own_headers_stay_behind() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "close, x-hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("host", "abc.mock.example.com"),
+            ("x-api-key", "lb_secret"),
+            ("authorization", "Bearer for-the-upstream"),
+            ("x-forwarded-for", "203.0.113.9"),
+            ("accept", "application/json"),
+        ] {
+            headers.append(name, value.parse().unwrap());
+        }
+        let forwarded = forwarded_headers(&headers, Some("198.51.100.7".parse().unwrap()));
+        let names: Vec<&str> = forwarded.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["authorization", "x-forwarded-for", "accept"]);
+        assert_eq!(
+            forwarded["x-forwarded-for"], "203.0.113.9, 198.51.100.7",
+            "the client is added to the chain"
+        );
+    }
+}

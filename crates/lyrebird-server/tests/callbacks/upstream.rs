@@ -1,0 +1,238 @@
+//! Pass-through: calls no example matches go to the mock's upstream, a real server on loopback
+//! here, and come back with its answer; the guard refuses upstreams on addresses the operator
+//! did not allow, and redirects are handed to the client, not followed.
+
+use super::mock_calls::Server;
+use super::*;
+
+use axum::routing::any;
+
+/// An upstream on 127.0.0.1 that answers every request with what it received, as JSON, except
+/// `/elsewhere`: a redirect to the cloud metadata address.
+async fn upstream() -> SocketAddr {
+    async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+        if uri.path().ends_with("/elsewhere") {
+            return (
+                StatusCode::FOUND,
+                [(header::LOCATION, "http://169.254.169.254/latest/meta-data/")],
+            )
+                .into_response();
+        }
+        let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+        (
+            StatusCode::CREATED,
+            [("x-upstream", "yes")],
+            axum::Json(json!({
+                "method": method.as_str(),
+                "path": uri.path(),
+                "query": uri.query(),
+                "authorization": header("authorization"),
+                "x_api_key": header("x-api-key"),
+                "x_forwarded_for": header("x-forwarded-for"),
+                "body": String::from_utf8_lossy(&body),
+            })),
+        )
+            .into_response()
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = Router::new().fallback(any(echo));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    address
+}
+
+impl Server {
+    /// A mock with one example, `GET /here`, and these settings; its id.
+    async fn mock_with(&self, settings: Value) -> String {
+        let mock = self
+            .api(reqwest::Method::POST, "/api/v1/mocks", Some(settings))
+            .await;
+        let id = mock["id"].as_str().unwrap().to_owned();
+        let example = json!({
+            "name": "here",
+            "request": {"method": "GET", "path": "/here"},
+            "response": {"status": 200, "body": "from the mock"}
+        });
+        self.api(
+            reqwest::Method::POST,
+            &format!("/api/v1/mocks/{id}/examples"),
+            Some(example),
+        )
+        .await;
+        id
+    }
+
+    /// The newest logged call of the mock, in detail.
+    async fn newest_call(&self, mock: &str, count: usize) -> Value {
+        for _ in 0..200 {
+            let page = self
+                .api(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/mocks/{mock}/calls"),
+                    None,
+                )
+                .await;
+            let calls = page["calls"].as_array().unwrap();
+            if calls.len() == count {
+                let id = calls[0]["id"].as_str().unwrap();
+                let path = format!("/api/v1/mocks/{mock}/calls/{id}");
+                return self.api(reqwest::Method::GET, &path, None).await;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the call log never held {count} calls");
+    }
+}
+
+#[tokio::test]
+async fn calls_no_example_matches_are_answered_by_the_upstream_and_logged_as_proxied() {
+    let upstream = upstream().await;
+    let server = Server::start("127.0.0.1").await;
+    let mock = server
+        .mock_with(json!({"name": "proxy", "upstream": {"url": format!("http://{upstream}/v2")}}))
+        .await;
+    let call = |method: reqwest::Method, path: &str| {
+        server
+            .client
+            .request(method, format!("{}/m/{mock}{path}", server.base))
+    };
+
+    let here = call(reqwest::Method::GET, "/here").send().await.unwrap();
+    assert_eq!(
+        here.text().await.unwrap(),
+        "from the mock",
+        "an example still answers"
+    );
+
+    let passed = call(reqwest::Method::POST, "/users/7?expand=orders")
+        .header("authorization", "Bearer for-the-upstream")
+        .header("x-api-key", "lb_not_for_the_upstream")
+        .body("{\"name\": \"Ada\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(passed.status(), StatusCode::CREATED);
+    assert_eq!(passed.headers()["x-upstream"], "yes");
+    let seen: Value = passed.json().await.unwrap();
+    assert_eq!(seen["method"], "POST");
+    assert_eq!(seen["path"], "/v2/users/7", "after the upstream's own path");
+    assert_eq!(seen["query"], "expand=orders");
+    assert_eq!(seen["authorization"], "Bearer for-the-upstream");
+    assert_eq!(
+        seen["x_api_key"],
+        Value::Null,
+        "the mock's key stays behind"
+    );
+    assert_eq!(seen["x_forwarded_for"], "127.0.0.1");
+    assert_eq!(seen["body"], "{\"name\": \"Ada\"}");
+
+    let logged = server.newest_call(&mock, 2).await;
+    assert_eq!(logged["outcome"], "proxied", "{logged}");
+    assert_eq!(logged["status"], 201);
+    let note = &logged["explanation"]["upstream"];
+    assert_eq!(
+        note["url"],
+        format!("http://{upstream}/v2/users/7?expand=orders")
+    );
+    assert_eq!(note["status"], 201);
+    assert!(note["latency_ms"].as_f64().unwrap() > 0.0, "{note}");
+    assert!(
+        logged["explanation"]["near_misses"].is_array(),
+        "why no example matched is kept: {logged}"
+    );
+
+    // Switched off, the upstream is kept but calls get the 404 that explains.
+    server
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/mocks/{mock}"),
+            Some(json!({"upstream": {"url": format!("http://{upstream}/v2"), "pass_through": false}})),
+        )
+        .await;
+    let missed = call(reqwest::Method::GET, "/users/7").send().await.unwrap();
+    assert_eq!(missed.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn upstreams_on_addresses_not_allowed_are_refused_and_redirects_are_not_followed() {
+    let upstream = upstream().await;
+    let guarded = Server::start("").await;
+    for (url, refusal) in [
+        (
+            "http://169.254.169.254/".to_owned(),
+            "refused: 169.254.169.254 is a cloud metadata address",
+        ),
+        (
+            format!("http://localhost:{}/", upstream.port()),
+            "refused: localhost resolves to 127.0.0.1, a loopback address",
+        ),
+    ] {
+        let mock = guarded
+            .mock_with(json!({"name": "guarded", "upstream": {"url": url}}))
+            .await;
+        let answer = guarded
+            .client
+            .get(format!("{}/m/{mock}/users/1", guarded.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_GATEWAY, "{url}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "upstream_refused", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(refusal), "{message}");
+        assert!(message.contains("LYREBIRD_CALLBACK_ALLOW"), "{message}");
+        let logged = guarded.newest_call(&mock, 1).await;
+        assert_eq!(logged["outcome"], "proxied");
+        assert_eq!(logged["explanation"]["upstream"]["error"], message);
+    }
+
+    // Allowed, the upstream redirects to the metadata address: the client gets the redirect
+    // to follow from its own network; the server does not follow it.
+    let allowed = Server::start("127.0.0.1").await;
+    let mock = allowed
+        .mock_with(json!({"name": "redirected", "upstream": {"url": format!("http://{upstream}")}}))
+        .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = client
+        .get(format!("{}/m/{mock}/elsewhere", allowed.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::FOUND);
+    assert_eq!(
+        answer.headers()[header::LOCATION],
+        "http://169.254.169.254/latest/meta-data/"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_url_that_cannot_work_is_refused_when_saved() {
+    let server = Server::start("").await;
+    for (url, message) in [
+        ("ftp://files.example.com/", "not ftp"),
+        (
+            "https://user:secret@api.example.com/",
+            "carries no credentials",
+        ),
+        ("https://api.example.com/v2?token=1", "no query or fragment"),
+        ("api.example.com", "not a URL"),
+    ] {
+        let answer = server
+            .client
+            .post(format!("{}/api/v1/mocks", server.base))
+            .bearer_auth(server.key())
+            .json(&json!({"name": "bad", "upstream": {"url": url}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "upstream.url", "{body}");
+        let said = body["error"]["message"].as_str().unwrap();
+        assert!(said.contains(message), "{url}: {said}");
+    }
+}
