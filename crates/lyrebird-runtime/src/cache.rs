@@ -36,7 +36,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use uuid::Uuid;
 
 use crate::rate_limit::Limiter;
-use reqwest::Url;
+use crate::upstream::Upstream;
 
 /// What a mock id names, as far as serving is concerned.
 #[derive(Debug)]
@@ -74,14 +74,18 @@ pub struct LoadedMock {
     pub chaos: Option<(CompiledChaos, Arc<AtomicU64>)>,
     pub rate_limit: Option<Arc<Limiter>>,
     /// Where calls no example matches go, when the mock passes them through.
-    pub upstream: Option<Url>,
+    pub upstream: Option<Upstream>,
     /// The mock's version: the call log notes it with every call.
     pub version: u32,
 }
 
 impl LoadedMock {
     pub(crate) fn compile(served: ServedMock) -> Result<Self, String> {
-        let ServedMock { mock, examples } = served;
+        let ServedMock {
+            mock,
+            examples,
+            upstream_headers,
+        } = served;
         let options_examples = examples
             .iter()
             .filter(|stored| {
@@ -127,7 +131,7 @@ impl LoadedMock {
             })?;
         let upstream = match &mock.settings.upstream {
             Some(upstream) if upstream.pass_through => Some(
-                lyrebird_engine::faults::upstream_url(&upstream.url)
+                Upstream::new(&upstream.url, &upstream_headers)
                     .map_err(|error| format!("the upstream does not work: {error}"))?,
             ),
             _ => None,

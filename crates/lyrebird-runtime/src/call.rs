@@ -11,7 +11,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use reqwest::Url;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -40,7 +39,7 @@ use crate::headers::{self, Headers};
 use crate::quota::{Admission, Limits};
 use crate::rate_limit::Count;
 use crate::routing::MockTarget;
-use crate::upstream::Forward;
+use crate::upstream::{Forward, Upstream};
 
 /// How long a call whose connection a fault ended waits to be dropped (see `serve`).
 const BROKEN_PATIENCE: Duration = Duration::from_secs(10);
@@ -270,7 +269,7 @@ pub(crate) async fn serve(
 async fn pass_through(
     runtime: &Inner,
     mock: &LoadedMock,
-    upstream: &Url,
+    upstream: &Upstream,
     call: &Call,
     request: &EngineRequest,
     missed: Answer,

@@ -8,13 +8,13 @@
 //! the upstream's 3xx and follows it itself, from its own network). Each workspace has at most
 //! [`PER_WORKSPACE`] calls at its upstreams at once; a call past them is answered 503.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderName, Method, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use lyrebird_store::WorkspaceId;
 use reqwest::{Client, Url};
 use serde::Serialize;
@@ -52,6 +52,29 @@ pub(crate) struct Upstreams {
     client: Client,
     allow: AllowList,
     busy: Mutex<HashMap<WorkspaceId, usize>>,
+}
+
+/// A mock's upstream: where its calls go, and the headers added to them (a token, say).
+#[derive(Debug)]
+pub struct Upstream {
+    pub url: Url,
+    pub headers: HeaderMap,
+}
+
+impl Upstream {
+    /// The upstream of a mock's settings and stored headers; why it cannot be one.
+    pub fn new(url: &str, headers: &BTreeMap<String, String>) -> Result<Self, String> {
+        let url = lyrebird_engine::faults::upstream_url(url)?;
+        let mut map = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("{name:?} is not a header name"))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| format!("the value of {name} is not a header value"))?;
+            map.insert(name, value);
+        }
+        Ok(Self { url, headers: map })
+    }
 }
 
 /// What the upstream answered.
@@ -159,15 +182,16 @@ impl Upstreams {
         })
     }
 
-    /// Sends the call to `base` and reads the whole answer; with the note for the call log.
+    /// Sends the call to the upstream and reads the whole answer; with the note for the call
+    /// log.
     pub(crate) async fn forward(
         &self,
-        base: &Url,
+        upstream: &Upstream,
         call: Forward<'_>,
     ) -> (Result<Answered, Failure>, UpstreamNote) {
-        let url = target(base, call.path, call.query);
+        let url = joined(&upstream.url, call.path, call.query);
         let started = Instant::now();
-        let result = self.send(&url, call).await;
+        let result = self.send(&url, &upstream.headers, call).await;
         let note = UpstreamNote {
             url: url.to_string(),
             status: result.as_ref().ok().map(|answered| answered.status),
@@ -177,7 +201,12 @@ impl Upstreams {
         (result, note)
     }
 
-    async fn send(&self, url: &Url, call: Forward<'_>) -> Result<Answered, Failure> {
+    async fn send(
+        &self,
+        url: &Url,
+        added: &HeaderMap,
+        call: Forward<'_>,
+    ) -> Result<Answered, Failure> {
         // An address written in the URL never reaches the resolver, so it is checked here.
         let host = url.host_str().unwrap_or_default();
         let literal = host.trim_start_matches('[').trim_end_matches(']');
@@ -198,7 +227,7 @@ impl Upstreams {
         let response = self
             .client
             .request(call.method.clone(), url.clone())
-            .headers(forwarded_headers(call.headers, call.client_addr))
+            .headers(forwarded_headers(call.headers, call.client_addr, added))
             .body(call.body)
             .send()
             .await
@@ -228,7 +257,7 @@ impl Upstreams {
 }
 
 /// The upstream's URL with the call's path (after the upstream's own) and query.
-fn target(base: &Url, path: &str, query: &str) -> Url {
+fn joined(base: &Url, path: &str, query: &str) -> Url {
     let mut url = base.clone();
     let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
     url.set_path(&joined);
@@ -237,9 +266,14 @@ fn target(base: &Url, path: &str, query: &str) -> Url {
 }
 
 /// The request's headers as the upstream gets them: without the connection's and Lyrebird's
-/// own, with the client's address added to `X-Forwarded-For`.
-fn forwarded_headers(headers: &HeaderMap, client_addr: Option<IpAddr>) -> HeaderMap {
-    let mut forwarded = HeaderMap::with_capacity(headers.len() + 1);
+/// own, with the client's address added to `X-Forwarded-For`, and the mock's `added` in place of
+/// any of the same name.
+fn forwarded_headers(
+    headers: &HeaderMap,
+    client_addr: Option<IpAddr>,
+    added: &HeaderMap,
+) -> HeaderMap {
+    let mut forwarded = HeaderMap::with_capacity(headers.len() + added.len() + 1);
     for (name, value) in without_hop_by_hop(headers) {
         if !LYREBIRD_HEADERS.contains(&name.as_str()) {
             forwarded.append(name.clone(), value.clone());
@@ -253,6 +287,9 @@ fn forwarded_headers(headers: &HeaderMap, client_addr: Option<IpAddr>) -> Header
         if let Ok(value) = chain.parse() {
             forwarded.insert("x-forwarded-for", value);
         }
+    }
+    for (name, value) in added {
+        forwarded.insert(name, value.clone());
     }
     forwarded
 }
@@ -269,9 +306,7 @@ fn answered_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 /// The headers but those of the connection: the fixed ones, and those `Connection` names.
-fn without_hop_by_hop(
-    headers: &HeaderMap,
-) -> impl Iterator<Item = (&HeaderName, &axum::http::HeaderValue)> {
+fn without_hop_by_hop(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
     let named: Vec<String> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -326,11 +361,11 @@ mod tests {
     fn the_calls_path_and_query_follow_the_upstreams_path() {
         let base = Url::parse("https://api.example.com/v2").unwrap();
         assert_eq!(
-            target(&base, "/users/1", "page=2").as_str(),
+            joined(&base, "/users/1", "page=2").as_str(),
             "https://api.example.com/v2/users/1?page=2"
         );
         let root = Url::parse("http://api.example.com/").unwrap();
-        assert_eq!(target(&root, "/", "").as_str(), "http://api.example.com/");
+        assert_eq!(joined(&root, "/", "").as_str(), "http://api.example.com/");
     }
 
     #[test]
@@ -348,9 +383,19 @@ mod tests {
         ] {
             headers.append(name, value.parse().unwrap());
         }
-        let forwarded = forwarded_headers(&headers, Some("198.51.100.7".parse().unwrap()));
+        let mut added = HeaderMap::new();
+        added.insert("x-upstream-token", "t0ken".parse().unwrap());
+        let forwarded = forwarded_headers(&headers, Some("198.51.100.7".parse().unwrap()), &added);
         let names: Vec<&str> = forwarded.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["authorization", "x-forwarded-for", "accept"]);
+        assert_eq!(
+            names,
+            [
+                "authorization",
+                "x-forwarded-for",
+                "accept",
+                "x-upstream-token"
+            ]
+        );
         assert_eq!(
             forwarded["x-forwarded-for"], "203.0.113.9, 198.51.100.7",
             "the client is added to the chain"

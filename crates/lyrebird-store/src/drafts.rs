@@ -7,6 +7,8 @@
 //! ([`StoreError::DraftChanged`]); without one the last write wins. Publishing refuses a draft whose mock changed since the draft began, unless
 //! forced, so edits made to the live mock meanwhile are not lost unseen.
 
+use std::collections::BTreeMap;
+
 use lyrebird_engine::Example;
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
@@ -68,7 +70,12 @@ impl Draft {
                 updated_at: self.updated_at,
             })
             .collect();
-        ServedMock { mock, examples }
+        // Drafts are tried, never served to callers: nothing goes to an upstream.
+        ServedMock {
+            mock,
+            examples,
+            upstream_headers: BTreeMap::new(),
+        }
     }
 }
 

@@ -149,6 +149,9 @@ pub struct Mock {
     pub version: i32,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// The names of the headers added to requests passed to the upstream; their values are
+    /// read only by the runtime ([`crate::ServedMock`]).
+    pub upstream_header_names: Vec<String>,
 }
 
 impl Mock {
@@ -168,7 +171,8 @@ impl Mock {
 macro_rules! mock_columns {
     () => {
         "id, workspace_id, name, private, delay, environment, version_tag, fallback, settings, \
-         version, created_at, updated_at"
+         version, created_at, updated_at, \
+         ARRAY(SELECT jsonb_object_keys(upstream_headers) ORDER BY 1) AS upstream_header_names"
     };
 }
 pub(crate) use mock_columns;
@@ -291,6 +295,30 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut mock = edit_mock(&mut tx, workspace, id, edit).await?;
         mock.version = self.commit_version(tx, workspace, id, None).await?;
+        Ok(mock)
+    }
+
+    /// Replaces the headers added to the requests the mock passes to its upstream. Not a
+    /// version of the mock: versions keep no secrets.
+    pub async fn set_upstream_headers(
+        &self,
+        workspace: &Workspace,
+        id: MockId,
+        headers: &BTreeMap<String, String>,
+    ) -> Result<Mock> {
+        let mut tx = self.begin().await?;
+        let mock = sqlx::query_as(concat!(
+            "UPDATE mocks SET upstream_headers = $3, updated_at = now()
+             WHERE id = $1 AND workspace_id = $2 RETURNING ",
+            mock_columns!()
+        ))
+        .bind(id)
+        .bind(workspace.id())
+        .bind(Json(headers))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        self.commit(tx, Change::Mock(id)).await?;
         Ok(mock)
     }
 

@@ -6,7 +6,10 @@
 //! These functions hand back workspace *ids*, never a [`crate::Workspace`] handle: serving a
 //! mock grants no access to the owner's other data.
 
+use std::collections::BTreeMap;
+
 use sqlx::FromRow;
+use sqlx::types::Json;
 
 use crate::Store;
 use crate::error::Result;
@@ -21,6 +24,8 @@ use crate::workspace::Scope;
 pub struct ServedMock {
     pub mock: Mock,
     pub examples: Vec<StoredExample>,
+    /// The headers added to the requests passed to the mock's upstream, by name.
+    pub upstream_headers: BTreeMap<String, String>,
 }
 
 /// A key that is not revoked, as the runtime's key map holds it.
@@ -52,6 +57,11 @@ impl Store {
         let Some(mock) = mock else {
             return Ok(None);
         };
+        let Json(upstream_headers) =
+            sqlx::query_scalar("SELECT upstream_headers FROM mocks WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
         let examples = sqlx::query_as(concat!(
             "SELECT ",
             example_columns!(),
@@ -61,7 +71,11 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(ServedMock { mock, examples }))
+        Ok(Some(ServedMock {
+            mock,
+            examples,
+            upstream_headers,
+        }))
     }
 
     /// Every key that is not revoked, of every workspace.

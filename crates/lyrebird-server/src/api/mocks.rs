@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_mocks, create_mock))
         .routes(routes!(get_mock, update_mock, delete_mock))
+        .routes(routes!(set_upstream_headers))
 }
 
 /// A mock as the API shows it, with the two URLs that reach it.
@@ -42,6 +43,9 @@ pub struct MockView {
     pub settings: SettingsView,
     /// The version that answers the mock's calls (docs/versions-and-impact.md).
     pub version: i32,
+    /// The names of the headers added to calls passed to the upstream; their values are
+    /// write-only (`PUT /api/v1/mocks/{id}/upstream-headers`).
+    pub upstream_headers: Vec<String>,
     /// The mock's own host: `http://<id>.mock.<base-host>/`.
     pub url: String,
     /// The same mock without wildcard DNS: `http://<base-host>/m/<id>/`.
@@ -60,6 +64,7 @@ impl MockView {
             id: mock.id,
             settings: SettingsView::from(mock.to_settings()),
             version: mock.version,
+            upstream_headers: mock.upstream_header_names,
             created_at: mock.created_at,
             updated_at: mock.updated_at,
         }
@@ -459,6 +464,93 @@ async fn update_mock(
 ) -> Result<Json<MockView>, ApiError> {
     let mock = fields.save(&state.store, &admin.workspace, id).await?;
     Ok(Json(MockView::new(mock, &state.settings)))
+}
+
+/// At most this many headers are added to calls passed to an upstream.
+const MAX_UPSTREAM_HEADERS: usize = 32;
+/// The longest value of one of them.
+const MAX_UPSTREAM_HEADER_VALUE: usize = 4096;
+/// Names the server sets itself, or that belong to one connection.
+const NOT_ADDED: [&str; 12] = [
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "x-api-key",
+    "x-lyrebird-state",
+];
+
+/// Replaces the headers added to every call the mock passes to its upstream, such as an API
+/// token: `{"authorization": "Bearer ..."}`; `{}` removes them. Their values are never shown
+/// again (the mock shows their names), nor kept in versions or exports (docs/proxy.md).
+#[utoipa::path(
+    put,
+    path = "/api/v1/mocks/{id}/upstream-headers",
+    tag = "mocks",
+    params(("id" = String, Path, format = Uuid)),
+    request_body(content = Object, description = "Header names and values"),
+    responses(
+        (status = 200, body = MockView),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    )
+)]
+async fn set_upstream_headers(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<MockId>,
+    ApiJson(headers): ApiJson<BTreeMap<String, String>>,
+) -> Result<Json<MockView>, ApiError> {
+    let headers = checked_upstream_headers(headers)?;
+    let mock = state
+        .store
+        .set_upstream_headers(&admin.workspace, id, &headers)
+        .await?;
+    Ok(Json(MockView::new(mock, &state.settings)))
+}
+
+/// The headers with their names in lower case, or why they cannot be added.
+pub(crate) fn checked_upstream_headers(
+    headers: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    if headers.len() > MAX_UPSTREAM_HEADERS {
+        return Err(ApiError::invalid(
+            "headers",
+            format!("at most {MAX_UPSTREAM_HEADERS} headers are added to upstream calls"),
+        ));
+    }
+    let mut checked = BTreeMap::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        let field = format!("headers.{name}");
+        if axum::http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+            return Err(ApiError::invalid(field, "not a header name"));
+        }
+        if NOT_ADDED.contains(&lower.as_str()) {
+            return Err(ApiError::invalid(
+                field,
+                "the server sets this header itself, or it belongs to one connection",
+            ));
+        }
+        if value.len() > MAX_UPSTREAM_HEADER_VALUE
+            || axum::http::HeaderValue::from_str(&value).is_err()
+        {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "a header value is visible ASCII and spaces, at most {MAX_UPSTREAM_HEADER_VALUE} bytes"
+                ),
+            ));
+        }
+        checked.insert(lower, value);
+    }
+    Ok(checked)
 }
 
 /// Deletes a mock and its examples.

@@ -141,6 +141,62 @@ async fn calls_no_example_matches_are_answered_by_the_upstream_and_logged_as_pro
         "why no example matched is kept: {logged}"
     );
 
+    // Headers added to every call passed through, such as a token, replace the caller's of the
+    // same name; their values are never shown again, nor made a version.
+    let before = server
+        .api(reqwest::Method::GET, &format!("/api/v1/mocks/{mock}"), None)
+        .await;
+    let shown = server
+        .api(
+            reqwest::Method::PUT,
+            &format!("/api/v1/mocks/{mock}/upstream-headers"),
+            Some(json!({"Authorization": "Bearer upstream-token", "x-tenant": "acme"})),
+        )
+        .await;
+    assert_eq!(
+        shown["upstream_headers"],
+        json!(["authorization", "x-tenant"])
+    );
+    assert_eq!(shown["version"], before["version"], "not a version");
+    assert!(!shown.to_string().contains("upstream-token"), "{shown}");
+    let seen: Value = call(reqwest::Method::GET, "/users/8")
+        .header("authorization", "Bearer the-callers")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["authorization"], "Bearer upstream-token");
+    let versions = server
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/mocks/{mock}/versions"),
+            None,
+        )
+        .await;
+    assert!(!versions.to_string().contains("upstream-token"));
+    for (headers, field) in [
+        (json!({"Host": "elsewhere"}), "headers.Host"),
+        (json!({"x-token": "two\nlines"}), "headers.x-token"),
+        (json!({"bad name": "x"}), "headers.bad name"),
+    ] {
+        let refused = server
+            .client
+            .put(format!(
+                "{}/api/v1/mocks/{mock}/upstream-headers",
+                server.base
+            ))
+            .bearer_auth(server.key())
+            .json(&headers)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+
     // Switched off, the upstream is kept but calls get the 404 that explains.
     server
         .api(

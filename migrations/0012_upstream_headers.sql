@@ -1,0 +1,4 @@
+-- Headers added to the requests a mock passes through to its upstream (docs/proxy.md), such as
+-- an API token: `{"authorization": "Bearer ..."}`. Kept apart from `settings` so that versions,
+-- drafts and exports, which copy the settings, never copy them; the API shows their names only.
+ALTER TABLE mocks ADD COLUMN upstream_headers jsonb NOT NULL DEFAULT '{}'::jsonb;
