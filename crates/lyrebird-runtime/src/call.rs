@@ -236,7 +236,9 @@ pub(crate) async fn serve(
     };
     let answer = if mock.engine.is_stateful() {
         match state_key(&call.headers) {
-            Ok(key) => answer_in_state(runtime, mock, &mut request, key, call.at).await,
+            // Boxed: a write of the state holds the store's futures, which would make every
+            // call's future (copied into its box per request) many kilobytes larger.
+            Ok(key) => Box::pin(answer_in_state(runtime, mock, &mut request, key, call.at)).await,
             Err(message) => state_refusal(StatusCode::BAD_REQUEST, "invalid_state_key", message),
         }
     } else {
