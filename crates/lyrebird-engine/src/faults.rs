@@ -197,6 +197,13 @@ pub fn check_settings(settings: &MatchSettings) -> Vec<ValidationError> {
 /// The longest upstream URL.
 const MAX_UPSTREAM_URL: usize = 2048;
 
+/// The origin (`https://api.example.com:8443`) of an upstream URL that works.
+pub fn upstream_origin(url: &str) -> Option<String> {
+    upstream_url(url)
+        .ok()
+        .map(|url| url.origin().ascii_serialization())
+}
+
 /// An upstream's URL, parsed, or why it cannot be one: `http` or `https`, a host, and neither
 /// credentials (headers carry those), a query nor a fragment.
 pub fn upstream_url(url: &str) -> Result<url::Url, String> {

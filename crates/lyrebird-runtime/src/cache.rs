@@ -131,8 +131,12 @@ impl LoadedMock {
             })?;
         let upstream = match &mock.settings.upstream {
             Some(upstream) if upstream.pass_through => Some(
-                Upstream::new(&upstream.url, &upstream_headers)
-                    .map_err(|error| format!("the upstream does not work: {error}"))?,
+                Upstream::new(
+                    &upstream.url,
+                    &upstream_headers,
+                    mock.upstream_headers_origin.as_deref(),
+                )
+                .map_err(|error| format!("the upstream does not work: {error}"))?,
             ),
             _ => None,
         };

@@ -39,7 +39,7 @@ use crate::headers::{self, Headers};
 use crate::quota::{Admission, Limits};
 use crate::rate_limit::Count;
 use crate::routing::MockTarget;
-use crate::upstream::{Forward, Upstream};
+use crate::upstream::{self, Forward, Upstream};
 
 /// How long a call whose connection a fault ended waits to be dropped (see `serve`).
 const BROKEN_PATIENCE: Duration = Duration::from_secs(10);
@@ -267,7 +267,9 @@ pub(crate) async fn serve(
 }
 
 /// A call no example matched, sent to the mock's upstream (docs/proxy.md): the upstream's
-/// answer, or an error of ours saying why there is none. Any other answer is kept.
+/// answer, or an error of ours saying why there is none. Any other answer is kept, as is the
+/// 404 of an `x-mock-response-id` or `-name` that named no example (the caller asked for an
+/// example, not for the upstream), and the miss of a `TRACE` or `CONNECT`.
 async fn pass_through(
     runtime: &Inner,
     mock: &LoadedMock,
@@ -276,9 +278,17 @@ async fn pass_through(
     request: &EngineRequest,
     missed: Answer,
 ) -> Answer {
+    let passes = match &missed.outcome {
+        CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
+            matches!(explanation.0, Selection::NoMatch(_)) && upstream::passes(&call.method)
+        }
+        _ => false,
+    };
     let explanation = match missed.outcome {
-        CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => explanation,
-        _ => return missed,
+        CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } if passes => {
+            explanation
+        }
+        outcome => return Answer { outcome, ..missed },
     };
     let forward = Forward {
         workspace: mock.workspace,

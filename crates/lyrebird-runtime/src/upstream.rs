@@ -9,7 +9,9 @@
 //! [`PER_WORKSPACE`] calls at its upstreams at once; a call past them is answered 503.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,13 +27,21 @@ use crate::network::{AllowList, GuardedResolver};
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest body an upstream's answer may have; a larger one is answered 502.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
-/// Calls of one workspace at its upstreams at the same moment.
+/// Calls of one workspace at its upstreams at the same moment, per server process.
 pub const PER_WORKSPACE: usize = 64;
+/// Bytes of upstreams' answers being read at the same moment, all workspaces together, per
+/// server process: past it, a call's answer is refused rather than held.
+pub const HELD_BYTES: usize = 256 << 20;
+
+/// What a server adds to `Via` when it passes a call on; a call that already carries it came
+/// from an upstream chain that leads back to a mock, and is not passed on again.
+const VIA: &str = "1.1 lyrebird";
 
 /// Headers that belong to one connection (RFC 9110, section 7.6.1), and the request's own that
 /// the upstream must not get: its host is the upstream's, and a mock's key is Lyrebird's.
-const NOT_FORWARDED: [HeaderName; 10] = [
+const NOT_FORWARDED: [HeaderName; 11] = [
     header::CONNECTION,
+    header::EXPECT,
     header::HOST,
     header::CONTENT_LENGTH,
     header::TE,
@@ -46,35 +56,82 @@ const NOT_FORWARDED: [HeaderName; 10] = [
 /// The mock's own headers, never sent on.
 const LYREBIRD_HEADERS: [&str; 2] = ["x-api-key", "x-lyrebird-state"];
 
-/// The client that sends calls to upstreams, and how many each workspace has there.
+/// The client that sends calls to upstreams, how many each workspace has there, and the bytes
+/// of their answers being read.
 #[derive(Debug)]
 pub(crate) struct Upstreams {
     client: Client,
     allow: AllowList,
     busy: Mutex<HashMap<WorkspaceId, usize>>,
+    held: AtomicUsize,
+}
+
+/// Bytes of an answer being read, counted in [`Upstreams::held`] until dropped.
+struct Held<'a> {
+    upstreams: &'a Upstreams,
+    bytes: usize,
+}
+
+impl Held<'_> {
+    /// Counts `more` bytes; false when that would pass [`HELD_BYTES`].
+    fn add(&mut self, more: usize) -> bool {
+        let before = self.upstreams.held.fetch_add(more, Ordering::Relaxed);
+        self.bytes += more;
+        before + more <= HELD_BYTES
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.upstreams.held.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 /// A mock's upstream: where its calls go, and the headers added to them (a token, say).
-#[derive(Debug)]
 pub struct Upstream {
     pub url: Url,
-    pub headers: HeaderMap,
+    headers: HeaderMap,
+}
+
+impl fmt::Debug for Upstream {
+    /// The headers' names only: their values are secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upstream")
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Upstream {
-    /// The upstream of a mock's settings and stored headers; why it cannot be one.
-    pub fn new(url: &str, headers: &BTreeMap<String, String>) -> Result<Self, String> {
+    /// The upstream of a mock's settings, with its stored headers when they were set for this
+    /// URL's `origin` (a URL moved to another host does not take the secrets with it); why it
+    /// cannot be one.
+    pub fn new(
+        url: &str,
+        headers: &BTreeMap<String, String>,
+        origin: Option<&str>,
+    ) -> Result<Self, String> {
         let url = lyrebird_engine::faults::upstream_url(url)?;
-        let mut map = HeaderMap::with_capacity(headers.len());
-        for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("{name:?} is not a header name"))?;
-            let value = HeaderValue::from_str(value)
-                .map_err(|_| format!("the value of {name} is not a header value"))?;
-            map.insert(name, value);
+        let mut map = HeaderMap::new();
+        if origin == Some(url.origin().ascii_serialization().as_str()) {
+            for (name, value) in headers {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| format!("{name:?} is not a header name"))?;
+                let mut value = HeaderValue::from_str(value)
+                    .map_err(|_| format!("the value of {name} is not a header value"))?;
+                value.set_sensitive(true);
+                map.insert(name, value);
+            }
         }
         Ok(Self { url, headers: map })
     }
+}
+
+/// Whether a call of this method may be passed on: not `TRACE`, which would echo the added
+/// headers back to the caller, nor `CONNECT`.
+pub(crate) fn passes(method: &Method) -> bool {
+    method != Method::TRACE && method != Method::CONNECT
 }
 
 /// What the upstream answered.
@@ -166,6 +223,7 @@ impl Upstreams {
             client,
             allow,
             busy: Mutex::default(),
+            held: AtomicUsize::new(0),
         })
     }
 
@@ -191,7 +249,15 @@ impl Upstreams {
     ) -> (Result<Answered, Failure>, UpstreamNote) {
         let url = joined(&upstream.url, call.path, call.query);
         let started = Instant::now();
-        let result = self.send(&url, &upstream.headers, call).await;
+        let result = match &url {
+            Some(url) => self.send(url, &upstream.headers, call).await,
+            None => Err(Failure::new(
+                400,
+                "invalid_path",
+                "the path leaves the upstream's own (dot segments or backslashes): it is not passed on",
+            )),
+        };
+        let url = url.unwrap_or_else(|| upstream.url.clone());
         let note = UpstreamNote {
             url: url.to_string(),
             status: result.as_ref().ok().map(|answered| answered.status),
@@ -207,6 +273,19 @@ impl Upstreams {
         added: &HeaderMap,
         call: Forward<'_>,
     ) -> Result<Answered, Failure> {
+        let looped = call
+            .headers
+            .get_all(header::VIA)
+            .iter()
+            .filter_map(|via| via.to_str().ok())
+            .any(|via| via.split(',').any(|hop| hop.trim() == VIA));
+        if looped {
+            return Err(Failure::new(
+                508,
+                "upstream_loop",
+                "this call already passed through a mock's upstream (Via: 1.1 lyrebird): an upstream that leads back to a mock is not followed again",
+            ));
+        }
         // An address written in the URL never reaches the resolver, so it is checked here.
         let host = url.host_str().unwrap_or_default();
         let literal = host.trim_start_matches('[').trim_end_matches(']');
@@ -233,6 +312,13 @@ impl Upstreams {
             .await
             .map_err(|error| failure(&error))?;
         let status = response.status().as_u16();
+        if status < 200 {
+            return Err(Failure::new(
+                502,
+                "upstream_bad_status",
+                format!("the upstream answered {status}, which is not passed on"),
+            ));
+        }
         let headers = answered_headers(response.headers());
         if response
             .content_length()
@@ -242,9 +328,20 @@ impl Upstreams {
         }
         let mut response = response;
         let mut body = Vec::new();
+        let mut held = Held {
+            upstreams: self,
+            bytes: 0,
+        };
         while let Some(chunk) = response.chunk().await.map_err(|error| failure(&error))? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(too_large());
+            }
+            if !held.add(chunk.len()) {
+                return Err(Failure::new(
+                    503,
+                    "upstream_busy",
+                    "the server is reading too many upstream answers at once; try again in a moment",
+                ));
             }
             body.extend_from_slice(&chunk);
         }
@@ -256,13 +353,21 @@ impl Upstreams {
     }
 }
 
-/// The upstream's URL with the call's path (after the upstream's own) and query.
-fn joined(base: &Url, path: &str, query: &str) -> Url {
+/// The upstream's URL with the call's path (after the upstream's own) and query; `None` when
+/// the path would leave the upstream's (`/../admin`, `/%2e%2e/`, a backslash), which URL rules
+/// resolve.
+fn joined(base: &Url, path: &str, query: &str) -> Option<Url> {
+    let dotted = path.split('/').any(|segment| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    });
+    if dotted || path.contains('\\') {
+        return None;
+    }
     let mut url = base.clone();
-    let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
-    url.set_path(&joined);
+    url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
     url.set_query((!query.is_empty()).then_some(query));
-    url
+    Some(url)
 }
 
 /// The request's headers as the upstream gets them: without the connection's and Lyrebird's
@@ -279,14 +384,31 @@ fn forwarded_headers(
             forwarded.append(name.clone(), value.clone());
         }
     }
-    if let Some(address) = client_addr {
-        let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(earlier) => format!("{earlier}, {address}"),
-            None => address.to_string(),
-        };
-        if let Ok(value) = chain.parse() {
-            forwarded.insert("x-forwarded-for", value);
-        }
+    // Every line of the chain, then the client, unless it is already last (a trusted proxy in
+    // front named it).
+    let mut chain: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|line| line.to_str().ok())
+        .flat_map(|line| line.split(','))
+        .map(str::trim)
+        .filter(|hop| !hop.is_empty())
+        .collect();
+    let client = client_addr.map(|address| address.to_string());
+    if let Some(client) = client.as_deref()
+        && chain.last() != Some(&client)
+    {
+        chain.push(client);
+    }
+    if let Ok(value) = chain.join(", ").parse() {
+        forwarded.insert("x-forwarded-for", value);
+    }
+    let via = match headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {VIA}"),
+        None => VIA.to_owned(),
+    };
+    if let Ok(value) = via.parse() {
+        forwarded.insert(header::VIA, value);
     }
     for (name, value) in added {
         forwarded.insert(name, value.clone());
@@ -361,11 +483,32 @@ mod tests {
     fn the_calls_path_and_query_follow_the_upstreams_path() {
         let base = Url::parse("https://api.example.com/v2").unwrap();
         assert_eq!(
-            joined(&base, "/users/1", "page=2").as_str(),
+            joined(&base, "/users/1", "page=2").unwrap().as_str(),
             "https://api.example.com/v2/users/1?page=2"
         );
         let root = Url::parse("http://api.example.com/").unwrap();
-        assert_eq!(joined(&root, "/", "").as_str(), "http://api.example.com/");
+        assert_eq!(
+            joined(&root, "/", "").unwrap().as_str(),
+            "http://api.example.com/"
+        );
+    }
+
+    #[test]
+    fn a_path_that_would_leave_the_upstreams_is_not_joined() {
+        let base = Url::parse("https://api.example.com/v2").unwrap();
+        for path in [
+            "/../admin",
+            "/%2e%2e/admin",
+            "/a/.%2E/../../admin",
+            "/a\\..\\b",
+            "/./x",
+        ] {
+            assert_eq!(joined(&base, path, ""), None, "{path}");
+        }
+        assert!(
+            joined(&base, "/a%2Fb/c", "").is_some(),
+            "an encoded slash is data"
+        );
     }
 
     #[test]
@@ -379,6 +522,7 @@ mod tests {
             ("x-api-key", "lb_secret"),
             ("authorization", "Bearer for-the-upstream"),
             ("x-forwarded-for", "203.0.113.9"),
+            ("expect", "100-continue"),
             ("accept", "application/json"),
         ] {
             headers.append(name, value.parse().unwrap());
@@ -393,9 +537,11 @@ mod tests {
                 "authorization",
                 "x-forwarded-for",
                 "accept",
+                "via",
                 "x-upstream-token"
             ]
         );
+        assert_eq!(forwarded["via"], "1.1 lyrebird");
         assert_eq!(
             forwarded["x-forwarded-for"], "203.0.113.9, 198.51.100.7",
             "the client is added to the chain"

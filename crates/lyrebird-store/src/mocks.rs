@@ -152,6 +152,8 @@ pub struct Mock {
     /// The names of the headers added to requests passed to the upstream; their values are
     /// read only by the runtime ([`crate::ServedMock`]).
     pub upstream_header_names: Vec<String>,
+    /// The upstream origin they were set for, the only one they are sent to.
+    pub upstream_headers_origin: Option<String>,
 }
 
 impl Mock {
@@ -172,7 +174,9 @@ macro_rules! mock_columns {
     () => {
         "id, workspace_id, name, private, delay, environment, version_tag, fallback, settings, \
          version, created_at, updated_at, \
-         ARRAY(SELECT jsonb_object_keys(upstream_headers) ORDER BY 1) AS upstream_header_names"
+         ARRAY(SELECT jsonb_object_keys(coalesce(upstream_headers -> 'headers', '{}')) ORDER BY 1) \
+             AS upstream_header_names, \
+         upstream_headers ->> 'origin' AS upstream_headers_origin"
     };
 }
 pub(crate) use mock_columns;
@@ -298,22 +302,27 @@ impl Store {
         Ok(mock)
     }
 
-    /// Replaces the headers added to the requests the mock passes to its upstream. Not a
-    /// version of the mock: versions keep no secrets.
+    /// Replaces the headers added to the requests the mock passes to its upstream, for the
+    /// upstream `origin` (no headers: none for any). Not a version of the mock: versions keep no
+    /// secrets.
     pub async fn set_upstream_headers(
         &self,
         workspace: &Workspace,
         id: MockId,
+        origin: &str,
         headers: &BTreeMap<String, String>,
     ) -> Result<Mock> {
         let mut tx = self.begin().await?;
         let mock = sqlx::query_as(concat!(
-            "UPDATE mocks SET upstream_headers = $3, updated_at = now()
+            "UPDATE mocks SET updated_at = now(), upstream_headers = CASE
+                 WHEN $4::jsonb = '{}' THEN '{}'
+                 ELSE jsonb_build_object('origin', $3::text, 'headers', $4::jsonb) END
              WHERE id = $1 AND workspace_id = $2 RETURNING ",
             mock_columns!()
         ))
         .bind(id)
         .bind(workspace.id())
+        .bind(origin)
         .bind(Json(headers))
         .fetch_optional(&mut *tx)
         .await?

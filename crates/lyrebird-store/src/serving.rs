@@ -24,7 +24,8 @@ use crate::workspace::Scope;
 pub struct ServedMock {
     pub mock: Mock,
     pub examples: Vec<StoredExample>,
-    /// The headers added to the requests passed to the mock's upstream, by name.
+    /// The headers added to the requests passed to the mock's upstream, by name, and the
+    /// upstream origin they are for (see [`crate::Store::set_upstream_headers`]).
     pub upstream_headers: BTreeMap<String, String>,
 }
 
@@ -57,11 +58,12 @@ impl Store {
         let Some(mock) = mock else {
             return Ok(None);
         };
-        let Json(upstream_headers) =
-            sqlx::query_scalar("SELECT upstream_headers FROM mocks WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let Json(upstream_headers) = sqlx::query_scalar(
+            "SELECT coalesce(upstream_headers -> 'headers', '{}') FROM mocks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         let examples = sqlx::query_as(concat!(
             "SELECT ",
             example_columns!(),

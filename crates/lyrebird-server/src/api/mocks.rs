@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use lyrebird_engine::faults::upstream_origin;
 use lyrebird_engine::{
     Chaos, CollectionSpec, Example, Latency, MatchSettings, RateLimit, ResponseSpec, SelectionMode,
     Upstream,
@@ -44,7 +45,8 @@ pub struct MockView {
     /// The version that answers the mock's calls (docs/versions-and-impact.md).
     pub version: i32,
     /// The names of the headers added to calls passed to the upstream; their values are
-    /// write-only (`PUT /api/v1/mocks/{id}/upstream-headers`).
+    /// write-only (`PUT /api/v1/mocks/{id}/upstream-headers`). Empty when the upstream's origin
+    /// is not the one they were set for: they are not sent to another.
     pub upstream_headers: Vec<String>,
     /// The mock's own host: `http://<id>.mock.<base-host>/`.
     pub url: String,
@@ -64,7 +66,14 @@ impl MockView {
             id: mock.id,
             settings: SettingsView::from(mock.to_settings()),
             version: mock.version,
-            upstream_headers: mock.upstream_header_names,
+            upstream_headers: match (&mock.settings.upstream, &mock.upstream_headers_origin) {
+                (Some(upstream), Some(origin))
+                    if upstream_origin(&upstream.url).as_ref() == Some(origin) =>
+                {
+                    mock.upstream_header_names
+                }
+                _ => Vec::new(),
+            },
             created_at: mock.created_at,
             updated_at: mock.updated_at,
         }
@@ -487,8 +496,9 @@ const NOT_ADDED: [&str; 12] = [
 ];
 
 /// Replaces the headers added to every call the mock passes to its upstream, such as an API
-/// token: `{"authorization": "Bearer ..."}`; `{}` removes them. Their values are never shown
-/// again (the mock shows their names), nor kept in versions or exports (docs/proxy.md).
+/// token: `{"authorization": "Bearer ..."}`; `{}` removes them. They are sent to the origin of
+/// the mock's upstream as it is now, and to no other. Their values are never shown again (the
+/// mock shows their names), nor kept in versions or exports (docs/proxy.md).
 #[utoipa::path(
     put,
     path = "/api/v1/mocks/{id}/upstream-headers",
@@ -508,9 +518,21 @@ async fn set_upstream_headers(
     ApiJson(headers): ApiJson<BTreeMap<String, String>>,
 ) -> Result<Json<MockView>, ApiError> {
     let headers = checked_upstream_headers(headers)?;
+    let mock = state.store.mock(&admin.workspace, id).await?;
+    let origin = mock
+        .settings
+        .upstream
+        .as_ref()
+        .and_then(|upstream| upstream_origin(&upstream.url))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "upstream",
+                "the mock has no upstream: set `upstream` first, the headers are sent to it alone",
+            )
+        })?;
     let mock = state
         .store
-        .set_upstream_headers(&admin.workspace, id, &headers)
+        .set_upstream_headers(&admin.workspace, id, &origin, &headers)
         .await?;
     Ok(Json(MockView::new(mock, &state.settings)))
 }
@@ -548,7 +570,12 @@ pub(crate) fn checked_upstream_headers(
                 ),
             ));
         }
-        checked.insert(lower, value);
+        if checked.insert(lower, value).is_some() {
+            return Err(ApiError::invalid(
+                field,
+                "given twice: header names are the same in any case",
+            ));
+        }
     }
     Ok(checked)
 }

@@ -45,6 +45,10 @@ impl Server {
         }
     }
 
+    pub(super) fn db(&self) -> &TestDatabase {
+        &self._db
+    }
+
     pub(super) fn key(&self) -> &str {
         &self.key
     }

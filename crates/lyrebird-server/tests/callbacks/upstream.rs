@@ -41,6 +41,22 @@ async fn upstream() -> SocketAddr {
     address
 }
 
+/// The status of `GET <path>` sent as written, dot segments and all.
+async fn raw_status(base: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base.trim_start_matches("http://");
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    connection.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    connection.read_to_string(&mut answer).await.unwrap();
+    answer
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 impl Server {
     /// A mock with one example, `GET /here`, and these settings; its id.
     async fn mock_with(&self, settings: Value) -> String {
@@ -180,6 +196,7 @@ async fn calls_no_example_matches_are_answered_by_the_upstream_and_logged_as_pro
         (json!({"Host": "elsewhere"}), "headers.Host"),
         (json!({"x-token": "two\nlines"}), "headers.x-token"),
         (json!({"bad name": "x"}), "headers.bad name"),
+        (json!({"X-Token": "a", "x-token": "b"}), "headers.x-token"),
     ] {
         let refused = server
             .client
@@ -196,6 +213,56 @@ async fn calls_no_example_matches_are_answered_by_the_upstream_and_logged_as_pro
         let body: Value = refused.json().await.unwrap();
         assert_eq!(body["error"]["field"], field, "{body}");
     }
+
+    // Calls that are not passed on: a path that would leave the upstream's, a call that came
+    // through a mock's upstream already (a loop), a TRACE (it would echo the token back).
+    // (Sent by hand: an HTTP client resolves the dot segments before sending.)
+    let escaping = raw_status(&server.base, &format!("/m/{mock}/%2e%2e/admin")).await;
+    assert_eq!(escaping, "400");
+    let looping = call(reqwest::Method::GET, "/users/1")
+        .header("via", "1.1 lyrebird")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(looping.status(), StatusCode::LOOP_DETECTED);
+    let traced = call(reqwest::Method::TRACE, "/users/1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        traced.status(),
+        StatusCode::NOT_FOUND,
+        "the miss, not passed on"
+    );
+
+    // Pointed at another origin, the mock no longer sends the headers, nor shows them.
+    let moved = server
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/mocks/{mock}"),
+            Some(json!({"upstream": {"url": format!("http://localhost:{}/v2", upstream.port())}})),
+        )
+        .await;
+    assert_eq!(moved["upstream_headers"], json!([]), "{moved}");
+    let seen: Value = call(reqwest::Method::GET, "/users/9")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen["authorization"],
+        Value::Null,
+        "the token stays with its origin"
+    );
+    let copied: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mock_versions WHERE settings::text LIKE '%upstream-token%'",
+    )
+    .fetch_one(server.db().store().pool())
+    .await
+    .unwrap();
+    assert_eq!(copied, 0, "no version of the mock holds the token");
 
     // Switched off, the upstream is kept but calls get the 404 that explains.
     server
@@ -268,6 +335,24 @@ async fn upstreams_on_addresses_not_allowed_are_refused_and_redirects_are_not_fo
 #[tokio::test]
 async fn an_upstream_url_that_cannot_work_is_refused_when_saved() {
     let server = Server::start("").await;
+    let without = server.mock_with(json!({"name": "no upstream"})).await;
+    let refused = server
+        .client
+        .put(format!(
+            "{}/api/v1/mocks/{without}/upstream-headers",
+            server.base
+        ))
+        .bearer_auth(server.key())
+        .json(&json!({"authorization": "Bearer t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["error"]["field"], "upstream",
+        "headers need an upstream: {body}"
+    );
     for (url, message) in [
         ("ftp://files.example.com/", "not ftp"),
         (
