@@ -66,17 +66,23 @@ impl MockView {
             id: mock.id,
             settings: SettingsView::from(mock.to_settings()),
             version: mock.version,
-            upstream_headers: match (&mock.settings.upstream, &mock.upstream_headers_origin) {
-                (Some(upstream), Some(origin))
-                    if upstream_origin(&upstream.url).as_ref() == Some(origin) =>
-                {
-                    mock.upstream_header_names
-                }
-                _ => Vec::new(),
-            },
+            upstream_headers: upstream_header_names(&mock),
             created_at: mock.created_at,
             updated_at: mock.updated_at,
         }
+    }
+}
+
+/// The names of the headers the mock adds to calls passed to its upstream: none when its
+/// upstream's origin is not the one they were set for, as they are not sent then.
+pub(crate) fn upstream_header_names(mock: &Mock) -> Vec<String> {
+    match (&mock.settings.upstream, &mock.upstream_headers_origin) {
+        (Some(upstream), Some(origin))
+            if upstream_origin(&upstream.url).as_ref() == Some(origin) =>
+        {
+            mock.upstream_header_names.clone()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -517,8 +523,20 @@ async fn set_upstream_headers(
     ApiPath(id): ApiPath<MockId>,
     ApiJson(headers): ApiJson<BTreeMap<String, String>>,
 ) -> Result<Json<MockView>, ApiError> {
+    let mock = save_upstream_headers(&state.store, &admin.workspace, id, headers).await?;
+    Ok(Json(MockView::new(mock, &state.settings)))
+}
+
+/// Checks the headers and stores them for the origin of the mock's upstream (the API's and the
+/// web app's).
+pub(crate) async fn save_upstream_headers(
+    store: &Store,
+    workspace: &Workspace,
+    id: MockId,
+    headers: BTreeMap<String, String>,
+) -> Result<Mock, ApiError> {
     let headers = checked_upstream_headers(headers)?;
-    let mock = state.store.mock(&admin.workspace, id).await?;
+    let mock = store.mock(workspace, id).await?;
     let origin = mock
         .settings
         .upstream
@@ -530,15 +548,13 @@ async fn set_upstream_headers(
                 "the mock has no upstream: set `upstream` first, the headers are sent to it alone",
             )
         })?;
-    let mock = state
-        .store
-        .set_upstream_headers(&admin.workspace, id, &origin, &headers)
-        .await?;
-    Ok(Json(MockView::new(mock, &state.settings)))
+    Ok(store
+        .set_upstream_headers(workspace, id, &origin, &headers)
+        .await?)
 }
 
 /// The headers with their names in lower case, or why they cannot be added.
-pub(crate) fn checked_upstream_headers(
+fn checked_upstream_headers(
     headers: BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, ApiError> {
     if headers.len() > MAX_UPSTREAM_HEADERS {

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::csrf::PostedForm;
 use super::format;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
-use crate::api::mocks::MockFields;
+use crate::api::mocks::{MockFields, save_upstream_headers, upstream_header_names};
 use crate::api::state::{StateQuery, StateView, view as view_state};
 use crate::auth::{OwnMock, own_mock};
 use crate::extract::parse_json;
@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/mocks/new", get(new_mock))
         .route("/mocks/{id}", get(mock_page))
         .route("/mocks/{id}/settings", post(save_settings))
+        .route(
+            "/mocks/{id}/upstream-headers",
+            post(save_upstream_headers_form),
+        )
         .route("/mocks/{id}/state/reset", post(reset_state))
         .route("/mocks/{id}/delete", get(confirm_delete).post(delete_mock))
 }
@@ -506,6 +510,7 @@ async fn render_mock_page(
             try_method,
             try_path,
             version => view.mock.version,
+            upstream_headers => upstream_header_names(view.mock),
             draft => draft.map(|draft| context! {
                 revision => draft.revision,
                 based_on => draft.based_on,
@@ -657,6 +662,54 @@ async fn save_settings(
         },
     )
     .await
+}
+
+/// The headers added to calls passed to the upstream, one `Name: value` per line.
+#[derive(Debug, Deserialize)]
+struct UpstreamHeadersForm {
+    #[serde(default)]
+    headers: String,
+}
+
+/// Saves the upstream's headers; the page says how it went (a refused value is not shown
+/// again: it may be a secret).
+async fn save_upstream_headers_form(
+    State(state): State<AppState>,
+    PagePath(id): PagePath<MockId>,
+    PostedForm { session, form }: PostedForm<UpstreamHeadersForm>,
+) -> Result<Response, PageError> {
+    let back = format!("/mocks/{id}#settings");
+    let mut headers = BTreeMap::new();
+    for line in form.headers.lines().filter(|line| !line.trim().is_empty()) {
+        let parsed = line
+            .split_once(':')
+            .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()));
+        let Some((name, value)) = parsed.filter(|(name, _)| !name.is_empty()) else {
+            return Ok(redirect_with(
+                &back,
+                &[Flash::error("Each line is one header, Name: value.")],
+            ));
+        };
+        if headers.insert(name.clone(), value).is_some() {
+            return Ok(redirect_with(
+                &back,
+                &[Flash::error(format!("{name} is given twice."))],
+            ));
+        }
+    }
+    let count = headers.len();
+    let flash = match save_upstream_headers(&state.store, &session.workspace, id, headers).await {
+        Ok(_) if count == 0 => Flash::success("Removed the upstream's headers."),
+        Ok(_) => Flash::success(format!("Saved {count} header(s) for the upstream.")),
+        Err(error) => {
+            let errors = field_errors(error)?;
+            Flash::error(format!(
+                "The headers were not saved: {}",
+                errors.into_values().collect::<Vec<_>>().join("; ")
+            ))
+        }
+    };
+    Ok(redirect_with(&back, &[flash]))
 }
 
 /// The form field of an API field: `fallback.body` belongs to the fallback's text area.
