@@ -111,6 +111,15 @@ process_tree() {
     done
 }
 
+# Starts the bare hello-world on the server core; sets `hello_pid` and `hello_address`.
+start_hello() {
+    "${server_cpu[@]}" "${bin}/hello" --listen 127.0.0.1:0 >"${work}/hello.log" 2>&1 &
+    hello_pid=$!
+    pids+=("${hello_pid}")
+    hello_address="$(wait_for_line "${work}/hello.log" 'listening on ' "${hello_pid}")" ||
+        fail "the hello-world did not start: $(cat "${work}/hello.log")"
+}
+
 # Starts `lyrebird serve` on the server core with a data directory (and so an embedded
 # PostgreSQL, unless DATABASE_URL is set) in `work` and the monthly quota high enough; sets
 # `lyrebird_pid` and `base`, signs up and sets `key` for `api`.

@@ -35,11 +35,7 @@ BENCH=loadbench
 source deploy/bench-lib.sh
 
 # --- the bare hello-world ---------------------------------------------------------------------
-"${server_cpu[@]}" "${bin}/hello" --listen 127.0.0.1:0 >"${work}/hello.log" 2>&1 &
-hello_pid=$!
-pids+=("${hello_pid}")
-hello_address="$(wait_for_line "${work}/hello.log" 'listening on ' "${hello_pid}")" ||
-    fail "the hello-world did not start: $(cat "${work}/hello.log")"
+start_hello
 say "hello-world on ${hello_address}"
 
 # --- the mock ---------------------------------------------------------------------------------

@@ -22,11 +22,7 @@ CONNECTIONS="${CONNECTIONS:-64}"
 BENCH=proxybench
 source deploy/bench-lib.sh
 
-"${server_cpu[@]}" "${bin}/hello" --listen 127.0.0.1:0 >"${work}/hello.log" 2>&1 &
-hello_pid=$!
-pids+=("${hello_pid}")
-hello_address="$(wait_for_line "${work}/hello.log" 'listening on ' "${hello_pid}")" ||
-    fail "the hello-world did not start: $(cat "${work}/hello.log")"
+start_hello
 
 export LYREBIRD_CALLBACK_ALLOW=127.0.0.1
 start_lyrebird

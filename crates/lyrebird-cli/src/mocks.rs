@@ -22,12 +22,14 @@ use crate::client::{Client, Connection, ServerError};
 use crate::layout::{self, Format, Local};
 use crate::line_diff;
 
-/// Fields of a mock the server sets; the settings file has the others.
-const SERVER_MOCK_FIELDS: [&str; 6] = [
+/// Fields of a mock the server sets; the settings file has the others. (The upstream's headers
+/// are write-only: the server shows their names, which a file has no use for.)
+const SERVER_MOCK_FIELDS: [&str; 7] = [
     "id",
     "url",
     "path_url",
     "version",
+    "upstream_headers",
     "created_at",
     "updated_at",
 ];

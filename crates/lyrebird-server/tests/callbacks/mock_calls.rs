@@ -75,25 +75,12 @@ impl Server {
         response.json().await.unwrap()
     }
 
-    /// A mock whose one example answers `POST /orders/:id` and asks for `template_callback`.
-    async fn mock_calling_back(&self, template_callback: &str) -> String {
+    /// A mock with these settings and one example; its id.
+    pub(super) async fn mock_of(&self, settings: Value, example: Value) -> String {
         let mock = self
-            .api(
-                reqwest::Method::POST,
-                "/api/v1/mocks",
-                Some(json!({"name": "hooks"})),
-            )
+            .api(reqwest::Method::POST, "/api/v1/mocks", Some(settings))
             .await;
         let id = mock["id"].as_str().unwrap().to_owned();
-        let example = json!({
-            "name": "order accepted",
-            "request": {"method": "POST", "path": "/orders/:id"},
-            "response": {
-                "status": 201,
-                "body": format!("Accepted{{{{ {template_callback} }}}}"),
-                "template": true
-            }
-        });
         self.api(
             reqwest::Method::POST,
             &format!("/api/v1/mocks/{id}/examples"),
@@ -103,8 +90,36 @@ impl Server {
         id
     }
 
+    /// A mock whose one example answers `POST /orders/:id` and asks for `template_callback`.
+    async fn mock_calling_back(&self, template_callback: &str) -> String {
+        let example = json!({
+            "name": "order accepted",
+            "request": {"method": "POST", "path": "/orders/:id"},
+            "response": {
+                "status": 201,
+                "body": format!("Accepted{{{{ {template_callback} }}}}"),
+                "template": true
+            }
+        });
+        self.mock_of(json!({"name": "hooks"}), example).await
+    }
+
     /// The call's details once the call log holds `callbacks` results for it.
     async fn logged_call(&self, mock: &str, callbacks: usize) -> Value {
+        self.newest_call_once(mock, |_, detail| {
+            detail["callbacks"].as_array().unwrap().len() == callbacks
+        })
+        .await
+    }
+
+    /// The details of the mock's newest logged call, once `ready` (given how many calls the
+    /// log's first page holds, and the details) says so: the writer logs calls a moment after
+    /// they are answered.
+    pub(super) async fn newest_call_once(
+        &self,
+        mock: &str,
+        ready: impl Fn(usize, &Value) -> bool,
+    ) -> Value {
         for _ in 0..600 {
             let page = self
                 .api(
@@ -113,19 +128,20 @@ impl Server {
                     None,
                 )
                 .await;
-            if let Some(call) = page["calls"].as_array().and_then(|calls| calls.first()) {
+            let calls = page["calls"].as_array().unwrap();
+            if let Some(call) = calls.first() {
                 let path = format!(
                     "/api/v1/mocks/{mock}/calls/{}",
                     call["id"].as_str().unwrap()
                 );
                 let detail = self.api(reqwest::Method::GET, &path, None).await;
-                if detail["callbacks"].as_array().unwrap().len() == callbacks {
+                if ready(calls.len(), &detail) {
                     return detail;
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the call log never showed the call with {callbacks} callback results");
+        panic!("the call log never showed the call awaited");
     }
 }
 

@@ -60,44 +60,39 @@ async fn raw_status(base: &str, path: &str) -> String {
 impl Server {
     /// A mock with one example, `GET /here`, and these settings; its id.
     async fn mock_with(&self, settings: Value) -> String {
-        let mock = self
-            .api(reqwest::Method::POST, "/api/v1/mocks", Some(settings))
-            .await;
-        let id = mock["id"].as_str().unwrap().to_owned();
         let example = json!({
             "name": "here",
             "request": {"method": "GET", "path": "/here"},
             "response": {"status": 200, "body": "from the mock"}
         });
-        self.api(
-            reqwest::Method::POST,
-            &format!("/api/v1/mocks/{id}/examples"),
-            Some(example),
-        )
-        .await;
-        id
+        self.mock_of(settings, example).await
     }
 
-    /// The newest logged call of the mock, in detail.
-    async fn newest_call(&self, mock: &str, count: usize) -> Value {
-        for _ in 0..200 {
-            let page = self
-                .api(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/mocks/{mock}/calls"),
-                    None,
-                )
-                .await;
-            let calls = page["calls"].as_array().unwrap();
-            if calls.len() == count {
-                let id = calls[0]["id"].as_str().unwrap();
-                let path = format!("/api/v1/mocks/{mock}/calls/{id}");
-                return self.api(reqwest::Method::GET, &path, None).await;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the call log never held {count} calls");
+    /// `PUT .../upstream-headers`, answered as it is.
+    async fn put_upstream_headers(&self, mock: &str, headers: Value) -> reqwest::Response {
+        self.client
+            .put(format!(
+                "{}/api/v1/mocks/{mock}/upstream-headers",
+                self.base
+            ))
+            .bearer_auth(self.key())
+            .json(&headers)
+            .send()
+            .await
+            .unwrap()
     }
+
+    /// The newest logged call of the mock, in detail, once the log holds `count` calls.
+    async fn newest_call(&self, mock: &str, count: usize) -> Value {
+        self.newest_call_once(mock, |calls, _| calls == count).await
+    }
+}
+
+/// The error of a refused request, once its status is checked.
+async fn refusal(response: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    body["error"].clone()
 }
 
 #[tokio::test]
@@ -198,20 +193,9 @@ async fn calls_no_example_matches_are_answered_by_the_upstream_and_logged_as_pro
         (json!({"bad name": "x"}), "headers.bad name"),
         (json!({"X-Token": "a", "x-token": "b"}), "headers.x-token"),
     ] {
-        let refused = server
-            .client
-            .put(format!(
-                "{}/api/v1/mocks/{mock}/upstream-headers",
-                server.base
-            ))
-            .bearer_auth(server.key())
-            .json(&headers)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let body: Value = refused.json().await.unwrap();
-        assert_eq!(body["error"]["field"], field, "{body}");
+        let refused = server.put_upstream_headers(&mock, headers).await;
+        let error = refusal(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(error["field"], field, "{error}");
     }
 
     // Calls that are not passed on: a path that would leave the upstream's, a call that came
@@ -280,7 +264,7 @@ async fn calls_no_example_matches_are_answered_by_the_upstream_and_logged_as_pro
 async fn upstreams_on_addresses_not_allowed_are_refused_and_redirects_are_not_followed() {
     let upstream = upstream().await;
     let guarded = Server::start("").await;
-    for (url, refusal) in [
+    for (url, refused) in [
         (
             "http://169.254.169.254/".to_owned(),
             "refused: 169.254.169.254 is a cloud metadata address",
@@ -299,11 +283,10 @@ async fn upstreams_on_addresses_not_allowed_are_refused_and_redirects_are_not_fo
             .send()
             .await
             .unwrap();
-        assert_eq!(answer.status(), StatusCode::BAD_GATEWAY, "{url}");
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "upstream_refused", "{body}");
-        let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.starts_with(refusal), "{message}");
+        let error = refusal(answer, StatusCode::BAD_GATEWAY).await;
+        assert_eq!(error["code"], "upstream_refused", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.starts_with(refused), "{message}");
         assert!(message.contains("LYREBIRD_CALLBACK_ALLOW"), "{message}");
         let logged = guarded.newest_call(&mock, 1).await;
         assert_eq!(logged["outcome"], "proxied");
@@ -337,21 +320,12 @@ async fn an_upstream_url_that_cannot_work_is_refused_when_saved() {
     let server = Server::start("").await;
     let without = server.mock_with(json!({"name": "no upstream"})).await;
     let refused = server
-        .client
-        .put(format!(
-            "{}/api/v1/mocks/{without}/upstream-headers",
-            server.base
-        ))
-        .bearer_auth(server.key())
-        .json(&json!({"authorization": "Bearer t"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: Value = refused.json().await.unwrap();
+        .put_upstream_headers(&without, json!({"authorization": "Bearer t"}))
+        .await;
+    let error = refusal(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(
-        body["error"]["field"], "upstream",
-        "headers need an upstream: {body}"
+        error["field"], "upstream",
+        "headers need an upstream: {error}"
     );
     for (url, message) in [
         ("ftp://files.example.com/", "not ftp"),
@@ -370,10 +344,9 @@ async fn an_upstream_url_that_cannot_work_is_refused_when_saved() {
             .send()
             .await
             .unwrap();
-        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
-        let body: Value = answer.json().await.unwrap();
-        assert_eq!(body["error"]["field"], "upstream.url", "{body}");
-        let said = body["error"]["message"].as_str().unwrap();
+        let error = refusal(answer, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(error["field"], "upstream.url", "{url}: {error}");
+        let said = error["message"].as_str().unwrap();
         assert!(said.contains(message), "{url}: {said}");
     }
 }
