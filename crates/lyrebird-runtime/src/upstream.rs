@@ -56,6 +56,12 @@ const NOT_FORWARDED: [HeaderName; 11] = [
 /// The mock's own headers, never sent on.
 const LYREBIRD_HEADERS: [&str; 2] = ["x-api-key", "x-lyrebird-state"];
 
+/// Whether a header of this (lower-case) name may be added to every call passed to an upstream:
+/// not one the server sets itself, that belongs to one connection, or that is the mock's own.
+pub fn may_be_added(name: &str) -> bool {
+    !NOT_FORWARDED.iter().any(|header| header.as_str() == name) && !LYREBIRD_HEADERS.contains(&name)
+}
+
 /// The client that sends calls to upstreams, how many each workspace has there, and the bytes
 /// of their answers being read.
 #[derive(Debug)]

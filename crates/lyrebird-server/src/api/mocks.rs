@@ -485,21 +485,6 @@ async fn update_mock(
 const MAX_UPSTREAM_HEADERS: usize = 32;
 /// The longest value of one of them.
 const MAX_UPSTREAM_HEADER_VALUE: usize = 4096;
-/// Names the server sets itself, or that belong to one connection.
-const NOT_ADDED: [&str; 12] = [
-    "host",
-    "content-length",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "x-api-key",
-    "x-lyrebird-state",
-];
 
 /// Replaces the headers added to every call the mock passes to its upstream, such as an API
 /// token: `{"authorization": "Bearer ..."}`; `{}` removes them. They are sent to the origin of
@@ -570,7 +555,7 @@ fn checked_upstream_headers(
         if axum::http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
             return Err(ApiError::invalid(field, "not a header name"));
         }
-        if NOT_ADDED.contains(&lower.as_str()) {
+        if !lyrebird_runtime::upstream::may_be_added(&lower) {
             return Err(ApiError::invalid(
                 field,
                 "the server sets this header itself, or it belongs to one connection",
