@@ -79,8 +79,8 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub callback_timeout_ms: u64,
 
-    /// Hosts, addresses and networks that callbacks may reach although they are loopback,
-    /// private or link-local (refused otherwise), comma-separated: e.g.
+    /// Hosts, addresses and networks that callbacks and mocks' upstreams may reach although
+    /// they are loopback, private or link-local (refused otherwise), comma-separated: e.g.
     /// localhost,hooks.internal,10.1.0.0/16
     #[arg(long, env = "LYREBIRD_CALLBACK_ALLOW", default_value = "")]
     pub callback_allow: AllowList,
