@@ -48,6 +48,19 @@ test('an upstream and its token are set in the settings; unmatched calls pass th
   ]);
   await page.locator('.flash', { hasText: 'Saved the settings' }).waitFor();
 
+  await page.fill('#f-upstream-headers', 'a line without a colon');
+  await Promise.all([
+    page.waitForLoadState('load'),
+    page.click('form.upstream-headers button[type=submit]'),
+  ]);
+  await page.locator('.flash', { hasText: 'Each line is one header, Name: value.' }).waitFor();
+  await page.fill('#f-upstream-headers', 'Host: elsewhere.example.com');
+  await Promise.all([
+    page.waitForLoadState('load'),
+    page.click('form.upstream-headers button[type=submit]'),
+  ]);
+  await page.locator('.flash', { hasText: 'The headers were not saved: the server sets this header itself' }).waitFor();
+
   await page.fill('#f-upstream-headers', 'Authorization: Bearer web-token');
   await Promise.all([
     page.waitForLoadState('load'),
