@@ -5,6 +5,7 @@
 //! - [`postman`]: Postman collections v2.0 / v2.1 (and the 2.0 drafts) with environment files.
 //! - [`openapi`]: OpenAPI 3.0 / 3.1 and Swagger 2.0, JSON or YAML.
 //! - [`har`]: HAR 1.2 browser recordings.
+//! - [`learn`]: examples learned from exchanges with a real API (a recording, chosen calls).
 //! - [`export`]: a mock as a Postman collection v2.1.
 //! - [`NativeMock`]: the native document, whose export then import is exact.
 //! - [`detect`]: which importer an uploaded file is for.
@@ -18,6 +19,7 @@ mod error;
 pub mod export;
 pub mod har;
 mod http;
+pub mod learn;
 mod native;
 mod nesting;
 pub mod openapi;

@@ -73,7 +73,7 @@ pub struct LoadedMock {
     /// decides a call by its number).
     pub chaos: Option<(CompiledChaos, Arc<AtomicU64>)>,
     pub rate_limit: Option<Arc<Limiter>>,
-    /// Where calls no example matches go, when the mock passes them through.
+    /// Where calls no example matches go, when the mock passes them through or records.
     pub upstream: Option<Upstream>,
     /// The mock's version: the call log notes it with every call.
     pub version: u32,
@@ -130,7 +130,7 @@ impl LoadedMock {
                 None => "the chaos setting does not compile".to_owned(),
             })?;
         let upstream = match &mock.settings.upstream {
-            Some(upstream) if upstream.pass_through => Some(
+            Some(upstream) if upstream.pass_through || mock.recording_since.is_some() => Some(
                 Upstream::new(
                     &upstream.url,
                     &upstream_headers,

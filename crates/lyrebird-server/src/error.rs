@@ -51,10 +51,10 @@ pub enum ApiError {
         field: &'static str,
         message: &'static str,
     },
-    /// 409: the draft cannot be started or published as things are (`draft_exists`,
-    /// `live_changed`); the message says what to do.
+    /// 409: not possible as things are (a draft that exists or whose mock changed, a mock
+    /// without an upstream or not recording); the message says what to do.
     #[error("{message}")]
-    DraftConflict { code: &'static str, message: String },
+    StateConflict { code: &'static str, message: String },
     /// 412: the draft is not at the revision the request named in `If-Match`.
     #[error("{0}")]
     DraftChanged(String),
@@ -146,7 +146,7 @@ impl ApiError {
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::AdminScopeRequired | ApiError::CsrfTokenInvalid => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } | ApiError::DraftConflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::StateConflict { .. } => StatusCode::CONFLICT,
             ApiError::DraftChanged(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -176,7 +176,7 @@ impl ApiError {
             ApiError::AdminScopeRequired => "admin_scope_required",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
-            ApiError::Conflict { code, .. } | ApiError::DraftConflict { code, .. } => code,
+            ApiError::Conflict { code, .. } | ApiError::StateConflict { code, .. } => code,
             ApiError::DraftChanged(_) => "draft_changed",
             ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
                 "payload_too_large"
@@ -354,11 +354,11 @@ impl From<StoreError> for ApiError {
             StoreError::MockTooLarge { .. } => ApiError::MockTooLarge(error.to_string()),
             StoreError::TooManyStates => ApiError::StateFull(error.to_string()),
             StoreError::DraftChanged { .. } => ApiError::DraftChanged(error.to_string()),
-            StoreError::DraftExists => ApiError::DraftConflict {
+            StoreError::DraftExists => ApiError::StateConflict {
                 code: "draft_exists",
                 message: error.to_string(),
             },
-            StoreError::LiveChanged { .. } => ApiError::DraftConflict {
+            StoreError::LiveChanged { .. } => ApiError::StateConflict {
                 code: "live_changed",
                 message: error.to_string(),
             },

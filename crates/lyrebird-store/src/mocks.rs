@@ -154,6 +154,8 @@ pub struct Mock {
     pub upstream_header_names: Vec<String>,
     /// The upstream origin they were set for, the only one they are sent to.
     pub upstream_headers_origin: Option<String>,
+    /// When the mock's recording began; `None` when it is not recording.
+    pub recording_since: Option<OffsetDateTime>,
 }
 
 impl Mock {
@@ -176,7 +178,7 @@ macro_rules! mock_columns {
          version, created_at, updated_at, \
          ARRAY(SELECT jsonb_object_keys(coalesce(upstream_headers -> 'headers', '{}')) ORDER BY 1) \
              AS upstream_header_names, \
-         upstream_headers ->> 'origin' AS upstream_headers_origin"
+         upstream_headers ->> 'origin' AS upstream_headers_origin, recording_since"
     };
 }
 pub(crate) use mock_columns;
@@ -324,6 +326,31 @@ impl Store {
         .bind(workspace.id())
         .bind(origin)
         .bind(Json(headers))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        self.commit(tx, Change::Mock(id)).await?;
+        Ok(mock)
+    }
+
+    /// Starts the mock's recording (when it is not recording already: the start stays) or
+    /// stops it. Not a version of the mock.
+    pub async fn set_recording(
+        &self,
+        workspace: &Workspace,
+        id: MockId,
+        recording: bool,
+    ) -> Result<Mock> {
+        let mut tx = self.begin().await?;
+        let mock = sqlx::query_as(concat!(
+            "UPDATE mocks SET updated_at = now(), recording_since = CASE
+                 WHEN $3 THEN coalesce(recording_since, now()) END
+             WHERE id = $1 AND workspace_id = $2 RETURNING ",
+            mock_columns!()
+        ))
+        .bind(id)
+        .bind(workspace.id())
+        .bind(recording)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;

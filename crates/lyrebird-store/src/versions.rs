@@ -168,7 +168,8 @@ pub(crate) async fn record_version(
     let recorded: Option<i32> = sqlx::query_scalar(
         "WITH now AS (
              SELECT to_jsonb(m) - 'id' - 'workspace_id' - 'created_at' - 'updated_at'
-                        - 'version' - 'upstream_headers' AS settings,
+                        - 'version' - 'upstream_headers'
+                        - 'recording_since' AS settings,
                  coalesce((SELECT array_agg(e.id ORDER BY e.position) FROM examples e
                            WHERE e.mock_id = m.id), '{}') AS example_ids,
                  coalesce((SELECT array_agg(e.digest ORDER BY e.position) FROM examples e

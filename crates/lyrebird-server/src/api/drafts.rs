@@ -69,7 +69,13 @@ impl IntoResponse for DraftAnswer {
         let DraftAnswer(status, draft) = self;
         let etag = HeaderValue::from_str(&format!("\"{}\"", draft.revision))
             .expect("a number in quotes is a header value");
-        let view = DraftView {
+        (status, [(header::ETAG, etag)], Json(DraftView::from(draft))).into_response()
+    }
+}
+
+impl From<Draft> for DraftView {
+    fn from(draft: Draft) -> Self {
+        DraftView {
             based_on: draft.based_on,
             revision: draft.revision,
             author: AuthorView(draft.author),
@@ -77,8 +83,7 @@ impl IntoResponse for DraftAnswer {
             updated_at: draft.updated_at,
             mock: SettingsView::from(draft.settings),
             examples: kept_examples(draft.examples),
-        };
-        (status, [(header::ETAG, etag)], Json(view)).into_response()
+        }
     }
 }
 
@@ -114,6 +119,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 /// published mock may hold.
 pub(crate) enum ExampleEdit {
     Add(Example),
+    /// Examples learned from calls ([`crate::api::recording`]), after the draft's last one.
+    AddAll(Vec<Example>),
     Replace(ExampleId, Example),
     Remove(ExampleId),
 }
@@ -123,6 +130,10 @@ impl ExampleEdit {
     pub(crate) fn apply(self, examples: &mut Vec<(ExampleId, Example)>) -> Result<(), ApiError> {
         match self {
             ExampleEdit::Add(example) => examples.push((ExampleId::generate(), example)),
+            ExampleEdit::AddAll(new) => examples.extend(
+                new.into_iter()
+                    .map(|example| (ExampleId::generate(), example)),
+            ),
             ExampleEdit::Replace(id, example) => {
                 let (_, slot) = examples
                     .iter_mut()

@@ -48,6 +48,14 @@ pub struct MockView {
     /// write-only (`PUT /api/v1/mocks/{id}/upstream-headers`). Empty when the upstream's origin
     /// is not the one they were set for: they are not sent to another.
     pub upstream_headers: Vec<String>,
+    /// When the mock's recording began; absent when it is not recording
+    /// (`/api/v1/mocks/{id}/recording`).
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub recording_since: Option<OffsetDateTime>,
     /// The mock's own host: `http://<id>.mock.<base-host>/`.
     pub url: String,
     /// The same mock without wildcard DNS: `http://<base-host>/m/<id>/`.
@@ -67,6 +75,7 @@ impl MockView {
             settings: SettingsView::from(mock.to_settings()),
             version: mock.version,
             upstream_headers: upstream_header_names(&mock),
+            recording_since: mock.recording_since,
             created_at: mock.created_at,
             updated_at: mock.updated_at,
         }

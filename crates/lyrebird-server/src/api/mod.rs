@@ -8,6 +8,7 @@
 //! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
 //! - [`verify`]: what a mock received, checked against patterns;
 //! - [`versions`] and [`drafts`]: a mock's history, and edits that wait to be published;
+//! - [`recording`]: examples from the real API, recorded or chosen in the call log;
 //! - [`health`]: probes for load balancers.
 //!
 //! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
@@ -26,6 +27,7 @@ pub mod imports;
 pub mod keys;
 pub mod mocks;
 pub mod openapi;
+pub mod recording;
 pub mod sessions;
 pub mod state;
 pub mod try_request;

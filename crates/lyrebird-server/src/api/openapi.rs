@@ -74,6 +74,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::verify::router())
         .merge(crate::api::versions::router())
         .merge(crate::api::drafts::router())
+        .merge(crate::api::recording::router())
         .merge(crate::api::impact::router())
         .merge(crate::api::health_report::router())
         .merge(crate::api::calls::search::router())

@@ -6,6 +6,7 @@
 #[path = "../support/in_process.rs"]
 mod in_process;
 mod mock_calls;
+mod recording;
 mod upstream;
 mod worker;
 
