@@ -61,6 +61,9 @@
       cell.append(span);
     }
     slot("latency").textContent = latency(call.latency_us);
+    const choose = slot("choose");
+    choose.value = call.id;
+    choose.setAttribute("aria-label", `Choose the call ${call.method} ${target.textContent}`);
     return tr;
   };
 
@@ -70,7 +73,7 @@
   source.addEventListener("call", (event) => {
     const call = JSON.parse(event.data);
     body.prepend(row(call));
-    document.querySelector("[data-calls]")?.removeAttribute("hidden");
+    for (const shown of document.querySelectorAll("[data-calls]")) shown.removeAttribute("hidden");
     document.querySelector("[data-calls-empty]")?.remove();
   });
 })();

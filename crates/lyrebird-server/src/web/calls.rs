@@ -160,6 +160,7 @@ fn utc(time: &str) -> String {
 /// A call in the list.
 #[derive(Debug, Serialize)]
 struct CallRow {
+    id: uuid::Uuid,
     href: String,
     at: String,
     /// RFC 3339, for the page's script to say how long ago.
@@ -188,6 +189,7 @@ impl CallRow {
             (None, _) => "No matching example".to_owned(),
         };
         Self {
+            id: call.id,
             href: format!("/mocks/{mock}/calls/{}", call.id),
             at: format::precise_time(call.at),
             iso: format::iso_time(call.at),

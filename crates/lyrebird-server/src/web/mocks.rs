@@ -511,6 +511,7 @@ async fn render_mock_page(
             try_path,
             version => view.mock.version,
             upstream_headers => upstream_header_names(view.mock),
+            recording_since => view.mock.recording_since.map(super::versions::when),
             draft => draft.map(|draft| context! {
                 revision => draft.revision,
                 based_on => draft.based_on,

@@ -24,6 +24,7 @@ pub mod format;
 pub mod keys;
 pub mod landing;
 pub mod mocks;
+pub mod recording;
 pub mod reveal;
 pub mod session;
 pub mod upload;
@@ -57,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .merge(usage::router())
         .merge(calls::router())
         .merge(versions::router())
+        .merge(recording::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
