@@ -7,7 +7,7 @@ mod replicas;
 mod shutdown;
 #[path = "../support/binary.rs"]
 mod support;
-mod versions_guide;
+mod guides;
 mod walk_through;
 
 use support::{STARTUP_GUARD, Server, alive, lyrebird, signal, wait_until_dead};

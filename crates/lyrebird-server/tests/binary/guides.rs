@@ -1,5 +1,5 @@
-//! The worked example of docs/versions-and-impact.md, run as written against the binary: its
-//! output is the output the guide shows.
+//! The worked examples of docs/versions-and-impact.md and docs/proxy.md, run as written against
+//! the binary: their output is the output the guides show.
 
 use super::*;
 
@@ -13,8 +13,9 @@ fn block<'a>(guide: &'a str, marker: &str) -> &'a str {
         .unwrap_or_else(|| panic!("the guide has the block after {marker}"))
 }
 
-#[tokio::test]
-async fn the_guides_worked_example_prints_what_the_guide_shows() {
+/// Runs the guide's worked example against a server started with `env` and checks it prints
+/// what the guide shows.
+async fn run_worked_example(guide: &str, env: &[(&str, &str)]) {
     for tool in ["curl", "jq"] {
         let found = std::process::Command::new(tool).arg("--version").output();
         assert!(
@@ -22,11 +23,13 @@ async fn the_guides_worked_example_prints_what_the_guide_shows() {
             "the guide's example needs {tool}: install it (deploy/test.sh does, with apt-get)"
         );
     }
-    let guide = include_str!("../../../../docs/versions-and-impact.md");
     let script = block(guide, "<!-- worked-example -->\n");
     let expected = block(guide, "<!-- worked-example-output -->\n");
     let db = TestDatabase::new().await;
-    let server = Server::start_with(&[("DATABASE_URL", &db.url())]);
+    let url = db.url();
+    let mut env = env.to_vec();
+    env.push(("DATABASE_URL", &url));
+    let server = Server::start_with(&env);
     let key = sign_up(&server, "ada@example.com").await;
     let output = tokio::process::Command::new("bash")
         .arg("-c")
@@ -40,4 +43,19 @@ async fn the_guides_worked_example_prints_what_the_guide_shows() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stdout}{stderr}");
     assert_eq!(stdout.trim_end(), expected.trim_end(), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_versions_guides_worked_example_prints_what_the_guide_shows() {
+    run_worked_example(include_str!("../../../../docs/versions-and-impact.md"), &[]).await;
+}
+
+/// The recording's example uses another mock of the same server as its upstream, on loopback.
+#[tokio::test]
+async fn the_proxy_guides_worked_example_prints_what_the_guide_shows() {
+    run_worked_example(
+        include_str!("../../../../docs/proxy.md"),
+        &[("LYREBIRD_CALLBACK_ALLOW", "127.0.0.1")],
+    )
+    .await;
 }
