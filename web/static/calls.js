@@ -23,8 +23,11 @@
   };
 
   const answer = (call) => {
-    if (call.example_name) return call.example_name;
+    if (call.example_name) {
+      return call.outcome === "proxied" ? `${call.example_name}: passed to the upstream` : call.example_name;
+    }
     switch (call.outcome) {
+      case "proxied": return "No matching example: passed to the upstream";
       case "fallback": return "No matching example (fallback response)";
       case "refused": return call.status === 401 ? "Refused: no valid key" : "Refused";
       case "over_quota": return "Refused: monthly quota used up";

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import {
-  createMockInBrowser, openCallLog, screenshot, startSignedIn, stopAll,
+  apiAsPage, createMockInBrowser, openCallLog, screenshot, startSignedIn, stopAll,
 } from './support.mjs';
 
 // The upstream below listens on loopback, which the server refuses to reach unless allowed.
@@ -84,4 +84,32 @@ test('an upstream and its token are set in the settings; unmatched calls pass th
   const verdict = await page.locator('.verdict').innerText();
   assert.match(verdict, new RegExp(`sent to the upstream, ${upstreamUrl}/charges/7: it answered 200`));
   await screenshot(page, 'proxied-call');
+});
+
+test('an example made in the editor can pass its calls to the upstream', async () => {
+  const mockId = await createMockInBrowser(page, server, 'Charges, one live');
+  await apiAsPage(page, server, 'PATCH', `/api/v1/mocks/${mockId}`, {
+    upstream: { url: `http://127.0.0.1:${upstream.address().port}/v1`, pass_through: false },
+  });
+  await page.goto(`${server.url}/mocks/${mockId}/examples/new`);
+  await page.fill('#f-name', 'live refunds');
+  await page.selectOption('#f-method', 'POST');
+  await page.fill('#f-path', '/refunds');
+  await page.selectOption('#f-answer-kind', 'upstream');
+  assert.equal(await page.locator('#f-status').isVisible(), false, 'the upstream gives the response');
+  await Promise.all([
+    page.waitForURL(new RegExp(`/mocks/${mockId}/examples/[0-9a-f-]{36}$`)),
+    page.click('form.example-form button[type=submit]'),
+  ]);
+  assert.equal(await page.locator('#f-answer-kind').inputValue(), 'upstream', 'the form shows it saved');
+
+  const passed = await fetch(server.mockUrl(mockId, '/refunds'), { method: 'POST' });
+  assert.equal(passed.status, 200);
+  assert.equal((await passed.json()).path, '/v1/refunds');
+  assert.equal((await fetch(server.mockUrl(mockId, '/charges/1'))).status, 404, 'misses stay the mock\'s');
+
+  const row = await openCallLog(page, `${server.url}/mocks/${mockId}/calls`, '/refunds');
+  assert.match(await row.innerText(), /live refunds: passed to the upstream/);
+  await Promise.all([page.waitForURL(/\/calls\/[0-9a-f-]{36}$/), row.locator('a').first().click()]);
+  assert.match(await page.locator('.verdict').innerText(), /Answered by live refunds, which passes its calls to the upstream/);
 });

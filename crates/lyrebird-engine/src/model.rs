@@ -227,6 +227,11 @@ pub struct ResponseSpec {
     /// The answer broken on purpose (docs/testing-with-lyrebird.md, "Faults").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<Fault>,
+    /// Pass the call to the mock's upstream and answer with the upstream's answer
+    /// (docs/proxy.md, "One example to the upstream"): the status, headers, body and template
+    /// are not used; the delay, latency and fault are.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proxy: bool,
 }
 
 fn ok_status() -> u16 {
@@ -244,6 +249,7 @@ impl Default for ResponseSpec {
             weight: None,
             latency: None,
             fault: None,
+            proxy: false,
         }
     }
 }

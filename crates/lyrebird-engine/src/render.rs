@@ -48,6 +48,8 @@ pub struct Rendered {
     /// A wait to draw and add to `delay_ms`.
     pub latency: Option<Latency>,
     pub fault: Option<Fault>,
+    /// The call goes to the mock's upstream, whose answer replaces this one.
+    pub proxy: bool,
     pub callbacks: Vec<Callback>,
     /// Why rendering failed, when the response is the 500 that replaced the example's.
     pub error: Option<String>,
@@ -73,6 +75,7 @@ pub struct CompiledResponse {
     delay_ms: u64,
     latency: Option<Latency>,
     fault: Option<Fault>,
+    proxy: bool,
 }
 
 #[derive(Debug)]
@@ -208,6 +211,7 @@ impl CompiledResponse {
             delay_ms: spec.delay_ms,
             latency: spec.latency,
             fault: spec.fault.clone(),
+            proxy: spec.proxy,
         })
     }
 
@@ -272,6 +276,7 @@ impl CompiledResponse {
                 .min(self.delay_ms.max(template::MAX_DELAY_MS)),
             latency: self.latency,
             fault: self.fault.clone(),
+            proxy: self.proxy,
             callbacks: effects.callbacks,
             error: None,
         }
@@ -294,6 +299,7 @@ fn failure(error: RenderError) -> Rendered {
         delay_ms: 0,
         latency: None,
         fault: None,
+        proxy: false,
         callbacks: Vec::new(),
         error: Some(message),
     }

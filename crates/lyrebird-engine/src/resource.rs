@@ -61,6 +61,7 @@ impl Served {
                 delay_ms: 0,
                 latency: None,
                 fault: None,
+                proxy: false,
                 callbacks: Vec::new(),
                 error: None,
             },

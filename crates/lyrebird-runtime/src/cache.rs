@@ -73,8 +73,11 @@ pub struct LoadedMock {
     /// decides a call by its number).
     pub chaos: Option<(CompiledChaos, Arc<AtomicU64>)>,
     pub rate_limit: Option<Arc<Limiter>>,
-    /// Where calls no example matches go, when the mock passes them through or records.
+    /// The mock's upstream: where the calls of examples that pass their calls on go, and the
+    /// calls no example matches when `passes_misses`.
     pub upstream: Option<Upstream>,
+    /// Pass-through is on, or the mock is recording.
+    pub passes_misses: bool,
     /// The mock's version: the call log notes it with every call.
     pub version: u32,
 }
@@ -129,17 +132,24 @@ impl LoadedMock {
                 Some(first) => format!("the chaos setting does not compile: {first}"),
                 None => "the chaos setting does not compile".to_owned(),
             })?;
-        let upstream = match &mock.settings.upstream {
-            Some(upstream) if upstream.pass_through || mock.recording_since.is_some() => Some(
+        let passes_misses = mock
+            .settings
+            .upstream
+            .as_ref()
+            .is_some_and(|upstream| upstream.pass_through || mock.recording_since.is_some());
+        let upstream = mock
+            .settings
+            .upstream
+            .as_ref()
+            .map(|upstream| {
                 Upstream::new(
                     &upstream.url,
                     &upstream_headers,
                     mock.upstream_headers_origin.as_deref(),
                 )
-                .map_err(|error| format!("the upstream does not work: {error}"))?,
-            ),
-            _ => None,
-        };
+                .map_err(|error| format!("the upstream does not work: {error}"))
+            })
+            .transpose()?;
         Ok(Self {
             id: mock.id,
             workspace: mock.workspace_id,
@@ -156,6 +166,7 @@ impl LoadedMock {
                 .rate_limit
                 .map(|limit| Arc::new(Limiter::new(limit))),
             upstream,
+            passes_misses,
             version: u32::try_from(mock.version).unwrap_or_default(),
         })
     }
@@ -290,13 +301,21 @@ impl MockCache {
             self.clock.fetch_add(1, Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        if slot.entry.initialized() {
+        // Counted after the fact: a check before could see the entry just as a change of the
+        // mock drops it, and count one call as both a hit and a miss.
+        let mut loaded = false;
+        let entry = slot
+            .entry
+            .get_or_try_init(|| {
+                loaded = true;
+                Box::pin(self.load(id))
+            })
+            .await
+            .cloned();
+        if !loaded {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
-        slot.entry
-            .get_or_try_init(|| Box::pin(self.load(id)))
-            .await
-            .cloned()
+        entry
     }
 
     async fn load(&self, id: MockId) -> Result<Arc<Entry>, StoreError> {

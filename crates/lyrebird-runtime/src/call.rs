@@ -39,7 +39,7 @@ use crate::headers::{self, Headers};
 use crate::quota::{Admission, Limits};
 use crate::rate_limit::Count;
 use crate::routing::MockTarget;
-use crate::upstream::{self, Forward, Upstream};
+use crate::upstream::{self, Forward};
 
 /// How long a call whose connection a fault ended waits to be dropped (see `serve`).
 const BROKEN_PATIENCE: Duration = Duration::from_secs(10);
@@ -66,6 +66,8 @@ struct Answer {
     latency: Option<Latency>,
     callbacks: Vec<Callback>,
     fault: Option<Applied>,
+    /// The example's response passes the call to the mock's upstream.
+    to_upstream: bool,
 }
 
 impl Answer {
@@ -82,6 +84,7 @@ impl Answer {
             latency: None,
             callbacks: Vec::new(),
             fault: None,
+            to_upstream: false,
         }
     }
 }
@@ -197,6 +200,7 @@ pub(crate) async fn serve(
             latency: None,
             callbacks: Vec::new(),
             fault: None,
+            to_upstream: false,
         };
         return finish(runtime, mock, call, Some(request), preflight, None);
     }
@@ -244,10 +248,7 @@ pub(crate) async fn serve(
     } else {
         answer(mock, &mut request, call.at, &NO_STATE).0
     };
-    let answer = match &mock.upstream {
-        Some(upstream) => pass_through(runtime, mock, upstream, &call, &request, answer).await,
-        None => answer,
-    };
+    let answer = pass_through(runtime, mock, &call, &request, answer).await;
     let (answer, delay) = as_served(mock, &mut call, answer);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -266,29 +267,50 @@ pub(crate) async fn serve(
     response
 }
 
-/// A call no example matched, sent to the mock's upstream (docs/proxy.md): the upstream's
-/// answer, or an error of ours saying why there is none. Any other answer is kept, as is the
-/// 404 of an `x-mock-response-id` or `-name` that named no example (the caller asked for an
-/// example, not for the upstream), and the miss of a `TRACE` or `CONNECT`.
+/// A call sent to the mock's upstream (docs/proxy.md): one no example matched, when the mock
+/// passes misses on (or its fallback response says to), or one an example answered whose
+/// response says to pass it on. The answer
+/// is the upstream's, or an error of ours saying why there is none; an example's delay, latency
+/// and fault still apply. Any other answer is kept, as is the 404 of an `x-mock-response-id` or
+/// `-name` that named no example (the caller asked for an example, not for the upstream), and
+/// the miss of a `TRACE` or `CONNECT` (which an example cannot pass on either).
 async fn pass_through(
     runtime: &Inner,
     mock: &LoadedMock,
-    upstream: &Upstream,
     call: &Call,
     request: &EngineRequest,
-    missed: Answer,
+    answer: Answer,
 ) -> Answer {
-    let passes = match &missed.outcome {
-        CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
-            matches!(explanation.0, Selection::NoMatch(_)) && upstream::passes(&call.method)
+    let passes = upstream::passes(&call.method);
+    let upstream = match (&answer.outcome, &mock.upstream) {
+        (CallOutcome::Matched { .. }, upstream) if answer.to_upstream => upstream.as_ref(),
+        (
+            CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation },
+            upstream,
+        ) if (mock.passes_misses || answer.to_upstream)
+            && passes
+            && matches!(explanation.0, Selection::NoMatch(_)) =>
+        {
+            upstream.as_ref()
         }
-        _ => false,
+        _ => return answer,
     };
-    let explanation = match missed.outcome {
-        CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } if passes => {
-            explanation
-        }
-        outcome => return Answer { outcome, ..missed },
+    let Some(upstream) = upstream.filter(|_| passes) else {
+        let (status, code, message) = if passes {
+            (
+                StatusCode::BAD_GATEWAY,
+                "no_upstream",
+                "the example passes its calls to the mock's upstream, and the mock has none",
+            )
+        } else {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_passed",
+                "TRACE and CONNECT are never passed to an upstream",
+            )
+        };
+        let body = json_body(&json!({"error": {"code": code, "message": message}}));
+        return Answer::error(status, body, answer.outcome);
     };
     let forward = Forward {
         workspace: mock.workspace,
@@ -304,11 +326,30 @@ async fn pass_through(
         .upstreams()
         .forward(upstream, forward)
         .await;
-    let outcome = CallOutcome::Proxied {
-        explanation,
-        upstream: Box::new(note),
+    let upstream = Box::new(note);
+    let outcome = match answer.outcome {
+        CallOutcome::Matched {
+            example_id,
+            example_name,
+            decided_by,
+            state,
+        } => CallOutcome::ExampleProxied {
+            example_id,
+            example_name,
+            decided_by,
+            state,
+            upstream,
+        },
+        CallOutcome::NoMatch { explanation } | CallOutcome::Fallback { explanation } => {
+            CallOutcome::Proxied {
+                explanation,
+                upstream,
+            }
+        }
+        // Not reached: only matches and misses come this far.
+        other => other,
     };
-    match result {
+    let answered = match result {
         Ok(answered) => Answer {
             status: answered.status,
             headers: logged_headers(answered.headers),
@@ -320,12 +361,19 @@ async fn pass_through(
             latency: None,
             callbacks: Vec::new(),
             fault: None,
+            to_upstream: false,
         },
         Err(failure) => Answer::error(
             StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY),
             json_body(&json!({"error": {"code": failure.code, "message": failure.message}})),
             outcome,
         ),
+    };
+    Answer {
+        delay_ms: answer.delay_ms,
+        latency: answer.latency,
+        fault: answer.fault,
+        ..answered
     }
 }
 
@@ -583,6 +631,7 @@ fn answer(
             fault: rendered
                 .fault
                 .map(|fault| Applied::of_response(fault, "the example's response")),
+            to_upstream: rendered.proxy,
         },
         (selection, _) => no_match(mock, request, now, selection),
     };
@@ -632,6 +681,7 @@ fn no_match(
             fault: rendered
                 .fault
                 .map(|fault| Applied::of_response(fault, "the fallback response")),
+            to_upstream: rendered.proxy,
         };
     }
     let body = NoMatch {

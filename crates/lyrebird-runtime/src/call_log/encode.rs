@@ -87,15 +87,10 @@ fn explain(
             decided_by,
             state: None,
         } => (Some((example_id, example_name)), last.json(decided_by)),
-        CallOutcome::Matched {
-            ref example_id,
-            ref example_name,
-            ..
-        } => (
-            Some((*example_id, example_name.clone())),
-            explained(&outcome),
+        other => (
+            other.example().map(|(id, name)| (id, name.to_owned())),
+            explained(&other),
         ),
-        other => (None, explained(&other)),
     }
 }
 

@@ -97,6 +97,15 @@ pub enum CallOutcome {
         explanation: Miss,
         upstream: Box<UpstreamNote>,
     },
+    /// An example whose response passes its calls on fitted, and the call was sent to the
+    /// mock's upstream: its answer, or why there is none (then the error answered).
+    ExampleProxied {
+        example_id: ExampleId,
+        example_name: String,
+        decided_by: DecidedBy,
+        state: Option<Box<StateNote>>,
+        upstream: Box<UpstreamNote>,
+    },
 }
 
 impl CallOutcome {
@@ -108,7 +117,9 @@ impl CallOutcome {
             CallOutcome::Refused { .. } => CallOutcomeKind::Refused,
             CallOutcome::OverQuota => CallOutcomeKind::OverQuota,
             CallOutcome::Preflight => CallOutcomeKind::Preflight,
-            CallOutcome::Proxied { .. } => CallOutcomeKind::Proxied,
+            CallOutcome::Proxied { .. } | CallOutcome::ExampleProxied { .. } => {
+                CallOutcomeKind::Proxied
+            }
         }
     }
 
@@ -116,6 +127,11 @@ impl CallOutcome {
     pub fn example(&self) -> Option<(ExampleId, &str)> {
         match self {
             CallOutcome::Matched {
+                example_id,
+                example_name,
+                ..
+            }
+            | CallOutcome::ExampleProxied {
                 example_id,
                 example_name,
                 ..
@@ -147,6 +163,18 @@ impl CallOutcome {
                 upstream,
             } => Some(Explained::Proxied {
                 explanation,
+                upstream,
+            }),
+            CallOutcome::ExampleProxied {
+                decided_by,
+                state,
+                upstream,
+                ..
+            } => Some(Explained::ExampleProxied {
+                decided: Decided {
+                    decided_by,
+                    state: state.as_deref(),
+                },
                 upstream,
             }),
             CallOutcome::OverQuota | CallOutcome::Preflight => None,
@@ -267,6 +295,12 @@ enum Explained<'a> {
     Proxied {
         #[serde(flatten)]
         explanation: &'a Miss,
+        upstream: &'a UpstreamNote,
+    },
+    /// The reason for the match, and what the upstream did with the call.
+    ExampleProxied {
+        #[serde(flatten)]
+        decided: Decided<'a>,
         upstream: &'a UpstreamNote,
     },
 }

@@ -193,8 +193,9 @@ pub(crate) async fn stop(
         after = page.last().map(|call| call.summary.position());
         let more = page.len() == PAGE as usize;
         calls.extend(
-            page.into_iter()
-                .filter(|call| call.summary.outcome == "proxied"),
+            page.into_iter().filter(|call| {
+                call.summary.outcome == "proxied" && call.summary.example_id.is_none()
+            }),
         );
         if !more {
             break;

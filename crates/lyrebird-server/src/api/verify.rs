@@ -393,10 +393,12 @@ async fn verify_unmatched(
     let mut unmatched = Oldest::default();
     let examined = scope
         .check(&state, &admin.workspace, &mock, |call| {
-            let missed = matches!(
-                call.outcome,
-                CallOutcomeKind::NoMatch | CallOutcomeKind::Fallback | CallOutcomeKind::Proxied
-            );
+            // A call an example passed to the upstream was matched.
+            let missed = call.example_id.is_none()
+                && matches!(
+                    call.outcome,
+                    CallOutcomeKind::NoMatch | CallOutcomeKind::Fallback | CallOutcomeKind::Proxied
+                );
             missed.then(|| brief(call))
         })
         .fold(|checked| {

@@ -179,6 +179,7 @@ struct CallRow {
 impl CallRow {
     fn new(mock: MockId, call: CallSummaryView) -> Self {
         let answer = match (&call.example_name, call.outcome.as_str()) {
+            (Some(name), "proxied") => format!("{name}: passed to the upstream"),
             (Some(name), _) => name.clone(),
             (None, "fallback") => "No matching example (fallback response)".to_owned(),
             (None, "refused") if call.status == 401 => "Refused: no valid key".to_owned(),
@@ -530,10 +531,17 @@ fn explain(mock: MockId, call: &CallDetailView) -> minijinja::Value {
         return context! { kind => "none" };
     };
     match call.summary.outcome.as_str() {
-        "matched" => match serde_json::from_value::<DecidedBy>(stored) {
-            Ok(decided) => context! { kind => "matched", reason => decided.describe() },
-            Err(_) => context! { kind => "none" },
-        },
+        // An example answered, itself or by passing the call to the upstream.
+        "matched" | "proxied" if call.summary.example_id.is_some() => {
+            match serde_json::from_value::<DecidedBy>(stored.clone()) {
+                Ok(decided) => context! {
+                    kind => "matched",
+                    reason => decided.describe(),
+                    upstream => stored.get("upstream").cloned().map(Serde),
+                },
+                Err(_) => context! { kind => "none" },
+            }
+        }
         "no_match" | "fallback" | "proxied" => {
             match serde_json::from_value::<Explanation>(stored.clone()) {
                 Ok(explanation) => {

@@ -167,6 +167,8 @@ impl ExampleForm {
             "resource"
         } else if example.sequence.is_some() {
             "sequence"
+        } else if example.response.proxy {
+            "upstream"
         } else {
             "response"
         };
@@ -365,6 +367,12 @@ impl ExampleForm {
                 weight: None,
                 latency,
                 fault,
+                proxy: false,
+            }
+        } else if self.answer_kind == "upstream" {
+            ResponseSpec {
+                proxy: true,
+                ..ResponseSpec::default()
             }
         } else {
             ResponseSpec::default()

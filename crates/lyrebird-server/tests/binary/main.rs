@@ -3,11 +3,11 @@
 
 mod cluster;
 mod database_outages;
+mod guides;
 mod replicas;
 mod shutdown;
 #[path = "../support/binary.rs"]
 mod support;
-mod guides;
 mod walk_through;
 
 use support::{STARTUP_GUARD, Server, alive, lyrebird, signal, wait_until_dead};

@@ -264,6 +264,104 @@ async fn calls_no_example_matches_are_answered_by_the_upstream_and_logged_as_pro
 }
 
 #[tokio::test]
+async fn an_example_or_the_fallback_can_pass_its_calls_to_the_upstream_with_pass_through_off() {
+    let upstream = upstream().await;
+    let server = Server::start("127.0.0.1").await;
+    let mock = server
+        .mock_with(json!({"name": "partly live", "upstream": {
+            "url": format!("http://{upstream}/v2"), "pass_through": false
+        }}))
+        .await;
+    let examples = format!("/api/v1/mocks/{mock}/examples");
+    for example in [
+        json!({"name": "live orders", "request": {"method": "GET", "path": "/orders/:id"},
+               "response": {"proxy": true, "delay_ms": 150}}),
+        json!({"name": "traced", "request": {"method": "TRACE", "path": "/trace"},
+               "response": {"proxy": true}}),
+    ] {
+        server
+            .api(reqwest::Method::POST, &examples, Some(example))
+            .await;
+    }
+    let call = |method: &str, path: &str| {
+        server.client.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}/m/{mock}{path}", server.base),
+        )
+    };
+
+    let started = Instant::now();
+    let passed = call("GET", "/orders/7?full=1").send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::CREATED);
+    let seen: Value = passed.json().await.unwrap();
+    assert_eq!(seen["path"], "/v2/orders/7");
+    assert_eq!(seen["query"], "full=1");
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "the example's delay still applies"
+    );
+    let logged = server.newest_call(&mock, 1).await;
+    assert_eq!(logged["outcome"], "proxied", "{logged}");
+    assert_eq!(logged["example_name"], "live orders");
+    assert_eq!(logged["explanation"]["upstream"]["status"], 201);
+    assert!(
+        logged["explanation"]["level"].is_number(),
+        "why the example matched is kept: {logged}"
+    );
+
+    let here = call("GET", "/here").send().await.unwrap();
+    assert_eq!(here.text().await.unwrap(), "from the mock");
+    let missed = call("GET", "/users/1").send().await.unwrap();
+    assert_eq!(
+        missed.status(),
+        StatusCode::NOT_FOUND,
+        "misses stay the mock's"
+    );
+    let traced = call("TRACE", "/trace").send().await.unwrap();
+    let error = refusal(traced, StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(error["code"], "method_not_passed");
+
+    let unmatched = server
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/mocks/{mock}/verify/unmatched"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        unmatched["count"], 1,
+        "the example's passed call was matched; the miss was not: {unmatched}"
+    );
+
+    // A fallback response that passes calls on sends the misses.
+    server
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/mocks/{mock}"),
+            Some(json!({"fallback": {"proxy": true}})),
+        )
+        .await;
+    let fallen = call("GET", "/users/1").send().await.unwrap();
+    assert_eq!(fallen.status(), StatusCode::CREATED);
+
+    // Without an upstream, such an example is a 502 that says so.
+    let alone = server
+        .mock_of(
+            json!({"name": "no upstream"}),
+            json!({"name": "live", "request": {"path": "/live"}, "response": {"proxy": true}}),
+        )
+        .await;
+    let answered = server
+        .client
+        .get(format!("{}/m/{alone}/live", server.base))
+        .send()
+        .await
+        .unwrap();
+    let error = refusal(answered, StatusCode::BAD_GATEWAY).await;
+    assert_eq!(error["code"], "no_upstream");
+}
+
+#[tokio::test]
 async fn upstreams_on_addresses_not_allowed_are_refused_and_redirects_are_not_followed() {
     let upstream = upstream().await;
     let guarded = Server::start("").await;
