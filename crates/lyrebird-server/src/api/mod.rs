@@ -8,6 +8,7 @@
 //! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
 //! - [`verify`]: what a mock received, checked against patterns;
 //! - [`versions`] and [`drafts`]: a mock's history, and edits that wait to be published;
+//! - [`drift`]: a mock's examples checked against the real API behind it;
 //! - [`health`]: probes for load balancers.
 //!
 //! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
@@ -17,6 +18,7 @@
 pub mod accounts;
 pub mod calls;
 pub mod drafts;
+pub mod drift;
 pub mod examples;
 mod gate;
 pub mod health;
