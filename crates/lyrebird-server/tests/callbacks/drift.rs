@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use super::mock_calls::Server;
+use super::mock_calls::{Server, sign_up};
 use super::upstream::refusal;
 use super::*;
 
@@ -119,16 +119,31 @@ impl Server {
         id
     }
 
+    /// `method path` with `key` and a JSON body when given, answered as it is.
+    async fn send(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        request.send().await.unwrap()
+    }
+
     /// `POST .../drift-reports` with `body` and `key`, answered as it is.
     async fn run_drift(&self, mock: &str, key: &str, body: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/api/v1/mocks/{mock}/drift-reports", self.base))
-            .bearer_auth(key)
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
+        let path = format!("/api/v1/mocks/{mock}/drift-reports");
+        self.send(key, reqwest::Method::POST, &path, Some(body))
             .await
-            .unwrap()
     }
 
     /// A drift report of the mock, run with `{}`, once it is answered 201.
@@ -148,21 +163,6 @@ impl Server {
             )
         );
         report
-    }
-
-    /// The admin key of another account, in a workspace of its own.
-    async fn stranger(&self) -> String {
-        let account: Value = self
-            .client
-            .post(format!("{}/api/v1/accounts", self.base))
-            .json(&json!({"email": "stranger@example.com", "password": "correct horse battery"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        account["api_key"].as_str().unwrap().to_owned()
     }
 }
 
@@ -414,12 +414,13 @@ async fn drift_reports_are_kept_listed_read_and_downloaded_in_their_workspace_on
     let read = server.api(reqwest::Method::GET, &one, None).await;
     assert_eq!(read, second);
     let download = server
-        .client
-        .get(format!("{}{one}?download=true", server.base))
-        .bearer_auth(server.key())
-        .send()
-        .await
-        .unwrap();
+        .send(
+            server.key(),
+            reqwest::Method::GET,
+            &format!("{one}?download=true"),
+            None,
+        )
+        .await;
     assert_eq!(download.status(), StatusCode::OK);
     let disposition = download.headers()[header::CONTENT_DISPOSITION]
         .to_str()
@@ -437,37 +438,26 @@ async fn drift_reports_are_kept_listed_read_and_downloaded_in_their_workspace_on
 
     // Another workspace finds neither the mock's reports nor a way to run one; its own mock
     // does not lead to them either.
-    let stranger = server.stranger().await;
-    let as_stranger = &stranger;
-    let status = |request: reqwest::RequestBuilder| async move {
-        request
-            .bearer_auth(as_stranger)
-            .send()
-            .await
-            .unwrap()
-            .status()
+    let stranger = sign_up(&server.client, &server.base, "stranger@example.com").await;
+    let (server, stranger) = (&server, stranger.as_str());
+    let status = |path: String| async move {
+        let answer = server.send(stranger, reqwest::Method::GET, &path, None);
+        answer.await.status()
     };
-    let url = |path: &str| format!("{}{path}", server.base);
     assert_eq!(
-        server.run_drift(&mock, &stranger, "{}").await.status(),
+        server.run_drift(&mock, stranger, "{}").await.status(),
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        status(server.client.get(url(&reports))).await,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        status(server.client.get(url(&one))).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status(reports.clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(status(one.clone()).await, StatusCode::NOT_FOUND);
     let theirs: Value = server
-        .client
-        .post(url("/api/v1/mocks"))
-        .bearer_auth(&stranger)
-        .json(&json!({"name": "theirs"}))
-        .send()
+        .send(
+            stranger,
+            reqwest::Method::POST,
+            "/api/v1/mocks",
+            Some(r#"{"name": "theirs"}"#),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -476,33 +466,23 @@ async fn drift_reports_are_kept_listed_read_and_downloaded_in_their_workspace_on
         theirs["id"].as_str().unwrap(),
         second["id"].as_str().unwrap()
     );
-    assert_eq!(
-        status(server.client.get(url(&across))).await,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(status(across).await, StatusCode::NOT_FOUND);
     for missing in [
         format!("{reports}/{}", Uuid::now_v7()),
         format!("{reports}/not-an-id"),
     ] {
         let answer = server
-            .client
-            .get(url(&missing))
-            .bearer_auth(server.key())
-            .send()
-            .await
-            .unwrap();
+            .send(server.key(), reqwest::Method::GET, &missing, None)
+            .await;
         let error = refusal(answer, StatusCode::NOT_FOUND).await;
         assert_eq!(error["code"], "not_found");
     }
 
     // The mock's reports go with it.
+    let path = format!("/api/v1/mocks/{mock}");
     server
-        .client
-        .delete(url(&format!("/api/v1/mocks/{mock}")))
-        .bearer_auth(server.key())
-        .send()
-        .await
-        .unwrap();
+        .send(server.key(), reqwest::Method::DELETE, &path, None)
+        .await;
     let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM drift_reports")
         .fetch_one(server.db().store().pool())
         .await

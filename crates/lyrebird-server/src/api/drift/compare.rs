@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lyrebird_engine::render::json_shaped;
+use lyrebird_engine::request::media_type;
 use lyrebird_engine::{Example, ResponseSpec};
 use lyrebird_runtime::upstream::Answered;
 use serde::{Deserialize, Serialize};
@@ -57,9 +58,7 @@ pub enum DriftKind {
 pub struct DriftDifference {
     pub kind: DriftKind,
     pub path: String,
-    #[schema(value_type = Object)]
     pub expected: Value,
-    #[schema(value_type = Object)]
     pub actual: Value,
 }
 
@@ -109,8 +108,8 @@ pub(super) fn compare(example: &Example, head: bool, answered: &Answered) -> Com
             .find(|(header, _)| header.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     };
-    let expected_type = media_type(response);
-    let actual_type = received("content-type").map(media);
+    let expected_type = sent_media_type(response);
+    let actual_type = received("content-type").map(media_type);
     if let Some(expected) = &expected_type
         && actual_type.as_ref() != Some(expected)
     {
@@ -194,29 +193,19 @@ fn compare_bodies(
 
 /// The media type an example's response is sent with: its `Content-Type`, or JSON for a body
 /// the engine sends as JSON; `None` when it names none.
-fn media_type(response: &ResponseSpec) -> Option<String> {
+fn sent_media_type(response: &ResponseSpec) -> Option<String> {
     let declared = response
         .headers
         .iter()
         .find(|header| header.name.eq_ignore_ascii_case("content-type"));
     match (declared, &response.body) {
-        (Some(header), _) => Some(media(&header.value)),
+        (Some(header), _) => Some(media_type(&header.value)),
         (None, Some(Value::String(text))) if json_shaped(text, response.template) => {
             Some("application/json".to_owned())
         }
         (None, Some(Value::String(_)) | None) => None,
         (None, Some(_)) => Some("application/json".to_owned()),
     }
-}
-
-/// A `Content-Type`'s media type, without its parameters, in lower case.
-fn media(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
 }
 
 fn is_json(media: &str) -> bool {
