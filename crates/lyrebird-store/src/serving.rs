@@ -1,7 +1,7 @@
 //! What the mock runtime reads: a mock with its examples by id alone (serving starts from the
 //! host name, not from a signed-in workspace), every live API key at once for the in-memory key
 //! map (and one key by id, when it is created), and the batched record of keys used on mock
-//! calls.
+//! calls. Exports and drift checks read a mock as serving does, through its workspace.
 //!
 //! These functions hand back workspace *ids*, never a [`crate::Workspace`] handle: serving a
 //! mock grants no access to the owner's other data.
