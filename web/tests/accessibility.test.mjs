@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import {
-  api, createMockInBrowser, launchBrowser, newPage, screenshot, startSignedIn, stopAll,
+  api, apiAsPage, createMockInBrowser, launchBrowser, newPage, screenshot, startSignedIn, stopAll,
 } from './support.mjs';
 
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -51,6 +51,10 @@ test('every page has labelled controls and readable contrast in both themes', as
   }));
   await Promise.all([page.waitForLoadState('load'), page.click('.draft-example:last-of-type button[type=submit]')]);
   await Promise.all([page.waitForLoadState('load'), page.click('.impact-form button[type=submit]')]);
+  // An upstream this server may not reach, checked all the same, for the mock page's Drift part
+  // and a drift report (its entries failed with the guard's refusal).
+  await apiAsPage(page, server, 'PATCH', `/api/v1/mocks/${mockId}`, { upstream: { url: 'http://127.0.0.1:9/' } });
+  const drift = await apiAsPage(page, server, 'POST', `/api/v1/mocks/${mockId}/drift-reports`, {});
 
   const pages = {
     dashboard: '/mocks',
@@ -64,6 +68,7 @@ test('every page has labelled controls and readable contrast in both themes', as
     version: `/mocks/${mockId}/versions/3`,
     draft: `/mocks/${mockId}/draft`,
     health: `/mocks/${mockId}/health`,
+    drift: `/mocks/${mockId}/drift/${drift.id}`,
   };
   const landing = await newPage(browser);
   const failures = [];

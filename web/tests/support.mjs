@@ -8,6 +8,7 @@
 // a test run leaves the working tree as it found it.
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -256,4 +257,15 @@ export async function apiAsPage(page, server, method, path, data) {
   });
   if (!response.ok()) throw new Error(`${method} ${path}: ${response.status()} ${await response.text()}`);
   return response.json();
+}
+
+/**
+ * An HTTP server on 127.0.0.1, on a free port, answering each request with
+ * `answer(request, response)`: a mock's upstream, which the server under test reaches only when
+ * LYREBIRD_CALLBACK_ALLOW allows loopback. Stop it with `close()`.
+ */
+export async function startUpstream(answer) {
+  const upstream = createServer(answer);
+  await new Promise((listening) => upstream.listen(0, '127.0.0.1', listening));
+  return upstream;
 }

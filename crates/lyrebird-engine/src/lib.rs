@@ -53,6 +53,8 @@ pub use compile::validate_example;
 pub use error::{SourceError, ValidationError};
 pub use explain::{DecidedBy, Explanation, Failure, NearMiss, PathStep};
 pub use model::*;
-pub use path::{MAX_ENVIRONMENT_BYTES, MAX_PATH_BYTES, check_environment, resolve_variables};
+pub use path::{
+    MAX_ENVIRONMENT_BYTES, MAX_PATH_BYTES, check_environment, literal_path, resolve_variables,
+};
 pub use request::Request;
 pub use select::{CompiledMock, Matched, Outcome, Selection};

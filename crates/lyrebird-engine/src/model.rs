@@ -34,6 +34,11 @@ pub struct Example {
     /// `request.path/:id`, in place of `response` (docs/state.md, "Collections").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Resource>,
+    /// Whether a drift check sends this example's request to the mock's upstream
+    /// (docs/proxy.md, "Drift check"): absent, a `GET` or `HEAD` example is sent and others are
+    /// not; `true` sends it whatever its method; `false` never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_check: Option<bool>,
 }
 
 /// A step of a named scenario: a small state machine of the mock that starts in `started`.

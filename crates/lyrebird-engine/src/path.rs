@@ -114,6 +114,23 @@ pub(crate) fn parse(
     ))
 }
 
+/// The request an example path names when it captures nothing: the path, the environment's
+/// variables replaced, and the parameters of its query string (`/users/1?active=true`). `None`
+/// when a segment is a capture (`:id`, `{id}`, an undefined `{{var}}`) or the last is `*`: the
+/// path then stands for many requests.
+pub fn literal_path(
+    path: &str,
+    env: &BTreeMap<String, String>,
+) -> Option<(String, Vec<(String, String)>)> {
+    let (pattern, query) = parse(path, env).ok()?;
+    let literal = !pattern.rest
+        && pattern
+            .segments
+            .iter()
+            .all(|segment| matches!(segment, Segment::Literal(_)));
+    literal.then_some((pattern.raw, query))
+}
+
 /// `:id`, `{id}` or `{{id}}` as a whole segment name a capture.
 fn capture_name(segment: &str) -> Option<&str> {
     if let Some(name) = segment.strip_prefix(':') {
@@ -407,6 +424,21 @@ mod tests {
                 ("token".to_owned(), "x y".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn only_a_path_without_captures_is_a_literal_request_path() {
+        let env = BTreeMap::from([("version".to_owned(), "v2".to_owned())]);
+        assert_eq!(
+            literal_path("/{{version}}/users/1?active=true", &env),
+            Some((
+                "/v2/users/1".to_owned(),
+                vec![("active".to_owned(), "true".to_owned())]
+            ))
+        );
+        for captured in ["/users/:id", "/users/{id}", "/{{tenant}}/users", "/files/*"] {
+            assert_eq!(literal_path(captured, &env), None, "{captured}");
+        }
     }
 
     #[test]

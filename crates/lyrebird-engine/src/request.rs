@@ -122,9 +122,7 @@ impl Request {
 
     /// The media type of the body, lower case, without parameters (`application/json`).
     pub fn content_type(&self) -> Option<String> {
-        let value = self.header("content-type")?;
-        let media = value.split(';').next().unwrap_or(value).trim();
-        Some(media.to_ascii_lowercase())
+        self.header("content-type").map(media_type)
     }
 
     /// True when the request is a form post (`application/x-www-form-urlencoded`).
@@ -211,6 +209,12 @@ pub fn percent_decode(input: &str) -> String {
 
 fn hex(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).map(|d| d as u8)
+}
+
+/// A `Content-Type`'s media type: lower case, without parameters (`application/json`).
+pub fn media_type(content_type: &str) -> String {
+    let media = content_type.split(';').next().unwrap_or(content_type);
+    media.trim().to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! HTTP knowledge the importers share: which recorded headers must not be replayed, how a saved
 //! request body becomes a body condition, status reason phrases, and path assembly.
 
+use lyrebird_engine::request::media_type;
 use lyrebird_engine::{BodyMatch, Header, JsonMode};
 
 /// Headers that describe one past transfer rather than the answer: replaying them would lie
@@ -16,16 +17,6 @@ pub(crate) fn is_transport_header(name: &str) -> bool {
         "trailer",
     ];
     TRANSPORT.iter().any(|t| t.eq_ignore_ascii_case(name))
-}
-
-/// The media type without parameters, lower case.
-pub(crate) fn media_type(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
 }
 
 pub(crate) fn is_json_media(content_type: &str) -> bool {

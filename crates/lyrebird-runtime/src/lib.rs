@@ -60,6 +60,7 @@ use quota::Quotas;
 pub use routing::MockTarget;
 use state::States;
 use stats::{Snapshot, Stats};
+use upstream::{Answered, Failure, Forward, Upstream, UpstreamNote};
 
 /// What the runtime is handed at start.
 #[derive(Debug, Clone)]
@@ -260,6 +261,21 @@ impl Runtime {
             std::sync::Arc::default()
         };
         Ok(call::try_answer(mock, request, &key, &state))
+    }
+
+    /// Sends a request to an upstream as pass-through sends a call no example matches: through
+    /// the same guard, client and limits ([`upstream`]); with the note the call log would keep
+    /// of it. For checks of a mock against its upstream, which are no mock calls.
+    pub async fn send_upstream(
+        &self,
+        upstream: &Upstream,
+        request: Forward<'_>,
+    ) -> (Result<Answered, Failure>, UpstreamNote) {
+        self.inner
+            .callbacks
+            .upstreams()
+            .forward(upstream, request)
+            .await
     }
 
     /// Calls served this month and not yet written, for `GET /api/v1/usage`.

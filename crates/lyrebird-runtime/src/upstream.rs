@@ -136,12 +136,13 @@ impl Upstream {
 
 /// Whether a call of this method may be passed on: not `TRACE`, which would echo the added
 /// headers back to the caller, nor `CONNECT`.
-pub(crate) fn passes(method: &Method) -> bool {
+pub fn passes(method: &Method) -> bool {
     method != Method::TRACE && method != Method::CONNECT
 }
 
 /// What the upstream answered.
-pub(crate) struct Answered {
+#[derive(Debug)]
+pub struct Answered {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
@@ -165,7 +166,7 @@ pub struct UpstreamNote {
 /// Why a call sent to the upstream got no answer of the upstream's: the status and code the
 /// client gets instead, and the message.
 #[derive(Debug)]
-pub(crate) struct Failure {
+pub struct Failure {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
@@ -182,7 +183,7 @@ impl Failure {
 }
 
 /// The request as the upstream gets it.
-pub(crate) struct Forward<'a> {
+pub struct Forward<'a> {
     pub workspace: WorkspaceId,
     pub method: &'a Method,
     pub path: &'a str,

@@ -71,3 +71,7 @@ id_type!(
     /// One example of a mock.
     ExampleId
 );
+id_type!(
+    /// A drift report: a mock's examples checked against its upstream.
+    DriftReportId
+);

@@ -1,7 +1,7 @@
 //! What the mock runtime reads: a mock with its examples by id alone (serving starts from the
 //! host name, not from a signed-in workspace), every live API key at once for the in-memory key
 //! map (and one key by id, when it is created), and the batched record of keys used on mock
-//! calls.
+//! calls. Exports and drift checks read a mock as serving does, through its workspace.
 //!
 //! These functions hand back workspace *ids*, never a [`crate::Workspace`] handle: serving a
 //! mock grants no access to the owner's other data.
@@ -12,11 +12,11 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 
 use crate::Store;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::examples::{StoredExample, example_columns};
 use crate::ids::{KeyId, MockId, WorkspaceId};
 use crate::mocks::{Mock, mock_columns};
-use crate::workspace::Scope;
+use crate::workspace::{Scope, Workspace};
 
 /// A mock as serving needs it: its settings (which name the owning workspace) and its examples
 /// in order.
@@ -78,6 +78,16 @@ impl Store {
             examples,
             upstream_headers,
         }))
+    }
+
+    /// The workspace's mock and its examples as serving reads them, in one snapshot, the values
+    /// of its upstream's headers included: what an export writes, and what a drift check sends
+    /// and compares.
+    pub async fn served_mock_in(&self, workspace: &Workspace, id: MockId) -> Result<ServedMock> {
+        match self.served_mock(id).await? {
+            Some(served) if served.mock.workspace_id == workspace.id() => Ok(served),
+            _ => Err(StoreError::NotFound),
+        }
     }
 
     /// Every key that is not revoked, of every workspace.

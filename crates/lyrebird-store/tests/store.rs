@@ -254,3 +254,52 @@ async fn a_sign_up_with_a_session_is_signed_in_and_has_no_key() {
     assert_eq!(caller.workspace.id(), signed_up.workspace.id);
     assert_eq!(db.store().list_keys(&caller.workspace).await.unwrap(), []);
 }
+
+#[tokio::test]
+async fn a_mock_keeps_its_newest_drift_reports_for_its_own_workspace() {
+    let db = TestDatabase::new().await;
+    let owner = db.sign_up("ada@example.com").await;
+    let stranger = db.sign_up("eve@example.com").await;
+    let mock = db.mock(&owner).await;
+    let store = db.store();
+    let mut added = Vec::new();
+    for run in 0..52 {
+        let summary = serde_json::json!({"agrees": run});
+        let report = serde_json::json!({"entries": []});
+        let kept = store
+            .add_drift_report(&owner.workspace, mock, "upstream", &summary, &report)
+            .await
+            .unwrap();
+        added.push(kept.summary.id);
+    }
+    let listed = store
+        .list_drift_reports(&owner.workspace, mock)
+        .await
+        .unwrap();
+    let ids: Vec<_> = listed.iter().map(|report| report.id).collect();
+    let newest: Vec<_> = added.iter().rev().take(50).copied().collect();
+    assert_eq!(ids, newest, "the newest 50, newest first");
+    let oldest = store.drift_report(&owner.workspace, mock, added[0]).await;
+    assert!(matches!(oldest, Err(StoreError::NotFound)), "{oldest:?}");
+    let newest = store
+        .drift_report(&owner.workspace, mock, added[51])
+        .await
+        .unwrap();
+    assert_eq!(newest.summary.summary["agrees"], 51);
+    assert_eq!(newest.summary.source, "upstream");
+
+    let theirs = store
+        .drift_report(&stranger.workspace, mock, added[51])
+        .await;
+    assert!(matches!(theirs, Err(StoreError::NotFound)), "{theirs:?}");
+    let refused = store
+        .add_drift_report(
+            &stranger.workspace,
+            mock,
+            "upstream",
+            &serde_json::json!({}),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+}

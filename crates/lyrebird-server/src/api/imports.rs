@@ -481,13 +481,8 @@ async fn export_mock(
         Some("postman") => true,
         Some(_) => return Err(ApiError::invalid("format", "use native or postman")),
     };
-    // One snapshot of the mock and its examples, checked against the caller's workspace.
-    let served = state
-        .store
-        .served_mock(id)
-        .await?
-        .filter(|served| served.mock.workspace_id == admin.workspace.id())
-        .ok_or(ApiError::NotFound)?;
+    // One snapshot of the mock and its examples.
+    let served = state.store.served_mock_in(&admin.workspace, id).await?;
     let mock = served.mock;
     let examples: Vec<_> = served.examples.into_iter().map(|e| e.example).collect();
     let (text, extension) = if postman {

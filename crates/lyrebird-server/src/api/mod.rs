@@ -9,6 +9,7 @@
 //! - [`verify`]: what a mock received, checked against patterns;
 //! - [`versions`] and [`drafts`]: a mock's history, and edits that wait to be published;
 //! - [`recording`]: examples from the real API, recorded or chosen in the call log;
+//! - [`drift`]: a mock's examples checked against the real API behind it;
 //! - [`health`]: probes for load balancers.
 //!
 //! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
@@ -18,6 +19,7 @@
 pub mod accounts;
 pub mod calls;
 pub mod drafts;
+pub mod drift;
 pub mod examples;
 mod gate;
 pub mod health;

@@ -77,6 +77,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::recording::router())
         .merge(crate::api::impact::router())
         .merge(crate::api::health_report::router())
+        .merge(crate::api::drift::router())
         .merge(crate::api::calls::search::router())
         .routes(routes!(openapi_json))
         .routes(routes!(example_schema))

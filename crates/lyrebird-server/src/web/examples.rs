@@ -131,6 +131,9 @@ pub struct ExampleForm {
     /// The collection a resource example serves.
     #[serde(default)]
     collection: String,
+    /// Whether a drift check sends the example: empty by its method, `yes` or `no`.
+    #[serde(default)]
+    drift_check: String,
 }
 
 impl ExampleForm {
@@ -179,6 +182,12 @@ impl ExampleForm {
             answer_kind: answer_kind.to_owned(),
             sequence: example.sequence.as_ref().map(pretty).unwrap_or_default(),
             collection: text(example.resource.as_ref().map(|r| &r.collection)),
+            drift_check: match example.drift_check {
+                None => "",
+                Some(true) => "yes",
+                Some(false) => "no",
+            }
+            .to_owned(),
             mode: "fields".to_owned(),
             json: pretty(example),
             name: example.name.clone(),
@@ -390,6 +399,11 @@ impl ExampleForm {
             }),
             sequence,
             resource,
+            drift_check: match self.drift_check.as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            },
         })
     }
 }

@@ -479,6 +479,7 @@ async fn render_mock_page(
     view: MockPage<'_>,
 ) -> Result<Response, PageError> {
     let draft = super::versions::optional_draft(state, session, view.mock.id).await?;
+    let drift_reports = super::drift::reports_of(state, session, view.mock.id).await?;
     let examples: Vec<ExampleRow> = view.examples.iter().map(ExampleRow::from).collect();
     // The try panel starts with a request the first example answers.
     let first = examples.first();
@@ -512,6 +513,7 @@ async fn render_mock_page(
             version => view.mock.version,
             upstream_headers => upstream_header_names(view.mock),
             recording_since => view.mock.recording_since.map(super::versions::when),
+            drift_reports,
             draft => draft.map(|draft| context! {
                 revision => draft.revision,
                 based_on => draft.based_on,

@@ -15,10 +15,12 @@
 //! - [`landing`]: sign up, log in, log out;
 //! - [`mocks`]: the dashboard, creating (from scratch or by upload), a mock's page and settings;
 //! - [`upload`]: creating a mock from a Postman, OpenAPI or HAR file;
-//! - [`examples`]: the example editor.
+//! - [`examples`]: the example editor;
+//! - [`drift`]: checks of a mock against its upstream, and their reports.
 
 pub mod calls;
 pub mod csrf;
+pub mod drift;
 pub mod examples;
 pub mod format;
 pub mod keys;
@@ -59,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .merge(calls::router())
         .merge(versions::router())
         .merge(recording::router())
+        .merge(drift::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
@@ -169,6 +172,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "health.html",
         include_str!("../../../../web/templates/health.html"),
+    ),
+    (
+        "drift.html",
+        include_str!("../../../../web/templates/drift.html"),
     ),
 ];
 

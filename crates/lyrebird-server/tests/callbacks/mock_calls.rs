@@ -10,6 +10,20 @@ pub(super) struct Server {
     _db: TestDatabase,
 }
 
+/// Signs `email` up on the server at `base`; the account's first admin key.
+pub(super) async fn sign_up(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let account: Value = client
+        .post(format!("{base}/api/v1/accounts"))
+        .json(&json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    account["api_key"].as_str().unwrap().to_owned()
+}
+
 impl Server {
     /// Starts the app with callbacks allowed to `allow` and signs a user up.
     pub(super) async fn start(allow: &str) -> Self {
@@ -28,17 +42,8 @@ impl Server {
         .await;
         let base = running.base;
         let client = reqwest::Client::new();
-        let account: Value = client
-            .post(format!("{base}/api/v1/accounts"))
-            .json(&json!({"email": "hooks@example.com", "password": "correct horse battery"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
         Self {
-            key: account["api_key"].as_str().unwrap().to_owned(),
+            key: sign_up(&client, &base, "hooks@example.com").await,
             base,
             client,
             _db: db,

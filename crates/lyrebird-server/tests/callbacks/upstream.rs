@@ -86,13 +86,13 @@ impl Server {
     }
 
     /// The newest logged call of the mock, in detail, once the log holds `count` calls.
-    async fn newest_call(&self, mock: &str, count: usize) -> Value {
+    pub(super) async fn newest_call(&self, mock: &str, count: usize) -> Value {
         self.newest_call_once(mock, |calls, _| calls == count).await
     }
 }
 
 /// The error of a refused request, once its status is checked.
-async fn refusal(response: reqwest::Response, status: StatusCode) -> Value {
+pub(super) async fn refusal(response: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
     body["error"].clone()
