@@ -5,6 +5,7 @@
 //! - [`postman`]: Postman collections v2.0 / v2.1 (and the 2.0 drafts) with environment files.
 //! - [`openapi`]: OpenAPI 3.0 / 3.1 and Swagger 2.0, JSON or YAML.
 //! - [`har`]: HAR 1.2 browser recordings.
+//! - [`contract`]: an OpenAPI document that examples and requests are checked against.
 //! - [`learn`]: examples learned from exchanges with a real API (a recording, chosen calls).
 //! - [`export`]: a mock as a Postman collection v2.1.
 //! - [`NativeMock`]: the native document, whose export then import is exact.
@@ -14,6 +15,7 @@
 //! that could not, naming where it is in the file. Only a file that cannot be read at all is an
 //! [`ImportError`].
 
+pub mod contract;
 mod document;
 mod error;
 pub mod export;

@@ -10,7 +10,7 @@
 //! base path (`servers[0]`, Swagger's `basePath`), just as a client configured with that server
 //! URL would call it.
 
-mod refs;
+pub(crate) mod refs;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -26,7 +26,7 @@ use crate::http::{body_condition, is_json_media};
 use crate::{Counts, ImportError, ImportedMock, Kind, Warning};
 use refs::Refs;
 
-const METHODS: [&str; 8] = [
+pub(crate) const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
@@ -129,7 +129,7 @@ fn unique_names(examples: Vec<(String, bool, Example)>) -> Vec<Example> {
         .collect()
 }
 
-fn check_version(document: &Value, kind: Kind) -> Result<(), ImportError> {
+pub(crate) fn check_version(document: &Value, kind: Kind) -> Result<(), ImportError> {
     let (key, supported, accepts): (_, _, fn(&str) -> bool) = if kind == Kind::Swagger {
         ("swagger", "2.0", |v| v == "2.0")
     } else {

@@ -130,7 +130,23 @@ fn string_for(schema: &Value) -> String {
         Some("binary") => "",
         _ => "string",
     };
-    text.to_owned()
+    // Held to the schema's lengths: padded with `x`, or cut (a currency code is 3 long).
+    let length = |name: &str| {
+        schema
+            .get(name)
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+    };
+    let mut text = text.to_owned();
+    if let Some(min) = length("minLength") {
+        while text.len() < min {
+            text.push('x');
+        }
+    }
+    if let Some(max) = length("maxLength") {
+        text.truncate(max);
+    }
+    text
 }
 
 #[cfg(test)]
