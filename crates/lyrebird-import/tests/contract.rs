@@ -91,7 +91,7 @@ fn an_example_that_breaks_the_contract_is_told_where_and_by_which_keyword() {
     );
     assert_eq!(
         violations[2].message,
-        "a string where the schema wants number"
+        "\"25\" (a string) where the schema wants number"
     );
 
     let listed = example(json!({

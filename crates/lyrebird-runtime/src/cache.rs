@@ -37,6 +37,7 @@ use uuid::Uuid;
 
 use crate::rate_limit::Limiter;
 use crate::upstream::Upstream;
+use lyrebird_import::contract::Contract;
 
 /// What a mock id names, as far as serving is concerned.
 #[derive(Debug)]
@@ -78,6 +79,8 @@ pub struct LoadedMock {
     pub upstream: Option<Upstream>,
     /// Pass-through is on, or the mock is recording.
     pub passes_misses: bool,
+    /// The OpenAPI contract its calls are checked against, when they are.
+    pub contract: Option<Contract>,
     /// The mock's version: the call log notes it with every call.
     pub version: u32,
 }
@@ -88,7 +91,12 @@ impl LoadedMock {
             mock,
             examples,
             upstream_headers,
+            request_contract,
         } = served;
+        let contract = request_contract
+            .map(Contract::new)
+            .transpose()
+            .map_err(|error| format!("the OpenAPI contract cannot be read: {error}"))?;
         let options_examples = examples
             .iter()
             .filter(|stored| {
@@ -167,6 +175,7 @@ impl LoadedMock {
                 .map(|limit| Arc::new(Limiter::new(limit))),
             upstream,
             passes_misses,
+            contract,
             version: u32::try_from(mock.version).unwrap_or_default(),
         })
     }

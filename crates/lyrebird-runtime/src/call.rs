@@ -40,6 +40,7 @@ use crate::quota::{Admission, Limits};
 use crate::rate_limit::Count;
 use crate::routing::MockTarget;
 use crate::upstream::{self, Forward};
+use lyrebird_import::contract::Violation;
 
 /// How long a call whose connection a fault ended waits to be dropped (see `serve`).
 const BROKEN_PATIENCE: Duration = Duration::from_secs(10);
@@ -226,6 +227,13 @@ pub(crate) async fn serve(
             let refused = rate_limited(&count);
             return finish(runtime, mock, call, Some(request), refused, None);
         }
+    }
+    if let Some(contract) = &mock.contract
+        && let Some(violations) = contract.check_request(&request)
+        && !violations.is_empty()
+    {
+        let refused = request_invalid(&violations);
+        return finish(runtime, mock, call, Some(request), refused, None);
     }
     let limits = match runtime.quotas.admit(mock.workspace).await {
         Admission::Admitted(limits) => limits,
@@ -829,6 +837,26 @@ fn rate_limited(count: &Count) -> Answer {
         .added
         .push((headers::RETRY_AFTER, headers::Value::number(count.reset)));
     answer
+}
+
+/// A call that breaks the mock's OpenAPI contract, answered as Prism answers it: 422 with
+/// every violation.
+fn request_invalid(violations: &[Violation]) -> Answer {
+    let first = &violations[0];
+    Answer::error(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json_body(&json!({"error": {
+            "code": "request_invalid",
+            "message": format!(
+                "the request breaks the mock's OpenAPI contract: {} ({})",
+                first.message, first.at
+            ),
+            "violations": violations,
+        }})),
+        CallOutcome::Refused {
+            reason: "request_invalid".to_owned(),
+        },
+    )
 }
 
 fn body_refused(too_large: bool, limit: usize) -> Answer {

@@ -10,6 +10,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use lyrebird_engine::ValidationError;
+use lyrebird_import::contract::Violation;
 use lyrebird_import::{ImportError, Kind};
 use lyrebird_store::StoreError;
 use lyrebird_store::error::error_chain;
@@ -108,6 +109,13 @@ pub enum ApiError {
     /// requests it is sent until it stops, but a balancer should send them elsewhere.
     #[error("the server is shutting down: send requests to another replica")]
     ShuttingDown,
+    /// 422: an example breaks the mock's OpenAPI contract, which refuses such examples;
+    /// `place` is where the example is in the request (`[2]` in a list, or empty).
+    #[error("the example breaks the mock's OpenAPI contract: {}", violations[0].message)]
+    ContractViolation {
+        place: String,
+        violations: Vec<Violation>,
+    },
     /// 503: the database does not answer.
     #[error("the database is not available")]
     Unavailable(#[source] StoreError),
@@ -157,6 +165,7 @@ impl ApiError {
             ApiError::Invalid { .. }
             | ApiError::InvalidExample(_)
             | ApiError::MockTooLarge(_)
+            | ApiError::ContractViolation { .. }
             | ApiError::TooManyCalls { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Busy(_) | ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_)
@@ -191,6 +200,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Invalid { .. } => "invalid_field",
             ApiError::InvalidExample(_) => "invalid_example",
+            ApiError::ContractViolation { .. } => "contract_violation",
             ApiError::MockTooLarge(_) => "mock_too_large",
             ApiError::StateFull(_) => "state_full",
             ApiError::Busy(_) => "busy",
@@ -209,6 +219,10 @@ impl ApiError {
             ApiError::Conflict { field, .. } => Some((*field).to_owned()),
             ApiError::Invalid { field, .. } => Some(field.clone()),
             ApiError::InvalidExample(errors) => errors.first().map(|e| e.field.clone()),
+            ApiError::ContractViolation { place, violations } => Some(match place.as_str() {
+                "" => violations[0].at.clone(),
+                place => format!("{place}.{}", violations[0].at),
+            }),
             // The part of the upload at fault: only an environment file's kind is checked on
             // its own; everything else is about the `file` part.
             ApiError::Import(ImportError::WrongKind {
@@ -274,6 +288,10 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub details: Vec<ValidationError>,
+    /// For `contract_violation`: `{"at", "schema_path", "message"}` of each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub violations: Vec<Violation>,
 }
 
 impl IntoResponse for ApiError {
@@ -318,6 +336,10 @@ impl ApiError {
             line,
             column,
             details,
+            violations: match self {
+                ApiError::ContractViolation { violations, .. } => violations.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 

@@ -70,11 +70,13 @@ impl Draft {
                 updated_at: self.updated_at,
             })
             .collect();
-        // Drafts are tried, never served to callers: nothing goes to an upstream.
+        // Drafts are tried, never served to callers: nothing goes to an upstream, and no call
+        // is checked against a contract.
         ServedMock {
             mock,
             examples,
             upstream_headers: BTreeMap::new(),
+            request_contract: None,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod accounts;
 mod blocks;
 pub mod calls;
 pub mod changes;
+pub mod contracts;
 pub mod drafts;
 pub mod drift;
 pub mod embedded;
@@ -49,6 +50,7 @@ pub use accounts::{
     Access, Account, Email, FirstAccess, NewPassword, Session, SignUp, WorkspaceDetails,
 };
 pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
+pub use contracts::StoredContract;
 pub use drafts::Draft;
 pub use drift::{DriftReport, DriftSummary};
 pub use error::{Result, StoreError};

@@ -27,6 +27,9 @@ pub struct ServedMock {
     /// The headers added to the requests passed to the mock's upstream, by name, and the
     /// upstream origin they are for (see [`crate::Store::set_upstream_headers`]).
     pub upstream_headers: BTreeMap<String, String>,
+    /// The mock's OpenAPI contract, when the calls it receives are checked against it
+    /// (see [`crate::Store::set_contract`]).
+    pub request_contract: Option<serde_json::Value>,
 }
 
 /// A key that is not revoked, as the runtime's key map holds it.
@@ -58,12 +61,15 @@ impl Store {
         let Some(mock) = mock else {
             return Ok(None);
         };
-        let Json(upstream_headers) = sqlx::query_scalar(
-            "SELECT coalesce(upstream_headers -> 'headers', '{}') FROM mocks WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (Json(upstream_headers), request_contract): (_, Option<Json<serde_json::Value>>) =
+            sqlx::query_as(
+                "SELECT coalesce(upstream_headers -> 'headers', '{}'),
+                     (SELECT document FROM mock_contracts WHERE mock_id = $1 AND requests)
+                 FROM mocks WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         let examples = sqlx::query_as(concat!(
             "SELECT ",
             example_columns!(),
@@ -77,6 +83,7 @@ impl Store {
             mock,
             examples,
             upstream_headers,
+            request_contract: request_contract.map(|Json(document)| document),
         }))
     }
 

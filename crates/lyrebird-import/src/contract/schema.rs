@@ -110,7 +110,7 @@ impl<'a> Check<'a> {
                     .join(" or "),
                 other => other.as_str().unwrap_or_default().to_owned(),
             };
-            let message = format!("{} where the schema wants {expected}", kind_of(value));
+            let message = format!("{} where the schema wants {expected}", described(value));
             self.fail(at, keyword("type"), message);
             return;
         }
@@ -397,6 +397,16 @@ fn kind_of(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// The value and its kind: `"25" (a string)`; a long value by its kind alone.
+fn described(value: &Value) -> String {
+    let (shown, kind) = (brief(value), kind_of(value));
+    if shown == kind {
+        shown
+    } else {
+        format!("{shown} ({kind})")
     }
 }
 

@@ -13,12 +13,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use lyrebird_engine::Example;
+use lyrebird_import::contract::Violation;
 use lyrebird_store::{ExampleId, MockId, StoredExample};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::openapi::schema::{
-    AdditionalProperties, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
@@ -26,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::contract::check_examples;
 use crate::api::openapi::EXAMPLE_SCHEMA_PATH;
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
@@ -53,6 +55,10 @@ pub struct ExampleView {
     /// `name`, `priority`, `request`, `response`: the engine's example format.
     #[serde(flatten)]
     pub example: Example,
+    /// In the answer to a save, where the example breaks the mock's OpenAPI contract (which
+    /// warns, rather than refuses): `{"at", "schema_path", "message"}` of each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contract_violations: Vec<Violation>,
 }
 
 /// The engine's example format with the fields the API adds: required and typed as answers
@@ -97,6 +103,10 @@ fn example_schema(read: bool) -> RefOr<Schema> {
         )
         .property("created_at", timestamp())
         .property("updated_at", timestamp())
+        .property(
+            "contract_violations",
+            ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::Object)),
+        )
         .required("id")
         .required("position")
         .required("created_at")
@@ -136,6 +146,27 @@ impl PartialSchema for ExampleView {
 
 impl ToSchema for ExampleView {}
 
+impl ExampleView {
+    /// A saved example, with where it breaks the mock's contract.
+    fn warned(stored: StoredExample, contract_violations: Vec<Violation>) -> Self {
+        Self {
+            contract_violations,
+            ..Self::from(stored)
+        }
+    }
+}
+
+/// Where one example about to be saved breaks the mock's contract (refused when it refuses).
+async fn check_one(
+    state: &AppState,
+    admin: &Admin,
+    mock: MockId,
+    example: &Example,
+) -> Result<Vec<Violation>, ApiError> {
+    let found = check_examples(state, &admin.workspace, mock, [(String::new(), example)]).await?;
+    Ok(found.into_iter().next().unwrap_or_default())
+}
+
 impl From<StoredExample> for ExampleView {
     fn from(stored: StoredExample) -> Self {
         Self {
@@ -144,6 +175,7 @@ impl From<StoredExample> for ExampleView {
             created_at: stored.created_at,
             updated_at: stored.updated_at,
             example: stored.example,
+            contract_violations: Vec::new(),
         }
     }
 }
@@ -230,11 +262,15 @@ async fn add_example(
 ) -> Result<(StatusCode, Json<ExampleView>), ApiError> {
     let env = environment(&state, &admin, mock).await?;
     let (_, example) = read_example(document, &env)?;
+    let violations = check_one(&state, &admin, mock, &example).await?;
     let stored = state
         .store
         .add_example(&admin.workspace, mock, &example)
         .await?;
-    Ok((StatusCode::CREATED, Json(stored.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(ExampleView::warned(stored, violations)),
+    ))
 }
 
 /// Replaces all of the mock's examples at once, in the order given.
@@ -273,11 +309,22 @@ async fn replace_examples(
             Ok((id, example))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let places = examples
+        .iter()
+        .enumerate()
+        .map(|(index, (_, example))| (format!("[{index}]"), example));
+    let violations = check_examples(&state, &admin.workspace, mock, places).await?;
     let stored = state
         .store
         .replace_examples(&admin.workspace, mock, &examples)
         .await?;
-    Ok(Json(stored.into_iter().map(ExampleView::from).collect()))
+    Ok(Json(
+        stored
+            .into_iter()
+            .zip(violations)
+            .map(|(stored, violations)| ExampleView::warned(stored, violations))
+            .collect(),
+    ))
 }
 
 /// One example.
@@ -324,11 +371,12 @@ async fn replace_example(
 ) -> Result<Json<ExampleView>, ApiError> {
     let env = environment(&state, &admin, mock).await?;
     let (_, example) = read_example(document, &env)?;
+    let violations = check_one(&state, &admin, mock, &example).await?;
     let stored = state
         .store
         .replace_example(&admin.workspace, mock, id, &example)
         .await?;
-    Ok(Json(stored.into()))
+    Ok(Json(ExampleView::warned(stored, violations)))
 }
 
 /// Deletes one example.

@@ -349,7 +349,7 @@ pub(crate) struct Upload {
 }
 
 /// Reads the body within the import limit, as a raw file or as multipart parts.
-async fn read_upload(
+pub(crate) async fn read_upload(
     state: &AppState,
     request: Request,
     format: Format,

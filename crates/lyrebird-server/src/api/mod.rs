@@ -8,6 +8,7 @@
 //! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
 //! - [`verify`]: what a mock received, checked against patterns;
 //! - [`versions`] and [`drafts`]: a mock's history, and edits that wait to be published;
+//! - [`contract`]: a mock's OpenAPI contract, which examples and calls are checked against;
 //! - [`recording`]: examples from the real API, recorded or chosen in the call log;
 //! - [`drift`]: a mock's examples checked against the real API behind it;
 //! - [`health`]: probes for load balancers.
@@ -18,6 +19,7 @@
 
 pub mod accounts;
 pub mod calls;
+pub mod contract;
 pub mod drafts;
 pub mod drift;
 pub mod examples;

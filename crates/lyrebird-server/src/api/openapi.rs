@@ -75,6 +75,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::versions::router())
         .merge(crate::api::drafts::router())
         .merge(crate::api::recording::router())
+        .merge(crate::api::contract::router())
         .merge(crate::api::impact::router())
         .merge(crate::api::health_report::router())
         .merge(crate::api::drift::router())

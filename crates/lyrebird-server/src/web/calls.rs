@@ -583,6 +583,7 @@ fn refusal(reason: &str) -> String {
         "bad_request" => "The request body could not be read.".to_owned(),
         "mock_broken" => "The mock could not be loaded: one of its examples no longer compiles.".to_owned(),
         "database_unavailable" => "The database did not answer while the mock was loaded.".to_owned(),
+        "request_invalid" => "The request breaks the mock's OpenAPI contract: the answer (below) lists each violation.".to_owned(),
         "" => "The call was refused before matching.".to_owned(),
         other => format!("The call was refused before matching ({other})."),
     }

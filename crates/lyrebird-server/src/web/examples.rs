@@ -33,6 +33,7 @@ use super::format::pretty;
 use super::mocks::MockSummary;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::AppState;
+use crate::api::contract::check_examples;
 use crate::auth::{OwnMock, own_mock};
 use crate::error::ApiError;
 use crate::extract::parse_json;
@@ -703,6 +704,30 @@ async fn save(
     });
     let errors = match checked {
         Ok(example) => {
+            let checked = check_examples(
+                state,
+                &session.workspace,
+                mock_id,
+                [(String::new(), &example)],
+            )
+            .await;
+            let violations = match checked {
+                Ok(mut found) => found.pop().unwrap_or_default(),
+                Err(refused @ ApiError::ContractViolation { .. }) => {
+                    return editor(
+                        state,
+                        session,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        EditorPage {
+                            mock: &mock,
+                            example_id,
+                            form: &form,
+                            errors: &field_errors(refused)?,
+                        },
+                    );
+                }
+                Err(other) => return Err(other.into()),
+            };
             let store = &state.store;
             let stored = match example_id {
                 None => {
@@ -716,12 +741,19 @@ async fn save(
                         .await?
                 }
             };
+            let mut flashes = vec![Flash::success(format!(
+                "Saved {}. Try a request below to see it answer.",
+                stored.example.name
+            ))];
+            flashes.extend(violations.iter().map(|violation| {
+                Flash::warning(format!(
+                    "It breaks the mock's OpenAPI contract at {}: {} ({}).",
+                    violation.at, violation.message, violation.schema_path
+                ))
+            }));
             return Ok(redirect_with(
                 &format!("/mocks/{mock_id}/examples/{}", stored.id),
-                &[Flash::success(format!(
-                    "Saved {}. Try a request below to see it answer.",
-                    stored.example.name
-                ))],
+                &flashes,
             ));
         }
         Err(errors) => errors,

@@ -296,6 +296,29 @@ pub fn field_errors(error: ApiError) -> Result<BTreeMap<String, String>, PageErr
             }
             Ok(fields)
         }
+        // Beside the editor's field: `response.body` for `response.body.pets[0].name`.
+        ApiError::ContractViolation { violations, .. } => {
+            let mut fields = BTreeMap::<String, String>::new();
+            for violation in violations {
+                let field = match violation.at.split('.').collect::<Vec<_>>().as_slice() {
+                    ["sequence", ..] => "sequence".to_owned(),
+                    [part, field, ..] => format!("{part}.{field}"),
+                    _ => violation.at.clone(),
+                };
+                let message = format!(
+                    "the mock's OpenAPI contract: {} at {} ({})",
+                    violation.message, violation.at, violation.schema_path
+                );
+                fields
+                    .entry(field)
+                    .and_modify(|text| {
+                        text.push_str("; ");
+                        text.push_str(&message);
+                    })
+                    .or_insert(message);
+            }
+            Ok(fields)
+        }
         other => Err(other.into()),
     }
 }
