@@ -63,31 +63,20 @@ impl Store {
         workspace: &Workspace,
         mock: MockId,
     ) -> Result<Option<StoredContract>> {
-        let found: Option<(
-            Option<Json<Value>>,
-            Option<bool>,
-            Option<bool>,
-            Option<OffsetDateTime>,
-        )> = sqlx::query_as(
+        let found = sqlx::query_as(
             "SELECT c.document, c.refuse_examples, c.requests, c.attached_at
-                 FROM mocks m LEFT JOIN mock_contracts c ON c.mock_id = m.id
-                 WHERE m.id = $1 AND m.workspace_id = $2",
+             FROM mock_contracts c JOIN mocks m ON m.id = c.mock_id
+             WHERE c.mock_id = $1 AND m.workspace_id = $2",
         )
         .bind(mock)
         .bind(workspace.id())
         .fetch_optional(self.pool())
         .await?;
-        match found.ok_or(StoreError::NotFound)? {
-            (Some(Json(document)), Some(refuse_examples), Some(requests), Some(attached_at)) => {
-                Ok(Some(StoredContract {
-                    document,
-                    refuse_examples,
-                    requests,
-                    attached_at,
-                }))
-            }
-            _ => Ok(None),
+        if found.is_none() {
+            // Another workspace's mock, or none: not found either way.
+            self.mock(workspace, mock).await?;
         }
+        Ok(found)
     }
 
     /// Detaches the mock's contract; [`StoreError::NotFound`] when it has none.

@@ -207,7 +207,7 @@ async fn view(
         .into_iter()
         .filter_map(|stored| {
             let violations = contract.check_example(&stored.example);
-            (!violations.is_empty()).then(|| ExampleViolations {
+            (!violations.is_empty()).then_some(ExampleViolations {
                 example_id: stored.id,
                 name: stored.example.name,
                 violations,
