@@ -25,7 +25,36 @@ pub struct StoredContract {
     pub attached_at: OffsetDateTime,
 }
 
+/// A contract in brief, for a page that shows it without reading the document.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct ContractBrief {
+    pub title: String,
+    pub version: String,
+    pub refuse_examples: bool,
+    pub requests: bool,
+    pub attached_at: OffsetDateTime,
+}
+
 impl Store {
+    /// The mock's contract in brief, if it has one (the mock is the caller's: found already).
+    pub async fn contract_brief(
+        &self,
+        workspace: &Workspace,
+        mock: MockId,
+    ) -> Result<Option<ContractBrief>> {
+        Ok(sqlx::query_as(
+            "SELECT coalesce(c.document -> 'info' ->> 'title', '') AS title,
+                 coalesce(c.document -> 'info' ->> 'version', '') AS version,
+                 c.refuse_examples, c.requests, c.attached_at
+             FROM mock_contracts c JOIN mocks m ON m.id = c.mock_id
+             WHERE c.mock_id = $1 AND m.workspace_id = $2",
+        )
+        .bind(mock)
+        .bind(workspace.id())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Attaches the contract to the mock, in place of any it had.
     pub async fn set_contract(
         &self,

@@ -50,7 +50,7 @@ pub use accounts::{
     Access, Account, Email, FirstAccess, NewPassword, Session, SignUp, WorkspaceDetails,
 };
 pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
-pub use contracts::StoredContract;
+pub use contracts::{ContractBrief, StoredContract};
 pub use drafts::Draft;
 pub use drift::{DriftReport, DriftSummary};
 pub use error::{Result, StoreError};

@@ -12,13 +12,14 @@ use lyrebird_store::{DriftReportId, MockId};
 use minijinja::context;
 use minijinja::value::{Serde, Value};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 use super::csrf::PostedForm;
 use super::versions::when;
 use super::{Flash, PageError, PagePath, WebSession, page, redirect_with};
 use crate::AppState;
-use crate::api::drift::{DriftCheck, DriftCounts, DriftReportBrief, DriftReportView, run};
+use crate::api::drift::{
+    DriftCheck, DriftCounts, DriftReportBrief, DriftReportView, DriftSource, run,
+};
 use crate::auth::OwnMock;
 use crate::error::ApiError;
 
@@ -70,19 +71,30 @@ pub(super) async fn reports_of(
         .collect()
 }
 
-/// Runs a check against the upstream and opens its report; a mock without an upstream, or a
-/// check already under way, is said on the mock page.
+/// The check form: what to check against (the upstream unless it says `openapi`).
+#[derive(Debug, Deserialize)]
+struct CheckForm {
+    #[serde(default)]
+    against: DriftSource,
+}
+
+/// Runs a check against the upstream or the contract and opens its report; a mock without
+/// one, or a check already under way, is said on the mock page.
 async fn run_check(
     State(state): State<AppState>,
     PagePath(id): PagePath<MockId>,
-    // A form with nothing but its token.
-    PostedForm { session, .. }: PostedForm<IgnoredAny>,
+    PostedForm { session, form }: PostedForm<CheckForm>,
 ) -> Result<Response, PageError> {
-    match run(&state, &session.workspace, id, DriftCheck::default()).await {
+    let against = form.against;
+    match run(&state, &session.workspace, id, DriftCheck { against }).await {
         Ok(report) => Ok(redirect_with(
             &format!("/mocks/{id}/drift/{}", report.brief.id),
             &[Flash::success(format!(
-                "Checked against the upstream: {}.",
+                "Checked against the {}: {}.",
+                match against {
+                    DriftSource::Upstream => "upstream",
+                    DriftSource::Openapi => "OpenAPI contract",
+                },
                 in_words(&report.brief.summary)
             ))],
         )),

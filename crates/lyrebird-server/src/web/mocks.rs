@@ -480,6 +480,10 @@ async fn render_mock_page(
 ) -> Result<Response, PageError> {
     let draft = super::versions::optional_draft(state, session, view.mock.id).await?;
     let drift_reports = super::drift::reports_of(state, session, view.mock.id).await?;
+    let contract = state
+        .store
+        .contract_brief(&session.workspace, view.mock.id)
+        .await?;
     let examples: Vec<ExampleRow> = view.examples.iter().map(ExampleRow::from).collect();
     // The try panel starts with a request the first example answers.
     let first = examples.first();
@@ -514,6 +518,13 @@ async fn render_mock_page(
             upstream_headers => upstream_header_names(view.mock),
             recording_since => view.mock.recording_since.map(super::versions::when),
             drift_reports,
+            contract => contract.map(|brief| context! {
+                title => brief.title,
+                version => brief.version,
+                refuse_examples => brief.refuse_examples,
+                requests => brief.requests,
+                attached_at => super::versions::when(brief.attached_at),
+            }),
             draft => draft.map(|draft| context! {
                 revision => draft.revision,
                 based_on => draft.based_on,

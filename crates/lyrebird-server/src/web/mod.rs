@@ -19,6 +19,7 @@
 //! - [`drift`]: checks of a mock against its upstream, and their reports.
 
 pub mod calls;
+pub mod contract;
 pub mod csrf;
 pub mod drift;
 pub mod examples;
@@ -61,6 +62,7 @@ pub fn router() -> Router<AppState> {
         .merge(calls::router())
         .merge(versions::router())
         .merge(recording::router())
+        .merge(contract::router())
         .merge(drift::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))

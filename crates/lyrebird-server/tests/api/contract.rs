@@ -247,6 +247,22 @@ async fn examples_are_warned_of_then_refused_and_calls_are_checked_as_prism_does
     let (status, answer) = call(&app, &mock, Method::GET, "/elsewhere", None).await;
     error_of(status, &answer, StatusCode::NOT_FOUND, "no_match");
 
+    // A drift report against the document: each example checked as a save would.
+    let reports = format!("/api/v1/mocks/{mock}/drift-reports");
+    let (status, report) = app.post(&reports, key, json!({"against": "openapi"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["source"], "openapi");
+    assert_eq!(
+        report["summary"],
+        json!({"agrees": 1, "differs": 2, "skipped": 0, "failed": 0})
+    );
+    let differs = &report["entries"][1];
+    assert_eq!(differs["differences"][0]["kind"], "contract");
+    assert_eq!(
+        differs["differences"][0]["expected"],
+        "#/components/schemas/Pet/required"
+    );
+
     let (status, document) = app
         .get(&format!("/api/v1/mocks/{mock}/contract/document"), key)
         .await;
@@ -316,6 +332,11 @@ async fn a_document_that_is_no_openapi_3_or_another_workspaces_mock_is_refused()
         .get(&format!("/api/v1/mocks/{mock}/contract"), &user.key)
         .await;
     error_of(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let reports = format!("/api/v1/mocks/{mock}/drift-reports");
+    let (status, body) = app
+        .post(&reports, &user.key, json!({"against": "openapi"}))
+        .await;
+    error_of(status, &body, StatusCode::CONFLICT, "no_contract");
     let huge = format!("{PETS}\n# {}\n", "x".repeat(crate::support::MAX_BODY_BYTES));
     let (status, body) = attach(&app, &user.key, &mock, "", &huge).await;
     error_of(

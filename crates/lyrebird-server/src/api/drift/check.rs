@@ -15,12 +15,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::compare::{DriftDifference, compare};
+use super::compare::{DriftDifference, DriftKind, compare};
 use super::request::{self, Outgoing, Plan};
 use crate::AppState;
 use crate::api::gate::Gate;
 use crate::api::verify::CALL_LOG_WAIT;
 use crate::error::ApiError;
+use lyrebird_import::contract::Contract;
 
 /// The most examples one check sends; a mock's further examples are left out, and counted.
 const MAX_EXAMPLES: usize = 500;
@@ -139,6 +140,66 @@ struct Run<'a> {
 }
 
 /// Checks the workspace's mock against its upstream; `409 no_upstream` when it has none.
+/// Checks each of the mock's examples against its OpenAPI contract, as a save would: nothing
+/// is sent.
+pub(super) async fn check_contract(
+    state: &AppState,
+    workspace: &Workspace,
+    id: MockId,
+) -> Result<DriftFindings, ApiError> {
+    let Some(stored) = state.store.contract(workspace, id).await? else {
+        return Err(ApiError::Conflict {
+            code: "no_contract",
+            field: "against",
+            message: "the mock has no OpenAPI contract: attach one at /api/v1/mocks/{id}/contract first",
+        });
+    };
+    let contract =
+        Contract::new(stored.document).map_err(|error| ApiError::Internal(error.into()))?;
+    let examples = state.store.list_examples(workspace, id).await?;
+    let (title, version) = contract.title_and_version();
+    let entries = examples
+        .iter()
+        .take(MAX_EXAMPLES)
+        .map(|stored| {
+            let differences: Vec<DriftDifference> = contract
+                .check_example(&stored.example)
+                .into_iter()
+                .map(|violation| DriftDifference {
+                    kind: DriftKind::Contract,
+                    path: violation.at,
+                    expected: violation.schema_path.into(),
+                    actual: violation.message.into(),
+                })
+                .collect();
+            DriftEntry {
+                example_id: stored.id,
+                example: stored.example.name.clone(),
+                verdict: if differences.is_empty() {
+                    DriftVerdict::Agrees
+                } else {
+                    DriftVerdict::Differs
+                },
+                request: None,
+                status: None,
+                differences,
+                notes: if stored.example.response.template {
+                    vec!["the body is a template: its JSON is not checked".to_owned()]
+                } else {
+                    Vec::new()
+                },
+                reason: None,
+                error: None,
+            }
+        })
+        .collect();
+    Ok(DriftFindings {
+        upstream: format!("the OpenAPI contract {title} {version}"),
+        examples_left_out: examples.len().saturating_sub(MAX_EXAMPLES),
+        entries,
+    })
+}
+
 pub(super) async fn check_upstream(
     state: &AppState,
     workspace: &Workspace,

@@ -50,6 +50,9 @@ pub enum DriftKind {
     /// The same place holds another type: `string`, `number`, `boolean`, `null`, `object` or
     /// `array` (several, joined by `|`, where an array's elements differ).
     TypeChanged,
+    /// The example breaks the mock's OpenAPI contract (`path`: where in the example;
+    /// `expected`: the schema keyword's place in the document; `actual`: what is wrong).
+    Contract,
 }
 
 /// One difference: where, what the example has and what the upstream answered (`null` for

@@ -47,12 +47,15 @@ pub enum DriftSource {
     /// The mock's upstream (`upstream.url`), with the headers set for it.
     #[default]
     Upstream,
+    /// The mock's OpenAPI contract (`/api/v1/mocks/{id}/contract`): nothing is sent.
+    Openapi,
 }
 
 impl DriftSource {
     fn as_str(self) -> &'static str {
         match self {
             DriftSource::Upstream => "upstream",
+            DriftSource::Openapi => "openapi",
         }
     }
 }
@@ -142,6 +145,7 @@ pub(crate) async fn run(
 ) -> Result<DriftReportView, ApiError> {
     let findings = match asked.against {
         DriftSource::Upstream => check::check_upstream(state, workspace, mock).await?,
+        DriftSource::Openapi => check::check_contract(state, workspace, mock).await?,
     };
     let json = |value: Result<serde_json::Value, serde_json::Error>| {
         value.map_err(|error| ApiError::Internal(error.into()))
