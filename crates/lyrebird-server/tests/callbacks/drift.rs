@@ -532,7 +532,7 @@ async fn a_drift_check_without_an_upstream_or_with_a_bad_body_is_refused_and_one
     .await;
     assert_eq!(error["code"], "malformed_json");
     for (body, field) in [
-        (r#"{"against": "openapi"}"#, "against"),
+        (r#"{"against": "the moon"}"#, "against"),
         (r#"{"against": "upstream", "examples": []}"#, "examples"),
     ] {
         let error = refusal(
