@@ -5,11 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  apiAsPage, createMockInBrowser, screenshot, startSignedIn, startUpstream, stopAll,
+  apiAsPage, createMockInBrowser, screenshot, startSignedInWithUpstream, stopAll,
 } from './support.mjs';
-
-// The upstream below listens on loopback, which the server refuses to reach unless allowed.
-process.env.LYREBIRD_CALLBACK_ALLOW = '127.0.0.1';
 
 /** What the upstream answers now, by path. */
 const ANSWERS = {
@@ -23,17 +20,13 @@ let browser;
 let page;
 let upstream;
 before(async () => {
-  ({ server, browser, page } = await startSignedIn());
-  upstream = await startUpstream((request, response) => {
+  ({ server, browser, page, upstream } = await startSignedInWithUpstream((request, response) => {
     const [status, body] = ANSWERS[request.url] ?? [404, { error: 'not found' }];
     response.writeHead(status, { 'content-type': 'application/json' });
     response.end(JSON.stringify(body));
-  });
+  }));
 });
-after(async () => {
-  upstream?.close();
-  await stopAll({ server, browser });
-});
+after(() => stopAll({ server, browser, upstream }));
 
 test('a drift check run from the mock page reports a renamed field and a changed status', async () => {
   const mockId = await createMockInBrowser(page, server, 'Shop, against the real API');

@@ -3,33 +3,24 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import {
-  apiAsPage, createMockInBrowser, openCallLog, screenshot, startSignedIn, stopAll,
+  apiAsPage, createMockInBrowser, openCallLog, screenshot, startSignedInWithUpstream, stopAll,
 } from './support.mjs';
-
-// The upstream below listens on loopback, which the server refuses to reach unless allowed.
-process.env.LYREBIRD_CALLBACK_ALLOW = '127.0.0.1';
 
 let server;
 let browser;
 let page;
 let upstream;
 before(async () => {
-  ({ server, browser, page } = await startSignedIn());
-  upstream = createServer((request, response) => {
+  ({ server, browser, page, upstream } = await startSignedInWithUpstream((request, response) => {
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end(JSON.stringify({
       from: 'the upstream', path: request.url,
       authorized: request.headers.authorization === 'Bearer web-token',
     }));
-  });
-  await new Promise((listening) => upstream.listen(0, '127.0.0.1', listening));
+  }));
 });
-after(async () => {
-  upstream?.close();
-  await stopAll({ server, browser });
-});
+after(() => stopAll({ server, browser, upstream }));
 
 test('an upstream and its token are set in the settings; unmatched calls pass through', async () => {
   const mockId = await createMockInBrowser(page, server, 'Payments, partly mocked');

@@ -4,13 +4,9 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import {
-  apiAsPage, createMockInBrowser, openCallLog, screenshot, startSignedIn, stopAll,
+  apiAsPage, createMockInBrowser, openCallLog, screenshot, startSignedInWithUpstream, stopAll,
 } from './support.mjs';
-
-// The upstream below listens on loopback, which the server refuses to reach unless allowed.
-process.env.LYREBIRD_CALLBACK_ALLOW = '127.0.0.1';
 
 const NAMES = { 1: 'Ada', 2: 'Grace' };
 
@@ -19,8 +15,7 @@ let browser;
 let page;
 let upstream;
 before(async () => {
-  ({ server, browser, page } = await startSignedIn());
-  upstream = createServer((request, response) => {
+  ({ server, browser, page, upstream } = await startSignedInWithUpstream((request, response) => {
     const user = request.url.match(/^\/v1\/users\/(\d+)$/);
     if (user && NAMES[user[1]]) {
       response.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'session=secret' });
@@ -29,13 +24,9 @@ before(async () => {
       response.writeHead(404, { 'content-type': 'text/plain' });
       response.end(`nothing at ${request.url}`);
     }
-  });
-  await new Promise((listening) => upstream.listen(0, '127.0.0.1', listening));
+  }));
 });
-after(async () => {
-  upstream?.close();
-  await stopAll({ server, browser });
-});
+after(() => stopAll({ server, browser, upstream }));
 
 test('a recording becomes draft examples, reviewed and published', async () => {
   const mockId = await createMockInBrowser(page, server, 'Users, recorded');

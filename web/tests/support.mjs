@@ -212,9 +212,20 @@ export async function startSignedIn() {
 }
 
 /** Closes the browser and stops the server of `startSignedIn`, whichever were started. */
-export async function stopAll({ server, browser }) {
+export async function stopAll({ server, browser, upstream }) {
+  upstream?.close();
   await browser?.close();
   await server?.stop();
+}
+
+/**
+ * `startSignedIn`, with an upstream on loopback that `answer` (a Node request handler) serves,
+ * and the server allowed to reach loopback, which it otherwise refuses. Stop them with `stopAll`.
+ */
+export async function startSignedInWithUpstream(answer) {
+  process.env.LYREBIRD_CALLBACK_ALLOW = '127.0.0.1';
+  const started = await startSignedIn();
+  return { ...started, upstream: await startUpstream(answer) };
 }
 
 /** Creates a mock from scratch on /mocks/new; returns its id, read from the page it leads to. */
@@ -264,7 +275,7 @@ export async function apiAsPage(page, server, method, path, data) {
  * `answer(request, response)`: a mock's upstream, which the server under test reaches only when
  * LYREBIRD_CALLBACK_ALLOW allows loopback. Stop it with `close()`.
  */
-export async function startUpstream(answer) {
+async function startUpstream(answer) {
   const upstream = createServer(answer);
   await new Promise((listening) => upstream.listen(0, '127.0.0.1', listening));
   return upstream;

@@ -711,50 +711,40 @@ async fn save(
                 [(String::new(), &example)],
             )
             .await;
-            let violations = match checked {
-                Ok(mut found) => found.pop().unwrap_or_default(),
-                Err(refused @ ApiError::ContractViolation { .. }) => {
-                    return editor(
-                        state,
-                        session,
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        EditorPage {
-                            mock: &mock,
-                            example_id,
-                            form: &form,
-                            errors: &field_errors(refused)?,
-                        },
-                    );
+            match checked {
+                Ok(mut found) => {
+                    let violations = found.pop().unwrap_or_default();
+                    let store = &state.store;
+                    let stored = match example_id {
+                        None => {
+                            store
+                                .add_example(&session.workspace, mock_id, &example)
+                                .await?
+                        }
+                        Some(id) => {
+                            store
+                                .replace_example(&session.workspace, mock_id, id, &example)
+                                .await?
+                        }
+                    };
+                    let mut flashes = vec![Flash::success(format!(
+                        "Saved {}. Try a request below to see it answer.",
+                        stored.example.name
+                    ))];
+                    flashes.extend(violations.iter().map(|violation| {
+                        Flash::warning(format!(
+                            "It breaks the mock's OpenAPI contract at {}: {} ({}).",
+                            violation.at, violation.message, violation.schema_path
+                        ))
+                    }));
+                    return Ok(redirect_with(
+                        &format!("/mocks/{mock_id}/examples/{}", stored.id),
+                        &flashes,
+                    ));
                 }
+                Err(refused @ ApiError::ContractViolation { .. }) => field_errors(refused)?,
                 Err(other) => return Err(other.into()),
-            };
-            let store = &state.store;
-            let stored = match example_id {
-                None => {
-                    store
-                        .add_example(&session.workspace, mock_id, &example)
-                        .await?
-                }
-                Some(id) => {
-                    store
-                        .replace_example(&session.workspace, mock_id, id, &example)
-                        .await?
-                }
-            };
-            let mut flashes = vec![Flash::success(format!(
-                "Saved {}. Try a request below to see it answer.",
-                stored.example.name
-            ))];
-            flashes.extend(violations.iter().map(|violation| {
-                Flash::warning(format!(
-                    "It breaks the mock's OpenAPI contract at {}: {} ({}).",
-                    violation.at, violation.message, violation.schema_path
-                ))
-            }));
-            return Ok(redirect_with(
-                &format!("/mocks/{mock_id}/examples/{}", stored.id),
-                &flashes,
-            ));
+            }
         }
         Err(errors) => errors,
     };
