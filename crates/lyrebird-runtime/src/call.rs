@@ -318,7 +318,10 @@ async fn pass_through(
             )
         };
         let body = json_body(&json!({"error": {"code": code, "message": message}}));
-        return Answer::error(status, body, answer.outcome);
+        return Answer {
+            fault: answer.fault,
+            ..Answer::error(status, body, answer.outcome)
+        };
     };
     let forward = Forward {
         workspace: mock.workspace,
@@ -1036,18 +1039,21 @@ fn finish(
     runtime.stats.call(&answer.outcome, fault, took);
     let (call_id, started) = (call.id, call.started);
     let record = call_record(mock, call, request, answer, logged, callbacks.len(), took);
-    if let Some(streaming) = streaming {
+    let response = match streaming {
         // Recorded once the answer is over.
-        return response.map(|_| {
+        Some(streaming) => response.map(|_| {
             Body::new(Passed {
                 streaming,
                 record: Some(record),
                 log: runtime.call_log.clone(),
                 started,
             })
-        });
-    }
-    runtime.call_log.record(record);
+        }),
+        None => {
+            runtime.call_log.record(record);
+            response
+        }
+    };
     if !callbacks.is_empty() {
         runtime
             .callbacks

@@ -127,14 +127,6 @@ impl Server {
         )
         .await
     }
-
-    async fn get(&self, mock: &str, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}/m/{mock}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
 }
 
 #[tokio::test]

@@ -82,6 +82,15 @@ impl Server {
             .unwrap()
     }
 
+    /// `GET <path>` of the mock, answered as it is.
+    pub(super) async fn get(&self, mock: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}/m/{mock}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The newest logged call of the mock, in detail, once the log holds `count` calls.
     pub(super) async fn newest_call(&self, mock: &str, count: usize) -> Value {
         self.newest_call_once(mock, |calls, _| calls == count).await
@@ -375,12 +384,7 @@ async fn upstreams_on_addresses_not_allowed_are_refused_and_redirects_are_not_fo
         let mock = guarded
             .mock_with(json!({"name": "guarded", "upstream": {"url": url}}))
             .await;
-        let answer = guarded
-            .client
-            .get(format!("{}/m/{mock}/users/1", guarded.base))
-            .send()
-            .await
-            .unwrap();
+        let answer = guarded.get(&mock, "/users/1").await;
         let error = refusal(answer, StatusCode::BAD_GATEWAY).await;
         assert_eq!(error["code"], "upstream_refused", "{error}");
         let message = error["message"].as_str().unwrap();
@@ -423,13 +427,7 @@ async fn an_upstream_that_cannot_be_reached_is_a_502_that_says_why() {
     let mock = server
         .mock_with(json!({"name": "failing", "upstream": {"url": format!("http://{closed}")}}))
         .await;
-    let answer = server
-        .client
-        .get(format!("{}/m/{mock}/users/1", server.base))
-        .send()
-        .await
-        .unwrap();
-    let error = refusal(answer, StatusCode::BAD_GATEWAY).await;
+    let error = refusal(server.get(&mock, "/users/1").await, StatusCode::BAD_GATEWAY).await;
     assert_eq!(error["code"], "upstream_unreachable", "{error}");
     let message = error["message"].as_str().unwrap();
     assert!(
