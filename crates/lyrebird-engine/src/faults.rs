@@ -3,6 +3,7 @@
 //! connections and counts (docs/testing-with-lyrebird.md).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::compile::MAX_DELAY_MS;
 use crate::error::ValidationError;
@@ -186,12 +187,29 @@ pub fn check_settings(settings: &MatchSettings) -> Vec<ValidationError> {
     if let Some(limit) = &settings.rate_limit {
         check_rate_limit(limit, &mut errors);
     }
-    if let Some(upstream) = &settings.upstream
-        && let Err(message) = upstream_url(&upstream.url)
-    {
-        errors.push(ValidationError::new("upstream.url", message));
+    if let Some(upstream) = &settings.upstream {
+        if let Err(message) = upstream_url(&upstream.url) {
+            errors.push(ValidationError::new("upstream.url", message));
+        }
+        if let Err(message) = upstream_timeout(upstream.timeout_ms) {
+            errors.push(ValidationError::new("upstream.timeout_ms", message));
+        }
     }
     errors
+}
+
+/// The longest an upstream may take to answer, and the time it has when its mock sets none.
+pub const MAX_UPSTREAM_TIMEOUT_MS: u32 = 30_000;
+
+/// The time an upstream has to answer, its whole answer included; why `timeout_ms` cannot be
+/// one.
+pub fn upstream_timeout(timeout_ms: Option<u32>) -> Result<Duration, String> {
+    match timeout_ms.unwrap_or(MAX_UPSTREAM_TIMEOUT_MS) {
+        ms @ 1..=MAX_UPSTREAM_TIMEOUT_MS => Ok(Duration::from_millis(ms.into())),
+        ms => Err(format!(
+            "an upstream's timeout is 1 to {MAX_UPSTREAM_TIMEOUT_MS} ms, not {ms}"
+        )),
+    }
 }
 
 /// The longest upstream URL.

@@ -347,6 +347,10 @@ pub struct Upstream {
     /// (and the mock answers as it would without one).
     #[serde(default = "yes")]
     pub pass_through: bool,
+    /// How long the upstream has to answer, from sending the request to the last byte of its
+    /// answer: 1 to 30,000 ms; absent, 30,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]

@@ -205,6 +205,7 @@ mod tests {
                 upstream: Some(Upstream {
                     url: "https://api.example.com/v2".to_owned(),
                     pass_through: false,
+                    timeout_ms: Some(5_000),
                 }),
             },
             BTreeMap::from([("region".to_owned(), "eu".to_owned())]),

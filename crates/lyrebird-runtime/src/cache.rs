@@ -151,7 +151,7 @@ impl LoadedMock {
             .as_ref()
             .map(|upstream| {
                 Upstream::new(
-                    &upstream.url,
+                    upstream,
                     &upstream_headers,
                     mock.upstream_headers_origin.as_deref(),
                 )

@@ -3,13 +3,16 @@
 //! [`finish`], so each one gets the same headers and the same record.
 
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,7 +33,8 @@ use uuid::Uuid;
 use crate::Inner;
 use crate::cache::{Entry, LoadedMock};
 use crate::call_log::{
-    CallOutcome, CallRecord, Miss, RateNote, ServingNote, StateNote, logged_headers, plain_headers,
+    CallLog, CallOutcome, CallRecord, Miss, RateNote, ServingNote, StateNote, logged_headers,
+    plain_headers,
 };
 use crate::connection::Breaker;
 use crate::cors;
@@ -39,7 +43,7 @@ use crate::headers::{self, Headers};
 use crate::quota::{Admission, Limits};
 use crate::rate_limit::Count;
 use crate::routing::MockTarget;
-use crate::upstream::{self, Forward};
+use crate::upstream::{self, Forward, Streaming};
 use lyrebird_import::contract::Violation;
 
 /// How long a call whose connection a fault ended waits to be dropped (see `serve`).
@@ -69,6 +73,8 @@ struct Answer {
     fault: Option<Applied>,
     /// The example's response passes the call to the mock's upstream.
     to_upstream: bool,
+    /// The upstream's body, passed on as it comes (then `body` is empty).
+    streaming: Option<Box<Streaming>>,
 }
 
 impl Answer {
@@ -86,6 +92,7 @@ impl Answer {
             callbacks: Vec::new(),
             fault: None,
             to_upstream: false,
+            streaming: None,
         }
     }
 }
@@ -202,6 +209,7 @@ pub(crate) async fn serve(
             callbacks: Vec::new(),
             fault: None,
             to_upstream: false,
+            streaming: None,
         };
         return finish(runtime, mock, call, Some(request), preflight, None);
     }
@@ -256,11 +264,11 @@ pub(crate) async fn serve(
     } else {
         answer(mock, &mut request, call.at, &NO_STATE).0
     };
-    let answer = pass_through(runtime, mock, &call, &request, answer).await;
     let (answer, delay) = as_served(mock, &mut call, answer);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
+    let answer = broken(pass_through(runtime, mock, &call, &request, answer).await);
     let breaks = answer.fault.as_ref().and_then(Applied::breaks);
     let response = finish(runtime, mock, call, Some(request), answer, Some(limits));
     if let Some(how) = breaks {
@@ -277,11 +285,11 @@ pub(crate) async fn serve(
 
 /// A call sent to the mock's upstream (docs/proxy.md): one no example matched, when the mock
 /// passes misses on (or its fallback response says to), or one an example answered whose
-/// response says to pass it on. The answer
-/// is the upstream's, or an error of ours saying why there is none; an example's delay, latency
-/// and fault still apply. Any other answer is kept, as is the 404 of an `x-mock-response-id` or
-/// `-name` that named no example (the caller asked for an example, not for the upstream), and
-/// the miss of a `TRACE` or `CONNECT` (which an example cannot pass on either).
+/// response says to pass it on. The answer is the upstream's, its body passed on as it comes,
+/// or an error of ours saying why there is none; the fault chosen for the call still applies,
+/// to the answer read whole. Any other answer is kept, as is the 404 of an `x-mock-response-id`
+/// or `-name` that named no example (the caller asked for an example, not for the upstream),
+/// and the miss of a `TRACE` or `CONNECT` (which an example cannot pass on either).
 async fn pass_through(
     runtime: &Inner,
     mock: &LoadedMock,
@@ -318,7 +326,10 @@ async fn pass_through(
             )
         };
         let body = json_body(&json!({"error": {"code": code, "message": message}}));
-        return Answer::error(status, body, answer.outcome);
+        return Answer {
+            fault: answer.fault,
+            ..Answer::error(status, body, answer.outcome)
+        };
     };
     let forward = Forward {
         workspace: mock.workspace,
@@ -329,11 +340,23 @@ async fn pass_through(
         client_addr: call.client_addr,
         body: Bytes::from(request.body.clone()),
     };
-    let (result, note) = runtime
-        .callbacks
-        .upstreams()
-        .forward(upstream, forward)
-        .await;
+    let upstreams = runtime.callbacks.upstreams();
+    // A fault changes the answer as it would an example's, so it needs the body whole; the
+    // answer to a HEAD has none.
+    let (result, note) = if answer.fault.is_some() || call.method == Method::HEAD {
+        let (result, note) = upstreams.forward(upstream, forward).await;
+        let answered =
+            result.map(|answered| (answered.status, answered.headers, answered.body, None));
+        (answered, note)
+    } else {
+        let keep = runtime.call_log.body_cap();
+        let (result, note) = upstreams.stream(upstream, forward, keep).await;
+        let streamed = result.map(|streamed| {
+            let body = Some(Box::new(streamed.body));
+            (streamed.status, streamed.headers, Bytes::new(), body)
+        });
+        (streamed, note)
+    };
     let upstream = Box::new(note);
     let outcome = match answer.outcome {
         CallOutcome::Matched {
@@ -358,11 +381,11 @@ async fn pass_through(
         other => other,
     };
     let answered = match result {
-        Ok(answered) => Answer {
-            status: answered.status,
-            headers: logged_headers(answered.headers),
+        Ok((status, headers, body, streaming)) => Answer {
+            status,
+            headers: logged_headers(headers),
             added: Vec::new(),
-            body: answered.body,
+            body,
             outcome,
             error: None,
             delay_ms: 0,
@@ -370,6 +393,7 @@ async fn pass_through(
             callbacks: Vec::new(),
             fault: None,
             to_upstream: false,
+            streaming,
         },
         Err(failure) => Answer::error(
             StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -378,23 +402,20 @@ async fn pass_through(
         ),
     };
     Answer {
-        delay_ms: answer.delay_ms,
-        latency: answer.latency,
         fault: answer.fault,
         ..answered
     }
 }
 
-/// The answer as it is served: with chaos's fault when chaos picks the call, changed as its
-/// fault says; and the whole wait before it. Both are noted on the call when there is more to
-/// say than the answer.
+/// The answer as it is served: with chaos's fault when chaos picks the call (the fault changes
+/// it later, [`broken`]); and the whole wait before it, which comes before a call is passed to
+/// the upstream. Both are noted on the call when there is more to say than the answer.
 fn as_served(mock: &LoadedMock, call: &mut Call, mut answer: Answer) -> (Answer, u64) {
     if let Some((chaos, calls)) = &mock.chaos
         && let Some(chosen) = chaos.decide(&call.path, calls.fetch_add(1, Ordering::Relaxed))
     {
         answer.fault = Some(Applied::of_chaos(chosen));
     }
-    let answer = broken(answer);
     let drawn = faults::drawn(mock.latency.as_ref()) + faults::drawn(answer.latency.as_ref());
     let delay = (mock.delay_ms + answer.delay_ms + drawn).min(MAX_DELAY_MS);
     if answer.fault.is_some() || drawn > 0 {
@@ -640,6 +661,7 @@ fn answer(
                 .fault
                 .map(|fault| Applied::of_response(fault, "the example's response")),
             to_upstream: rendered.proxy,
+            streaming: None,
         },
         (selection, _) => no_match(mock, request, now, selection),
     };
@@ -690,6 +712,7 @@ fn no_match(
                 .fault
                 .map(|fault| Applied::of_response(fault, "the fallback response")),
             to_upstream: rendered.proxy,
+            streaming: None,
         };
     }
     let body = NoMatch {
@@ -1038,18 +1061,113 @@ fn finish(
     let fault = answer.fault.as_ref().map(|applied| &applied.fault);
     let response = to_response(answer.status, &answer.body, headers, head, fault);
     let callbacks = std::mem::take(&mut answer.callbacks);
+    let streaming = answer.streaming.take();
     let fault = answer.fault.as_ref().map(|applied| applied.fault.kind());
     let took = call.started.elapsed();
     runtime.stats.call(&answer.outcome, fault, took);
-    let call_id = call.id;
+    let (call_id, started) = (call.id, call.started);
     let record = call_record(mock, call, request, answer, logged, callbacks.len(), took);
-    runtime.call_log.record(record);
+    let response = match streaming {
+        // Recorded once the answer is over.
+        Some(streaming) => response.map(|_| {
+            Body::new(Passed {
+                streaming,
+                record: Some(record),
+                log: runtime.call_log.clone(),
+                started,
+            })
+        }),
+        None => {
+            runtime.call_log.record(record);
+            response
+        }
+    };
     if !callbacks.is_empty() {
         runtime
             .callbacks
             .enqueue(mock.workspace, call_id, callbacks);
     }
     response
+}
+
+/// The upstream's answer as the client gets it, passed on as it comes. Its call is recorded
+/// once the answer is over, with the start the call log keeps, its size and the whole time it
+/// took; or when the client goes away before, which drops it.
+struct Passed {
+    streaming: Box<Streaming>,
+    /// The call, until it is recorded.
+    record: Option<CallRecord>,
+    log: CallLog,
+    started: Instant,
+}
+
+impl Passed {
+    /// Records the call: the answer is over, whole or with the `error` that stopped it.
+    fn end(&mut self, error: Option<String>) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        let ended = self.streaming.ended();
+        if let CallOutcome::Proxied { upstream, .. }
+        | CallOutcome::ExampleProxied { upstream, .. } = &mut record.outcome
+        {
+            upstream.latency_ms = ended.latency_ms;
+            upstream.error = error;
+        }
+        record.response_body = ended.start;
+        record.latency_us = micros(self.started.elapsed());
+        let size = usize::try_from(ended.size).unwrap_or(usize::MAX);
+        self.log.record_passed(record, size);
+    }
+}
+
+impl HttpBody for Passed {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        match ready!(this.streaming.poll_piece(cx)) {
+            Some(Ok(piece)) => Poll::Ready(Some(Ok(Frame::data(piece)))),
+            // The server ends the connection: the client sees the answer is not whole.
+            Some(Err(error)) => {
+                let why = this.streaming.broke_off(&error);
+                this.end(Some(why.clone()));
+                Poll::Ready(Some(Err(std::io::Error::other(why))))
+            }
+            None => {
+                this.end(None);
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.streaming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.streaming.size_hint()
+    }
+}
+
+impl Drop for Passed {
+    fn drop(&mut self) {
+        if self.record.is_none() {
+            return;
+        }
+        // The server drops a body whose end it knows without asking for it.
+        let error = (!self.streaming.is_end_stream()).then(|| {
+            format!(
+                "the client went away after {} bytes of the answer",
+                self.streaming.size()
+            )
+        });
+        self.end(error);
+    }
 }
 
 /// The call as the call log keeps it; the request's headers and body are the engine's (none
@@ -1084,13 +1202,17 @@ fn call_record(
         response_body: answer.body,
         outcome: answer.outcome,
         error: answer.error,
-        latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        latency_us: micros(latency),
         client_addr: call.client_addr,
         key_id: call.key_id,
         callbacks,
         note: call.note,
         version: mock.version,
     }
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The answer's body as a status, `empty` or `malformed` fault changes it.

@@ -7,30 +7,38 @@
 //! here, no proxy of the environment is used, and redirects are not followed (the client gets
 //! the upstream's 3xx and follows it itself, from its own network). Each workspace has at most
 //! [`PER_WORKSPACE`] calls at its upstreams at once; a call past them is answered 503.
+//!
+//! An answer's body is passed on as it comes ([`Streaming`]), within the mock's time for the
+//! upstream (`upstream.timeout_ms`), which runs from sending the request to the answer's last
+//! byte; [`Upstreams::forward`] reads it whole instead, up to [`MAX_BODY_BYTES`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use http_body::SizeHint;
+use lyrebird_engine::faults::{upstream_timeout, upstream_url};
 use lyrebird_store::WorkspaceId;
 use reqwest::{Client, Url};
 use serde::Serialize;
 
 use crate::network::{AllowList, GuardedResolver};
 
-/// How long an upstream may take to answer, its whole body included.
-pub const TIMEOUT: Duration = Duration::from_secs(30);
-/// The largest body an upstream's answer may have; a larger one is answered 502.
+/// The largest answer read whole (by a drift check, or for a fault that changes the body); a
+/// larger one is answered 502. An answer passed on as it comes has no such bound.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
 /// Calls of one workspace at its upstreams at the same moment, per server process.
 pub const PER_WORKSPACE: usize = 64;
-/// Bytes of upstreams' answers being read at the same moment, all workspaces together, per
-/// server process: past it, a call's answer is refused rather than held.
+/// Bytes of upstreams' answers held at the same moment, all workspaces together, per server
+/// process: the answers read whole, and of those passed on as they come, the piece on its way
+/// and the start the call log keeps. Past it, an answer is refused rather than held.
 pub const HELD_BYTES: usize = 256 << 20;
 
 /// What a server adds to `Via` when it passes a call on; a call that already carries it came
@@ -62,41 +70,58 @@ pub fn may_be_added(name: &str) -> bool {
     !NOT_FORWARDED.iter().any(|header| header.as_str() == name) && !LYREBIRD_HEADERS.contains(&name)
 }
 
-/// The client that sends calls to upstreams, how many each workspace has there, and the bytes
-/// of their answers being read.
+/// The client that sends calls to upstreams, and what their calls hold.
 #[derive(Debug)]
 pub(crate) struct Upstreams {
     client: Client,
     allow: AllowList,
+    counts: Arc<Counts>,
+}
+
+/// How many calls each workspace has at its upstreams, and the bytes of their answers held.
+#[derive(Debug, Default)]
+struct Counts {
     busy: Mutex<HashMap<WorkspaceId, usize>>,
     held: AtomicUsize,
 }
 
-/// Bytes of an answer being read, counted in [`Upstreams::held`] until dropped.
-struct Held<'a> {
-    upstreams: &'a Upstreams,
+impl Counts {
+    /// Whether the answers hold more than [`HELD_BYTES`].
+    fn crowded(&self) -> bool {
+        self.held.load(Ordering::Relaxed) > HELD_BYTES
+    }
+}
+
+/// Bytes of an answer held, counted in [`Counts::held`] until released or dropped.
+struct Held {
+    counts: Arc<Counts>,
     bytes: usize,
 }
 
-impl Held<'_> {
-    /// Counts `more` bytes; false when that would pass [`HELD_BYTES`].
-    fn add(&mut self, more: usize) -> bool {
-        let before = self.upstreams.held.fetch_add(more, Ordering::Relaxed);
+impl Held {
+    fn add(&mut self, more: usize) {
+        self.counts.held.fetch_add(more, Ordering::Relaxed);
         self.bytes += more;
-        before + more <= HELD_BYTES
+    }
+
+    fn release(&mut self, fewer: usize) {
+        self.counts.held.fetch_sub(fewer, Ordering::Relaxed);
+        self.bytes -= fewer;
     }
 }
 
-impl Drop for Held<'_> {
+impl Drop for Held {
     fn drop(&mut self) {
-        self.upstreams.held.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.release(self.bytes);
     }
 }
 
-/// A mock's upstream: where its calls go, and the headers added to them (a token, say).
+/// A mock's upstream: where its calls go, the headers added to them (a token, say), and how long
+/// it has to answer.
 pub struct Upstream {
     pub url: Url,
     headers: HeaderMap,
+    timeout: Duration,
 }
 
 impl fmt::Debug for Upstream {
@@ -105,6 +130,7 @@ impl fmt::Debug for Upstream {
         f.debug_struct("Upstream")
             .field("url", &self.url.as_str())
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -114,11 +140,12 @@ impl Upstream {
     /// URL's `origin` (a URL moved to another host does not take the secrets with it); why it
     /// cannot be one.
     pub fn new(
-        url: &str,
+        setting: &lyrebird_engine::Upstream,
         headers: &BTreeMap<String, String>,
         origin: Option<&str>,
     ) -> Result<Self, String> {
-        let url = lyrebird_engine::faults::upstream_url(url)?;
+        let url = upstream_url(&setting.url)?;
+        let timeout = upstream_timeout(setting.timeout_ms)?;
         let mut map = HeaderMap::new();
         if origin == Some(url.origin().ascii_serialization().as_str()) {
             for (name, value) in headers {
@@ -130,7 +157,11 @@ impl Upstream {
                 map.insert(name, value);
             }
         }
-        Ok(Self { url, headers: map })
+        Ok(Self {
+            url,
+            headers: map,
+            timeout,
+        })
     }
 }
 
@@ -140,12 +171,19 @@ pub fn passes(method: &Method) -> bool {
     method != Method::TRACE && method != Method::CONNECT
 }
 
-/// What the upstream answered.
+/// What the upstream answered, read whole.
 #[derive(Debug)]
 pub struct Answered {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+}
+
+/// What the upstream answered, its body to come.
+pub(crate) struct Streamed {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Streaming,
 }
 
 /// What the call log says of a call sent to the upstream.
@@ -158,9 +196,20 @@ pub struct UpstreamNote {
     pub status: Option<u16>,
     /// From sending the request to the upstream's whole answer.
     pub latency_ms: f64,
-    /// Why there is no answer of the upstream's.
+    /// Why there is no answer of the upstream's, or why it was not passed on whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl UpstreamNote {
+    fn new(url: String, sent: Instant, answered: Result<u16, &Failure>) -> Self {
+        Self {
+            url,
+            status: answered.ok(),
+            latency_ms: millis(sent.elapsed()),
+            error: answered.err().map(|failure| failure.message.clone()),
+        }
+    }
 }
 
 /// Why a call sent to the upstream got no answer of the upstream's: the status and code the
@@ -194,24 +243,141 @@ pub struct Forward<'a> {
 }
 
 /// One of a workspace's calls at its upstreams, counted until dropped.
-struct Slot<'a> {
-    upstreams: &'a Upstreams,
+struct Slot {
+    counts: Arc<Counts>,
     workspace: WorkspaceId,
 }
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
-        let mut busy = self
-            .upstreams
-            .busy
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut busy = self.counts.busy.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(count) = busy.get_mut(&self.workspace) {
             *count -= 1;
             if *count == 0 {
                 busy.remove(&self.workspace);
             }
         }
+    }
+}
+
+/// The body of an upstream's answer, piece by piece as it comes, with its first bytes kept. It
+/// holds its workspace's slot at the upstreams until it is over or dropped: dropped, it closes
+/// the connection to the upstream.
+pub(crate) struct Streaming {
+    body: reqwest::Body,
+    _slot: Slot,
+    /// The piece on its way and the start kept.
+    held: Held,
+    /// The bytes of the piece passed last, held until the next is asked for.
+    on_its_way: usize,
+    start: Vec<u8>,
+    keep: usize,
+    size: u64,
+    sent: Instant,
+    timeout: Duration,
+}
+
+/// What went through, once a body is over.
+pub(crate) struct Ended {
+    /// Its first bytes, as many as were to be kept.
+    pub start: Bytes,
+    pub size: u64,
+    /// From sending the request to the end.
+    pub latency_ms: f64,
+}
+
+impl Streaming {
+    /// The next piece of the body; `None` at its end.
+    pub(crate) fn poll_piece(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, reqwest::Error>>> {
+        self.held.release(std::mem::take(&mut self.on_its_way));
+        loop {
+            let frame = match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+                Some(Ok(frame)) => frame,
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                None => return Poll::Ready(None),
+            };
+            // Trailers are not passed on.
+            let Ok(piece) = frame.into_data() else {
+                continue;
+            };
+            let kept = piece.len().min(self.keep - self.start.len());
+            self.start.extend_from_slice(&piece[..kept]);
+            self.size += piece.len() as u64;
+            self.on_its_way = piece.len();
+            self.held.add(kept + piece.len());
+            return Poll::Ready(Some(Ok(piece)));
+        }
+    }
+
+    pub(crate) fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    /// The upstream's `Content-Length`, when it sent one.
+    pub(crate) fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+
+    /// Bytes passed so far.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Why the body broke off with `error`.
+    pub(crate) fn broke_off(&self, error: &reqwest::Error) -> String {
+        let size = self.size;
+        if error.is_timeout() {
+            format!(
+                "the upstream's answer did not end within {} ms: it was cut after {size} bytes",
+                self.timeout.as_millis()
+            )
+        } else {
+            format!(
+                "the upstream's answer broke off after {size} bytes: {}",
+                innermost(error)
+            )
+        }
+    }
+
+    /// What went through: called once the body is over.
+    pub(crate) fn ended(&mut self) -> Ended {
+        Ended {
+            start: Bytes::from(std::mem::take(&mut self.start)),
+            size: self.size,
+            latency_ms: millis(self.sent.elapsed()),
+        }
+    }
+}
+
+impl Streamed {
+    /// The answer with its whole body, which must fit in what its body keeps.
+    async fn read_whole(mut self) -> Result<Answered, Failure> {
+        let limit = self.body.keep as u64;
+        if self
+            .body
+            .size_hint()
+            .exact()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(too_large());
+        }
+        while let Some(piece) = std::future::poll_fn(|cx| self.body.poll_piece(cx)).await {
+            piece.map_err(|error| failure(&error, self.body.timeout))?;
+            if self.body.size > limit {
+                return Err(too_large());
+            }
+            if self.body.held.counts.crowded() {
+                return Err(holding_too_much());
+            }
+        }
+        Ok(Answered {
+            status: self.status,
+            headers: self.headers,
+            body: self.body.ended().start,
+        })
     }
 }
 
@@ -224,62 +390,79 @@ impl Upstreams {
             }))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .timeout(TIMEOUT)
             .build()?;
         Ok(Self {
             client,
             allow,
-            busy: Mutex::default(),
-            held: AtomicUsize::new(0),
+            counts: Arc::default(),
         })
     }
 
-    fn slot(&self, workspace: WorkspaceId) -> Option<Slot<'_>> {
-        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+    fn slot(&self, workspace: WorkspaceId) -> Option<Slot> {
+        let mut busy = self.counts.busy.lock().unwrap_or_else(|e| e.into_inner());
         let count = busy.entry(workspace).or_default();
         if *count >= PER_WORKSPACE {
             return None;
         }
         *count += 1;
         Some(Slot {
-            upstreams: self,
+            counts: self.counts.clone(),
             workspace,
         })
     }
 
-    /// Sends the call to the upstream and reads the whole answer; with the note for the call
-    /// log.
+    /// Sends the call to the upstream and reads the whole answer, up to [`MAX_BODY_BYTES`];
+    /// with the note for the call log.
     pub(crate) async fn forward(
         &self,
         upstream: &Upstream,
         call: Forward<'_>,
     ) -> (Result<Answered, Failure>, UpstreamNote) {
-        let url = joined(&upstream.url, call.path, call.query);
-        let started = Instant::now();
-        let result = match &url {
-            Some(url) => self.send(url, &upstream.headers, call).await,
-            None => Err(Failure::new(
-                400,
-                "invalid_path",
-                "the path leaves the upstream's own (dot segments or backslashes): it is not passed on",
-            )),
+        let sent = Instant::now();
+        let (streamed, note) = self.stream(upstream, call, MAX_BODY_BYTES).await;
+        let answered = match streamed {
+            Ok(streamed) => streamed.read_whole().await,
+            Err(failure) => Err(failure),
         };
-        let url = url.unwrap_or_else(|| upstream.url.clone());
-        let note = UpstreamNote {
-            url: url.to_string(),
-            status: result.as_ref().ok().map(|answered| answered.status),
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-            error: result.as_ref().err().map(|failure| failure.message.clone()),
+        let note = UpstreamNote::new(note.url, sent, answered.as_ref().map(|a| a.status));
+        (answered, note)
+    }
+
+    /// Sends the call to the upstream; its answer's body comes as it is read, its first `keep`
+    /// bytes kept. With the note for the call log, of the answer as far as its head.
+    pub(crate) async fn stream(
+        &self,
+        upstream: &Upstream,
+        call: Forward<'_>,
+        keep: usize,
+    ) -> (Result<Streamed, Failure>, UpstreamNote) {
+        let sent = Instant::now();
+        let (url, streamed) = match joined(&upstream.url, call.path, call.query) {
+            Some(url) => {
+                let streamed = self.send(&url, upstream, call, keep, sent).await;
+                (url, streamed)
+            }
+            None => (
+                upstream.url.clone(),
+                Err(Failure::new(
+                    400,
+                    "invalid_path",
+                    "the path leaves the upstream's own (dot segments or backslashes): it is not passed on",
+                )),
+            ),
         };
-        (result, note)
+        let note = UpstreamNote::new(url.into(), sent, streamed.as_ref().map(|s| s.status));
+        (streamed, note)
     }
 
     async fn send(
         &self,
         url: &Url,
-        added: &HeaderMap,
+        upstream: &Upstream,
         call: Forward<'_>,
-    ) -> Result<Answered, Failure> {
+        keep: usize,
+        sent: Instant,
+    ) -> Result<Streamed, Failure> {
         let looped = call
             .headers
             .get_all(header::VIA)
@@ -301,7 +484,10 @@ impl Upstreams {
                 .check(host, address)
                 .map_err(|refusal| Failure::new(502, "upstream_refused", refusal.to_string()))?;
         }
-        let _slot = self.slot(call.workspace).ok_or_else(|| {
+        if self.counts.crowded() {
+            return Err(holding_too_much());
+        }
+        let slot = self.slot(call.workspace).ok_or_else(|| {
             Failure::new(
                 503,
                 "upstream_busy",
@@ -313,11 +499,16 @@ impl Upstreams {
         let response = self
             .client
             .request(call.method.clone(), url.clone())
-            .headers(forwarded_headers(call.headers, call.client_addr, added))
+            .headers(forwarded_headers(
+                call.headers,
+                call.client_addr,
+                &upstream.headers,
+            ))
             .body(call.body)
+            .timeout(upstream.timeout)
             .send()
             .await
-            .map_err(|error| failure(&error))?;
+            .map_err(|error| failure(&error, upstream.timeout))?;
         let status = response.status().as_u16();
         if status < 200 {
             return Err(Failure::new(
@@ -327,35 +518,23 @@ impl Upstreams {
             ));
         }
         let headers = answered_headers(response.headers());
-        if response
-            .content_length()
-            .is_some_and(|length| length > MAX_BODY_BYTES as u64)
-        {
-            return Err(too_large());
-        }
-        let mut response = response;
-        let mut body = Vec::new();
-        let mut held = Held {
-            upstreams: self,
-            bytes: 0,
-        };
-        while let Some(chunk) = response.chunk().await.map_err(|error| failure(&error))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(too_large());
-            }
-            if !held.add(chunk.len()) {
-                return Err(Failure::new(
-                    503,
-                    "upstream_busy",
-                    "the server is reading too many upstream answers at once; try again in a moment",
-                ));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Answered {
+        Ok(Streamed {
             status,
             headers,
-            body: Bytes::from(body),
+            body: Streaming {
+                body: reqwest::Body::from(response),
+                _slot: slot,
+                held: Held {
+                    counts: self.counts.clone(),
+                    bytes: 0,
+                },
+                on_its_way: 0,
+                start: Vec::new(),
+                keep,
+                size: 0,
+                sent,
+                timeout: upstream.timeout,
+            },
         })
     }
 }
@@ -456,21 +635,27 @@ fn too_large() -> Failure {
     )
 }
 
+fn holding_too_much() -> Failure {
+    Failure::new(
+        503,
+        "upstream_busy",
+        "the server holds too many upstream answers at once; try again in a moment",
+    )
+}
+
 /// The failure of a request to the upstream, as the client is told it.
-fn failure(error: &reqwest::Error) -> Failure {
+fn failure(error: &reqwest::Error, timeout: Duration) -> Failure {
     if error.is_timeout() {
         return Failure::new(
             504,
             "upstream_timeout",
-            format!("the upstream did not answer within {} s", TIMEOUT.as_secs()),
+            format!(
+                "the upstream did not answer within {} ms",
+                timeout.as_millis()
+            ),
         );
     }
-    // The guard's refusal is the innermost cause; other causes say why the connection failed.
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    let message = cause.to_string();
+    let message = innermost(error);
     if message.starts_with("refused: ") {
         Failure::new(502, "upstream_refused", message)
     } else {
@@ -480,6 +665,19 @@ fn failure(error: &reqwest::Error) -> Failure {
             format!("the upstream could not be reached: {message}"),
         )
     }
+}
+
+/// The innermost cause of an error: the guard's refusal, or why the connection failed.
+fn innermost(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 #[cfg(test)]

@@ -438,16 +438,24 @@ impl CallLog {
 
     /// Queues a call for the writer. Never waits: when the queue is full the call is dropped,
     /// counted and logged, so a slow database cannot slow mock responses.
-    pub fn record(&self, mut record: CallRecord) {
+    pub fn record(&self, record: CallRecord) {
+        let response_size = record.response_body.len();
+        self.record_passed(record, response_size);
+    }
+
+    /// Queues a call whose answer was passed on as it came: its `response_body` is the start of
+    /// the answer, at least as much as the log keeps ([`CallLog::body_cap`]), of
+    /// `response_size` bytes in all.
+    pub fn record_passed(&self, mut record: CallRecord, response_size: usize) {
         redact_request_headers(&mut record.request_headers);
         redact_response_headers(&mut record.response_headers);
         let sizes = encode::Sizes {
             request: record.request_body.len(),
-            response: record.response_body.len(),
+            response: response_size,
             cap: self.inner.options.body_cap,
         };
-        record.request_body = cap_body(&record.request_body, sizes.cap);
-        record.response_body = cap_body(&record.response_body, sizes.cap);
+        record.request_body = cap_body(&record.request_body, sizes.request, sizes.cap);
+        record.response_body = cap_body(&record.response_body, sizes.response, sizes.cap);
         let id = record.id;
         let encoded = if self.inner.live.receiver_count() > 0 {
             let record = Arc::new(record);
@@ -487,6 +495,11 @@ impl CallLog {
         snapshot.log_lag = Duration::from_micros(read(&shared.lag_us));
         snapshot.callbacks_answered = read(&shared.callbacks_answered);
         snapshot.callbacks_failed = read(&shared.callbacks_failed);
+    }
+
+    /// The most bytes of a body the log keeps.
+    pub fn body_cap(&self) -> usize {
+        self.inner.options.body_cap
     }
 
     /// Calls dropped so far because the queue was full.
@@ -613,13 +626,14 @@ fn redact_response_headers(headers: &mut [Header]) {
     }
 }
 
-/// The first `cap` bytes; when that cuts a UTF-8 character of a text body in two, the cut
-/// moves back to the character's start, so the stored text stays text.
-fn cap_body(body: &Bytes, cap: usize) -> Bytes {
-    if body.len() <= cap {
+/// The first `cap` bytes of a body of `size` bytes that starts with `body`; when that cuts a
+/// UTF-8 character of a text body in two, the cut moves back to the character's start, so the
+/// stored text stays text.
+fn cap_body(body: &Bytes, size: usize, cap: usize) -> Bytes {
+    if size <= cap {
         return body.clone();
     }
-    let capped = body.slice(..cap);
+    let capped = body.slice(..cap.min(body.len()));
     match std::str::from_utf8(&capped) {
         Err(error) if error.error_len().is_none() => capped.slice(..error.valid_up_to()),
         _ => capped,

@@ -136,9 +136,9 @@ pub struct SettingsView {
     /// (docs/testing-with-lyrebird.md, "Rate limits").
     #[schema(value_type = Option<Object>)]
     pub rate_limit: Option<RateLimit>,
-    /// The real API behind the mock: `{"url", "pass_through"?}`; with `pass_through` (the
-    /// default), calls no example matches are sent to it and its answer returned
-    /// (docs/proxy.md).
+    /// The real API behind the mock: `{"url", "pass_through"?, "timeout_ms"?}`; with
+    /// `pass_through` (the default), calls no example matches are sent to it and its answer
+    /// returned, within `timeout_ms` (docs/proxy.md).
     #[schema(value_type = Option<Object>)]
     pub upstream: Option<Upstream>,
 }
@@ -244,7 +244,7 @@ pub struct MockFields {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     pub rate_limit: Option<Option<RateLimit>>,
-    /// `{"url", "pass_through"?}`; `null` removes it.
+    /// `{"url", "pass_through"?, "timeout_ms"?}`; `null` removes it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     pub upstream: Option<Option<Upstream>>,

@@ -327,18 +327,22 @@ fn exchange(call: &StoredCall) -> Result<Exchange, String> {
                 .as_ref()
                 .and_then(|explanation| explanation.get("upstream"));
             let status = upstream.and_then(|upstream| upstream.get("status"));
-            match status.and_then(Value::as_i64) {
-                Some(status) if status == i64::from(summary.status) => {}
-                Some(_) => {
+            let error = upstream
+                .and_then(|upstream| upstream.get("error"))
+                .and_then(Value::as_str);
+            match (status.and_then(Value::as_i64), error) {
+                // An answer passed on as it came, and cut short.
+                (Some(_), Some(error)) => {
+                    return Err(format!("the upstream's answer was not whole: {error}"));
+                }
+                (Some(status), None) if status == i64::from(summary.status) => {}
+                (Some(_), None) => {
                     return Err(
                         "the mock's fault or chaos changed the upstream's answer".to_owned()
                     );
                 }
-                None => {
-                    let error = upstream
-                        .and_then(|upstream| upstream.get("error"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("no answer");
+                (None, error) => {
+                    let error = error.unwrap_or("no answer");
                     return Err(format!("the upstream did not answer: {error}"));
                 }
             }

@@ -230,6 +230,9 @@ pub struct SettingsForm {
     #[serde(default)]
     upstream_url: String,
     pass_through: Option<String>,
+    /// Milliseconds; empty for the default.
+    #[serde(default)]
+    upstream_timeout_ms: String,
 }
 
 impl SettingsForm {
@@ -264,6 +267,10 @@ impl SettingsForm {
             upstream_url: upstream.map(|u| u.url.clone()).unwrap_or_default(),
             // A mock without an upstream shows the default that setting one gets.
             pass_through: on(upstream.is_none_or(|u| u.pass_through)),
+            upstream_timeout_ms: upstream
+                .and_then(|u| u.timeout_ms)
+                .map(|ms| ms.to_string())
+                .unwrap_or_default(),
         }
     }
 
@@ -291,10 +298,22 @@ impl SettingsForm {
         let latency = optional_json("latency", &self.latency, &mut errors);
         let chaos = optional_json("chaos", &self.chaos, &mut errors);
         let rate_limit = optional_json("rate_limit", &self.rate_limit, &mut errors);
+        let timeout = self.upstream_timeout_ms.trim();
+        let timeout_ms = (!timeout.is_empty())
+            .then(|| timeout.parse::<u32>())
+            .transpose()
+            .map_err(|_| {
+                errors.insert(
+                    "upstream_timeout_ms".to_owned(),
+                    "a number of milliseconds, 1 to 30000".to_owned(),
+                )
+            })
+            .unwrap_or_default();
         let url = self.upstream_url.trim();
         let upstream = (!url.is_empty()).then(|| Upstream {
             url: url.to_owned(),
             pass_through: self.pass_through.is_some(),
+            timeout_ms,
         });
         if !errors.is_empty() {
             return Err(errors);
@@ -726,8 +745,12 @@ async fn save_upstream_headers_form(
     Ok(redirect_with(&back, &[flash]))
 }
 
-/// The form field of an API field: `fallback.body` belongs to the fallback's text area.
+/// The form field of an API field: `fallback.body` belongs to the fallback's text area, the
+/// upstream's timeout to its own field.
 fn form_field(field: &str) -> &str {
+    if field == "upstream.timeout_ms" {
+        return "upstream_timeout_ms";
+    }
     field.split(['.', '[']).next().unwrap_or(field)
 }
 
@@ -786,6 +809,8 @@ mod tests {
     #[test]
     fn api_fields_land_on_their_form_field() {
         assert_eq!(form_field("fallback.body"), "fallback");
+        assert_eq!(form_field("upstream.url"), "upstream");
+        assert_eq!(form_field("upstream.timeout_ms"), "upstream_timeout_ms");
         assert_eq!(form_field("name"), "name");
     }
 }

@@ -1,14 +1,16 @@
 //! Callbacks against real receivers on loopback: the worker alone (what arrives, when, and what
 //! is recorded when it cannot be sent), then through a mock whose template asks for one, with the
 //! result found in the call log; calls passed through to a mock's upstream, behind the same
-//! guard; and drift checks of a mock's examples against its upstream. Every address these tests
-//! send to is on 127.0.0.1 or ::1.
+//! guard, their answers passed on as they come and within their limits; and drift checks of a
+//! mock's examples against its upstream. Every address these tests send to is on 127.0.0.1 or
+//! ::1.
 
 mod drift;
 #[path = "../support/in_process.rs"]
 mod in_process;
 mod mock_calls;
 mod recording;
+mod streaming;
 mod upstream;
 mod worker;
 

@@ -104,7 +104,7 @@ async fn settings_are_saved_and_a_bad_value_is_shown_beside_its_field() {
     let browser = site.signed_up("ada@example.com").await;
     let id = browser.create_mock("Pets").await;
     let token = browser.csrf().await;
-    let settings = |delay: &'static str| {
+    let settings = |delay: &'static str, timeout_ms: &'static str| {
         vec![
             ("csrf_token", token.clone()),
             ("name", "Pets v2".to_owned()),
@@ -117,22 +117,37 @@ async fn settings_are_saved_and_a_bad_value_is_shown_beside_its_field() {
                 "fallback",
                 r#"{"status": 418, "body": "teapot"}"#.to_owned(),
             ),
+            ("upstream_url", "https://api.example.com/v2".to_owned()),
+            ("pass_through", "on".to_owned()),
+            ("upstream_timeout_ms", timeout_ms.to_owned()),
         ]
     };
-    let fields = settings("4g");
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, page) = browser
-        .post_form(&format!("/mocks/{id}/settings"), &fields)
-        .await;
+    let save = async |delay, timeout_ms| {
+        let fields = settings(delay, timeout_ms);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        browser
+            .post_form(&format!("/mocks/{id}/settings"), &fields)
+            .await
+    };
+    let (status, page) = save("4g", "soon").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains(r#"<p class="error" id="e-delay">"#), "{page}");
     assert!(page.contains(r#"value="4g""#), "what was typed is kept");
+    assert!(page.contains(r#"<p class="error" id="e-upstream_timeout_ms">"#));
 
-    let fields = settings("250");
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, page) = browser
-        .post_form(&format!("/mocks/{id}/settings"), &fields)
-        .await;
+    // Refused by the API, the upstream's timeout is shown beside its own field.
+    let (status, page) = save("250", "30001").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = page
+        .split(r#"<p class="error" id="e-upstream_timeout_ms">"#)
+        .nth(1)
+        .expect("an error beside the timeout");
+    assert!(
+        error.starts_with("an upstream&#x27;s timeout is 1 to 30000 ms"),
+        "{error}"
+    );
+
+    let (status, page) = save("250", "5000").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("Saved the settings of Pets v2."));
     assert!(page.contains(r#"<span class="badge private">Private</span>"#));
@@ -153,6 +168,10 @@ async fn settings_are_saved_and_a_bad_value_is_shown_beside_its_field() {
     );
     assert_eq!(mock["match_headers"], json!(["accept", "x-tenant"]));
     assert_eq!(mock["fallback"]["status"], 418);
+    assert_eq!(
+        mock["upstream"],
+        json!({"url": "https://api.example.com/v2", "pass_through": true, "timeout_ms": 5000})
+    );
 }
 
 #[tokio::test]

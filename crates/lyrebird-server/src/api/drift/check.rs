@@ -28,7 +28,7 @@ const MAX_EXAMPLES: usize = 500;
 /// Requests at the upstream at the same moment, per check.
 const AT_ONCE: usize = 4;
 /// Requests are sent until this long after the check began; later ones are skipped. One sent
-/// has the upstream's own time limit (30 s) on top.
+/// has the upstream's own time limit (`upstream.timeout_ms`, 30 s at most) on top.
 const SENDING_TIME: Duration = Duration::from_secs(120);
 /// Logged calls read to find the newest each example answered.
 const CALLS_SEARCHED: usize = 20_000;
@@ -215,7 +215,7 @@ pub(super) async fn check_upstream(
         });
     };
     let upstream = Upstream::new(
-        &setting.url,
+        setting,
         &served.upstream_headers,
         mock.upstream_headers_origin.as_deref(),
     )
