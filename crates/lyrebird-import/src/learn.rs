@@ -12,8 +12,9 @@
 //! - **Duplicates** are folded: of exchanges that would make the same example, the last one's
 //!   answer is kept.
 //! - **Headers.** Request headers never become conditions, and response headers that describe one
-//!   transfer (`Content-Length`, `Date`, …) or carry secrets (`Set-Cookie`, `Authorization`, and
-//!   the names the caller says are private) are not saved.
+//!   transfer (`Content-Length`, `Date`, `X-Request-Id`, the rate-limit counters…) or carry
+//!   secrets (`Set-Cookie`, `Authorization`, and the names the caller says are private) are not
+//!   saved, nor compared when answers are told alike or apart.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -24,16 +25,24 @@ use crate::Warning;
 use crate::http::{body_condition, is_transport_header, join_path};
 
 /// Response headers never saved: they describe one answer's moment or route, or carry secrets.
-const NOT_SAVED: [&str; 8] = [
+const NOT_SAVED: [&str; 12] = [
     "date",
     "age",
     "via",
+    "server-timing",
+    "x-request-id",
+    "request-id",
+    "x-correlation-id",
     "set-cookie",
     "authorization",
     "proxy-authorization",
     "cookie",
     "x-api-key",
 ];
+
+/// Prefixes of response headers that count down with each call (`RateLimit-Remaining`,
+/// `X-RateLimit-Reset`): replayed, they would lie, and two answers alike would differ by them.
+const COUNTING: [&str; 2] = ["ratelimit-", "x-ratelimit-"];
 
 /// One request to the real API and its answer, as the call log keeps them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +122,12 @@ pub fn examples_from(exchanges: &[Exchange], private: &[String]) -> Learned {
 
     let mut learned = Learned::default();
     for ((method, template), members) in groups {
-        for (request, response) in group_examples(&method, &template, &members) {
+        let made = group_examples(&method, &template, &members);
+        if made.len() == 1 {
+            // Answered alike: one example stands for them all.
+            learned.folded += members.len() - 1;
+        }
+        for (request, response) in made {
             let name = example_name(&request, response.status);
             let example = Example {
                 name: name.clone(),
@@ -232,8 +246,10 @@ fn taken_apart(exchange: &Exchange, private: &[String]) -> Seen {
         .iter()
         .filter(|header| {
             let name = header.name.as_str();
+            let lower = name.to_ascii_lowercase();
             !is_transport_header(name)
-                && !NOT_SAVED.iter().any(|own| own.eq_ignore_ascii_case(name))
+                && !NOT_SAVED.contains(&lower.as_str())
+                && !COUNTING.iter().any(|prefix| lower.starts_with(prefix))
                 && !private.iter().any(|own| own.eq_ignore_ascii_case(name))
         })
         .cloned()
@@ -420,9 +436,19 @@ mod tests {
 
     #[test]
     fn ids_answered_alike_share_a_capture() {
+        let counted = |remaining: &str, id: &str| {
+            let mut one = exchange("GET", &format!("/v2/users/{id}/orders/7{id}"), 200, "[]");
+            for (name, value) in [("RateLimit-Remaining", remaining), ("X-Request-Id", id)] {
+                one.response_headers.push(Header {
+                    name: name.to_owned(),
+                    value: value.to_owned(),
+                });
+            }
+            one
+        };
         let examples = learned(&[
-            exchange("GET", "/v2/users/1/orders/7", 200, "[]"),
-            exchange("GET", "/v2/users/2/orders/8", 200, "[]"),
+            counted("99", "1"),
+            counted("98", "2"),
             exchange("GET", "/v2/users/me", 200, "{}"),
         ]);
         assert_eq!(
@@ -483,6 +509,19 @@ mod tests {
             ]
         );
         assert_eq!(learned.folded, 1);
+    }
+
+    #[test]
+    fn calls_answered_alike_are_counted_as_folded() {
+        let alike = examples_from(
+            &[
+                exchange("GET", "/a/1", 200, "{}"),
+                exchange("GET", "/a/2", 200, "{}"),
+                exchange("GET", "/a/3", 200, "{}"),
+            ],
+            &[],
+        );
+        assert_eq!((alike.examples.len(), alike.folded), (1, 2));
     }
 
     #[test]
