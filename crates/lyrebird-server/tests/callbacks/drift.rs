@@ -559,10 +559,7 @@ async fn a_drift_check_without_an_upstream_or_with_a_bad_body_is_refused_and_one
 #[tokio::test]
 async fn a_drift_check_of_an_upstream_nobody_listens_on_fails_each_example_with_the_cause() {
     let server = Server::start("127.0.0.1").await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = nobody_listens();
     let mock = server
         .mock_behind(&format!("http://{closed}/v2"), json!([examples()[0]]))
         .await;

@@ -168,3 +168,11 @@ async fn result_of(
     assert_eq!(id, call);
     result
 }
+
+/// An address on 127.0.0.1 that nothing listens on (its port was free a moment ago).
+fn nobody_listens() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}

@@ -420,10 +420,7 @@ async fn upstreams_on_addresses_not_allowed_are_refused_and_redirects_are_not_fo
 #[tokio::test]
 async fn an_upstream_that_cannot_be_reached_is_a_502_that_says_why() {
     let server = Server::start("127.0.0.1").await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = nobody_listens();
     let mock = server
         .mock_with(json!({"name": "failing", "upstream": {"url": format!("http://{closed}")}}))
         .await;
