@@ -78,12 +78,18 @@ struct Answer {
 }
 
 impl Answer {
-    /// An error of ours, with its JSON body ([`json_body`]).
-    fn error(status: StatusCode, body: Bytes, outcome: CallOutcome) -> Self {
+    /// An answer with nothing around it: no wait, fault or callbacks.
+    fn plain(
+        status: u16,
+        headers: Vec<Header>,
+        added: Vec<headers::Added>,
+        body: Bytes,
+        outcome: CallOutcome,
+    ) -> Self {
         Self {
-            status: status.as_u16(),
-            headers: Vec::new(),
-            added: vec![(headers::CONTENT_TYPE, headers::JSON)],
+            status,
+            headers,
+            added,
             body,
             outcome,
             error: None,
@@ -94,6 +100,12 @@ impl Answer {
             to_upstream: false,
             streaming: None,
         }
+    }
+
+    /// An error of ours, with its JSON body ([`json_body`]).
+    fn error(status: StatusCode, body: Bytes, outcome: CallOutcome) -> Self {
+        let added = vec![(headers::CONTENT_TYPE, headers::JSON)];
+        Self::plain(status.as_u16(), Vec::new(), added, body, outcome)
     }
 }
 
@@ -197,20 +209,13 @@ pub(crate) async fn serve(
     if cors::is_preflight(call.method.as_str(), &call.headers)
         && !answers_options_itself(mock, &request)
     {
-        let preflight = Answer {
-            status: StatusCode::NO_CONTENT.as_u16(),
-            headers: Vec::new(),
-            added: cors::preflight_headers(&call.headers),
-            body: Bytes::new(),
-            outcome: CallOutcome::Preflight,
-            error: None,
-            delay_ms: 0,
-            latency: None,
-            callbacks: Vec::new(),
-            fault: None,
-            to_upstream: false,
-            streaming: None,
-        };
+        let preflight = Answer::plain(
+            StatusCode::NO_CONTENT.as_u16(),
+            Vec::new(),
+            cors::preflight_headers(&call.headers),
+            Bytes::new(),
+            CallOutcome::Preflight,
+        );
         return finish(runtime, mock, call, Some(request), preflight, None);
     }
     let presented = call.headers.get("x-api-key");
@@ -382,18 +387,8 @@ async fn pass_through(
     };
     let answered = match result {
         Ok((status, headers, body, streaming)) => Answer {
-            status,
-            headers: logged_headers(headers),
-            added: Vec::new(),
-            body,
-            outcome,
-            error: None,
-            delay_ms: 0,
-            latency: None,
-            callbacks: Vec::new(),
-            fault: None,
-            to_upstream: false,
             streaming,
+            ..Answer::plain(status, logged_headers(headers), Vec::new(), body, outcome)
         },
         Err(failure) => Answer::error(
             StatusCode::from_u16(failure.status).unwrap_or(StatusCode::BAD_GATEWAY),
