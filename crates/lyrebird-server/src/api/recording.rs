@@ -292,7 +292,11 @@ async fn learn_into_draft(
     let learned = learn::examples_from(&exchanges, &mock.upstream_header_names);
     let added = learned.examples.len();
     let draft = if added == 0 {
-        state.store.draft(workspace, mock.id).await.ok()
+        match state.store.draft(workspace, mock.id).await {
+            Ok(draft) => Some(draft),
+            Err(StoreError::NotFound) => None,
+            Err(error) => return Err(error.into()),
+        }
     } else {
         match state.store.start_draft(workspace, mock.id).await {
             Ok(_) | Err(StoreError::DraftExists) => {}
