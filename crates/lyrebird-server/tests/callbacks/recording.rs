@@ -255,6 +255,20 @@ async fn chosen_calls_become_examples_and_calls_no_api_answered_are_skipped() {
     assert_eq!(logged["path"], "/missing");
     let other_call = server.newest_call_once(&other, |calls, _| calls == 1).await;
     let from_calls = format!("/api/v1/mocks/{mock}/draft/examples/from-calls");
+    let (status, refused) = post_api(
+        &server,
+        &format!("/api/v1/mocks/{mock}/recording"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "no_upstream", "nothing to record");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("set `upstream` first")
+    );
 
     for (body, field) in [
         (json!({"calls": []}), "calls"),
