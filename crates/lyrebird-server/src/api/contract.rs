@@ -187,10 +187,11 @@ async fn attached(
     workspace: &Workspace,
     mock: MockId,
 ) -> Result<Option<(Contract, StoredContract)>, ApiError> {
-    let Some(stored) = state.store.contract(workspace, mock).await? else {
+    let Some(mut stored) = state.store.contract(workspace, mock).await? else {
         return Ok(None);
     };
-    let contract = Contract::new(stored.document.clone())
+    // The document moves into the contract: it is read once per save, not copied.
+    let contract = Contract::new(std::mem::take(&mut stored.document))
         .map_err(|error| ApiError::Internal(Box::new(error)))?;
     Ok(Some((contract, stored)))
 }
