@@ -36,6 +36,10 @@ pub enum ApiError {
     /// 403: a `mock`-scoped key on the admin API.
     #[error("this key has the mock scope, which may only call private mocks; use an admin key")]
     AdminScopeRequired,
+    /// 403: the caller's role in the workspace (or their key's ceiling) is below what the
+    /// operation needs.
+    #[error("{0}")]
+    RoleRequired(String),
     /// 403: a change made with the session cookie without the session's `x-csrf-token`.
     #[error("send the session's CSRF token in the x-csrf-token header (the web app's pages do)")]
     CsrfTokenInvalid,
@@ -152,7 +156,9 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
-            ApiError::AdminScopeRequired | ApiError::CsrfTokenInvalid => StatusCode::FORBIDDEN,
+            ApiError::AdminScopeRequired
+            | ApiError::CsrfTokenInvalid
+            | ApiError::RoleRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::StateConflict { .. } => StatusCode::CONFLICT,
             ApiError::DraftChanged(_) => StatusCode::PRECONDITION_FAILED,
@@ -183,6 +189,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::SeveralHosts => "bad_request",
             ApiError::InvalidCredentials(_) => "invalid_credentials",
             ApiError::AdminScopeRequired => "admin_scope_required",
+            ApiError::RoleRequired(_) => "role_required",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
             ApiError::Conflict { code, .. } | ApiError::StateConflict { code, .. } => code,
@@ -382,6 +389,17 @@ impl From<StoreError> for ApiError {
             },
             StoreError::LiveChanged { .. } => ApiError::StateConflict {
                 code: "live_changed",
+                message: error.to_string(),
+            },
+            StoreError::OwnerRequired | StoreError::AdminRequired => {
+                ApiError::RoleRequired(error.to_string())
+            }
+            StoreError::LastOwner => ApiError::StateConflict {
+                code: "last_owner",
+                message: error.to_string(),
+            },
+            StoreError::PersonalWorkspace => ApiError::StateConflict {
+                code: "personal_workspace",
                 message: error.to_string(),
             },
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {

@@ -19,9 +19,10 @@ use crate::Store;
 use crate::changes::Change;
 use crate::error::{Result, StoreError};
 use crate::ids::{AccountId, WorkspaceId};
-use crate::keys::{ApiKey, insert_key};
+use crate::keys::{ApiKey, NewKey, insert_key};
+use crate::members::insert_member;
 use crate::secret::{Secret, random_token};
-use crate::workspace::{Actor, Caller, Credential, Scope, Workspace};
+use crate::workspace::{Actor, Caller, Credential, Role, Scope, Workspace};
 
 /// How long a web session lasts after logging in.
 pub const SESSION_LIFETIME: Duration = Duration::days(30);
@@ -145,17 +146,23 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let workspace: WorkspaceDetails = sqlx::query_as(
-            "INSERT INTO workspaces (id, owner_id, name) VALUES ($1, $2, 'Personal')
+            "INSERT INTO workspaces (id, personal_of, name) VALUES ($1, $2, 'Personal')
              RETURNING id, name, monthly_quota, created_at",
         )
         .bind(WorkspaceId::generate())
         .bind(account.id)
         .fetch_one(&mut *tx)
         .await?;
+        insert_member(&mut tx, workspace.id, account.id, Role::Owner).await?;
         let access = match first {
             FirstAccess::ApiKey => {
+                let first_key = NewKey {
+                    name: "First key",
+                    scope: Scope::Admin,
+                    role: None,
+                };
                 let (key, secret) =
-                    insert_key(&mut tx, workspace.id, "First key", Scope::Admin).await?;
+                    insert_key(&mut tx, workspace.id, account.id, Role::Owner, &first_key).await?;
                 let change = Change::KeyCreated {
                     workspace: workspace.id,
                     key: key.id,
@@ -238,22 +245,28 @@ impl Store {
         Ok(())
     }
 
-    /// The caller behind a session cookie, if the session exists and has not expired.
+    /// The caller behind a session cookie, if the session exists and has not expired, in the
+    /// workspace the session chose ([`Store::switch_workspace`]) while its account is a member
+    /// there, and in the account's personal workspace otherwise.
     pub async fn authenticate_session(&self, token: &Secret) -> Result<Option<Caller>> {
-        let found: Option<(AccountId, WorkspaceId)> = sqlx::query_as(
-            "SELECT s.account_id, w.id
+        let found: Option<(AccountId, WorkspaceId, Role)> = sqlx::query_as(
+            "SELECT s.account_id, m.workspace_id, m.role
              FROM sessions s
              JOIN LATERAL (
-                 SELECT id FROM workspaces WHERE owner_id = s.account_id
-                 ORDER BY created_at LIMIT 1
-             ) w ON true
+                 SELECT m.workspace_id, m.role FROM workspace_members m
+                 JOIN workspaces w ON w.id = m.workspace_id
+                 WHERE m.account_id = s.account_id
+                   AND (m.workspace_id = s.workspace_id OR w.personal_of = s.account_id)
+                 ORDER BY (m.workspace_id = s.workspace_id) IS TRUE DESC
+                 LIMIT 1
+             ) m ON true
              WHERE s.digest = $1 AND s.expires_at > now()",
         )
         .bind(token.digest())
         .fetch_optional(self.pool())
         .await?;
-        Ok(found.map(|(account, workspace)| Caller {
-            workspace: Workspace::granted(workspace, Actor::Account(account)),
+        Ok(found.map(|(account, workspace, role)| Caller {
+            workspace: Workspace::granted(workspace, Actor::Account(account), account, role),
             credential: Credential::Session { account },
         }))
     }
@@ -269,8 +282,7 @@ impl Store {
 
     async fn personal_workspace(&self, account: AccountId) -> Result<WorkspaceDetails> {
         Ok(sqlx::query_as(
-            "SELECT id, name, monthly_quota, created_at FROM workspaces
-             WHERE owner_id = $1 ORDER BY created_at LIMIT 1",
+            "SELECT id, name, monthly_quota, created_at FROM workspaces WHERE personal_of = $1",
         )
         .bind(account)
         .fetch_one(self.pool())

@@ -63,6 +63,18 @@ pub enum StoreError {
     /// A draft was to be started for a mock that has one.
     #[error("the mock has a draft already: edit it, publish it or discard it")]
     DraftExists,
+    /// Only an owner may do this (act on an owner, make one, delete the workspace).
+    #[error("only an owner of the workspace may do this")]
+    OwnerRequired,
+    /// Only an admin or owner may do this to another member.
+    #[error("only an admin or owner of the workspace may do this to another member")]
+    AdminRequired,
+    /// The change would leave the workspace without an owner; nothing was written.
+    #[error("a workspace keeps at least one owner: make another member owner first")]
+    LastOwner,
+    /// A personal workspace has its account as its only owner, and goes only with it.
+    #[error("a personal workspace keeps its account as its only owner and is deleted with it")]
+    PersonalWorkspace,
     /// A value could not be turned into the JSON of a column.
     #[error("JSON for {column} could not be encoded")]
     Json {

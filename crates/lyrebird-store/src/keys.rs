@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 use crate::Store;
 use crate::changes::Change;
 use crate::error::{Result, StoreError};
-use crate::ids::{KeyId, WorkspaceId};
+use crate::ids::{AccountId, KeyId, WorkspaceId};
 use crate::secret::{Secret, random_token};
-use crate::workspace::{Actor, Caller, Credential, Scope, Workspace};
+use crate::workspace::{Actor, Caller, Credential, Role, Scope, Workspace};
 
 /// Every key starts with this, so leaked keys are easy to recognise (and to scan for).
 pub const KEY_PREFIX: &str = "lb_";
@@ -25,6 +25,10 @@ pub struct ApiKey {
     pub name: String,
     #[sqlx(try_from = "String")]
     pub scope: Scope,
+    /// The most an `admin` key may do, whatever its member's role; `None` for a `mock` key.
+    pub role: Option<Role>,
+    /// The member the key acts for.
+    pub account_id: AccountId,
     pub prefix: String,
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
@@ -33,37 +37,57 @@ pub struct ApiKey {
 
 macro_rules! key_columns {
     () => {
-        "id, name, scope, prefix, created_at, last_used_at, revoked_at"
+        "id, name, scope, role, account_id, prefix, created_at, last_used_at, revoked_at"
     };
 }
 
-/// Who a live key belongs to.
+/// Who a live key belongs to, and what its member may do.
 #[derive(FromRow)]
 struct KeyOwner {
     id: KeyId,
     workspace_id: WorkspaceId,
+    account_id: AccountId,
     #[sqlx(try_from = "String")]
     scope: Scope,
+    ceiling: Option<Role>,
+    member_role: Role,
 }
 
-/// Creates a key in `workspace` inside the caller's transaction (sign-up makes one too).
+/// What a new key is: its name, its scope, and for an `admin` key the most it may do.
+#[derive(Debug, Clone)]
+pub struct NewKey<'a> {
+    pub name: &'a str,
+    pub scope: Scope,
+    /// Ignored for a `mock` key; for an `admin` key, `None` is the member's own role.
+    pub role: Option<Role>,
+}
+
+/// Creates a key of `account` in `workspace` inside the caller's transaction (sign-up makes one
+/// too). An `admin` key's ceiling is the one asked for, but never above `member_role`.
 pub(crate) async fn insert_key(
     conn: &mut PgConnection,
     workspace: WorkspaceId,
-    name: &str,
-    scope: Scope,
+    account: AccountId,
+    member_role: Role,
+    new: &NewKey<'_>,
 ) -> Result<(ApiKey, Secret)> {
+    let role = match new.scope {
+        Scope::Admin => Some(new.role.map_or(member_role, |asked| asked.min(member_role))),
+        Scope::Mock => None,
+    };
     let token = random_token(KEY_PREFIX, KEY_RANDOM_CHARS);
     let key = sqlx::query_as(concat!(
-        "INSERT INTO api_keys (id, workspace_id, name, scope, prefix, digest)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO api_keys (id, workspace_id, account_id, name, scope, role, prefix, digest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          RETURNING ",
         key_columns!()
     ))
     .bind(KeyId::generate())
     .bind(workspace)
-    .bind(name)
-    .bind(scope.as_str())
+    .bind(account)
+    .bind(new.name)
+    .bind(new.scope.as_str())
+    .bind(role)
     .bind(&token.expose()[..VISIBLE_PREFIX_CHARS])
     .bind(token.digest())
     .fetch_one(&mut *conn)
@@ -71,16 +95,28 @@ pub(crate) async fn insert_key(
     Ok((key, token))
 }
 
+/// The account whose keys alone the caller may manage; `None` for an admin, who manages all.
+fn only_own_keys(workspace: &Workspace) -> Option<AccountId> {
+    (workspace.role() < Role::Admin).then(|| workspace.member())
+}
+
 impl Store {
-    /// A new key; the returned secret is the only copy there will ever be.
+    /// A new key of the member acting in `workspace`, acting for them; the returned secret is the
+    /// only copy there will ever be.
     pub async fn create_key(
         &self,
         workspace: &Workspace,
-        name: &str,
-        scope: Scope,
+        new: &NewKey<'_>,
     ) -> Result<(ApiKey, Secret)> {
         let mut tx = self.begin().await?;
-        let (key, secret) = insert_key(&mut tx, workspace.id(), name, scope).await?;
+        let (key, secret) = insert_key(
+            &mut tx,
+            workspace.id(),
+            workspace.member(),
+            workspace.role(),
+            new,
+        )
+        .await?;
         let change = Change::KeyCreated {
             workspace: workspace.id(),
             key: key.id,
@@ -89,29 +125,34 @@ impl Store {
         Ok((key, secret))
     }
 
-    /// The workspace's keys, revoked ones included (with `revoked_at`), oldest first.
+    /// The keys the caller may manage, revoked ones included (with `revoked_at`), oldest first:
+    /// an admin's or owner's are every member's, anyone else's their own.
     pub async fn list_keys(&self, workspace: &Workspace) -> Result<Vec<ApiKey>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             key_columns!(),
-            " FROM api_keys WHERE workspace_id = $1 ORDER BY created_at, id"
+            " FROM api_keys WHERE workspace_id = $1 AND ($2::uuid IS NULL OR account_id = $2)
+             ORDER BY created_at, id"
         ))
         .bind(workspace.id())
+        .bind(only_own_keys(workspace))
         .fetch_all(self.pool())
         .await?)
     }
 
-    /// Revokes a key from the next request on. Revoking a revoked key changes nothing.
+    /// Revokes a key the caller may manage ([`Store::list_keys`]) from the next request on.
+    /// Revoking a revoked key changes nothing; another member's key is not found.
     pub async fn revoke_key(&self, workspace: &Workspace, id: KeyId) -> Result<ApiKey> {
         let mut tx = self.begin().await?;
         let key = sqlx::query_as(concat!(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-             WHERE id = $1 AND workspace_id = $2
+             WHERE id = $1 AND workspace_id = $2 AND ($3::uuid IS NULL OR account_id = $3)
              RETURNING ",
             key_columns!()
         ))
         .bind(id)
         .bind(workspace.id())
+        .bind(only_own_keys(workspace))
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -130,19 +171,32 @@ impl Store {
             return Ok(None);
         }
         let owner: Option<KeyOwner> = sqlx::query_as(
-            "UPDATE api_keys SET last_used_at = now()
-             WHERE digest = $1 AND revoked_at IS NULL
-             RETURNING id, workspace_id, scope",
+            "UPDATE api_keys k SET last_used_at = now()
+             FROM workspace_members m
+             WHERE k.digest = $1 AND k.revoked_at IS NULL
+               AND m.workspace_id = k.workspace_id AND m.account_id = k.account_id
+             RETURNING k.id, k.workspace_id, k.account_id, k.scope, k.role AS ceiling,
+                       m.role AS member_role",
         )
         .bind(token.digest())
         .fetch_optional(self.pool())
         .await?;
-        Ok(owner.map(|owner| Caller {
-            workspace: Workspace::granted(owner.workspace_id, Actor::Key(owner.id)),
-            credential: Credential::ApiKey {
-                id: owner.id,
-                scope: owner.scope,
-            },
+        Ok(owner.map(|owner| {
+            let role = owner
+                .ceiling
+                .map_or(owner.member_role, |ceiling| ceiling.min(owner.member_role));
+            Caller {
+                workspace: Workspace::granted(
+                    owner.workspace_id,
+                    Actor::Key(owner.id),
+                    owner.account_id,
+                    role,
+                ),
+                credential: Credential::ApiKey {
+                    id: owner.id,
+                    scope: owner.scope,
+                },
+            }
         }))
     }
 }

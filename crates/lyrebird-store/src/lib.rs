@@ -27,6 +27,7 @@ pub mod error;
 pub mod examples;
 pub mod ids;
 pub mod keys;
+pub mod members;
 pub mod mocks;
 mod search;
 pub mod secret;
@@ -56,14 +57,15 @@ pub use drift::{DriftReport, DriftSummary};
 pub use error::{Result, StoreError};
 pub use examples::{MAX_EXAMPLE_BYTES_PER_MOCK, MAX_EXAMPLES_PER_MOCK, StoredExample};
 pub use ids::{AccountId, DriftReportId, ExampleId, KeyId, MockId, WorkspaceId};
-pub use keys::ApiKey;
+pub use keys::{ApiKey, NewKey};
+pub use members::{Member, Membership, workspace_name};
 pub use mocks::{Delay, Mock, MockSettings};
 pub use secret::Secret;
 pub use serving::{LiveKey, ServedMock};
 pub use state::{StateLock, StateSummary};
 pub use usage::{Lease, Usage, UsageMonth, WorkspaceRef};
 pub use versions::{Author, MockVersion, VersionChanges, VersionSummary};
-pub use workspace::{Actor, Caller, Credential, Scope, Workspace};
+pub use workspace::{Actor, Caller, Credential, Role, Scope, Workspace};
 
 /// The migrations in the repository's `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");

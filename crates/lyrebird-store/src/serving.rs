@@ -97,20 +97,23 @@ impl Store {
         }
     }
 
-    /// Every key that is not revoked, of every workspace.
+    /// Every key that is not revoked, of every workspace, whose member is still one.
     pub async fn live_keys(&self) -> Result<Vec<LiveKey>> {
         Ok(sqlx::query_as(
-            "SELECT id, workspace_id, scope, digest FROM api_keys WHERE revoked_at IS NULL",
+            "SELECT k.id, k.workspace_id, k.scope, k.digest FROM api_keys k
+             JOIN workspace_members m USING (workspace_id, account_id)
+             WHERE k.revoked_at IS NULL",
         )
         .fetch_all(self.pool())
         .await?)
     }
 
-    /// The key with this id, if it is not revoked.
+    /// The key with this id, if it is not revoked and its member is still one.
     pub async fn live_key(&self, id: KeyId) -> Result<Option<LiveKey>> {
         Ok(sqlx::query_as(
-            "SELECT id, workspace_id, scope, digest FROM api_keys
-             WHERE id = $1 AND revoked_at IS NULL",
+            "SELECT k.id, k.workspace_id, k.scope, k.digest FROM api_keys k
+             JOIN workspace_members m USING (workspace_id, account_id)
+             WHERE k.id = $1 AND k.revoked_at IS NULL",
         )
         .bind(id)
         .fetch_optional(self.pool())

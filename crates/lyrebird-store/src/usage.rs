@@ -246,7 +246,7 @@ impl Store {
             .bind(*id),
             WorkspaceRef::OwnerEmail(email) => sqlx::query_scalar(
                 "UPDATE workspaces SET monthly_quota = $2
-                 WHERE owner_id = (SELECT id FROM accounts WHERE email = $1) RETURNING id",
+                 WHERE personal_of = (SELECT id FROM accounts WHERE email = $1) RETURNING id",
             )
             .bind(email.as_str()),
         };

@@ -3,7 +3,8 @@
 use lyrebird_engine::Example;
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{
-    Access, Change, Delay, Email, FirstAccess, MockSettings, NewPassword, Scope, Secret, StoreError,
+    Access, Change, Delay, Email, FirstAccess, MockSettings, NewKey, NewPassword, Scope, Secret,
+    StoreError,
 };
 
 fn example(name: &str) -> Example {
@@ -72,7 +73,14 @@ async fn a_revoked_key_no_longer_authenticates_and_use_is_recorded() {
     let caller = db.sign_up("ada@example.com").await;
     let (key, token) = db
         .store()
-        .create_key(&caller.workspace, "frontend", Scope::Mock)
+        .create_key(
+            &caller.workspace,
+            &NewKey {
+                name: "frontend",
+                scope: Scope::Mock,
+                role: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(&token.expose()[..10], key.prefix);

@@ -1,9 +1,13 @@
 //! API keys of the caller's workspace: `GET/POST /api/v1/keys`, `DELETE /api/v1/keys/{id}`.
+//!
+//! Every member may make keys, which act for them: an `admin` key never does more than its
+//! member's role, nor more than its own ceiling (`role`). Members see and revoke their own
+//! keys; admins and owners see and revoke everyone's.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use lyrebird_store::{ApiKey, KeyId, Scope, Workspace};
+use lyrebird_store::{AccountId, ApiKey, KeyId, Role, Scope, Workspace};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -32,6 +36,13 @@ pub struct KeyView {
     pub name: String,
     #[schema(value_type = String, example = "admin")]
     pub scope: Scope,
+    /// The most an `admin` key may do (it never does more than its member's role); `null` for
+    /// a `mock` key.
+    #[schema(value_type = Option<String>, example = "editor")]
+    pub role: Option<Role>,
+    /// The member the key acts for.
+    #[schema(value_type = String, format = Uuid)]
+    pub account_id: AccountId,
     /// The first characters of the key, to tell keys apart.
     #[schema(example = "lb_3kTq9xY")]
     pub prefix: String,
@@ -49,6 +60,8 @@ impl From<ApiKey> for KeyView {
             id: key.id,
             name: key.name,
             scope: key.scope,
+            role: key.role,
+            account_id: key.account_id,
             prefix: key.prefix,
             created_at: key.created_at,
             last_used_at: key.last_used_at,
@@ -65,6 +78,20 @@ pub struct NewKey {
     /// `admin` (the whole API) or `mock` (only calling the workspace's private mocks).
     #[schema(schema_with = scope_schema)]
     pub scope: Scope,
+    /// For an `admin` key, the most it may do: `owner`, `admin`, `editor` or `viewer`, at most
+    /// the caller's own role (the default).
+    #[serde(default)]
+    #[schema(schema_with = role_schema)]
+    pub role: Option<Role>,
+}
+
+/// A role as it is written: its name.
+pub(crate) fn role_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Role::ALL.map(Role::as_str)))
+        .examples(["editor"])
+        .build()
 }
 
 /// A scope as it is written: its name.
@@ -83,7 +110,8 @@ pub struct CreatedKey {
     pub api_key: String,
 }
 
-/// Lists the workspace's keys, revoked ones included.
+/// Lists the keys the caller manages, revoked ones included: an admin's or owner's are every
+/// member's, anyone else's their own.
 #[utoipa::path(
     get,
     path = "/api/v1/keys",
@@ -116,33 +144,49 @@ async fn create_key(
     admin: Admin,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    let created = create(&state, &admin.workspace, &body.name, body.scope).await?;
+    let new = lyrebird_store::NewKey {
+        name: &body.name,
+        scope: body.scope,
+        role: body.role,
+    };
+    let created = create(&state, &admin.workspace, new).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// Creates a key named `name` (trimmed, 1 to 100 characters): the API's and the keys page's
-/// one way to do it.
+/// Creates a key named `name` (trimmed, 1 to 100 characters), with a ceiling no higher than the
+/// caller's role: the API's and the keys page's one way to do it.
 pub async fn create(
     state: &AppState,
     workspace: &Workspace,
-    name: &str,
-    scope: Scope,
+    new: lyrebird_store::NewKey<'_>,
 ) -> Result<CreatedKey, ApiError> {
-    let name = name.trim();
+    let name = new.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::invalid(
             "name",
             format!("a key needs a name of 1 to {MAX_NAME_CHARS} characters"),
         ));
     }
-    let (key, secret) = state.store.create_key(workspace, name, scope).await?;
+    if let Some(role) = new.role.filter(|role| *role > workspace.role()) {
+        return Err(ApiError::invalid(
+            "role",
+            format!(
+                "a key does no more than its member: you are {} here, so a key of yours can be \
+                 at most {0}, not {role}",
+                workspace.role()
+            ),
+        ));
+    }
+    let new = lyrebird_store::NewKey { name, ..new };
+    let (key, secret) = state.store.create_key(workspace, &new).await?;
     Ok(CreatedKey {
         key: key.into(),
         api_key: secret.expose().to_owned(),
     })
 }
 
-/// Revokes a key; requests with it are refused from the next one on.
+/// Revokes a key the caller manages; requests with it are refused from the next one on.
+/// Another member's key, to anyone below admin, is not found.
 #[utoipa::path(
     delete,
     path = "/api/v1/keys/{id}",

@@ -8,9 +8,10 @@
 pub mod client_addr;
 pub mod cookies;
 pub mod csrf;
+pub mod roles;
 pub mod throttle;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -25,8 +26,9 @@ pub use cookies::{SESSION_COOKIE, session_token};
 /// The header in which a script sends the session's CSRF token ([`csrf::session_token`]).
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// A caller allowed to use the admin API, in their workspace: an `admin` key or a session.
-/// Handlers get tenant access only through this.
+/// A caller allowed to use the admin API, in their workspace: an `admin` key or a session,
+/// whose role there is at least what the route needs ([`roles`]). Handlers get tenant access
+/// only through this.
 ///
 /// A browser sends the session cookie with any request to this site, a form posted by another
 /// page included (imports take text and multipart bodies), so a change made with the cookie
@@ -53,13 +55,23 @@ impl FromRequestParts<AppState> for Admin {
                 return Err(ApiError::CsrfTokenInvalid);
             }
         }
-        match caller.scope() {
-            Scope::Admin => Ok(Admin {
-                workspace: caller.workspace,
-            }),
-            Scope::Mock => Err(ApiError::AdminScopeRequired),
+        if caller.scope() == Scope::Mock {
+            return Err(ApiError::AdminScopeRequired);
         }
+        roles::check(&caller.workspace, &parts.method, matched_route(parts))?;
+        Ok(Admin {
+            workspace: caller.workspace,
+        })
     }
+}
+
+/// The route the request matched, as written in the router (`/api/v1/mocks/{id}`); empty when
+/// there is none, which [`roles::required`] treats as a change an editor may make.
+pub fn matched_route(parts: &Parts) -> &str {
+    parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or("", MatchedPath::as_str)
 }
 
 /// A caller acting in a workspace: the API's [`Admin`] or a page's `WebSession`. Each answers

@@ -118,7 +118,12 @@ async fn create_key(
         )
         .await;
     };
-    match crate::api::keys::create(&state, &session.workspace, &form.name, scope).await {
+    let new = lyrebird_store::NewKey {
+        name: &form.name,
+        scope,
+        role: None,
+    };
+    match crate::api::keys::create(&state, &session.workspace, new).await {
         Ok(created) => {
             let new_key = NewKey {
                 name: created.key.name,

@@ -348,6 +348,12 @@ pub enum PageError {
         "This form was sent without a valid security token. Reload the page and try again; if it keeps happening, log out and in again."
     )]
     Csrf,
+    /// 403: the member's role in the workspace is below what the page's action needs.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409: a change the workspace's rules do not allow (its last owner leaving, ...).
+    #[error("{0}")]
+    Conflict(String),
     /// 429: too many failed logins; the wait in seconds.
     #[error("Too many failed attempts to log in. Wait {0} seconds and try again.")]
     Throttled(u64),
@@ -366,7 +372,8 @@ impl PageError {
     fn status(&self) -> StatusCode {
         match self {
             PageError::NotFound => StatusCode::NOT_FOUND,
-            PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::Csrf | PageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            PageError::Conflict(_) => StatusCode::CONFLICT,
             PageError::Throttled(_) | PageError::SignUpsThrottled(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -385,6 +392,10 @@ impl From<ApiError> for PageError {
             }
             ApiError::Invalid { .. } | ApiError::InvalidExample(_) | ApiError::MockTooLarge(_) => {
                 PageError::BadRequest(error.to_string())
+            }
+            ApiError::RoleRequired(message) => PageError::Forbidden(format::sentence(&message)),
+            ApiError::StateConflict { message, .. } => {
+                PageError::Conflict(format::sentence(&message))
             }
             other => PageError::Internal(Box::new(other)),
         }

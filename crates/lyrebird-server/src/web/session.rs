@@ -31,7 +31,8 @@ impl InWorkspace for WebSession {
 /// Flash cookies stay well under the 4 KB browsers keep per cookie.
 const MAX_FLASH_COOKIE_BYTES: usize = 3000;
 
-/// A signed-in person, in their workspace.
+/// A signed-in person, in the workspace their session acts in, with a role there enough for
+/// the page asked for ([`crate::auth::roles`]).
 #[derive(Debug)]
 pub struct WebSession {
     pub account: Account,
@@ -62,6 +63,12 @@ impl FromRequestParts<AppState> for WebSession {
         let Credential::Session { account } = caller.credential else {
             return Err(to_login(parts));
         };
+        crate::auth::roles::check(
+            &caller.workspace,
+            &parts.method,
+            crate::auth::matched_route(parts),
+        )
+        .map_err(|error| PageError::from(error).into_response())?;
         let account = state
             .store
             .account(account)
