@@ -74,6 +74,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub call_log: CallLogArgs,
 
+    #[command(flatten)]
+    pub mail: MailArgs,
+
     /// How long a callback may take, in milliseconds, before it is recorded as timed out.
     #[arg(long, env = "LYREBIRD_CALLBACK_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -163,6 +166,83 @@ impl CallLogArgs {
             ..CallLogOptions::default()
         }
     }
+}
+
+/// Mail and the links it carries (part of `lyrebird serve`).
+#[derive(Debug, Clone, Args)]
+pub struct MailArgs {
+    /// The SMTP server that mails invitations and account links, e.g.
+    /// smtp://user:password@mail.example.com:587 (STARTTLS), smtps://... (TLS), or
+    /// smtp://127.0.0.1:2525 (plain, for a local relay). Without it nothing is mailed: links are
+    /// shown to copy.
+    #[arg(long, env = "LYREBIRD_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// The From address of the mails.
+    #[arg(
+        long,
+        env = "LYREBIRD_MAIL_FROM",
+        default_value = "Lyrebird <lyrebird@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// How long a mail may take to send, in milliseconds; past it the link is shown to copy.
+    #[arg(long, env = "LYREBIRD_SMTP_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub smtp_timeout_ms: u64,
+
+    /// The server's public URL, which links in mails and on pages start with, e.g.
+    /// https://lyrebird.example.com. [default: http://<base-host>]
+    #[arg(long, env = "LYREBIRD_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Days an invitation's link works.
+    #[arg(long, env = "LYREBIRD_INVITATION_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u16).range(1..=365))]
+    pub invitation_days: u16,
+}
+
+impl Default for MailArgs {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            mail_from: "Lyrebird <lyrebird@localhost>".to_owned(),
+            smtp_timeout_ms: 10_000,
+            public_url: None,
+            invitation_days: 7,
+        }
+    }
+}
+
+/// `LYREBIRD_SMTP_URL` as given: it may hold a password, so `Debug` never shows it and it is
+/// parsed (by lettre) only once the command line is read.
+#[derive(Clone)]
+pub struct SmtpUrl(pub String);
+
+impl FromStr for SmtpUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self(url.to_owned()))
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmtpUrl(***)")
+    }
+}
+
+/// An http(s) URL without a trailing slash, which paths are appended to.
+fn parse_public_url(input: &str) -> Result<String, String> {
+    let url = input.trim().trim_end_matches('/');
+    let parsed = url::Url::parse(url).map_err(|error| format!("{input:?}: {error}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!(
+            "{input:?} is not an http(s) URL such as https://lyrebird.example.com"
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 /// A host with an optional port, in lower case: mock URLs are built on it and mock hosts are
@@ -353,6 +433,7 @@ mod tests {
             pg_search_dir: PathBuf::from("."),
             runtime: Default::default(),
             call_log: Default::default(),
+            mail: MailArgs::default(),
             callback_timeout_ms: 1,
             callback_allow: AllowList::default(),
             trusted_proxies: TrustedProxies::default(),

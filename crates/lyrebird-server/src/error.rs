@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use lyrebird_engine::ValidationError;
 use lyrebird_import::contract::Violation;
 use lyrebird_import::{ImportError, Kind};
-use lyrebird_store::StoreError;
 use lyrebird_store::error::error_chain;
+use lyrebird_store::{Gone, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,6 +40,10 @@ pub enum ApiError {
     /// operation needs.
     #[error("{0}")]
     RoleRequired(String),
+    /// 403: not for this caller, for a reason `code` names (`invitation_email_mismatch`,
+    /// `wrong_password`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// 403: a change made with the session cookie without the session's `x-csrf-token`.
     #[error("send the session's CSRF token in the x-csrf-token header (the web app's pages do)")]
     CsrfTokenInvalid,
@@ -60,6 +64,10 @@ pub enum ApiError {
     /// without an upstream or not recording); the message says what to do.
     #[error("{message}")]
     StateConflict { code: &'static str, message: String },
+    /// 410: a one-use link (an invitation, a password reset, an email change) that no longer
+    /// works; `code` says why (`invitation_expired`, `link_used`...).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// 412: the draft is not at the revision the request named in `If-Match`.
     #[error("{0}")]
     DraftChanged(String),
@@ -158,10 +166,12 @@ impl ApiError {
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::AdminScopeRequired
             | ApiError::CsrfTokenInvalid
-            | ApiError::RoleRequired(_) => StatusCode::FORBIDDEN,
+            | ApiError::RoleRequired(_)
+            | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::StateConflict { .. } => StatusCode::CONFLICT,
             ApiError::DraftChanged(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -192,7 +202,10 @@ impl ApiError {
             ApiError::RoleRequired(_) => "role_required",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
-            ApiError::Conflict { code, .. } | ApiError::StateConflict { code, .. } => code,
+            ApiError::Conflict { code, .. }
+            | ApiError::StateConflict { code, .. }
+            | ApiError::Gone { code, .. }
+            | ApiError::Refused { code, .. } => code,
             ApiError::DraftChanged(_) => "draft_changed",
             ApiError::PayloadTooLarge { .. } | ApiError::ImportTooLarge { .. } => {
                 "payload_too_large"
@@ -400,6 +413,29 @@ impl From<StoreError> for ApiError {
             },
             StoreError::PersonalWorkspace => ApiError::StateConflict {
                 code: "personal_workspace",
+                message: error.to_string(),
+            },
+            StoreError::InvitationGone(gone) => ApiError::Gone {
+                code: match gone {
+                    Gone::Expired => "invitation_expired",
+                    Gone::Revoked => "invitation_revoked",
+                    Gone::Used => "invitation_used",
+                },
+                message: error.to_string(),
+            },
+            StoreError::LinkGone(gone) => ApiError::Gone {
+                code: match gone {
+                    Gone::Used => "link_used",
+                    Gone::Expired | Gone::Revoked => "link_expired",
+                },
+                message: error.to_string(),
+            },
+            StoreError::WrongInvitee { .. } => ApiError::Refused {
+                code: "invitation_email_mismatch",
+                message: error.to_string(),
+            },
+            StoreError::AlreadyMember { .. } => ApiError::StateConflict {
+                code: "already_member",
                 message: error.to_string(),
             },
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {

@@ -23,6 +23,7 @@ mod diff;
 pub mod error;
 pub mod extract;
 mod front;
+pub mod mail;
 pub mod memory;
 pub mod metrics;
 mod state;
@@ -108,7 +109,7 @@ async fn listen_and_serve(
         .unwrap_or_else(|| format!("localhost:{}", listen.port()));
     tracing::info!(%listen, %base_host, "lyrebird is listening");
     let settings = Settings {
-        base_host,
+        base_host: base_host.clone(),
         monthly_quota: args.monthly_quota,
         max_body_bytes: args.max_body_bytes,
         max_import_bytes: args.max_import_bytes,
@@ -117,6 +118,7 @@ async fn listen_and_serve(
             .metrics_token
             .clone()
             .filter(|token| !token.0.is_empty()),
+        mail: mail::Mail::new(&args.mail, &base_host)?,
     };
     let call_log = CallLog::start(store.clone(), args.call_log.options());
     let callbacks = CallbackOptions {

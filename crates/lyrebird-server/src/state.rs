@@ -84,6 +84,8 @@ pub struct Settings {
     /// What a scraper of `GET /metrics` shows; without it, the public listener has no metrics
     /// ([`crate::metrics`]).
     pub metrics_token: Option<crate::config::MetricsToken>,
+    /// Mail, and the public URL of the links it carries ([`crate::mail`]).
+    pub mail: crate::mail::Mail,
 }
 
 impl Settings {

@@ -55,7 +55,7 @@ impl Email {
 
 /// A password good enough to be hashed and stored.
 #[derive(Debug, Clone)]
-pub struct NewPassword(Secret);
+pub struct NewPassword(pub(crate) Secret);
 
 impl NewPassword {
     pub fn parse(password: Secret) -> Result<Self, String> {
@@ -200,16 +200,7 @@ impl Store {
             Some((id, hash)) => (Some(id), hash),
             None => (None, DECOY_HASH.to_owned()),
         };
-        let verified = on_hashing_thread(move || {
-            let hash = PasswordHash::new(&stored_hash)
-                .map_err(|e| StoreError::PasswordHash(e.to_string()))?;
-            Ok::<_, StoreError>(
-                Argon2::default()
-                    .verify_password(password.expose().as_bytes(), &hash)
-                    .is_ok(),
-            )
-        })
-        .await??;
+        let verified = verify_password(stored_hash, password).await?;
         let Some(account_id) = account_id.filter(|_| verified) else {
             return Ok(None);
         };
@@ -290,7 +281,19 @@ impl Store {
     }
 }
 
-async fn hash_password(password: Secret) -> Result<String> {
+/// Whether `password` is the one `stored_hash` (a PHC string) was made from.
+pub(crate) async fn verify_password(stored_hash: String, password: Secret) -> Result<bool> {
+    on_hashing_thread(move || {
+        let hash =
+            PasswordHash::new(&stored_hash).map_err(|e| StoreError::PasswordHash(e.to_string()))?;
+        Ok(Argon2::default()
+            .verify_password(password.expose().as_bytes(), &hash)
+            .is_ok())
+    })
+    .await?
+}
+
+pub(crate) async fn hash_password(password: Secret) -> Result<String> {
     on_hashing_thread(move || {
         Argon2::default()
             .hash_password(password.expose().as_bytes())

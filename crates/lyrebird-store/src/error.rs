@@ -75,6 +75,18 @@ pub enum StoreError {
     /// A personal workspace has its account as its only owner, and goes only with it.
     #[error("a personal workspace keeps its account as its only owner and is deleted with it")]
     PersonalWorkspace,
+    /// An invitation that can no longer be accepted (nor revoked): why.
+    #[error("{0}")]
+    InvitationGone(Gone),
+    /// A password-reset or email-change link that can no longer be followed: why.
+    #[error("{0}")]
+    LinkGone(Gone),
+    /// The invitation is for another email than the account accepting it has.
+    #[error("this invitation is for {invited}: log in (or sign up) with that email to accept it")]
+    WrongInvitee { invited: String },
+    /// The invited email belongs to a member of the workspace already.
+    #[error("{email} is a member of this workspace already")]
+    AlreadyMember { email: String },
     /// A value could not be turned into the JSON of a column.
     #[error("JSON for {column} could not be encoded")]
     Json {
@@ -82,6 +94,34 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// Why a one-use link (an invitation, a password reset, an email change) no longer works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    Expired,
+    Revoked,
+    Used,
+}
+
+impl Gone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gone::Expired => "expired",
+            Gone::Revoked => "revoked",
+            Gone::Used => "used",
+        }
+    }
+}
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Gone::Expired => "the link has expired: ask for a new one",
+            Gone::Revoked => "the invitation was revoked",
+            Gone::Used => "the link has been used already: each works once",
+        })
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

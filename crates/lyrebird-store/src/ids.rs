@@ -56,6 +56,10 @@ id_type!(
     AccountId
 );
 id_type!(
+    /// An invitation to join a workspace.
+    InvitationId
+);
+id_type!(
     /// A workspace: the tenant that owns mocks, keys, usage and call logs.
     WorkspaceId
 );

@@ -15,6 +15,7 @@
 //! Queries are plain `query_as` with `FromRow` rows, checked by the tests against a real
 //! database rather than at compile time (see `docs/architecture.md`).
 
+pub mod account_tokens;
 pub mod accounts;
 mod blocks;
 pub mod calls;
@@ -26,6 +27,7 @@ pub mod embedded;
 pub mod error;
 pub mod examples;
 pub mod ids;
+pub mod invitations;
 pub mod keys;
 pub mod members;
 pub mod mocks;
@@ -54,9 +56,10 @@ pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
 pub use contracts::{ContractBrief, StoredContract};
 pub use drafts::Draft;
 pub use drift::{DriftReport, DriftSummary};
-pub use error::{Result, StoreError};
+pub use error::{Gone, Result, StoreError};
 pub use examples::{MAX_EXAMPLE_BYTES_PER_MOCK, MAX_EXAMPLES_PER_MOCK, StoredExample};
-pub use ids::{AccountId, DriftReportId, ExampleId, KeyId, MockId, WorkspaceId};
+pub use ids::{AccountId, DriftReportId, ExampleId, InvitationId, KeyId, MockId, WorkspaceId};
+pub use invitations::{Invitation, InvitationDetails};
 pub use keys::{ApiKey, NewKey};
 pub use members::{Member, Membership, workspace_name};
 pub use mocks::{Delay, Mock, MockSettings};

@@ -11,6 +11,7 @@
 //! - [`contract`]: a mock's OpenAPI contract, which examples and calls are checked against;
 //! - [`recording`]: examples from the real API, recorded or chosen in the call log;
 //! - [`drift`]: a mock's examples checked against the real API behind it;
+//! - [`invitations`]: invitations into a workspace; [`email`]: email change and password reset;
 //! - [`health`]: probes for load balancers.
 //!
 //! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
@@ -22,12 +23,14 @@ pub mod calls;
 pub mod contract;
 pub mod drafts;
 pub mod drift;
+pub mod email;
 pub mod examples;
 mod gate;
 pub mod health;
 pub mod health_report;
 pub mod impact;
 pub mod imports;
+pub mod invitations;
 pub mod keys;
 pub mod mocks;
 pub mod openapi;

@@ -4,7 +4,8 @@
 //!
 //! Reading needs `viewer`; so do the operations that only ask (trying a request, verifying
 //! what a mock received) and a member's own keys. Changing members, and invitations, need `admin`;
-//! deleting the workspace needs `owner`; every other change needs `editor`.
+//! deleting the workspace needs `owner`; every other change needs `editor`. Accepting an
+//! invitation and changing one's own email need only an account.
 
 use axum::http::Method;
 use lyrebird_store::{Role, Workspace};
@@ -36,6 +37,15 @@ const ANY_MEMBER: [&str; 11] = [
     "/workspace/leave",
 ];
 
+/// Routes for any signed-in account whatever its role in its current workspace: accepting an
+/// invitation (into another workspace) and changing the account's own email.
+const ANY_ACCOUNT: [&str; 4] = [
+    "/api/v1/invitations/{invitation}/accept",
+    "/api/v1/account/email",
+    "/invite/{token}",
+    "/account/email",
+];
+
 /// Route prefixes that need an admin: for any change, and to read invitations (every member
 /// sees who the members are).
 const ADMIN: [&str; 4] = [
@@ -49,7 +59,9 @@ const ADMIN: [&str; 4] = [
 pub fn required(method: &Method, route: &str) -> Role {
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     let member_list = route == "/api/v1/members" || route == "/members";
-    if ADMIN.iter().any(|prefix| route.starts_with(prefix)) && !(reads && member_list) {
+    if ANY_ACCOUNT.contains(&route) {
+        Role::Viewer
+    } else if ADMIN.iter().any(|prefix| route.starts_with(prefix)) && !(reads && member_list) {
         Role::Admin
     } else if ANY_MEMBER.contains(&route) || reads || ASKING.contains(&route) {
         Role::Viewer
@@ -118,5 +130,25 @@ mod tests {
         assert_eq!(required(&Method::PATCH, "/api/v1/workspace"), Role::Admin);
         assert_eq!(required(&Method::DELETE, "/api/v1/workspace"), Role::Owner);
         assert_eq!(required(&Method::POST, "/api/v1/keys"), Role::Viewer);
+    }
+
+    #[test]
+    fn invitations_are_an_admins_but_accepting_one_any_accounts() {
+        assert_eq!(required(&Method::POST, "/api/v1/invitations"), Role::Admin);
+        assert_eq!(
+            required(&Method::DELETE, "/api/v1/invitations/{invitation}"),
+            Role::Admin
+        );
+        assert_eq!(required(&Method::POST, "/invitations"), Role::Admin);
+        assert_eq!(
+            required(&Method::POST, "/api/v1/invitations/{invitation}/accept"),
+            Role::Viewer
+        );
+        assert_eq!(required(&Method::POST, "/invite/{token}"), Role::Viewer);
+        assert_eq!(
+            required(&Method::POST, "/api/v1/account/email"),
+            Role::Viewer
+        );
+        assert_eq!(required(&Method::POST, "/account/email"), Role::Viewer);
     }
 }

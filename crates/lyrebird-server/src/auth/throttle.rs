@@ -24,6 +24,8 @@ pub use crate::auth::client_addr::ClientAddr;
 
 pub const FREE_FAILURES_PER_EMAIL: u32 = 5;
 pub const FREE_FAILURES_PER_ADDRESS: u32 = 20;
+/// Password-reset links an email may be sent before further requests must wait.
+pub const FREE_RESETS_PER_EMAIL: u32 = 3;
 const FIRST_WAIT: Duration = Duration::from_secs(30);
 const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
 /// A count with no failure for this long is forgotten.
@@ -83,6 +85,19 @@ impl LoginThrottle {
         };
         self.reserve(&[(address_subject(ip), FREE_FAILURES_PER_ADDRESS)])
             .await
+    }
+
+    /// Counts a request for a password-reset link against the email's limit and the client
+    /// address's, for good (each may mail someone). `Ok(Err(seconds to wait))` when either
+    /// must wait.
+    pub async fn password_reset(
+        &self,
+        email: &Email,
+        address: Option<IpAddr>,
+    ) -> Result<Result<(), u64>, StoreError> {
+        let mut subjects = vec![(format!("reset:{}", email.as_str()), FREE_RESETS_PER_EMAIL)];
+        subjects.extend(address.map(|ip| (format!("reset-from:{ip}"), FREE_FAILURES_PER_ADDRESS)));
+        self.reserve(&subjects).await
     }
 
     async fn reserve(&self, subjects: &[(String, u32)]) -> Result<Result<(), u64>, StoreError> {

@@ -191,7 +191,7 @@ async fn sign_up_form(
     Ok(signed_in_response(
         &headers,
         &session,
-        "/mocks",
+        safe_next(form.next.as_deref()),
         &[Flash::success(
             "Welcome to Lyrebird. Create your first mock to get a URL your app can call.",
         )],

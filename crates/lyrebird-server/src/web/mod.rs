@@ -16,14 +16,18 @@
 //! - [`mocks`]: the dashboard, creating (from scratch or by upload), a mock's page and settings;
 //! - [`upload`]: creating a mock from a Postman, OpenAPI or HAR file;
 //! - [`examples`]: the example editor;
-//! - [`drift`]: checks of a mock against its upstream, and their reports.
+//! - [`drift`]: checks of a mock against its upstream, and their reports;
+//! - [`invitations`]: inviting members, and accepting an invitation;
+//! - [`email`]: changing the account's email, and resetting a forgotten password.
 
 pub mod calls;
 pub mod contract;
 pub mod csrf;
 pub mod drift;
+pub mod email;
 pub mod examples;
 pub mod format;
+pub mod invitations;
 pub mod keys;
 pub mod landing;
 pub mod mocks;
@@ -64,6 +68,8 @@ pub fn router() -> Router<AppState> {
         .merge(recording::router())
         .merge(contract::router())
         .merge(drift::router())
+        .merge(invitations::router())
+        .merge(email::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
@@ -178,6 +184,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "drift.html",
         include_str!("../../../../web/templates/drift.html"),
+    ),
+    (
+        "invitations.html",
+        include_str!("../../../../web/templates/invitations.html"),
+    ),
+    (
+        "invite.html",
+        include_str!("../../../../web/templates/invite.html"),
+    ),
+    (
+        "account_email.html",
+        include_str!("../../../../web/templates/account_email.html"),
+    ),
+    (
+        "email_link.html",
+        include_str!("../../../../web/templates/email_link.html"),
     ),
 ];
 
@@ -360,6 +382,14 @@ pub enum PageError {
     /// 429: too many sign-ups from one address; the wait in seconds.
     #[error("Too many sign-ups from your address. Wait {0} seconds and try again.")]
     SignUpsThrottled(u64),
+    /// 410: a link (an invitation, a password reset, an email change) that no longer works.
+    #[error("{0}")]
+    Gone(String),
+    /// 429: too many password-reset requests for an email or from an address; the wait.
+    #[error(
+        "Too many password-reset requests for this email or from your address. Wait {0} seconds and try again."
+    )]
+    ResetsThrottled(u64),
     /// 400: a request the page cannot read.
     #[error("{0}")]
     BadRequest(String),
@@ -374,9 +404,10 @@ impl PageError {
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::Csrf | PageError::Forbidden(_) => StatusCode::FORBIDDEN,
             PageError::Conflict(_) => StatusCode::CONFLICT,
-            PageError::Throttled(_) | PageError::SignUpsThrottled(_) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            PageError::Gone(_) => StatusCode::GONE,
+            PageError::Throttled(_)
+            | PageError::SignUpsThrottled(_)
+            | PageError::ResetsThrottled(_) => StatusCode::TOO_MANY_REQUESTS,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -393,7 +424,10 @@ impl From<ApiError> for PageError {
             ApiError::Invalid { .. } | ApiError::InvalidExample(_) | ApiError::MockTooLarge(_) => {
                 PageError::BadRequest(error.to_string())
             }
-            ApiError::RoleRequired(message) => PageError::Forbidden(format::sentence(&message)),
+            ApiError::RoleRequired(message) | ApiError::Refused { message, .. } => {
+                PageError::Forbidden(format::sentence(&message))
+            }
+            ApiError::Gone { message, .. } => PageError::Gone(format::sentence(&message)),
             ApiError::StateConflict { message, .. } => {
                 PageError::Conflict(format::sentence(&message))
             }
@@ -420,7 +454,10 @@ impl IntoResponse for PageError {
         )
         .unwrap_or_else(|_| self.to_string());
         let mut response = (status, Html(html)).into_response();
-        if let PageError::Throttled(seconds) | PageError::SignUpsThrottled(seconds) = self {
+        if let PageError::Throttled(seconds)
+        | PageError::SignUpsThrottled(seconds)
+        | PageError::ResetsThrottled(seconds) = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));

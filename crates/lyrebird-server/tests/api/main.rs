@@ -3,16 +3,20 @@
 
 mod accounts;
 mod contract;
+mod email;
 mod errors;
 mod examples;
 mod health_report;
 mod impact;
 #[path = "../support/in_process.rs"]
 mod in_process;
+mod invitations;
 mod isolation;
 mod keys;
 mod mocks;
 mod nul;
 mod openapi;
+#[path = "../support/smtp.rs"]
+mod smtp;
 mod support;
 mod versions;

@@ -4,6 +4,8 @@ use lyrebird_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use lyrebird_server::config::MailArgs;
+
 use crate::in_process::{self, Options};
 
 /// The body limit the tests run with, small enough to exceed cheaply.
@@ -30,16 +32,28 @@ impl TestApp {
 
     /// An app whose admin API takes bodies of up to `max_body_bytes`.
     pub async fn with_body_limit(max_body_bytes: usize) -> Self {
+        Self::with_options(Options {
+            max_body_bytes,
+            max_import_bytes: max_body_bytes,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// An app with these mail settings (`smtp_url` pointing at a test's SMTP sink).
+    pub async fn with_mail(mail: MailArgs) -> Self {
+        Self::with_options(Options {
+            max_body_bytes: MAX_BODY_BYTES,
+            max_import_bytes: MAX_BODY_BYTES,
+            mail,
+            ..Options::default()
+        })
+        .await
+    }
+
+    async fn with_options(options: Options) -> Self {
         let db = TestDatabase::new().await;
-        let running = in_process::start(
-            db.store().clone(),
-            Options {
-                max_body_bytes,
-                max_import_bytes: max_body_bytes,
-                ..Options::default()
-            },
-        )
-        .await;
+        let running = in_process::start(db.store().clone(), options).await;
         Self {
             base: running.base,
             client: reqwest::Client::builder()
@@ -107,6 +121,13 @@ impl TestApp {
         let (status, stored) = self.post(&path, key, example).await;
         assert_eq!(status, StatusCode::CREATED, "{stored}");
         stored["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl TestApp {
+    /// The app's database, for what no endpoint shows or does (an invitation's expiry).
+    pub fn store(&self) -> &lyrebird_store::Store {
+        self._db.store()
     }
 }
 

@@ -10,7 +10,8 @@ use lyrebird_runtime::call_log::{CallLog, CallLogOptions};
 use lyrebird_runtime::callbacks::CallbackOptions;
 use lyrebird_runtime::connection::Connections;
 use lyrebird_server::auth::client_addr::TrustedProxies;
-use lyrebird_server::config::RuntimeArgs;
+use lyrebird_server::config::{MailArgs, RuntimeArgs};
+use lyrebird_server::mail::Mail;
 use lyrebird_server::{AppState, Served, Settings};
 use lyrebird_store::Store;
 use tokio::task::JoinHandle;
@@ -22,6 +23,8 @@ pub struct Options {
     pub max_import_bytes: usize,
     pub call_log: CallLogOptions,
     pub callbacks: CallbackOptions,
+    /// Mail settings (`LYREBIRD_SMTP_URL` and the rest); none by default, so nothing is mailed.
+    pub mail: MailArgs,
 }
 
 impl Default for Options {
@@ -32,6 +35,7 @@ impl Default for Options {
             max_import_bytes: 1024 * 1024,
             call_log: CallLogOptions::default(),
             callbacks: CallbackOptions::default(),
+            mail: MailArgs::default(),
         }
     }
 }
@@ -51,8 +55,10 @@ pub async fn start(store: Store, options: Options) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let call_log = CallLog::start(store.clone(), options.call_log);
+    let base_host = format!("lyrebird.test:{port}");
     let settings = Settings {
-        base_host: format!("lyrebird.test:{port}"),
+        mail: Mail::new(&options.mail, &base_host).unwrap(),
+        base_host,
         monthly_quota: options.monthly_quota,
         max_body_bytes: options.max_body_bytes,
         max_import_bytes: options.max_import_bytes,
