@@ -4,6 +4,7 @@
 
 #[path = "../support/in_process.rs"]
 mod in_process;
+mod invitations;
 mod pages;
 mod sessions;
 mod uploads;
