@@ -30,7 +30,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_workspaces, create_workspace))
         .routes(routes!(switch_workspace))
-        .routes(routes!(current_workspace, rename_workspace, delete_workspace))
+        .routes(routes!(
+            current_workspace,
+            rename_workspace,
+            delete_workspace
+        ))
         .routes(routes!(leave_workspace))
         .routes(routes!(list_members))
         .routes(routes!(change_member, remove_member))
@@ -38,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A workspace the caller belongs to.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WorkspaceView {
+pub struct WorkspaceMembership {
     #[schema(value_type = String, format = Uuid)]
     pub id: WorkspaceId,
     pub name: String,
@@ -54,7 +58,7 @@ pub struct WorkspaceView {
     pub created_at: OffsetDateTime,
 }
 
-impl WorkspaceView {
+impl WorkspaceMembership {
     fn of(membership: Membership, current: WorkspaceId) -> Self {
         Self {
             current: membership.id == current,
@@ -113,18 +117,18 @@ pub struct MemberRole {
     get,
     path = "/api/v1/workspaces",
     tag = "workspaces",
-    responses((status = 200, body = Vec<WorkspaceView>), (status = 401, body = ErrorBody))
+    responses((status = 200, body = Vec<WorkspaceMembership>), (status = 401, body = ErrorBody))
 )]
 async fn list_workspaces(
     State(state): State<AppState>,
     admin: Admin,
-) -> Result<Json<Vec<WorkspaceView>>, ApiError> {
+) -> Result<Json<Vec<WorkspaceMembership>>, ApiError> {
     let current = admin.workspace.id();
     let listed = state.store.workspaces_of(admin.workspace.member()).await?;
     Ok(Json(
         listed
             .into_iter()
-            .map(|membership| WorkspaceView::of(membership, current))
+            .map(|membership| WorkspaceMembership::of(membership, current))
             .collect(),
     ))
 }
@@ -137,7 +141,7 @@ async fn list_workspaces(
     tag = "workspaces",
     request_body = WorkspaceName,
     responses(
-        (status = 201, body = WorkspaceView),
+        (status = 201, body = WorkspaceMembership),
         (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody),
     )
@@ -146,7 +150,7 @@ async fn create_workspace(
     State(state): State<AppState>,
     admin: Admin,
     ApiJson(body): ApiJson<WorkspaceName>,
-) -> Result<(StatusCode, Json<WorkspaceView>), ApiError> {
+) -> Result<(StatusCode, Json<WorkspaceMembership>), ApiError> {
     let name = workspace_name(&body.name).map_err(|message| ApiError::invalid("name", message))?;
     let created = state
         .store
@@ -154,7 +158,7 @@ async fn create_workspace(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(WorkspaceView::of(created, admin.workspace.id())),
+        Json(WorkspaceMembership::of(created, admin.workspace.id())),
     ))
 }
 
@@ -167,7 +171,7 @@ async fn create_workspace(
     tag = "workspaces",
     params(("id" = String, Path, format = Uuid, description = "The workspace's id")),
     responses(
-        (status = 200, body = WorkspaceView),
+        (status = 200, body = WorkspaceMembership),
         (status = 404, body = ErrorBody),
         (status = 409, description = "Called with a key (`session_required`)", body = ErrorBody),
     )
@@ -177,7 +181,14 @@ async fn switch_workspace(
     headers: HeaderMap,
     admin: Admin,
     ApiPath(id): ApiPath<WorkspaceId>,
-) -> Result<Json<WorkspaceView>, ApiError> {
+) -> Result<Json<WorkspaceMembership>, ApiError> {
+    let switched = state
+        .store
+        .workspaces_of(admin.workspace.member())
+        .await?
+        .into_iter()
+        .find(|membership| membership.id == id)
+        .ok_or(ApiError::NotFound)?;
     let token = match admin.workspace.actor() {
         lyrebird_store::Actor::Account(_) => session_token(&headers),
         _ => None,
@@ -187,14 +198,7 @@ async fn switch_workspace(
         message: "a key acts in the workspace it was made in; only a session switches".into(),
     })?;
     state.store.switch_workspace(&token, id).await?;
-    let switched = state
-        .store
-        .workspaces_of(admin.workspace.member())
-        .await?
-        .into_iter()
-        .find(|membership| membership.id == id)
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(WorkspaceView::of(switched, id)))
+    Ok(Json(WorkspaceMembership::of(switched, id)))
 }
 
 /// The workspace the caller acts in.
@@ -202,14 +206,17 @@ async fn switch_workspace(
     get,
     path = "/api/v1/workspace",
     tag = "workspaces",
-    responses((status = 200, body = WorkspaceView), (status = 401, body = ErrorBody))
+    responses((status = 200, body = WorkspaceMembership), (status = 401, body = ErrorBody))
 )]
 async fn current_workspace(
     State(state): State<AppState>,
     admin: Admin,
-) -> Result<Json<WorkspaceView>, ApiError> {
+) -> Result<Json<WorkspaceMembership>, ApiError> {
     let membership = state.store.membership(&admin.workspace).await?;
-    Ok(Json(WorkspaceView::of(membership, admin.workspace.id())))
+    Ok(Json(WorkspaceMembership::of(
+        membership,
+        admin.workspace.id(),
+    )))
 }
 
 /// Renames the workspace (an admin's or owner's).
@@ -219,7 +226,7 @@ async fn current_workspace(
     tag = "workspaces",
     request_body = WorkspaceName,
     responses(
-        (status = 200, body = WorkspaceView),
+        (status = 200, body = WorkspaceMembership),
         (status = 403, description = "Below admin (`role_required`)", body = ErrorBody),
         (status = 422, body = ErrorBody),
     )
@@ -228,7 +235,7 @@ async fn rename_workspace(
     State(state): State<AppState>,
     admin: Admin,
     ApiJson(body): ApiJson<WorkspaceName>,
-) -> Result<Json<WorkspaceView>, ApiError> {
+) -> Result<Json<WorkspaceMembership>, ApiError> {
     let name = workspace_name(&body.name).map_err(|message| ApiError::invalid("name", message))?;
     state.store.rename_workspace(&admin.workspace, name).await?;
     current_workspace(State(state), admin).await
@@ -336,9 +343,6 @@ async fn remove_member(
     admin: Admin,
     ApiPath(account): ApiPath<AccountId>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .remove_member(&admin.workspace, account)
-        .await?;
+    state.store.remove_member(&admin.workspace, account).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -57,8 +57,7 @@ async fn members_page(
         .into_iter()
         .map(|member| MemberRow {
             you: member.account_id == session.workspace.member(),
-            manageable: role == Role::Owner
-                || (role == Role::Admin && member.role != Role::Owner),
+            manageable: role == Role::Owner || (role == Role::Admin && member.role != Role::Owner),
             account_id: member.account_id.to_string(),
             email: member.email,
             role: member.role.as_str(),
@@ -96,7 +95,9 @@ async fn change_role(
     PostedForm { session, form }: PostedForm<RoleForm>,
 ) -> Result<Response, PageError> {
     let Ok(role) = form.role.parse::<Role>() else {
-        return Ok(back_to_members(Flash::error("Choose a role from the list.")));
+        return Ok(back_to_members(Flash::error(
+            "Choose a role from the list.",
+        )));
     };
     let changed = state
         .store
@@ -113,10 +114,7 @@ async fn remove_member(
     PagePath(account): PagePath<AccountId>,
     PostedForm { session, .. }: PostedForm<serde::de::IgnoredAny>,
 ) -> Result<Response, PageError> {
-    let removed = state
-        .store
-        .remove_member(&session.workspace, account)
-        .await;
+    let removed = state.store.remove_member(&session.workspace, account).await;
     Ok(back_to_members(match removed {
         Ok(()) => Flash::success("Removed from the workspace; their keys here no longer work."),
         Err(error) => refusal(error)?,
@@ -135,7 +133,10 @@ async fn rename(
 ) -> Result<Response, PageError> {
     Ok(back_to_members(match workspace_name(&form.name) {
         Ok(name) => {
-            state.store.rename_workspace(&session.workspace, name).await?;
+            state
+                .store
+                .rename_workspace(&session.workspace, name)
+                .await?;
             Flash::success(format!("The workspace is now called {name}."))
         }
         Err(message) => Flash::error(format::sentence(&message)),

@@ -14,5 +14,6 @@ mod keys;
 mod mocks;
 mod nul;
 mod openapi;
+mod roles;
 mod support;
 mod versions;

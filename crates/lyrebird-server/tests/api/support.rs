@@ -13,7 +13,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     /// Kept for the test's lifetime: dropping it drops the database.
-    _db: TestDatabase,
+    db: TestDatabase,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -46,7 +46,7 @@ impl TestApp {
                 .cookie_store(true)
                 .build()
                 .unwrap(),
-            _db: db,
+            db,
             server: running.server,
         }
     }
@@ -68,6 +68,11 @@ impl TestApp {
             request = request.json(&body);
         }
         read(request.send().await.unwrap()).await
+    }
+
+    /// The app's store, for setting up what the API has no shortcut for.
+    pub fn store(&self) -> &lyrebird_store::Store {
+        self.db.store()
     }
 
     pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
