@@ -320,3 +320,11 @@ for (const panel of document.querySelectorAll(".try-panel")) {
     }
   });
 }
+
+// The workspace switcher acts as soon as another workspace is chosen; its button is for
+// browsers without scripts.
+for (const form of document.querySelectorAll("form[data-autosubmit]")) {
+  const select = form.querySelector("select");
+  form.querySelector("button").hidden = true;
+  select.addEventListener("change", () => form.requestSubmit());
+}

@@ -3,6 +3,7 @@
 //! description.
 //!
 //! - [`accounts`]: sign-up; [`sessions`]: log in and out with a cookie; [`keys`]: API keys;
+//! - [`workspaces`]: the caller's workspaces, the one they act in, and its members;
 //! - [`mocks`] and [`examples`]: what the mocks answer; [`try_request`]: what a mock would answer;
 //! - [`imports`]: Postman, OpenAPI, HAR and native files in, and exports out;
 //! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
@@ -41,3 +42,4 @@ pub mod try_request;
 pub mod usage;
 pub mod verify;
 pub mod versions;
+pub mod workspaces;

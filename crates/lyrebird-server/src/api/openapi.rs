@@ -65,6 +65,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::accounts::router())
         .merge(crate::api::sessions::router())
         .merge(crate::api::keys::router())
+        .merge(crate::api::workspaces::router())
         .merge(crate::api::mocks::router())
         .merge(crate::api::examples::router())
         .merge(crate::api::state::router())

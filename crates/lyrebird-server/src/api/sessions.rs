@@ -35,6 +35,9 @@ pub struct LoggedIn {
     pub workspace: WorkspaceView,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// What a change made with this session's cookie sends in `x-csrf-token`. Only the one who
+    /// logged in reads it; another site cannot.
+    pub csrf_token: String,
 }
 
 /// Logs in: sets the `lyrebird_session` cookie.
@@ -82,6 +85,7 @@ async fn log_in(
             account: session.account.into(),
             workspace: WorkspaceView::new(session.workspace, &state.settings),
             expires_at: session.expires_at,
+            csrf_token: crate::auth::csrf::session_token(&session.token),
         }),
     )
         .into_response())

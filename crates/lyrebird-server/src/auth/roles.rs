@@ -33,7 +33,7 @@ const ANY_MEMBER: [&str; 11] = [
     "/keys/{id}/revoke",
     "/logout",
     "/workspaces",
-    "/workspaces/{id}/switch",
+    "/workspaces/switch",
     "/workspace/leave",
 ];
 

@@ -30,6 +30,7 @@ pub mod format;
 pub mod invitations;
 pub mod keys;
 pub mod landing;
+pub mod members;
 pub mod mocks;
 pub mod recording;
 pub mod reveal;
@@ -46,6 +47,7 @@ use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use lyrebird_store::Role;
 use minijinja::value::Serde;
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
@@ -62,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .merge(examples::router())
         .merge(upload::router())
         .merge(keys::router())
+        .merge(members::router())
         .merge(usage::router())
         .merge(calls::router())
         .merge(versions::router())
@@ -261,10 +264,34 @@ pub fn page(
     template: &str,
     ctx: Value,
 ) -> Result<Response, PageError> {
+    let role = session.workspace.role();
+    let workspaces: Vec<Value> = session
+        .workspaces
+        .iter()
+        .map(|membership| {
+            context! {
+                id => membership.id.to_string(),
+                name => &membership.name,
+                role => membership.role.as_str(),
+                current => membership.id == session.workspace.id(),
+            }
+        })
+        .collect();
+    let workspace_name = session
+        .workspaces
+        .iter()
+        .find(|membership| membership.id == session.workspace.id())
+        .map(|membership| membership.name.as_str());
     let ctx = context! {
         session => context! {
             email => &session.account.email,
             csrf_token => &session.csrf_token,
+            workspace => workspace_name,
+            workspaces,
+            role => role.as_str(),
+            can_edit => role >= Role::Editor,
+            can_admin => role >= Role::Admin,
+            is_owner => role == Role::Owner,
         },
         flashes => Serde(&session.flashes),
         ..ctx

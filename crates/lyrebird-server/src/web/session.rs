@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use lyrebird_store::{Account, Credential, Workspace};
+use lyrebird_store::{Account, Credential, Membership, Workspace};
 
 use super::reveal::RevealKey;
 use super::{Flash, PageError};
@@ -37,6 +37,9 @@ const MAX_FLASH_COOKIE_BYTES: usize = 3000;
 pub struct WebSession {
     pub account: Account,
     pub workspace: Workspace,
+    /// Every workspace the account belongs to, for the header's switcher; the current one among
+    /// them.
+    pub workspaces: Vec<Membership>,
     /// What every form and state-changing fetch of this session must send back.
     pub csrf_token: String,
     /// Messages left by the previous request; cleared once a page shows them.
@@ -69,14 +72,15 @@ impl FromRequestParts<AppState> for WebSession {
             crate::auth::matched_route(parts),
         )
         .map_err(|error| PageError::from(error).into_response())?;
-        let account = state
-            .store
-            .account(account)
-            .await
-            .map_err(|error| PageError::from(error).into_response())?;
+        let (account, workspaces) = tokio::try_join!(
+            state.store.account(account),
+            state.store.workspaces_of(account)
+        )
+        .map_err(|error| PageError::from(error).into_response())?;
         Ok(WebSession {
             account,
             workspace: caller.workspace,
+            workspaces,
             csrf_token: csrf::session_token(&token),
             flashes: read_flashes(&parts.headers),
             reveal: RevealKey::of(&token),

@@ -16,6 +16,7 @@ mod keys;
 mod mocks;
 mod nul;
 mod openapi;
+mod roles;
 #[path = "../support/smtp.rs"]
 mod smtp;
 mod support;

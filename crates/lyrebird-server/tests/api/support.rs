@@ -15,7 +15,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     /// Kept for the test's lifetime: dropping it drops the database.
-    _db: TestDatabase,
+    db: TestDatabase,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -60,7 +60,7 @@ impl TestApp {
                 .cookie_store(true)
                 .build()
                 .unwrap(),
-            _db: db,
+            db,
             server: running.server,
         }
     }
@@ -82,6 +82,11 @@ impl TestApp {
             request = request.json(&body);
         }
         read(request.send().await.unwrap()).await
+    }
+
+    /// The app's store, for setting up what the API has no shortcut for.
+    pub fn store(&self) -> &lyrebird_store::Store {
+        self.db.store()
     }
 
     pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
@@ -121,13 +126,6 @@ impl TestApp {
         let (status, stored) = self.post(&path, key, example).await;
         assert_eq!(status, StatusCode::CREATED, "{stored}");
         stored["id"].as_str().unwrap().to_owned()
-    }
-}
-
-impl TestApp {
-    /// The app's database, for what no endpoint shows or does (an invitation's expiry).
-    pub fn store(&self) -> &lyrebird_store::Store {
-        self._db.store()
     }
 }
 

@@ -1,5 +1,5 @@
-//! The worked examples of docs/versions-and-impact.md and docs/proxy.md, run as written against
-//! the binary: their output is the output the guides show.
+//! The worked examples of docs/versions-and-impact.md, docs/proxy.md and docs/teams.md, run as
+//! written against the binary: their output is the output the guides show.
 
 use super::*;
 
@@ -48,6 +48,11 @@ async fn run_worked_example(guide: &str, env: &[(&str, &str)]) {
 #[tokio::test]
 async fn the_versions_guides_worked_example_prints_what_the_guide_shows() {
     run_worked_example(include_str!("../../../../docs/versions-and-impact.md"), &[]).await;
+}
+
+#[tokio::test]
+async fn the_teams_guides_worked_example_prints_what_the_guide_shows() {
+    run_worked_example(include_str!("../../../../docs/teams.md"), &[]).await;
 }
 
 /// The recording's example uses another mock of the same server as its upstream, on loopback.
