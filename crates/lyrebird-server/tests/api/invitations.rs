@@ -464,3 +464,44 @@ async fn another_workspaces_invitation_is_not_found() {
         .await;
     error_of(status, &refused, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn an_owner_invites_another_owner_into_a_team_workspace() {
+    let app = TestApp::start().await;
+    app.sign_up("ada@example.com").await;
+    let ada = Browser::log_in(&app, "ada@example.com").await;
+    let (status, team) = ada
+        .call(Method::POST, "/api/v1/workspaces", Some(json!({"name": "Team"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let team = team["id"].as_str().unwrap().to_owned();
+    let switch = format!("/api/v1/workspaces/{team}/switch");
+    let (status, body) = ada.call(Method::POST, &switch, None).await;
+    assert!(status.is_success(), "{body}");
+    let (status, created) = ada
+        .call(
+            Method::POST,
+            "/api/v1/invitations",
+            Some(json!({"email": "grace@example.com", "role": "owner"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let grace = app.sign_up("grace@example.com").await;
+    let accept = format!(
+        "/api/v1/invitations/{}/accept",
+        token_of(created["link"].as_str().unwrap())
+    );
+    let (status, joined) = app.post(&accept, &grace.key, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["id"].as_str(), Some(team.as_str()));
+    assert_eq!(joined["name"], "Team");
+    assert_eq!(joined["role"], "owner");
+    let (_, members) = ada.call(Method::GET, "/api/v1/members", None).await;
+    let owners = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|member| member["role"] == "owner")
+        .count();
+    assert_eq!(owners, 2, "{members}");
+}
