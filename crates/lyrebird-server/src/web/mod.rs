@@ -182,6 +182,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "drift.html",
         include_str!("../../../../web/templates/drift.html"),
     ),
+    (
+        "members.html",
+        include_str!("../../../../web/templates/members.html"),
+    ),
+    (
+        "workspaces.html",
+        include_str!("../../../../web/templates/workspaces.html"),
+    ),
 ];
 
 /// The page environment, built once. A template that does not parse is a bug in this binary,

@@ -6,6 +6,7 @@
 mod in_process;
 mod pages;
 mod sessions;
+mod teams;
 mod uploads;
 
 use in_process::Options;
