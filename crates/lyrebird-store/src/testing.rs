@@ -129,6 +129,40 @@ impl TestDatabase {
             .expect("the first key works")
     }
 
+    /// An account, its workspace and an admin key, written as the schema held them before
+    /// workspaces had members (migrations up to 15), for tests of the migrations since. Once
+    /// migrated, the key authenticates ([`Store::authenticate_key`]).
+    pub async fn legacy_sign_up(&self, email: &str) -> (crate::WorkspaceId, Secret) {
+        let account = crate::AccountId::generate();
+        let workspace = crate::WorkspaceId::generate();
+        let key = crate::secret::random_token(crate::keys::KEY_PREFIX, 40);
+        let pool = self.store.pool();
+        sqlx::query("INSERT INTO accounts (id, email, password_hash) VALUES ($1, $2, 'none')")
+            .bind(account)
+            .bind(email)
+            .execute(pool)
+            .await
+            .expect("an account of the old schema");
+        sqlx::query("INSERT INTO workspaces (id, owner_id, name) VALUES ($1, $2, 'Personal')")
+            .bind(workspace)
+            .bind(account)
+            .execute(pool)
+            .await
+            .expect("a workspace of the old schema");
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, name, scope, prefix, digest)
+             VALUES ($1, $2, 'First key', 'admin', $3, $4)",
+        )
+        .bind(crate::KeyId::generate())
+        .bind(workspace)
+        .bind(&key.expose()[..10])
+        .bind(key.digest())
+        .execute(pool)
+        .await
+        .expect("a key of the old schema");
+        (workspace, key)
+    }
+
     /// A new mock named "Orders" in the caller's workspace.
     pub async fn mock(&self, owner: &Caller) -> crate::MockId {
         let draft = crate::MockSettings {

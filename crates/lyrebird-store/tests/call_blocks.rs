@@ -14,12 +14,12 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
     // The schema as it was before blocks, with calls in its table.
     let db = TestDatabase::at_migration(5).await;
     let store = db.store();
-    let owner = db.sign_up("owner@example.com").await;
+    let (workspace, first_key) = db.legacy_sign_up("owner@example.com").await;
     // A mock as that schema held it (today's store writes columns it did not have).
     let mock = MockId::generate();
     sqlx::query("INSERT INTO mocks (id, workspace_id, name) VALUES ($1, $2, 'Orders')")
         .bind(mock)
-        .bind(owner.workspace.id())
+        .bind(workspace)
         .execute(store.pool())
         .await
         .unwrap();
@@ -39,7 +39,7 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
              '{\"by\":\"level\",\"level\":2}', 'template: line 1', 1234567, '2001:db8::7', $5, 3)",
     )
     .bind(full)
-    .bind(owner.workspace.id())
+    .bind(workspace)
     .bind(mock)
     .bind(example)
     .bind(key)
@@ -58,13 +58,14 @@ async fn calls_logged_before_blocks_move_into_blocks_and_read_back_whole() {
              'no_match', 10, 0 \
          FROM generate_series(1, 1001) AS i",
     )
-    .bind(owner.workspace.id())
+    .bind(workspace)
     .bind(mock)
     .execute(store.pool())
     .await
     .unwrap();
 
     lyrebird_store::MIGRATOR.run(store.pool()).await.unwrap();
+    let owner = store.authenticate_key(&first_key).await.unwrap().unwrap();
 
     let blocks: Vec<(i16, i32)> = testing::blocks_of(store, mock)
         .await

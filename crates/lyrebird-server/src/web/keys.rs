@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use lyrebird_store::{KeyId, Scope, Workspace};
+use lyrebird_store::{KeyId, Role, Scope, Workspace};
 use minijinja::context;
 use minijinja::value::Serde;
 use serde::de::IgnoredAny;
@@ -39,6 +39,9 @@ struct NewKeyForm {
     name: String,
     #[serde(default)]
     scope: String,
+    /// For an admin key, the most it may do; empty for the member's own role.
+    #[serde(default)]
+    role: String,
 }
 
 /// A key as the page lists it.
@@ -47,6 +50,7 @@ struct KeyRow {
     id: String,
     name: String,
     scope: Scope,
+    role: Option<Role>,
     prefix: String,
     created: String,
     last_used: Option<String>,
@@ -59,6 +63,7 @@ impl From<KeyView> for KeyRow {
             id: key.id.to_string(),
             name: key.name,
             scope: key.scope,
+            role: key.role,
             prefix: key.prefix,
             created: format::time(key.created_at),
             last_used: key.last_used_at.map(format::time),
@@ -72,8 +77,10 @@ impl From<KeyView> for KeyRow {
 struct FormState {
     name: String,
     scope: String,
+    role: String,
     name_error: Option<String>,
     scope_error: Option<String>,
+    role_error: Option<String>,
 }
 
 async fn keys_page(
@@ -105,6 +112,7 @@ async fn create_key(
     let mut shown = FormState {
         name: form.name.clone(),
         scope: form.scope.clone(),
+        role: form.role.clone(),
         ..FormState::default()
     };
     let Ok(scope) = Scope::try_from(form.scope.clone()) else {
@@ -118,10 +126,27 @@ async fn create_key(
         )
         .await;
     };
+    let role = match form.role.as_str() {
+        "" => None,
+        named => match named.parse::<Role>() {
+            Ok(role) => Some(role),
+            Err(error) => {
+                shown.role_error = Some(format::sentence(&error.to_string()));
+                return render_keys(
+                    &state,
+                    &session,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    shown,
+                    None,
+                )
+                .await;
+            }
+        },
+    };
     let new = lyrebird_store::NewKey {
         name: &form.name,
         scope,
-        role: None,
+        role,
     };
     match crate::api::keys::create(&state, &session.workspace, new).await {
         Ok(created) => {
@@ -137,8 +162,13 @@ async fn create_key(
             );
             Ok(answer)
         }
-        Err(ApiError::Invalid { message, .. }) => {
-            shown.name_error = Some(format::sentence(&message));
+        Err(ApiError::Invalid { field, message }) => {
+            let error = Some(format::sentence(&message));
+            if field == "role" {
+                shown.role_error = error;
+            } else {
+                shown.name_error = error;
+            }
             render_keys(
                 &state,
                 &session,
@@ -173,6 +203,13 @@ async fn render_keys(
         context! {
             nav => "keys",
             keys => Serde(keys),
+            // The ceilings a key of this member may have, strongest first.
+            roles => Role::ALL
+                .into_iter()
+                .rev()
+                .filter(|role| *role <= session.workspace.role())
+                .map(Role::as_str)
+                .collect::<Vec<_>>(),
             form => Serde(form),
             created => created.map(Serde),
         },

@@ -204,6 +204,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "email_link.html",
         include_str!("../../../../web/templates/email_link.html"),
     ),
+    (
+        "members.html",
+        include_str!("../../../../web/templates/members.html"),
+    ),
+    (
+        "workspaces.html",
+        include_str!("../../../../web/templates/workspaces.html"),
+    ),
 ];
 
 /// The page environment, built once. A template that does not parse is a bug in this binary,

@@ -7,6 +7,7 @@ mod in_process;
 mod invitations;
 mod pages;
 mod sessions;
+mod teams;
 mod uploads;
 
 use in_process::Options;
