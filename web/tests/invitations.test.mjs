@@ -64,6 +64,17 @@ async function acceptAsNewAccount(link, email, role) {
   return invitee;
 }
 
+/** Chooses `label` in the header's workspace switcher, which submits itself. */
+async function switchTo(page, label) {
+  await Promise.all([
+    page.waitForResponse((response) => response.request().method() === 'GET'
+      && response.url().endsWith('/mocks')),
+    page.locator('#workspace-switcher').selectOption({ label }),
+  ]);
+  await page.waitForLoadState();
+  assert.equal(await page.locator('#workspace-switcher option:checked').innerText(), label);
+}
+
 test('an owner invites an editor and a viewer; the links are mailed; each accepts and gets what the role allows', async () => {
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
   // A team workspace with a mock in it.
@@ -100,16 +111,12 @@ test('an owner invites an editor and a viewer; the links are mailed; each accept
   const switcher = editor.locator('#workspace-switcher');
   assert.match(await switcher.locator('option:checked').innerText(), /Acme \(editor\)/);
   assert.equal(await editor.locator('a', { hasText: 'Orders' }).count(), 1);
-  await Promise.all([
-    editor.waitForURL(/\/mocks$/),
-    switcher.selectOption({ label: 'Personal (owner)' }),
-  ]);
+  await switchTo(editor, 'Personal (owner)');
   assert.equal(await editor.locator('a', { hasText: 'Orders' }).count(), 0, 'not in Personal');
-  await Promise.all([
-    editor.waitForURL(/\/mocks$/),
-    editor.locator('#workspace-switcher').selectOption({ label: 'Acme (editor)' }),
-  ]);
+  await switchTo(editor, 'Acme (editor)');
+  assert.equal(await editor.locator('a', { hasText: 'Orders' }).count(), 1, 'back in Acme');
   await editor.goto(`${site}/mocks/${mockId}`);
+  assert.match(await editor.locator('main').innerText(), /Orders/);
   await editor.check('#f-private');
   await Promise.all([
     editor.waitForURL(new RegExp(`/mocks/${mockId}$`)),

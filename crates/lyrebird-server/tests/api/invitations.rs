@@ -471,7 +471,11 @@ async fn an_owner_invites_another_owner_into_a_team_workspace() {
     app.sign_up("ada@example.com").await;
     let ada = Browser::log_in(&app, "ada@example.com").await;
     let (status, team) = ada
-        .call(Method::POST, "/api/v1/workspaces", Some(json!({"name": "Team"})))
+        .call(
+            Method::POST,
+            "/api/v1/workspaces",
+            Some(json!({"name": "Team"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{team}");
     let team = team["id"].as_str().unwrap().to_owned();

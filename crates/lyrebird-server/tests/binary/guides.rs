@@ -1,5 +1,6 @@
-//! The worked examples of docs/versions-and-impact.md, docs/proxy.md and docs/teams.md, run as
-//! written against the binary: their output is the output the guides show.
+//! The worked examples of docs/versions-and-impact.md, docs/proxy.md, docs/teams.md and
+//! docs/invitations.md, run as written against the binary: their output is the output the guides
+//! show.
 
 use super::*;
 
@@ -53,6 +54,11 @@ async fn the_versions_guides_worked_example_prints_what_the_guide_shows() {
 #[tokio::test]
 async fn the_teams_guides_worked_example_prints_what_the_guide_shows() {
     run_worked_example(include_str!("../../../../docs/teams.md"), &[]).await;
+}
+
+#[tokio::test]
+async fn the_invitations_guides_worked_example_prints_what_the_guide_shows() {
+    run_worked_example(include_str!("../../../../docs/invitations.md"), &[]).await;
 }
 
 /// The recording's example uses another mock of the same server as its upstream, on loopback.
