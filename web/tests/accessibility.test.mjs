@@ -69,7 +69,12 @@ test('every page has labelled controls and readable contrast in both themes', as
     draft: `/mocks/${mockId}/draft`,
     health: `/mocks/${mockId}/health`,
     drift: `/mocks/${mockId}/drift/${drift.id}`,
+    invitations: '/invitations',
+    'account-email': '/account/email',
   };
+  // The pages of someone without a session: an invitation's, and asking for a password reset.
+  const invited = await apiAsPage(page, server, 'POST', '/api/v1/invitations', { email: 'grace@example.com', role: 'editor' });
+  const anonymous = { landing: '/', invitation: new URL(invited.link).pathname, 'reset-password': '/reset-password' };
   const landing = await newPage(browser);
   const failures = [];
   for (const scheme of ['light', 'dark']) {
@@ -79,8 +84,10 @@ test('every page has labelled controls and readable contrast in both themes', as
       for (const line of await violations(page)) failures.push(`${scheme} ${name}: ${line}`);
       if (scheme === 'dark' && ['mock', 'call-log'].includes(name)) await screenshot(page, `${name}-dark`);
     }
-    await landing.goto(`${server.url}/`);
-    for (const line of await violations(landing)) failures.push(`${scheme} landing: ${line}`);
+    for (const [name, path] of Object.entries(anonymous)) {
+      await landing.goto(`${server.url}${path}`);
+      for (const line of await violations(landing)) failures.push(`${scheme} ${name}: ${line}`);
+    }
   }
   await landing.context().close();
   assert.deepEqual(failures, []);
