@@ -120,6 +120,11 @@ async fn listen_and_serve(
             .filter(|token| !token.0.is_empty()),
         mail: mail::Mail::new(&args.mail, &base_host)?,
     };
+    if settings.mail.configured() {
+        tracing::info!("invitations and account links are mailed (LYREBIRD_SMTP_URL)");
+    } else {
+        tracing::info!("no LYREBIRD_SMTP_URL: nothing is mailed, links are shown to copy");
+    }
     let call_log = CallLog::start(store.clone(), args.call_log.options());
     let callbacks = CallbackOptions {
         timeout: Duration::from_millis(args.callback_timeout_ms),
