@@ -164,32 +164,36 @@ impl Store {
         .await?)
     }
 
-    /// Revokes one of the workspace's invitations; its link stops working at once. Another
-    /// workspace's is not found; one that was used, revoked or expired is
-    /// [`StoreError::InvitationGone`].
+    /// Revokes one of the workspace's invitations; its link stops working at once. Revoking
+    /// one that was revoked or has expired changes nothing and is no error; another
+    /// workspace's is not found; one that was accepted is [`StoreError::InvitationGone`] (the
+    /// member is removed instead).
     pub async fn revoke_invitation(&self, workspace: &Workspace, id: InvitationId) -> Result<()> {
         if workspace.role() < Role::Admin {
             return Err(StoreError::AdminRequired);
         }
-        let mut tx = self.begin().await?;
-        let pending: Pending = sqlx::query_as(
-            "SELECT id, workspace_id, email, role, expires_at, revoked_at, accepted_at
-             FROM invitations WHERE id = $1 AND workspace_id = $2 FOR UPDATE",
+        let revoked = sqlx::query(
+            "UPDATE invitations SET revoked_at = coalesce(revoked_at, now())
+             WHERE id = $1 AND workspace_id = $2 AND accepted_at IS NULL",
         )
         .bind(id)
         .bind(workspace.id())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        if let Some(gone) = pending.gone(OffsetDateTime::now_utc()) {
-            return Err(StoreError::InvitationGone(gone));
+        .execute(self.pool())
+        .await?;
+        if revoked.rows_affected() == 1 {
+            return Ok(());
         }
-        sqlx::query("UPDATE invitations SET revoked_at = now() WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let accepted: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM invitations WHERE id = $1 AND workspace_id = $2)",
+        )
+        .bind(id)
+        .bind(workspace.id())
+        .fetch_one(self.pool())
+        .await?;
+        Err(match accepted {
+            true => StoreError::InvitationGone(Gone::Used),
+            false => StoreError::NotFound,
+        })
     }
 
     /// What the invitation behind `token` is, for its page. An unknown token is not found; one

@@ -233,17 +233,18 @@ async fn show_invitation(
     Ok(Json(details.into()))
 }
 
-/// Revokes a pending invitation of the workspace: its link stops working.
+/// Revokes an invitation of the workspace: its link stops working. Revoking one that was
+/// revoked or has expired is no error.
 #[utoipa::path(
     delete,
     path = "/api/v1/invitations/{invitation}",
     tag = "invitations",
     params(("invitation" = String, Path, format = Uuid, description = "The invitation's id")),
     responses(
-        (status = 204, description = "Revoked"),
+        (status = 204, description = "Revoked (or was already, or had expired)"),
         (status = 403, description = "Not an admin of the workspace (`role_required`)", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 410, description = "Used, revoked or expired already", body = ErrorBody),
+        (status = 410, description = "Accepted already (`invitation_used`): remove the member instead", body = ErrorBody),
     )
 )]
 async fn revoke_invitation(

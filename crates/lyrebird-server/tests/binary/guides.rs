@@ -32,14 +32,19 @@ async fn run_worked_example(guide: &str, env: &[(&str, &str)]) {
     env.push(("DATABASE_URL", &url));
     let server = Server::start_with(&env);
     let key = sign_up(&server, "ada@example.com").await;
+    // The script's files (a cookie jar...) go to a folder of its own, not the source tree.
+    let workdir = std::env::temp_dir().join(format!("lyrebird-guide-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&workdir).unwrap();
     let output = tokio::process::Command::new("bash")
         .arg("-c")
         .arg(format!("set -euo pipefail\n{script}"))
         .env("LYREBIRD", &server.base)
         .env("KEY", &key)
+        .current_dir(&workdir)
         .output()
         .await
         .unwrap();
+    let _ = std::fs::remove_dir_all(&workdir);
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stdout}{stderr}");
