@@ -179,3 +179,37 @@ async fn the_email_page_changes_the_email_after_the_password() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn someone_with_an_account_logs_in_from_the_link_and_joins() {
+    let site = Site::start().await;
+    let ada = site.signed_up("ada@example.com").await;
+    site.signed_up("grace@example.com").await;
+    let (_, page) = invite(&ada, "grace@example.com", "viewer").await;
+    let path = path_of(&shown_link(&page));
+
+    let grace = site.browser();
+    let (status, page) = grace.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let token = hidden_token(&page);
+    let (status, page) = grace
+        .post_form(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", "grace@example.com"),
+                ("password", PASSWORD),
+                ("next", &path),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Accept and join"),
+        "back on the invitation: {page}"
+    );
+    let token = hidden_token(&page);
+    let (status, page) = grace.post_form(&path, &[("csrf_token", &token)]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("You joined “Personal” as viewer"), "{page}");
+}
