@@ -3,6 +3,8 @@
 //! and `POST /api/v1/password-resets` mails a password-reset link. The links lead to pages
 //! (`/confirm-email/{token}`, `/reset-password/{token}`, in [`crate::web::email`]).
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
@@ -15,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Admin;
-use crate::auth::throttle::{ClientAddr, LoginThrottle};
+use crate::auth::throttle::{ClientAddr, LoginRefused, LoginThrottle, check_password};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::mail::Mailed;
@@ -63,14 +65,19 @@ pub struct EmailChange {
         (status = 403, description = "The password is not the account's (`wrong_password`)", body = ErrorBody),
         (status = 409, description = "Another account has this email (`email_taken`)", body = ErrorBody),
         (status = 422, body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords for this account or from this address; see Retry-After", body = ErrorBody),
     )
 )]
 async fn change_email(
     State(state): State<AppState>,
+    Extension(throttle): Extension<LoginThrottle>,
+    ClientAddr(address): ClientAddr,
     admin: Admin,
     ApiJson(body): ApiJson<NewEmail>,
 ) -> Result<(StatusCode, Json<EmailChange>), ApiError> {
-    let change = change_email_of(&state, &admin.workspace, &body.email, body.password).await?;
+    let caller = (&throttle, address);
+    let change =
+        change_email_of(&state, caller, &admin.workspace, &body.email, body.password).await?;
     let status = match change.pending_email {
         Some(_) => StatusCode::ACCEPTED,
         None => StatusCode::OK,
@@ -81,6 +88,7 @@ async fn change_email(
 /// An email change as the API and the page make it.
 pub(crate) async fn change_email_of(
     state: &AppState,
+    (throttle, address): (&LoginThrottle, Option<IpAddr>),
     workspace: &Workspace,
     email: &str,
     password: String,
@@ -93,15 +101,32 @@ pub(crate) async fn change_email_of(
             "this is the account's email already",
         ));
     }
-    if !state
-        .store
-        .check_password(account.id, Secret::new(password))
-        .await?
+    let current =
+        Email::parse(&account.email).map_err(|message| ApiError::Internal(message.into()))?;
+    let password = Secret::new(password);
+    match check_password(
+        &state.store,
+        throttle,
+        (account.id, &current),
+        password,
+        address,
+    )
+    .await
     {
-        return Err(ApiError::Refused {
-            code: "wrong_password",
-            message: "the password is not this account's".to_owned(),
-        });
+        Ok(()) => {}
+        Err(LoginRefused::WrongCredentials) => {
+            return Err(ApiError::Refused {
+                code: "wrong_password",
+                message: "the password is not this account's".to_owned(),
+            });
+        }
+        Err(LoginRefused::Throttled(seconds)) => {
+            return Err(ApiError::TooManyAttempts {
+                what: "failed attempts at the password",
+                seconds,
+            });
+        }
+        Err(LoginRefused::Store(error)) => return Err(error.into()),
     }
     let mail = &state.settings.mail;
     if !mail.configured() {
@@ -188,7 +213,7 @@ async fn request_password_reset(
 pub(crate) async fn request_reset(
     state: &AppState,
     throttle: &LoginThrottle,
-    address: Option<std::net::IpAddr>,
+    address: Option<IpAddr>,
     email: Email,
 ) -> Result<String, ApiError> {
     throttle

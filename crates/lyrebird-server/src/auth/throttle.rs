@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use lyrebird_store::throttle::Failures;
-use lyrebird_store::{Email, Secret, Session, Store, StoreError};
+use lyrebird_store::{AccountId, Email, Secret, Session, Store, StoreError};
 
 /// What the throttled handlers take the address from.
 pub use crate::auth::client_addr::ClientAddr;
@@ -160,22 +160,45 @@ pub async fn log_in(
     password: Secret,
     address: Option<IpAddr>,
 ) -> Result<Session, LoginRefused> {
+    throttled(throttle, email, address, store.log_in(email, password)).await
+}
+
+/// Checks the password of `account` (whose email is `email`) before a change it confirms, as
+/// carefully as a log-in: a stolen session cannot guess the password any faster there.
+pub async fn check_password(
+    store: &Store,
+    throttle: &LoginThrottle,
+    (account, email): (AccountId, &Email),
+    password: Secret,
+    address: Option<IpAddr>,
+) -> Result<(), LoginRefused> {
+    let checked = async { Ok(store.check_password(account, password).await?.then_some(())) };
+    throttled(throttle, email, address, checked).await
+}
+
+/// Runs `check` (`None`: wrong password) unless the email or address must wait, counting the
+/// outcome.
+async fn throttled<T>(
+    throttle: &LoginThrottle,
+    email: &Email,
+    address: Option<IpAddr>,
+    check: impl Future<Output = Result<Option<T>, StoreError>>,
+) -> Result<T, LoginRefused> {
     throttle
         .attempt(email, address)
         .await?
         .map_err(LoginRefused::Throttled)?;
-    let logged_in = store.log_in(email, password).await;
-    match logged_in {
-        Ok(Some(session)) => {
-            // The session exists: a count left standing must not fail the log-in.
+    match check.await {
+        Ok(Some(done)) => {
+            // The password was right: a count left standing must not fail what it allowed.
             if let Err(error) = throttle.take_back(email, address, true).await {
-                tracing::warn!(%error, "a successful log-in's attempt was not taken back");
+                tracing::warn!(%error, "a right password's attempt was not taken back");
             }
-            Ok(session)
+            Ok(done)
         }
         Ok(None) => Err(LoginRefused::WrongCredentials),
         Err(error) => {
-            // Best effort: the database that failed the log-in may fail this too.
+            // Best effort: the database that failed the check may fail this too.
             let _ = throttle.take_back(email, address, false).await;
             Err(error.into())
         }

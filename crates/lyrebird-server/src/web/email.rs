@@ -70,10 +70,21 @@ fn render_email_page(
 
 async fn change_email(
     State(state): State<AppState>,
+    Extension(throttle): Extension<LoginThrottle>,
+    ClientAddr(address): ClientAddr,
     PostedForm { session, form }: PostedForm<EmailForm>,
 ) -> Result<Response, PageError> {
     let refused = StatusCode::UNPROCESSABLE_ENTITY;
-    match change_email_of(&state, &session.workspace, &form.email, form.password).await {
+    let caller = (&throttle, address);
+    match change_email_of(
+        &state,
+        caller,
+        &session.workspace,
+        &form.email,
+        form.password,
+    )
+    .await
+    {
         Ok(change) => {
             let flash = Flash {
                 kind: match change.mailed {
@@ -96,6 +107,7 @@ async fn change_email(
             let errors = context! { password_error => format::sentence(&message) };
             render_email_page(&session, StatusCode::FORBIDDEN, &form.email, errors)
         }
+        Err(ApiError::TooManyAttempts { seconds, .. }) => Err(PageError::Throttled(seconds)),
         Err(other) => Err(other.into()),
     }
 }

@@ -313,3 +313,33 @@ async fn without_smtp_an_operator_issues_the_reset_link() {
         Err(lyrebird_store::StoreError::NotFound)
     ));
 }
+
+#[tokio::test]
+async fn guessing_the_password_through_an_email_change_is_held_like_logging_in() {
+    let app = TestApp::start().await;
+    let ada = app.sign_up("ada@example.com").await;
+    let wrong = json!({"email": "ada@example.org", "password": "not the password"});
+    for _ in 0..5 {
+        let (status, refused) = app
+            .post("/api/v1/account/email", &ada.key, wrong.clone())
+            .await;
+        error_of(status, &refused, StatusCode::FORBIDDEN, "wrong_password");
+    }
+    let right = json!({"email": "ada@example.org", "password": PASSWORD});
+    let (status, refused) = app.post("/api/v1/account/email", &ada.key, right).await;
+    error_of(
+        status,
+        &refused,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    );
+    assert!(
+        !logs_in(&app, "ada@example.com", PASSWORD).await,
+        "held for logging in too"
+    );
+    let email: String = sqlx::query_scalar("SELECT email FROM accounts")
+        .fetch_one(app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(email, "ada@example.com", "nothing changed");
+}
