@@ -3,6 +3,7 @@
 //! description.
 //!
 //! - [`accounts`]: sign-up; [`sessions`]: log in and out with a cookie; [`keys`]: API keys;
+//! - [`account`]: the caller's own account (password, sessions, deleting it);
 //! - [`mocks`] and [`examples`]: what the mocks answer; [`try_request`]: what a mock would answer;
 //! - [`imports`]: Postman, OpenAPI, HAR and native files in, and exports out;
 //! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
@@ -17,6 +18,7 @@
 //! [`crate::extract`]; errors are [`crate::error::ApiError`]. The expensive operations share
 //! room per workspace through [`gate`].
 
+pub mod account;
 pub mod accounts;
 pub mod calls;
 pub mod contract;

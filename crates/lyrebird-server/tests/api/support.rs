@@ -70,6 +70,11 @@ impl TestApp {
         read(request.send().await.unwrap()).await
     }
 
+    /// The store the app runs on, for tests that set up or count rows the API does not show.
+    pub fn store(&self) -> &lyrebird_store::Store {
+        self._db.store()
+    }
+
     pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(key), None).await
     }
