@@ -50,7 +50,7 @@ test('the password changes, other sessions end, and the new password logs in', a
   const rows = laptop.locator('table.sessions tbody tr');
   assert.equal(await rows.count(), 3, 'the sign-up and the two log-ins');
   assert.equal(await laptop.locator('table.sessions .badge', { hasText: 'This session' }).count(), 1);
-  assert.match(await rows.first().innerText(), /127\.0\.0\.1[\s\S]*HeadlessChrome/);
+  assert.match(await rows.first().innerText(), /127\.0\.0\.1[\s\S]*Chrome on Linux/);
   await screenshot(laptop, 'account-settings');
 
   // A wrong current password is refused beside its field, and changes nothing.

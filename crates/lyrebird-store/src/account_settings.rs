@@ -209,12 +209,12 @@ async fn end_sessions_but(
     account: AccountId,
     keep: Option<&Secret>,
 ) -> Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM sessions WHERE account_id = $1 AND digest IS DISTINCT FROM $2",
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND digest IS DISTINCT FROM $2")
+            .bind(account)
+            .bind(keep.map(Secret::digest))
+            .execute(conn)
+            .await?
+            .rows_affected(),
     )
-    .bind(account)
-    .bind(keep.map(Secret::digest))
-    .execute(conn)
-    .await?
-    .rows_affected())
 }

@@ -357,7 +357,11 @@ async fn insert_session(
     .bind(token.digest())
     .bind(account)
     .bind(expires_at)
-    .bind(origin.address.map(|address| address.to_canonical().to_string()))
+    .bind(
+        origin
+            .address
+            .map(|address| address.to_canonical().to_string()),
+    )
     .bind(user_agent)
     .execute(conn)
     .await?;

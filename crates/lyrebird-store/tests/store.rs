@@ -39,7 +39,11 @@ async fn login_checks_the_password_and_the_session_leads_to_the_personal_workspa
     let email = Email::parse("ada@example.com").unwrap();
     let wrong = db
         .store()
-        .log_in(&email, Secret::new("wrong password"), &SessionOrigin::default())
+        .log_in(
+            &email,
+            Secret::new("wrong password"),
+            &SessionOrigin::default(),
+        )
         .await
         .unwrap();
     assert!(wrong.is_none());

@@ -27,9 +27,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::auth::Admin;
 use crate::auth::cookies::{is_https, session_cookie, session_token};
 use crate::auth::throttle::{ClientAddr, LoginRefused, LoginThrottle, throttled};
-use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 
@@ -160,7 +160,10 @@ async fn show_account(
     State(state): State<AppState>,
     admin: Admin,
 ) -> Result<Json<AccountSettings>, ApiError> {
-    let account = state.store.account_summary(admin.workspace.member()).await?;
+    let account = state
+        .store
+        .account_summary(admin.workspace.member())
+        .await?;
     let workspaces = state.store.workspaces_of(account.id).await?;
     Ok(Json(AccountSettings {
         id: account.id,
@@ -229,7 +232,9 @@ async fn list_sessions(
         .store
         .sessions_of(admin.workspace.member(), asking.as_ref())
         .await?;
-    Ok(Json(sessions.into_iter().map(AccountSession::from).collect()))
+    Ok(Json(
+        sessions.into_iter().map(AccountSession::from).collect(),
+    ))
 }
 
 /// Ends one of the account's sessions (the one asking included: that logs it out). Another
@@ -251,7 +256,10 @@ async fn end_session(
     admin: Admin,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.end_session(admin.workspace.member(), id).await?;
+    state
+        .store
+        .end_session(admin.workspace.member(), id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

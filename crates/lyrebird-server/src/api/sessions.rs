@@ -19,9 +19,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api::accounts::{AccountView, Credentials, WorkspaceView};
+use crate::auth::client_addr::ClientOrigin;
 use crate::auth::cookies::session_token;
 use crate::auth::cookies::{is_https, session_cookie};
-use crate::auth::client_addr::ClientOrigin;
 use crate::auth::throttle::{LoginRefused, LoginThrottle, log_in as throttled_log_in};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;

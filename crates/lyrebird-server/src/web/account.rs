@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::csrf::PostedForm;
-use super::{Flash, PagePath, PageError, WebSession, format, page, redirect_with, render};
+use super::{Flash, PageError, PagePath, WebSession, format, page, redirect_with, render};
 use crate::AppState;
 use crate::api::account::{remove_account, set_password};
 use crate::auth::cookies::{is_https, session_cookie, session_token};
@@ -40,6 +40,8 @@ struct SessionRow {
     created: String,
     expires: String,
     address: Option<String>,
+    /// The browser as people name it, and the whole `User-Agent` beside it.
+    browser: Option<String>,
     user_agent: Option<String>,
     current: bool,
 }
@@ -51,6 +53,7 @@ impl From<SessionSummary> for SessionRow {
             created: format::time(session.created_at),
             expires: format::date(session.expires_at),
             address: session.address,
+            browser: session.user_agent.as_deref().map(format::browser),
             user_agent: session.user_agent,
             current: session.current,
         }

@@ -19,10 +19,10 @@ use super::session::safe_next;
 use super::{Flash, PageError, redirect_with, render};
 use crate::AppState;
 use crate::api::accounts::sign_up_from;
+use crate::auth::client_addr::ClientOrigin;
 use crate::auth::cookies::session_token;
 use crate::auth::cookies::{is_https, session_cookie};
 use crate::auth::csrf::anonymous_token;
-use crate::auth::client_addr::ClientOrigin;
 use crate::auth::throttle::{LoginRefused, LoginThrottle, log_in};
 use crate::error::ApiError;
 

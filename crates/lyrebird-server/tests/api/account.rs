@@ -134,9 +134,7 @@ async fn the_account_shows_its_email_operator_flag_and_workspaces_to_its_session
     let mock_key = created["api_key"].as_str().unwrap();
     let (status, body) = app.get("/api/v1/account", mock_key).await;
     error_of(status, &body, StatusCode::FORBIDDEN, "admin_scope_required");
-    let (status, body) = app
-        .call(Method::GET, "/api/v1/account", None, None)
-        .await;
+    let (status, body) = app.call(Method::GET, "/api/v1/account", None, None).await;
     error_of(
         status,
         &body,
@@ -164,8 +162,14 @@ async fn sessions_are_listed_with_their_address_and_browser_and_the_current_one_
         assert_eq!(session["address"], "127.0.0.1");
         assert!(session["created_at"].as_str() < session["expires_at"].as_str());
     }
-    assert_eq!(phone.session_id().await, sessions[0]["id"].as_str().unwrap());
-    assert_eq!(laptop.session_id().await, sessions[1]["id"].as_str().unwrap());
+    assert_eq!(
+        phone.session_id().await,
+        sessions[0]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        laptop.session_id().await,
+        sessions[1]["id"].as_str().unwrap()
+    );
 
     // A key lists the same sessions, none of them its own.
     let (status, by_key) = app.get("/api/v1/account/sessions", &user.key).await;
@@ -226,7 +230,11 @@ async fn a_wrong_current_password_is_403_changes_nothing_and_counts_toward_the_l
     let change = json!({"current_password": "not the password", "new_password": NEW_PASSWORD});
     for _ in 0..5 {
         let (status, body) = laptop
-            .call(Method::PUT, "/api/v1/account/password", Some(change.clone()))
+            .call(
+                Method::PUT,
+                "/api/v1/account/password",
+                Some(change.clone()),
+            )
             .await;
         let error = error_of(status, &body, StatusCode::FORBIDDEN, "wrong_password");
         assert_eq!(error["field"], "current_password");
@@ -240,7 +248,12 @@ async fn a_wrong_current_password_is_403_changes_nothing_and_counts_toward_the_l
         .await;
     assert!(response.headers().contains_key(header::RETRY_AFTER));
     let (status, body) = read(response).await;
-    error_of(status, &body, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    error_of(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    );
     let (status, _) = try_log_in(&app, "ada@example.com", PASSWORD, "again").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(phone.signed_in().await, "nothing changed");
@@ -296,12 +309,20 @@ async fn ending_a_session_signs_that_browser_out_and_another_accounts_session_is
     let grace_id = grace.session_id().await;
 
     let (status, body) = laptop
-        .call(Method::DELETE, &format!("/api/v1/account/sessions/{grace_id}"), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/account/sessions/{grace_id}"),
+            None,
+        )
         .await;
     error_of(status, &body, StatusCode::NOT_FOUND, "not_found");
     for id in ["not-a-uuid", "00000000-0000-0000-0000-000000000000"] {
         let (status, body) = laptop
-            .call(Method::DELETE, &format!("/api/v1/account/sessions/{id}"), None)
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/account/sessions/{id}"),
+                None,
+            )
             .await;
         error_of(status, &body, StatusCode::NOT_FOUND, "not_found");
     }
@@ -350,7 +371,12 @@ async fn ending_all_other_sessions_keeps_the_current_one_and_a_key_ends_them_all
     assert!(!browsers[1].signed_in().await && !browsers[2].signed_in().await);
 
     let (status, body) = app
-        .call(Method::DELETE, "/api/v1/account/sessions", Some(&user.key), None)
+        .call(
+            Method::DELETE,
+            "/api/v1/account/sessions",
+            Some(&user.key),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["ended_sessions"], 1);
@@ -399,7 +425,11 @@ async fn deleting_the_account_needs_its_email_its_password_and_a_session_and_cle
     let error = error_of(status, &body, StatusCode::FORBIDDEN, "wrong_password");
     assert_eq!(error["field"], "password");
     let (status, body) = laptop
-        .call(Method::DELETE, "/api/v1/account", Some(json!({"email": "ada@example.com"})))
+        .call(
+            Method::DELETE,
+            "/api/v1/account",
+            Some(json!({"email": "ada@example.com"})),
+        )
         .await;
     error_of(
         status,
@@ -525,13 +555,31 @@ const ROW_OWNERS: [(&str, &str); 17] = [
     ("api_keys", "workspace_id::text"),
     ("usage", "workspace_id::text"),
     ("mocks", "workspace_id::text"),
-    ("examples", "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text"),
-    ("example_bodies", "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text"),
-    ("mock_versions", "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text"),
-    ("mock_drafts", "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text"),
-    ("mock_contracts", "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text"),
+    (
+        "examples",
+        "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text",
+    ),
+    (
+        "example_bodies",
+        "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text",
+    ),
+    (
+        "mock_versions",
+        "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text",
+    ),
+    (
+        "mock_drafts",
+        "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text",
+    ),
+    (
+        "mock_contracts",
+        "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text",
+    ),
     ("mock_states", "workspace_id::text"),
-    ("mock_state_entries", "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text"),
+    (
+        "mock_state_entries",
+        "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text",
+    ),
     ("drift_reports", "workspace_id::text"),
     ("call_blocks", "workspace_id::text"),
     (
@@ -589,7 +637,12 @@ async fn deleting_an_account_removes_exactly_its_data_and_nothing_of_anyone_else
     let account_id = |user: &User| {
         let key = user.key.clone();
         let app = &app;
-        async move { app.get("/api/v1/account", &key).await.1["id"].as_str().unwrap().to_owned() }
+        async move {
+            app.get("/api/v1/account", &key).await.1["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
     };
     let ada_id = account_id(&ada).await;
     let grace_id = account_id(&grace).await;
@@ -611,8 +664,16 @@ async fn deleting_an_account_removes_exactly_its_data_and_nothing_of_anyone_else
     // Solo: Ada its only owner, Grace an editor there. Shared: Ada and Grace own it, Linus
     // views it. Linus is also an admin of Grace's personal workspace.
     let ada_account = ada_id.parse().unwrap();
-    let solo = store.create_workspace(ada_account, "Solo").await.unwrap().id;
-    let shared = store.create_workspace(ada_account, "Shared").await.unwrap().id;
+    let solo = store
+        .create_workspace(ada_account, "Solo")
+        .await
+        .unwrap()
+        .id;
+    let shared = store
+        .create_workspace(ada_account, "Shared")
+        .await
+        .unwrap()
+        .id;
     member(solo, &grace_id, "editor").await;
     member(shared, &grace_id, "owner").await;
     member(shared, &linus_id, "viewer").await;
@@ -648,14 +709,29 @@ async fn deleting_an_account_removes_exactly_its_data_and_nothing_of_anyone_else
     let ws = |id: &str| Some(id.to_owned());
     let gone_workspaces = [ws(&ada.workspace), ws(&solo.to_string())];
     for workspace in &gone_workspaces {
-        for table in ["workspaces", "mocks", "examples", "mock_versions", "mock_drafts"] {
+        for table in [
+            "workspaces",
+            "mocks",
+            "examples",
+            "mock_versions",
+            "mock_drafts",
+        ] {
             assert!(
                 before.get(&(table.to_owned(), workspace.clone())) > Some(&0),
                 "{table} has rows in {workspace:?} before, or the test proves nothing"
             );
         }
-        for table in ["call_blocks", "usage", "mock_states", "mock_state_entries", "api_keys"] {
-            assert!(before.get(&(table.to_owned(), workspace.clone())) > Some(&0), "{table}");
+        for table in [
+            "call_blocks",
+            "usage",
+            "mock_states",
+            "mock_state_entries",
+            "api_keys",
+        ] {
+            assert!(
+                before.get(&(table.to_owned(), workspace.clone())) > Some(&0),
+                "{table}"
+            );
         }
     }
 
@@ -682,8 +758,20 @@ async fn deleting_an_account_removes_exactly_its_data_and_nothing_of_anyone_else
     *expected
         .get_mut(&("api_keys".to_owned(), shared_owner.clone()))
         .unwrap() -= 1;
-    assert_eq!(after, expected);
-    assert!(!after.keys().any(|(_, owner)| owner.is_none()), "orphans: {after:?}");
+    let differences: Vec<_> = expected
+        .keys()
+        .chain(after.keys())
+        .filter(|row| after.get(*row) != expected.get(*row))
+        .map(|row| (row, expected.get(row), after.get(row)))
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "(table, owner), expected, found: {differences:?}"
+    );
+    assert!(
+        !after.keys().any(|(_, owner)| owner.is_none()),
+        "orphans: {after:?}"
+    );
 
     // What stays works as before; what went does not answer.
     for (key, mock) in [
