@@ -69,6 +69,8 @@ test('every page has labelled controls and readable contrast in both themes', as
     draft: `/mocks/${mockId}/draft`,
     health: `/mocks/${mockId}/health`,
     drift: `/mocks/${mockId}/drift/${drift.id}`,
+    account: '/account',
+    'account-delete': '/account/delete',
   };
   const landing = await newPage(browser);
   const failures = [];
