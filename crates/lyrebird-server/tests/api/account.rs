@@ -40,6 +40,12 @@ impl Browser {
         self.call(Method::GET, path, None).await
     }
 
+    async fn change_password(&self, current: &str, new: &str) -> (StatusCode, Value) {
+        let body = json!({"current_password": current, "new_password": new});
+        self.call(Method::PUT, "/api/v1/account/password", Some(body))
+            .await
+    }
+
     /// Whether the session still opens the API.
     async fn signed_in(&self) -> bool {
         let (status, _) = self.get("/api/v1/account").await;
@@ -91,6 +97,14 @@ async fn try_log_in(
         }
     });
     (status, browser)
+}
+
+/// Ada, signed up, and signed in on a laptop and a phone.
+async fn ada_on_two_browsers(app: &TestApp) -> (User, Browser, Browser) {
+    let user = app.sign_up("ada@example.com").await;
+    let laptop = log_in(app, "ada@example.com", "laptop").await;
+    let phone = log_in(app, "ada@example.com", "phone").await;
+    (user, laptop, phone)
 }
 
 async fn log_in(app: &TestApp, email: &str, agent: &str) -> Browser {
@@ -182,16 +196,8 @@ async fn sessions_are_listed_with_their_address_and_browser_and_the_current_one_
 #[tokio::test]
 async fn changing_the_password_ends_the_other_sessions_keeps_this_one_and_the_new_one_logs_in() {
     let app = TestApp::start().await;
-    app.sign_up("ada@example.com").await;
-    let laptop = log_in(&app, "ada@example.com", "laptop").await;
-    let phone = log_in(&app, "ada@example.com", "phone").await;
-    let (status, body) = laptop
-        .call(
-            Method::PUT,
-            "/api/v1/account/password",
-            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
-        )
-        .await;
+    let (_, laptop, phone) = ada_on_two_browsers(&app).await;
+    let (status, body) = laptop.change_password(PASSWORD, NEW_PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["ended_sessions"], 1);
     assert!(laptop.signed_in().await, "the session that asked stays");
@@ -224,17 +230,10 @@ async fn a_key_changing_the_password_ends_every_session() {
 #[tokio::test]
 async fn a_wrong_current_password_is_403_changes_nothing_and_counts_toward_the_login_throttle() {
     let app = TestApp::start().await;
-    app.sign_up("ada@example.com").await;
-    let laptop = log_in(&app, "ada@example.com", "laptop").await;
-    let phone = log_in(&app, "ada@example.com", "phone").await;
-    let change = json!({"current_password": "not the password", "new_password": NEW_PASSWORD});
+    let (_, laptop, phone) = ada_on_two_browsers(&app).await;
     for _ in 0..5 {
         let (status, body) = laptop
-            .call(
-                Method::PUT,
-                "/api/v1/account/password",
-                Some(change.clone()),
-            )
+            .change_password("not the password", NEW_PASSWORD)
             .await;
         let error = error_of(status, &body, StatusCode::FORBIDDEN, "wrong_password");
         assert_eq!(error["field"], "current_password");
@@ -262,16 +261,8 @@ async fn a_wrong_current_password_is_403_changes_nothing_and_counts_toward_the_l
 #[tokio::test]
 async fn a_short_new_password_or_a_change_without_the_csrf_token_is_refused_and_changes_nothing() {
     let app = TestApp::start().await;
-    app.sign_up("ada@example.com").await;
-    let laptop = log_in(&app, "ada@example.com", "laptop").await;
-    let phone = log_in(&app, "ada@example.com", "phone").await;
-    let (status, body) = laptop
-        .call(
-            Method::PUT,
-            "/api/v1/account/password",
-            Some(json!({"current_password": PASSWORD, "new_password": "short"})),
-        )
-        .await;
+    let (_, laptop, phone) = ada_on_two_browsers(&app).await;
+    let (status, body) = laptop.change_password(PASSWORD, "short").await;
     let error = error_of(
         status,
         &body,
@@ -284,10 +275,7 @@ async fn a_short_new_password_or_a_change_without_the_csrf_token_is_refused_and_
         base: laptop.base.clone(),
         cookie: laptop.cookie.clone(),
     };
-    let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
-    let (status, answer) = forged
-        .call(Method::PUT, "/api/v1/account/password", Some(body.clone()))
-        .await;
+    let (status, answer) = forged.change_password(PASSWORD, NEW_PASSWORD).await;
     error_of(status, &answer, StatusCode::FORBIDDEN, "csrf_token_invalid");
     for path in ["/api/v1/account/sessions", "/api/v1/account"] {
         let (status, answer) = forged.call(Method::DELETE, path, None).await;
@@ -387,9 +375,7 @@ async fn ending_all_other_sessions_keeps_the_current_one_and_a_key_ends_them_all
 #[tokio::test]
 async fn deleting_the_account_needs_its_email_its_password_and_a_session_and_clears_the_cookie() {
     let app = TestApp::start().await;
-    let user = app.sign_up("ada@example.com").await;
-    let laptop = log_in(&app, "ada@example.com", "laptop").await;
-    let phone = log_in(&app, "ada@example.com", "phone").await;
+    let (user, laptop, phone) = ada_on_two_browsers(&app).await;
     let mock = app.create_mock(&user.key, json!({"name": "Orders"})).await;
 
     let (status, body) = app
