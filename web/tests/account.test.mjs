@@ -1,6 +1,6 @@
 // The account settings page: changing the password ends the account's other sessions (a second
-// browser is signed out) and the new password logs in; a session is ended from the list; the
-// account is deleted after typing its email, and with it its mocks.
+// browser is signed out) and the new password logs in; a session is ended from the list, or all
+// the others at once; the account is deleted after typing its email, and with it its mocks.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,6 +104,15 @@ test('the password changes, other sessions end, and the new password logs in', a
 test('the account is deleted after typing its email, with its mocks and its sessions', async () => {
   const page = await newPage(browser);
   const email = await signUpInBrowser(page, server);
+  const [phone, tablet] = [await logIn(email, PASSWORD), await logIn(email, PASSWORD)];
+  await page.goto(`${server.url}/account`);
+  await Promise.all([
+    page.waitForURL(`${server.url}/account`),
+    page.getByRole('button', { name: 'End all other sessions' }).click(),
+  ]);
+  assert.match(await page.locator('.flash-success').innerText(), /Your 2 other sessions were ended\./);
+  assert.ok(!(await signedIn(phone)) && !(await signedIn(tablet)));
+  assert.ok(await signedIn(page));
   const other = await logIn(email, PASSWORD);
   const mockId = await createMockInBrowser(page, server, 'Doomed');
   const answered = await fetch(server.mockUrl(mockId, '/anything'));

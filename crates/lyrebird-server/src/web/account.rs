@@ -168,15 +168,8 @@ async fn change_password(
     .await;
     let (status, errors) = match changed {
         Ok(ended) => {
-            let others = match ended {
-                0 => "No other session was open.".to_owned(),
-                1 => "Your 1 other session was ended.".to_owned(),
-                n => format!("Your {n} other sessions were ended."),
-            };
-            return Ok(redirect_with(
-                "/account",
-                &[Flash::success(format!("Password changed. {others}"))],
-            ));
+            let text = format!("Password changed. {}", others_ended(ended));
+            return Ok(redirect_with("/account", &[Flash::success(text)]));
         }
         Err(ApiError::WrongPassword(_)) => (
             StatusCode::FORBIDDEN,
@@ -228,12 +221,19 @@ async fn end_other_sessions(
         .store
         .end_other_sessions(session.account.id, keep.as_ref())
         .await?;
-    let text = match ended {
+    Ok(redirect_with(
+        "/account",
+        &[Flash::success(others_ended(ended))],
+    ))
+}
+
+/// What ending the account's other sessions did, for a flash message.
+fn others_ended(ended: u64) -> String {
+    match ended {
         0 => "No other session was open.".to_owned(),
-        1 => "1 other session was ended.".to_owned(),
-        n => format!("{n} other sessions were ended."),
-    };
-    Ok(redirect_with("/account", &[Flash::success(text)]))
+        1 => "Your 1 other session was ended.".to_owned(),
+        n => format!("Your {n} other sessions were ended."),
+    }
 }
 
 async fn confirm_delete(session: WebSession) -> Result<Response, PageError> {
