@@ -5,7 +5,7 @@
 //! hashing threads ([`crate::accounts`]), as logging in does; the server counts a wrong one
 //! against the same login throttle.
 
-use sqlx::FromRow;
+use sqlx::{FromRow, PgConnection};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -138,6 +138,12 @@ impl Store {
         end_sessions_but(&mut conn, account, keep).await
     }
 
+    /// The workspaces that deleting the account would delete with it, as things are now: its
+    /// personal one and every one it is the only owner of.
+    pub async fn workspaces_deleted_with(&self, account: AccountId) -> Result<Vec<WorkspaceId>> {
+        deleted_with(&mut *self.pool().acquire().await?, account).await
+    }
+
     /// Deletes the account when `password` is its own (`None` when it is not, and nothing
     /// changes): its personal workspace and every workspace it is the only owner of, with all
     /// they hold ([`delete_workspaces`]), its memberships elsewhere, its keys and its sessions.
@@ -164,16 +170,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         // Read once the locks are held, so the owners seen are the ones now.
-        let sole: Vec<WorkspaceId> = sqlx::query_scalar(
-            "SELECT w.id FROM workspaces w JOIN workspace_members m ON m.workspace_id = w.id
-             WHERE m.account_id = $1 AND (w.personal_of = $1 OR (m.role = 'owner' AND NOT EXISTS (
-                 SELECT 1 FROM workspace_members o
-                 WHERE o.workspace_id = w.id AND o.role = 'owner' AND o.account_id <> $1)))
-             ORDER BY w.id",
-        )
-        .bind(account)
-        .fetch_all(&mut *tx)
-        .await?;
+        let sole = deleted_with(&mut tx, account).await?;
         let left: Vec<WorkspaceId> = memberships
             .into_iter()
             .filter(|id| !sole.contains(id))
@@ -203,9 +200,23 @@ impl Store {
     }
 }
 
+/// The workspaces that go with the account: its personal one and those it is the only owner of.
+async fn deleted_with(conn: &mut PgConnection, account: AccountId) -> Result<Vec<WorkspaceId>> {
+    Ok(sqlx::query_scalar(
+        "SELECT w.id FROM workspaces w JOIN workspace_members m ON m.workspace_id = w.id
+         WHERE m.account_id = $1 AND (w.personal_of = $1 OR (m.role = 'owner' AND NOT EXISTS (
+             SELECT 1 FROM workspace_members o
+             WHERE o.workspace_id = w.id AND o.role = 'owner' AND o.account_id <> $1)))
+         ORDER BY w.id",
+    )
+    .bind(account)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Deletes the account's sessions but `keep`; returns how many.
 async fn end_sessions_but(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     account: AccountId,
     keep: Option<&Secret>,
 ) -> Result<u64> {

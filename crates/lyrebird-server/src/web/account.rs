@@ -236,20 +236,56 @@ fn others_ended(ended: u64) -> String {
     }
 }
 
-async fn confirm_delete(session: WebSession) -> Result<Response, PageError> {
-    render_delete(&session, StatusCode::OK, DeletionState::default())
+async fn confirm_delete(
+    State(state): State<AppState>,
+    session: WebSession,
+) -> Result<Response, PageError> {
+    render_delete(&state, &session, StatusCode::OK, DeletionState::default()).await
 }
 
-fn render_delete(
+/// A workspace as the deletion page names it.
+#[derive(Debug, Serialize)]
+struct WorkspaceRow {
+    name: String,
+    personal: bool,
+    /// The other members, who lose it when it goes.
+    others: i64,
+}
+
+async fn render_delete(
+    state: &AppState,
     session: &WebSession,
     status: StatusCode,
     form: DeletionState,
 ) -> Result<Response, PageError> {
+    let account = session.account.id;
+    let going = state.store.workspaces_deleted_with(account).await?;
+    let (deleted, kept): (Vec<_>, Vec<_>) = state
+        .store
+        .workspaces_of(account)
+        .await?
+        .into_iter()
+        .partition(|workspace| going.contains(&workspace.id));
+    let rows = |workspaces: Vec<lyrebird_store::Membership>| -> Vec<WorkspaceRow> {
+        workspaces
+            .into_iter()
+            .map(|workspace| WorkspaceRow {
+                name: workspace.name,
+                personal: workspace.personal,
+                others: workspace.members - 1,
+            })
+            .collect()
+    };
     page(
         session,
         status,
         "account_delete.html",
-        context! { nav => "account", form => Serde(form) },
+        context! {
+            nav => "account",
+            form => Serde(form),
+            deleted => Serde(rows(deleted)),
+            kept => Serde(rows(kept)),
+        },
     )
 }
 
@@ -299,5 +335,5 @@ async fn delete_account(
         }
         Err(other) => return Err(other.into()),
     };
-    render_delete(&session, status, shown)
+    render_delete(&state, &session, status, shown).await
 }
