@@ -1,4 +1,5 @@
-//! Login throttling, for the log-in page and `POST /api/v1/sessions` alike.
+//! Login throttling, for the log-in page and `POST /api/v1/sessions` alike, and for the password
+//! asked again to change it or to delete the account ([`throttled`]).
 //!
 //! Failures are counted per email from one client address, and per client address, in
 //! PostgreSQL, so every server on the database counts them together and a restart forgets
