@@ -71,6 +71,8 @@ test('every page has labelled controls and readable contrast in both themes', as
     drift: `/mocks/${mockId}/drift/${drift.id}`,
     members: '/members',
     workspaces: '/workspaces',
+    account: '/account',
+    'account-delete': '/account/delete',
   };
   const landing = await newPage(browser);
   const failures = [];

@@ -40,6 +40,14 @@ pub enum ApiError {
     /// operation needs.
     #[error("{0}")]
     RoleRequired(String),
+    /// 403: the account's password, asked again before changing the account (in the field
+    /// named), is wrong.
+    #[error("{0}: this is not the account's password")]
+    WrongPassword(&'static str),
+    /// 403: an operation only a signed-in person may do (deleting the account), asked with a
+    /// key.
+    #[error("{0}")]
+    SessionRequired(&'static str),
     /// 403: a change made with the session cookie without the session's `x-csrf-token`.
     #[error("send the session's CSRF token in the x-csrf-token header (the web app's pages do)")]
     CsrfTokenInvalid,
@@ -158,6 +166,8 @@ impl ApiError {
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::AdminScopeRequired
             | ApiError::CsrfTokenInvalid
+            | ApiError::WrongPassword(_)
+            | ApiError::SessionRequired(_)
             | ApiError::RoleRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::StateConflict { .. } => StatusCode::CONFLICT,
@@ -190,6 +200,8 @@ impl ApiError {
             ApiError::InvalidCredentials(_) => "invalid_credentials",
             ApiError::AdminScopeRequired => "admin_scope_required",
             ApiError::RoleRequired(_) => "role_required",
+            ApiError::WrongPassword(_) => "wrong_password",
+            ApiError::SessionRequired(_) => "session_required",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
             ApiError::Conflict { code, .. } | ApiError::StateConflict { code, .. } => code,
@@ -225,6 +237,7 @@ impl ApiError {
         match self {
             ApiError::Conflict { field, .. } => Some((*field).to_owned()),
             ApiError::Invalid { field, .. } => Some(field.clone()),
+            ApiError::WrongPassword(field) => Some((*field).to_owned()),
             ApiError::InvalidExample(errors) => errors.first().map(|e| e.field.clone()),
             ApiError::ContractViolation { place, violations } => Some(match place.as_str() {
                 "" => violations[0].at.clone(),

@@ -20,9 +20,18 @@ const ASKING: [&str; 5] = [
     "/api/v1/mocks/{id}/verify/unmatched",
 ];
 
-/// Routes any member may use whatever the method: their own keys, their own membership, and
-/// their own session's choice of workspace.
-const ANY_MEMBER: [&str; 11] = [
+/// Routes any member may use whatever the method: their own keys, their own membership, their
+/// own session's choice of workspace, and their own account (its password, sessions, deletion).
+const ANY_MEMBER: [&str; 20] = [
+    "/api/v1/account",
+    "/api/v1/account/password",
+    "/api/v1/account/sessions",
+    "/api/v1/account/sessions/{id}",
+    "/account",
+    "/account/password",
+    "/account/sessions/{id}/end",
+    "/account/sessions/end-others",
+    "/account/delete",
     "/api/v1/keys",
     "/api/v1/keys/{id}",
     "/api/v1/workspaces",
@@ -118,5 +127,24 @@ mod tests {
         assert_eq!(required(&Method::PATCH, "/api/v1/workspace"), Role::Admin);
         assert_eq!(required(&Method::DELETE, "/api/v1/workspace"), Role::Owner);
         assert_eq!(required(&Method::POST, "/api/v1/keys"), Role::Viewer);
+    }
+
+    #[test]
+    fn the_account_is_its_owners_whatever_their_role() {
+        for (method, route) in [
+            (Method::GET, "/api/v1/account"),
+            (Method::DELETE, "/api/v1/account"),
+            (Method::PUT, "/api/v1/account/password"),
+            (Method::GET, "/api/v1/account/sessions"),
+            (Method::DELETE, "/api/v1/account/sessions"),
+            (Method::DELETE, "/api/v1/account/sessions/{id}"),
+            (Method::GET, "/account"),
+            (Method::POST, "/account/password"),
+            (Method::POST, "/account/sessions/{id}/end"),
+            (Method::POST, "/account/sessions/end-others"),
+            (Method::POST, "/account/delete"),
+        ] {
+            assert_eq!(required(&method, route), Role::Viewer, "{method} {route}");
+        }
     }
 }

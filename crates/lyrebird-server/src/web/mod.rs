@@ -16,8 +16,10 @@
 //! - [`mocks`]: the dashboard, creating (from scratch or by upload), a mock's page and settings;
 //! - [`upload`]: creating a mock from a Postman, OpenAPI or HAR file;
 //! - [`examples`]: the example editor;
-//! - [`drift`]: checks of a mock against its upstream, and their reports.
+//! - [`drift`]: checks of a mock against its upstream, and their reports;
+//! - [`account`]: the signed-in person's account: password, sessions, deleting it.
 
+pub mod account;
 pub mod calls;
 pub mod contract;
 pub mod csrf;
@@ -61,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .merge(upload::router())
         .merge(keys::router())
         .merge(members::router())
+        .merge(account::router())
         .merge(usage::router())
         .merge(calls::router())
         .merge(versions::router())
@@ -137,6 +140,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "key_revoke.html",
         include_str!("../../../../web/templates/key_revoke.html"),
+    ),
+    (
+        "account.html",
+        include_str!("../../../../web/templates/account.html"),
+    ),
+    (
+        "account_delete.html",
+        include_str!("../../../../web/templates/account_delete.html"),
+    ),
+    (
+        "account_deleted.html",
+        include_str!("../../../../web/templates/account_deleted.html"),
     ),
     (
         "usage.html",
