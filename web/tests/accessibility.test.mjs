@@ -73,6 +73,8 @@ test('every page has labelled controls and readable contrast in both themes', as
     workspaces: '/workspaces',
     invitations: '/invitations',
     'account-email': '/account/email',
+    account: '/account',
+    'account-delete': '/account/delete',
   };
   // The pages of someone without a session: an invitation's, and asking for a password reset.
   const invited = await apiAsPage(page, server, 'POST', '/api/v1/invitations', { email: 'grace@example.com', role: 'editor' });

@@ -40,10 +40,17 @@ pub enum ApiError {
     /// operation needs.
     #[error("{0}")]
     RoleRequired(String),
-    /// 403: not for this caller, for a reason `code` names (`invitation_email_mismatch`,
-    /// `wrong_password`).
+    /// 403: not for this caller, for a reason `code` names (`invitation_email_mismatch`).
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// 403: the account's password, asked again before changing the account (in the field
+    /// named), is wrong.
+    #[error("{0}: this is not the account's password")]
+    WrongPassword(&'static str),
+    /// 403: an operation only a signed-in person may do (deleting the account), asked with a
+    /// key.
+    #[error("{0}")]
+    SessionRequired(&'static str),
     /// 403: a change made with the session cookie without the session's `x-csrf-token`.
     #[error("send the session's CSRF token in the x-csrf-token header (the web app's pages do)")]
     CsrfTokenInvalid,
@@ -167,7 +174,9 @@ impl ApiError {
             ApiError::AdminScopeRequired
             | ApiError::CsrfTokenInvalid
             | ApiError::RoleRequired(_)
-            | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
+            | ApiError::Refused { .. }
+            | ApiError::WrongPassword(_)
+            | ApiError::SessionRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::StateConflict { .. } => StatusCode::CONFLICT,
             ApiError::DraftChanged(_) => StatusCode::PRECONDITION_FAILED,
@@ -200,6 +209,8 @@ impl ApiError {
             ApiError::InvalidCredentials(_) => "invalid_credentials",
             ApiError::AdminScopeRequired => "admin_scope_required",
             ApiError::RoleRequired(_) => "role_required",
+            ApiError::WrongPassword(_) => "wrong_password",
+            ApiError::SessionRequired(_) => "session_required",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
             ApiError::Conflict { code, .. }
@@ -238,6 +249,7 @@ impl ApiError {
         match self {
             ApiError::Conflict { field, .. } => Some((*field).to_owned()),
             ApiError::Invalid { field, .. } => Some(field.clone()),
+            ApiError::WrongPassword(field) => Some((*field).to_owned()),
             ApiError::InvalidExample(errors) => errors.first().map(|e| e.field.clone()),
             ApiError::ContractViolation { place, violations } => Some(match place.as_str() {
                 "" => violations[0].at.clone(),

@@ -6,7 +6,7 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::Store;
-use crate::accounts::{Account, Email, NewPassword, hash_password, verify_password};
+use crate::accounts::{Account, Email, NewPassword, hash_password};
 use crate::error::{Gone, Result, StoreError};
 use crate::ids::AccountId;
 use crate::secret::{Secret, random_token};
@@ -79,7 +79,7 @@ impl Store {
     /// Follows a password-reset link: sets the new password, uses up every reset link of the
     /// account, and ends all its sessions.
     pub async fn reset_password(&self, token: &Secret, password: NewPassword) -> Result<Account> {
-        let hash = hash_password(password.0).await?;
+        let hash = hash_password(password).await?;
         let mut tx = self.begin().await?;
         let link = read(&mut *tx, token, Purpose::PasswordReset, true).await?;
         sqlx::query("UPDATE accounts SET password_hash = $2 WHERE id = $1")
@@ -100,15 +100,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         self.account(link.account_id).await
-    }
-
-    /// Whether `password` is the account's.
-    pub async fn check_password(&self, account: AccountId, password: Secret) -> Result<bool> {
-        let hash: String = sqlx::query_scalar("SELECT password_hash FROM accounts WHERE id = $1")
-            .bind(account)
-            .fetch_one(self.pool())
-            .await?;
-        verify_password(hash, password).await
     }
 
     /// Changes the account's email at once; an email another account has is

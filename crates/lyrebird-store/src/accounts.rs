@@ -6,6 +6,7 @@
 //! tokio's blocking threads. Session tokens, like API keys, are random and stored as SHA-256
 //! digests.
 
+use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use argon2::Argon2;
@@ -55,7 +56,7 @@ impl Email {
 
 /// A password good enough to be hashed and stored.
 #[derive(Debug, Clone)]
-pub struct NewPassword(pub(crate) Secret);
+pub struct NewPassword(Secret);
 
 impl NewPassword {
     pub fn parse(password: Secret) -> Result<Self, String> {
@@ -85,12 +86,23 @@ pub struct WorkspaceDetails {
 }
 
 /// What a new account acts with first: the API's sign-up hands back a key, the web app's a
-/// session (a key nobody would see is not made).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// session opened from `origin` (a key nobody would see is not made).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FirstAccess {
     ApiKey,
-    Session,
+    Session(SessionOrigin),
 }
+
+/// Where a session is opened from, as its account's session list shows it: the client's address
+/// and its `User-Agent`, cut to [`MAX_USER_AGENT_CHARS`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOrigin {
+    pub address: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The most of a `User-Agent` a session keeps.
+pub const MAX_USER_AGENT_CHARS: usize = 300;
 
 /// What sign-up creates: the account, its personal workspace, and its first access.
 #[derive(Debug)]
@@ -134,7 +146,7 @@ impl Store {
         password: NewPassword,
         first: FirstAccess,
     ) -> Result<SignUp> {
-        let password_hash = hash_password(password.0).await?;
+        let password_hash = hash_password(password).await?;
         let mut tx = self.begin().await?;
         let account: Account = sqlx::query_as(
             "INSERT INTO accounts (id, email, password_hash) VALUES ($1, $2, $3)
@@ -170,8 +182,8 @@ impl Store {
                 self.commit(tx, change).await?;
                 Access::ApiKey { key, secret }
             }
-            FirstAccess::Session => {
-                let (token, expires_at) = insert_session(&mut tx, account.id).await?;
+            FirstAccess::Session(origin) => {
+                let (token, expires_at) = insert_session(&mut tx, account.id, &origin).await?;
                 tx.commit().await?;
                 Access::Session(Session {
                     token,
@@ -188,9 +200,14 @@ impl Store {
         })
     }
 
-    /// Checks the password and opens a session; `None` when the email or password is wrong
-    /// (the caller cannot tell which, on purpose).
-    pub async fn log_in(&self, email: &Email, password: Secret) -> Result<Option<Session>> {
+    /// Checks the password and opens a session from `origin`; `None` when the email or password
+    /// is wrong (the caller cannot tell which, on purpose).
+    pub async fn log_in(
+        &self,
+        email: &Email,
+        password: Secret,
+        origin: &SessionOrigin,
+    ) -> Result<Option<Session>> {
         let found: Option<(AccountId, String)> =
             sqlx::query_as("SELECT id, password_hash FROM accounts WHERE email = $1")
                 .bind(email.as_str())
@@ -200,7 +217,7 @@ impl Store {
             Some((id, hash)) => (Some(id), hash),
             None => (None, DECOY_HASH.to_owned()),
         };
-        let verified = verify_password(stored_hash, password).await?;
+        let verified = verify_password(password, stored_hash).await?;
         let Some(account_id) = account_id.filter(|_| verified) else {
             return Ok(None);
         };
@@ -211,7 +228,7 @@ impl Store {
             .bind(account_id)
             .execute(&mut *tx)
             .await?;
-        let (token, expires_at) = insert_session(&mut tx, account_id).await?;
+        let (token, expires_at) = insert_session(&mut tx, account_id, origin).await?;
         tx.commit().await?;
         let account: Account =
             sqlx::query_as("SELECT id, email, created_at FROM accounts WHERE id = $1")
@@ -281,24 +298,25 @@ impl Store {
     }
 }
 
+pub(crate) async fn hash_password(password: NewPassword) -> Result<String> {
+    let password = password.0;
+    on_hashing_thread(move || {
+        Argon2::default()
+            .hash_password(password.expose().as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| StoreError::PasswordHash(e.to_string()))
+    })
+    .await?
+}
+
 /// Whether `password` is the one `stored_hash` (a PHC string) was made from.
-pub(crate) async fn verify_password(stored_hash: String, password: Secret) -> Result<bool> {
+pub(crate) async fn verify_password(password: Secret, stored_hash: String) -> Result<bool> {
     on_hashing_thread(move || {
         let hash =
             PasswordHash::new(&stored_hash).map_err(|e| StoreError::PasswordHash(e.to_string()))?;
         Ok(Argon2::default()
             .verify_password(password.expose().as_bytes(), &hash)
             .is_ok())
-    })
-    .await?
-}
-
-pub(crate) async fn hash_password(password: Secret) -> Result<String> {
-    on_hashing_thread(move || {
-        Argon2::default()
-            .hash_password(password.expose().as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|e| StoreError::PasswordHash(e.to_string()))
     })
     .await?
 }
@@ -319,19 +337,34 @@ async fn on_hashing_thread<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(work).await?)
 }
 
-/// A new session of the account: its token (for the cookie, and nowhere else) and its end.
+/// A new session of the account, opened from `origin`: its token (for the cookie, and nowhere
+/// else) and its end.
 async fn insert_session(
     conn: &mut PgConnection,
     account: AccountId,
+    origin: &SessionOrigin,
 ) -> Result<(Secret, OffsetDateTime)> {
     let token = random_token("", 43);
     let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
-    sqlx::query("INSERT INTO sessions (digest, account_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(token.digest())
-        .bind(account)
-        .bind(expires_at)
-        .execute(conn)
-        .await?;
+    let user_agent = origin
+        .user_agent
+        .as_deref()
+        .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
+    sqlx::query(
+        "INSERT INTO sessions (digest, account_id, expires_at, address, user_agent)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token.digest())
+    .bind(account)
+    .bind(expires_at)
+    .bind(
+        origin
+            .address
+            .map(|address| address.to_canonical().to_string()),
+    )
+    .bind(user_agent)
+    .execute(conn)
+    .await?;
     Ok((token, expires_at))
 }
 

@@ -271,6 +271,14 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::announce`] for each of `changes`, in order.
+    pub(crate) async fn announce_all(&self, changes: Vec<Change>) -> Result<()> {
+        for change in changes {
+            self.announce(change).await?;
+        }
+        Ok(())
+    }
+
     async fn applied(&self, change: Change) {
         if let Some(local) = &self.local {
             local.apply(change).await;

@@ -15,6 +15,7 @@
 //! Queries are plain `query_as` with `FromRow` rows, checked by the tests against a real
 //! database rather than at compile time (see `docs/architecture.md`).
 
+pub mod account_settings;
 pub mod account_tokens;
 pub mod accounts;
 mod blocks;
@@ -49,8 +50,10 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
+pub use account_settings::{AccountSummary, DeletedAccount, SessionSummary};
 pub use accounts::{
-    Access, Account, Email, FirstAccess, NewPassword, Session, SignUp, WorkspaceDetails,
+    Access, Account, Email, FirstAccess, NewPassword, Session, SessionOrigin, SignUp,
+    WorkspaceDetails,
 };
 pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
 pub use contracts::{ContractBrief, StoredContract};

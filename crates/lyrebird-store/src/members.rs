@@ -226,14 +226,11 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        for key in keys {
-            self.announce(Change::KeyRevoked {
-                workspace: workspace.id(),
-                key,
-            })
-            .await?;
-        }
-        Ok(())
+        let revoked = keys.into_iter().map(|key| Change::KeyRevoked {
+            workspace: workspace.id(),
+            key,
+        });
+        self.announce_all(revoked.collect()).await
     }
 
     /// The caller leaves the workspace (not their personal one, and not as its last owner).
@@ -241,8 +238,9 @@ impl Store {
         self.remove_member(workspace, workspace.member()).await
     }
 
-    /// Deletes a team workspace and everything in it: mocks, examples, keys, call logs. Only an
-    /// owner may; a personal workspace goes only with its account.
+    /// Deletes a team workspace and everything in it: mocks, examples, keys, call logs
+    /// ([`delete_workspaces`]). Only an owner may; a personal workspace goes only with its
+    /// account.
     pub async fn delete_workspace(&self, workspace: &Workspace) -> Result<()> {
         if workspace.role() < Role::Owner {
             return Err(StoreError::OwnerRequired);
@@ -258,29 +256,9 @@ impl Store {
         if personal {
             return Err(StoreError::PersonalWorkspace);
         }
-        let mocks: Vec<MockId> = sqlx::query_scalar("SELECT id FROM mocks WHERE workspace_id = $1")
-            .bind(workspace.id())
-            .fetch_all(&mut *tx)
-            .await?;
-        let keys: Vec<KeyId> = sqlx::query_scalar(
-            "SELECT id FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(workspace.id())
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM workspaces WHERE id = $1")
-            .bind(workspace.id())
-            .execute(&mut *tx)
-            .await?;
+        let changes = delete_workspaces(&mut tx, &[workspace.id()]).await?;
         tx.commit().await?;
-        let revoked = keys.into_iter().map(|key| Change::KeyRevoked {
-            workspace: workspace.id(),
-            key,
-        });
-        for change in mocks.into_iter().map(Change::Mock).chain(revoked) {
-            self.announce(change).await?;
-        }
-        Ok(())
+        self.announce_all(changes).await
     }
 
     async fn member(&self, workspace: &Workspace, account: AccountId) -> Result<Member> {
@@ -290,6 +268,46 @@ impl Store {
             .find(|member| member.account_id == account)
             .ok_or(StoreError::NotFound)
     }
+}
+
+/// Deletes `workspaces` and everything in them inside the caller's transaction: the rows that
+/// reference a workspace or its mocks go with it (mocks, examples, versions, state, keys,
+/// usage, memberships, drift reports), and the call log's blocks and their callbacks, which
+/// reference nothing, are deleted here. Returns what serving processes must hear once the
+/// transaction is committed ([`Store::announce_all`]): every mock gone and every key revoked.
+pub(crate) async fn delete_workspaces(
+    conn: &mut PgConnection,
+    workspaces: &[WorkspaceId],
+) -> Result<Vec<Change>> {
+    let mocks: Vec<MockId> =
+        sqlx::query_scalar("SELECT id FROM mocks WHERE workspace_id = ANY($1)")
+            .bind(workspaces)
+            .fetch_all(&mut *conn)
+            .await?;
+    let keys: Vec<(WorkspaceId, KeyId)> = sqlx::query_as(
+        "SELECT workspace_id, id FROM api_keys
+         WHERE workspace_id = ANY($1) AND revoked_at IS NULL",
+    )
+    .bind(workspaces)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query(
+        "WITH blocks AS (
+             DELETE FROM call_blocks WHERE workspace_id = ANY($1) RETURNING call_ids
+         )
+         DELETE FROM call_callbacks WHERE call_id IN (SELECT unnest(call_ids) FROM blocks)",
+    )
+    .bind(workspaces)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM workspaces WHERE id = ANY($1)")
+        .bind(workspaces)
+        .execute(&mut *conn)
+        .await?;
+    let revoked = keys
+        .into_iter()
+        .map(|(workspace, key)| Change::KeyRevoked { workspace, key });
+    Ok(mocks.into_iter().map(Change::Mock).chain(revoked).collect())
 }
 
 /// Locks the workspace's members against concurrent changes and reads `account`'s role there,

@@ -4,7 +4,7 @@ use lyrebird_engine::Example;
 use lyrebird_store::testing::TestDatabase;
 use lyrebird_store::{
     Access, Change, Delay, Email, FirstAccess, MockSettings, NewKey, NewPassword, Scope, Secret,
-    StoreError,
+    SessionOrigin, StoreError,
 };
 
 fn example(name: &str) -> Example {
@@ -25,7 +25,7 @@ async fn signing_up_twice_with_the_same_email_in_another_case_is_refused_as_take
         .sign_up(
             &Email::parse("ADA@example.com").unwrap(),
             NewPassword::parse(Secret::new("another password")).unwrap(),
-            FirstAccess::Session,
+            FirstAccess::Session(SessionOrigin::default()),
         )
         .await
         .unwrap_err();
@@ -39,13 +39,21 @@ async fn login_checks_the_password_and_the_session_leads_to_the_personal_workspa
     let email = Email::parse("ada@example.com").unwrap();
     let wrong = db
         .store()
-        .log_in(&email, Secret::new("wrong password"))
+        .log_in(
+            &email,
+            Secret::new("wrong password"),
+            &SessionOrigin::default(),
+        )
         .await
         .unwrap();
     assert!(wrong.is_none());
     let session = db
         .store()
-        .log_in(&email, Secret::new("correct horse battery"))
+        .log_in(
+            &email,
+            Secret::new("correct horse battery"),
+            &SessionOrigin::default(),
+        )
         .await
         .unwrap()
         .expect("the right password opens a session");
@@ -211,6 +219,7 @@ async fn the_sweep_deletes_expired_sessions_of_every_account_and_keeps_live_ones
                 .log_in(
                     &Email::parse(email).unwrap(),
                     Secret::new("correct horse battery"),
+                    &SessionOrigin::default(),
                 )
                 .await
                 .unwrap()
@@ -246,7 +255,7 @@ async fn a_sign_up_with_a_session_is_signed_in_and_has_no_key() {
         .sign_up(
             &Email::parse("web@example.com").unwrap(),
             NewPassword::parse(Secret::new("correct horse battery")).unwrap(),
-            FirstAccess::Session,
+            FirstAccess::Session(SessionOrigin::default()),
         )
         .await
         .unwrap();

@@ -16,8 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::api::account::password_refused;
 use crate::auth::Admin;
-use crate::auth::throttle::{ClientAddr, LoginRefused, LoginThrottle, check_password};
+use crate::auth::throttle::{ClientAddr, LoginThrottle, throttled};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::mail::Mailed;
@@ -101,33 +102,17 @@ pub(crate) async fn change_email_of(
             "this is the account's email already",
         ));
     }
-    let current =
-        Email::parse(&account.email).map_err(|message| ApiError::Internal(message.into()))?;
-    let password = Secret::new(password);
-    match check_password(
-        &state.store,
-        throttle,
-        (account.id, &current),
-        password,
-        address,
-    )
-    .await
-    {
-        Ok(()) => {}
-        Err(LoginRefused::WrongCredentials) => {
-            return Err(ApiError::Refused {
-                code: "wrong_password",
-                message: "the password is not this account's".to_owned(),
-            });
-        }
-        Err(LoginRefused::Throttled(seconds)) => {
-            return Err(ApiError::TooManyAttempts {
-                what: "failed attempts at the password",
-                seconds,
-            });
-        }
-        Err(LoginRefused::Store(error)) => return Err(error.into()),
-    }
+    let current = Email::parse(&account.email).map_err(|m| ApiError::Internal(m.into()))?;
+    let check = async {
+        let right = state
+            .store
+            .check_password(account.id, Secret::new(password))
+            .await?;
+        Ok(right.then_some(()))
+    };
+    throttled(throttle, &current, address, check)
+        .await
+        .map_err(|refused| password_refused(refused, "password"))?;
     let mail = &state.settings.mail;
     if !mail.configured() {
         let account = state.store.change_email(account.id, &email).await?;

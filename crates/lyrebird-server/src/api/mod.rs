@@ -4,6 +4,7 @@
 //!
 //! - [`accounts`]: sign-up; [`sessions`]: log in and out with a cookie; [`keys`]: API keys;
 //! - [`workspaces`]: the caller's workspaces, the one they act in, and its members;
+//! - [`account`]: the caller's own account (password, sessions, deleting it);
 //! - [`mocks`] and [`examples`]: what the mocks answer; [`try_request`]: what a mock would answer;
 //! - [`imports`]: Postman, OpenAPI, HAR and native files in, and exports out;
 //! - [`calls`]: the call log (search, export, live tail); [`usage`]: the monthly quota;
@@ -19,6 +20,7 @@
 //! [`crate::extract`]; errors are [`crate::error::ApiError`]. The expensive operations share
 //! room per workspace through [`gate`].
 
+pub mod account;
 pub mod accounts;
 pub mod calls;
 pub mod contract;

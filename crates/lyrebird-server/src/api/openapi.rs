@@ -64,6 +64,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::health::router())
         .merge(crate::api::accounts::router())
         .merge(crate::api::sessions::router())
+        .merge(crate::api::account::router())
         .merge(crate::api::keys::router())
         .merge(crate::api::workspaces::router())
         .merge(crate::api::mocks::router())

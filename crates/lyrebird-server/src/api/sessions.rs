@@ -19,9 +19,10 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api::accounts::{AccountView, Credentials, WorkspaceView};
+use crate::auth::client_addr::ClientOrigin;
 use crate::auth::cookies::session_token;
 use crate::auth::cookies::{is_https, session_cookie};
-use crate::auth::throttle::{ClientAddr, LoginRefused, LoginThrottle, log_in as throttled_log_in};
+use crate::auth::throttle::{LoginRefused, LoginThrottle, log_in as throttled_log_in};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 
@@ -56,12 +57,12 @@ pub struct LoggedIn {
 async fn log_in(
     State(state): State<AppState>,
     Extension(throttle): Extension<LoginThrottle>,
-    ClientAddr(address): ClientAddr,
+    ClientOrigin(origin): ClientOrigin,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let (email, password) = body.parse()?;
-    let session = match throttled_log_in(&state.store, &throttle, &email, password, address).await {
+    let session = match throttled_log_in(&state.store, &throttle, &email, password, &origin).await {
         Ok(session) => session,
         Err(LoginRefused::WrongCredentials) => {
             return Err(ApiError::InvalidCredentials("wrong email or password"));

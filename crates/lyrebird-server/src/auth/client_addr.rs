@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
-use axum::http::header::HeaderName;
+use axum::http::header::{HeaderName, USER_AGENT};
 use axum::http::request::Parts;
 use ipnet::IpNet;
 use lyrebird_runtime::network;
+use lyrebird_store::SessionOrigin;
 
 /// The header where each proxy appends the address it received the request from.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -123,6 +124,29 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self::of(parts))
+    }
+}
+
+/// Where a session is being opened from: the [`ClientAddr`] and the `User-Agent`, which the
+/// account's session list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOrigin(pub SessionOrigin);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let user_agent = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|agent| !agent.is_empty())
+            .map(str::to_owned);
+        Ok(Self(SessionOrigin {
+            address: ClientAddr::of(parts).0,
+            user_agent,
+        }))
     }
 }
 

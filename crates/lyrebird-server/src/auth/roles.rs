@@ -21,9 +21,21 @@ const ASKING: [&str; 5] = [
     "/api/v1/mocks/{id}/verify/unmatched",
 ];
 
-/// Routes any member may use whatever the method: their own keys, their own membership, and
-/// their own session's choice of workspace.
-const ANY_MEMBER: [&str; 11] = [
+/// Routes any member may use whatever the method: their own keys, their own membership, their
+/// own session's choice of workspace, their own account (its password, sessions, email,
+/// deletion), and an invitation's page.
+const ANY_MEMBER: [&str; 23] = [
+    "/api/v1/account",
+    "/api/v1/account/email",
+    "/api/v1/account/password",
+    "/api/v1/account/sessions",
+    "/api/v1/account/sessions/{id}",
+    "/account",
+    "/account/email",
+    "/account/password",
+    "/account/sessions/{id}/end",
+    "/account/sessions/end-others",
+    "/account/delete",
     "/api/v1/keys",
     "/api/v1/keys/{id}",
     "/api/v1/workspaces",
@@ -35,16 +47,12 @@ const ANY_MEMBER: [&str; 11] = [
     "/workspaces",
     "/workspaces/switch",
     "/workspace/leave",
+    "/invite/{token}",
 ];
 
-/// Routes for any signed-in account whatever its role in its current workspace: accepting an
-/// invitation (into another workspace) and changing the account's own email.
-const ANY_ACCOUNT: [&str; 4] = [
-    "/api/v1/invitations/{invitation}/accept",
-    "/api/v1/account/email",
-    "/invite/{token}",
-    "/account/email",
-];
+/// Accepting an invitation (into another workspace) is any account's, although it sits under
+/// the invitations' admin prefix.
+const ACCEPT: &str = "/api/v1/invitations/{invitation}/accept";
 
 /// Route prefixes that need an admin: for any change, and to read invitations (every member
 /// sees who the members are).
@@ -59,7 +67,7 @@ const ADMIN: [&str; 4] = [
 pub fn required(method: &Method, route: &str) -> Role {
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     let member_list = route == "/api/v1/members" || route == "/members";
-    if ANY_ACCOUNT.contains(&route) {
+    if route == ACCEPT {
         Role::Viewer
     } else if ADMIN.iter().any(|prefix| route.starts_with(prefix)) && !(reads && member_list) {
         Role::Admin
@@ -150,5 +158,24 @@ mod tests {
             Role::Viewer
         );
         assert_eq!(required(&Method::POST, "/account/email"), Role::Viewer);
+    }
+
+    #[test]
+    fn the_account_is_its_owners_whatever_their_role() {
+        for (method, route) in [
+            (Method::GET, "/api/v1/account"),
+            (Method::DELETE, "/api/v1/account"),
+            (Method::PUT, "/api/v1/account/password"),
+            (Method::GET, "/api/v1/account/sessions"),
+            (Method::DELETE, "/api/v1/account/sessions"),
+            (Method::DELETE, "/api/v1/account/sessions/{id}"),
+            (Method::GET, "/account"),
+            (Method::POST, "/account/password"),
+            (Method::POST, "/account/sessions/{id}/end"),
+            (Method::POST, "/account/sessions/end-others"),
+            (Method::POST, "/account/delete"),
+        ] {
+            assert_eq!(required(&method, route), Role::Viewer, "{method} {route}");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Login throttling, for the log-in page and `POST /api/v1/sessions` alike.
+//! Login throttling, for the log-in page and `POST /api/v1/sessions` alike, and for the password
+//! asked again to change it or to delete the account ([`throttled`]).
 //!
 //! Failures are counted per email from one client address, and per client address, in
 //! PostgreSQL, so every server on the database counts them together and a restart forgets
@@ -17,7 +18,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use lyrebird_store::throttle::Failures;
-use lyrebird_store::{AccountId, Email, Secret, Session, Store, StoreError};
+use lyrebird_store::{Email, Secret, Session, SessionOrigin, Store, StoreError};
 
 /// What the throttled handlers take the address from.
 pub use crate::auth::client_addr::ClientAddr;
@@ -140,7 +141,7 @@ impl LoginThrottle {
     }
 }
 
-/// Why a login attempt got no session.
+/// Why a login attempt got no session, or a password check failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginRefused {
     #[error("wrong email or password")]
@@ -152,33 +153,29 @@ pub enum LoginRefused {
     Store(#[from] StoreError),
 }
 
-/// Logs in unless the email or address must wait, counting the outcome.
+/// Logs in from `origin` unless the email or its address must wait, counting the outcome.
 pub async fn log_in(
     store: &Store,
     throttle: &LoginThrottle,
     email: &Email,
     password: Secret,
-    address: Option<IpAddr>,
+    origin: &SessionOrigin,
 ) -> Result<Session, LoginRefused> {
-    throttled(throttle, email, address, store.log_in(email, password)).await
+    throttled(
+        throttle,
+        email,
+        origin.address,
+        store.log_in(email, password, origin),
+    )
+    .await
 }
 
-/// Checks the password of `account` (whose email is `email`) before a change it confirms, as
-/// carefully as a log-in: a stolen session cannot guess the password any faster there.
-pub async fn check_password(
-    store: &Store,
-    throttle: &LoginThrottle,
-    (account, email): (AccountId, &Email),
-    password: Secret,
-    address: Option<IpAddr>,
-) -> Result<(), LoginRefused> {
-    let checked = async { Ok(store.check_password(account, password).await?.then_some(())) };
-    throttled(throttle, email, address, checked).await
-}
-
-/// Runs `check` (`None`: wrong password) unless the email or address must wait, counting the
-/// outcome.
-async fn throttled<T>(
+/// Runs `check`, a check of `email`'s password that gives `None` when the password is wrong
+/// (logging in, or confirming a change to the account), as one attempt of the throttle: refused
+/// while the email or address must wait, and counted as a failure unless it succeeds. A
+/// signed-in person guessing their own password is held like anyone guessing it at the log-in
+/// form.
+pub async fn throttled<T>(
     throttle: &LoginThrottle,
     email: &Email,
     address: Option<IpAddr>,
@@ -190,7 +187,7 @@ async fn throttled<T>(
         .map_err(LoginRefused::Throttled)?;
     match check.await {
         Ok(Some(done)) => {
-            // The password was right: a count left standing must not fail what it allowed.
+            // It is done: a count left standing must not fail it.
             if let Err(error) = throttle.take_back(email, address, true).await {
                 tracing::warn!(%error, "a right password's attempt was not taken back");
             }

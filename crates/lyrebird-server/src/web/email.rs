@@ -1,4 +1,5 @@
-//! The email pages of an account: changing its email (`/account/email`, signed in), following
+//! The email pages of an account: changing its email (`/account/email`, signed in; the account
+//! page has the same form), following
 //! the link that confirms a new email (`/confirm-email/{token}`), asking for a password reset
 //! (`/reset-password`) and following its link (`/reset-password/{token}`). The links' pages
 //! only show what the link does on GET; the change is a POST of their form, so that a mail
@@ -63,7 +64,7 @@ fn render_email_page(
     page(
         session,
         status,
-        "account_email.html",
+        "account_email_page.html",
         context! { nav => "account", email, ..errors },
     )
 }
@@ -93,7 +94,7 @@ async fn change_email(
                 },
                 text: change.note,
             };
-            Ok(redirect_with("/account/email", &[flash]))
+            Ok(redirect_with("/account", &[flash]))
         }
         Err(ApiError::Invalid { message, .. }) => {
             let errors = context! { email_error => format::sentence(&message) };
@@ -103,8 +104,8 @@ async fn change_email(
             let errors = context! { email_error => format::sentence(message) };
             render_email_page(&session, StatusCode::CONFLICT, &form.email, errors)
         }
-        Err(ApiError::Refused { message, .. }) => {
-            let errors = context! { password_error => format::sentence(&message) };
+        Err(error @ ApiError::WrongPassword(_)) => {
+            let errors = context! { password_error => format::sentence(&error.to_string()) };
             render_email_page(&session, StatusCode::FORBIDDEN, &form.email, errors)
         }
         Err(ApiError::TooManyAttempts { seconds, .. }) => Err(PageError::Throttled(seconds)),

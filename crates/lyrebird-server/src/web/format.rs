@@ -32,6 +32,39 @@ pub fn iso_time(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// A `User-Agent` as people name browsers: `Firefox on Linux`, `Safari on iPhone`; the whole
+/// string when neither is recognised. Only for showing: nothing is decided by it.
+pub fn browser(user_agent: &str) -> String {
+    // Order matters: Edge and Opera say Chrome, Chrome says Safari, Android says Linux.
+    const BROWSERS: [(&str, &str); 6] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ];
+    const SYSTEMS: [(&str, &str); 6] = [
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Android", "Android"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ];
+    let find = |names: &[(&str, &'static str)]| {
+        names
+            .iter()
+            .find(|(mark, _)| user_agent.contains(mark))
+            .map(|(_, name)| *name)
+    };
+    match (find(&BROWSERS), find(&SYSTEMS)) {
+        (Some(browser), Some(system)) => format!("{browser} on {system}"),
+        (Some(browser), None) => browser.to_owned(),
+        _ => user_agent.to_owned(),
+    }
+}
+
 /// `1 December 2026`
 pub fn date(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);
@@ -236,6 +269,17 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn browsers_are_named_as_people_name_them() {
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(browser(firefox), "Firefox on Linux");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
+        assert_eq!(browser(edge), "Edge on Windows");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(browser(iphone), "Safari on iPhone");
+        assert_eq!(browser("my-script/1.0"), "my-script/1.0");
+    }
 
     #[test]
     fn json_bodies_are_indented() {

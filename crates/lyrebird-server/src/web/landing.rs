@@ -19,10 +19,11 @@ use super::session::safe_next;
 use super::{Flash, PageError, redirect_with, render};
 use crate::AppState;
 use crate::api::accounts::sign_up_from;
+use crate::auth::client_addr::ClientOrigin;
 use crate::auth::cookies::session_token;
 use crate::auth::cookies::{is_https, session_cookie};
 use crate::auth::csrf::anonymous_token;
-use crate::auth::throttle::{ClientAddr, LoginRefused, LoginThrottle, log_in};
+use crate::auth::throttle::{LoginRefused, LoginThrottle, log_in};
 use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
@@ -114,7 +115,7 @@ struct CredentialsForm {
 async fn log_in_form(
     State(state): State<AppState>,
     Extension(throttle): Extension<LoginThrottle>,
-    ClientAddr(address): ClientAddr,
+    ClientOrigin(origin): ClientOrigin,
     headers: HeaderMap,
     AnonymousForm(form): AnonymousForm<CredentialsForm>,
 ) -> Result<Response, PageError> {
@@ -136,7 +137,7 @@ async fn log_in_form(
         Err(message) => return refused(message),
     };
     let password = Secret::new(form.password.as_str());
-    match log_in(&state.store, &throttle, &email, password, address).await {
+    match log_in(&state.store, &throttle, &email, password, &origin).await {
         Ok(session) => Ok(signed_in_response(
             &headers,
             &session,
@@ -152,7 +153,7 @@ async fn log_in_form(
 async fn sign_up_form(
     State(state): State<AppState>,
     Extension(throttle): Extension<LoginThrottle>,
-    ClientAddr(address): ClientAddr,
+    ClientOrigin(origin): ClientOrigin,
     headers: HeaderMap,
     AnonymousForm(form): AnonymousForm<CredentialsForm>,
 ) -> Result<Response, PageError> {
@@ -172,7 +173,8 @@ async fn sign_up_form(
             return landing_page(&headers, StatusCode::UNPROCESSABLE_ENTITY, landing);
         }
     };
-    let first = FirstAccess::Session;
+    let address = origin.address;
+    let first = FirstAccess::Session(origin);
     let signed_up = match sign_up_from(&state, &throttle, address, &email, password, first).await {
         Ok(signed_up) => signed_up,
         Err(ApiError::Conflict { .. }) => {

@@ -18,8 +18,10 @@
 //! - [`examples`]: the example editor;
 //! - [`drift`]: checks of a mock against its upstream, and their reports;
 //! - [`invitations`]: inviting members, and accepting an invitation;
-//! - [`email`]: changing the account's email, and resetting a forgotten password.
+//! - [`email`]: changing the account's email, and resetting a forgotten password;
+//! - [`account`]: the signed-in person's account: password, sessions, deleting it.
 
+pub mod account;
 pub mod calls;
 pub mod contract;
 pub mod csrf;
@@ -65,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .merge(upload::router())
         .merge(keys::router())
         .merge(members::router())
+        .merge(account::router())
         .merge(usage::router())
         .merge(calls::router())
         .merge(versions::router())
@@ -145,6 +148,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../web/templates/key_revoke.html"),
     ),
     (
+        "account.html",
+        include_str!("../../../../web/templates/account.html"),
+    ),
+    (
+        "account_delete.html",
+        include_str!("../../../../web/templates/account_delete.html"),
+    ),
+    (
+        "account_deleted.html",
+        include_str!("../../../../web/templates/account_deleted.html"),
+    ),
+    (
         "usage.html",
         include_str!("../../../../web/templates/usage.html"),
     ),
@@ -199,6 +214,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "account_email.html",
         include_str!("../../../../web/templates/account_email.html"),
+    ),
+    (
+        "account_email_page.html",
+        include_str!("../../../../web/templates/account_email_page.html"),
     ),
     (
         "email_link.html",

@@ -1,6 +1,7 @@
 //! The admin API over real HTTP, against a real PostgreSQL: each test starts the app on a port of
 //! its own, on a fresh migrated database.
 
+mod account;
 mod accounts;
 mod contract;
 mod email;

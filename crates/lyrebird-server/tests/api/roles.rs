@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use lyrebird_server::auth::csrf;
-use lyrebird_store::accounts::{Access, Email, FirstAccess, NewPassword};
+use lyrebird_store::accounts::{Access, Email, FirstAccess, NewPassword, SessionOrigin};
 use lyrebird_store::{NewKey, Role, Scope, Secret};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -19,13 +19,15 @@ use crate::support::{TestApp, example};
 enum Need {
     /// No workspace: sign-up, logging in, probes and the description itself.
     Public,
+    /// The caller's own account, whatever their role: any credential but a mock key.
+    Own,
     /// At least this role in the workspace.
     At(Role),
 }
 
 /// One operation of the document: its method, its path as documented, who may call it, the
-/// body sent, and whether it gets a workspace of its own (it ends what the others need: the
-/// mock, the workspace, a membership).
+/// body sent, and whether each caller who may call it gets a workspace of its own (it ends what
+/// the others need: the mock, the workspace, a membership, the sessions).
 struct Row {
     method: Method,
     path: &'static str,
@@ -68,6 +70,28 @@ fn table() -> Vec<Row> {
             "/api/v1/invitations/{invitation}",
             Need::Public,
             none(),
+        ),
+        // The caller's own account (a wrong password or a key where a session is needed is
+        // refused by the operation itself, never by role).
+        row(M::GET, "/api/v1/account", Need::Own, none()),
+        row(M::GET, "/api/v1/account/sessions", Need::Own, none()),
+        row(
+            M::DELETE,
+            "/api/v1/account/sessions/{id}",
+            Need::Own,
+            none(),
+        ),
+        row(
+            M::PUT,
+            "/api/v1/account/password",
+            Need::Own,
+            Some(json!({"current_password": "not it", "new_password": "a new long password"})),
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/account",
+            Need::Own,
+            Some(json!({"email": "someone@example.com", "password": "not it"})),
         ),
         // Reading.
         row(M::GET, "/api/v1/mocks", VIEWER, none()),
@@ -173,13 +197,13 @@ fn table() -> Vec<Row> {
         row(
             M::POST,
             "/api/v1/invitations/{invitation}/accept",
-            VIEWER,
+            Need::Own,
             none(),
         ),
         row(
             M::POST,
             "/api/v1/account/email",
-            VIEWER,
+            Need::Own,
             Some(json!({"email": "not an email", "password": PASSWORD})),
         ),
         // Changing mocks.
@@ -336,6 +360,8 @@ fn table() -> Vec<Row> {
         row(M::DELETE, "/api/v1/invitations/{invitation}", ADMIN, none()),
     ];
     for (method, path, need) in [
+        // With a key, it ends every session of the key's member.
+        (M::DELETE, "/api/v1/account/sessions", Need::Own),
         (M::DELETE, "/api/v1/mocks/{id}", EDITOR),
         (M::POST, "/api/v1/workspace/leave", VIEWER),
         (M::DELETE, "/api/v1/workspace", OWNER),
@@ -408,7 +434,11 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn log_in(app: &TestApp, email: &str) -> Secret {
     app.store()
-        .log_in(&Email::parse(email).unwrap(), Secret::new(PASSWORD))
+        .log_in(
+            &Email::parse(email).unwrap(),
+            Secret::new(PASSWORD),
+            &SessionOrigin::default(),
+        )
         .await
         .unwrap()
         .expect("the password is right")
@@ -565,6 +595,10 @@ impl Team {
         let path = template
             .replace("/mocks/{id}", &format!("/mocks/{}", self.mock))
             .replace("/keys/{id}", &format!("/keys/{}", self.spare_key))
+            .replace(
+                "/sessions/{id}",
+                "/sessions/01a1fdf6-0000-7000-8000-000000000003",
+            )
             .replace("/workspaces/{id}", &format!("/workspaces/{}", self.id))
             .replace("{example_id}", &self.example)
             .replace("{account_id}", &self.spare_member)
@@ -682,60 +716,88 @@ async fn every_operation_answers_each_role_as_the_table_says_and_refusals_change
     );
 
     let shared = team(&app, 0).await;
-    let mut fresh_teams = 0;
+    let mut teams_made = 0;
     let mut checked = 0;
     for row in rows {
-        let Need::At(need) = row.need else {
-            continue;
+        let need = match row.need {
+            Need::Public => continue,
+            Need::Own => None,
+            Need::At(role) => Some(role),
         };
-        let fresh;
-        let team = if row.fresh {
-            fresh_teams += 1;
-            fresh = team(&app, fresh_teams).await;
-            &fresh
+        // Those who may not act go first, each checked to have changed nothing; then those
+        // who may. A row that ends something (the mock, a membership, the workspace) gives
+        // each caller who may call it a team of its own.
+        let (allowed, refused): (Vec<Who>, Vec<Who>) = Who::ALL.into_iter().partition(|who| {
+            who.role()
+                .is_some_and(|role| need.is_none_or(|need| role >= need))
+        });
+        let groups: Vec<Vec<Who>> = if row.fresh {
+            std::iter::once(refused)
+                .chain(allowed.into_iter().map(|who| vec![who]))
+                .collect()
         } else {
-            &shared
+            vec![refused.into_iter().chain(allowed).collect()]
         };
-        let (path, names_ids) = team.path(row.path);
-        // Those who may not act in the workspace go first, then those who may, from the
-        // strongest down: a call that ends something (leaving) is made last by the weakest.
-        let (allowed, refused): (Vec<Who>, Vec<Who>) = Who::ALL
-            .into_iter()
-            .partition(|who| who.role().is_some_and(|role| role >= need));
-        let before = team.snapshot(&app, &client).await;
-        for who in refused.into_iter().chain(allowed) {
-            let credential = &team.callers.iter().find(|(w, _)| *w == who).unwrap().1;
-            let response = send(
-                &app,
-                &client,
-                row.method.clone(),
-                &path,
-                credential,
-                row.body.as_ref(),
-            )
-            .await;
-            let (status, code) = outcome(response).await;
-            let cell = format!("{} {} as {who:?}: {status} {code:?}", row.method, row.path);
-            let expected = match (who, who.role()) {
-                (Who::MockKey, _) => Some((StatusCode::FORBIDDEN, "admin_scope_required")),
-                (Who::NonMember, _) if names_ids => Some((StatusCode::NOT_FOUND, "not_found")),
-                (_, Some(role)) if role < need => Some((StatusCode::FORBIDDEN, "role_required")),
-                // Allowed, or a non-member acting in its own workspace.
-                _ => None,
+        for callers in groups {
+            let fresh;
+            let team = if row.fresh {
+                teams_made += 1;
+                fresh = team(&app, teams_made).await;
+                &fresh
+            } else {
+                &shared
             };
-            match expected {
-                Some((status_wanted, code_wanted)) => assert_eq!(
-                    (status, code.as_deref()),
-                    (status_wanted, Some(code_wanted)),
-                    "{cell}"
-                ),
-                None => assert!(!matches!(status.as_u16(), 401 | 403), "allowed: {cell}"),
+            let (path, names_ids) = team.path(row.path);
+            let before = team.snapshot(&app, &client).await;
+            for who in callers {
+                let credential = &team.callers.iter().find(|(w, _)| *w == who).unwrap().1;
+                let response = send(
+                    &app,
+                    &client,
+                    row.method.clone(),
+                    &path,
+                    credential,
+                    row.body.as_ref(),
+                )
+                .await;
+                let (status, code) = outcome(response).await;
+                let cell = format!("{} {} as {who:?}: {status} {code:?}", row.method, row.path);
+                let expected = match (who, who.role(), need) {
+                    (Who::MockKey, _, _) => Some((StatusCode::FORBIDDEN, "admin_scope_required")),
+                    (Who::NonMember, _, _) if names_ids => {
+                        Some((StatusCode::NOT_FOUND, "not_found"))
+                    }
+                    (_, Some(role), Some(need)) if role < need => {
+                        Some((StatusCode::FORBIDDEN, "role_required"))
+                    }
+                    // Allowed, or a non-member acting in its own workspace or on its own
+                    // account.
+                    _ => None,
+                };
+                match expected {
+                    Some((status_wanted, code_wanted)) => assert_eq!(
+                        (status, code.as_deref()),
+                        (status_wanted, Some(code_wanted)),
+                        "{cell}"
+                    ),
+                    // The account's own operations refuse some callers themselves (a key
+                    // where a session is needed, a wrong password), never for want of a role.
+                    None if need.is_none() => assert!(
+                        status != StatusCode::UNAUTHORIZED
+                            && !matches!(
+                                code.as_deref(),
+                                Some("role_required" | "admin_scope_required")
+                            ),
+                        "allowed: {cell}"
+                    ),
+                    None => assert!(!matches!(status.as_u16(), 401 | 403), "allowed: {cell}"),
+                }
+                if who == Who::NonMember || expected.is_some() {
+                    let after = team.snapshot(&app, &client).await;
+                    assert_eq!(before, after, "a refused call changed nothing: {cell}");
+                }
+                checked += 1;
             }
-            if who == Who::NonMember || expected.is_some() {
-                let after = team.snapshot(&app, &client).await;
-                assert_eq!(before, after, "a refused call changed nothing: {cell}");
-            }
-            checked += 1;
         }
     }
     assert!(checked > 400, "{checked} calls checked");

@@ -169,7 +169,7 @@ async fn the_email_page_changes_the_email_after_the_password() {
     let (status, page) = change("ada@example.org", "not the password").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert!(
-        page.contains("The password is not this account&#x27;s."),
+        page.contains("this is not the account&#x27;s password"),
         "{page}"
     );
     let (status, page) = change("ada@example.org", PASSWORD).await;
