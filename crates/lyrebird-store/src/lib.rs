@@ -16,6 +16,7 @@
 //! database rather than at compile time (see `docs/architecture.md`).
 
 pub mod accounts;
+pub mod audit;
 mod blocks;
 pub mod calls;
 pub mod changes;
@@ -50,6 +51,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 pub use accounts::{
     Access, Account, Email, FirstAccess, NewPassword, Session, SignUp, WorkspaceDetails,
 };
+pub use audit::{AuditActor, AuditEvent, AuditFilter, NewAuditEvent};
 pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
 pub use contracts::{ContractBrief, StoredContract};
 pub use drafts::Draft;

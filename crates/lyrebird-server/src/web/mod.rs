@@ -16,8 +16,10 @@
 //! - [`mocks`]: the dashboard, creating (from scratch or by upload), a mock's page and settings;
 //! - [`upload`]: creating a mock from a Postman, OpenAPI or HAR file;
 //! - [`examples`]: the example editor;
-//! - [`drift`]: checks of a mock against its upstream, and their reports.
+//! - [`drift`]: checks of a mock against its upstream, and their reports;
+//! - [`audit`]: the workspace's audit log.
 
+pub mod audit;
 pub mod calls;
 pub mod contract;
 pub mod csrf;
@@ -64,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .merge(recording::router())
         .merge(contract::router())
         .merge(drift::router())
+        .merge(audit::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
@@ -179,6 +182,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "drift.html",
         include_str!("../../../../web/templates/drift.html"),
     ),
+    (
+        "audit.html",
+        include_str!("../../../../web/templates/audit.html"),
+    ),
 ];
 
 /// The page environment, built once. A template that does not parse is a bug in this binary,
@@ -243,6 +250,7 @@ pub fn page(
         session => context! {
             email => &session.account.email,
             csrf_token => &session.csrf_token,
+            admin => session.workspace.role() >= lyrebird_store::Role::Admin,
         },
         flashes => Serde(&session.flashes),
         ..ctx
@@ -270,6 +278,10 @@ pub fn redirect_with(to: &str, flashes: &[Flash]) -> Response {
     let mut response = Redirect::to(to).into_response();
     if let Some(cookie) = session::flash_cookie(flashes) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    if flashes.iter().any(|flash| flash.kind == FlashKind::Error) {
+        // Back to the form with why: nothing was changed.
+        response.extensions_mut().insert(crate::audit::Refused);
     }
     response
 }

@@ -69,6 +69,7 @@ impl FromRequestParts<AppState> for WebSession {
             crate::auth::matched_route(parts),
         )
         .map_err(|error| PageError::from(error).into_response())?;
+        crate::audit::seen(parts, &caller.workspace);
         let account = state
             .store
             .account(account)

@@ -2,6 +2,7 @@
 //! its own, on a fresh migrated database.
 
 mod accounts;
+mod audit;
 mod contract;
 mod errors;
 mod examples;

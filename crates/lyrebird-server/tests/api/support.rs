@@ -13,7 +13,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     /// Kept for the test's lifetime: dropping it drops the database.
-    _db: TestDatabase,
+    db: TestDatabase,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -30,23 +30,25 @@ impl TestApp {
 
     /// An app whose admin API takes bodies of up to `max_body_bytes`.
     pub async fn with_body_limit(max_body_bytes: usize) -> Self {
+        Self::with_options(Options {
+            max_body_bytes,
+            max_import_bytes: max_body_bytes,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// An app with `options`.
+    pub async fn with_options(options: Options) -> Self {
         let db = TestDatabase::new().await;
-        let running = in_process::start(
-            db.store().clone(),
-            Options {
-                max_body_bytes,
-                max_import_bytes: max_body_bytes,
-                ..Options::default()
-            },
-        )
-        .await;
+        let running = in_process::start(db.store().clone(), options).await;
         Self {
             base: running.base,
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .build()
                 .unwrap(),
-            _db: db,
+            db,
             server: running.server,
         }
     }
@@ -107,6 +109,13 @@ impl TestApp {
         let (status, stored) = self.post(&path, key, example).await;
         assert_eq!(status, StatusCode::CREATED, "{stored}");
         stored["id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl TestApp {
+    /// The app's database, for what no route shows.
+    pub fn store(&self) -> &lyrebird_store::Store {
+        self.db.store()
     }
 }
 
