@@ -69,6 +69,7 @@ test('every page has labelled controls and readable contrast in both themes', as
     draft: `/mocks/${mockId}/draft`,
     health: `/mocks/${mockId}/health`,
     drift: `/mocks/${mockId}/drift/${drift.id}`,
+    audit: '/audit',
   };
   const landing = await newPage(browser);
   const failures = [];
