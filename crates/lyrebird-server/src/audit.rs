@@ -8,8 +8,8 @@
 //! A change whose route has no name here is still recorded, as `request` with its method and
 //! route; a unit test fails on any changing route of the API description without a name.
 //!
-//! The event is written after the change, before the answer leaves (docs/audit.md says what that
-//! guarantees). Changes made somewhere else than the caller's workspace (a workspace created,
+//! The event is written right after the change, before the answer leaves, on a task that a client
+//! hanging up does not stop (docs/audit.md says what that guarantees). Changes made somewhere else than the caller's workspace (a workspace created,
 //! an invitation accepted) record their own with [`record`].
 //!
 //! [`Admin`]: crate::auth::Admin
@@ -20,7 +20,7 @@ use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::{IntoResponseParts, Response, ResponseParts};
+use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use lyrebird_store::{AuditActor, Mock, MockId, NewAuditEvent, Store, StoredExample, Workspace};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -29,6 +29,7 @@ use crate::AppState;
 use crate::auth::client_addr::ClientAddr;
 use crate::auth::matched_route;
 use crate::diff::json_changes;
+use crate::error::ApiError;
 
 /// The action each change is recorded as: method, route (as matched), action. The API's and
 /// the pages' routes alike.
@@ -225,14 +226,26 @@ pub const ACTIONS: &[(Method, &str, &str)] = &[
     (Method::POST, "/keys", "key.created"),
     (Method::DELETE, "/api/v1/keys/{id}", "key.revoked"),
     (Method::POST, "/keys/{id}/revoke", "key.revoked"),
+    // Members and the workspace.
+    (
+        Method::PATCH,
+        "/api/v1/members/{account_id}",
+        "member.role_changed",
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/members/{account_id}",
+        "member.removed",
+    ),
+    (Method::POST, "/api/v1/workspace/leave", "member.left"),
+    (Method::POST, "/workspace/leave", "member.left"),
+    (Method::PATCH, "/api/v1/workspace", "workspace.renamed"),
 ];
 
-/// Actions recorded by the routes themselves with [`record`], and by the routes of members,
-/// invitations and workspaces; listed so that the log's filter knows them.
+/// Actions of routes not in [`ACTIONS`] (invitations), and of those that record their own with
+/// [`record`]; listed so that the log's filter knows them.
 pub const OTHER_ACTIONS: &[&str] = &[
     "member.invited",
-    "member.removed",
-    "member.role_changed",
     "invitation.revoked",
     "invitation.accepted",
     "workspace.renamed",
@@ -240,11 +253,19 @@ pub const OTHER_ACTIONS: &[&str] = &[
     "request",
 ];
 
-/// Changing routes that record nothing: they ask without changing the workspace (tries and
-/// checks), or are not a workspace's business (signing up, logging in and out).
+/// Changing routes that record nothing in the caller's workspace: they ask without changing it
+/// (tries and checks), are not a workspace's business (signing up, logging in and out, a
+/// session's choice of workspace), delete the workspace and its log with it, or record their
+/// own event in another workspace with [`record`] (creating one).
 pub const NOT_RECORDED: &[&str] = &[
     "/api/v1/accounts",
     "/api/v1/sessions",
+    "/api/v1/workspaces",
+    "/api/v1/workspaces/{id}/switch",
+    "/api/v1/workspace",
+    "/workspaces",
+    "/workspaces/{id}/switch",
+    "/workspace/delete",
     "/api/v1/mocks/{id}/try",
     "/api/v1/mocks/{id}/draft/try",
     "/api/v1/mocks/{id}/verify",
@@ -396,24 +417,36 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let params = path_details(&mut parts).await;
     let seen = Seen::default();
     parts.extensions.insert(seen.clone());
-    let response = next.run(Request::from_parts(parts, body)).await;
-    let caller = seen.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let Some(workspace) = caller else {
-        return response;
-    };
-    let status = response.status();
-    let done = (status.is_success() || status.is_redirection())
-        && response.extensions().get::<Refused>().is_none();
-    if !done || NOT_RECORDED.contains(&route.as_str()) {
-        return response;
+    // The change and its event run on a task of their own: a client that hangs up while its
+    // change is made stops neither, so a change that is made is recorded.
+    let task = tokio::spawn(async move {
+        let response = next.run(Request::from_parts(parts, body)).await;
+        let caller = seen.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let status = response.status();
+        let done = (status.is_success() || status.is_redirection())
+            && response.extensions().get::<Refused>().is_none();
+        if let Some(workspace) = caller
+            && done
+            && (action(&method, &route).is_some() || !NOT_RECORDED.contains(&route.as_str()))
+        {
+            let note = response.extensions().get::<Note>().cloned();
+            let event = event(&method, &route, params, note);
+            let by = AuditActor::of(&workspace, address);
+            if let Err(error) = state.store.record_audit(&by, &event).await {
+                tracing::error!(
+                    %error,
+                    action = %event.action,
+                    "the change was made but its audit event could not be recorded"
+                );
+            }
+        }
+        response
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(error) => ApiError::Internal(Box::new(error)).into_response(),
     }
-    let note = response.extensions().get::<Note>().cloned();
-    let event = event(&method, &route, params, note);
-    let by = AuditActor::of(&workspace, address);
-    if let Err(error) = state.store.record_audit(&by, &event).await {
-        tracing::error!(%error, action = %event.action, "the change was made but its audit event could not be recorded");
-    }
-    response
 }
 
 /// The route's path parameters, as details; the mock's `id` on a mock's routes.

@@ -398,3 +398,268 @@ async fn imports_calls_state_drafts_and_versions_are_recorded() {
     assert_eq!(import["target"], "Imported");
     assert_eq!(found[0]["details"]["number"], "1");
 }
+
+/// Calls every changing route of the API description once, so that it succeeds, and checks that
+/// each recorded the event its route is named for: a new route that records nothing fails here
+/// (it is not called, or its event is missing).
+struct Walk<'a> {
+    app: &'a TestApp,
+    key: &'a str,
+    done: std::collections::BTreeSet<(String, String)>,
+}
+
+impl Walk<'_> {
+    async fn step(
+        &mut self,
+        method: Method,
+        route: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (before, _) = events(self.app, self.key, "?limit=1").await;
+        let (status, answer) = self
+            .app
+            .call(method.clone(), path, Some(self.key), body)
+            .await;
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+        let expected = lyrebird_server::audit::action(&method, route)
+            .unwrap_or_else(|| panic!("{method} {route} has no action"));
+        let (after, _) = events(self.app, self.key, "?limit=1").await;
+        assert_ne!(
+            after.first(),
+            before.first(),
+            "{method} {route} recorded nothing"
+        );
+        assert_eq!(after[0]["action"], expected, "{method} {route}");
+        self.done.insert((method.to_string(), route.to_owned()));
+        answer
+    }
+}
+
+#[tokio::test]
+async fn every_changing_route_of_the_api_records_its_event() {
+    let app = TestApp::start().await;
+    let ann = app.sign_up("ann@example.com").await;
+    let mut walk = Walk {
+        app: &app,
+        key: &ann.key,
+        done: Default::default(),
+    };
+    let upstream = json!({"name": "All routes", "upstream": {"url": "http://127.0.0.1:9/"}});
+    let created = walk
+        .step(
+            Method::POST,
+            "/api/v1/mocks",
+            "/api/v1/mocks",
+            Some(upstream),
+        )
+        .await;
+    let mock = created["id"].as_str().unwrap().to_owned();
+    let at = |tail: &str| format!("/api/v1/mocks/{mock}{tail}");
+    let route = |tail: &str| format!("/api/v1/mocks/{{id}}{tail}");
+    let steps: Vec<(Method, &str, Option<Value>)> = vec![
+        (Method::PATCH, "", Some(json!({"name": "Every route"}))),
+        (
+            Method::PUT,
+            "/upstream-headers",
+            Some(json!({"x-token": "secret"})),
+        ),
+        (
+            Method::PUT,
+            "/contract",
+            Some(json!({"openapi": "3.0.3", "info": {"title": "C", "version": "1"}, "paths": {}})),
+        ),
+        (Method::DELETE, "/contract", None),
+        (Method::POST, "/recording", Some(json!({}))),
+        (Method::POST, "/recording/stop", Some(json!({}))),
+        (Method::PUT, "/state", Some(json!({"values": {"n": 1}}))),
+        (Method::DELETE, "/state", None),
+        (Method::POST, "/drift-reports", Some(json!({}))),
+    ];
+    for (method, tail, body) in steps {
+        walk.step(method, &route(tail), &at(tail), body).await;
+    }
+
+    let added = walk
+        .step(
+            Method::POST,
+            &route("/examples"),
+            &at("/examples"),
+            Some(example("a", "/a")),
+        )
+        .await;
+    let example_id = added["id"].as_str().unwrap().to_owned();
+    let one = format!("/examples/{example_id}");
+    walk.step(
+        Method::PUT,
+        &route("/examples/{example_id}"),
+        &at(&one),
+        Some(example("a", "/a2")),
+    )
+    .await;
+    let mut kept = example("a", "/a3");
+    kept["id"] = json!(example_id);
+    walk.step(
+        Method::PUT,
+        &route("/examples"),
+        &at("/examples"),
+        Some(json!([kept])),
+    )
+    .await;
+
+    // A logged call, for examples learned from calls.
+    let answered = app
+        .client
+        .get(format!("{}/m/{mock}/a3", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    let call = loop {
+        let (_, page) = app.get(&at("/calls"), &ann.key).await;
+        if let Some(id) = page["calls"][0]["id"].as_str() {
+            break id.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+
+    walk.step(Method::POST, &route("/draft"), &at("/draft"), None)
+        .await;
+    let draft_steps: Vec<(Method, String, String, Option<Value>)> = vec![
+        (
+            Method::PATCH,
+            route("/draft"),
+            at("/draft"),
+            Some(json!({"name": "Drafted"})),
+        ),
+        (
+            Method::POST,
+            route("/draft/examples"),
+            at("/draft/examples"),
+            Some(example("b", "/b")),
+        ),
+        (
+            Method::PUT,
+            route("/draft/examples/{example_id}"),
+            at(&format!("/draft{one}")),
+            Some(example("c", "/c")),
+        ),
+        (
+            Method::DELETE,
+            route("/draft/examples/{example_id}"),
+            at(&format!("/draft{one}")),
+            None,
+        ),
+        (
+            Method::PUT,
+            route("/draft/examples"),
+            at("/draft/examples"),
+            Some(json!([example("d", "/d")])),
+        ),
+        (
+            Method::POST,
+            route("/draft/examples/from-calls"),
+            at("/draft/examples/from-calls"),
+            Some(json!({"calls": [call]})),
+        ),
+        (
+            Method::POST,
+            route("/draft/impact"),
+            at("/draft/impact"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            route("/draft/publish"),
+            at("/draft/publish"),
+            Some(json!({"force": true})),
+        ),
+        (
+            Method::POST,
+            route("/versions/{number}/restore"),
+            at("/versions/1/restore"),
+            None,
+        ),
+        (Method::POST, route("/draft"), at("/draft"), None),
+        (Method::DELETE, route("/draft"), at("/draft"), None),
+        (Method::DELETE, route("/calls"), at("/calls"), None),
+    ];
+    for (method, route, path, body) in draft_steps {
+        walk.step(method, &route, &path, body).await;
+    }
+    let added = walk
+        .step(
+            Method::POST,
+            &route("/examples"),
+            &at("/examples"),
+            Some(example("e", "/e")),
+        )
+        .await;
+    let one = format!("/examples/{}", added["id"].as_str().unwrap());
+    walk.step(
+        Method::DELETE,
+        &route("/examples/{example_id}"),
+        &at(&one),
+        None,
+    )
+    .await;
+
+    let created = walk
+        .step(
+            Method::POST,
+            "/api/v1/keys",
+            "/api/v1/keys",
+            Some(json!({"name": "walker", "scope": "admin"})),
+        )
+        .await;
+    let key_path = format!("/api/v1/keys/{}", created["key"]["id"].as_str().unwrap());
+    walk.step(Method::DELETE, "/api/v1/keys/{id}", &key_path, None)
+        .await;
+
+    let (_, native) = app.get(&at("/export"), &ann.key).await;
+    let files = [
+        (
+            "postman",
+            json!({"info": {"name": "P", "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+                   "item": [{"name": "r", "request": {"method": "GET", "url": "https://x.test/r"}}]}),
+        ),
+        (
+            "openapi",
+            json!({"openapi": "3.0.3", "info": {"title": "O", "version": "1"},
+                   "paths": {"/o": {"get": {"responses": {"200": {"description": "ok"}}}}}}),
+        ),
+        (
+            "har",
+            json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": []}}),
+        ),
+        ("native", native),
+    ];
+    for (kind, file) in files {
+        let route = format!("/api/v1/imports/{kind}");
+        walk.step(Method::POST, &route, &route, Some(file)).await;
+    }
+    walk.step(Method::DELETE, "/api/v1/mocks/{id}", &at(""), None)
+        .await;
+
+    // Every changing route of the description was called, but those that record nothing.
+    let description = lyrebird_server::api::openapi::description();
+    let mut missed = Vec::new();
+    for (path, item) in &description.paths.paths {
+        let methods = [
+            (Method::POST, item.post.is_some()),
+            (Method::PUT, item.put.is_some()),
+            (Method::PATCH, item.patch.is_some()),
+            (Method::DELETE, item.delete.is_some()),
+        ];
+        for (method, present) in methods {
+            let key = (method.to_string(), path.clone());
+            if present
+                && !walk.done.contains(&key)
+                && !lyrebird_server::audit::NOT_RECORDED.contains(&path.as_str())
+            {
+                missed.push(format!("{method} {path}"));
+            }
+        }
+    }
+    assert!(missed.is_empty(), "not walked: {missed:?}");
+}
