@@ -306,6 +306,19 @@ pub fn action_names() -> Vec<&'static str> {
     names
 }
 
+/// The actions, by group (`mock` for `mock.created`, ...), as the filter offers them.
+pub fn action_groups() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for action in action_names() {
+        let group = action.split('.').next().unwrap_or(action);
+        match groups.last_mut() {
+            Some((last, actions)) if *last == group => actions.push(action),
+            _ => groups.push((group, vec![action])),
+        }
+    }
+    groups
+}
+
 /// What a handler adds to the event of its change, in its answer
 /// (`Ok((Note::mock(&mock), Json(view)))`): what the change was to, and details.
 #[derive(Debug, Clone, Default)]

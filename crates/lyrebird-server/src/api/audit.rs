@@ -28,13 +28,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
-    /// Text anywhere in the action, the target or the details, any letter case.
+    /// Text anywhere in the action, the target, the mock's name or the details, any letter case.
+    #[param(pattern = r"^[^\x00]*$")]
     pub q: Option<String>,
     /// An action (`example.changed`) or a group of them (`example`).
     pub action: Option<String>,
     /// Part of who acted (an email, a key's name or prefix), or an account's or key's id.
+    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     pub actor: Option<String>,
     /// The `next` of the previous page.
+    #[param(pattern = "^([1-9][0-9]{0,17})?$")]
     pub before: Option<String>,
     /// Events per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

@@ -289,6 +289,17 @@ impl Limits {
                 // Left out or empty, the export is native.
                 schema.enum_values = Some(["", "native", "postman"].map(Into::into).to_vec());
             }
+            (false, "action") if path == "/api/v1/audit" => {
+                let groups = crate::audit::action_groups()
+                    .into_iter()
+                    .map(|(group, _)| group);
+                let mut values: Vec<&str> = groups.chain(crate::audit::action_names()).collect();
+                values.sort_unstable();
+                values.dedup();
+                // Left out or empty, any action.
+                values.insert(0, "");
+                schema.enum_values = Some(values.into_iter().map(Into::into).collect());
+            }
             (false, "limit") => {
                 schema.schema_type = Type::Integer.into();
                 schema.minimum = Some(1.into());

@@ -67,25 +67,12 @@ async fn audit_page(
             q => params.q.as_deref().unwrap_or_default(),
             action => params.action.as_deref().unwrap_or_default(),
             actor => params.actor.as_deref().unwrap_or_default(),
-            groups => action_groups(),
+            groups => crate::audit::action_groups(),
             paged => params.before.is_some(),
             older,
             error,
         },
     )
-}
-
-/// The actions, by group (`mock` for `mock.created`, ...), as the filter offers them.
-fn action_groups() -> Vec<(&'static str, Vec<&'static str>)> {
-    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
-    for action in crate::audit::action_names() {
-        let group = action.split('.').next().unwrap_or(action);
-        match groups.last_mut() {
-            Some((last, actions)) if *last == group => actions.push(action),
-            _ => groups.push((group, vec![action])),
-        }
-    }
-    groups
 }
 
 /// An event as the page shows it: the diff apart from the other details.
