@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::api::calls::search::{MAX_LIMIT, MAX_TEXT_CHARS};
+use crate::api::calls::search::{MAX_TEXT_CHARS, page_size};
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiQuery;
@@ -200,16 +200,7 @@ impl AuditParams {
                     })
             })
             .transpose()?;
-        let limit = match self.limit {
-            None => DEFAULT_LIMIT,
-            Some(limit @ 1..=MAX_LIMIT) => limit,
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    "limit",
-                    format!("use a number from 1 to {MAX_LIMIT}"),
-                ));
-            }
-        };
+        let limit = page_size(self.limit, DEFAULT_LIMIT)?;
         Ok(AuditFilter {
             before,
             text: given(&self.q).map(str::to_owned),
