@@ -2,6 +2,7 @@
 //! redirects followed) signs up, creates mocks and examples through the forms, and is refused
 //! what it should be refused. The browser itself is tested in `web/tests/`.
 
+mod audit;
 #[path = "../support/in_process.rs"]
 mod in_process;
 mod pages;
