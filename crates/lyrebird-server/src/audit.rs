@@ -8,9 +8,10 @@
 //! A change whose route has no name here is still recorded, as `request` with its method and
 //! route; a unit test fails on any changing route of the API description without a name.
 //!
-//! The event is written right after the change, before the answer leaves, on a task that a client
-//! hanging up does not stop (docs/audit.md says what that guarantees). Changes made somewhere else than the caller's workspace (a workspace created,
-//! an invitation accepted) record their own with [`record`].
+//! The event is written right after the change, before the answer leaves, on a task that a
+//! client hanging up does not stop (docs/audit.md says what that guarantees). Changes made
+//! elsewhere than in the caller's workspace (a workspace created, an invitation accepted) record
+//! their own with [`record`].
 //!
 //! [`Admin`]: crate::auth::Admin
 
@@ -329,16 +330,13 @@ pub struct Note {
 }
 
 impl Note {
-    /// A change to `mock` itself: its name is the target.
+    /// A change to `mock` itself: its name is the target. (A route's own mock is found without
+    /// it, but a mock the change created or deleted is not.)
     pub fn mock(mock: &Mock) -> Self {
-        Self::details().on(mock)
-    }
-
-    /// The change was in `mock` (the route's own mock is found without it, but for a mock the
-    /// change created or deleted).
-    pub fn on(mut self, mock: &Mock) -> Self {
-        self.mock = Some((mock.id, mock.name.clone()));
-        self
+        Self {
+            mock: Some((mock.id, mock.name.clone())),
+            ..Self::default()
+        }
     }
 
     /// A change to something named `target`.
@@ -374,18 +372,13 @@ impl Note {
     }
 
     /// Adds `changes`: what differs from `before` to `after`, as JSON Pointer paths with the
-    /// values before and after ([`crate::diff`]), leaving out the fields every save changes.
+    /// values before and after ([`crate::diff`]).
     pub fn with_diff(self, before: &impl Serialize, after: &impl Serialize) -> Self {
-        const EVERY_SAVE: [&str; 3] = ["/updated_at", "/version", "/position"];
         let (Ok(before), Ok(after)) = (serde_json::to_value(before), serde_json::to_value(after))
         else {
             return self;
         };
-        let changes: Vec<_> = json_changes(&before, &after)
-            .into_iter()
-            .filter(|change| !EVERY_SAVE.contains(&change.path.as_str()))
-            .collect();
-        self.with("changes", changes)
+        self.with("changes", json_changes(&before, &after))
     }
 }
 
