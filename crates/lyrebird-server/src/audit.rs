@@ -241,6 +241,7 @@ pub const ACTIONS: &[(Method, &str, &str)] = &[
     (Method::POST, "/api/v1/workspace/leave", "member.left"),
     (Method::POST, "/workspace/leave", "member.left"),
     (Method::PATCH, "/api/v1/workspace", "workspace.renamed"),
+    (Method::POST, "/workspace", "workspace.renamed"),
 ];
 
 /// Actions of routes not in [`ACTIONS`] (invitations), and of those that record their own with
