@@ -73,6 +73,7 @@ test('every page has labelled controls and readable contrast in both themes', as
     workspaces: '/workspaces',
     account: '/account',
     'account-delete': '/account/delete',
+    audit: '/audit',
   };
   const landing = await newPage(browser);
   const failures = [];

@@ -17,6 +17,7 @@
 
 pub mod account_settings;
 pub mod accounts;
+pub mod audit;
 mod blocks;
 pub mod calls;
 pub mod changes;
@@ -53,6 +54,7 @@ pub use accounts::{
     Access, Account, Email, FirstAccess, NewPassword, Session, SessionOrigin, SignUp,
     WorkspaceDetails,
 };
+pub use audit::{AuditActor, AuditEvent, AuditFilter, NewAuditEvent};
 pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
 pub use contracts::{ContractBrief, StoredContract};
 pub use drafts::Draft;

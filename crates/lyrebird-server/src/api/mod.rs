@@ -13,6 +13,7 @@
 //! - [`contract`]: a mock's OpenAPI contract, which examples and calls are checked against;
 //! - [`recording`]: examples from the real API, recorded or chosen in the call log;
 //! - [`drift`]: a mock's examples checked against the real API behind it;
+//! - [`audit`]: the workspace's audit log (what records it is [`crate::audit`]);
 //! - [`health`]: probes for load balancers.
 //!
 //! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
@@ -21,6 +22,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod audit;
 pub mod calls;
 pub mod contract;
 pub mod drafts;

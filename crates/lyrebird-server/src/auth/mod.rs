@@ -59,6 +59,7 @@ impl FromRequestParts<AppState> for Admin {
             return Err(ApiError::AdminScopeRequired);
         }
         roles::check(&caller.workspace, &parts.method, matched_route(parts))?;
+        crate::audit::seen(parts, &caller.workspace);
         Ok(Admin {
             workspace: caller.workspace,
         })

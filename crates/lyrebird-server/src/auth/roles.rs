@@ -45,13 +45,15 @@ const ANY_MEMBER: [&str; 20] = [
     "/workspace/leave",
 ];
 
-/// Route prefixes that need an admin: for any change, and to read invitations (every member
-/// sees who the members are).
-const ADMIN: [&str; 4] = [
+/// Route prefixes that need an admin: for any change, and to read invitations and the audit log
+/// (every member sees who the members are).
+const ADMIN: [&str; 6] = [
     "/api/v1/members",
     "/api/v1/invitations",
+    "/api/v1/audit",
     "/members",
     "/invitations",
+    "/audit",
 ];
 
 /// The least role `method` on `route` (the route's pattern, as axum matched it) needs.
@@ -127,6 +129,8 @@ mod tests {
         assert_eq!(required(&Method::PATCH, "/api/v1/workspace"), Role::Admin);
         assert_eq!(required(&Method::DELETE, "/api/v1/workspace"), Role::Owner);
         assert_eq!(required(&Method::POST, "/api/v1/keys"), Role::Viewer);
+        assert_eq!(required(&Method::GET, "/api/v1/audit"), Role::Admin);
+        assert_eq!(required(&Method::GET, "/audit"), Role::Admin);
     }
 
     #[test]

@@ -17,9 +17,12 @@
 //! - [`upload`]: creating a mock from a Postman, OpenAPI or HAR file;
 //! - [`examples`]: the example editor;
 //! - [`drift`]: checks of a mock against its upstream, and their reports;
-//! - [`account`]: the signed-in person's account: password, sessions, deleting it.
+//! - [`account`]: the signed-in person's account: password, sessions, deleting it;
+//! - [`audit`]: the workspace's audit log;
+//! - [`members`]: the team pages and the workspace switcher.
 
 pub mod account;
+pub mod audit;
 pub mod calls;
 pub mod contract;
 pub mod csrf;
@@ -70,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .merge(recording::router())
         .merge(contract::router())
         .merge(drift::router())
+        .merge(audit::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
@@ -205,6 +209,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "workspaces.html",
         include_str!("../../../../web/templates/workspaces.html"),
     ),
+    (
+        "audit.html",
+        include_str!("../../../../web/templates/audit.html"),
+    ),
 ];
 
 /// The page environment, built once. A template that does not parse is a bug in this binary,
@@ -320,6 +328,10 @@ pub fn redirect_with(to: &str, flashes: &[Flash]) -> Response {
     let mut response = Redirect::to(to).into_response();
     if let Some(cookie) = session::flash_cookie(flashes) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    if flashes.iter().any(|flash| flash.kind == FlashKind::Error) {
+        // Back to the form with why: nothing was changed.
+        response.extensions_mut().insert(crate::audit::Refused);
     }
     response
 }

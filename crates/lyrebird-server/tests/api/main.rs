@@ -3,6 +3,7 @@
 
 mod account;
 mod accounts;
+mod audit;
 mod contract;
 mod errors;
 mod examples;

@@ -315,7 +315,8 @@ fn table() -> Vec<Row> {
             EDITOR,
             none(),
         ),
-        // The workspace and its members.
+        // The workspace, its members and its audit log.
+        row(M::GET, "/api/v1/audit", ADMIN, none()),
         row(
             M::PATCH,
             "/api/v1/workspace",

@@ -30,16 +30,18 @@ impl TestApp {
 
     /// An app whose admin API takes bodies of up to `max_body_bytes`.
     pub async fn with_body_limit(max_body_bytes: usize) -> Self {
+        Self::with_options(Options {
+            max_body_bytes,
+            max_import_bytes: max_body_bytes,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// An app with `options`.
+    pub async fn with_options(options: Options) -> Self {
         let db = TestDatabase::new().await;
-        let running = in_process::start(
-            db.store().clone(),
-            Options {
-                max_body_bytes,
-                max_import_bytes: max_body_bytes,
-                ..Options::default()
-            },
-        )
-        .await;
+        let running = in_process::start(db.store().clone(), options).await;
         Self {
             base: running.base,
             client: reqwest::Client::builder()

@@ -22,6 +22,8 @@ pub struct Options {
     pub max_import_bytes: usize,
     pub call_log: CallLogOptions,
     pub callbacks: CallbackOptions,
+    /// The proxies whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Options {
@@ -32,6 +34,7 @@ impl Default for Options {
             max_import_bytes: 1024 * 1024,
             call_log: CallLogOptions::default(),
             callbacks: CallbackOptions::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -68,7 +71,7 @@ pub async fn start(store: Store, options: Options) -> Running {
     )
     .await
     .unwrap();
-    let served = Served::new(state.clone(), TrustedProxies::default());
+    let served = Served::new(state.clone(), options.trusted_proxies);
     let connections = Connections(listener);
     let server = tokio::spawn(async move { axum::serve(connections, served).await.unwrap() });
     Running {
