@@ -44,7 +44,7 @@ pub enum Change {
     KeyCreated { workspace: WorkspaceId, key: KeyId },
     /// A key was revoked.
     KeyRevoked { workspace: WorkspaceId, key: KeyId },
-    /// An operator set the workspace's monthly quota.
+    /// The workspace's monthly quota may have changed: an operator set it, or its plan.
     QuotaSet(WorkspaceId),
     /// A process found the workspace's quota spent and asks the others for the calls they
     /// leased and did not use.
@@ -261,6 +261,22 @@ impl Store {
         change.publish(&mut tx).await?;
         tx.commit().await?;
         self.applied(change).await;
+        Ok(())
+    }
+
+    /// Publishes every change in `tx`, commits, and applies them to this process.
+    pub(crate) async fn commit_all(
+        &self,
+        mut tx: Transaction<'static, Postgres>,
+        changes: Vec<Change>,
+    ) -> Result<()> {
+        for change in &changes {
+            change.publish(&mut tx).await?;
+        }
+        tx.commit().await?;
+        for change in changes {
+            self.applied(change).await;
+        }
         Ok(())
     }
 

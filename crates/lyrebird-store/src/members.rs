@@ -247,11 +247,17 @@ impl Store {
         if workspace.role() < Role::Owner {
             return Err(StoreError::OwnerRequired);
         }
+        self.delete_team_workspace(workspace.id()).await
+    }
+
+    /// Deletes a team workspace, announcing its mocks and keys gone (an owner's wish, or an
+    /// operator's).
+    pub(crate) async fn delete_team_workspace(&self, id: WorkspaceId) -> Result<()> {
         let mut tx = self.begin().await?;
         let personal: bool = sqlx::query_scalar(
             "SELECT personal_of IS NOT NULL FROM workspaces WHERE id = $1 FOR UPDATE",
         )
-        .bind(workspace.id())
+        .bind(id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -259,22 +265,22 @@ impl Store {
             return Err(StoreError::PersonalWorkspace);
         }
         let mocks: Vec<MockId> = sqlx::query_scalar("SELECT id FROM mocks WHERE workspace_id = $1")
-            .bind(workspace.id())
+            .bind(id)
             .fetch_all(&mut *tx)
             .await?;
         let keys: Vec<KeyId> = sqlx::query_scalar(
             "SELECT id FROM api_keys WHERE workspace_id = $1 AND revoked_at IS NULL",
         )
-        .bind(workspace.id())
+        .bind(id)
         .fetch_all(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM workspaces WHERE id = $1")
-            .bind(workspace.id())
+            .bind(id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         let revoked = keys.into_iter().map(|key| Change::KeyRevoked {
-            workspace: workspace.id(),
+            workspace: id,
             key,
         });
         for change in mocks.into_iter().map(Change::Mock).chain(revoked) {
