@@ -40,6 +40,11 @@ pub enum ApiError {
     /// operation needs.
     #[error("{0}")]
     RoleRequired(String),
+    /// 403: a change in a workspace the server's operator suspended.
+    #[error(
+        "this workspace is suspended by the server's operator: its members can read and export, but change nothing until it is unsuspended"
+    )]
+    WorkspaceSuspended,
     /// 403: a change made with the session cookie without the session's `x-csrf-token`.
     #[error("send the session's CSRF token in the x-csrf-token header (the web app's pages do)")]
     CsrfTokenInvalid,
@@ -158,7 +163,8 @@ impl ApiError {
             ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::AdminScopeRequired
             | ApiError::CsrfTokenInvalid
-            | ApiError::RoleRequired(_) => StatusCode::FORBIDDEN,
+            | ApiError::RoleRequired(_)
+            | ApiError::WorkspaceSuspended => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::StateConflict { .. } => StatusCode::CONFLICT,
             ApiError::DraftChanged(_) => StatusCode::PRECONDITION_FAILED,
@@ -190,6 +196,7 @@ impl ApiError {
             ApiError::InvalidCredentials(_) => "invalid_credentials",
             ApiError::AdminScopeRequired => "admin_scope_required",
             ApiError::RoleRequired(_) => "role_required",
+            ApiError::WorkspaceSuspended => "workspace_suspended",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
             ApiError::Conflict { code, .. } | ApiError::StateConflict { code, .. } => code,
@@ -401,6 +408,19 @@ impl From<StoreError> for ApiError {
             StoreError::PersonalWorkspace => ApiError::StateConflict {
                 code: "personal_workspace",
                 message: error.to_string(),
+            },
+            StoreError::MockLimit { .. } => ApiError::StateConflict {
+                code: "mock_limit_reached",
+                message: error.to_string(),
+            },
+            StoreError::PlanInUse { .. } => ApiError::StateConflict {
+                code: "plan_in_use",
+                message: error.to_string(),
+            },
+            StoreError::PlanExists => ApiError::Conflict {
+                code: "plan_exists",
+                field: "name",
+                message: "a plan with this name exists already",
             },
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 ApiError::Unavailable(error)

@@ -234,12 +234,13 @@ impl Store {
         })
     }
 
-    /// Sets a workspace's monthly quota (an operator's command), announced so that serving
-    /// processes apply it at once. Returns the workspace's id.
+    /// Sets a workspace's own monthly quota, which beats its plan's (an operator's command;
+    /// `None` removes it), announced so that serving processes apply it at once. Returns the
+    /// workspace's id.
     pub async fn set_monthly_quota(
         &self,
         workspace: &WorkspaceRef,
-        quota: u64,
+        quota: Option<u64>,
     ) -> Result<WorkspaceId> {
         let mut tx = self.begin().await?;
         let query = match workspace {
@@ -254,7 +255,7 @@ impl Store {
             .bind(email.as_str()),
         };
         let id: WorkspaceId = query
-            .bind(to_sql(quota))
+            .bind(quota.map(to_sql))
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;

@@ -73,7 +73,7 @@ pub async fn set_quota(
     quota: u64,
 ) -> anyhow::Result<WorkspaceId> {
     let (store, embedded) = database::open(args, database::Running::Share).await?;
-    let set = store.set_monthly_quota(workspace, quota).await;
+    let set = store.set_monthly_quota(workspace, Some(quota)).await;
     store.close().await;
     if let Some(postgres) = embedded {
         postgres.stop().await?;

@@ -69,6 +69,14 @@ impl FromRequestParts<AppState> for WebSession {
             crate::auth::matched_route(parts),
         )
         .map_err(|error| PageError::from(error).into_response())?;
+        crate::auth::refuse_if_suspended(
+            state,
+            &caller.workspace,
+            &parts.method,
+            crate::auth::matched_route(parts),
+        )
+        .await
+        .map_err(|error| PageError::from(error).into_response())?;
         let account = state
             .store
             .account(account)
