@@ -557,7 +557,9 @@ async fn answer_in_state(
         return state_refusal(
             StatusCode::INSUFFICIENT_STORAGE,
             "state_full",
-            format!("this workspace's plan lets one state of a mock hold at most {max} bytes; this call would make it larger (reset the state, or ask the server's operator for a larger plan)"),
+            format!(
+                "this workspace's plan lets one state of a mock hold at most {max} bytes; this call would make it larger (reset the state, or ask the server's operator for a larger plan)"
+            ),
         );
     }
     match lock.commit(&writes).await {

@@ -25,6 +25,7 @@ pub mod extract;
 mod front;
 pub mod memory;
 pub mod metrics;
+pub mod operator;
 mod state;
 pub mod web;
 

@@ -827,7 +827,9 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         report.deleted_rows = u64::try_from(deleted.unwrap_or(0)).unwrap_or(0);
-        report.deleted_rows += self.cut_blocks(cutoff, &workspaces, &cutoffs, latest).await?;
+        report.deleted_rows += self
+            .cut_blocks(cutoff, &workspaces, &cutoffs, latest)
+            .await?;
         sqlx::query("DELETE FROM call_callbacks WHERE at < $1")
             .bind(earliest)
             .execute(&self.pool)
@@ -844,7 +846,15 @@ impl Store {
         cutoffs: &[OffsetDateTime],
         latest: OffsetDateTime,
     ) -> Result<u64> {
-        type Cut = (Uuid, OffsetDateTime, WorkspaceId, MockId, i16, Vec<u8>, OffsetDateTime);
+        type Cut = (
+            Uuid,
+            OffsetDateTime,
+            WorkspaceId,
+            MockId,
+            i16,
+            Vec<u8>,
+            OffsetDateTime,
+        );
         let cut: Vec<Cut> = sqlx::query_as(concat!(
             "SELECT id, first_at, workspace_id, mock_id, format, calls, ",
             cutoff_of_block!(),

@@ -82,7 +82,9 @@ pub enum StoreError {
     #[error("{workspaces} workspace(s) are on this plan: put them on another plan first")]
     PlanInUse { workspaces: i64 },
     /// The workspace holds as many mocks as its plan allows; nothing was written.
-    #[error("this workspace's plan allows at most {max} mocks: delete one first, or ask the server's operator for a larger plan")]
+    #[error(
+        "this workspace's plan allows at most {max} mocks: delete one first, or ask the server's operator for a larger plan"
+    )]
     MockLimit { max: i64 },
     /// A value could not be turned into the JSON of a column.
     #[error("JSON for {column} could not be encoded")]

@@ -279,10 +279,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        let revoked = keys.into_iter().map(|key| Change::KeyRevoked {
-            workspace: id,
-            key,
-        });
+        let revoked = keys
+            .into_iter()
+            .map(|key| Change::KeyRevoked { workspace: id, key });
         for change in mocks.into_iter().map(Change::Mock).chain(revoked) {
             self.announce(change).await?;
         }

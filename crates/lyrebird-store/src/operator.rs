@@ -307,13 +307,13 @@ impl Store {
 
     /// Whether the workspace is suspended (a workspace that is gone is not).
     pub async fn workspace_suspended(&self, id: WorkspaceId) -> Result<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT suspended_at IS NOT NULL FROM workspaces WHERE id = $1",
+        Ok(
+            sqlx::query_scalar("SELECT suspended_at IS NOT NULL FROM workspaces WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?
+                .unwrap_or(false),
         )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?
-        .unwrap_or(false))
     }
 
     /// Deletes a team workspace with everything in it. A personal workspace is deleted only

@@ -50,7 +50,13 @@ impl FromRequestParts<AppState> for Admin {
             return Err(ApiError::AdminScopeRequired);
         }
         roles::check(&caller.workspace, &parts.method, matched_route(parts))?;
-        refuse_if_suspended(state, &caller.workspace, &parts.method, matched_route(parts)).await?;
+        refuse_if_suspended(
+            state,
+            &caller.workspace,
+            &parts.method,
+            matched_route(parts),
+        )
+        .await?;
         Ok(Admin {
             workspace: caller.workspace,
         })

@@ -394,9 +394,9 @@ impl From<ApiError> for PageError {
                 PageError::BadRequest(error.to_string())
             }
             ApiError::RoleRequired(message) => PageError::Forbidden(format::sentence(&message)),
-            ApiError::WorkspaceSuspended => PageError::Forbidden(format::sentence(
-                &ApiError::WorkspaceSuspended.to_string(),
-            )),
+            ApiError::WorkspaceSuspended => {
+                PageError::Forbidden(format::sentence(&ApiError::WorkspaceSuspended.to_string()))
+            }
             ApiError::StateConflict { message, .. } => {
                 PageError::Conflict(format::sentence(&message))
             }
