@@ -16,7 +16,8 @@
 //! - [`mocks`]: the dashboard, creating (from scratch or by upload), a mock's page and settings;
 //! - [`upload`]: creating a mock from a Postman, OpenAPI or HAR file;
 //! - [`examples`]: the example editor;
-//! - [`drift`]: checks of a mock against its upstream, and their reports.
+//! - [`drift`]: checks of a mock against its upstream, and their reports;
+//! - [`operator`]: the operator's console, for operators only.
 
 pub mod calls;
 pub mod contract;
@@ -27,6 +28,7 @@ pub mod format;
 pub mod keys;
 pub mod landing;
 pub mod mocks;
+pub mod operator;
 pub mod recording;
 pub mod reveal;
 pub mod session;
@@ -64,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .merge(recording::router())
         .merge(contract::router())
         .merge(drift::router())
+        .merge(operator::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
@@ -178,6 +181,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "drift.html",
         include_str!("../../../../web/templates/drift.html"),
+    ),
+    (
+        "operator.html",
+        include_str!("../../../../web/templates/operator.html"),
+    ),
+    (
+        "operator_workspace.html",
+        include_str!("../../../../web/templates/operator_workspace.html"),
+    ),
+    (
+        "operator_plans.html",
+        include_str!("../../../../web/templates/operator_plans.html"),
     ),
 ];
 
