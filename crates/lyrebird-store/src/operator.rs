@@ -428,19 +428,21 @@ impl Store {
     /// the default, new workspaces get no plan.
     pub async fn delete_plan(&self, name: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        let in_use: i64 = sqlx::query_scalar(
-            "SELECT count(w.id) FROM plans p LEFT JOIN workspaces w ON w.plan_id = p.id
-             WHERE p.name = $1 GROUP BY p.id FOR UPDATE OF p",
-        )
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        // Locked first: a workspace put on the plan meanwhile (which shares the lock) waits.
+        let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM plans WHERE name = $1 FOR UPDATE")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let in_use: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces WHERE plan_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         if in_use > 0 {
             return Err(StoreError::PlanInUse { workspaces: in_use });
         }
-        sqlx::query("DELETE FROM plans WHERE name = $1")
-            .bind(name)
+        sqlx::query("DELETE FROM plans WHERE id = $1")
+            .bind(id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -14,5 +14,6 @@ mod keys;
 mod mocks;
 mod nul;
 mod openapi;
+mod operator;
 mod support;
 mod versions;

@@ -13,7 +13,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     /// Kept for the test's lifetime: dropping it drops the database.
-    _db: TestDatabase,
+    pub db: TestDatabase,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -46,7 +46,7 @@ impl TestApp {
                 .cookie_store(true)
                 .build()
                 .unwrap(),
-            _db: db,
+            db,
             server: running.server,
         }
     }
