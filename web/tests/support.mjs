@@ -7,7 +7,7 @@
 // LYREBIRD_UPDATE_SCREENSHOTS=1, to docs/screenshots/ (the README's), overwriting the last ones:
 // a test run leaves the working tree as it found it.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -101,9 +101,18 @@ export async function startLyrebird() {
     url,
     log,
     stop,
+    /** Runs `lyrebird <args>` on this server's data directory (an operator's command). */
+    command: (args) => runCommand(binary, [...args, '--data-dir', join(dir, 'data')]),
     /** The `/m/<id>/` URL of a mock, on loopback. */
     mockUrl: (mockId, path = '') => `${url}/m/${mockId}/${path.replace(/^\//, '')}`,
   };
+}
+
+/** Runs the binary to its end; its standard output, or an error with what it said. */
+function runCommand(binary, args) {
+  const run = spawnSync(binary, args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`lyrebird ${args.join(' ')}: exit ${run.status}\n${run.stderr}`);
+  return run.stdout;
 }
 
 async function waitUntilReady(url) {

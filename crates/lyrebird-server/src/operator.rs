@@ -127,9 +127,9 @@ pub enum PlanCommand {
 /// A plan's limits on the command line: a number, or `none` for the server's default.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
-    /// Mock calls per calendar month (UTC).
+    /// Mock calls per calendar month (UTC), unless a workspace has a quota of its own.
     #[arg(long)]
-    pub monthly_quota: Option<Limit>,
+    pub quota: Option<Limit>,
     /// Mocks a workspace may hold.
     #[arg(long)]
     pub max_mocks: Option<Limit>,
@@ -169,7 +169,7 @@ impl LimitArgs {
         };
         Ok(PlanFields {
             name,
-            monthly_quota: self.monthly_quota.map(|Limit(n)| n),
+            monthly_quota: self.quota.map(|Limit(n)| n),
             max_mocks: small(self.max_mocks, "max-mocks")?,
             call_retention_days: small(self.call_retention_days, "call-retention-days")?,
             state_max_bytes: self.state_max_bytes.map(|Limit(n)| n),

@@ -167,7 +167,7 @@ async fn plans_are_made_assigned_enforced_made_the_default_and_deleted() {
                 "small",
                 "--max-mocks",
                 "1",
-                "--monthly-quota",
+                "--quota",
                 "5"
             ]
         )
