@@ -34,7 +34,9 @@ async function workspaceWithMock(label) {
 
 test('an operator searches the workspaces and suspends one, whose mocks answer 403 until unsuspended', async () => {
   const ada = await workspaceWithMock('ada');
-  await workspaceWithMock('grace');
+  const grace = await workspaceWithMock('grace');
+  server.command(['operator', 'plan', 'create', 'team', '--max-mocks', '50', '--quota', '100000']);
+  server.command(['operator', 'plan', 'assign', grace.email, 'team']);
   const email = await signUpInBrowser(page, server, uniqueEmail('operator'));
 
   const hidden = await page.goto(`${server.url}/operator`);
@@ -65,7 +67,7 @@ test('an operator searches the workspaces and suspends one, whose mocks answer 4
 
   await page.goto(`${server.url}/operator`);
   assert.match(await page.locator('tr', { hasText: ada.email }).innerText(), /Suspended/);
-  assert.match(await page.locator('tr', { hasText: 'grace' }).innerText(), /Active/);
+  assert.match(await page.locator('tr', { hasText: grace.email }).innerText(), /\t1\t0 \/ 100,000\tteam\t[\s\S]*Active/);
   await screenshot(page, 'operator-console');
 
   await Promise.all([
