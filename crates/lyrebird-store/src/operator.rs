@@ -170,8 +170,22 @@ pub struct WorkspacePage {
     pub total: i64,
 }
 
+/// The workspaces `w` a search finds: its text (or NULL, for all) is `$N`.
+macro_rules! found_by {
+    ($n:literal) => {
+        concat!(
+            "($", $n, "::text IS NULL
+              OR strpos(lower(w.name), lower($", $n, ")) > 0
+              OR w.id::text = lower($", $n, ")
+              OR EXISTS (SELECT 1 FROM workspace_members m JOIN accounts a ON a.id = m.account_id
+                         WHERE m.workspace_id = w.id AND strpos(a.email, lower($", $n, ")) > 0))"
+        )
+    };
+}
+
 /// `$1`: the month; `$2`: the search text (or NULL); the caller adds its own conditions.
-const OVERVIEW: &str = "SELECT w.id, w.name, w.personal_of IS NOT NULL AS personal,
+const OVERVIEW: &str = concat!(
+    "SELECT w.id, w.name, w.personal_of IS NOT NULL AS personal,
         coalesce((SELECT jsonb_agg(jsonb_build_object('email', a.email, 'role', m.role)
                    ORDER BY array_position(ARRAY['owner','admin','editor','viewer'], m.role),
                             a.email)
@@ -187,11 +201,9 @@ const OVERVIEW: &str = "SELECT w.id, w.name, w.personal_of IS NOT NULL AS person
             '-infinity'::timestamptz), '-infinity'::timestamptz) AS last_activity,
         w.suspended_at, w.created_at
     FROM workspaces w LEFT JOIN plans p ON p.id = w.plan_id
-    WHERE ($2::text IS NULL
-        OR strpos(lower(w.name), lower($2)) > 0
-        OR w.id::text = lower($2)
-        OR EXISTS (SELECT 1 FROM workspace_members m JOIN accounts a ON a.id = m.account_id
-                   WHERE m.workspace_id = w.id AND strpos(a.email, lower($2)) > 0))";
+    WHERE ",
+    found_by!("2")
+);
 
 /// The workspace a reference names: `WHERE` conditions on `w` with the reference as `$1`.
 fn named(workspace: &WorkspaceRef) -> (&'static str, String) {
@@ -245,14 +257,10 @@ impl Store {
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(self.pool())
         .await?;
-        let total = sqlx::query_scalar(
-            "SELECT count(*) FROM workspaces w
-             WHERE ($1::text IS NULL
-                 OR strpos(lower(w.name), lower($1)) > 0
-                 OR w.id::text = lower($1)
-                 OR EXISTS (SELECT 1 FROM workspace_members m JOIN accounts a ON a.id = m.account_id
-                            WHERE m.workspace_id = w.id AND strpos(a.email, lower($1)) > 0))",
-        )
+        let total = sqlx::query_scalar(concat!(
+            "SELECT count(*) FROM workspaces w WHERE ",
+            found_by!("1")
+        ))
         .bind(search)
         .fetch_one(self.pool())
         .await?;
@@ -289,14 +297,30 @@ impl Store {
         workspace: &WorkspaceRef,
         suspended: bool,
     ) -> Result<WorkspaceId> {
-        let (condition, value) = named(workspace);
-        let mut tx = self.begin().await?;
+        let tx = self.begin().await?;
+        let suspension = "suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) END";
+        self.change_terms(tx, workspace, suspension, suspended)
+            .await
+    }
+
+    /// Sets `assignment` (which reads its value as `$2`) on the workspace a reference names,
+    /// in `tx`, and announces that its terms changed.
+    async fn change_terms<T>(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        workspace: &WorkspaceRef,
+        assignment: &str,
+        value: T,
+    ) -> Result<WorkspaceId>
+    where
+        T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    {
+        let (condition, reference) = named(workspace);
         let id: WorkspaceId = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "UPDATE workspaces w SET suspended_at = CASE WHEN $2 THEN coalesce(suspended_at, now()) END
-             WHERE {condition} RETURNING w.id"
+            "UPDATE workspaces w SET {assignment} WHERE {condition} RETURNING w.id"
         )))
+        .bind(reference)
         .bind(value)
-        .bind(suspended)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -455,7 +479,6 @@ impl Store {
         workspace: &WorkspaceRef,
         plan: Option<&str>,
     ) -> Result<WorkspaceId> {
-        let (condition, value) = named(workspace);
         let mut tx = self.begin().await?;
         let plan_id: Option<uuid::Uuid> = match plan {
             Some(name) => Some(
@@ -467,17 +490,8 @@ impl Store {
             ),
             None => None,
         };
-        let id: WorkspaceId = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "UPDATE workspaces w SET plan_id = $2 WHERE {condition} RETURNING w.id"
-        )))
-        .bind(value)
-        .bind(plan_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let changes = self.workspace_changes(&mut tx, &[id]).await?;
-        self.commit_all(tx, changes).await?;
-        Ok(id)
+        self.change_terms(tx, workspace, "plan_id = $2", plan_id)
+            .await
     }
 
     /// Makes new workspaces get this plan (`None`: no plan).

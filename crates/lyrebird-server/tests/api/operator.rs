@@ -16,6 +16,19 @@ async fn operator(app: &TestApp, email: &str) -> User {
     user
 }
 
+/// Logs the app's client in: its cookie store keeps the session.
+async fn log_in(app: &TestApp, email: &str) {
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/sessions",
+            None,
+            Some(json!({"email": email, "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 async fn call_mock(app: &TestApp, mock: &str, path: &str) -> (StatusCode, Value) {
     let response = app
         .client
@@ -120,14 +133,7 @@ async fn to_anyone_but_an_operator_every_operator_route_is_a_404_and_changes_not
         let anonymous = reqwest::get(format!("{}{path}", app.base)).await.unwrap();
         assert_eq!(anonymous.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let logged_in = app
-        .client
-        .post(format!("{}/api/v1/sessions", app.base))
-        .json(&json!({"email": "user@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(logged_in.status(), StatusCode::OK);
+    log_in(&app, "user@example.com").await;
     let page = app
         .client
         .get(format!("{}/operator", app.base))
@@ -630,14 +636,7 @@ async fn an_operators_session_changes_only_with_its_csrf_token() {
     let app = TestApp::start().await;
     operator(&app, "op@example.com").await;
     let user = app.sign_up("user@example.com").await;
-    let response = app
-        .client
-        .post(format!("{}/api/v1/sessions", app.base))
-        .json(&json!({"email": "op@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    log_in(&app, "op@example.com").await;
     let path = format!("/api/v1/operator/workspaces/{}", user.workspace);
     let (status, listed) = app.call(Method::GET, &path, None, None).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
