@@ -25,8 +25,10 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Ok((caller, session)) = authenticate(&parts.headers, state).await else {
-            return Err(ApiError::NoRoute);
+        let (caller, session) = match authenticate(&parts.headers, state).await {
+            Ok(found) => found,
+            Err(ApiError::InvalidCredentials(_)) => return Err(ApiError::NoRoute),
+            Err(error) => return Err(error),
         };
         let account = caller.workspace.member();
         if caller.scope() == Scope::Mock || !state.store.is_operator(account).await? {

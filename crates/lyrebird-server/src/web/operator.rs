@@ -75,7 +75,8 @@ impl FromRequestParts<AppState> for OperatorPage {
 #[derive(Debug, Deserialize)]
 struct ConsoleQuery {
     q: Option<String>,
-    page: Option<u64>,
+    /// From 1; anything else is the first page.
+    page: Option<String>,
 }
 
 async fn console(
@@ -88,7 +89,13 @@ async fn console(
         &state,
         WorkspaceSearch {
             search: search.clone(),
-            page: Some(query.page.unwrap_or(1).max(1)),
+            page: Some(
+                query
+                    .page
+                    .and_then(|page| page.parse().ok())
+                    .unwrap_or(1u64)
+                    .max(1),
+            ),
             per_page: None,
         },
     )
