@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   api, launchBrowser, newPage, screenshot, signUpByApi, signUpInBrowser, startLyrebird, stopAll,
-  uniqueEmail,
+  uniqueEmail, violations,
 } from './support.mjs';
 
 let server;
@@ -69,6 +69,12 @@ test('an operator searches the workspaces and suspends one, whose mocks answer 4
   assert.match(await page.locator('tr', { hasText: ada.email }).innerText(), /Suspended/);
   assert.match(await page.locator('tr', { hasText: grace.email }).innerText(), /\t1\t0 \/ 100,000\tteam\t[\s\S]*Active/);
   await screenshot(page, 'operator-console');
+  assert.deepEqual(await violations(page), [], 'the console has labelled controls and readable contrast');
+  for (const path of [`/operator/workspaces/${ada.workspace}`, '/operator/plans']) {
+    await page.goto(`${server.url}${path}`);
+    assert.deepEqual(await violations(page), [], path);
+  }
+  await page.goto(`${server.url}/operator`);
 
   await Promise.all([
     page.waitForURL(/\/operator\/workspaces\//),

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -158,6 +159,18 @@ export async function screenshot(page, name, { width } = {}) {
   if (width) await page.setViewportSize(size);
 }
 
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** The WCAG 2 A and AA violations axe-core finds on the page, one line each. */
+export async function violations(target) {
+  await target.addScriptTag({ path: axePath });
+  const found = await target.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] });
+    return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  return found;
+}
+
 /** A new, unique email address for an account of one test. */
 export function uniqueEmail(label) {
   return `${label}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
@@ -171,7 +184,7 @@ export const corpusDir = resolve(repoRoot, 'crates/lyrebird-import/tests/corpus'
 
 /**
  * Signs up through the API (for tests whose subject is not the sign-up page) and returns the
- * account's first admin key.
+ * account's email, first admin key and workspace id.
  */
 export async function signUpByApi(server, email = uniqueEmail('api')) {
   const response = await fetch(`${server.url}/api/v1/accounts`, {
@@ -181,7 +194,7 @@ export async function signUpByApi(server, email = uniqueEmail('api')) {
   });
   if (response.status !== 201) throw new Error(`sign-up: ${response.status} ${await response.text()}`);
   const body = await response.json();
-  return { email, key: body.api_key };
+  return { email, key: body.api_key, workspace: body.workspace.id };
 }
 
 /** A call of the admin API with a key; the JSON answer, or an error naming the status. */
