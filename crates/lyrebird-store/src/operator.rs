@@ -183,9 +183,10 @@ macro_rules! found_by {
     };
 }
 
-/// `$1`: the month; `$2`: the search text (or NULL); the caller adds its own conditions.
-const OVERVIEW: &str = concat!(
-    "SELECT w.id, w.name, w.personal_of IS NOT NULL AS personal,
+/// The workspaces of `page` (ids, which the caller's `WITH` chooses), newest first, as the
+/// operator sees them; `$1` is the month. Only the page's workspaces are looked into: the
+/// subqueries are not run for the rows an `OFFSET` skips.
+const OVERVIEW: &str = "SELECT w.id, w.name, w.personal_of IS NOT NULL AS personal,
         coalesce((SELECT jsonb_agg(jsonb_build_object('email', a.email, 'role', m.role)
                    ORDER BY array_position(ARRAY['owner','admin','editor','viewer'], m.role),
                             a.email)
@@ -200,10 +201,8 @@ const OVERVIEW: &str = concat!(
             (SELECT max(x.updated_at) FROM mocks x WHERE x.workspace_id = w.id),
             '-infinity'::timestamptz), '-infinity'::timestamptz) AS last_activity,
         w.suspended_at, w.created_at
-    FROM workspaces w LEFT JOIN plans p ON p.id = w.plan_id
-    WHERE ",
-    found_by!("2")
-);
+    FROM page JOIN workspaces w ON w.id = page.id LEFT JOIN plans p ON p.id = w.plan_id
+    ORDER BY w.created_at DESC, w.id DESC";
 
 /// The workspace a reference names: `WHERE` conditions on `w` with the reference as `$1`.
 fn named(workspace: &WorkspaceRef) -> (&'static str, String) {
@@ -249,7 +248,10 @@ impl Store {
         let search = search.map(str::trim).filter(|search| !search.is_empty());
         let month = UsageMonth::current().first_day();
         let workspaces = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{OVERVIEW} ORDER BY w.created_at DESC, w.id DESC OFFSET $3 LIMIT $4"
+            "WITH page AS (SELECT w.id FROM workspaces w WHERE {}
+                           ORDER BY w.created_at DESC, w.id DESC OFFSET $3 LIMIT $4)
+             {OVERVIEW}",
+            found_by!("2")
         )))
         .bind(month)
         .bind(search)
@@ -269,13 +271,14 @@ impl Store {
 
     /// One workspace as the operator sees it.
     pub async fn operator_workspace(&self, id: WorkspaceId) -> Result<WorkspaceOverview> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{OVERVIEW} AND w.id = $3")))
-            .bind(UsageMonth::current().first_day())
-            .bind(None::<String>)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound)
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "WITH page AS (SELECT $2::uuid AS id) {OVERVIEW}"
+        )))
+        .bind(UsageMonth::current().first_day())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound)
     }
 
     /// The id of the workspace a reference names.
