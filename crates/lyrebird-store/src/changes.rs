@@ -264,15 +264,20 @@ impl Store {
         Ok(())
     }
 
-    /// Publishes every change in `tx`, commits, and applies them to this process.
+    /// Publishes every change in `tx` (in one statement: a plan's change may announce every
+    /// mock of thousands of workspaces), commits, and applies them to this process.
     pub(crate) async fn commit_all(
         &self,
         mut tx: Transaction<'static, Postgres>,
         changes: Vec<Change>,
     ) -> Result<()> {
-        for change in &changes {
-            change.publish(&mut tx).await?;
-        }
+        let channels: Vec<&str> = changes.iter().map(Change::channel).collect();
+        let payloads: Vec<String> = changes.iter().map(Change::payload).collect();
+        sqlx::query("SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t (c, p)")
+            .bind(&channels)
+            .bind(&payloads)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         for change in changes {
             self.applied(change).await;
