@@ -279,17 +279,7 @@ async fn suspend(
     PagePath(id): PagePath<WorkspaceId>,
     _: PostedForm<Confirm>,
 ) -> Result<Response, PageError> {
-    let change = OperatorWorkspaceChange {
-        suspended: Some(true),
-        ..OperatorWorkspaceChange::default()
-    };
-    apply(
-        &state,
-        id,
-        change,
-        "The workspace is suspended: its mocks answer 403.",
-    )
-    .await
+    set_suspended(&state, id, true).await
 }
 
 async fn unsuspend(
@@ -298,11 +288,23 @@ async fn unsuspend(
     PagePath(id): PagePath<WorkspaceId>,
     _: PostedForm<Confirm>,
 ) -> Result<Response, PageError> {
+    set_suspended(&state, id, false).await
+}
+
+async fn set_suspended(
+    state: &AppState,
+    id: WorkspaceId,
+    suspended: bool,
+) -> Result<Response, PageError> {
     let change = OperatorWorkspaceChange {
-        suspended: Some(false),
+        suspended: Some(suspended),
         ..OperatorWorkspaceChange::default()
     };
-    apply(&state, id, change, "The workspace is no longer suspended.").await
+    let done = match suspended {
+        true => "The workspace is suspended: its mocks answer 403.",
+        false => "The workspace is no longer suspended.",
+    };
+    apply(state, id, change, done).await
 }
 
 #[derive(Debug, Deserialize)]
