@@ -649,3 +649,86 @@ async fn an_operators_session_changes_only_with_its_csrf_token() {
         false
     );
 }
+
+#[tokio::test]
+async fn the_consoles_forms_delete_only_with_the_name_typed_and_refuse_a_taken_plan_name() {
+    let app = TestApp::start().await;
+    let op = operator(&app, "op@example.com").await;
+    let store = app.db.store();
+    let caller = store
+        .authenticate_key(&Secret::new(op.key.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    let team = store
+        .create_workspace(caller.workspace.member(), "Team Blue")
+        .await
+        .unwrap();
+    log_in(&app, "op@example.com").await;
+    let console = app
+        .client
+        .get(format!("{}/operator", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = console
+        .split(r#"name="csrf-token" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let mut form = fields;
+        form.push(("csrf_token", token.clone()));
+        let client = &app.client;
+        let url = format!("{}{path}", app.base);
+        async move { client.post(url).form(&form).send().await.unwrap() }
+    };
+    let exists = || async {
+        app.get(&format!("/api/v1/operator/workspaces/{}", team.id), &op.key)
+            .await
+            .0
+    };
+
+    let delete = format!("/operator/workspaces/{}/delete", team.id);
+    let wrong = post(delete.clone(), vec![("name", "Team Red".to_owned())]).await;
+    assert!(
+        wrong.url().path().ends_with(&team.id.to_string()),
+        "back to its page"
+    );
+    assert!(wrong.text().await.unwrap().contains("Type the workspace"));
+    assert_eq!(
+        exists().await,
+        StatusCode::OK,
+        "a wrong name deletes nothing"
+    );
+    let right = post(delete, vec![("name", "Team Blue".to_owned())]).await;
+    assert_eq!(right.url().path(), "/operator");
+    assert_eq!(exists().await, StatusCode::NOT_FOUND);
+
+    let plan = |name: &str| {
+        vec![
+            ("name", name.to_owned()),
+            ("monthly_quota", "1,000".to_owned()),
+            ("max_mocks", String::new()),
+            ("call_retention_days", String::new()),
+            ("state_max_bytes", String::new()),
+        ]
+    };
+    let created = post("/operator/plans".into(), plan("pro")).await;
+    assert!(created.text().await.unwrap().contains("Plan pro created."));
+    let taken = post("/operator/plans".into(), plan("pro")).await;
+    assert!(
+        taken
+            .text()
+            .await
+            .unwrap()
+            .contains("A plan with this name exists already")
+    );
+    let (_, plans) = app.get("/api/v1/operator/plans", &op.key).await;
+    assert_eq!(plans.as_array().map(Vec::len), Some(1), "{plans}");
+    assert_eq!(plans[0]["monthly_quota"], 1000);
+}
