@@ -252,6 +252,7 @@ pub const OTHER_ACTIONS: &[&str] = &[
     "invitation.accepted",
     "workspace.renamed",
     "workspace.created",
+    "workspace.operator_changed",
     "request",
 ];
 
@@ -268,6 +269,11 @@ pub const NOT_RECORDED: &[&str] = &[
     "/workspaces",
     "/workspaces/switch",
     "/workspace/delete",
+    // The operator's, which record their own in the workspace changed, or are the server's.
+    "/api/v1/operator/plans",
+    "/api/v1/operator/plans/{name}",
+    "/api/v1/operator/settings",
+    "/api/v1/operator/workspaces/{id}",
     // The account's own, which is no workspace's.
     "/api/v1/account",
     "/api/v1/account/password",

@@ -26,6 +26,7 @@ pub mod extract;
 mod front;
 pub mod memory;
 pub mod metrics;
+pub mod operator;
 mod state;
 pub mod web;
 

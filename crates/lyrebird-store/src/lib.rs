@@ -31,6 +31,7 @@ pub mod ids;
 pub mod keys;
 pub mod members;
 pub mod mocks;
+pub mod operator;
 mod search;
 pub mod secret;
 pub mod serving;
@@ -65,8 +66,11 @@ pub use ids::{AccountId, DriftReportId, ExampleId, KeyId, MockId, WorkspaceId};
 pub use keys::{ApiKey, NewKey};
 pub use members::{Member, Membership, workspace_name};
 pub use mocks::{Delay, Mock, MockSettings};
+pub use operator::{
+    MemberBrief, Plan, PlanChange, PlanLimits, WorkspaceOverview, WorkspacePage, plan_name,
+};
 pub use secret::Secret;
-pub use serving::{LiveKey, ServedMock};
+pub use serving::{LiveKey, ServedMock, WorkspaceTerms};
 pub use state::{StateLock, StateSummary};
 pub use usage::{Lease, Usage, UsageMonth, WorkspaceRef};
 pub use versions::{Author, MockVersion, VersionChanges, VersionSummary};

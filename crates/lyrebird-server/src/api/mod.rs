@@ -36,6 +36,7 @@ pub mod imports;
 pub mod keys;
 pub mod mocks;
 pub mod openapi;
+pub mod operator;
 pub mod recording;
 pub mod sessions;
 pub mod state;

@@ -83,6 +83,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::drift::router())
         .merge(crate::api::calls::search::router())
         .merge(crate::api::audit::router())
+        .merge(crate::api::operator::router())
         .routes(routes!(openapi_json))
         .routes(routes!(example_schema))
 }

@@ -56,11 +56,17 @@ const ADMIN: [&str; 6] = [
     "/audit",
 ];
 
+/// Route prefixes of the operator's console and API: no workspace role is asked for there (the
+/// `Operator` extractors check that the account is an operator), so any member passes here.
+const OPERATOR: [&str; 2] = ["/api/v1/operator/", "/operator"];
+
 /// The least role `method` on `route` (the route's pattern, as axum matched it) needs.
 pub fn required(method: &Method, route: &str) -> Role {
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     let member_list = route == "/api/v1/members" || route == "/members";
-    if ADMIN.iter().any(|prefix| route.starts_with(prefix)) && !(reads && member_list) {
+    if OPERATOR.iter().any(|prefix| route.starts_with(prefix)) {
+        Role::Viewer
+    } else if ADMIN.iter().any(|prefix| route.starts_with(prefix)) && !(reads && member_list) {
         Role::Admin
     } else if ANY_MEMBER.contains(&route) || reads || ASKING.contains(&route) {
         Role::Viewer
@@ -150,5 +156,17 @@ mod tests {
         ] {
             assert_eq!(required(&method, route), Role::Viewer, "{method} {route}");
         }
+    }
+
+    #[test]
+    fn the_operators_routes_ask_for_no_workspace_role() {
+        assert_eq!(
+            required(&Method::DELETE, "/api/v1/operator/workspaces/{id}"),
+            Role::Viewer
+        );
+        assert_eq!(
+            required(&Method::POST, "/operator/workspaces/{id}/suspend"),
+            Role::Viewer
+        );
     }
 }

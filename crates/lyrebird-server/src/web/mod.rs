@@ -19,7 +19,8 @@
 //! - [`drift`]: checks of a mock against its upstream, and their reports;
 //! - [`account`]: the signed-in person's account: password, sessions, deleting it;
 //! - [`audit`]: the workspace's audit log;
-//! - [`members`]: the team pages and the workspace switcher.
+//! - [`members`]: the team pages and the workspace switcher;
+//! - [`operator`]: the operator's console, for operators only.
 
 pub mod account;
 pub mod audit;
@@ -33,6 +34,7 @@ pub mod keys;
 pub mod landing;
 pub mod members;
 pub mod mocks;
+pub mod operator;
 pub mod recording;
 pub mod reveal;
 pub mod session;
@@ -74,6 +76,7 @@ pub fn router() -> Router<AppState> {
         .merge(contract::router())
         .merge(drift::router())
         .merge(audit::router())
+        .merge(operator::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
@@ -212,6 +215,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "audit.html",
         include_str!("../../../../web/templates/audit.html"),
+    ),
+    (
+        "operator.html",
+        include_str!("../../../../web/templates/operator.html"),
+    ),
+    (
+        "operator_workspace.html",
+        include_str!("../../../../web/templates/operator_workspace.html"),
+    ),
+    (
+        "operator_plans.html",
+        include_str!("../../../../web/templates/operator_plans.html"),
     ),
 ];
 
@@ -456,6 +471,9 @@ impl From<ApiError> for PageError {
                 PageError::BadRequest(error.to_string())
             }
             ApiError::RoleRequired(message) => PageError::Forbidden(format::sentence(&message)),
+            ApiError::WorkspaceSuspended => {
+                PageError::Forbidden(format::sentence(&ApiError::WorkspaceSuspended.to_string()))
+            }
             ApiError::StateConflict { message, .. } => {
                 PageError::Conflict(format::sentence(&message))
             }

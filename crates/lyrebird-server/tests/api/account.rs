@@ -578,8 +578,14 @@ const ROW_OWNERS: [(&str, &str); 18] = [
 ];
 
 /// Tables whose rows belong to no workspace or account: failed log-ins are counted by email and
-/// address, and forgotten within the hour whoever they were about.
-const OWNERLESS: [&str; 2] = ["login_failures", "_sqlx_migrations"];
+/// address, and forgotten within the hour whoever they were about; plans and the operator's
+/// settings are the server's.
+const OWNERLESS: [&str; 4] = [
+    "login_failures",
+    "_sqlx_migrations",
+    "plans",
+    "operator_settings",
+];
 
 /// Rows per table and owner (a workspace id, or `account <id>`), with `None` for rows whose
 /// owner is gone (none should be).

@@ -16,6 +16,7 @@ mod keys;
 mod mocks;
 mod nul;
 mod openapi;
+mod operator;
 mod roles;
 mod support;
 mod versions;

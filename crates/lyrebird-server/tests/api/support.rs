@@ -13,7 +13,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     /// Kept for the test's lifetime: dropping it drops the database.
-    db: TestDatabase,
+    pub db: TestDatabase,
     server: tokio::task::JoinHandle<()>,
 }
 
