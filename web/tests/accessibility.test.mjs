@@ -4,28 +4,16 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import {
   api, apiAsPage, createMockInBrowser, launchBrowser, newPage, screenshot, startSignedIn, stopAll,
+  violations,
 } from './support.mjs';
-
-const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 let server;
 let browser;
 let page;
 before(async () => ({ server, browser, page } = await startSignedIn()));
 after(() => stopAll({ server, browser }));
-
-/** The WCAG 2 A and AA violations axe finds on the page, one line each. */
-async function violations(target) {
-  await target.addScriptTag({ path: axePath });
-  const found = await target.evaluate(async () => {
-    const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] });
-    return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  return found;
-}
 
 test('every page has labelled controls and readable contrast in both themes', async () => {
   const mockId = await createMockInBrowser(page, server, 'Accessible');
@@ -75,6 +63,7 @@ test('every page has labelled controls and readable contrast in both themes', as
     'account-email': '/account/email',
     account: '/account',
     'account-delete': '/account/delete',
+    audit: '/audit',
   };
   // The pages of someone without a session: an invitation's, and asking for a password reset.
   const invited = await apiAsPage(page, server, 'POST', '/api/v1/invitations', { email: 'grace@example.com', role: 'editor' });

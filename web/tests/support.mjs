@@ -7,13 +7,14 @@
 // LYREBIRD_UPDATE_SCREENSHOTS=1, to docs/screenshots/ (the README's), overwriting the last ones:
 // a test run leaves the working tree as it found it.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -101,9 +102,18 @@ export async function startLyrebird() {
     url,
     log,
     stop,
+    /** Runs `lyrebird <args>` on this server's data directory (an operator's command). */
+    command: (args) => runCommand(binary, [...args, '--data-dir', join(dir, 'data')]),
     /** The `/m/<id>/` URL of a mock, on loopback. */
     mockUrl: (mockId, path = '') => `${url}/m/${mockId}/${path.replace(/^\//, '')}`,
   };
+}
+
+/** Runs the binary to its end; its standard output, or an error with what it said. */
+function runCommand(binary, args) {
+  const run = spawnSync(binary, args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`lyrebird ${args.join(' ')}: exit ${run.status}\n${run.stderr}`);
+  return run.stdout;
 }
 
 async function waitUntilReady(url) {
@@ -149,6 +159,18 @@ export async function screenshot(page, name, { width } = {}) {
   if (width) await page.setViewportSize(size);
 }
 
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** The WCAG 2 A and AA violations axe-core finds on the page, one line each. */
+export async function violations(target) {
+  await target.addScriptTag({ path: axePath });
+  const found = await target.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] });
+    return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  return found;
+}
+
 /** A new, unique email address for an account of one test. */
 export function uniqueEmail(label) {
   return `${label}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
@@ -162,7 +184,7 @@ export const corpusDir = resolve(repoRoot, 'crates/lyrebird-import/tests/corpus'
 
 /**
  * Signs up through the API (for tests whose subject is not the sign-up page) and returns the
- * account's first admin key.
+ * account's email, first admin key and workspace id.
  */
 export async function signUpByApi(server, email = uniqueEmail('api')) {
   const response = await fetch(`${server.url}/api/v1/accounts`, {
@@ -172,7 +194,7 @@ export async function signUpByApi(server, email = uniqueEmail('api')) {
   });
   if (response.status !== 201) throw new Error(`sign-up: ${response.status} ${await response.text()}`);
   const body = await response.json();
-  return { email, key: body.api_key };
+  return { email, key: body.api_key, workspace: body.workspace.id };
 }
 
 /** A call of the admin API with a key; the JSON answer, or an error naming the status. */

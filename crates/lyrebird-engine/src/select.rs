@@ -159,6 +159,12 @@ impl CompiledMock {
         self.stateful
     }
 
+    /// The bytes `state` holds, this mock's seeded collections that it has not written
+    /// included: what a state's size limit is measured against.
+    pub fn state_bytes(&self, state: &State) -> usize {
+        state.bytes_with(&self.seeds)
+    }
+
     /// Picks the example that answers `request` in a state nothing has written, or explains
     /// why none does.
     pub fn select(&self, request: &Request) -> Selection {

@@ -83,6 +83,11 @@ pub struct LoadedMock {
     pub contract: Option<Contract>,
     /// The mock's version: the call log notes it with every call.
     pub version: u32,
+    /// Its workspace is suspended: calls are refused.
+    pub suspended: bool,
+    /// The most bytes one state may hold under the workspace's plan, when it sets a limit
+    /// (the engine's own bound applies anyway).
+    pub state_max_bytes: Option<usize>,
 }
 
 impl LoadedMock {
@@ -92,6 +97,7 @@ impl LoadedMock {
             examples,
             upstream_headers,
             request_contract,
+            terms,
         } = served;
         let contract = request_contract
             .map(Contract::new)
@@ -177,6 +183,10 @@ impl LoadedMock {
             passes_misses,
             contract,
             version: u32::try_from(mock.version).unwrap_or_default(),
+            suspended: terms.suspended,
+            state_max_bytes: terms
+                .state_max_bytes
+                .map(|bytes| usize::try_from(bytes).unwrap_or(usize::MAX)),
         })
     }
 }

@@ -197,6 +197,9 @@ pub(crate) async fn serve(
         rate: None,
         note: None,
     };
+    if mock.suspended {
+        return finish(runtime, mock, call, None, workspace_suspended(), None);
+    }
     let body = match Limited::new(body, runtime.max_body_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) => {
@@ -543,12 +546,24 @@ async fn answer_in_state(
             return noted(answer, key, &state, &writes);
         }
     }
+    let mut next = (*state).clone();
+    for write in &writes {
+        next.apply(write);
+    }
+    if let Some(max) = mock.state_max_bytes
+        && mock.engine.state_bytes(&next) > max
+    {
+        // Dropping the lock rolls the write back.
+        return state_refusal(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "state_full",
+            format!(
+                "this workspace's plan lets one state of a mock hold at most {max} bytes; this call would make it larger (reset the state, or ask the server's operator for a larger plan)"
+            ),
+        );
+    }
     match lock.commit(&writes).await {
         Ok(version) => {
-            let mut next = (*state).clone();
-            for write in &writes {
-                next.apply(write);
-            }
             next.version = version;
             runtime.states.written(mock.id, key, Arc::new(next), since);
             noted(answer, key, &state, &writes)
@@ -813,6 +828,21 @@ fn over_quota(limits: &Limits) -> Answer {
     let retry_after = headers::Value::number(retry_after);
     answer.added.push((headers::RETRY_AFTER, retry_after));
     answer
+}
+
+/// The server's operator suspended the mock's workspace.
+fn workspace_suspended() -> Answer {
+    Answer::error(
+        StatusCode::FORBIDDEN,
+        json_body(&json!({"error": {
+            "code": "workspace_suspended",
+            "name": "workspaceSuspendedError",
+            "message": "this mock's workspace is suspended by the server's operator: its mocks answer no calls until it is unsuspended",
+        }})),
+        CallOutcome::Refused {
+            reason: "workspace_suspended".to_owned(),
+        },
+    )
 }
 
 /// The workspace's quota cannot be checked: the lease this process held is spent and the

@@ -51,6 +51,11 @@ pub enum ApiError {
     /// key.
     #[error("{0}")]
     SessionRequired(&'static str),
+    /// 403: a change in a workspace the server's operator suspended.
+    #[error(
+        "this workspace is suspended by the server's operator: its members can read and export, but change nothing until it is unsuspended"
+    )]
+    WorkspaceSuspended,
     /// 403: a change made with the session cookie without the session's `x-csrf-token`.
     #[error("send the session's CSRF token in the x-csrf-token header (the web app's pages do)")]
     CsrfTokenInvalid,
@@ -176,7 +181,8 @@ impl ApiError {
             | ApiError::RoleRequired(_)
             | ApiError::Refused { .. }
             | ApiError::WrongPassword(_)
-            | ApiError::SessionRequired(_) => StatusCode::FORBIDDEN,
+            | ApiError::SessionRequired(_)
+            | ApiError::WorkspaceSuspended => StatusCode::FORBIDDEN,
             ApiError::NotFound | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::StateConflict { .. } => StatusCode::CONFLICT,
             ApiError::DraftChanged(_) => StatusCode::PRECONDITION_FAILED,
@@ -211,6 +217,7 @@ impl ApiError {
             ApiError::RoleRequired(_) => "role_required",
             ApiError::WrongPassword(_) => "wrong_password",
             ApiError::SessionRequired(_) => "session_required",
+            ApiError::WorkspaceSuspended => "workspace_suspended",
             ApiError::CsrfTokenInvalid => "csrf_token_invalid",
             ApiError::NotFound | ApiError::NoRoute => "not_found",
             ApiError::Conflict { code, .. }
@@ -449,6 +456,19 @@ impl From<StoreError> for ApiError {
             StoreError::AlreadyMember { .. } => ApiError::StateConflict {
                 code: "already_member",
                 message: error.to_string(),
+            },
+            StoreError::MockLimit { .. } => ApiError::StateConflict {
+                code: "mock_limit_reached",
+                message: error.to_string(),
+            },
+            StoreError::PlanInUse { .. } => ApiError::StateConflict {
+                code: "plan_in_use",
+                message: error.to_string(),
+            },
+            StoreError::PlanExists => ApiError::Conflict {
+                code: "plan_exists",
+                field: "name",
+                message: "a plan with this name exists already",
             },
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 ApiError::Unavailable(error)

@@ -16,6 +16,7 @@
 //!   `state`: [`AppState`] and [`Settings`], built by [`AppState::start`].
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 mod database;
@@ -26,6 +27,7 @@ mod front;
 pub mod mail;
 pub mod memory;
 pub mod metrics;
+pub mod operator;
 mod state;
 pub mod web;
 
@@ -63,6 +65,11 @@ pub fn routes(state: AppState) -> Router {
             },
         ))
         .merge(web::router())
+        // Every change of a workspace is recorded (docs/audit.md).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::layer,
+        ))
         .route("/metrics", axum::routing::get(metrics::public))
         .fallback(|| async { ApiError::NoRoute })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lyrebird_server::config::ServeArgs;
+use lyrebird_server::operator::OperatorCommand;
 use lyrebird_store::WorkspaceRef;
 use tracing_subscriber::EnvFilter;
 
@@ -43,7 +44,12 @@ enum Command {
     Serve(ServeArgs),
     #[command(flatten)]
     Client(lyrebird_cli::Command),
-    /// Operator commands on workspaces.
+    /// The operator's commands: operators, workspaces, suspension and plans.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// Sets a workspace's quota (the older spelling of `lyrebird operator quota`).
     Workspace {
         #[command(subcommand)]
         command: WorkspaceCommand,
@@ -80,6 +86,9 @@ async fn main() -> ExitCode {
         // The client commands print for people and scripts, with exit codes of their own.
         Command::Client(command) => return lyrebird_cli::run(command).await,
         Command::Serve(args) => lyrebird_server::serve(args).await,
+        Command::Operator { command } => lyrebird_server::operator::run(command)
+            .await
+            .map(|said| println!("{said}")),
         Command::Workspace {
             command:
                 WorkspaceCommand::SetQuota {

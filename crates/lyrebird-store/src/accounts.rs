@@ -80,7 +80,7 @@ pub struct Account {
 pub struct WorkspaceDetails {
     pub id: WorkspaceId,
     pub name: String,
-    /// Calls per month; `None` means the server's default.
+    /// Calls per month, its own or its plan's; `None` means the server's default.
     pub monthly_quota: Option<i64>,
     pub created_at: OffsetDateTime,
 }
@@ -159,7 +159,9 @@ impl Store {
         .await?;
         let workspace: WorkspaceDetails = sqlx::query_as(
             "INSERT INTO workspaces (id, personal_of, name) VALUES ($1, $2, 'Personal')
-             RETURNING id, name, monthly_quota, created_at",
+             RETURNING id, name, coalesce(monthly_quota,
+                 (SELECT p.monthly_quota FROM plans p WHERE p.id = plan_id)) AS monthly_quota,
+                 created_at",
         )
         .bind(WorkspaceId::generate())
         .bind(account.id)
@@ -290,7 +292,9 @@ impl Store {
 
     async fn personal_workspace(&self, account: AccountId) -> Result<WorkspaceDetails> {
         Ok(sqlx::query_as(
-            "SELECT id, name, monthly_quota, created_at FROM workspaces WHERE personal_of = $1",
+            "SELECT w.id, w.name, coalesce(w.monthly_quota, p.monthly_quota) AS monthly_quota,
+                    w.created_at
+             FROM workspaces w LEFT JOIN plans p ON p.id = w.plan_id WHERE w.personal_of = $1",
         )
         .bind(account)
         .fetch_one(self.pool())

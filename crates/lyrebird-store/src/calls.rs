@@ -27,6 +27,15 @@ use crate::ids::{ExampleId, KeyId, MockId, WorkspaceId};
 use crate::search::{needle_keys, searched_fields};
 use crate::workspace::Workspace;
 
+/// The cut-off of block `b`'s workspace: its plan's (`$2` the workspaces, `$3` their cut-offs)
+/// or the server's (`$1`).
+macro_rules! cutoff_of_block {
+    () => {
+        "coalesce((SELECT o.cutoff FROM unnest($2::uuid[], $3::timestamptz[]) AS o (workspace_id, cutoff) \
+                   WHERE o.workspace_id = b.workspace_id), $1)"
+    };
+}
+
 /// How a call was answered. Stored by position in blocks of format 1: new kinds go at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -767,10 +776,28 @@ impl Store {
         Ok(())
     }
 
-    /// Removes calls older than `cutoff`: monthly partitions that end at or before it are
-    /// dropped whole, older blocks of the others deleted, and the blocks the cut-off falls in
-    /// written again without their older calls. Callback results go by their own time.
+    /// Removes calls older than `cutoff`, or than the retention of the workspace's plan when it
+    /// sets one (counted back from now): monthly partitions that end at or before every
+    /// workspace's cut-off are dropped whole, older blocks of the others deleted, and the blocks
+    /// a cut-off falls in written again without their older calls. Callback results go by their
+    /// own time, at the earliest cut-off.
     pub async fn apply_call_retention(&self, cutoff: OffsetDateTime) -> Result<RetentionReport> {
+        let plans: Vec<(WorkspaceId, i32)> = sqlx::query_as(
+            "SELECT w.id, p.call_retention_days FROM workspaces w JOIN plans p ON p.id = w.plan_id
+             WHERE p.call_retention_days IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let now = OffsetDateTime::now_utc();
+        let (workspaces, cutoffs): (Vec<uuid::Uuid>, Vec<OffsetDateTime>) = plans
+            .iter()
+            .map(|(workspace, days)| {
+                let kept = time::Duration::days(i64::from(*days));
+                (workspace.as_uuid(), now - kept)
+            })
+            .unzip();
+        let earliest = cutoffs.iter().copied().fold(cutoff, OffsetDateTime::min);
+        let latest = cutoffs.iter().copied().fold(cutoff, OffsetDateTime::max);
         let partitions: Vec<(String,)> = sqlx::query_as(
             "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
              WHERE i.inhparent = 'call_blocks'::regclass ORDER BY 1",
@@ -779,7 +806,7 @@ impl Store {
         .await?;
         let mut report = RetentionReport::default();
         for (partition,) in partitions {
-            if partition_end(&partition).is_some_and(|end| end <= cutoff) {
+            if partition_end(&partition).is_some_and(|end| end <= earliest) {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DROP TABLE IF EXISTS {partition}"
                 )))
@@ -788,34 +815,60 @@ impl Store {
                 report.dropped_partitions.push(partition);
             }
         }
-        let deleted: Option<i64> = sqlx::query_scalar(
-            "WITH deleted AS (DELETE FROM call_blocks WHERE last_at < $1 RETURNING call_ids) \
-             SELECT sum(cardinality(call_ids))::bigint FROM deleted",
-        )
+        let deleted: Option<i64> = sqlx::query_scalar(concat!(
+            "WITH deleted AS (DELETE FROM call_blocks b WHERE b.first_at < $4 AND b.last_at < ",
+            cutoff_of_block!(),
+            " RETURNING call_ids) SELECT sum(cardinality(call_ids))::bigint FROM deleted",
+        ))
         .bind(cutoff)
+        .bind(&workspaces)
+        .bind(&cutoffs)
+        .bind(latest)
         .fetch_one(&self.pool)
         .await?;
         report.deleted_rows = u64::try_from(deleted.unwrap_or(0)).unwrap_or(0);
-        report.deleted_rows += self.cut_blocks(cutoff).await?;
+        report.deleted_rows += self
+            .cut_blocks(cutoff, &workspaces, &cutoffs, latest)
+            .await?;
         sqlx::query("DELETE FROM call_callbacks WHERE at < $1")
-            .bind(cutoff)
+            .bind(earliest)
             .execute(&self.pool)
             .await?;
         Ok(report)
     }
 
-    /// Writes the blocks that hold calls on both sides of `cutoff` again with the newer calls
-    /// only; returns how many calls were removed.
-    async fn cut_blocks(&self, cutoff: OffsetDateTime) -> Result<u64> {
-        let cut: Vec<(Uuid, OffsetDateTime, WorkspaceId, MockId, i16, Vec<u8>)> = sqlx::query_as(
-            "SELECT id, first_at, workspace_id, mock_id, format, calls FROM call_blocks \
-                 WHERE first_at < $1",
-        )
+    /// Writes the blocks that hold calls on both sides of their workspace's cut-off again with
+    /// the newer calls only; returns how many calls were removed.
+    async fn cut_blocks(
+        &self,
+        cutoff: OffsetDateTime,
+        workspaces: &[Uuid],
+        cutoffs: &[OffsetDateTime],
+        latest: OffsetDateTime,
+    ) -> Result<u64> {
+        type Cut = (
+            Uuid,
+            OffsetDateTime,
+            WorkspaceId,
+            MockId,
+            i16,
+            Vec<u8>,
+            OffsetDateTime,
+        );
+        let cut: Vec<Cut> = sqlx::query_as(concat!(
+            "SELECT id, first_at, workspace_id, mock_id, format, calls, ",
+            cutoff_of_block!(),
+            " FROM call_blocks b WHERE b.first_at < $4 AND b.first_at < ",
+            cutoff_of_block!(),
+        ))
         .bind(cutoff)
+        .bind(workspaces)
+        .bind(cutoffs)
+        .bind(latest)
         .fetch_all(&self.pool)
         .await?;
         let mut removed = 0;
-        for (id, first_at, workspace_id, mock_id, format, bytes) in cut {
+        for (id, first_at, workspace_id, mock_id, format, bytes, cutoff) in cut {
             let calls = blocks::decode(id, format, &bytes, workspace_id, mock_id)?;
             let before = calls.len();
             let kept: CallBlocks = calls

@@ -44,7 +44,7 @@ pub enum Change {
     KeyCreated { workspace: WorkspaceId, key: KeyId },
     /// A key was revoked.
     KeyRevoked { workspace: WorkspaceId, key: KeyId },
-    /// An operator set the workspace's monthly quota.
+    /// The workspace's monthly quota may have changed: an operator set it, or its plan.
     QuotaSet(WorkspaceId),
     /// A process found the workspace's quota spent and asks the others for the calls they
     /// leased and did not use.
@@ -261,6 +261,27 @@ impl Store {
         change.publish(&mut tx).await?;
         tx.commit().await?;
         self.applied(change).await;
+        Ok(())
+    }
+
+    /// Publishes every change in `tx` (in one statement: a plan's change may announce every
+    /// mock of thousands of workspaces), commits, and applies them to this process.
+    pub(crate) async fn commit_all(
+        &self,
+        mut tx: Transaction<'static, Postgres>,
+        changes: Vec<Change>,
+    ) -> Result<()> {
+        let channels: Vec<&str> = changes.iter().map(Change::channel).collect();
+        let payloads: Vec<String> = changes.iter().map(Change::payload).collect();
+        sqlx::query("SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t (c, p)")
+            .bind(&channels)
+            .bind(&payloads)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        for change in changes {
+            self.applied(change).await;
+        }
         Ok(())
     }
 

@@ -20,7 +20,7 @@ use crate::error::{Result, StoreError};
 use crate::examples::StoredExample;
 use crate::ids::{ExampleId, MockId};
 use crate::mocks::{Mock, MockSettings, mock_columns};
-use crate::serving::ServedMock;
+use crate::serving::{ServedMock, WorkspaceTerms};
 use crate::versions::{Author, KeptSettings, author_args};
 use crate::workspace::Workspace;
 
@@ -77,6 +77,7 @@ impl Draft {
             examples,
             upstream_headers: BTreeMap::new(),
             request_contract: None,
+            terms: WorkspaceTerms::default(),
         }
     }
 }

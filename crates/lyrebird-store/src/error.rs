@@ -87,6 +87,17 @@ pub enum StoreError {
     /// The invited email belongs to a member of the workspace already.
     #[error("{email} is a member of this workspace already")]
     AlreadyMember { email: String },
+    /// A plan with this name exists already.
+    #[error("a plan with this name exists already")]
+    PlanExists,
+    /// Workspaces are on the plan: it cannot be deleted until they are on another.
+    #[error("{workspaces} workspace(s) are on this plan: put them on another plan first")]
+    PlanInUse { workspaces: i64 },
+    /// The workspace holds as many mocks as its plan allows; nothing was written.
+    #[error(
+        "this workspace's plan allows at most {max} mocks: delete one first, or ask the server's operator for a larger plan"
+    )]
+    MockLimit { max: i64 },
     /// A value could not be turned into the JSON of a column.
     #[error("JSON for {column} could not be encoded")]
     Json {

@@ -18,6 +18,7 @@
 pub mod account_settings;
 pub mod account_tokens;
 pub mod accounts;
+pub mod audit;
 mod blocks;
 pub mod calls;
 pub mod changes;
@@ -32,6 +33,7 @@ pub mod invitations;
 pub mod keys;
 pub mod members;
 pub mod mocks;
+pub mod operator;
 mod search;
 pub mod secret;
 pub mod serving;
@@ -55,6 +57,7 @@ pub use accounts::{
     Access, Account, Email, FirstAccess, NewPassword, Session, SessionOrigin, SignUp,
     WorkspaceDetails,
 };
+pub use audit::{AuditActor, AuditEvent, AuditFilter, NewAuditEvent};
 pub use changes::{ApplyChange, Change, ChangeListener, WrittenBlock};
 pub use contracts::{ContractBrief, StoredContract};
 pub use drafts::Draft;
@@ -66,8 +69,11 @@ pub use invitations::{Invitation, InvitationDetails};
 pub use keys::{ApiKey, NewKey};
 pub use members::{Member, Membership, workspace_name};
 pub use mocks::{Delay, Mock, MockSettings};
+pub use operator::{
+    MemberBrief, Plan, PlanChange, PlanLimits, WorkspaceOverview, WorkspacePage, plan_name,
+};
 pub use secret::Secret;
-pub use serving::{LiveKey, ServedMock};
+pub use serving::{LiveKey, ServedMock, WorkspaceTerms};
 pub use state::{StateLock, StateSummary};
 pub use usage::{Lease, Usage, UsageMonth, WorkspaceRef};
 pub use versions::{Author, MockVersion, VersionChanges, VersionSummary};

@@ -245,18 +245,24 @@ impl Store {
         if workspace.role() < Role::Owner {
             return Err(StoreError::OwnerRequired);
         }
+        self.delete_team_workspace(workspace.id()).await
+    }
+
+    /// Deletes a team workspace, announcing its mocks and keys gone (an owner's wish, or an
+    /// operator's).
+    pub(crate) async fn delete_team_workspace(&self, id: WorkspaceId) -> Result<()> {
         let mut tx = self.begin().await?;
         let personal: bool = sqlx::query_scalar(
             "SELECT personal_of IS NOT NULL FROM workspaces WHERE id = $1 FOR UPDATE",
         )
-        .bind(workspace.id())
+        .bind(id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
         if personal {
             return Err(StoreError::PersonalWorkspace);
         }
-        let changes = delete_workspaces(&mut tx, &[workspace.id()]).await?;
+        let changes = delete_workspaces(&mut tx, &[id]).await?;
         tx.commit().await?;
         self.announce_all(changes).await
     }

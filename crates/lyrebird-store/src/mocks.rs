@@ -199,12 +199,27 @@ fn bind_draft<'q>(
         .bind(Json(&draft.settings))
 }
 
-/// Inserts a new mock in the caller's transaction; announcing it is the caller's part.
+/// Inserts a new mock in the caller's transaction, unless the workspace holds as many as its
+/// plan allows ([`StoreError::MockLimit`]); announcing it is the caller's part. The workspace's
+/// row is locked meanwhile, so mocks created at once cannot pass the limit together.
 pub(crate) async fn insert_mock(
     conn: &mut PgConnection,
     workspace: &Workspace,
     draft: &MockSettings,
 ) -> Result<Mock> {
+    let (max, held): (Option<i32>, i64) = sqlx::query_as(
+        "SELECT p.max_mocks, (SELECT count(*) FROM mocks m WHERE m.workspace_id = w.id)
+         FROM workspaces w LEFT JOIN plans p ON p.id = w.plan_id
+         WHERE w.id = $1 FOR NO KEY UPDATE OF w",
+    )
+    .bind(workspace.id())
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(max) = max.map(i64::from)
+        && held >= max
+    {
+        return Err(StoreError::MockLimit { max });
+    }
     let insert = sqlx::query_as(concat!(
         "INSERT INTO mocks (id, workspace_id, name, private, delay, environment, version_tag,
                             fallback, settings)

@@ -30,6 +30,18 @@ pub struct ServedMock {
     /// The mock's OpenAPI contract, when the calls it receives are checked against it
     /// (see [`crate::Store::set_contract`]).
     pub request_contract: Option<serde_json::Value>,
+    /// What the mock's workspace may do now, read with the mock.
+    pub terms: WorkspaceTerms,
+}
+
+/// What serving a workspace's mocks obeys besides the mock itself: whether an operator
+/// suspended the workspace, and the state size its plan allows. A change to either reloads
+/// the workspace's mocks ([`crate::operator`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
+pub struct WorkspaceTerms {
+    pub suspended: bool,
+    /// Bytes one state of a mock may hold, when the plan sets it.
+    pub state_max_bytes: Option<i64>,
 }
 
 /// A key that is not revoked, as the runtime's key map holds it.
@@ -70,6 +82,13 @@ impl Store {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
+        let terms = sqlx::query_as(
+            "SELECT w.suspended_at IS NOT NULL AS suspended, p.state_max_bytes
+             FROM workspaces w LEFT JOIN plans p ON p.id = w.plan_id WHERE w.id = $1",
+        )
+        .bind(mock.workspace_id)
+        .fetch_one(&mut *tx)
+        .await?;
         let examples = sqlx::query_as(concat!(
             "SELECT ",
             example_columns!(),
@@ -84,6 +103,7 @@ impl Store {
             examples,
             upstream_headers,
             request_contract: request_contract.map(|Json(document)| document),
+            terms,
         }))
     }
 

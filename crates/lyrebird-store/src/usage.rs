@@ -131,8 +131,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let current: Leased = sqlx::query_as(
-            "SELECT u.leased, coalesce(w.monthly_quota, $3) AS quota
+            "SELECT u.leased, coalesce(w.monthly_quota, p.monthly_quota, $3) AS quota
              FROM usage u JOIN workspaces w ON w.id = u.workspace_id
+             LEFT JOIN plans p ON p.id = w.plan_id
              WHERE u.workspace_id = $1 AND u.month = $2
              FOR UPDATE OF u",
         )
@@ -208,7 +209,8 @@ impl Store {
         Ok(())
     }
 
-    /// The workspace's served calls of `month` as written so far, and its quota.
+    /// The workspace's served calls of `month` as written so far, and its quota: its own,
+    /// else its plan's, else `default_quota`.
     pub async fn usage(
         &self,
         workspace: &Workspace,
@@ -216,8 +218,9 @@ impl Store {
         default_quota: u64,
     ) -> Result<Usage> {
         let (calls, quota): (i64, i64) = sqlx::query_as(
-            "SELECT coalesce(u.calls, 0), coalesce(w.monthly_quota, $3)
+            "SELECT coalesce(u.calls, 0), coalesce(w.monthly_quota, p.monthly_quota, $3)
              FROM workspaces w LEFT JOIN usage u ON u.workspace_id = w.id AND u.month = $2
+             LEFT JOIN plans p ON p.id = w.plan_id
              WHERE w.id = $1",
         )
         .bind(workspace.id())
@@ -231,12 +234,13 @@ impl Store {
         })
     }
 
-    /// Sets a workspace's monthly quota (an operator's command), announced so that serving
-    /// processes apply it at once. Returns the workspace's id.
+    /// Sets a workspace's own monthly quota, which beats its plan's (an operator's command;
+    /// `None` removes it), announced so that serving processes apply it at once. Returns the
+    /// workspace's id.
     pub async fn set_monthly_quota(
         &self,
         workspace: &WorkspaceRef,
-        quota: u64,
+        quota: Option<u64>,
     ) -> Result<WorkspaceId> {
         let mut tx = self.begin().await?;
         let query = match workspace {
@@ -251,7 +255,7 @@ impl Store {
             .bind(email.as_str()),
         };
         let id: WorkspaceId = query
-            .bind(to_sql(quota))
+            .bind(quota.map(to_sql))
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;

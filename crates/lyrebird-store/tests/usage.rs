@@ -62,16 +62,19 @@ async fn served_calls_add_up_per_month_and_the_quota_is_set_by_id_or_email() {
         .unwrap();
 
     let by_email = WorkspaceRef::OwnerEmail(Email::parse("Usage@Example.com").unwrap());
-    assert_eq!(store.set_monthly_quota(&by_email, 50).await.unwrap(), id);
+    assert_eq!(
+        store.set_monthly_quota(&by_email, Some(50)).await.unwrap(),
+        id
+    );
     let lease = store.lease_calls(id, month, 10_000, |_| 1).await.unwrap();
     assert_eq!(lease.quota, 50);
     store
-        .set_monthly_quota(&WorkspaceRef::Id(id), 60)
+        .set_monthly_quota(&WorkspaceRef::Id(id), Some(60))
         .await
         .unwrap();
     let unknown = WorkspaceRef::Id(WorkspaceId::generate());
     assert!(matches!(
-        store.set_monthly_quota(&unknown, 1).await,
+        store.set_monthly_quota(&unknown, Some(1)).await,
         Err(StoreError::NotFound)
     ));
 

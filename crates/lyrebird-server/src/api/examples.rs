@@ -29,6 +29,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::contract::check_examples;
 use crate::api::openapi::EXAMPLE_SCHEMA_PATH;
+use crate::audit::Note;
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, from_value};
@@ -259,7 +260,7 @@ async fn add_example(
     admin: Admin,
     ApiPath(mock): ApiPath<MockId>,
     ApiJson(document): ApiJson<ExampleDocument>,
-) -> Result<(StatusCode, Json<ExampleView>), ApiError> {
+) -> Result<(StatusCode, Note, Json<ExampleView>), ApiError> {
     let env = environment(&state, &admin, mock).await?;
     let (_, example) = read_example(document, &env)?;
     let violations = check_one(&state, &admin, mock, &example).await?;
@@ -269,6 +270,7 @@ async fn add_example(
         .await?;
     Ok((
         StatusCode::CREATED,
+        Note::example(&stored),
         Json(ExampleView::warned(stored, violations)),
     ))
 }
@@ -291,7 +293,7 @@ async fn replace_examples(
     admin: Admin,
     ApiPath(mock): ApiPath<MockId>,
     ApiJson(documents): ApiJson<Vec<ExampleDocument>>,
-) -> Result<Json<Vec<ExampleView>>, ApiError> {
+) -> Result<(Note, Json<Vec<ExampleView>>), ApiError> {
     let env = environment(&state, &admin, mock).await?;
     let mut seen = HashSet::new();
     let examples = documents
@@ -318,12 +320,16 @@ async fn replace_examples(
         .store
         .replace_examples(&admin.workspace, mock, &examples)
         .await?;
-    Ok(Json(
-        stored
-            .into_iter()
-            .zip(violations)
-            .map(|(stored, violations)| ExampleView::warned(stored, violations))
-            .collect(),
+    let note = Note::details().with("examples", stored.len());
+    Ok((
+        note,
+        Json(
+            stored
+                .into_iter()
+                .zip(violations)
+                .map(|(stored, violations)| ExampleView::warned(stored, violations))
+                .collect(),
+        ),
     ))
 }
 
@@ -368,15 +374,17 @@ async fn replace_example(
     admin: Admin,
     ApiPath((mock, id)): ApiPath<(MockId, ExampleId)>,
     ApiJson(document): ApiJson<ExampleDocument>,
-) -> Result<Json<ExampleView>, ApiError> {
+) -> Result<(Note, Json<ExampleView>), ApiError> {
     let env = environment(&state, &admin, mock).await?;
     let (_, example) = read_example(document, &env)?;
     let violations = check_one(&state, &admin, mock, &example).await?;
+    let before = state.store.example(&admin.workspace, mock, id).await?;
     let stored = state
         .store
         .replace_example(&admin.workspace, mock, id, &example)
         .await?;
-    Ok(Json(ExampleView::warned(stored, violations)))
+    let note = Note::example_changed(&before, &stored);
+    Ok((note, Json(ExampleView::warned(stored, violations))))
 }
 
 /// Deletes one example.
@@ -394,10 +402,11 @@ async fn delete_example(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath((mock, id)): ApiPath<(MockId, ExampleId)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(Note, StatusCode), ApiError> {
+    let example = state.store.example(&admin.workspace, mock, id).await?;
     state
         .store
         .delete_example(&admin.workspace, mock, id)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((Note::example(&example), StatusCode::NO_CONTENT))
 }

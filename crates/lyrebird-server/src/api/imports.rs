@@ -33,6 +33,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::gate::Gate;
 use crate::api::mocks::{MAX_NAME_CHARS, MockView, bounded, check_environment_with};
+use crate::audit::Note;
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery};
@@ -58,6 +59,26 @@ pub(crate) enum Format {
 }
 
 impl Format {
+    /// The file's kind, as the audit log names it.
+    fn name(self) -> &'static str {
+        match self {
+            Format::Postman => "postman",
+            Format::OpenApi => "openapi",
+            Format::Har => "har",
+            Format::Native => "native",
+        }
+    }
+
+    /// The audit log's note of an import into `mock`: the file's kind and what it held.
+    pub(crate) fn audit_note(self, mock: &Mock, counts: &Counts, replaced: bool) -> Note {
+        Note::mock(mock)
+            .with("kind", self.name())
+            .with("mocks", 1)
+            .with("examples", counts.examples)
+            .with("counts", counts)
+            .with("replaced", replaced)
+    }
+
     /// What an import of this format notes on the version it makes.
     fn note(self) -> &'static str {
         match self {
@@ -138,7 +159,7 @@ macro_rules! import_endpoint {
             admin: Admin,
             ApiQuery(params): ApiQuery<ImportParams>,
             request: Request,
-        ) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+        ) -> Result<(StatusCode, Note, Json<ImportOutcome>), ApiError> {
             import(state, admin, params, request, $format).await
         }
     };
@@ -184,7 +205,7 @@ async fn import(
     params: ImportParams,
     request: Request,
     format: Format,
-) -> Result<(StatusCode, Json<ImportOutcome>), ApiError> {
+) -> Result<(StatusCode, Note, Json<ImportOutcome>), ApiError> {
     let name = params
         .name
         .map(|name| bounded("name", &name, MAX_NAME_CHARS))
@@ -232,8 +253,10 @@ async fn import(
             (StatusCode::OK, mock, counts, warnings)
         }
     };
+    let note = format.audit_note(&mock, &counts, status == StatusCode::OK);
     Ok((
         status,
+        note,
         Json(ImportOutcome {
             mock: MockView::new(mock, &state.settings),
             counts,

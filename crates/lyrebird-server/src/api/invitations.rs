@@ -8,20 +8,25 @@
 //! with the invited email (in any case) can accept: a forwarded link is of no use to anyone
 //! else.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use lyrebird_store::{
-    Actor, Email, Invitation, InvitationDetails, InvitationId, Membership, Role, Secret, Workspace,
-    WorkspaceId,
+    Actor, AuditActor, Email, Invitation, InvitationDetails, InvitationId, Membership, Role,
+    Secret, Workspace, WorkspaceId,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::audit::Note;
+use crate::auth::client_addr::ClientAddr;
 use crate::auth::{Admin, session_token};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -172,9 +177,18 @@ async fn create_invitation(
     State(state): State<AppState>,
     admin: Admin,
     ApiJson(body): ApiJson<NewInvitation>,
-) -> Result<(StatusCode, Json<CreatedInvitation>), ApiError> {
+) -> Result<(StatusCode, Note, Json<CreatedInvitation>), ApiError> {
     let created = invite(&state, &admin.workspace, &body.email, body.role).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, note(&created), Json(created)))
+}
+
+/// The audit log's note of an invitation: whom, with what role, and whether it was mailed
+/// (never the link).
+pub(crate) fn note(created: &CreatedInvitation) -> Note {
+    Note::target(&created.invitation.email)
+        .with("invitation_id", created.invitation.id)
+        .with("role", created.invitation.role)
+        .with("mailed", created.mailed)
 }
 
 /// Invitation as the API and the invitations page make it: the link, mailed when the server
@@ -251,9 +265,10 @@ async fn revoke_invitation(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(id): ApiPath<InvitationId>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Note, ()), ApiError> {
     state.store.revoke_invitation(&admin.workspace, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let note = Note::details().with("invitation_id", id);
+    Ok((StatusCode::NO_CONTENT, note, ()))
 }
 
 /// Accepts an invitation as the signed-in account (or the member of the key), whose email must
@@ -274,6 +289,7 @@ async fn revoke_invitation(
 async fn accept_invitation(
     State(state): State<AppState>,
     admin: Admin,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     ApiPath(token): ApiPath<String>,
 ) -> Result<Json<JoinedWorkspace>, ApiError> {
@@ -281,13 +297,35 @@ async fn accept_invitation(
         Actor::Account(_) => session_token(&headers),
         _ => None,
     };
+    let joined = accept(&state, &admin.workspace, address, &token, session.as_ref()).await?;
+    Ok(Json(joined.into()))
+}
+
+/// Accepts as the API and the invitation's page do, and records the new member's arrival as an
+/// event of the workspace joined.
+pub(crate) async fn accept(
+    state: &AppState,
+    by: &Workspace,
+    address: Option<IpAddr>,
+    token: &str,
+    session: Option<&Secret>,
+) -> Result<Membership, ApiError> {
     let joined = state
         .store
-        .accept_invitation(
-            &Secret::new(token),
-            admin.workspace.member(),
-            session.as_ref(),
-        )
+        .accept_invitation(&Secret::new(token), by.member(), session)
         .await?;
-    Ok(Json(joined.into()))
+    let actor = AuditActor {
+        workspace: joined.id,
+        actor: Actor::Account(by.member()),
+        ..AuditActor::of(by, address)
+    };
+    let email = state.store.account(by.member()).await?.email;
+    let details = json!({"role": joined.role});
+    let recorded =
+        crate::audit::record(&state.store, actor, "invitation.accepted", &email, details);
+    if let Err(error) = recorded.await {
+        // As for every change: it stands, and the log says its event is missing.
+        tracing::error!(%error, "an invitation was accepted but its audit event could not be recorded");
+    }
+    Ok(joined)
 }

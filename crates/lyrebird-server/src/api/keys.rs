@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::audit::Note;
 use crate::auth::Admin;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -143,14 +144,22 @@ async fn create_key(
     State(state): State<AppState>,
     admin: Admin,
     ApiJson(body): ApiJson<NewKey>,
-) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+) -> Result<(StatusCode, Note, Json<CreatedKey>), ApiError> {
     let new = lyrebird_store::NewKey {
         name: &body.name,
         scope: body.scope,
         role: body.role,
     };
     let created = create(&state, &admin.workspace, new).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, note(&created.key), Json(created)))
+}
+
+/// The audit log's note of a change to `key`: its name and prefix, scope and ceiling.
+pub(crate) fn note(key: &KeyView) -> Note {
+    Note::target(format!("{} ({}…)", key.name, key.prefix))
+        .with("key_id", key.id)
+        .with("scope", key.scope)
+        .with("role", key.role)
 }
 
 /// Creates a key named `name` (trimmed, 1 to 100 characters), with a ceiling no higher than the
@@ -198,7 +207,7 @@ async fn revoke_key(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(id): ApiPath<KeyId>,
-) -> Result<StatusCode, ApiError> {
-    state.store.revoke_key(&admin.workspace, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<(Note, StatusCode), ApiError> {
+    let key = state.store.revoke_key(&admin.workspace, id).await?;
+    Ok((note(&key.into()), StatusCode::NO_CONTENT))
 }

@@ -20,6 +20,7 @@ use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit::Note;
 use crate::auth::{Admin, OwnMock};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -251,7 +252,7 @@ pub struct MockFields {
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -263,22 +264,28 @@ impl MockFields {
     /// Saves the given fields to one of the workspace's mocks. A new environment is checked
     /// against the mock's examples in the same transaction's edit: one whose values would make
     /// an example's path too long is refused, rather than leaving a mock that cannot be served.
+    /// With the note of the audit log: what changed.
     pub(crate) async fn save(
         self,
         store: &Store,
         workspace: &Workspace,
         id: MockId,
-    ) -> Result<Mock, ApiError> {
+    ) -> Result<(Mock, Note), ApiError> {
         let examples = match self.environment {
             Some(_) => store.list_examples(workspace, id).await?,
             None => Vec::new(),
         };
-        store
+        let mut before = None;
+        let mock = store
             .update_mock(workspace, id, |draft| {
+                before = Some(SettingsView::from(draft.clone()));
                 self.apply(draft)?;
                 check_environment_with(&draft.environment, examples.iter().map(|e| &e.example))
             })
-            .await
+            .await?;
+        let after = SettingsView::from(mock.to_settings());
+        let note = Note::mock(&mock).with_diff(&before, &after);
+        Ok((mock, note))
     }
 
     /// Checks the given fields and writes them into `draft`.
@@ -439,7 +446,7 @@ async fn create_mock(
     State(state): State<AppState>,
     admin: Admin,
     ApiJson(fields): ApiJson<MockFields>,
-) -> Result<(StatusCode, Json<MockView>), ApiError> {
+) -> Result<(StatusCode, Note, Json<MockView>), ApiError> {
     if fields.name.is_none() {
         return Err(ApiError::invalid("name", "a mock needs a name"));
     }
@@ -448,6 +455,7 @@ async fn create_mock(
     let mock = state.store.create_mock(&admin.workspace, &draft).await?;
     Ok((
         StatusCode::CREATED,
+        Note::mock(&mock),
         Json(MockView::new(mock, &state.settings)),
     ))
 }
@@ -485,9 +493,9 @@ async fn update_mock(
     admin: Admin,
     ApiPath(id): ApiPath<MockId>,
     ApiJson(fields): ApiJson<MockFields>,
-) -> Result<Json<MockView>, ApiError> {
-    let mock = fields.save(&state.store, &admin.workspace, id).await?;
-    Ok(Json(MockView::new(mock, &state.settings)))
+) -> Result<(Note, Json<MockView>), ApiError> {
+    let (mock, note) = fields.save(&state.store, &admin.workspace, id).await?;
+    Ok((note, Json(MockView::new(mock, &state.settings))))
 }
 
 /// At most this many headers are added to calls passed to an upstream.
@@ -602,7 +610,8 @@ async fn delete_mock(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(id): ApiPath<MockId>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(Note, StatusCode), ApiError> {
+    let mock = state.store.mock(&admin.workspace, id).await?;
     state.store.delete_mock(&admin.workspace, id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((Note::mock(&mock), StatusCode::NO_CONTENT))
 }

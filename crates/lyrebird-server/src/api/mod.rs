@@ -14,6 +14,7 @@
 //! - [`recording`]: examples from the real API, recorded or chosen in the call log;
 //! - [`drift`]: a mock's examples checked against the real API behind it;
 //! - [`invitations`]: invitations into a workspace; [`email`]: email change and password reset;
+//! - [`audit`]: the workspace's audit log (what records it is [`crate::audit`]);
 //! - [`health`]: probes for load balancers.
 //!
 //! Who the caller is comes from [`crate::auth`]; bodies, queries and paths are read by
@@ -22,6 +23,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod audit;
 pub mod calls;
 pub mod contract;
 pub mod drafts;
@@ -37,6 +39,7 @@ pub mod invitations;
 pub mod keys;
 pub mod mocks;
 pub mod openapi;
+pub mod operator;
 pub mod recording;
 pub mod sessions;
 pub mod state;

@@ -84,6 +84,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::api::calls::search::router())
         .merge(crate::api::invitations::router())
         .merge(crate::api::email::router())
+        .merge(crate::api::audit::router())
+        .merge(crate::api::operator::router())
         .routes(routes!(openapi_json))
         .routes(routes!(example_schema))
 }
@@ -291,6 +293,17 @@ impl Limits {
             (false, "format") if path.ends_with("/export") && !path.contains("/calls/") => {
                 // Left out or empty, the export is native.
                 schema.enum_values = Some(["", "native", "postman"].map(Into::into).to_vec());
+            }
+            (false, "action") if path == "/api/v1/audit" => {
+                let groups = crate::audit::action_groups()
+                    .into_iter()
+                    .map(|(group, _)| group);
+                let mut values: Vec<&str> = groups.chain(crate::audit::action_names()).collect();
+                values.sort_unstable();
+                values.dedup();
+                // Left out or empty, any action.
+                values.insert(0, "");
+                schema.enum_values = Some(values.into_iter().map(Into::into).collect());
             }
             (false, "limit") => {
                 schema.schema_type = Type::Integer.into();

@@ -1,5 +1,5 @@
 //! The workspace's mock calls this month against its quota: `GET /api/v1/usage`, and the
-//! operator's `lyrebird workspace set-quota`.
+//! operator's `lyrebird workspace set-quota` (the older spelling of `lyrebird operator quota`).
 
 use axum::Json;
 use axum::extract::State;
@@ -73,7 +73,7 @@ pub async fn set_quota(
     quota: u64,
 ) -> anyhow::Result<WorkspaceId> {
     let (store, embedded) = database::open(args, database::Running::Share).await?;
-    let set = store.set_monthly_quota(workspace, quota).await;
+    let set = store.set_monthly_quota(workspace, Some(quota)).await;
     store.close().await;
     if let Some(postgres) = embedded {
         postgres.stop().await?;
@@ -84,7 +84,8 @@ pub async fn set_quota(
     }
 }
 
-fn describe(workspace: &WorkspaceRef) -> String {
+/// A workspace reference as messages name it.
+pub(crate) fn describe(workspace: &WorkspaceRef) -> String {
     match workspace {
         WorkspaceRef::Id(id) => format!("{id}"),
         WorkspaceRef::OwnerEmail(email) => format!("owned by {}", email.as_str()),

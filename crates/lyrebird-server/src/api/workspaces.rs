@@ -13,8 +13,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use lyrebird_store::{AccountId, Member, Membership, Role, WorkspaceId, workspace_name};
+use std::net::IpAddr;
+
+use lyrebird_store::audit::AuditActor;
+use lyrebird_store::{AccountId, Member, Membership, Role, Workspace, WorkspaceId, workspace_name};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +26,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api::keys::role_schema;
+use crate::auth::client_addr::ClientAddr;
 use crate::auth::{Admin, session_token};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -148,18 +153,37 @@ async fn list_workspaces(
 )]
 async fn create_workspace(
     State(state): State<AppState>,
+    ClientAddr(address): ClientAddr,
     admin: Admin,
     ApiJson(body): ApiJson<WorkspaceName>,
 ) -> Result<(StatusCode, Json<WorkspaceMembership>), ApiError> {
     let name = workspace_name(&body.name).map_err(|message| ApiError::invalid("name", message))?;
-    let created = state
-        .store
-        .create_workspace(admin.workspace.member(), name)
-        .await?;
+    let created = created_workspace(&state, &admin.workspace, address, name).await?;
     Ok((
         StatusCode::CREATED,
         Json(WorkspaceMembership::of(created, admin.workspace.id())),
     ))
+}
+
+/// Creates a team workspace owned by the caller's member, and records it as the first event of
+/// its audit log: the API's and the page's one way to do it.
+pub async fn created_workspace(
+    state: &AppState,
+    by: &Workspace,
+    address: Option<IpAddr>,
+    name: &str,
+) -> Result<Membership, ApiError> {
+    let created = state.store.create_workspace(by.member(), name).await?;
+    let actor = AuditActor {
+        workspace: created.id,
+        ..AuditActor::of(by, address)
+    };
+    let recorded = crate::audit::record(&state.store, actor, "workspace.created", name, json!({}));
+    if let Err(error) = recorded.await {
+        // As for every change: it stands, and the log says its event is missing.
+        tracing::error!(%error, "the workspace was created but its audit event could not be recorded");
+    }
+    Ok(created)
 }
 
 /// Makes the session act in another of its account's workspaces, from the next request on.

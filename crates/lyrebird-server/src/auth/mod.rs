@@ -8,6 +8,7 @@
 pub mod client_addr;
 pub mod cookies;
 pub mod csrf;
+pub mod operator;
 pub mod roles;
 pub mod throttle;
 
@@ -44,25 +45,58 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (caller, session) = authenticate(&parts.headers, state).await?;
-        if let Some(session) = session
-            && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
-        {
-            let given = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|value| value.to_str().ok());
-            if !given.is_some_and(|given| csrf::same_token(&csrf::session_token(&session), given)) {
-                return Err(ApiError::CsrfTokenInvalid);
-            }
-        }
+        check_csrf(parts, session.as_ref())?;
         if caller.scope() == Scope::Mock {
             return Err(ApiError::AdminScopeRequired);
         }
         roles::check(&caller.workspace, &parts.method, matched_route(parts))?;
+        crate::audit::seen(parts, &caller.workspace);
+        refuse_if_suspended(
+            state,
+            &caller.workspace,
+            &parts.method,
+            matched_route(parts),
+        )
+        .await?;
         Ok(Admin {
             workspace: caller.workspace,
         })
     }
+}
+
+/// Refuses a change made with the session cookie (`session`) without the session's CSRF token.
+fn check_csrf(parts: &Parts, session: Option<&Secret>) -> Result<(), ApiError> {
+    if let Some(session) = session
+        && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+    {
+        let given = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok());
+        if !given.is_some_and(|given| csrf::same_token(&csrf::session_token(session), given)) {
+            return Err(ApiError::CsrfTokenInvalid);
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, as a 403 `workspace_suspended`, a change in a workspace the server's operator
+/// suspended: whatever needs more than a viewer ([`roles::required`]). Reading, exporting,
+/// trying requests and a member's own keys and membership stay open.
+pub async fn refuse_if_suspended(
+    state: &AppState,
+    workspace: &Workspace,
+    method: &Method,
+    route: &str,
+) -> Result<(), ApiError> {
+    let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !reads
+        && roles::required(method, route) > lyrebird_store::Role::Viewer
+        && state.store.workspace_suspended(workspace.id()).await?
+    {
+        return Err(ApiError::WorkspaceSuspended);
+    }
+    Ok(())
 }
 
 /// The route the request matched, as written in the router (`/api/v1/mocks/{id}`); empty when
@@ -135,7 +169,7 @@ pub async fn own_mock(
 /// The caller behind `Authorization: Bearer`, `x-api-key` or the session cookie, in that order,
 /// with the session's token when it was the cookie. A credential that is presented but wrong is
 /// refused, never skipped for the next one.
-async fn authenticate(
+pub(crate) async fn authenticate(
     headers: &HeaderMap,
     state: &AppState,
 ) -> Result<(Caller, Option<Secret>), ApiError> {

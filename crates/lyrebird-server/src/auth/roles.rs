@@ -54,20 +54,26 @@ const ANY_MEMBER: [&str; 23] = [
 /// the invitations' admin prefix.
 const ACCEPT: &str = "/api/v1/invitations/{invitation}/accept";
 
-/// Route prefixes that need an admin: for any change, and to read invitations (every member
-/// sees who the members are).
-const ADMIN: [&str; 4] = [
+/// Route prefixes that need an admin: for any change, and to read invitations and the audit log
+/// (every member sees who the members are).
+const ADMIN: [&str; 6] = [
     "/api/v1/members",
     "/api/v1/invitations",
+    "/api/v1/audit",
     "/members",
     "/invitations",
+    "/audit",
 ];
+
+/// Route prefixes of the operator's console and API: no workspace role is asked for there (the
+/// `Operator` extractors check that the account is an operator), so any member passes here.
+const OPERATOR: [&str; 2] = ["/api/v1/operator/", "/operator"];
 
 /// The least role `method` on `route` (the route's pattern, as axum matched it) needs.
 pub fn required(method: &Method, route: &str) -> Role {
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     let member_list = route == "/api/v1/members" || route == "/members";
-    if route == ACCEPT {
+    if route == ACCEPT || OPERATOR.iter().any(|prefix| route.starts_with(prefix)) {
         Role::Viewer
     } else if ADMIN.iter().any(|prefix| route.starts_with(prefix)) && !(reads && member_list) {
         Role::Admin
@@ -138,6 +144,8 @@ mod tests {
         assert_eq!(required(&Method::PATCH, "/api/v1/workspace"), Role::Admin);
         assert_eq!(required(&Method::DELETE, "/api/v1/workspace"), Role::Owner);
         assert_eq!(required(&Method::POST, "/api/v1/keys"), Role::Viewer);
+        assert_eq!(required(&Method::GET, "/api/v1/audit"), Role::Admin);
+        assert_eq!(required(&Method::GET, "/audit"), Role::Admin);
     }
 
     #[test]
@@ -177,5 +185,17 @@ mod tests {
         ] {
             assert_eq!(required(&method, route), Role::Viewer, "{method} {route}");
         }
+    }
+
+    #[test]
+    fn the_operators_routes_ask_for_no_workspace_role() {
+        assert_eq!(
+            required(&Method::DELETE, "/api/v1/operator/workspaces/{id}"),
+            Role::Viewer
+        );
+        assert_eq!(
+            required(&Method::POST, "/operator/workspaces/{id}/suspend"),
+            Role::Viewer
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lyrebird_engine::render::json_shaped;
 use lyrebird_engine::{
@@ -34,6 +34,7 @@ use super::mocks::MockSummary;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::AppState;
 use crate::api::contract::check_examples;
+use crate::audit::Note;
 use crate::auth::{OwnMock, own_mock};
 use crate::error::ApiError;
 use crate::extract::parse_json;
@@ -715,16 +716,21 @@ async fn save(
                 Ok(mut found) => {
                     let violations = found.pop().unwrap_or_default();
                     let store = &state.store;
-                    let stored = match example_id {
+                    let (stored, note) = match example_id {
                         None => {
-                            store
+                            let stored = store
                                 .add_example(&session.workspace, mock_id, &example)
-                                .await?
+                                .await?;
+                            let note = Note::example(&stored);
+                            (stored, note)
                         }
                         Some(id) => {
-                            store
+                            let before = store.example(&session.workspace, mock_id, id).await?;
+                            let stored = store
                                 .replace_example(&session.workspace, mock_id, id, &example)
-                                .await?
+                                .await?;
+                            let note = Note::example_changed(&before, &stored);
+                            (stored, note)
                         }
                     };
                     let mut flashes = vec![Flash::success(format!(
@@ -737,10 +743,11 @@ async fn save(
                             violation.at, violation.message, violation.schema_path
                         ))
                     }));
-                    return Ok(redirect_with(
+                    let done = redirect_with(
                         &format!("/mocks/{mock_id}/examples/{}", stored.id),
                         &flashes,
-                    ));
+                    );
+                    return Ok((note, done).into_response());
                 }
                 Err(refused @ ApiError::ContractViolation { .. }) => field_errors(refused)?,
                 Err(other) => return Err(other.into()),
@@ -795,13 +802,14 @@ async fn delete_example(
         .store
         .delete_example(&session.workspace, mock_id, example_id)
         .await?;
-    Ok(redirect_with(
+    let done = redirect_with(
         &format!("/mocks/{mock_id}"),
         &[Flash::success(format!(
             "Deleted the example {}.",
             stored.example.name
         ))],
-    ))
+    );
+    Ok((Note::example(&stored), done).into_response())
 }
 
 /// A copy of the example, named so, added after the mock's last; its editor is where this leads.
@@ -819,13 +827,15 @@ async fn duplicate_example(
     let copy = store
         .add_example(&session.workspace, mock_id, &example)
         .await?;
-    Ok(redirect_with(
+    let done = redirect_with(
         &format!("/mocks/{mock_id}/examples/{}", copy.id),
         &[Flash::success(format!(
             "Made {}: change what tells it apart, then save.",
             copy.example.name
         ))],
-    ))
+    );
+    let note = Note::example(&copy).with("copy_of", example_id);
+    Ok((note, done).into_response())
 }
 
 /// The priority buttons of the examples list: `by` is 1 or -1.
@@ -842,25 +852,26 @@ async fn change_priority(
     PostedForm { session, form }: PostedForm<PriorityForm>,
 ) -> Result<Response, PageError> {
     let store = &state.store;
-    let mut example = store
+    let before = store
         .example(&session.workspace, mock_id, example_id)
-        .await?
-        .example;
+        .await?;
+    let mut example = before.example.clone();
     let priority = example
         .priority
         .unwrap_or(0)
         .saturating_add(form.by.clamp(-1, 1));
     example.priority = (priority != 0).then_some(priority);
-    store
+    let after = store
         .replace_example(&session.workspace, mock_id, example_id, &example)
         .await?;
-    Ok(redirect_with(
+    let done = redirect_with(
         &format!("/mocks/{mock_id}#examples-title"),
         &[Flash::success(format!(
             "{} now has priority {priority}.",
             example.name
         ))],
-    ))
+    );
+    Ok((Note::example_changed(&before, &after), done).into_response())
 }
 
 #[cfg(test)]

@@ -21,7 +21,11 @@ use serde::{Deserialize, Serialize};
 use super::csrf::PostedForm;
 use super::{Flash, PageError, PagePath, WebSession, format, page, redirect_with, render};
 use crate::AppState;
-use crate::api::invitations::{CreatedInvitation, InvitationSummary, InvitationView, invite};
+use crate::api::invitations::{
+    CreatedInvitation, InvitationSummary, InvitationView, accept, invite, note,
+};
+use crate::audit::Note;
+use crate::auth::client_addr::ClientAddr;
 use crate::auth::cookies::session_token;
 use crate::auth::csrf::anonymous_token;
 use crate::error::ApiError;
@@ -109,14 +113,10 @@ async fn create_invitation(
         // Shown on this answer, not after a redirect: the link exists nowhere else.
         Ok(created) => {
             let status = StatusCode::CREATED;
-            render_invitations(
-                &state,
-                &session,
-                status,
-                FormState::default(),
-                Some(created),
-            )
-            .await
+            let note = note(&created);
+            let form = FormState::default();
+            let page = render_invitations(&state, &session, status, form, Some(created)).await?;
+            Ok((note, page).into_response())
         }
         Err(ApiError::Invalid { message, .. }) => {
             shown.email_error = Some(format::sentence(&message));
@@ -182,11 +182,10 @@ async fn revoke_invitation(
         .store
         .revoke_invitation(&session.workspace, id)
         .await?;
-    let text = format!(
-        "The invitation of {} is revoked: its link no longer works.",
-        email.unwrap_or_default()
-    );
-    Ok(redirect_with("/invitations", &[Flash::success(text)]))
+    let email = email.unwrap_or_default();
+    let text = format!("The invitation of {email} is revoked: its link no longer works.");
+    let note = Note::target(email).with("invitation_id", id);
+    Ok((note, redirect_with("/invitations", &[Flash::success(text)])).into_response())
 }
 
 /// What the invitation's page offers the person looking at it.
@@ -260,17 +259,19 @@ async fn invitation_page(
 async fn accept_invitation(
     State(state): State<AppState>,
     PagePath(token): PagePath<String>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     PostedForm { session, .. }: PostedForm<IgnoredAny>,
 ) -> Result<Response, PageError> {
-    let joined = state
-        .store
-        .accept_invitation(
-            &Secret::new(token),
-            session.workspace.member(),
-            session_token(&headers).as_ref(),
-        )
-        .await?;
+    let token_of_session = session_token(&headers);
+    let joined = accept(
+        &state,
+        &session.workspace,
+        address,
+        &token,
+        token_of_session.as_ref(),
+    )
+    .await?;
     Ok(redirect_with(
         "/mocks",
         &[Flash::success(format!(

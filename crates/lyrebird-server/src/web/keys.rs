@@ -150,6 +150,7 @@ async fn create_key(
     };
     match crate::api::keys::create(&state, &session.workspace, new).await {
         Ok(created) => {
+            let note = crate::api::keys::note(&created.key);
             let new_key = NewKey {
                 name: created.key.name,
                 scope: created.key.scope.as_str().to_owned(),
@@ -160,7 +161,7 @@ async fn create_key(
                 header::SET_COOKIE,
                 session.reveal.seal(&new_key, is_https(&headers)),
             );
-            Ok(answer)
+            Ok((note, answer).into_response())
         }
         Err(ApiError::Invalid { field, message }) => {
             let error = Some(format::sentence(&message));
@@ -253,12 +254,13 @@ async fn revoke_key(
     PostedForm { session, .. }: PostedForm<IgnoredAny>,
 ) -> Result<Response, PageError> {
     let (id, key) = find_key(&state, &session.workspace, &id).await?;
-    state.store.revoke_key(&session.workspace, id).await?;
-    Ok(redirect_with(
+    let revoked = state.store.revoke_key(&session.workspace, id).await?;
+    let done = redirect_with(
         "/keys",
         &[Flash::success(format!(
             "Key “{}” ({}…) is revoked: requests with it are refused from now on.",
             key.name, key.prefix
         ))],
-    ))
+    );
+    Ok((crate::api::keys::note(&revoked.into()), done).into_response())
 }

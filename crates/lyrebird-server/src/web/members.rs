@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::csrf::PostedForm;
 use super::{Flash, PageError, PagePath, WebSession, format, page, redirect_with};
 use crate::AppState;
+use crate::auth::client_addr::ClientAddr;
 use crate::auth::session_token;
 
 pub fn router() -> Router<AppState> {
@@ -199,6 +200,7 @@ async fn workspaces_page(session: WebSession) -> Result<Response, PageError> {
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ClientAddr(address): ClientAddr,
     PostedForm { session, form }: PostedForm<NameForm>,
 ) -> Result<Response, PageError> {
     let name = match workspace_name(&form.name) {
@@ -210,10 +212,9 @@ async fn create(
             ));
         }
     };
-    let created = state
-        .store
-        .create_workspace(session.workspace.member(), name)
-        .await?;
+    let created =
+        crate::api::workspaces::created_workspace(&state, &session.workspace, address, name)
+            .await?;
     switch_to(&state, &headers, created.id).await?;
     Ok(redirect_with(
         "/members",

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lyrebird_engine::{
     BodyMatch, CollectionSpec, JsonMode, RequestPattern, ResponseSpec, SelectionMode, Upstream,
@@ -27,6 +27,7 @@ use super::format;
 use super::{Flash, PageError, PagePath, WebSession, field_errors, page, redirect_with};
 use crate::api::mocks::{MockFields, save_upstream_headers, upstream_header_names};
 use crate::api::state::{StateQuery, StateView, view as view_state};
+use crate::audit::Note;
 use crate::auth::{OwnMock, own_mock};
 use crate::extract::parse_json;
 use crate::{AppState, Settings};
@@ -181,13 +182,14 @@ async fn create_mock(
         );
     }
     let mock = state.store.create_mock(&session.workspace, &draft).await?;
-    Ok(redirect_with(
+    let done = redirect_with(
         &format!("/mocks/{}", mock.id),
         &[Flash::success(format!(
             "Created {}. Add an example to tell it what to answer.",
             mock.name
         ))],
-    ))
+    );
+    Ok((Note::mock(&mock), done).into_response())
 }
 
 /// The settings form, as typed: kept as text so a refused value comes back as it was.
@@ -664,14 +666,15 @@ async fn save_settings(
         Ok(fields) => {
             let saved = fields.save(&state.store, &session.workspace, id).await;
             match saved {
-                Ok(mock) => {
-                    return Ok(redirect_with(
+                Ok((mock, note)) => {
+                    let done = redirect_with(
                         &format!("/mocks/{id}#settings"),
                         &[Flash::success(format!(
                             "Saved the settings of {}.",
                             mock.name
                         ))],
-                    ));
+                    );
+                    return Ok((note, done).into_response());
                 }
                 Err(error) => field_errors(error)?
                     .into_iter()
@@ -782,13 +785,14 @@ async fn delete_mock(
 ) -> Result<Response, PageError> {
     let mock = own_mock(&state, &session.workspace, id).await?;
     state.store.delete_mock(&session.workspace, id).await?;
-    Ok(redirect_with(
+    let done = redirect_with(
         "/mocks",
         &[Flash::success(format!(
             "Deleted {} and its examples.",
             mock.name
         ))],
-    ))
+    );
+    Ok((Note::mock(&mock), done).into_response())
 }
 
 #[cfg(test)]

@@ -19,9 +19,13 @@
 //! - [`drift`]: checks of a mock against its upstream, and their reports;
 //! - [`invitations`]: inviting members, and accepting an invitation;
 //! - [`email`]: changing the account's email, and resetting a forgotten password;
-//! - [`account`]: the signed-in person's account: password, sessions, deleting it.
+//! - [`account`]: the signed-in person's account: password, sessions, deleting it;
+//! - [`audit`]: the workspace's audit log;
+//! - [`members`]: the team pages and the workspace switcher;
+//! - [`operator`]: the operator's console, for operators only.
 
 pub mod account;
+pub mod audit;
 pub mod calls;
 pub mod contract;
 pub mod csrf;
@@ -34,6 +38,7 @@ pub mod keys;
 pub mod landing;
 pub mod members;
 pub mod mocks;
+pub mod operator;
 pub mod recording;
 pub mod reveal;
 pub mod session;
@@ -76,6 +81,8 @@ pub fn router() -> Router<AppState> {
         .merge(drift::router())
         .merge(invitations::router())
         .merge(email::router())
+        .merge(audit::router())
+        .merge(operator::router())
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(page_headers))
@@ -231,6 +238,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         "workspaces.html",
         include_str!("../../../../web/templates/workspaces.html"),
     ),
+    (
+        "audit.html",
+        include_str!("../../../../web/templates/audit.html"),
+    ),
+    (
+        "operator.html",
+        include_str!("../../../../web/templates/operator.html"),
+    ),
+    (
+        "operator_workspace.html",
+        include_str!("../../../../web/templates/operator_workspace.html"),
+    ),
+    (
+        "operator_plans.html",
+        include_str!("../../../../web/templates/operator_plans.html"),
+    ),
 ];
 
 /// The page environment, built once. A template that does not parse is a bug in this binary,
@@ -346,6 +369,10 @@ pub fn redirect_with(to: &str, flashes: &[Flash]) -> Response {
     let mut response = Redirect::to(to).into_response();
     if let Some(cookie) = session::flash_cookie(flashes) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    if flashes.iter().any(|flash| flash.kind == FlashKind::Error) {
+        // Back to the form with why: nothing was changed.
+        response.extensions_mut().insert(crate::audit::Refused);
     }
     response
 }
@@ -482,6 +509,9 @@ impl From<ApiError> for PageError {
                 PageError::Forbidden(format::sentence(&message))
             }
             ApiError::Gone { message, .. } => PageError::Gone(format::sentence(&message)),
+            ApiError::WorkspaceSuspended => {
+                PageError::Forbidden(format::sentence(&ApiError::WorkspaceSuspended.to_string()))
+            }
             ApiError::StateConflict { message, .. } => {
                 PageError::Conflict(format::sentence(&message))
             }

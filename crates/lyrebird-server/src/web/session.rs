@@ -72,6 +72,15 @@ impl FromRequestParts<AppState> for WebSession {
             crate::auth::matched_route(parts),
         )
         .map_err(|error| PageError::from(error).into_response())?;
+        crate::auth::refuse_if_suspended(
+            state,
+            &caller.workspace,
+            &parts.method,
+            crate::auth::matched_route(parts),
+        )
+        .await
+        .map_err(|error| PageError::from(error).into_response())?;
+        crate::audit::seen(parts, &caller.workspace);
         let (account, workspaces) = tokio::try_join!(
             state.store.account(account),
             state.store.workspaces_of(account)

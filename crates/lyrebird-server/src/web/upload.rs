@@ -142,7 +142,12 @@ async fn read_and_import(
         if counts.requests == 1 { "" } else { "s" },
     ))];
     flashes.extend(warnings.iter().map(warning_flash));
-    Ok(redirect_with(&format!("/mocks/{}", mock.id), &flashes))
+    let note = format.audit_note(&mock, &counts, false);
+    Ok((
+        note,
+        redirect_with(&format!("/mocks/{}", mock.id), &flashes),
+    )
+        .into_response())
 }
 
 /// `where in the file: what happened`; a warning about the whole file has no place.

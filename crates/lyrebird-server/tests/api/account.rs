@@ -535,7 +535,7 @@ async fn busy_mock(app: &TestApp, key: &str, name: &str, calls: usize) -> String
 /// How each table's rows are told apart: by the workspace a row belongs to, or for the
 /// account's own tables by account. Every table of the schema must be here, so a table added
 /// later is counted too (or said to belong to nobody).
-const ROW_OWNERS: [(&str, &str); 19] = [
+const ROW_OWNERS: [(&str, &str); 20] = [
     ("workspaces", "id::text"),
     ("workspace_members", "workspace_id::text"),
     ("api_keys", "workspace_id::text"),
@@ -567,6 +567,7 @@ const ROW_OWNERS: [(&str, &str); 19] = [
         "(SELECT workspace_id FROM mocks m WHERE m.id = t.mock_id)::text",
     ),
     ("drift_reports", "workspace_id::text"),
+    ("audit_events", "workspace_id::text"),
     ("call_blocks", "workspace_id::text"),
     (
         "call_callbacks",
@@ -579,8 +580,14 @@ const ROW_OWNERS: [(&str, &str); 19] = [
 ];
 
 /// Tables whose rows belong to no workspace or account: failed log-ins are counted by email and
-/// address, and forgotten within the hour whoever they were about.
-const OWNERLESS: [&str; 2] = ["login_failures", "_sqlx_migrations"];
+/// address, and forgotten within the hour whoever they were about; plans and the operator's
+/// settings are the server's.
+const OWNERLESS: [&str; 4] = [
+    "login_failures",
+    "_sqlx_migrations",
+    "plans",
+    "operator_settings",
+];
 
 /// Rows per table and owner (a workspace id, or `account <id>`), with `None` for rows whose
 /// owner is gone (none should be).

@@ -3,6 +3,7 @@
 
 mod account;
 mod accounts;
+mod audit;
 mod contract;
 mod email;
 mod errors;
@@ -17,6 +18,7 @@ mod keys;
 mod mocks;
 mod nul;
 mod openapi;
+mod operator;
 mod roles;
 #[path = "../support/smtp.rs"]
 mod smtp;

@@ -21,6 +21,8 @@ enum Need {
     Public,
     /// The caller's own account, whatever their role: any credential but a mock key.
     Own,
+    /// The server's operators only: a 404 to everyone else, as for a route that does not exist.
+    Operator,
     /// At least this role in the workspace.
     At(Role),
 }
@@ -70,6 +72,57 @@ fn table() -> Vec<Row> {
             "/api/v1/invitations/{invitation}",
             Need::Public,
             none(),
+        ),
+        // The operator's: none of the callers is one.
+        row(
+            M::GET,
+            "/api/v1/operator/workspaces",
+            Need::Operator,
+            none(),
+        ),
+        row(
+            M::GET,
+            "/api/v1/operator/workspaces/{id}",
+            Need::Operator,
+            none(),
+        ),
+        row(
+            M::PATCH,
+            "/api/v1/operator/workspaces/{id}",
+            Need::Operator,
+            Some(json!({"suspended": true})),
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/operator/workspaces/{id}",
+            Need::Operator,
+            none(),
+        ),
+        row(M::GET, "/api/v1/operator/plans", Need::Operator, none()),
+        row(
+            M::POST,
+            "/api/v1/operator/plans",
+            Need::Operator,
+            Some(json!({"name": "free"})),
+        ),
+        row(
+            M::PATCH,
+            "/api/v1/operator/plans/{name}",
+            Need::Operator,
+            Some(json!({"monthly_quota": 1})),
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/operator/plans/{name}",
+            Need::Operator,
+            none(),
+        ),
+        row(M::GET, "/api/v1/operator/settings", Need::Operator, none()),
+        row(
+            M::PUT,
+            "/api/v1/operator/settings",
+            Need::Operator,
+            Some(json!({"default_plan": null})),
         ),
         // The caller's own account (a wrong password or a key where a session is needed is
         // refused by the operation itself, never by role).
@@ -336,7 +389,8 @@ fn table() -> Vec<Row> {
             EDITOR,
             none(),
         ),
-        // The workspace and its members.
+        // The workspace, its members and its audit log.
+        row(M::GET, "/api/v1/audit", ADMIN, none()),
         row(
             M::PATCH,
             "/api/v1/workspace",
@@ -600,6 +654,7 @@ impl Team {
                 "/sessions/01a1fdf6-0000-7000-8000-000000000003",
             )
             .replace("/workspaces/{id}", &format!("/workspaces/{}", self.id))
+            .replace("{name}", "free")
             .replace("{example_id}", &self.example)
             .replace("{account_id}", &self.spare_member)
             .replace("{invitation}/accept", "lbi_no_such_invitation/accept")
@@ -721,9 +776,10 @@ async fn every_operation_answers_each_role_as_the_table_says_and_refusals_change
     for row in rows {
         let need = match row.need {
             Need::Public => continue,
-            Need::Own => None,
+            Need::Own | Need::Operator => None,
             Need::At(role) => Some(role),
         };
+        let operators_only = row.need == Need::Operator;
         // Those who may not act go first, each checked to have changed nothing; then those
         // who may. A row that ends something (the mock, a membership, the workspace) gives
         // each caller who may call it a team of its own.
@@ -763,6 +819,7 @@ async fn every_operation_answers_each_role_as_the_table_says_and_refusals_change
                 let (status, code) = outcome(response).await;
                 let cell = format!("{} {} as {who:?}: {status} {code:?}", row.method, row.path);
                 let expected = match (who, who.role(), need) {
+                    _ if operators_only => Some((StatusCode::NOT_FOUND, "not_found")),
                     (Who::MockKey, _, _) => Some((StatusCode::FORBIDDEN, "admin_scope_required")),
                     (Who::NonMember, _, _) if names_ids => {
                         Some((StatusCode::NOT_FOUND, "not_found"))

@@ -15,7 +15,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     /// Kept for the test's lifetime: dropping it drops the database.
-    db: TestDatabase,
+    pub db: TestDatabase,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -51,7 +51,8 @@ impl TestApp {
         .await
     }
 
-    async fn with_options(options: Options) -> Self {
+    /// An app with `options`.
+    pub async fn with_options(options: Options) -> Self {
         let db = TestDatabase::new().await;
         let running = in_process::start(db.store().clone(), options).await;
         Self {

@@ -1,6 +1,7 @@
-//! The worked examples of docs/versions-and-impact.md, docs/proxy.md, docs/teams.md and
-//! docs/invitations.md, run as written against the binary: their output is the output the guides
-//! show.
+//! The worked examples of docs/versions-and-impact.md, docs/proxy.md, docs/teams.md,
+//! docs/invitations.md and docs/operator.md, run as written against the binary: their output is
+//! the output the guides show. The scripts find `lyrebird` on their PATH and the server's
+//! database in DATABASE_URL, as an operator's shell would.
 
 use super::*;
 
@@ -35,12 +36,20 @@ async fn run_worked_example(guide: &str, env: &[(&str, &str)]) {
     // The script's files (a cookie jar...) go to a folder of its own, not the source tree.
     let workdir = std::env::temp_dir().join(format!("lyrebird-guide-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&workdir).unwrap();
+    let binaries = std::path::Path::new(env!("CARGO_BIN_EXE_lyrebird"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{binaries}:{}", std::env::var("PATH").unwrap_or_default());
     let output = tokio::process::Command::new("bash")
         .arg("-c")
         .arg(format!("set -euo pipefail\n{script}"))
         .env("LYREBIRD", &server.base)
         .env("KEY", &key)
         .current_dir(&workdir)
+        .env("DATABASE_URL", &url)
+        .env("PATH", path)
         .output()
         .await
         .unwrap();
@@ -74,4 +83,9 @@ async fn the_proxy_guides_worked_example_prints_what_the_guide_shows() {
         &[("LYREBIRD_CALLBACK_ALLOW", "127.0.0.1")],
     )
     .await;
+}
+
+#[tokio::test]
+async fn the_operator_guides_worked_example_prints_what_the_guide_shows() {
+    run_worked_example(include_str!("../../../../docs/operator.md"), &[]).await;
 }

@@ -84,6 +84,62 @@ async fn retention_drops_whole_old_months_and_deletes_older_calls_of_the_month_i
     assert_eq!((oldest_kept, kept_calls), (39, 3), "{kept:?}");
 }
 
+#[tokio::test]
+async fn a_plans_retention_keeps_its_workspaces_calls_shorter_or_longer_than_the_servers() {
+    use lyrebird_store::{PlanLimits, WorkspaceRef};
+    let db = TestDatabase::new().await;
+    let store = db.store();
+    let now = OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    for months_ago in [3, 2, 1] {
+        store
+            .ensure_call_partitions(now - day * (31 * months_ago))
+            .await
+            .unwrap();
+    }
+    for (plan, days) in [("short", 5), ("long", 90)] {
+        let limits = PlanLimits {
+            call_retention_days: Some(days),
+            ..PlanLimits::default()
+        };
+        store.create_plan(plan, limits).await.unwrap();
+    }
+    let mut mocks = Vec::new();
+    for plan in [Some("short"), Some("long"), None] {
+        let email = format!("{}@example.com", plan.unwrap_or("plain"));
+        let workspace = db.sign_up(&email).await.workspace.id();
+        store
+            .assign_plan(&WorkspaceRef::Id(workspace), plan)
+            .await
+            .unwrap();
+        let mock = MockId::generate();
+        let calls: Vec<NewCall> = [60, 20, 2]
+            .iter()
+            .map(|days| NewCall {
+                id: Uuid::now_v7(),
+                ..lyrebird_store::testing::call(workspace, mock, now - day * *days)
+            })
+            .collect();
+        store.insert_calls(&encoded(&calls), &[]).await.unwrap();
+        mocks.push(mock);
+    }
+
+    let report = store.apply_call_retention(now - day * 30).await.unwrap();
+    let mut kept = Vec::new();
+    for mock in &mocks {
+        kept.push(logged_calls(store, *mock).await);
+    }
+    assert_eq!(
+        kept,
+        [1, 3, 2],
+        "5 days, 90 days, the server's 30: {report:?}"
+    );
+    assert!(
+        partition_exists(store, &partition_of(now - day * 60)).await,
+        "a partition with calls a plan keeps is not dropped"
+    );
+}
+
 /// A data directory of its own for a private PostgreSQL cluster, under cargo's temporary
 /// directory (reachable by the `postgres` user when the tests run as root). Dropping it stops
 /// a cluster left running in it and removes it.

@@ -1,4 +1,5 @@
-//! `lyrebird mock push | pull | diff` and `lyrebird verify`, black-box: the binary run as a user
+//! `lyrebird mock push | pull | diff` and `lyrebird verify` (and, in [`operator`],
+//! `lyrebird operator`), black-box: the binary run as a user
 //! runs it, against `lyrebird serve` on a real port and a real PostgreSQL. A mock round-trips
 //! through files byte for byte, a second push changes nothing, edits made to the files show in a
 //! diff and are applied by a push, YAML works as JSON does, and every failure exits with 2 and
@@ -6,6 +7,8 @@
 
 #[path = "../support/binary.rs"]
 mod support;
+
+mod operator;
 
 use std::collections::BTreeMap;
 use std::fs;

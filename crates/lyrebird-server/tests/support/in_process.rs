@@ -25,6 +25,8 @@ pub struct Options {
     pub callbacks: CallbackOptions,
     /// Mail settings (`LYREBIRD_SMTP_URL` and the rest); none by default, so nothing is mailed.
     pub mail: MailArgs,
+    /// The proxies whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Options {
@@ -36,6 +38,7 @@ impl Default for Options {
             call_log: CallLogOptions::default(),
             callbacks: CallbackOptions::default(),
             mail: MailArgs::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -74,7 +77,7 @@ pub async fn start(store: Store, options: Options) -> Running {
     )
     .await
     .unwrap();
-    let served = Served::new(state.clone(), TrustedProxies::default());
+    let served = Served::new(state.clone(), options.trusted_proxies);
     let connections = Connections(listener);
     let server = tokio::spawn(async move { axum::serve(connections, served).await.unwrap() });
     Running {

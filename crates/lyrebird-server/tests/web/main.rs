@@ -3,6 +3,7 @@
 //! what it should be refused. The browser itself is tested in `web/tests/`.
 
 mod account;
+mod audit;
 #[path = "../support/in_process.rs"]
 mod in_process;
 mod invitations;

@@ -409,6 +409,19 @@ async fn list_calls(
     Ok(Json(page))
 }
 
+/// The `limit` of a page: 1 to [`MAX_LIMIT`], `default` when left out; a 422 naming `limit`
+/// otherwise.
+pub(crate) fn page_size(limit: Option<u32>, default: u32) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(limit @ 1..=MAX_LIMIT) => Ok(limit),
+        Some(_) => Err(ApiError::invalid(
+            "limit",
+            format!("use a number from 1 to {MAX_LIMIT}"),
+        )),
+    }
+}
+
 /// A page of a mock's calls, newest first: what the API and the call log page show.
 pub async fn search(
     state: &AppState,
@@ -418,16 +431,7 @@ pub async fn search(
     params: &PageParams,
 ) -> Result<CallPage, ApiError> {
     let filter = filter.parse()?;
-    let limit = match params.limit {
-        None => DEFAULT_LIMIT,
-        Some(limit @ 1..=MAX_LIMIT) => limit,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "limit",
-                format!("use a number from 1 to {MAX_LIMIT}"),
-            ));
-        }
-    };
+    let limit = page_size(params.limit, DEFAULT_LIMIT)?;
     let after = params
         .cursor
         .as_deref()
