@@ -74,6 +74,8 @@ pub struct Account {
     pub id: AccountId,
     pub email: String,
     pub created_at: OffsetDateTime,
+    /// Whether the account is one of the server's operators (`lyrebird operator grant`).
+    pub operator: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -150,7 +152,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let account: Account = sqlx::query_as(
             "INSERT INTO accounts (id, email, password_hash) VALUES ($1, $2, $3)
-             RETURNING id, email, created_at",
+             RETURNING id, email, created_at, operator",
         )
         .bind(AccountId::generate())
         .bind(email.as_str())
@@ -233,7 +235,7 @@ impl Store {
         let (token, expires_at) = insert_session(&mut tx, account_id, origin).await?;
         tx.commit().await?;
         let account: Account =
-            sqlx::query_as("SELECT id, email, created_at FROM accounts WHERE id = $1")
+            sqlx::query_as("SELECT id, email, created_at, operator FROM accounts WHERE id = $1")
                 .bind(account_id)
                 .fetch_one(self.pool())
                 .await?;
@@ -283,7 +285,7 @@ impl Store {
 
     /// The account a session names (the web pages show its email).
     pub async fn account(&self, id: AccountId) -> Result<Account> {
-        sqlx::query_as("SELECT id, email, created_at FROM accounts WHERE id = $1")
+        sqlx::query_as("SELECT id, email, created_at, operator FROM accounts WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?

@@ -343,6 +343,8 @@ pub fn page(
             can_admin => role >= Role::Admin,
             is_owner => role == Role::Owner,
         },
+        // Operators see the way to their console on every page.
+        operator => session.account.operator,
         flashes => Serde(&session.flashes),
         ..ctx
     };

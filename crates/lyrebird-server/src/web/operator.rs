@@ -120,7 +120,6 @@ async fn console(
         StatusCode::OK,
         "operator.html",
         context! {
-            operator => true,
             nav => "operator",
             search => &search,
             workspaces => Serde(&rows),
@@ -187,7 +186,6 @@ async fn workspace_page(
         StatusCode::OK,
         "operator_workspace.html",
         context! {
-            operator => true,
             nav => "operator",
             workspace => Serde(&row),
             plans => plan_names,
@@ -381,7 +379,6 @@ async fn plans_page(
         StatusCode::OK,
         "operator_plans.html",
         context! {
-            operator => true,
             nav => "operator",
             plans => Serde(&plans),
             default_plan => plans.iter().find(|plan| plan.default).map(|plan| &plan.name),
