@@ -106,7 +106,7 @@ impl Store {
     /// [`StoreError::EmailTaken`].
     pub async fn change_email(&self, account: AccountId, email: &Email) -> Result<Account> {
         Ok(sqlx::query_as(
-            "UPDATE accounts SET email = $2 WHERE id = $1 RETURNING id, email, created_at",
+            "UPDATE accounts SET email = $2 WHERE id = $1 RETURNING id, email, created_at, operator",
         )
         .bind(account)
         .bind(email.as_str())
@@ -144,7 +144,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let account = sqlx::query_as(
-            "UPDATE accounts SET email = $2 WHERE id = $1 RETURNING id, email, created_at",
+            "UPDATE accounts SET email = $2 WHERE id = $1 RETURNING id, email, created_at, operator",
         )
         .bind(link.account_id)
         .bind(link.new_email)
