@@ -22,6 +22,9 @@ pub enum OperatorCommand {
     Grant(AccountArgs),
     /// Makes an account no longer an operator.
     Revoke(AccountArgs),
+    /// Prints a link that lets the account choose a new password, for a server that does not
+    /// send mail: it works once, for two hours, and ends the account's sessions.
+    ResetLink(AccountArgs),
     /// Lists workspaces, newest first: members, mocks, calls this month, quota, plan, last
     /// activity and suspension.
     Workspaces {
@@ -189,7 +192,9 @@ fn plan_or_none(plan: &str) -> Option<&str> {
 impl OperatorCommand {
     fn database(&self) -> &ServeArgs {
         match self {
-            OperatorCommand::Grant(args) | OperatorCommand::Revoke(args) => &args.database,
+            OperatorCommand::Grant(args)
+            | OperatorCommand::Revoke(args)
+            | OperatorCommand::ResetLink(args) => &args.database,
             OperatorCommand::Suspend(args)
             | OperatorCommand::Unsuspend(args)
             | OperatorCommand::Delete(args) => &args.database,
@@ -238,6 +243,24 @@ async fn execute(
                 true => format!("{} is an operator", email.as_str()),
                 false => format!("{} is no longer an operator", email.as_str()),
             })
+        }
+        OperatorCommand::ResetLink(AccountArgs {
+            ref email,
+            ref database,
+        }) => {
+            let token = match store.issue_password_reset(email).await {
+                Err(StoreError::NotFound) => {
+                    anyhow::bail!("no account has the email {}", email.as_str())
+                }
+                other => other?,
+            };
+            // The link the server would mail: on its public URL, or its base host.
+            let base_host = database
+                .base_host
+                .clone()
+                .unwrap_or_else(|| format!("localhost:{}", database.listen.port()));
+            let mail = crate::mail::Mail::new(&database.mail, &base_host)?;
+            Ok(mail.link(&format!("/reset-password/{}", token.expose())))
         }
         OperatorCommand::Workspaces {
             search,

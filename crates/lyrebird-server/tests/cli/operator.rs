@@ -238,3 +238,64 @@ async fn plans_are_made_assigned_enforced_made_the_default_and_deleted() {
         "no plan is named \"small\"",
     );
 }
+
+#[tokio::test]
+async fn reset_link_prints_a_link_that_sets_a_new_password_once() {
+    let db = TestDatabase::new().await;
+    let server = Server::start(&db, &[]);
+    server.sign_up("ada@example.com").await;
+    fails(
+        &db,
+        &["reset-link", "nobody@example.com"],
+        "no account has the email",
+    );
+
+    let link = ok(&db, &["reset-link", "Ada@Example.com"]);
+    let link = link.trim();
+    let path = link
+        .strip_prefix("http://localhost:8080")
+        .unwrap_or_else(|| panic!("a link on the server's default host: {link}"));
+    assert!(path.starts_with("/reset-password/"), "{path}");
+
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = browser
+        .get(server.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the page has a form: {page}"))
+        .to_owned();
+    let new_password = "a brand new password";
+    let reset = || {
+        browser
+            .post(server.url(path))
+            .form(&[("csrf_token", token.as_str()), ("password", new_password)])
+            .send()
+    };
+    assert_eq!(reset().await.unwrap().status(), StatusCode::OK);
+    let log_in = |password: &'static str| {
+        server.api(
+            Method::POST,
+            "/api/v1/sessions",
+            "",
+            Some(json!({"email": "ada@example.com", "password": password})),
+        )
+    };
+    assert_eq!(log_in(new_password).await.0, StatusCode::OK);
+    assert_eq!(
+        log_in("correct horse battery").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Once: the link is used up.
+    assert_ne!(reset().await.unwrap().status(), StatusCode::OK);
+}
