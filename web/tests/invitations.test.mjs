@@ -152,4 +152,5 @@ test('an owner invites an editor and a viewer; the links are mailed; each accept
   const members = await page.locator('table.members').innerText();
   assert.match(members, new RegExp(`${editorEmail}[\\s\\S]*editor`));
   assert.match(members, new RegExp(`${viewerEmail}[\\s\\S]*viewer`));
+  await screenshot(page, 'members');
 });
