@@ -46,7 +46,7 @@ test('an operator searches the workspaces and suspends one, whose mocks answer 4
   await page.goto(`${server.url}/operator`);
   assert.equal(await page.locator('h1').innerText(), 'Operator console');
   assert.equal(await page.locator('table.operator-workspaces tbody tr').count(), 3);
-  assert.equal(await page.getByRole('link', { name: 'Operator' }).getAttribute('aria-current'), 'page');
+  assert.equal(await page.getByRole('link', { name: 'Operator', exact: true }).getAttribute('aria-current'), 'page');
 
   await page.fill('#f-q', ada.email.split('@')[0]);
   await Promise.all([page.waitForURL(/\/operator\?q=/), page.click('form[role=search] button')]);
@@ -90,6 +90,6 @@ test('to a signed-in account that is not an operator the console is the 404 page
     const answer = await other.goto(`${server.url}${path}`);
     assert.equal(answer.status(), 404, path);
   }
-  assert.equal(await other.getByRole('link', { name: 'Operator' }).count(), 0);
+  assert.equal(await other.getByRole('link', { name: 'Operator', exact: true }).count(), 0);
   await other.context().close();
 });
