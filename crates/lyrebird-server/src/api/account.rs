@@ -16,8 +16,7 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use lyrebird_store::{
-    AccountId, AccountSummary, Actor, DeletedAccount, Email, Membership, NewPassword, Role, Secret,
-    SessionSummary, WorkspaceId,
+    AccountId, AccountSummary, Actor, DeletedAccount, Email, NewPassword, Secret, SessionSummary,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -27,6 +26,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::api::workspaces::WorkspaceMembership;
 use crate::auth::Admin;
 use crate::auth::cookies::{is_https, session_cookie, session_token};
 use crate::auth::throttle::{ClientAddr, LoginRefused, LoginThrottle, throttled};
@@ -52,37 +52,7 @@ pub struct AccountSettings {
     /// Whether the account governs every workspace of the server.
     pub operator: bool,
     /// Its personal workspace first, then by name.
-    pub workspaces: Vec<AccountWorkspace>,
-}
-
-/// A workspace the account belongs to.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountWorkspace {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: WorkspaceId,
-    pub name: String,
-    /// The account's role there.
-    #[schema(schema_with = crate::api::keys::role_schema)]
-    pub role: Role,
-    /// Whether it is the account's personal workspace.
-    pub personal: bool,
-    /// How many members it has.
-    pub members: i64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-impl From<Membership> for AccountWorkspace {
-    fn from(membership: Membership) -> Self {
-        Self {
-            id: membership.id,
-            name: membership.name,
-            role: membership.role,
-            personal: membership.personal,
-            members: membership.members,
-            created_at: membership.created_at,
-        }
-    }
+    pub workspaces: Vec<WorkspaceMembership>,
 }
 
 /// A live session of the account.
@@ -170,7 +140,10 @@ async fn show_account(
         email: account.email,
         created_at: account.created_at,
         operator: account.operator,
-        workspaces: workspaces.into_iter().map(AccountWorkspace::from).collect(),
+        workspaces: workspaces
+            .into_iter()
+            .map(|membership| WorkspaceMembership::of(membership, admin.workspace.id()))
+            .collect(),
     }))
 }
 

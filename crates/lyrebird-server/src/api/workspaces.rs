@@ -64,7 +64,7 @@ pub struct WorkspaceMembership {
 }
 
 impl WorkspaceMembership {
-    fn of(membership: Membership, current: WorkspaceId) -> Self {
+    pub(crate) fn of(membership: Membership, current: WorkspaceId) -> Self {
         Self {
             current: membership.id == current,
             id: membership.id,
