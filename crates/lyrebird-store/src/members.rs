@@ -199,10 +199,11 @@ impl Store {
         self.member(workspace, account).await
     }
 
-    /// Removes a member: their keys stop working in this workspace at once, and their sessions
+    /// Removes a member, answering who they were: their keys stop working in this workspace at once, and their sessions
     /// there go back to their personal workspace. Only an owner removes an owner; the last
     /// owner cannot be removed (nor leave). Anyone may remove themselves ([`Store::leave`]).
-    pub async fn remove_member(&self, workspace: &Workspace, account: AccountId) -> Result<()> {
+    pub async fn remove_member(&self, workspace: &Workspace, account: AccountId) -> Result<Member> {
+        let removed = self.member(workspace, account).await?;
         let mut tx = self.begin().await?;
         let (current, personal) = lock_member(&mut tx, workspace, account).await?;
         let leaving = account == workspace.member();
@@ -230,12 +231,15 @@ impl Store {
             workspace: workspace.id(),
             key,
         });
-        self.announce_all(revoked.collect()).await
+        self.announce_all(revoked.collect()).await?;
+        Ok(removed)
     }
 
     /// The caller leaves the workspace (not their personal one, and not as its last owner).
     pub async fn leave(&self, workspace: &Workspace) -> Result<()> {
-        self.remove_member(workspace, workspace.member()).await
+        self.remove_member(workspace, workspace.member())
+            .await
+            .map(drop)
     }
 
     /// Deletes a team workspace and everything in it: mocks, examples, keys, call logs

@@ -26,6 +26,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api::keys::role_schema;
+use crate::audit::Note;
 use crate::auth::client_addr::ClientAddr;
 use crate::auth::{Admin, session_token};
 use crate::error::{ApiError, ErrorBody};
@@ -340,12 +341,19 @@ async fn change_member(
     admin: Admin,
     ApiPath(account): ApiPath<AccountId>,
     ApiJson(body): ApiJson<MemberRole>,
-) -> Result<Json<MemberView>, ApiError> {
+) -> Result<(Note, Json<MemberView>), ApiError> {
     let member = state
         .store
         .set_member_role(&admin.workspace, account, body.role)
         .await?;
-    Ok(Json(member.into()))
+    Ok((member_note(&member), Json(member.into())))
+}
+
+/// The audit log's note of a change to `member`: who, and their role now.
+pub(crate) fn member_note(member: &Member) -> Note {
+    Note::target(&member.email)
+        .with("account_id", member.account_id)
+        .with("role", member.role)
 }
 
 /// Removes a member: their keys in this workspace stop working at once. Removing an owner is
@@ -366,7 +374,7 @@ async fn remove_member(
     State(state): State<AppState>,
     admin: Admin,
     ApiPath(account): ApiPath<AccountId>,
-) -> Result<StatusCode, ApiError> {
-    state.store.remove_member(&admin.workspace, account).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<(Note, StatusCode), ApiError> {
+    let removed = state.store.remove_member(&admin.workspace, account).await?;
+    Ok((member_note(&removed), StatusCode::NO_CONTENT))
 }

@@ -9,7 +9,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use lyrebird_store::{AccountId, Role, StoreError, WorkspaceId, workspace_name};
 use minijinja::context;
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::csrf::PostedForm;
 use super::{Flash, PageError, PagePath, WebSession, format, page, redirect_with};
 use crate::AppState;
+use crate::api::workspaces::member_note;
 use crate::auth::client_addr::ClientAddr;
 use crate::auth::session_token;
 
@@ -104,10 +105,13 @@ async fn change_role(
         .store
         .set_member_role(&session.workspace, account, role)
         .await;
-    Ok(back_to_members(match changed {
-        Ok(member) => Flash::success(format!("{} is now {}.", member.email, member.role)),
-        Err(error) => refusal(error)?,
-    }))
+    Ok(match changed {
+        Ok(member) => {
+            let done = Flash::success(format!("{} is now {}.", member.email, member.role));
+            (member_note(&member), back_to_members(done)).into_response()
+        }
+        Err(error) => back_to_members(refusal(error)?),
+    })
 }
 
 async fn remove_member(
@@ -116,10 +120,16 @@ async fn remove_member(
     PostedForm { session, .. }: PostedForm<serde::de::IgnoredAny>,
 ) -> Result<Response, PageError> {
     let removed = state.store.remove_member(&session.workspace, account).await;
-    Ok(back_to_members(match removed {
-        Ok(()) => Flash::success("Removed from the workspace; their keys here no longer work."),
-        Err(error) => refusal(error)?,
-    }))
+    Ok(match removed {
+        Ok(member) => {
+            let done = Flash::success(format!(
+                "{} is removed from the workspace; their keys here no longer work.",
+                member.email
+            ));
+            (member_note(&member), back_to_members(done)).into_response()
+        }
+        Err(error) => back_to_members(refusal(error)?),
+    })
 }
 
 #[derive(Debug, Deserialize)]

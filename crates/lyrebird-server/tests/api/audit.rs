@@ -694,6 +694,11 @@ async fn every_changing_route_of_the_api_records_its_event() {
     )
     .await;
     walk.step(Method::DELETE, route, &member, None).await;
+    let (latest, _) = events(&app, &ann.key, "?limit=2").await;
+    for event in &latest {
+        assert_eq!(event["target"], "bob@example.com", "{event}");
+    }
+    assert_eq!(latest[1]["details"]["role"], "editor", "{}", latest[1]);
 
     // Invitations: made and revoked in Ann's workspace; one accepted records its own event
     // there, naming who joined.
