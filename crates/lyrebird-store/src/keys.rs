@@ -95,9 +95,15 @@ pub(crate) async fn insert_key(
     Ok((key, token))
 }
 
-/// The account whose keys alone the caller may manage; `None` for an admin, who manages all.
-fn only_own_keys(workspace: &Workspace) -> Option<AccountId> {
-    (workspace.role() < Role::Admin).then(|| workspace.member())
+/// Which keys of the workspace (`k`) the caller manages, with `$2` their account and `$3` their
+/// role: their own; an admin's also every member's but an owner's; an owner's all.
+macro_rules! managed_keys {
+    () => {
+        "(k.account_id = $2 OR $3 = 'owner' OR ($3 = 'admin' AND NOT EXISTS (
+             SELECT 1 FROM workspace_members m
+             WHERE m.workspace_id = k.workspace_id AND m.account_id = k.account_id
+               AND m.role = 'owner')))"
+    };
 }
 
 impl Store {
@@ -126,16 +132,18 @@ impl Store {
     }
 
     /// The keys the caller may manage, revoked ones included (with `revoked_at`), oldest first:
-    /// an admin's or owner's are every member's, anyone else's their own.
+    /// their own; an admin's also every other member's but an owner's; an owner's all.
     pub async fn list_keys(&self, workspace: &Workspace) -> Result<Vec<ApiKey>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
             key_columns!(),
-            " FROM api_keys WHERE workspace_id = $1 AND ($2::uuid IS NULL OR account_id = $2)
-             ORDER BY created_at, id"
+            " FROM api_keys k WHERE k.workspace_id = $1 AND ",
+            managed_keys!(),
+            " ORDER BY k.created_at, k.id"
         ))
         .bind(workspace.id())
-        .bind(only_own_keys(workspace))
+        .bind(workspace.member())
+        .bind(workspace.role())
         .fetch_all(self.pool())
         .await?)
     }
@@ -145,14 +153,16 @@ impl Store {
     pub async fn revoke_key(&self, workspace: &Workspace, id: KeyId) -> Result<ApiKey> {
         let mut tx = self.begin().await?;
         let key = sqlx::query_as(concat!(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-             WHERE id = $1 AND workspace_id = $2 AND ($3::uuid IS NULL OR account_id = $3)
-             RETURNING ",
+            "UPDATE api_keys k SET revoked_at = coalesce(revoked_at, now())
+             WHERE k.id = $4 AND k.workspace_id = $1 AND ",
+            managed_keys!(),
+            " RETURNING ",
             key_columns!()
         ))
-        .bind(id)
         .bind(workspace.id())
-        .bind(only_own_keys(workspace))
+        .bind(workspace.member())
+        .bind(workspace.role())
+        .bind(id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;

@@ -2,7 +2,7 @@
 //!
 //! Every member may make keys, which act for them: an `admin` key never does more than its
 //! member's role, nor more than its own ceiling (`role`). Members see and revoke their own
-//! keys; admins and owners see and revoke everyone's.
+//! keys; admins also every other member's but an owner's; owners everyone's.
 
 use axum::Json;
 use axum::extract::State;
@@ -111,8 +111,8 @@ pub struct CreatedKey {
     pub api_key: String,
 }
 
-/// Lists the keys the caller manages, revoked ones included: an admin's or owner's are every
-/// member's, anyone else's their own.
+/// Lists the keys the caller manages, revoked ones included: their own; an admin's also every
+/// other member's but an owner's; an owner's every member's.
 #[utoipa::path(
     get,
     path = "/api/v1/keys",

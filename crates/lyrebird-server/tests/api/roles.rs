@@ -859,3 +859,62 @@ async fn every_operation_answers_each_role_as_the_table_says_and_refusals_change
     }
     assert!(checked > 400, "{checked} calls checked");
 }
+
+#[tokio::test]
+async fn an_admin_manages_every_members_keys_but_an_owners() {
+    let app = TestApp::start().await;
+    let client = reqwest::Client::new();
+    let team = team(&app, 0).await;
+    let admin = &team
+        .callers
+        .iter()
+        .find(|(w, _)| *w == Who::Admin)
+        .unwrap()
+        .1;
+    let get = async |credential: &Credential| -> Value {
+        let response = send(&app, &client, Method::GET, "/api/v1/keys", credential, None).await;
+        response.json().await.unwrap()
+    };
+    let (members, owners_keys) = (
+        send(&app, &client, Method::GET, "/api/v1/members", admin, None)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap(),
+        get(&team.owner).await,
+    );
+    let owner_id = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|member| member["role"] == "owner")
+        .unwrap()["account_id"]
+        .clone();
+    let listed = get(admin).await;
+    let listed = listed.as_array().unwrap();
+    assert!(
+        listed.iter().any(|key| key["account_id"] != owner_id),
+        "the viewer's key is the admin's to manage: {listed:?}"
+    );
+    assert!(
+        listed.iter().all(|key| key["account_id"] != owner_id),
+        "no key of the owner's: {listed:?}"
+    );
+    assert!(owners_keys.as_array().unwrap().len() > listed.len());
+
+    let path = format!("/api/v1/keys/{}", team.spare_key);
+    let (status, code) =
+        outcome(send(&app, &client, Method::DELETE, &path, admin, None).await).await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let still = get(&team.owner).await;
+    let spare = still
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["id"] == team.spare_key.as_str())
+        .unwrap();
+    assert!(spare["revoked_at"].is_null(), "the owner's key still works");
+}
