@@ -173,12 +173,12 @@ impl Store {
         role: Role,
     ) -> Result<Member> {
         let mut tx = self.begin().await?;
-        let (current, personal) = lock_member(&mut tx, workspace, account).await?;
+        let (current, personal, caller) = lock_member(&mut tx, workspace, account).await?;
         if role == current {
             tx.rollback().await?;
             return self.member(workspace, account).await;
         }
-        if (role == Role::Owner || current == Role::Owner) && workspace.role() < Role::Owner {
+        if (role == Role::Owner || current == Role::Owner) && caller < Role::Owner {
             return Err(StoreError::OwnerRequired);
         }
         if role == Role::Owner && personal {
@@ -205,9 +205,9 @@ impl Store {
     pub async fn remove_member(&self, workspace: &Workspace, account: AccountId) -> Result<Member> {
         let removed = self.member(workspace, account).await?;
         let mut tx = self.begin().await?;
-        let (current, personal) = lock_member(&mut tx, workspace, account).await?;
+        let (current, personal, caller) = lock_member(&mut tx, workspace, account).await?;
         let leaving = account == workspace.member();
-        if current == Role::Owner && !leaving && workspace.role() < Role::Owner {
+        if current == Role::Owner && !leaving && caller < Role::Owner {
             return Err(StoreError::OwnerRequired);
         }
         if current == Role::Owner {
@@ -321,17 +321,16 @@ pub(crate) async fn delete_workspaces(
 }
 
 /// Locks the workspace's members against concurrent changes and reads `account`'s role there,
-/// and whether the workspace is someone's personal one. A caller below admin acting on anyone
-/// but themselves is refused first; an account that is not a member is not found.
+/// whether the workspace is someone's personal one, and the caller's role as it is now, under
+/// the lock (a member demoted while their request ran acts with the new role; a key keeps its
+/// ceiling). A caller below admin acting on anyone but themselves is refused; an account that
+/// is not a member is not found.
 async fn lock_member(
     conn: &mut PgConnection,
     workspace: &Workspace,
     account: AccountId,
-) -> Result<(Role, bool)> {
-    if workspace.role() < Role::Admin && account != workspace.member() {
-        return Err(StoreError::AdminRequired);
-    }
-    sqlx::query_as(
+) -> Result<(Role, bool, Role)> {
+    let (role, personal): (Role, bool) = sqlx::query_as(
         "SELECT m.role, w.personal_of IS NOT NULL
          FROM workspaces w JOIN workspace_members m ON m.workspace_id = w.id
          WHERE w.id = $1 AND m.account_id = $2
@@ -341,7 +340,19 @@ async fn lock_member(
     .bind(account)
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or(StoreError::NotFound)
+    .ok_or(StoreError::NotFound)?;
+    let caller: Option<Role> = sqlx::query_scalar(
+        "SELECT role FROM workspace_members WHERE workspace_id = $1 AND account_id = $2",
+    )
+    .bind(workspace.id())
+    .bind(workspace.member())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let caller = caller.ok_or(StoreError::NotFound)?.min(workspace.role());
+    if caller < Role::Admin && account != workspace.member() {
+        return Err(StoreError::AdminRequired);
+    }
+    Ok((role, personal, caller))
 }
 
 /// [`StoreError::LastOwner`] unless the workspace has another owner; a personal workspace's
