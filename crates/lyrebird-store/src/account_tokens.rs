@@ -43,6 +43,13 @@ struct Link {
     used_at: Option<OffsetDateTime>,
 }
 
+/// Moves account `$1` to email `$2`, using up every link of the account still open (this one,
+/// and a password reset mailed to the old address), and answers the account.
+const MOVE_EMAIL: &str = "WITH used AS (
+        UPDATE account_tokens SET used_at = now() WHERE account_id = $1 AND used_at IS NULL
+    )
+    UPDATE accounts SET email = $2 WHERE id = $1 RETURNING id, email, created_at, operator";
+
 impl Store {
     /// A password-reset link's token for the account with `email`, valid for
     /// [`PASSWORD_RESET_LIFETIME`]; [`StoreError::NotFound`] when no account has that email.
@@ -105,13 +112,11 @@ impl Store {
     /// Changes the account's email at once; an email another account has is
     /// [`StoreError::EmailTaken`].
     pub async fn change_email(&self, account: AccountId, email: &Email) -> Result<Account> {
-        Ok(sqlx::query_as(
-            "UPDATE accounts SET email = $2 WHERE id = $1 RETURNING id, email, created_at, operator",
-        )
-        .bind(account)
-        .bind(email.as_str())
-        .fetch_one(self.pool())
-        .await?)
+        Ok(sqlx::query_as(MOVE_EMAIL)
+            .bind(account)
+            .bind(email.as_str())
+            .fetch_one(self.pool())
+            .await?)
     }
 
     /// A link's token that, followed within [`EMAIL_CHANGE_LIFETIME`], moves the account to
@@ -139,17 +144,11 @@ impl Store {
     pub async fn confirm_email_change(&self, token: &Secret) -> Result<Account> {
         let mut tx = self.begin().await?;
         let link = read(&mut *tx, token, Purpose::EmailChange, true).await?;
-        sqlx::query("UPDATE account_tokens SET used_at = now() WHERE digest = $1")
-            .bind(token.digest())
-            .execute(&mut *tx)
+        let account = sqlx::query_as(MOVE_EMAIL)
+            .bind(link.account_id)
+            .bind(link.new_email)
+            .fetch_one(&mut *tx)
             .await?;
-        let account = sqlx::query_as(
-            "UPDATE accounts SET email = $2 WHERE id = $1 RETURNING id, email, created_at, operator",
-        )
-        .bind(link.account_id)
-        .bind(link.new_email)
-        .fetch_one(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(account)
     }
