@@ -320,3 +320,30 @@ async fn a_mock_keeps_its_newest_drift_reports_for_its_own_workspace() {
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
 }
+
+#[tokio::test]
+async fn changing_the_email_uses_up_a_password_reset_sent_to_the_old_address() {
+    let db = TestDatabase::new().await;
+    let store = db.store();
+    let caller = db.sign_up("old@example.com").await;
+    let old = Email::parse("old@example.com").unwrap();
+    let reset = store.issue_password_reset(&old).await.unwrap();
+    assert!(
+        store.password_reset(&reset).await.is_ok(),
+        "it works until then"
+    );
+
+    let new = Email::parse("new@example.com").unwrap();
+    let moved = store
+        .change_email(caller.workspace.member(), &new)
+        .await
+        .unwrap();
+    assert_eq!(moved.email, "new@example.com");
+    assert!(
+        matches!(
+            store.password_reset(&reset).await,
+            Err(StoreError::LinkGone(_))
+        ),
+        "the old address's link no longer resets the password"
+    );
+}
