@@ -49,15 +49,7 @@ impl FromRequestParts<AppState> for Admin {
         if caller.scope() == Scope::Mock {
             return Err(ApiError::AdminScopeRequired);
         }
-        roles::check(&caller.workspace, &parts.method, matched_route(parts))?;
-        crate::audit::seen(parts, &caller.workspace);
-        refuse_if_suspended(
-            state,
-            &caller.workspace,
-            &parts.method,
-            matched_route(parts),
-        )
-        .await?;
+        authorize(state, parts, &caller.workspace).await?;
         Ok(Admin {
             workspace: caller.workspace,
         })
@@ -83,7 +75,22 @@ fn check_csrf(parts: &Parts, session: Option<&Secret>) -> Result<(), ApiError> {
 /// Refuses, as a 403 `workspace_suspended`, a change in a workspace the server's operator
 /// suspended: whatever needs more than a viewer ([`roles::required`]). Reading, exporting,
 /// trying requests and a member's own keys and membership stay open.
-pub async fn refuse_if_suspended(
+/// What the API's `Admin` and the pages' `WebSession` ask of an authenticated caller before any
+/// handler runs: the role the route needs ([`roles`]), a workspace that is not suspended for a
+/// change, and the caller noted for the audit log.
+pub async fn authorize(
+    state: &AppState,
+    parts: &Parts,
+    workspace: &Workspace,
+) -> Result<(), ApiError> {
+    let route = matched_route(parts);
+    roles::check(workspace, &parts.method, route)?;
+    refuse_if_suspended(state, workspace, &parts.method, route).await?;
+    crate::audit::seen(parts, workspace);
+    Ok(())
+}
+
+async fn refuse_if_suspended(
     state: &AppState,
     workspace: &Workspace,
     method: &Method,

@@ -66,21 +66,9 @@ impl FromRequestParts<AppState> for WebSession {
         let Credential::Session { account } = caller.credential else {
             return Err(to_login(parts));
         };
-        crate::auth::roles::check(
-            &caller.workspace,
-            &parts.method,
-            crate::auth::matched_route(parts),
-        )
-        .map_err(|error| PageError::from(error).into_response())?;
-        crate::auth::refuse_if_suspended(
-            state,
-            &caller.workspace,
-            &parts.method,
-            crate::auth::matched_route(parts),
-        )
-        .await
-        .map_err(|error| PageError::from(error).into_response())?;
-        crate::audit::seen(parts, &caller.workspace);
+        crate::auth::authorize(state, parts, &caller.workspace)
+            .await
+            .map_err(|error| PageError::from(error).into_response())?;
         let (account, workspaces) = tokio::try_join!(
             state.store.account(account),
             state.store.workspaces_of(account)
