@@ -13,6 +13,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
+use foldhash::fast::FixedState;
 use sqlx::{PgPool, QueryBuilder};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -145,7 +146,7 @@ fn month(at: OffsetDateTime) -> (i32, time::Month) {
 pub struct CallBlocks {
     blocks: Vec<NewBlock>,
     /// The block each mock and month is filling, by position in `blocks`.
-    filling: HashMap<(WorkspaceId, MockId, (i32, time::Month)), usize>,
+    filling: HashMap<(WorkspaceId, MockId, (i32, time::Month)), usize, FixedState>,
     calls: usize,
 }
 
