@@ -23,8 +23,6 @@
 
 use std::ops::Range;
 
-use serde::Deserialize;
-
 use crate::calls::TextScope;
 
 /// The key of a block whose trigrams are not known: every search reads it.
@@ -100,11 +98,19 @@ enum Class {
 
 impl Class {
     /// The class of a trigram of hexadecimal digits, by its 12-bit value.
-    fn of(hex: usize) -> Self {
+    const fn of(hex: usize) -> Self {
         if (hex >> 8) < 10 && (hex >> 4 & 0xF) < 10 && (hex & 0xF) < 10 {
             Class::Digits
         } else {
             Class::Hex
+        }
+    }
+
+    /// Which of the trigrams held in word `index` of a side's 4,096 bits are of the class.
+    fn mask(self, index: usize) -> u64 {
+        match self {
+            Class::Digits => DIGITS[index],
+            Class::Hex => !DIGITS[index],
         }
     }
 
@@ -125,6 +131,19 @@ impl Class {
         (2 * BUCKETS) as i32 + 2 * side_index(side) + class
     }
 }
+
+/// The trigrams of three decimal digits among the 4,096 of hexadecimal digits, a bit each.
+const DIGITS: [u64; 64] = {
+    let mut mask = [0; 64];
+    let mut value = 0;
+    while value < 4096 {
+        if matches!(Class::of(value), Class::Digits) {
+            mask[value / 64] |= 1 << (value % 64);
+        }
+        value += 1;
+    }
+    mask
+};
 
 fn side_index(side: Side) -> i32 {
     match side {
@@ -198,30 +217,35 @@ impl TrigramSet {
         let mut keys = keys.to_vec();
         let mut markers = Vec::new();
         for side in [Side::Request, Side::Response] {
-            let start = 4096 * side_index(side) as usize;
-            let held = |value: usize| hex[(start + value) / 64] & 1 << (value % 64) != 0;
+            let words = &hex[64 * side_index(side) as usize..][..64];
             for class in [Class::Digits, Class::Hex] {
-                let values = (0..4096).filter(|&value| Class::of(value) == class && held(value));
-                if values.clone().count() * 2 >= class.size() {
+                let held = || (0..64).map(|index| words[index] & class.mask(index));
+                if held().map(u64::count_ones).sum::<u32>() as usize * 2 >= class.size() {
                     markers.push(class.marker(side));
                 } else {
-                    for value in values {
+                    for value in ones(held()) {
                         set(&mut keys, key(side, hex_trigram(value)) as usize);
                     }
                 }
             }
         }
-        let mut list = Vec::new();
-        for (index, &word) in keys.iter().enumerate() {
-            let mut word = word;
-            while word != 0 {
-                list.push((index * 64) as i32 + word.trailing_zeros() as i32);
-                word &= word - 1;
-            }
-        }
+        let mut list: Vec<i32> = ones(keys.into_iter()).map(|key| key as i32).collect();
         list.extend(markers);
         list
     }
+}
+
+/// The positions of the bits set in `words`, ascending.
+fn ones(words: impl Iterator<Item = u64>) -> impl Iterator<Item = usize> {
+    words.enumerate().flat_map(|(index, mut word)| {
+        std::iter::from_fn(move || {
+            (word != 0).then(|| {
+                let bit = word.trailing_zeros() as usize;
+                word &= word - 1;
+                index * 64 + bit
+            })
+        })
+    })
 }
 
 /// The three bytes of a trigram of hexadecimal digits, from its 12-bit value.
@@ -302,7 +326,7 @@ impl BlockText {
     /// of the part in between are added. A field the same as the previous call's adds nothing.
     pub(crate) fn add(&mut self, bytes: &[u8], call: Range<usize>) -> Result<(), postcard::Error> {
         let encoded = &bytes[call];
-        let (text, _): (EncodedText, _) = postcard::take_from_bytes(encoded)?;
+        let text = EncodedText::read(encoded)?;
         let base = encoded.as_ptr() as usize - bytes.as_ptr() as usize;
         self.current.clear();
         for (index, (side, field)) in text.fields().enumerate() {
@@ -388,41 +412,125 @@ fn shared_end(a: &[u8], b: &[u8]) -> usize {
 /// which never change: fields are only added at the end), borrowed from the encoded bytes: what
 /// a search looks in. Text is read as bytes, without checking again that it is UTF-8 (it was
 /// encoded from strings) unless it is not ASCII.
-#[derive(Deserialize)]
+///
+/// Read by hand rather than through serde: the writer reads every call it logs, and postcard's
+/// format for these fields is plain (a varint length before each byte string and list).
 struct EncodedText<'a> {
-    _id: uuid::Uuid,
-    _at: i64,
-    _method: &'a [u8],
-    _host: &'a [u8],
     path: &'a [u8],
     query: &'a [u8],
-    #[serde(borrow)]
-    request_headers: Vec<(&'a [u8], &'a [u8])>,
-    #[serde(borrow)]
-    request_body: EncodedBody<'a>,
-    _status: u16,
-    #[serde(borrow)]
-    response_headers: Vec<(&'a [u8], &'a [u8])>,
-    #[serde(borrow)]
-    response_body: EncodedBody<'a>,
-}
-
-/// [`crate::calls::StoredBody`] as encoded.
-#[derive(Deserialize)]
-struct EncodedBody<'a> {
-    text: &'a [u8],
-    _base64: bool,
-    _size: u64,
+    request_headers: Pairs<'a>,
+    request_body: &'a [u8],
+    response_headers: Pairs<'a>,
+    response_body: &'a [u8],
 }
 
 impl<'a> EncodedText<'a> {
+    fn read(encoded: &'a [u8]) -> Result<Self, postcard::Error> {
+        let mut reader = Reader(encoded);
+        reader.bytes()?; // id
+        reader.varint()?; // at
+        reader.bytes()?; // method
+        reader.bytes()?; // host
+        let path = reader.bytes()?;
+        let query = reader.bytes()?;
+        let request_headers = reader.pairs()?;
+        let request_body = reader.body()?;
+        reader.varint()?; // status
+        let response_headers = reader.pairs()?;
+        let response_body = reader.body()?;
+        Ok(Self {
+            path,
+            query,
+            request_headers,
+            request_body,
+            response_headers,
+            response_body,
+        })
+    }
+
     fn fields(&self) -> impl Iterator<Item = (Side, &'a [u8])> + '_ {
         searched_fields(
-            [self.path, self.query, self.request_body.text],
-            self.request_headers.iter().copied(),
-            self.response_body.text,
-            self.response_headers.iter().copied(),
+            [self.path, self.query, self.request_body],
+            self.request_headers.clone(),
+            self.response_body,
+            self.response_headers.clone(),
         )
+    }
+}
+
+/// Reads postcard's encoding from the front of its bytes.
+#[derive(Clone)]
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Result<u64, postcard::Error> {
+        let mut value = 0;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = self
+                .0
+                .split_first()
+                .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
+            self.0 = rest;
+            value |= u64::from(byte & 0x7F) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(postcard::Error::DeserializeBadVarint)
+    }
+
+    /// A byte string (or text): its length, then its bytes.
+    fn bytes(&mut self) -> Result<&'a [u8], postcard::Error> {
+        let length = usize::try_from(self.varint()?)
+            .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
+        if length > self.0.len() {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        }
+        let (bytes, rest) = self.0.split_at(length);
+        self.0 = rest;
+        Ok(bytes)
+    }
+
+    /// A list of headers, checked whole, to be read again by [`Pairs`].
+    fn pairs(&mut self) -> Result<Pairs<'a>, postcard::Error> {
+        let count = self.varint()?;
+        let start = self.0;
+        for _ in 0..count {
+            self.bytes()?;
+            self.bytes()?;
+        }
+        let read = start.len() - self.0.len();
+        Ok(Pairs {
+            reader: Reader(&start[..read]),
+            count,
+        })
+    }
+
+    /// A [`crate::calls::StoredBody`]: its text, whether that is base64, and its size.
+    fn body(&mut self) -> Result<&'a [u8], postcard::Error> {
+        let text = self.bytes()?;
+        self.0 = self
+            .0
+            .get(1..)
+            .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
+        self.varint()?;
+        Ok(text)
+    }
+}
+
+/// The names and values of a list of headers, already checked by [`Reader::pairs`].
+#[derive(Clone)]
+struct Pairs<'a> {
+    reader: Reader<'a>,
+    count: u64,
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.count = self.count.checked_sub(1)?;
+        Some((self.reader.bytes().ok()?, self.reader.bytes().ok()?))
     }
 }
 
@@ -546,7 +654,7 @@ mod tests {
     fn the_encoded_view_reads_the_fields_a_search_looks_in() {
         for call in calls() {
             let bytes = postcard::to_allocvec(&call).unwrap();
-            let (text, _): (EncodedText, _) = postcard::take_from_bytes(&bytes).unwrap();
+            let text = EncodedText::read(&bytes).unwrap();
             let read: Vec<(Side, String)> = text
                 .fields()
                 .map(|(side, field)| (side, String::from_utf8(field.to_vec()).unwrap()))
@@ -568,6 +676,27 @@ mod tests {
             .collect();
             assert_eq!(read, expected);
         }
+    }
+
+    #[test]
+    fn a_cut_call_is_refused_or_read_as_the_whole_one_never_misread() {
+        let call = &calls()[7];
+        let bytes = postcard::to_allocvec(call).unwrap();
+        let fields = |text: EncodedText<'_>| -> Vec<(Side, Vec<u8>)> {
+            text.fields()
+                .map(|(side, field)| (side, field.to_vec()))
+                .collect()
+        };
+        let whole = fields(EncodedText::read(&bytes).unwrap());
+        let mut refused = 0;
+        for cut in 0..bytes.len() {
+            match EncodedText::read(&bytes[..cut]) {
+                Ok(text) => assert_eq!(fields(text), whole, "cut at {cut}"),
+                Err(_) => refused += 1,
+            }
+        }
+        // Every cut within the searched fields, at least.
+        assert!(refused > call.path.len() + call.response_body.text.len());
     }
 
     #[test]
