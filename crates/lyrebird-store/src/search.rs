@@ -23,6 +23,8 @@
 
 use std::ops::Range;
 
+use serde::Deserialize;
+
 use crate::calls::TextScope;
 
 /// The key of a block whose trigrams are not known: every search reads it.
@@ -326,7 +328,7 @@ impl BlockText {
     /// of the part in between are added. A field the same as the previous call's adds nothing.
     pub(crate) fn add(&mut self, bytes: &[u8], call: Range<usize>) -> Result<(), postcard::Error> {
         let encoded = &bytes[call];
-        let text = EncodedText::read(encoded)?;
+        let (text, _): (EncodedText, _) = postcard::take_from_bytes(encoded)?;
         let base = encoded.as_ptr() as usize - bytes.as_ptr() as usize;
         self.current.clear();
         for (index, (side, field)) in text.fields().enumerate() {
@@ -412,125 +414,41 @@ fn shared_end(a: &[u8], b: &[u8]) -> usize {
 /// which never change: fields are only added at the end), borrowed from the encoded bytes: what
 /// a search looks in. Text is read as bytes, without checking again that it is UTF-8 (it was
 /// encoded from strings) unless it is not ASCII.
-///
-/// Read by hand rather than through serde: the writer reads every call it logs, and postcard's
-/// format for these fields is plain (a varint length before each byte string and list).
+#[derive(Deserialize)]
 struct EncodedText<'a> {
+    _id: uuid::Uuid,
+    _at: i64,
+    _method: &'a [u8],
+    _host: &'a [u8],
     path: &'a [u8],
     query: &'a [u8],
-    request_headers: Pairs<'a>,
-    request_body: &'a [u8],
-    response_headers: Pairs<'a>,
-    response_body: &'a [u8],
+    #[serde(borrow)]
+    request_headers: Vec<(&'a [u8], &'a [u8])>,
+    #[serde(borrow)]
+    request_body: EncodedBody<'a>,
+    _status: u16,
+    #[serde(borrow)]
+    response_headers: Vec<(&'a [u8], &'a [u8])>,
+    #[serde(borrow)]
+    response_body: EncodedBody<'a>,
+}
+
+/// [`crate::calls::StoredBody`] as encoded.
+#[derive(Deserialize)]
+struct EncodedBody<'a> {
+    text: &'a [u8],
+    _base64: bool,
+    _size: u64,
 }
 
 impl<'a> EncodedText<'a> {
-    fn read(encoded: &'a [u8]) -> Result<Self, postcard::Error> {
-        let mut reader = Reader(encoded);
-        reader.bytes()?; // id
-        reader.varint()?; // at
-        reader.bytes()?; // method
-        reader.bytes()?; // host
-        let path = reader.bytes()?;
-        let query = reader.bytes()?;
-        let request_headers = reader.pairs()?;
-        let request_body = reader.body()?;
-        reader.varint()?; // status
-        let response_headers = reader.pairs()?;
-        let response_body = reader.body()?;
-        Ok(Self {
-            path,
-            query,
-            request_headers,
-            request_body,
-            response_headers,
-            response_body,
-        })
-    }
-
     fn fields(&self) -> impl Iterator<Item = (Side, &'a [u8])> + '_ {
         searched_fields(
-            [self.path, self.query, self.request_body],
-            self.request_headers.clone(),
-            self.response_body,
-            self.response_headers.clone(),
+            [self.path, self.query, self.request_body.text],
+            self.request_headers.iter().copied(),
+            self.response_body.text,
+            self.response_headers.iter().copied(),
         )
-    }
-}
-
-/// Reads postcard's encoding from the front of its bytes.
-#[derive(Clone)]
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn varint(&mut self) -> Result<u64, postcard::Error> {
-        let mut value = 0;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = self
-                .0
-                .split_first()
-                .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
-            self.0 = rest;
-            value |= u64::from(byte & 0x7F) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(postcard::Error::DeserializeBadVarint)
-    }
-
-    /// A byte string (or text): its length, then its bytes.
-    fn bytes(&mut self) -> Result<&'a [u8], postcard::Error> {
-        let length = usize::try_from(self.varint()?)
-            .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
-        if length > self.0.len() {
-            return Err(postcard::Error::DeserializeUnexpectedEnd);
-        }
-        let (bytes, rest) = self.0.split_at(length);
-        self.0 = rest;
-        Ok(bytes)
-    }
-
-    /// A list of headers, checked whole, to be read again by [`Pairs`].
-    fn pairs(&mut self) -> Result<Pairs<'a>, postcard::Error> {
-        let count = self.varint()?;
-        let start = self.0;
-        for _ in 0..count {
-            self.bytes()?;
-            self.bytes()?;
-        }
-        let read = start.len() - self.0.len();
-        Ok(Pairs {
-            reader: Reader(&start[..read]),
-            count,
-        })
-    }
-
-    /// A [`crate::calls::StoredBody`]: its text, whether that is base64, and its size.
-    fn body(&mut self) -> Result<&'a [u8], postcard::Error> {
-        let text = self.bytes()?;
-        self.0 = self
-            .0
-            .get(1..)
-            .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
-        self.varint()?;
-        Ok(text)
-    }
-}
-
-/// The names and values of a list of headers, already checked by [`Reader::pairs`].
-#[derive(Clone)]
-struct Pairs<'a> {
-    reader: Reader<'a>,
-    count: u64,
-}
-
-impl<'a> Iterator for Pairs<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.count = self.count.checked_sub(1)?;
-        Some((self.reader.bytes().ok()?, self.reader.bytes().ok()?))
     }
 }
 
@@ -654,7 +572,7 @@ mod tests {
     fn the_encoded_view_reads_the_fields_a_search_looks_in() {
         for call in calls() {
             let bytes = postcard::to_allocvec(&call).unwrap();
-            let text = EncodedText::read(&bytes).unwrap();
+            let (text, _): (EncodedText, _) = postcard::take_from_bytes(&bytes).unwrap();
             let read: Vec<(Side, String)> = text
                 .fields()
                 .map(|(side, field)| (side, String::from_utf8(field.to_vec()).unwrap()))
@@ -687,11 +605,11 @@ mod tests {
                 .map(|(side, field)| (side, field.to_vec()))
                 .collect()
         };
-        let whole = fields(EncodedText::read(&bytes).unwrap());
+        let whole = fields(postcard::take_from_bytes(&bytes).unwrap().0);
         let mut refused = 0;
         for cut in 0..bytes.len() {
-            match EncodedText::read(&bytes[..cut]) {
-                Ok(text) => assert_eq!(fields(text), whole, "cut at {cut}"),
+            match postcard::take_from_bytes::<EncodedText<'_>>(&bytes[..cut]) {
+                Ok((text, _)) => assert_eq!(fields(text), whole, "cut at {cut}"),
                 Err(_) => refused += 1,
             }
         }
