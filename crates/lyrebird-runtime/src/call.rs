@@ -39,9 +39,10 @@ use crate::call_log::{
 use crate::connection::Breaker;
 use crate::cors;
 use crate::faults::{self, Applied};
-use crate::headers::{self, Headers};
+use crate::headers;
 use crate::quota::{Admission, Limits};
 use crate::rate_limit::Count;
+use crate::response_headers::{RateHeaders, own_headers, response_headers};
 use crate::routing::MockTarget;
 use crate::upstream::{self, Forward, Streaming};
 use lyrebird_import::contract::Violation;
@@ -121,7 +122,7 @@ struct Call {
     headers: HeaderMap,
     client_addr: Option<IpAddr>,
     key_id: Option<KeyId>,
-    /// Called on its own host name rather than by path (see [`confine`]).
+    /// Called on its own host name rather than by path (see `response_headers::confine`).
     own_host: bool,
     /// The call as the mock's simulated rate limit counted it.
     rate: Option<Count>,
@@ -948,8 +949,8 @@ fn unrecorded(
         body,
         ..
     } = answer;
-    let headers = response_headers(request_headers, own_host, headers, added, None);
-    to_response(status, &body, headers.into_parts().0, false, None)
+    let (headers, _) = response_headers(request_headers, own_host, headers, added, None);
+    to_response(status, &body, headers, false, None)
 }
 
 /// Removes the app's own cookies from the `Cookie` headers, keeping the mock's.
@@ -976,81 +977,6 @@ fn without_app_cookies(headers: &mut HeaderMap, app_cookies: &[&str]) {
             headers.append(header::COOKIE, value);
         }
     }
-}
-
-/// Keeps a mock's answer from acting for the app. Called by path, the mock may be on the app's
-/// own origin: its HTML runs sandboxed (no scripts, an opaque origin), is never sniffed into
-/// another type, and it sets no cookies. On its own host it may set cookies for that host only,
-/// never with a `Domain` that would reach the app's host or other mocks.
-fn confine(rendered: &mut Vec<Header>, own_host: bool) {
-    rendered.retain(|(name, value)| {
-        if !name.eq_ignore_ascii_case("set-cookie") {
-            // Replaced below by `nosniff`.
-            return own_host || !name.eq_ignore_ascii_case("x-content-type-options");
-        }
-        own_host
-            && !value.split(';').skip(1).any(|attribute| {
-                let name = attribute
-                    .split_once('=')
-                    .map_or(attribute, |(name, _)| name);
-                name.trim().eq_ignore_ascii_case("domain")
-            })
-    });
-}
-
-/// The answer's headers and the runtime's own (`added`), with room for `more`.
-fn own_headers(rendered: Vec<Header>, added: Vec<headers::Added>, more: usize) -> Headers {
-    let mut headers = Headers::new(rendered, added.len() + more);
-    headers.extend(added);
-    headers
-}
-
-/// The numbers of the `RateLimit-*` headers: the mock's simulated rate limit when it has one
-/// (with its window), else the workspace's monthly quota.
-struct RateHeaders {
-    limit: u64,
-    remaining: u64,
-    /// Seconds until the count starts again.
-    reset: u64,
-    window_s: Option<u32>,
-}
-
-/// Every header of the response: the answer's, confined, then the rate limit's or quota's,
-/// the confinement's and CORS's.
-fn response_headers(
-    request: &HeaderMap,
-    own_host: bool,
-    mut rendered: Vec<Header>,
-    added: Vec<headers::Added>,
-    rate: Option<RateHeaders>,
-) -> Headers {
-    confine(&mut rendered, own_host);
-    // Room for what is added below: the rate's 4 headers, the confinement's 2 and CORS's 4.
-    let mut headers = own_headers(rendered, added, 10);
-    if let Some(rate) = rate {
-        headers.extend([
-            (headers::RATELIMIT_LIMIT, headers::Value::number(rate.limit)),
-            (
-                headers::RATELIMIT_REMAINING,
-                headers::Value::number(rate.remaining),
-            ),
-            (headers::RATELIMIT_RESET, headers::Value::number(rate.reset)),
-        ]);
-        let policy = rate
-            .window_s
-            .and_then(|window| headers::Value::text(format!("{};w={window}", rate.limit)));
-        if let Some(policy) = policy {
-            headers.add((headers::RATELIMIT_POLICY, policy));
-        }
-    }
-    if !own_host {
-        headers.extend([
-            (headers::CONTENT_SECURITY_POLICY, headers::SANDBOX),
-            (headers::X_CONTENT_TYPE_OPTIONS, headers::NOSNIFF),
-        ]);
-    }
-    cors::add_response_headers(request, &mut headers);
-    headers
 }
 
 /// Adds the quota and CORS headers, records the call, queues its callbacks, and makes the
@@ -1080,8 +1006,7 @@ fn finish(
         }),
         (None, None) => None,
     };
-    let headers = response_headers(&call.headers, call.own_host, rendered, added, rate);
-    let (headers, logged) = headers.into_parts();
+    let (headers, logged) = response_headers(&call.headers, call.own_host, rendered, added, rate);
     let head = call.method == Method::HEAD;
     let fault = answer.fault.as_ref().map(|applied| &applied.fault);
     let response = to_response(answer.status, &answer.body, headers, head, fault);

@@ -35,6 +35,16 @@ impl Name {
     pub fn as_str(&self) -> &'static str {
         self.text
     }
+
+    pub fn http(&self) -> &HeaderName {
+        &self.http
+    }
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
 }
 
 /// A header value the runtime writes.
@@ -60,6 +70,11 @@ impl Value {
         }
     }
 
+    /// The value as the call log keeps it, and as HTTP sends it.
+    pub fn into_parts(self) -> (Cow<'static, str>, HeaderValue) {
+        (self.text, self.http)
+    }
+
     /// `text` as a value, if HTTP can carry it.
     pub fn text(text: String) -> Option<Self> {
         let http = HeaderValue::from_str(&text).ok()?;
@@ -67,6 +82,13 @@ impl Value {
             text: Cow::Owned(text),
             http,
         })
+    }
+}
+
+/// Values are equal when their texts are: the HTTP form is made from the text.
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
     }
 }
 
@@ -140,6 +162,11 @@ impl Headers {
     pub fn add(&mut self, (name, value): Added) {
         self.http.append(name.http, value.http);
         self.logged.push((Cow::Borrowed(name.text), value.text));
+    }
+
+    /// How many headers so far, those HTTP cannot carry included.
+    pub fn len(&self) -> usize {
+        self.logged.len()
     }
 
     /// The names of every header so far, in order.

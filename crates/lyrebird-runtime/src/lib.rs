@@ -35,6 +35,7 @@ mod keys;
 pub mod network;
 mod quota;
 mod rate_limit;
+mod response_headers;
 pub mod routing;
 mod state;
 pub mod stats;
