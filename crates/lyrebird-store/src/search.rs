@@ -335,19 +335,17 @@ impl BlockText {
             // Where the field, borrowed from `encoded`, is in `bytes`.
             let start = base + (field.as_ptr() as usize - encoded.as_ptr() as usize);
             self.current.push((side, start..start + field.len()));
+            let changed = match self.previous.get(index) {
+                Some((same, previous)) if *same == side => changed(field, &bytes[previous.clone()]),
+                _ => 0..field.len(),
+            };
+            if changed.is_empty() {
+                continue;
+            }
             if !field.is_ascii() {
                 let field =
                     std::str::from_utf8(field).map_err(|_| postcard::Error::DeserializeBadUtf8)?;
                 self.trigrams.add(side, field.to_lowercase().as_bytes());
-                continue;
-            }
-            let (changed, field) = match self.previous.get(index) {
-                Some((same, previous)) if *same == side => {
-                    (changed(field, &bytes[previous.clone()]), field)
-                }
-                _ => (0..field.len(), field),
-            };
-            if changed.is_empty() {
                 continue;
             }
             // The trigrams that hold a changed byte.
