@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::compile::CompiledExample;
+use crate::model::Example;
 use crate::path::{Segment, decode_segment, request_segments};
 
 #[derive(Debug, Default)]
@@ -57,21 +58,17 @@ pub(crate) struct PathIndex {
 }
 
 impl PathIndex {
-    /// Indexes the examples that `include` accepts, under their positions among all.
-    pub(crate) fn build(
-        examples: &[CompiledExample],
-        include: impl Fn(&CompiledExample) -> bool,
+    /// Indexes the examples under the numbers given with them (their positions among all, or
+    /// in postman mode their groups').
+    pub(crate) fn build<'e>(
+        examples: impl IntoIterator<Item = (u32, &'e CompiledExample)>,
     ) -> Self {
         let mut index = Self::default();
-        for (position, example) in examples.iter().enumerate() {
-            if !include(example) {
-                continue;
-            }
+        for (position, example) in examples {
             let root = match &example.method {
                 Some(method) => index.by_method.entry(method.clone()).or_default(),
                 None => &mut index.any_method,
             };
-            let position = u32::try_from(position).unwrap_or(u32::MAX);
             if example.prefix && example.path.raw == "/" {
                 root.prefix.push(position);
                 continue;
@@ -95,7 +92,7 @@ impl PathIndex {
         index
     }
 
-    /// Positions of the examples whose method and path could fit, in no particular order.
+    /// Numbers of the examples whose method and path could fit, in no particular order.
     pub(crate) fn candidates(&self, method: &str, segments: &[&str], out: &mut Vec<u32>) {
         if let Some(root) = self.by_method.get(method) {
             root.collect(segments, out);
@@ -246,61 +243,123 @@ fn is_id(segment: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
-/// The postman-mode index.
+/// Examples that postman-mode scoring cannot tell apart: scored once, for all of them.
+#[derive(Debug)]
+pub(crate) struct Group {
+    /// The forms of the members' path.
+    pub(crate) forms: PathForms,
+    /// Positions of the members, the one Postman's tie-break prefers first
+    /// ([`crate::postman::preference`]).
+    pub(crate) members: Vec<u32>,
+}
+
+/// The postman-mode index. Collections keep several saved responses (200, 400, 404, ...) of one
+/// request, each an example with the same conditions, so the path steps and their lookups work on
+/// groups of examples alike ([`scored_alike`]) and score each group once.
 #[derive(Debug, Default)]
 pub(crate) struct PostmanIndex {
-    pub(crate) forms: Vec<PathForms>,
-    /// Examples without wildcards, by lower-case path without trailing slash (steps 1 to 4).
+    pub(crate) groups: Vec<Group>,
+    /// The group of each example.
+    group_of: Vec<u32>,
+    /// Groups without wildcards, by lower-case path without trailing slash (steps 1 to 4).
     by_lower_trimmed: HashMap<String, Vec<u32>>,
-    /// Examples with wildcards, in a segment trie like rules mode's (step 5).
+    /// Groups with wildcards, in a segment trie like rules mode's (step 5).
     wildcards: PathIndex,
-    /// Every example by its lower-case path without ids and trailing slash (steps 6 and 7).
+    /// Every group by its lower-case path without ids and trailing slash (steps 6 and 7).
     by_ids_removed: HashMap<String, Vec<u32>>,
     /// Every example by id, for `x-mock-response-id`.
     by_id: HashMap<Uuid, u32>,
     /// Examples by name, in position order, for `x-mock-response-name`.
     by_name: HashMap<String, Vec<u32>>,
-    /// Examples by method with their paths' characters, side by side for the edit-distance
+    /// Groups by method with their paths' characters, side by side for the edit-distance
     /// step's scan.
     by_method: HashMap<String, Vec<(Letters, u32)>>,
     any_method: Vec<(Letters, u32)>,
 }
 
+/// Whether postman-mode scoring reads the same of two examples, judged by what they were compiled
+/// from: the same request conditions and scenario step. Only their status differs in what it
+/// reads, which the request's `x-mock-response-code` alone asks about. An example with an
+/// expression stays alone, since each evaluation uses up some of the request's expression time,
+/// and so do a resource's two examples, whose paths are not their source's.
+fn scored_alike(a: &Example, b: &Example) -> bool {
+    let alone =
+        |example: &Example| example.request.expression.is_some() || example.resource.is_some();
+    !alone(a) && !alone(b) && a.request == b.request && a.scenario == b.scenario
+}
+
 impl PostmanIndex {
-    pub(crate) fn build(examples: &[CompiledExample]) -> Self {
-        let mut index = Self {
-            wildcards: PathIndex::build(examples, |example| example.path.has_wildcards()),
-            ..Self::default()
-        };
+    /// `sources` are what the examples were compiled from, by their `position`.
+    pub(crate) fn build(examples: &[CompiledExample], sources: &[(Uuid, Example)]) -> Self {
+        let source = |position: u32| &sources[examples[position as usize].position].1;
+        let mut index = Self::default();
+        // Groups by method and path, the examples alike only among them.
+        let mut by_path: HashMap<(Option<&str>, &str), Vec<u32>> = HashMap::new();
         for (position, example) in examples.iter().enumerate() {
-            let forms = PathForms::of_example(example);
             let position = u32::try_from(position).unwrap_or(u32::MAX);
-            if !example.path.has_wildcards() {
-                index
-                    .by_lower_trimmed
-                    .entry(forms.lower_trimmed.clone())
-                    .or_default()
-                    .push(position);
-            }
-            index
-                .by_ids_removed
-                .entry(forms.ids_and_slash_removed().to_owned())
-                .or_default()
-                .push(position);
+            let same_path = by_path
+                .entry((example.method.as_deref(), example.path.raw.as_str()))
+                .or_default();
+            let alike = same_path.iter().copied().find(|&group| {
+                let first = index.groups[group as usize].members[0];
+                scored_alike(source(position), source(first))
+            });
+            let group = match alike {
+                Some(group) => group,
+                None => {
+                    let group = u32::try_from(index.groups.len()).unwrap_or(u32::MAX);
+                    same_path.push(group);
+                    index.groups.push(Group {
+                        forms: PathForms::of_example(example),
+                        members: Vec::new(),
+                    });
+                    group
+                }
+            };
+            index.groups[group as usize].members.push(position);
+            index.group_of.push(group);
             index.by_id.entry(example.id).or_insert(position);
             index
                 .by_name
                 .entry(example.name.clone())
                 .or_default()
                 .push(position);
-            let of_method = match &example.method {
+        }
+        for (number, group) in (0u32..).zip(&mut index.groups) {
+            group.members.sort_by_key(|&position| {
+                crate::postman::preference(&examples[position as usize], position as usize)
+            });
+            let first = &examples[group.members[0] as usize];
+            let forms = &group.forms;
+            if !first.path.has_wildcards() {
+                index
+                    .by_lower_trimmed
+                    .entry(forms.lower_trimmed.clone())
+                    .or_default()
+                    .push(number);
+            }
+            index
+                .by_ids_removed
+                .entry(forms.ids_and_slash_removed().to_owned())
+                .or_default()
+                .push(number);
+            let of_method = match &first.method {
                 Some(method) => index.by_method.entry(method.clone()).or_default(),
                 None => &mut index.any_method,
             };
-            of_method.push((Letters::of(&forms.lower_trimmed), position));
-            index.forms.push(forms);
+            of_method.push((Letters::of(&forms.lower_trimmed), number));
         }
+        index.wildcards =
+            PathIndex::build((0u32..).zip(&index.groups).filter_map(|(number, group)| {
+                let first = &examples[group.members[0] as usize];
+                first.path.has_wildcards().then_some((number, first))
+            }));
         index
+    }
+
+    /// The forms of the path of the example at `position`.
+    pub(crate) fn forms(&self, position: usize) -> &PathForms {
+        &self.groups[self.group_of[position] as usize].forms
     }
 
     /// The position of the example with this id.
@@ -313,7 +372,7 @@ impl PostmanIndex {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Examples of `method` whose character counts leave the edit-distance step a chance, in
+    /// Groups of `method` whose character counts leave the edit-distance step a chance, in
     /// no particular order: what that step's scan compares when no cheaper step fits.
     pub(crate) fn maybe_close<'i>(
         &'i self,
@@ -329,7 +388,7 @@ impl PostmanIndex {
             .map(|&(_, position)| position)
     }
 
-    /// Examples that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and
+    /// Groups that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and
     /// without duplicates.
     /// `trimmed_segments` are the request's path segments without a trailing slash.
     pub(crate) fn candidates(
@@ -366,24 +425,30 @@ mod tests {
 
     #[test]
     fn the_postman_index_finds_an_example_by_id() {
-        let examples: Vec<CompiledExample> = (1..=3u128)
-            .flat_map(|n| {
+        let sources: Vec<(Uuid, Example)> = (1..=3u128)
+            .map(|n| {
                 let example = serde_json::from_value(serde_json::json!({
                     "name": format!("example {n}"),
                     "request": {"path": format!("/items/{n}")}
                 }))
                 .expect("a valid example");
-                let position = n as usize - 1;
+                (Uuid::from_u128(n * 10), example)
+            })
+            .collect();
+        let examples: Vec<CompiledExample> = sources
+            .iter()
+            .enumerate()
+            .flat_map(|(position, (id, example))| {
                 CompiledExample::compile_all(
-                    Uuid::from_u128(n * 10),
+                    *id,
                     position,
-                    &example,
+                    example,
                     &std::collections::BTreeMap::new(),
                 )
                 .expect("compiles")
             })
             .collect();
-        let index = PostmanIndex::build(&examples);
+        let index = PostmanIndex::build(&examples, &sources);
         assert_eq!(index.with_id(Uuid::from_u128(20)), Some(1));
         assert_eq!(index.with_id(Uuid::from_u128(30)), Some(2));
         assert_eq!(index.with_id(Uuid::from_u128(2)), None);
