@@ -108,7 +108,6 @@ pub(crate) struct PathForms {
     /// Percent-decoded, as written.
     pub(crate) exact: String,
     pub(crate) lower: String,
-    pub(crate) lower_trimmed: String,
     /// Lower case, id-like segments removed, trailing slash kept.
     pub(crate) ids_removed: String,
 }
@@ -178,14 +177,19 @@ impl Letters {
 impl PathForms {
     /// For a request path; `wildcards` treats the given segments as ids (the example's captures).
     pub(crate) fn of_request(path: &str) -> Self {
-        let exact: String = request_segments(path).map(decode_segment).fold(
-            String::with_capacity(path.len()),
-            |mut out, segment| {
-                out.push('/');
-                out.push_str(&segment);
-                out
-            },
-        );
+        let exact: String = if path.starts_with('/') && !path.contains('%') {
+            // Nothing to decode: the segments joined again are the path itself.
+            path.to_owned()
+        } else {
+            request_segments(path).map(decode_segment).fold(
+                String::with_capacity(path.len()),
+                |mut out, segment| {
+                    out.push('/');
+                    out.push_str(&segment);
+                    out
+                },
+            )
+        };
         Self::from_exact(exact, |_| false)
     }
 
@@ -205,7 +209,6 @@ impl PathForms {
 
     fn from_exact(exact: String, is_wildcard: impl Fn(usize) -> bool) -> Self {
         let lower = exact.to_lowercase();
-        let lower_trimmed = trim_trailing_slash(&lower).to_owned();
         let mut ids_removed = String::with_capacity(lower.len());
         for (position, segment) in request_segments(&lower).enumerate() {
             if !is_wildcard(position) && !is_id(segment) {
@@ -216,9 +219,13 @@ impl PathForms {
         Self {
             exact,
             lower,
-            lower_trimmed,
             ids_removed,
         }
+    }
+
+    /// Lower case without trailing slash.
+    pub(crate) fn lower_trimmed(&self) -> &str {
+        trim_trailing_slash(&self.lower)
     }
 
     pub(crate) fn ids_and_slash_removed(&self) -> &str {
@@ -334,7 +341,7 @@ impl PostmanIndex {
             if !first.path.has_wildcards() {
                 index
                     .by_lower_trimmed
-                    .entry(forms.lower_trimmed.clone())
+                    .entry(forms.lower_trimmed().to_owned())
                     .or_default()
                     .push(number);
             }
@@ -347,7 +354,7 @@ impl PostmanIndex {
                 Some(method) => index.by_method.entry(method.clone()).or_default(),
                 None => &mut index.any_method,
             };
-            of_method.push((Letters::of(&forms.lower_trimmed), number));
+            of_method.push((Letters::of(forms.lower_trimmed()), number));
         }
         index.wildcards =
             PathIndex::build((0u32..).zip(&index.groups).filter_map(|(number, group)| {
@@ -379,7 +386,7 @@ impl PostmanIndex {
         method: &str,
         request: &PathForms,
     ) -> impl Iterator<Item = u32> + 'i {
-        let wanted = Letters::of(&request.lower_trimmed);
+        let wanted = Letters::of(request.lower_trimmed());
         let of_method = self.by_method.get(method).map_or(&[][..], Vec::as_slice);
         of_method
             .iter()
@@ -399,7 +406,7 @@ impl PostmanIndex {
         fuzzy: bool,
         out: &mut Vec<u32>,
     ) {
-        if let Some(found) = self.by_lower_trimmed.get(&request.lower_trimmed) {
+        if let Some(found) = self.by_lower_trimmed.get(request.lower_trimmed()) {
             out.extend_from_slice(found);
         }
         self.wildcards.candidates(method, trimmed_segments, out);
@@ -458,8 +465,9 @@ mod tests {
     fn request_forms_normalise_case_slash_and_ids() {
         let forms = PathForms::of_request("/Users/42/Orders/");
         assert_eq!(forms.exact, "/Users/42/Orders/");
-        assert_eq!(forms.lower_trimmed, "/users/42/orders");
+        assert_eq!(forms.lower_trimmed(), "/users/42/orders");
         assert_eq!(forms.ids_removed, "/users/orders/");
         assert_eq!(forms.ids_and_slash_removed(), "/users/orders");
+        assert_eq!(PathForms::of_request("/caf%C3%A9/A%20b/").exact, "/café/A b/");
     }
 }

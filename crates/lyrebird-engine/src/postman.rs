@@ -157,9 +157,18 @@ pub(crate) fn select(
             let _ = evaluate(example, index.forms(position), &incoming, true, tally);
         }));
     };
+    // Only a path with wildcards captures, and the wildcards step is the one that found it fits
+    // segment by segment.
+    let captures = if score.step == PathStep::Wildcards {
+        mock.examples[position]
+            .path
+            .captures(&incoming.trimmed_segments)
+    } else {
+        Vec::new()
+    };
     mock.matched(
         position,
-        captures(&mock.examples[position], &incoming),
+        captures,
         DecidedBy::Score {
             score: score.total,
             path_step: score.step,
@@ -565,7 +574,7 @@ fn path_step(
         return Some(PathStep::TrailingSlash);
     } else if fuzzy && forms.lower == request.lower {
         return Some(PathStep::CaseInsensitive);
-    } else if fuzzy && forms.lower_trimmed == request.lower_trimmed {
+    } else if fuzzy && forms.lower_trimmed() == request.lower_trimmed() {
         return Some(PathStep::CaseAndTrailingSlash);
     }
     if !fuzzy {
@@ -577,7 +586,7 @@ fn path_step(
     if forms.ids_and_slash_removed() == request.ids_and_slash_removed() {
         return Some(PathStep::IdsAndTrailingSlashRemoved);
     }
-    (edit_distance && close_by_edit_distance(&forms.lower_trimmed, &request.lower_trimmed))
+    (edit_distance && close_by_edit_distance(forms.lower_trimmed(), request.lower_trimmed()))
         .then_some(PathStep::EditDistance)
 }
 
@@ -912,8 +921,8 @@ mod tests {
     }
 
     /// Requests aimed at an example and around it: its own, with other ids, other query
-    /// parameters, other methods, a trailing slash, another case, a typo, a segment more or
-    /// less, and with Postman's control headers.
+    /// parameters, other methods, a trailing slash, another case, a typo, a percent-encoded
+    /// letter, a segment more or less, and with Postman's control headers.
     fn requests_around(example: &Example) -> Vec<Request> {
         let pattern = &example.request;
         let filled = |id: &str| -> String {
@@ -960,6 +969,7 @@ mod tests {
             format!("{path}/"),
             path.to_uppercase(),
             format!("{path}/more"),
+            path.replacen('e', "%65", 1),
             path.rsplit_once('/')
                 .map_or("/", |(rest, _)| rest)
                 .to_owned(),
@@ -1064,7 +1074,7 @@ mod tests {
     }
 
     fn close(a: &str, b: &str) -> bool {
-        let forms = |path: &str| PathForms::of_request(path).lower_trimmed;
+        let forms = |path: &str| PathForms::of_request(path).lower_trimmed().to_owned();
         close_by_edit_distance(&forms(a), &forms(b))
     }
 
