@@ -11,6 +11,7 @@
 //! by side with their paths' character counts, which rule out most of them before any comparison. The `x-mock-response-id` and `-name`
 //! control headers look their examples up by id and by name.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use uuid::Uuid;
@@ -102,12 +103,12 @@ impl PathIndex {
 }
 
 /// The forms of a path that Postman's steps compare, computed once per example and once per
-/// request.
+/// request. A request's forms borrow its path where they are the path itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PathForms {
+pub(crate) struct PathForms<'p> {
     /// Percent-decoded, as written.
-    pub(crate) exact: String,
-    pub(crate) lower: String,
+    pub(crate) exact: Cow<'p, str>,
+    pub(crate) lower: Cow<'p, str>,
     /// Lower case, id-like segments removed, trailing slash kept.
     pub(crate) ids_removed: String,
 }
@@ -174,21 +175,21 @@ impl Letters {
     }
 }
 
-impl PathForms {
-    /// For a request path; `wildcards` treats the given segments as ids (the example's captures).
-    pub(crate) fn of_request(path: &str) -> Self {
-        let exact: String = if path.starts_with('/') && !path.contains('%') {
+impl<'p> PathForms<'p> {
+    /// For a request path.
+    pub(crate) fn of_request(path: &'p str) -> Self {
+        let exact = if path.starts_with('/') && !path.contains('%') {
             // Nothing to decode: the segments joined again are the path itself.
-            path.to_owned()
+            Cow::Borrowed(path)
         } else {
-            request_segments(path).map(decode_segment).fold(
+            Cow::Owned(request_segments(path).map(decode_segment).fold(
                 String::with_capacity(path.len()),
                 |mut out, segment| {
                     out.push('/');
                     out.push_str(&segment);
                     out
                 },
-            )
+            ))
         };
         Self::from_exact(exact, |_| false)
     }
@@ -202,13 +203,22 @@ impl PathForms {
             .map(|segment| matches!(segment, Segment::Capture(_)))
             .collect();
         Self::from_exact(
-            crate::path::decode_segment(&example.path.raw).into_owned(),
+            Cow::Owned(crate::path::decode_segment(&example.path.raw).into_owned()),
             |position| captures.get(position).copied().unwrap_or(false),
         )
     }
 
-    fn from_exact(exact: String, is_wildcard: impl Fn(usize) -> bool) -> Self {
-        let lower = exact.to_lowercase();
+    fn from_exact(exact: Cow<'p, str>, is_wildcard: impl Fn(usize) -> bool) -> Self {
+        let lower = match exact {
+            Cow::Borrowed(path)
+                if !path
+                    .bytes()
+                    .any(|byte| byte.is_ascii_uppercase() || !byte.is_ascii()) =>
+            {
+                Cow::Borrowed(path)
+            }
+            _ => Cow::Owned(exact.to_lowercase()),
+        };
         let mut ids_removed = String::with_capacity(lower.len());
         for (position, segment) in request_segments(&lower).enumerate() {
             if !is_wildcard(position) && !is_id(segment) {
@@ -254,7 +264,7 @@ fn is_id(segment: &str) -> bool {
 #[derive(Debug)]
 pub(crate) struct Group {
     /// The forms of the members' path.
-    pub(crate) forms: PathForms,
+    pub(crate) forms: PathForms<'static>,
     /// Positions of the members, the one Postman's tie-break prefers first
     /// ([`crate::postman::preference`]).
     pub(crate) members: Vec<u32>,
@@ -365,7 +375,7 @@ impl PostmanIndex {
     }
 
     /// The forms of the path of the example at `position`.
-    pub(crate) fn forms(&self, position: usize) -> &PathForms {
+    pub(crate) fn forms(&self, position: usize) -> &PathForms<'static> {
         &self.groups[self.group_of[position] as usize].forms
     }
 
@@ -384,7 +394,7 @@ impl PostmanIndex {
     pub(crate) fn maybe_close<'i>(
         &'i self,
         method: &str,
-        request: &PathForms,
+        request: &PathForms<'_>,
     ) -> impl Iterator<Item = u32> + 'i {
         let wanted = Letters::of(request.lower_trimmed());
         let of_method = self.by_method.get(method).map_or(&[][..], Vec::as_slice);
@@ -401,7 +411,7 @@ impl PostmanIndex {
     pub(crate) fn candidates(
         &self,
         method: &str,
-        request: &PathForms,
+        request: &PathForms<'_>,
         trimmed_segments: &[&str],
         fuzzy: bool,
         out: &mut Vec<u32>,
@@ -468,6 +478,9 @@ mod tests {
         assert_eq!(forms.lower_trimmed(), "/users/42/orders");
         assert_eq!(forms.ids_removed, "/users/orders/");
         assert_eq!(forms.ids_and_slash_removed(), "/users/orders");
-        assert_eq!(PathForms::of_request("/caf%C3%A9/A%20b/").exact, "/café/A b/");
+        assert_eq!(
+            PathForms::of_request("/caf%C3%A9/A%20b/").exact,
+            "/café/A b/"
+        );
     }
 }

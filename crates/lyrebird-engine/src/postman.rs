@@ -31,7 +31,7 @@ use crate::value::first_value;
 struct Incoming<'r> {
     request: &'r Request,
     state: &'r State,
-    forms: PathForms,
+    forms: PathForms<'r>,
     /// Segments of the path without a trailing slash, for the wildcard step.
     trimmed_segments: Vec<&'r str>,
     /// Each query parameter name once.
@@ -417,7 +417,7 @@ fn by_name(
 /// that fitted, when it got that far: explanations then know its path fits.
 fn evaluate(
     example: &CompiledExample,
-    forms: &PathForms,
+    forms: &PathForms<'_>,
     incoming: &Incoming<'_>,
     edit_distance: bool,
     tally: &mut Tally,
@@ -558,7 +558,7 @@ fn headers_fit(example: &CompiledExample, incoming: &Incoming<'_>, tally: &mut T
 /// The first path step that fits, cheapest first.
 fn path_step(
     example: &CompiledExample,
-    forms: &PathForms,
+    forms: &PathForms<'_>,
     incoming: &Incoming<'_>,
     edit_distance: bool,
 ) -> Option<PathStep> {
