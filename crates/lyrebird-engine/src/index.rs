@@ -272,7 +272,7 @@ pub(crate) struct Group {
 
 /// The postman-mode index. Collections keep several saved responses (200, 400, 404, ...) of one
 /// request, each an example with the same conditions, so the path steps and their lookups work on
-/// groups of examples alike ([`scored_alike`]) and score each group once.
+/// groups of examples alike ([`scored_as`]) and score each group once.
 #[derive(Debug, Default)]
 pub(crate) struct PostmanIndex {
     pub(crate) groups: Vec<Group>,
@@ -294,15 +294,17 @@ pub(crate) struct PostmanIndex {
     any_method: Vec<(Letters, u32)>,
 }
 
-/// Whether postman-mode scoring reads the same of two examples, judged by what they were compiled
-/// from: the same request conditions and scenario step. Only their status differs in what it
-/// reads, which the request's `x-mock-response-code` alone asks about. An example with an
-/// expression stays alone, since each evaluation uses up some of the request's expression time,
-/// and so do a resource's two examples, whose paths are not their source's.
-fn scored_alike(a: &Example, b: &Example) -> bool {
-    let alone =
-        |example: &Example| example.request.expression.is_some() || example.resource.is_some();
-    !alone(a) && !alone(b) && a.request == b.request && a.scenario == b.scenario
+/// What postman-mode scoring reads of an example, judged by what it was compiled from: its
+/// request conditions and scenario step, serialized; examples with the same are then compared
+/// whole. Only their status differs in what scoring reads, which the request's
+/// `x-mock-response-code` alone asks about. `None` keeps an example alone: one with an
+/// expression, since each evaluation uses up some of the request's expression time, and a
+/// resource's two, whose paths are not their source's.
+fn scored_as(example: &Example) -> Option<String> {
+    if example.request.expression.is_some() || example.resource.is_some() {
+        return None;
+    }
+    serde_json::to_string(&(&example.request, &example.scenario)).ok()
 }
 
 impl PostmanIndex {
@@ -310,29 +312,27 @@ impl PostmanIndex {
     pub(crate) fn build(examples: &[CompiledExample], sources: &[(Uuid, Example)]) -> Self {
         let source = |position: u32| &sources[examples[position as usize].position].1;
         let mut index = Self::default();
-        // Groups by method and path, the examples alike only among them.
-        let mut by_path: HashMap<(Option<&str>, &str), Vec<u32>> = HashMap::new();
-        for (position, example) in examples.iter().enumerate() {
-            let position = u32::try_from(position).unwrap_or(u32::MAX);
-            let same_path = by_path
-                .entry((example.method.as_deref(), example.path.raw.as_str()))
-                .or_default();
-            let alike = same_path.iter().copied().find(|&group| {
-                let first = index.groups[group as usize].members[0];
-                scored_alike(source(position), source(first))
+        let mut by_scoring: HashMap<String, Vec<u32>> = HashMap::new();
+        for (position, example) in (0u32..).zip(examples) {
+            let this = source(position);
+            let alike = scored_as(this).map(|key| by_scoring.entry(key).or_default());
+            let found = alike.as_ref().and_then(|alike| {
+                alike.iter().copied().find(|&group| {
+                    let other = source(index.groups[group as usize].members[0]);
+                    this.request == other.request && this.scenario == other.scenario
+                })
             });
-            let group = match alike {
-                Some(group) => group,
-                None => {
-                    let group = u32::try_from(index.groups.len()).unwrap_or(u32::MAX);
-                    same_path.push(group);
-                    index.groups.push(Group {
-                        forms: PathForms::of_example(example),
-                        members: Vec::new(),
-                    });
-                    group
+            let group = found.unwrap_or_else(|| {
+                let group = u32::try_from(index.groups.len()).unwrap_or(u32::MAX);
+                index.groups.push(Group {
+                    forms: PathForms::of_example(example),
+                    members: Vec::new(),
+                });
+                if let Some(alike) = alike {
+                    alike.push(group);
                 }
-            };
+                group
+            });
             index.groups[group as usize].members.push(position);
             index.group_of.push(group);
             index.by_id.entry(example.id).or_insert(position);
