@@ -11,11 +11,13 @@
 //! by side with their paths' character counts, which rule out most of them before any comparison. The `x-mock-response-id` and `-name`
 //! control headers look their examples up by id and by name.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use uuid::Uuid;
 
 use crate::compile::CompiledExample;
+use crate::model::Example;
 use crate::path::{Segment, decode_segment, request_segments};
 
 #[derive(Debug, Default)]
@@ -57,21 +59,17 @@ pub(crate) struct PathIndex {
 }
 
 impl PathIndex {
-    /// Indexes the examples that `include` accepts, under their positions among all.
-    pub(crate) fn build(
-        examples: &[CompiledExample],
-        include: impl Fn(&CompiledExample) -> bool,
+    /// Indexes the examples under the numbers given with them (their positions among all, or
+    /// in postman mode their groups').
+    pub(crate) fn build<'e>(
+        examples: impl IntoIterator<Item = (u32, &'e CompiledExample)>,
     ) -> Self {
         let mut index = Self::default();
-        for (position, example) in examples.iter().enumerate() {
-            if !include(example) {
-                continue;
-            }
+        for (position, example) in examples {
             let root = match &example.method {
                 Some(method) => index.by_method.entry(method.clone()).or_default(),
                 None => &mut index.any_method,
             };
-            let position = u32::try_from(position).unwrap_or(u32::MAX);
             if example.prefix && example.path.raw == "/" {
                 root.prefix.push(position);
                 continue;
@@ -95,7 +93,7 @@ impl PathIndex {
         index
     }
 
-    /// Positions of the examples whose method and path could fit, in no particular order.
+    /// Numbers of the examples whose method and path could fit, in no particular order.
     pub(crate) fn candidates(&self, method: &str, segments: &[&str], out: &mut Vec<u32>) {
         if let Some(root) = self.by_method.get(method) {
             root.collect(segments, out);
@@ -105,13 +103,12 @@ impl PathIndex {
 }
 
 /// The forms of a path that Postman's steps compare, computed once per example and once per
-/// request.
+/// request. A request's forms borrow its path where they are the path itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PathForms {
+pub(crate) struct PathForms<'p> {
     /// Percent-decoded, as written.
-    pub(crate) exact: String,
-    pub(crate) lower: String,
-    pub(crate) lower_trimmed: String,
+    pub(crate) exact: Cow<'p, str>,
+    pub(crate) lower: Cow<'p, str>,
     /// Lower case, id-like segments removed, trailing slash kept.
     pub(crate) ids_removed: String,
 }
@@ -178,17 +175,22 @@ impl Letters {
     }
 }
 
-impl PathForms {
-    /// For a request path; `wildcards` treats the given segments as ids (the example's captures).
-    pub(crate) fn of_request(path: &str) -> Self {
-        let exact: String = request_segments(path).map(decode_segment).fold(
-            String::with_capacity(path.len()),
-            |mut out, segment| {
-                out.push('/');
-                out.push_str(&segment);
-                out
-            },
-        );
+impl<'p> PathForms<'p> {
+    /// For a request path.
+    pub(crate) fn of_request(path: &'p str) -> Self {
+        let exact = if path.starts_with('/') && !path.contains('%') {
+            // Nothing to decode: the segments joined again are the path itself.
+            Cow::Borrowed(path)
+        } else {
+            Cow::Owned(request_segments(path).map(decode_segment).fold(
+                String::with_capacity(path.len()),
+                |mut out, segment| {
+                    out.push('/');
+                    out.push_str(&segment);
+                    out
+                },
+            ))
+        };
         Self::from_exact(exact, |_| false)
     }
 
@@ -201,14 +203,22 @@ impl PathForms {
             .map(|segment| matches!(segment, Segment::Capture(_)))
             .collect();
         Self::from_exact(
-            crate::path::decode_segment(&example.path.raw).into_owned(),
+            Cow::Owned(crate::path::decode_segment(&example.path.raw).into_owned()),
             |position| captures.get(position).copied().unwrap_or(false),
         )
     }
 
-    fn from_exact(exact: String, is_wildcard: impl Fn(usize) -> bool) -> Self {
-        let lower = exact.to_lowercase();
-        let lower_trimmed = trim_trailing_slash(&lower).to_owned();
+    fn from_exact(exact: Cow<'p, str>, is_wildcard: impl Fn(usize) -> bool) -> Self {
+        let lower = match exact {
+            Cow::Borrowed(path)
+                if !path
+                    .bytes()
+                    .any(|byte| byte.is_ascii_uppercase() || !byte.is_ascii()) =>
+            {
+                Cow::Borrowed(path)
+            }
+            _ => Cow::Owned(exact.to_lowercase()),
+        };
         let mut ids_removed = String::with_capacity(lower.len());
         for (position, segment) in request_segments(&lower).enumerate() {
             if !is_wildcard(position) && !is_id(segment) {
@@ -219,9 +229,13 @@ impl PathForms {
         Self {
             exact,
             lower,
-            lower_trimmed,
             ids_removed,
         }
+    }
+
+    /// Lower case without trailing slash.
+    pub(crate) fn lower_trimmed(&self) -> &str {
+        trim_trailing_slash(&self.lower)
     }
 
     pub(crate) fn ids_and_slash_removed(&self) -> &str {
@@ -246,61 +260,123 @@ fn is_id(segment: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
-/// The postman-mode index.
+/// Examples that postman-mode scoring cannot tell apart: scored once, for all of them.
+#[derive(Debug)]
+pub(crate) struct Group {
+    /// The forms of the members' path.
+    pub(crate) forms: PathForms<'static>,
+    /// Positions of the members, the one Postman's tie-break prefers first
+    /// ([`crate::postman::preference`]).
+    pub(crate) members: Vec<u32>,
+}
+
+/// The postman-mode index. Collections keep several saved responses (200, 400, 404, ...) of one
+/// request, each an example with the same conditions, so the path steps and their lookups work on
+/// groups of examples alike ([`scored_as`]) and score each group once.
 #[derive(Debug, Default)]
 pub(crate) struct PostmanIndex {
-    pub(crate) forms: Vec<PathForms>,
-    /// Examples without wildcards, by lower-case path without trailing slash (steps 1 to 4).
+    pub(crate) groups: Vec<Group>,
+    /// The group of each example.
+    group_of: Vec<u32>,
+    /// Groups without wildcards, by lower-case path without trailing slash (steps 1 to 4).
     by_lower_trimmed: HashMap<String, Vec<u32>>,
-    /// Examples with wildcards, in a segment trie like rules mode's (step 5).
+    /// Groups with wildcards, in a segment trie like rules mode's (step 5).
     wildcards: PathIndex,
-    /// Every example by its lower-case path without ids and trailing slash (steps 6 and 7).
+    /// Every group by its lower-case path without ids and trailing slash (steps 6 and 7).
     by_ids_removed: HashMap<String, Vec<u32>>,
     /// Every example by id, for `x-mock-response-id`.
     by_id: HashMap<Uuid, u32>,
     /// Examples by name, in position order, for `x-mock-response-name`.
     by_name: HashMap<String, Vec<u32>>,
-    /// Examples by method with their paths' characters, side by side for the edit-distance
+    /// Groups by method with their paths' characters, side by side for the edit-distance
     /// step's scan.
     by_method: HashMap<String, Vec<(Letters, u32)>>,
     any_method: Vec<(Letters, u32)>,
 }
 
+/// What postman-mode scoring reads of an example, judged by what it was compiled from: its
+/// request conditions and scenario step, serialized; examples with the same are then compared
+/// whole. Only their status differs in what scoring reads, which the request's
+/// `x-mock-response-code` alone asks about. `None` keeps an example alone: one with an
+/// expression, since each evaluation uses up some of the request's expression time, and a
+/// resource's two, whose paths are not their source's.
+fn scored_as(example: &Example) -> Option<String> {
+    if example.request.expression.is_some() || example.resource.is_some() {
+        return None;
+    }
+    serde_json::to_string(&(&example.request, &example.scenario)).ok()
+}
+
 impl PostmanIndex {
-    pub(crate) fn build(examples: &[CompiledExample]) -> Self {
-        let mut index = Self {
-            wildcards: PathIndex::build(examples, |example| example.path.has_wildcards()),
-            ..Self::default()
-        };
-        for (position, example) in examples.iter().enumerate() {
-            let forms = PathForms::of_example(example);
-            let position = u32::try_from(position).unwrap_or(u32::MAX);
-            if !example.path.has_wildcards() {
-                index
-                    .by_lower_trimmed
-                    .entry(forms.lower_trimmed.clone())
-                    .or_default()
-                    .push(position);
-            }
-            index
-                .by_ids_removed
-                .entry(forms.ids_and_slash_removed().to_owned())
-                .or_default()
-                .push(position);
+    /// `sources` are what the examples were compiled from, by their `position`.
+    pub(crate) fn build(examples: &[CompiledExample], sources: &[(Uuid, Example)]) -> Self {
+        let source = |position: u32| &sources[examples[position as usize].position].1;
+        let mut index = Self::default();
+        let mut by_scoring: HashMap<String, Vec<u32>> = HashMap::new();
+        for (position, example) in (0u32..).zip(examples) {
+            let this = source(position);
+            let alike = scored_as(this).map(|key| by_scoring.entry(key).or_default());
+            let found = alike.as_ref().and_then(|alike| {
+                alike.iter().copied().find(|&group| {
+                    let other = source(index.groups[group as usize].members[0]);
+                    this.request == other.request && this.scenario == other.scenario
+                })
+            });
+            let group = found.unwrap_or_else(|| {
+                let group = u32::try_from(index.groups.len()).unwrap_or(u32::MAX);
+                index.groups.push(Group {
+                    forms: PathForms::of_example(example),
+                    members: Vec::new(),
+                });
+                if let Some(alike) = alike {
+                    alike.push(group);
+                }
+                group
+            });
+            index.groups[group as usize].members.push(position);
+            index.group_of.push(group);
             index.by_id.entry(example.id).or_insert(position);
             index
                 .by_name
                 .entry(example.name.clone())
                 .or_default()
                 .push(position);
-            let of_method = match &example.method {
+        }
+        for (number, group) in (0u32..).zip(&mut index.groups) {
+            group.members.sort_by_key(|&position| {
+                crate::postman::preference(&examples[position as usize], position as usize)
+            });
+            let first = &examples[group.members[0] as usize];
+            let forms = &group.forms;
+            if !first.path.has_wildcards() {
+                index
+                    .by_lower_trimmed
+                    .entry(forms.lower_trimmed().to_owned())
+                    .or_default()
+                    .push(number);
+            }
+            index
+                .by_ids_removed
+                .entry(forms.ids_and_slash_removed().to_owned())
+                .or_default()
+                .push(number);
+            let of_method = match &first.method {
                 Some(method) => index.by_method.entry(method.clone()).or_default(),
                 None => &mut index.any_method,
             };
-            of_method.push((Letters::of(&forms.lower_trimmed), position));
-            index.forms.push(forms);
+            of_method.push((Letters::of(forms.lower_trimmed()), number));
         }
+        index.wildcards =
+            PathIndex::build((0u32..).zip(&index.groups).filter_map(|(number, group)| {
+                let first = &examples[group.members[0] as usize];
+                first.path.has_wildcards().then_some((number, first))
+            }));
         index
+    }
+
+    /// The forms of the path of the example at `position`.
+    pub(crate) fn forms(&self, position: usize) -> &PathForms<'static> {
+        &self.groups[self.group_of[position] as usize].forms
     }
 
     /// The position of the example with this id.
@@ -313,14 +389,14 @@ impl PostmanIndex {
         self.by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Examples of `method` whose character counts leave the edit-distance step a chance, in
+    /// Groups of `method` whose character counts leave the edit-distance step a chance, in
     /// no particular order: what that step's scan compares when no cheaper step fits.
     pub(crate) fn maybe_close<'i>(
         &'i self,
         method: &str,
-        request: &PathForms,
+        request: &PathForms<'_>,
     ) -> impl Iterator<Item = u32> + 'i {
-        let wanted = Letters::of(&request.lower_trimmed);
+        let wanted = Letters::of(request.lower_trimmed());
         let of_method = self.by_method.get(method).map_or(&[][..], Vec::as_slice);
         of_method
             .iter()
@@ -329,18 +405,18 @@ impl PostmanIndex {
             .map(|&(_, position)| position)
     }
 
-    /// Examples that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and
+    /// Groups that one of the cheap steps may fit; the fuzzy ones only when allowed. Sorted and
     /// without duplicates.
     /// `trimmed_segments` are the request's path segments without a trailing slash.
     pub(crate) fn candidates(
         &self,
         method: &str,
-        request: &PathForms,
+        request: &PathForms<'_>,
         trimmed_segments: &[&str],
         fuzzy: bool,
         out: &mut Vec<u32>,
     ) {
-        if let Some(found) = self.by_lower_trimmed.get(&request.lower_trimmed) {
+        if let Some(found) = self.by_lower_trimmed.get(request.lower_trimmed()) {
             out.extend_from_slice(found);
         }
         self.wildcards.candidates(method, trimmed_segments, out);
@@ -366,24 +442,30 @@ mod tests {
 
     #[test]
     fn the_postman_index_finds_an_example_by_id() {
-        let examples: Vec<CompiledExample> = (1..=3u128)
-            .flat_map(|n| {
+        let sources: Vec<(Uuid, Example)> = (1..=3u128)
+            .map(|n| {
                 let example = serde_json::from_value(serde_json::json!({
                     "name": format!("example {n}"),
                     "request": {"path": format!("/items/{n}")}
                 }))
                 .expect("a valid example");
-                let position = n as usize - 1;
+                (Uuid::from_u128(n * 10), example)
+            })
+            .collect();
+        let examples: Vec<CompiledExample> = sources
+            .iter()
+            .enumerate()
+            .flat_map(|(position, (id, example))| {
                 CompiledExample::compile_all(
-                    Uuid::from_u128(n * 10),
+                    *id,
                     position,
-                    &example,
+                    example,
                     &std::collections::BTreeMap::new(),
                 )
                 .expect("compiles")
             })
             .collect();
-        let index = PostmanIndex::build(&examples);
+        let index = PostmanIndex::build(&examples, &sources);
         assert_eq!(index.with_id(Uuid::from_u128(20)), Some(1));
         assert_eq!(index.with_id(Uuid::from_u128(30)), Some(2));
         assert_eq!(index.with_id(Uuid::from_u128(2)), None);
@@ -393,8 +475,12 @@ mod tests {
     fn request_forms_normalise_case_slash_and_ids() {
         let forms = PathForms::of_request("/Users/42/Orders/");
         assert_eq!(forms.exact, "/Users/42/Orders/");
-        assert_eq!(forms.lower_trimmed, "/users/42/orders");
+        assert_eq!(forms.lower_trimmed(), "/users/42/orders");
         assert_eq!(forms.ids_removed, "/users/orders/");
         assert_eq!(forms.ids_and_slash_removed(), "/users/orders");
+        assert_eq!(
+            PathForms::of_request("/caf%C3%A9/A%20b/").exact,
+            "/café/A b/"
+        );
     }
 }

@@ -10,6 +10,11 @@
 //! score wins; ties go to the higher priority, then the first example with status 200 by id, then
 //! the first by id. `fuzzy_paths: false` turns off the case, id and edit-distance steps.
 
+use std::borrow::Cow;
+use std::cmp::Reverse;
+
+use uuid::Uuid;
+
 use crate::compile::CompiledExample;
 use crate::explain::{DecidedBy, Failure, PathStep};
 use crate::index::{PathForms, PostmanIndex, edits_allowed, trim_trailing_slash};
@@ -26,21 +31,21 @@ use crate::value::first_value;
 struct Incoming<'r> {
     request: &'r Request,
     state: &'r State,
-    forms: PathForms,
+    forms: PathForms<'r>,
     /// Segments of the path without a trailing slash, for the wildcard step.
     trimmed_segments: Vec<&'r str>,
     /// Each query parameter name once.
     query_names: Vec<&'r str>,
     /// `x-mock-response-code`, when sent (`Some(None)` when it is not a number).
     code: Option<Option<u16>>,
-    /// Header names that must match (lower case).
-    match_headers: Vec<String>,
+    /// Header names that must match (lower case): the mock's, unless the request names them.
+    match_headers: Cow<'r, [String]>,
     match_body: bool,
     fuzzy: bool,
 }
 
 impl<'r> Incoming<'r> {
-    fn new(mock: &CompiledMock, request: &'r Request, state: &'r State) -> Self {
+    fn new(mock: &'r CompiledMock, request: &'r Request, state: &'r State) -> Self {
         let mut query_names: Vec<&str> = request
             .query_params()
             .iter()
@@ -49,12 +54,13 @@ impl<'r> Incoming<'r> {
         query_names.sort_unstable();
         query_names.dedup();
         let match_headers = match request.header("x-mock-match-request-headers") {
-            Some(list) => list
-                .split(',')
-                .map(|name| name.trim().to_ascii_lowercase())
-                .filter(|name| !name.is_empty())
-                .collect(),
-            None => mock.match_headers.clone(),
+            Some(list) => Cow::Owned(
+                list.split(',')
+                    .map(|name| name.trim().to_ascii_lowercase())
+                    .filter(|name| !name.is_empty())
+                    .collect(),
+            ),
+            None => Cow::Borrowed(mock.match_headers.as_slice()),
         };
         let match_body = match request.header("x-mock-match-request-body") {
             Some(value) => value.trim().eq_ignore_ascii_case("true"),
@@ -116,7 +122,7 @@ pub(crate) fn select(
         incoming.fuzzy,
         &mut candidates,
     );
-    let mut best = best_of(
+    let mut best = best_of_groups(
         mock,
         index,
         &incoming,
@@ -128,12 +134,16 @@ pub(crate) fn select(
     // dropped: explaining needs to know that their path fits.
     let mut edit_fits = Vec::new();
     if best.is_none() && incoming.fuzzy {
-        // The index offered every example a cheaper step fits: only the edit distance is left.
+        // The index offered every group a cheaper step fits: only the edit distance is left.
         let close = index.maybe_close(&request.method, &incoming.forms);
-        best = best_of(mock, index, &incoming, close, true, &mut edit_fits);
+        best = best_of_groups(mock, index, &incoming, close, true, &mut edit_fits);
     }
     let Some((position, score, tied)) = best else {
-        let mut path_fits = candidates;
+        let mut path_fits: Vec<u32> = candidates
+            .iter()
+            .flat_map(|&group| &index.groups[group as usize].members)
+            .copied()
+            .collect();
         path_fits.append(&mut edit_fits);
         path_fits.sort_unstable();
         path_fits.dedup();
@@ -144,12 +154,21 @@ pub(crate) fn select(
             added_weight: incoming.added_weight(),
         };
         return Selection::NoMatch(mock.explain(request, &sought, |position, example, tally| {
-            let _ = evaluate(example, &index.forms[position], &incoming, true, tally);
+            let _ = evaluate(example, index.forms(position), &incoming, true, tally);
         }));
+    };
+    // Only a path with wildcards captures, and the wildcards step is the one that found it fits
+    // segment by segment.
+    let captures = if score.step == PathStep::Wildcards {
+        mock.examples[position]
+            .path
+            .captures(&incoming.trimmed_segments)
+    } else {
+        Vec::new()
     };
     mock.matched(
         position,
-        captures(&mock.examples[position], &incoming),
+        captures,
         DecidedBy::Score {
             score: score.total,
             path_step: score.step,
@@ -178,81 +197,134 @@ fn best_scored(
     incoming: &Incoming<'_>,
     positions: &[u32],
 ) -> Option<(usize, Score, usize)> {
-    let cheap = best_of(
-        mock,
-        index,
-        incoming,
-        positions.iter().copied(),
-        false,
-        &mut Vec::new(),
-    );
+    let cheap = best_of(mock, index, incoming, positions.iter().copied(), false);
     if cheap.is_some() || !incoming.fuzzy {
         return cheap;
     }
-    best_of(
-        mock,
-        index,
-        incoming,
-        positions.iter().copied(),
-        true,
-        &mut Vec::new(),
-    )
+    best_of(mock, index, incoming, positions.iter().copied(), true)
 }
 
-/// The best-scoring example among `positions`, with how many fitted. Examples whose path fitted
-/// but another condition dropped go to `path_fits`.
+/// The best-scoring example among `positions`, with how many fitted.
 fn best_of(
     mock: &CompiledMock,
     index: &PostmanIndex,
     incoming: &Incoming<'_>,
     positions: impl Iterator<Item = u32>,
     edit_distance: bool,
-    path_fits: &mut Vec<u32>,
 ) -> Option<(usize, Score, usize)> {
-    let mut best: Option<(usize, Score)> = None;
-    let mut fitted = 0;
+    let mut best = Best::default();
     for position in positions {
         let position = position as usize;
-        let example = &mock.examples[position];
         let mut tally = Tally::fast();
-        let score = match evaluate(
+        let example = &mock.examples[position];
+        if let Ok(score) = evaluate(
             example,
-            &index.forms[position],
+            index.forms(position),
             incoming,
             edit_distance,
             &mut tally,
         ) {
-            Ok(score) => score,
-            Err(Some(_)) => {
-                path_fits.push(position as u32);
-                continue;
-            }
-            Err(None) => continue,
-        };
-        fitted += 1;
-        let better = match best {
-            None => true,
-            Some((current, current_score)) => {
-                outranks(example, score, &mock.examples[current], current_score)
-            }
-        };
-        if better {
-            best = Some((position, score));
+            best.offer(mock, position, score, 1);
         }
     }
-    best.map(|(position, score)| (position, score, fitted))
+    best.found()
 }
 
-/// Higher score, then higher priority, then status 200, then the lower id.
-fn outranks(a: &CompiledExample, a_score: Score, b: &CompiledExample, b_score: Score) -> bool {
+/// The best-scoring example of the `groups`, with how many examples fitted. Examples whose path
+/// fitted but another condition dropped go to `path_fits`.
+///
+/// A group is scored once, by its first member, which also wins the ties among its members:
+/// only `x-mock-response-code` tells them apart, and then each member is scored.
+fn best_of_groups(
+    mock: &CompiledMock,
+    index: &PostmanIndex,
+    incoming: &Incoming<'_>,
+    groups: impl Iterator<Item = u32>,
+    edit_distance: bool,
+    path_fits: &mut Vec<u32>,
+) -> Option<(usize, Score, usize)> {
+    let mut best = Best::default();
+    for group in groups {
+        let group = &index.groups[group as usize];
+        let (scored, alike) = if incoming.code.is_some() {
+            (&group.members[..], 1)
+        } else {
+            (&group.members[..1], group.members.len())
+        };
+        for &position in scored {
+            let position = position as usize;
+            let mut tally = Tally::fast();
+            match evaluate(
+                &mock.examples[position],
+                &group.forms,
+                incoming,
+                edit_distance,
+                &mut tally,
+            ) {
+                Ok(score) => best.offer(mock, position, score, alike),
+                Err(Some(_)) if alike == 1 => path_fits.push(position as u32),
+                Err(Some(_)) => path_fits.extend_from_slice(&group.members),
+                Err(None) => {}
+            }
+        }
+    }
+    best.found()
+}
+
+/// The best example offered so far, and how many fitted.
+#[derive(Default)]
+struct Best {
+    best: Option<(usize, Score)>,
+    fitted: usize,
+}
+
+impl Best {
+    /// An example that scored `score`, for itself and `alike - 1` examples it wins the ties of.
+    fn offer(&mut self, mock: &CompiledMock, position: usize, score: Score, alike: usize) {
+        self.fitted += alike;
+        let better = match self.best {
+            None => true,
+            Some((current, current_score)) => outranks(
+                (&mock.examples[position], position, score),
+                (&mock.examples[current], current, current_score),
+            ),
+        };
+        if better {
+            self.best = Some((position, score));
+        }
+    }
+
+    fn found(self) -> Option<(usize, Score, usize)> {
+        let fitted = self.fitted;
+        self.best.map(|(position, score)| (position, score, fitted))
+    }
+}
+
+/// Higher score, then an example requiring a scenario state, then [`preference`].
+fn outranks(
+    (a, a_position, a_score): (&CompiledExample, usize, Score),
+    (b, b_position, b_score): (&CompiledExample, usize, Score),
+) -> bool {
     a_score
         .total
         .total_cmp(&b_score.total)
         .then(tally::requires_scenario(a).cmp(&tally::requires_scenario(b)))
-        .then(a.priority.cmp(&b.priority))
-        .then((a.status == 200).cmp(&(b.status == 200)))
-        .then(b.id.cmp(&a.id))
+        .then(preference(b, b_position).cmp(&preference(a, a_position)))
         .is_gt()
+}
+
+/// Among examples that score alike, the lowest comes first: the higher priority, then status
+/// 200, then the lower id, then the earlier position (the first found wins a full tie).
+pub(crate) fn preference(
+    example: &CompiledExample,
+    position: usize,
+) -> (Reverse<i32>, bool, Uuid, usize) {
+    (
+        Reverse(example.priority),
+        example.status != 200,
+        example.id,
+        position,
+    )
 }
 
 /// Postman's tie-break among examples named alike: the first with status 200 by id, else the
@@ -345,7 +417,7 @@ fn by_name(
 /// that fitted, when it got that far: explanations then know its path fits.
 fn evaluate(
     example: &CompiledExample,
-    forms: &PathForms,
+    forms: &PathForms<'_>,
     incoming: &Incoming<'_>,
     edit_distance: bool,
     tally: &mut Tally,
@@ -458,7 +530,7 @@ fn headers_fit(example: &CompiledExample, incoming: &Incoming<'_>, tally: &mut T
     let headers = &incoming.request.headers;
     let mut failing = 0usize;
     let mut first = None;
-    for name in &incoming.match_headers {
+    for name in incoming.match_headers.iter() {
         let fits = match example.headers.iter().find(|(n, _)| n == name) {
             Some((_, check)) => check.accepts(crate::value::values_of(headers, name)),
             None => first_value(headers, name).is_none(),
@@ -486,7 +558,7 @@ fn headers_fit(example: &CompiledExample, incoming: &Incoming<'_>, tally: &mut T
 /// The first path step that fits, cheapest first.
 fn path_step(
     example: &CompiledExample,
-    forms: &PathForms,
+    forms: &PathForms<'_>,
     incoming: &Incoming<'_>,
     edit_distance: bool,
 ) -> Option<PathStep> {
@@ -502,7 +574,7 @@ fn path_step(
         return Some(PathStep::TrailingSlash);
     } else if fuzzy && forms.lower == request.lower {
         return Some(PathStep::CaseInsensitive);
-    } else if fuzzy && forms.lower_trimmed == request.lower_trimmed {
+    } else if fuzzy && forms.lower_trimmed() == request.lower_trimmed() {
         return Some(PathStep::CaseAndTrailingSlash);
     }
     if !fuzzy {
@@ -514,7 +586,7 @@ fn path_step(
     if forms.ids_and_slash_removed() == request.ids_and_slash_removed() {
         return Some(PathStep::IdsAndTrailingSlashRemoved);
     }
-    (edit_distance && close_by_edit_distance(&forms.lower_trimmed, &request.lower_trimmed))
+    (edit_distance && close_by_edit_distance(forms.lower_trimmed(), request.lower_trimmed()))
         .then_some(PathStep::EditDistance)
 }
 
@@ -599,8 +671,14 @@ fn query_score(example: &CompiledExample, incoming: &Incoming<'_>) -> f64 {
 mod tests {
     use super::*;
 
+    use std::collections::BTreeMap;
+
+    use serde_json::{Value, json};
+
     use crate::index::Letters;
-    use crate::model::SelectionMode;
+    use crate::model::{
+        BodyMatch, Example, MatchSettings, ScenarioStep, SelectionMode, ValueMatch,
+    };
     use crate::select::Index;
     use crate::shortlist::tests::{misses, near_misses, varied, weighing_every_example};
 
@@ -631,7 +709,7 @@ mod tests {
                 let every = weighing_every_example(&mock, |position, tally| {
                     let _ = evaluate(
                         &mock.examples[position],
-                        &index.forms[position],
+                        index.forms(position),
                         &incoming,
                         true,
                         tally,
@@ -654,8 +732,349 @@ mod tests {
         }
     }
 
+    /// Selection as it was before examples were grouped, kept to compare with: every example
+    /// scored by itself, in position order, the first of the best by score, scenario, priority,
+    /// status 200 and id winning.
+    fn select_one_by_one(mock: &CompiledMock, request: &Request) -> Selection {
+        let Index::Postman(index) = &mock.index else {
+            panic!("a postman index");
+        };
+        let state = crate::state::State::EMPTY;
+        let _budget = crate::expr::RequestBudget::start();
+        let incoming = Incoming::new(mock, request, &state);
+        let examples_of = |groups: &mut dyn Iterator<Item = u32>| -> Vec<u32> {
+            let mut positions: Vec<u32> = groups
+                .flat_map(|group| index.groups[group as usize].members.iter().copied())
+                .collect();
+            positions.sort_unstable();
+            positions
+        };
+        let mut groups = Vec::new();
+        index.candidates(
+            &request.method,
+            &incoming.forms,
+            &incoming.trimmed_segments,
+            incoming.fuzzy,
+            &mut groups,
+        );
+        let candidates = examples_of(&mut groups.into_iter());
+        let best_of = |positions: &[u32], edit_distance: bool, path_fits: &mut Vec<u32>| {
+            let mut best: Option<(usize, Score)> = None;
+            let mut fitted = 0;
+            for &position in positions {
+                let position = position as usize;
+                let example = &mock.examples[position];
+                let mut tally = Tally::fast();
+                let score = match evaluate(
+                    example,
+                    index.forms(position),
+                    &incoming,
+                    edit_distance,
+                    &mut tally,
+                ) {
+                    Ok(score) => score,
+                    Err(Some(_)) => {
+                        path_fits.push(position as u32);
+                        continue;
+                    }
+                    Err(None) => continue,
+                };
+                fitted += 1;
+                let better = best.is_none_or(|(current, current_score)| {
+                    let other = &mock.examples[current];
+                    score
+                        .total
+                        .total_cmp(&current_score.total)
+                        .then(
+                            tally::requires_scenario(example).cmp(&tally::requires_scenario(other)),
+                        )
+                        .then(example.priority.cmp(&other.priority))
+                        .then((example.status == 200).cmp(&(other.status == 200)))
+                        .then(other.id.cmp(&example.id))
+                        .is_gt()
+                });
+                if better {
+                    best = Some((position, score));
+                }
+            }
+            best.map(|(position, score)| (position, score, fitted))
+        };
+        let mut best = best_of(&candidates, false, &mut Vec::new());
+        let mut edit_fits = Vec::new();
+        if best.is_none() && incoming.fuzzy {
+            let close = examples_of(&mut index.maybe_close(&request.method, &incoming.forms));
+            best = best_of(&close, true, &mut edit_fits);
+        }
+        let Some((position, score, tied)) = best else {
+            let mut path_fits = candidates;
+            path_fits.append(&mut edit_fits);
+            path_fits.sort_unstable();
+            path_fits.dedup();
+            let sought = Sought {
+                method: &request.method,
+                segments: &incoming.trimmed_segments,
+                path_fits: &path_fits,
+                added_weight: incoming.added_weight(),
+            };
+            return Selection::NoMatch(mock.explain(
+                request,
+                &sought,
+                |position, example, tally| {
+                    let _ = evaluate(example, index.forms(position), &incoming, true, tally);
+                },
+            ));
+        };
+        mock.matched(
+            position,
+            captures(&mock.examples[position], &incoming),
+            DecidedBy::Score {
+                score: score.total,
+                path_step: score.step,
+                path_score: score.step.score(),
+                query_score: score.query,
+                body_bonus: score.body_bonus,
+                candidates: tied,
+            },
+        )
+    }
+
+    /// The saved responses of a Postman collection as examples, read loosely: each response's
+    /// original request (else its item's) gives the method, the path without scheme, host or
+    /// `{{baseUrl}}`, the query and a raw body; the response gives the name and status. Enough
+    /// for mocks shaped like imported ones (many responses to one request), without the
+    /// importer's finer rules.
+    fn collection_examples(collection: &Value) -> Vec<Example> {
+        fn walk<'c>(items: &'c Value, out: &mut Vec<(&'c Value, &'c Value)>) {
+            for item in items.as_array().into_iter().flatten() {
+                walk(&item["item"], out);
+                for response in item["response"].as_array().into_iter().flatten() {
+                    let request = match &response["originalRequest"] {
+                        Value::Null => &item["request"],
+                        original => original,
+                    };
+                    out.push((request, response));
+                }
+            }
+        }
+        let mut saved = Vec::new();
+        walk(&collection["item"], &mut saved);
+        saved
+            .into_iter()
+            .filter_map(|(request, response)| {
+                let url = &request["url"];
+                let (path, query) = match url["path"].as_array() {
+                    Some(segments) => {
+                        let segments: Vec<&str> = segments
+                            .iter()
+                            .filter_map(|segment| segment.as_str().or(segment["value"].as_str()))
+                            .collect();
+                        let query = url["query"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|pair| pair["disabled"] != true)
+                            .filter_map(|pair| {
+                                let value = pair["value"].as_str().unwrap_or_default();
+                                Some((pair["key"].as_str()?.to_owned(), value.to_owned()))
+                            })
+                            .collect();
+                        (format!("/{}", segments.join("/")), query)
+                    }
+                    None => {
+                        let raw = url.as_str().or(url["raw"].as_str()).unwrap_or("/");
+                        let without_host = match raw.split_once("://") {
+                            Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]),
+                            None if raw.starts_with("{{") => {
+                                raw.find("}}").map_or("/", |at| &raw[at + 2..])
+                            }
+                            None => raw,
+                        };
+                        let (path, query) =
+                            without_host.split_once('?').unwrap_or((without_host, ""));
+                        (path.to_owned(), crate::request::parse_urlencoded(query))
+                    }
+                };
+                let query: serde_json::Map<String, Value> = query
+                    .into_iter()
+                    .map(|(name, value)| (name, Value::String(value)))
+                    .collect();
+                let body = match request["body"]["raw"].as_str() {
+                    Some(raw) if !raw.is_empty() => json!({"type": "text", "value": raw}),
+                    _ => json!({"type": "none"}),
+                };
+                let example = serde_json::from_value(json!({
+                    "name": response["name"].as_str().unwrap_or("response"),
+                    "request": {
+                        "method": request["method"].as_str().unwrap_or("GET"),
+                        "path": if path.is_empty() { "/" } else { path.as_str() },
+                        "query": query,
+                        "body": body,
+                    },
+                    "response": {"status": response["code"].as_u64().unwrap_or(200)},
+                }))
+                .ok()?;
+                crate::compile::validate_example(&example, &BTreeMap::new())
+                    .is_ok()
+                    .then_some(example)
+            })
+            .collect()
+    }
+
+    /// Requests aimed at an example and around it: its own, with other ids, other query
+    /// parameters, other methods, a trailing slash, another case, a typo, a percent-encoded
+    /// letter, a segment more or less, and with Postman's control headers.
+    fn requests_around(example: &Example) -> Vec<Request> {
+        let pattern = &example.request;
+        let filled = |id: &str| -> String {
+            let path = pattern.path.split('?').next().unwrap_or("/");
+            let segments: Vec<&str> = path
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with(':') || segment.starts_with('{') {
+                        id
+                    } else {
+                        segment
+                    }
+                })
+                .collect();
+            segments.join("/")
+        };
+        let query: Vec<(String, String)> = pattern
+            .query
+            .iter()
+            .map(|(name, value)| match value {
+                ValueMatch::Equals(value) => (name.clone(), value.clone()),
+                ValueMatch::Rule(_) => (name.clone(), "x".to_owned()),
+            })
+            .collect();
+        let encode = |pairs: &[(String, String)]| -> String {
+            pairs
+                .iter()
+                .map(|(name, value)| format!("{name}={}", value.replace(['&', '#', ' '], "_")))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let method = pattern.method.as_deref().unwrap_or("GET");
+        let body = match &pattern.body {
+            BodyMatch::Text { value } => value.clone(),
+            _ => String::new(),
+        };
+        let path = filled("42");
+        let mut urls = vec![
+            format!("{path}?{}", encode(&query)),
+            format!("{}?{}", filled("a1b2-c3"), encode(&query)),
+            format!("{}?{}", filled("name"), encode(&query)),
+            path.clone(),
+            format!("{path}?{}&extra=1", encode(&query)),
+            format!("{path}/"),
+            path.to_uppercase(),
+            format!("{path}/more"),
+            path.replacen('e', "%65", 1),
+            path.rsplit_once('/')
+                .map_or("/", |(rest, _)| rest)
+                .to_owned(),
+            format!("{}q", &path[..path.len().saturating_sub(1)]),
+        ];
+        if let Some((_, rest)) = query.split_first() {
+            urls.push(format!("{path}?{}", encode(rest)));
+            let mut changed = query.clone();
+            changed[0].1.push_str("-other");
+            urls.push(format!("{path}?{}", encode(&changed)));
+        }
+        let status = example.response.status.to_string();
+        let mut requests: Vec<Request> = urls
+            .iter()
+            .map(|url| Request::from_url(method, url, &[], body.as_str()))
+            .collect();
+        for other in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            requests.push(Request::from_url(other, &urls[0], &[], body.as_str()));
+        }
+        let controls: [&[(&str, &str)]; 6] = [
+            &[("x-mock-response-code", &status)],
+            &[("x-mock-response-code", "404")],
+            &[("x-mock-response-code", "two hundred")],
+            &[("x-mock-match-request-body", "true")],
+            &[("x-mock-match-request-headers", "accept")],
+            &[
+                ("x-mock-match-request-headers", "accept"),
+                ("accept", "text/plain"),
+            ],
+        ];
+        for headers in controls {
+            requests.push(Request::from_url(method, &urls[0], headers, body.as_str()));
+            requests.push(Request::from_url(method, &urls[5], headers, ""));
+        }
+        requests
+    }
+
+    #[test]
+    fn grouped_examples_are_selected_as_if_each_were_scored_by_itself() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../lyrebird-import/tests/corpus/postman");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("the importer's corpus of Postman collections")
+            .map(|entry| entry.expect("a directory entry").path())
+            .collect();
+        files.sort();
+        assert!(files.len() >= 10, "{} collections", files.len());
+        let mut grouped = 0;
+        for file in files {
+            let collection: Value =
+                serde_json::from_slice(&std::fs::read(&file).expect("readable")).expect("JSON");
+            let examples = collection_examples(&collection);
+            // As read; then with priorities, and some examples requiring a scenario's state
+            // (which they are in), so that ties inside and across groups go further.
+            for varied in [false, true] {
+                let sources: Vec<(Uuid, Example)> = examples
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .map(|(position, mut example)| {
+                        if varied {
+                            example.priority = Some((position % 3) as i32);
+                            example.scenario = (position % 4 == 0).then(|| ScenarioStep {
+                                name: "flow".to_owned(),
+                                requires: Some("started".to_owned()),
+                                then: None,
+                            });
+                        }
+                        (Uuid::from_u128(position as u128 + 1), example)
+                    })
+                    .collect();
+                for fuzzy_paths in [true, false] {
+                    let settings = MatchSettings {
+                        selection: SelectionMode::Postman,
+                        fuzzy_paths,
+                        ..MatchSettings::default()
+                    };
+                    let mock = CompiledMock::compile(sources.clone(), settings, BTreeMap::new())
+                        .expect("compiles");
+                    let Index::Postman(index) = &mock.index else {
+                        panic!("a postman index");
+                    };
+                    grouped += mock.len() - index.groups.len();
+                    for (_, example) in &sources {
+                        for request in requests_around(example) {
+                            assert_eq!(
+                                mock.select(&request),
+                                select_one_by_one(&mock, &request),
+                                "{}: {} {} {:?}",
+                                file.display(),
+                                request.method,
+                                request.url(),
+                                request.headers
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // The corpus's collections keep many responses to one request.
+        assert!(grouped > 200, "{grouped} examples scored with others");
+    }
+
     fn close(a: &str, b: &str) -> bool {
-        let forms = |path: &str| PathForms::of_request(path).lower_trimmed;
+        let forms = |path: &str| PathForms::of_request(path).lower_trimmed().to_owned();
         close_by_edit_distance(&forms(a), &forms(b))
     }
 

@@ -117,8 +117,10 @@ impl CompiledMock {
             return Err(errors);
         }
         let index = match settings.selection {
-            SelectionMode::Rules => Index::Rules(PathIndex::build(&compiled, |_| true)),
-            SelectionMode::Postman => Index::Postman(Box::new(PostmanIndex::build(&compiled))),
+            SelectionMode::Rules => Index::Rules(PathIndex::build((0u32..).zip(&compiled))),
+            SelectionMode::Postman => {
+                Index::Postman(Box::new(PostmanIndex::build(&compiled, &examples)))
+            }
         };
         // Seeds that do not check are refused when the mock is saved; here, the records at
         // fault are left out rather than the mock made unservable.
