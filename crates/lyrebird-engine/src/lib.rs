@@ -34,6 +34,7 @@ mod index;
 pub mod jsonpath;
 pub mod model;
 mod path;
+mod plain;
 mod postman;
 pub mod render;
 pub mod request;

@@ -7,6 +7,7 @@
 //! message for the call log.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::Arc;
@@ -85,10 +86,6 @@ enum Part {
 }
 
 impl Part {
-    fn is_template(&self) -> bool {
-        matches!(self, Part::Template(_))
-    }
-
     fn reads(&self) -> Reads {
         match self {
             Part::Fixed(_) => Reads::default(),
@@ -97,12 +94,21 @@ impl Part {
     }
 
     /// This part's bytes for one render, adding what a template asks for to `effects`. A fixed
-    /// part is borrowed: the caller copies it once, into what it returns.
-    fn render(&self, context: &Value, effects: &mut Effects) -> Result<Cow<'_, [u8]>, RenderError> {
+    /// part is borrowed: the caller copies it once, into what it returns. A plain template is
+    /// rendered from `ctx`; any other from the template context `context` gives.
+    fn render(
+        &self,
+        ctx: &RenderContext,
+        context: impl FnOnce() -> Value,
+        effects: &mut Effects,
+    ) -> Result<Cow<'_, [u8]>, RenderError> {
         match self {
             Part::Fixed(bytes) => Ok(Cow::Borrowed(bytes)),
             Part::Template(t) => {
-                let (bytes, more) = t.render(context.clone())?;
+                if let Some(bytes) = t.plain().and_then(|plain| plain.render(ctx)) {
+                    return Ok(Cow::Owned(bytes));
+                }
+                let (bytes, more) = t.render(context())?;
                 effects.delay_ms = effects.delay_ms.saturating_add(more.delay_ms);
                 effects.callbacks.extend(more.callbacks);
                 effects.values.extend(more.values);
@@ -224,23 +230,26 @@ impl CompiledResponse {
 
     /// Renders the response for one request; the keys a template set go to `writes`.
     pub fn render(&self, ctx: &RenderContext, writes: &mut Vec<StateWrite>) -> Rendered {
-        let parts = || std::iter::once(&self.body).chain(self.headers.iter().map(|(_, p)| p));
-        let context = if parts().any(Part::is_template) {
-            context(
-                ctx,
-                parts()
-                    .map(Part::reads)
-                    .fold(Reads::default(), |a, b| a | b),
-            )
-        } else {
-            Value::UNDEFINED
+        // Built by the first template that MiniJinja renders, if any.
+        let context = OnceCell::new();
+        let context = || {
+            context
+                .get_or_init(|| {
+                    let parts =
+                        std::iter::once(&self.body).chain(self.headers.iter().map(|(_, p)| p));
+                    template_context(
+                        ctx,
+                        parts.map(Part::reads).fold(Reads::default(), |a, b| a | b),
+                    )
+                })
+                .clone()
         };
         let mut effects = Effects::default();
         let mut rendered = || {
             let mut headers = Vec::with_capacity(self.headers.len());
             for (name, part) in &self.headers {
                 let value =
-                    String::from_utf8_lossy(&part.render(&context, &mut effects)?).into_owned();
+                    String::from_utf8_lossy(&part.render(ctx, context, &mut effects)?).into_owned();
                 if value.contains(['\r', '\n', '\0']) {
                     return Err(RenderError {
                         message: format!("the header {name} rendered with a line break"),
@@ -249,7 +258,7 @@ impl CompiledResponse {
                 }
                 headers.push((name.clone(), value));
             }
-            let body = self.body.render(&context, &mut effects)?.into_owned();
+            let body = self.body.render(ctx, context, &mut effects)?.into_owned();
             Ok((body, headers))
         };
         match rendered() {
@@ -371,7 +380,7 @@ impl<const N: usize> Object for Fields<N> {
 }
 
 /// The template context, with only the parts some template of the response reads.
-fn context(ctx: &RenderContext, reads: Reads) -> Value {
+pub(crate) fn template_context(ctx: &RenderContext, reads: Reads) -> Value {
     let request = ctx.request;
     let fields = std::array::from_fn(|index| {
         reads
@@ -446,6 +455,56 @@ mod tests {
             );
         assert_eq!(rendered.error, None);
         String::from_utf8(rendered.body).unwrap()
+    }
+
+    #[test]
+    fn plain_templates_and_others_render_side_by_side() {
+        use crate::model::Header;
+        let request = Request::from_url("get", "/orders/7?q=1", &[], "");
+        let captures = [("id".to_owned(), "7".to_owned())];
+        let render = |header: &str, body: &str| {
+            let spec = ResponseSpec {
+                headers: vec![Header {
+                    name: "x-h".to_owned(),
+                    value: header.to_owned(),
+                }],
+                body: Some(json!(body)),
+                template: true,
+                ..ResponseSpec::default()
+            };
+            let response = CompiledResponse::compile(&spec).expect("the response compiles");
+            let ctx = RenderContext {
+                request: &request,
+                captures: &captures,
+                env: &BTreeMap::new(),
+                now: OffsetDateTime::UNIX_EPOCH,
+                state: None,
+            };
+            let rendered = response.render(&ctx, &mut Vec::new());
+            (rendered.headers, String::from_utf8(rendered.body).unwrap())
+        };
+        let header = |value: &str| vec![("x-h".to_owned(), value.to_owned())];
+        assert_eq!(
+            render(
+                "{{ path.id }}",
+                "{{ request.method }} {{ request.query | length }}"
+            ),
+            (header("7"), "GET 1".to_owned())
+        );
+        assert_eq!(
+            render(
+                "{{ request.query | length }}",
+                "{{ request.url }} at {{ now() }}"
+            ),
+            (
+                header("1"),
+                "/orders/7?q=1 at 1970-01-01T00:00:00Z".to_owned()
+            )
+        );
+        assert_eq!(
+            render("{{ path.id }}", "{{ request.body }}{{ request.url }}"),
+            (header("7"), "/orders/7?q=1".to_owned())
+        );
     }
 
     #[test]
