@@ -81,7 +81,7 @@ pub struct CompiledResponse {
 
 #[derive(Debug)]
 enum Part {
-    Fixed(Vec<u8>),
+    Fixed(String),
     Template(Box<Template>),
 }
 
@@ -103,7 +103,7 @@ impl Part {
         effects: &mut Effects,
     ) -> Result<Cow<'_, [u8]>, RenderError> {
         match self {
-            Part::Fixed(bytes) => Ok(Cow::Borrowed(bytes)),
+            Part::Fixed(text) => Ok(Cow::Borrowed(text.as_bytes())),
             Part::Template(t) => {
                 if let Some(bytes) = t.plain().and_then(|plain| plain.render(ctx)) {
                     return Ok(Cow::Owned(bytes));
@@ -175,7 +175,7 @@ impl CompiledResponse {
                     }
                 }
             } else {
-                Part::Fixed(header.value.clone().into_bytes())
+                Part::Fixed(header.value.clone())
             };
             headers.push((header.name.clone(), part));
         }
@@ -193,7 +193,7 @@ impl CompiledResponse {
         if json && !declared {
             headers.push((
                 "content-type".to_owned(),
-                Part::Fixed(b"application/json".to_vec()),
+                Part::Fixed("application/json".to_owned()),
             ));
         }
         let body = if spec.template {
@@ -201,11 +201,11 @@ impl CompiledResponse {
                 Ok(t) => Part::Template(Box::new(t)),
                 Err(e) => {
                     errors.push(ValidationError::in_source("response.body", e));
-                    Part::Fixed(Vec::new())
+                    Part::Fixed(String::new())
                 }
             }
         } else {
-            Part::Fixed(body_text.into_bytes())
+            Part::Fixed(body_text)
         };
         if !errors.is_empty() {
             return Err(errors);
@@ -248,14 +248,21 @@ impl CompiledResponse {
         let mut rendered = || {
             let mut headers = Vec::with_capacity(self.headers.len());
             for (name, part) in &self.headers {
-                let value =
-                    String::from_utf8_lossy(&part.render(ctx, context, &mut effects)?).into_owned();
-                if value.contains(['\r', '\n', '\0']) {
-                    return Err(RenderError {
-                        message: format!("the header {name} rendered with a line break"),
-                        limit: false,
-                    });
-                }
+                let value = match part {
+                    // Checked for line breaks when the response was compiled.
+                    Part::Fixed(text) => text.clone(),
+                    Part::Template(_) => {
+                        let value = part.render(ctx, context, &mut effects)?;
+                        let value = String::from_utf8_lossy(&value).into_owned();
+                        if value.contains(['\r', '\n', '\0']) {
+                            return Err(RenderError {
+                                message: format!("the header {name} rendered with a line break"),
+                                limit: false,
+                            });
+                        }
+                        value
+                    }
+                };
                 headers.push((name.clone(), value));
             }
             let body = self.body.render(ctx, context, &mut effects)?.into_owned();
