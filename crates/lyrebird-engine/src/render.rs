@@ -344,6 +344,17 @@ fn map_of<K: Into<Value>, V: Into<Value>>(entries: impl IntoIterator<Item = (K, 
     Value::from_object(map)
 }
 
+/// `request.json`: the body read leniently ([`jsonpath::parse_lenient`]). Strict JSON comes from
+/// the request, which parsed it once (a condition on the body may have already); what parses
+/// strictly there parses to the same value as text, since JSON that parses is valid UTF-8.
+fn json(request: &Request) -> Value {
+    match request.json_body() {
+        Some(json) => Value::from(Serde(json)),
+        None => jsonpath::parse_lenient(&request.body_text())
+            .map_or(Value::from(()), |v| Value::from(Serde(v))),
+    }
+}
+
 /// The names of the context's top level, sorted as a map's keys enumerate.
 const TOP: [&str; 5] = [NOW_KEY, "env", "path", "request", STATE_KEY];
 
@@ -401,8 +412,7 @@ pub(crate) fn template_context(ctx: &RenderContext, reads: Reads) -> Value {
                 "cookies" => first_wins(request.cookies()),
                 "form" => first_wins(request.form_params().unwrap_or_default()),
                 "body" => Value::from(request.body_text().as_ref()),
-                "json" => jsonpath::parse_lenient(&request.body_text())
-                    .map_or(Value::from(()), |v| Value::from(Serde(v))),
+                "json" => json(request),
                 _ => Value::from_iter(
                     request
                         .path
@@ -438,6 +448,7 @@ pub(crate) fn template_context(ctx: &RenderContext, reads: Reads) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy;
     use serde_json::json;
 
     use super::*;
@@ -462,6 +473,31 @@ mod tests {
             );
         assert_eq!(rendered.error, None);
         String::from_utf8(rendered.body).unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_json_of_a_request_is_its_body_read_leniently(
+            body in proptest::prop_oneof![
+                r#"[{}\[\]":,a-z0-9 .eé\\-]{0,24}"#.prop_map(String::into_bytes),
+                proptest::sample::select(vec![
+                    r#"{"a": 1, "b": [1.5, -2, 1e400, "x\u00e9"], "a": null}"#,
+                    r#"{a: 1, "b": {c: true}}"#,
+                    "[1, 2] [3]",
+                    "18446744073709551616",
+                ])
+                .prop_map(|text| text.as_bytes().to_vec()),
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+            ]
+        ) {
+            let request = Request::new("POST", "/", "", Vec::new(), body);
+            let lenient = jsonpath::parse_lenient(&request.body_text())
+                .map_or(Value::from(()), |v| Value::from(Serde(v)));
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&json(&request)).ok(),
+                serde_json::to_string(&lenient).ok()
+            );
+        }
     }
 
     #[test]
