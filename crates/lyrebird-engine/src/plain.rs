@@ -35,10 +35,15 @@ const MAX_SCANNED: usize = 1 << 20;
 #[derive(Debug)]
 pub(crate) struct Plain {
     pieces: Vec<Piece>,
-    /// The length of the source, reserved at once for the output: most output is about as long
-    /// (a JSON body with a few fields filled in), and growing it as it is written costs more.
-    source_bytes: usize,
+    /// Bytes reserved at once for the output, as growing it while writing costs more: the
+    /// length of the source (a lookup mostly prints less than its `{{ ... }}`) and
+    /// [`CALL_BYTES`] for each call.
+    capacity: usize,
 }
+
+/// About the most a call prints, but for the longer random texts: `now()` prints 30 bytes,
+/// `uuid()` 36.
+const CALL_BYTES: usize = 40;
 
 #[derive(Debug)]
 enum Piece {
@@ -156,15 +161,19 @@ impl Plain {
             };
             pieces.push(piece);
         }
+        let calls = pieces
+            .iter()
+            .filter(|piece| matches!(piece, Piece::Call(_)))
+            .count();
         Some(Plain {
+            capacity: source_bytes + calls * CALL_BYTES,
             pieces,
-            source_bytes,
         })
     }
 
     /// The rendered bytes, or `None` where MiniJinja must decide (see the module's comment).
     pub(crate) fn render(&self, ctx: &RenderContext) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.source_bytes.min(MAX_OUTPUT_BYTES));
+        let mut out = Vec::with_capacity(self.capacity.min(MAX_OUTPUT_BYTES));
         let mut scanned = 0;
         for piece in &self.pieces {
             let mut write = |bytes: &[u8]| {

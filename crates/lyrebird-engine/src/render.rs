@@ -270,11 +270,14 @@ impl CompiledResponse {
         };
         match rendered() {
             Ok((body, headers)) => {
-                writes.extend(
-                    std::mem::take(&mut effects.values)
-                        .into_iter()
-                        .map(|(key, value)| StateWrite::Value { key, value }),
-                );
+                // Taking apart even an empty map costs a walk: most renders set no key.
+                if !effects.values.is_empty() {
+                    writes.extend(
+                        std::mem::take(&mut effects.values)
+                            .into_iter()
+                            .map(|(key, value)| StateWrite::Value { key, value }),
+                    );
+                }
                 self.finish(body, headers, effects)
             }
             Err(error) => failure(error),
