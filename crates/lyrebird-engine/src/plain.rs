@@ -10,7 +10,8 @@
 //! does, or the string given to `default`), and the clock and random functions without
 //! arguments, called through the same code as the environment's. Anything else (a filter other
 //! than `default`, a test, arithmetic, a tag, a value printed as JSON) leaves the template to
-//! MiniJinja. So do the rare renders whose result MiniJinja decides another way: output past
+//! MiniJinja. So do the renders whose result MiniJinja decides another way: a value of the
+//! body's JSON that is not a string (or a body that is not strict JSON), output past
 //! [`MAX_OUTPUT_BYTES`] (MiniJinja then fails with its own error), a template long enough to run
 //! out of [`FUEL`], lookups that would scan more than [`MAX_SCANNED`] entries of a large request,
 //! and a clock out of range.
@@ -72,6 +73,9 @@ enum Source {
     Param(Params, Box<str>),
     /// `request.segments[index]`, from the end when negative.
     Segment(i64),
+    /// `request.json` and steps into it: a string of the body's JSON printed here, any other
+    /// value left to MiniJinja, which prints it as it does.
+    Json(Box<[Step]>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -92,8 +96,9 @@ enum Call {
 }
 
 /// One step of a lookup: `.name`, `['name']` or `[index]`.
-enum Step<'a> {
-    Name(&'a str),
+#[derive(Debug, Clone)]
+enum Step {
+    Name(Box<str>),
     Index(i64),
 }
 
@@ -124,12 +129,12 @@ impl Plain {
                     let mut default = None;
                     loop {
                         match instructions.peek()? {
-                            Instruction::GetAttr(name) => steps.push(Step::Name(name)),
+                            Instruction::GetAttr(name) => steps.push(Step::Name((*name).into())),
                             Instruction::LoadConst(key) => {
                                 instructions.next();
                                 match (instructions.peek()?, key.as_str()) {
                                     (Instruction::GetItem, Some(name)) => {
-                                        steps.push(Step::Name(name));
+                                        steps.push(Step::Name(name.into()));
                                     }
                                     (Instruction::GetItem, None) => {
                                         steps.push(Step::Index(key.as_i64()?));
@@ -204,16 +209,17 @@ fn call(name: &str) -> Option<Call> {
     })
 }
 
-/// The value `top` followed by `steps` looks up, if it is a string or missing.
-fn source(top: &str, steps: &[Step<'_>]) -> Option<Source> {
-    let name = |step: &Step<'_>| match step {
-        Step::Name(name) => Some(Box::<str>::from(*name)),
+/// The value `top` followed by `steps` looks up, if it is a string or missing (or, in the
+/// body's JSON, may be).
+fn source(top: &str, steps: &[Step]) -> Option<Source> {
+    let name = |step: &Step| match step {
+        Step::Name(name) => Some(name.clone()),
         Step::Index(_) => None,
     };
     Some(match (top, steps) {
         ("path", [key]) => Source::Capture(name(key)?),
         ("env", [key]) => Source::Env(name(key)?),
-        ("request", [Step::Name(field), rest @ ..]) => match (*field, rest) {
+        ("request", [Step::Name(field), rest @ ..]) => match (&**field, rest) {
             ("url", []) => Source::Url,
             ("path", []) => Source::Path,
             ("method", []) => Source::Method,
@@ -223,6 +229,7 @@ fn source(top: &str, steps: &[Step<'_>]) -> Option<Source> {
             ("cookies", [key]) => Source::Param(Params::Cookies, name(key)?),
             ("form", [key]) => Source::Param(Params::Form, name(key)?),
             ("segments", [Step::Index(index)]) => Source::Segment(*index),
+            ("json", steps) => Source::Json(steps.into()),
             _ => return None,
         },
         _ => return None,
@@ -271,18 +278,45 @@ impl Source {
             Source::Segment(index) => {
                 scan(request.path.len())?;
                 let mut segments = request.path.split('/').filter(|s| !s.is_empty());
-                let index = match usize::try_from(*index) {
-                    Ok(index) => Some(index),
-                    Err(_) => segments
-                        .clone()
-                        .count()
-                        .checked_sub(usize::try_from(index.unsigned_abs()).ok()?),
-                };
-                index
+                position(*index, || segments.clone().count())
                     .and_then(|index| segments.nth(index))
                     .map(Cow::Borrowed)
             }
+            // Not strict JSON: MiniJinja reads it leniently.
+            Source::Json(steps) => json_text(request.json_body()?, steps)?.map(Cow::Borrowed),
         })
+    }
+}
+
+/// Where `index` points in a list of `len()` items, as MiniJinja indexes: from the end when
+/// negative.
+fn position(index: i64, len: impl FnOnce() -> usize) -> Option<usize> {
+    match usize::try_from(index) {
+        Ok(index) => Some(index),
+        Err(_) => len().checked_sub(usize::try_from(index.unsigned_abs()).ok()?),
+    }
+}
+
+/// The string `steps` find in `json`, `Some(None)` when a key or an index is missing; `None` for
+/// anything else (a number, a map, a step into a string), which MiniJinja prints its own way.
+fn json_text<'a>(json: &'a serde_json::Value, steps: &[Step]) -> Option<Option<&'a str>> {
+    let mut value = json;
+    for step in steps {
+        let found = match (value, step) {
+            (serde_json::Value::Object(map), Step::Name(name)) => map.get(&**name),
+            (serde_json::Value::Array(items), Step::Index(index)) => {
+                position(*index, || items.len()).and_then(|index| items.get(index))
+            }
+            _ => return None,
+        };
+        match found {
+            Some(found) => value = found,
+            None => return Some(None),
+        }
+    }
+    match value {
+        serde_json::Value::String(text) => Some(Some(text)),
+        _ => None,
     }
 }
 
@@ -353,6 +387,15 @@ mod tests {
             )
                 .prop_map(|(map, n)| format!("request.{map}.{n}")),
             (-4i64..5).prop_map(|i| format!("request.segments[{i}]")),
+            proptest::collection::vec(
+                prop_oneof![
+                    ident.clone().prop_map(|n| format!(".{n}")),
+                    key.clone().prop_map(|k| format!("['{k}']")),
+                    (-3i64..4).prop_map(|i| format!("[{i}]")),
+                ],
+                0..4
+            )
+            .prop_map(|steps| format!("request.json{}", steps.concat())),
             (key.clone(), key.clone())
                 .prop_map(|(k, d)| format!("env['{k}'] | default(\"{{{{{d}}}}}\")")),
             (ident.clone(), key.clone())
@@ -363,7 +406,7 @@ mod tests {
             "request.query",
             "request.headers",
             "request.segments",
-            "request.json.a",
+            "request.json | length",
             "request.nothing",
             "request",
             "path",
@@ -404,6 +447,69 @@ mod tests {
         ]
     }
 
+    /// A body of JSON with the names templates look up, every kind of value, or JSON with bare
+    /// keys (which only MiniJinja's lenient reading takes).
+    fn json() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => json_tree().prop_map(|json| json.to_string()),
+            1 => value().prop_map(|v| format!("{{a: {v:?}, id: [\"x\"]}}")),
+        ]
+    }
+
+    /// JSON of every kind of value, keyed with the names templates look up.
+    fn json_tree() -> impl Strategy<Value = serde_json::Value> {
+        let name = proptest::sample::select([IDENTS.to_vec(), KEYS.to_vec()].concat());
+        let leaf = prop_oneof![
+            value().prop_map(serde_json::Value::from),
+            proptest::num::i64::ANY.prop_map(serde_json::Value::from),
+            proptest::num::f64::NORMAL.prop_map(serde_json::Value::from),
+            proptest::bool::ANY.prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::vec((name.clone(), inner), 0..4).prop_map(|entries| {
+                    serde_json::Value::Object(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (k.to_owned(), v))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    /// Every lookup into `json` from `path`, with lookups of a missing key and of indices past
+    /// either end, each with whether the plain template prints it (a string, or nothing for what
+    /// is missing) rather than leave it to MiniJinja.
+    fn lookups(json: &serde_json::Value, path: String, out: &mut Vec<(String, bool)>) {
+        out.push((path.clone(), json.is_string()));
+        match json {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    let step = if IDENTS.contains(&key.as_str()) {
+                        format!(".{key}")
+                    } else {
+                        format!("['{key}']")
+                    };
+                    lookups(value, format!("{path}{step}"), out);
+                }
+                out.push((format!("{path}.nothing"), true));
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    lookups(item, format!("{path}[{index}]"), out);
+                    lookups(item, format!("{path}[-{}]", items.len() - index), out);
+                }
+                out.push((format!("{path}[{}]", items.len()), true));
+                out.push((format!("{path}[-{}]", items.len() + 1), true));
+            }
+            _ => {}
+        }
+    }
+
     /// Values with the characters that matter: quotes, HTML, backslashes, non-ASCII.
     fn value() -> impl Strategy<Value = String> {
         "[a-z0-9 \"'<>&\\\\é😀{}]{0,8}"
@@ -437,7 +543,7 @@ mod tests {
             pairs(),
             proptest::option::of(value()),
             proptest::bool::ANY,
-            prop_oneof![value(), encoded()],
+            prop_oneof![value(), encoded(), json()],
             pairs(),
             pairs(),
             (
@@ -529,12 +635,35 @@ mod tests {
             let Both { expected, actual } = both(&source, &case);
             prop_assert_eq!(actual.is_some(), plain, "recognised as plain: {:?}", source);
             if let Some(actual) = actual {
-                let actual = actual.expect("a small plain template renders");
+                // Only a value of the body's JSON other than a string is left to MiniJinja.
+                let Some(actual) = actual else {
+                    prop_assert!(source.contains("request.json"), "left to MiniJinja: {:?}", source);
+                    return Ok(());
+                };
                 prop_assert_eq!(
                     Ok(String::from_utf8_lossy(&actual).into_owned()),
                     expected.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
                     "{:?}", source
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_lookup_into_the_body_renders_what_minijinja_renders(json in json_tree()) {
+            let mut case = some_case();
+            case.0 = Request::new("POST", "/", "", Vec::new(), json.to_string());
+            let mut all = Vec::new();
+            lookups(&json, String::new(), &mut all);
+            for (path, printed) in all {
+                let source = format!("<{{{{ request.json{path} }}}}>");
+                let Both { expected, actual } = both(&source, &case);
+                let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+                match actual.expect("a lookup into the body is plain") {
+                    Some(actual) => prop_assert_eq!(Ok(text(actual)), expected.map(text), "{}", source),
+                    None => prop_assert!(!printed, "left to MiniJinja: {}", source),
+                }
             }
         }
     }
