@@ -9,6 +9,8 @@
 //! - [`expr`]: Rhai expression conditions, compiled at save time and sandboxed.
 //! - [`jsonpath`]: lenient JSON reading and panic-free JSONPath for the helpers.
 //! - [`template`]: sandboxed MiniJinja response templates and Postman variable translation.
+//! - `plain`: templates of only text and plain lookups, recognised when compiled and rendered
+//!   without MiniJinja's VM, to the same bytes.
 //! - [`render`]: a response compiled once and rendered per request, with its effects.
 //! - [`xml`]: hostile-input-safe XML parsing, structural equality and XPath.
 //! - [`compile`]: examples compiled once into the form serving uses; [`validate_example`].
@@ -34,6 +36,7 @@ mod index;
 pub mod jsonpath;
 pub mod model;
 mod path;
+mod plain;
 mod postman;
 pub mod render;
 pub mod request;

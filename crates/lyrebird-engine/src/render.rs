@@ -7,6 +7,7 @@
 //! message for the call log.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::Arc;
@@ -80,15 +81,11 @@ pub struct CompiledResponse {
 
 #[derive(Debug)]
 enum Part {
-    Fixed(Vec<u8>),
+    Fixed(String),
     Template(Box<Template>),
 }
 
 impl Part {
-    fn is_template(&self) -> bool {
-        matches!(self, Part::Template(_))
-    }
-
     fn reads(&self) -> Reads {
         match self {
             Part::Fixed(_) => Reads::default(),
@@ -97,12 +94,21 @@ impl Part {
     }
 
     /// This part's bytes for one render, adding what a template asks for to `effects`. A fixed
-    /// part is borrowed: the caller copies it once, into what it returns.
-    fn render(&self, context: &Value, effects: &mut Effects) -> Result<Cow<'_, [u8]>, RenderError> {
+    /// part is borrowed: the caller copies it once, into what it returns. A plain template is
+    /// rendered from `ctx`; any other from the template context `context` gives.
+    fn render(
+        &self,
+        ctx: &RenderContext,
+        context: impl FnOnce() -> Value,
+        effects: &mut Effects,
+    ) -> Result<Cow<'_, [u8]>, RenderError> {
         match self {
-            Part::Fixed(bytes) => Ok(Cow::Borrowed(bytes)),
+            Part::Fixed(text) => Ok(Cow::Borrowed(text.as_bytes())),
             Part::Template(t) => {
-                let (bytes, more) = t.render(context.clone())?;
+                if let Some(bytes) = t.plain().and_then(|plain| plain.render(ctx)) {
+                    return Ok(Cow::Owned(bytes));
+                }
+                let (bytes, more) = t.render(context())?;
                 effects.delay_ms = effects.delay_ms.saturating_add(more.delay_ms);
                 effects.callbacks.extend(more.callbacks);
                 effects.values.extend(more.values);
@@ -169,7 +175,7 @@ impl CompiledResponse {
                     }
                 }
             } else {
-                Part::Fixed(header.value.clone().into_bytes())
+                Part::Fixed(header.value.clone())
             };
             headers.push((header.name.clone(), part));
         }
@@ -187,7 +193,7 @@ impl CompiledResponse {
         if json && !declared {
             headers.push((
                 "content-type".to_owned(),
-                Part::Fixed(b"application/json".to_vec()),
+                Part::Fixed("application/json".to_owned()),
             ));
         }
         let body = if spec.template {
@@ -195,11 +201,11 @@ impl CompiledResponse {
                 Ok(t) => Part::Template(Box::new(t)),
                 Err(e) => {
                     errors.push(ValidationError::in_source("response.body", e));
-                    Part::Fixed(Vec::new())
+                    Part::Fixed(String::new())
                 }
             }
         } else {
-            Part::Fixed(body_text.into_bytes())
+            Part::Fixed(body_text)
         };
         if !errors.is_empty() {
             return Err(errors);
@@ -224,41 +230,54 @@ impl CompiledResponse {
 
     /// Renders the response for one request; the keys a template set go to `writes`.
     pub fn render(&self, ctx: &RenderContext, writes: &mut Vec<StateWrite>) -> Rendered {
-        let parts = || std::iter::once(&self.body).chain(self.headers.iter().map(|(_, p)| p));
-        let context = if parts().any(Part::is_template) {
-            context(
-                ctx,
-                parts()
-                    .map(Part::reads)
-                    .fold(Reads::default(), |a, b| a | b),
-            )
-        } else {
-            Value::UNDEFINED
+        // Built by the first template that MiniJinja renders, if any.
+        let context = OnceCell::new();
+        let context = || {
+            context
+                .get_or_init(|| {
+                    let parts =
+                        std::iter::once(&self.body).chain(self.headers.iter().map(|(_, p)| p));
+                    template_context(
+                        ctx,
+                        parts.map(Part::reads).fold(Reads::default(), |a, b| a | b),
+                    )
+                })
+                .clone()
         };
         let mut effects = Effects::default();
         let mut rendered = || {
             let mut headers = Vec::with_capacity(self.headers.len());
             for (name, part) in &self.headers {
-                let value =
-                    String::from_utf8_lossy(&part.render(&context, &mut effects)?).into_owned();
-                if value.contains(['\r', '\n', '\0']) {
-                    return Err(RenderError {
-                        message: format!("the header {name} rendered with a line break"),
-                        limit: false,
-                    });
-                }
+                let value = match part {
+                    // Checked for line breaks when the response was compiled.
+                    Part::Fixed(text) => text.clone(),
+                    Part::Template(_) => {
+                        let value = part.render(ctx, context, &mut effects)?;
+                        let value = String::from_utf8_lossy(&value).into_owned();
+                        if value.contains(['\r', '\n', '\0']) {
+                            return Err(RenderError {
+                                message: format!("the header {name} rendered with a line break"),
+                                limit: false,
+                            });
+                        }
+                        value
+                    }
+                };
                 headers.push((name.clone(), value));
             }
-            let body = self.body.render(&context, &mut effects)?.into_owned();
+            let body = self.body.render(ctx, context, &mut effects)?.into_owned();
             Ok((body, headers))
         };
         match rendered() {
             Ok((body, headers)) => {
-                writes.extend(
-                    std::mem::take(&mut effects.values)
-                        .into_iter()
-                        .map(|(key, value)| StateWrite::Value { key, value }),
-                );
+                // Taking apart even an empty map costs a walk: most renders set no key.
+                if !effects.values.is_empty() {
+                    writes.extend(
+                        std::mem::take(&mut effects.values)
+                            .into_iter()
+                            .map(|(key, value)| StateWrite::Value { key, value }),
+                    );
+                }
                 self.finish(body, headers, effects)
             }
             Err(error) => failure(error),
@@ -328,6 +347,17 @@ fn map_of<K: Into<Value>, V: Into<Value>>(entries: impl IntoIterator<Item = (K, 
     Value::from_object(map)
 }
 
+/// `request.json`: the body read leniently ([`jsonpath::parse_lenient`]). Strict JSON comes from
+/// the request, which parsed it once (a condition on the body may have already); what parses
+/// strictly there parses to the same value as text, since JSON that parses is valid UTF-8.
+fn json(request: &Request) -> Value {
+    match request.json_body() {
+        Some(json) => Value::from(Serde(json)),
+        None => jsonpath::parse_lenient(&request.body_text())
+            .map_or(Value::from(()), |v| Value::from(Serde(v))),
+    }
+}
+
 /// The names of the context's top level, sorted as a map's keys enumerate.
 const TOP: [&str; 5] = [NOW_KEY, "env", "path", "request", STATE_KEY];
 
@@ -371,7 +401,7 @@ impl<const N: usize> Object for Fields<N> {
 }
 
 /// The template context, with only the parts some template of the response reads.
-fn context(ctx: &RenderContext, reads: Reads) -> Value {
+pub(crate) fn template_context(ctx: &RenderContext, reads: Reads) -> Value {
     let request = ctx.request;
     let fields = std::array::from_fn(|index| {
         reads
@@ -385,8 +415,7 @@ fn context(ctx: &RenderContext, reads: Reads) -> Value {
                 "cookies" => first_wins(request.cookies()),
                 "form" => first_wins(request.form_params().unwrap_or_default()),
                 "body" => Value::from(request.body_text().as_ref()),
-                "json" => jsonpath::parse_lenient(&request.body_text())
-                    .map_or(Value::from(()), |v| Value::from(Serde(v))),
+                "json" => json(request),
                 _ => Value::from_iter(
                     request
                         .path
@@ -422,6 +451,7 @@ fn context(ctx: &RenderContext, reads: Reads) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy;
     use serde_json::json;
 
     use super::*;
@@ -446,6 +476,81 @@ mod tests {
             );
         assert_eq!(rendered.error, None);
         String::from_utf8(rendered.body).unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_json_of_a_request_is_its_body_read_leniently(
+            body in proptest::prop_oneof![
+                r#"[{}\[\]":,a-z0-9 .eé\\-]{0,24}"#.prop_map(String::into_bytes),
+                proptest::sample::select(vec![
+                    r#"{"a": 1, "b": [1.5, -2, 1e400, "x\u00e9"], "a": null}"#,
+                    r#"{a: 1, "b": {c: true}}"#,
+                    "[1, 2] [3]",
+                    "18446744073709551616",
+                ])
+                .prop_map(|text| text.as_bytes().to_vec()),
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12),
+            ]
+        ) {
+            let request = Request::new("POST", "/", "", Vec::new(), body);
+            let lenient = jsonpath::parse_lenient(&request.body_text())
+                .map_or(Value::from(()), |v| Value::from(Serde(v)));
+            proptest::prop_assert_eq!(
+                serde_json::to_string(&json(&request)).ok(),
+                serde_json::to_string(&lenient).ok()
+            );
+        }
+    }
+
+    #[test]
+    fn plain_templates_and_others_render_side_by_side() {
+        use crate::model::Header;
+        let request = Request::from_url("get", "/orders/7?q=1", &[], "");
+        let captures = [("id".to_owned(), "7".to_owned())];
+        let render = |header: &str, body: &str| {
+            let spec = ResponseSpec {
+                headers: vec![Header {
+                    name: "x-h".to_owned(),
+                    value: header.to_owned(),
+                }],
+                body: Some(json!(body)),
+                template: true,
+                ..ResponseSpec::default()
+            };
+            let response = CompiledResponse::compile(&spec).expect("the response compiles");
+            let ctx = RenderContext {
+                request: &request,
+                captures: &captures,
+                env: &BTreeMap::new(),
+                now: OffsetDateTime::UNIX_EPOCH,
+                state: None,
+            };
+            let rendered = response.render(&ctx, &mut Vec::new());
+            (rendered.headers, String::from_utf8(rendered.body).unwrap())
+        };
+        let header = |value: &str| vec![("x-h".to_owned(), value.to_owned())];
+        assert_eq!(
+            render(
+                "{{ path.id }}",
+                "{{ request.method }} {{ request.query | length }}"
+            ),
+            (header("7"), "GET 1".to_owned())
+        );
+        assert_eq!(
+            render(
+                "{{ request.query | length }}",
+                "{{ request.url }} at {{ now() }}"
+            ),
+            (
+                header("1"),
+                "/orders/7?q=1 at 1970-01-01T00:00:00Z".to_owned()
+            )
+        );
+        assert_eq!(
+            render("{{ path.id }}", "{{ request.body }}{{ request.url }}"),
+            (header("7"), "/orders/7?q=1".to_owned())
+        );
     }
 
     #[test]

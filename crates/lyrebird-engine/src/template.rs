@@ -19,6 +19,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehav
 use time::{Duration, OffsetDateTime};
 
 use crate::error::SourceError;
+use crate::plain::Plain;
 use crate::render::Callback;
 use crate::{datetime, fake, jsonpath, xml};
 
@@ -45,7 +46,7 @@ pub const MAX_DELAY_MS: u64 = 180_000;
 pub(crate) const NOW_KEY: &str = "__now";
 
 /// A random-value function taking no arguments.
-type Generator = fn() -> String;
+pub(crate) type Generator = fn() -> String;
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(build_environment);
 
@@ -65,6 +66,7 @@ self_cell::self_cell!(
 pub struct Template {
     compiled: Owned,
     reads: Reads,
+    plain: Option<Plain>,
 }
 
 /// The fields of `request` in the template context, in the order a template enumerates them.
@@ -164,14 +166,27 @@ impl Template {
             })
         })
         .map_err(|error| source_error(source, &error))?;
-        let reads =
-            compiled.with_dependent(|_, template| Reads::of(&template.undeclared_variables(true)));
-        Ok(Template { compiled, reads })
+        let (reads, plain) = compiled.with_dependent(|_, template| {
+            (
+                Reads::of(&template.undeclared_variables(true)),
+                Plain::of(&minijinja::machinery::get_compiled_template(template).instructions),
+            )
+        });
+        Ok(Template {
+            compiled,
+            reads,
+            plain,
+        })
     }
 
     /// The parts of the context this template reads.
     pub fn reads(&self) -> Reads {
         self.reads
+    }
+
+    /// The template as text and plain lookups, rendered without MiniJinja, when it is one.
+    pub(crate) fn plain(&self) -> Option<&Plain> {
+        self.plain.as_ref()
     }
 
     /// Renders with `context`; any failure (a budget, a helper's error) says what went wrong.
@@ -460,6 +475,45 @@ fn callback(state: &mut State, url: String, args: Rest<ValueOrKwargs>) -> Result
     Ok(String::new())
 }
 
+/// `iso_timestamp()`: the moment with milliseconds, as Postman's `$isoTimestamp`.
+pub(crate) fn iso_timestamp(moment: OffsetDateTime) -> Result<String, String> {
+    datetime::format(moment, "yyyy-MM-dd'T'HH:mm:ss.SSSX")
+}
+
+/// The functions of random values taking no arguments, by name.
+pub(crate) const GENERATORS: [(&str, Generator); 30] = [
+    ("uuid", fake::uuid),
+    ("first_name", fake::first_name),
+    ("last_name", fake::last_name),
+    ("full_name", fake::full_name),
+    ("user_name", fake::user_name),
+    ("email", fake::email),
+    ("domain", fake::domain),
+    ("url", fake::url),
+    ("word", fake::word),
+    ("sentence", fake::sentence),
+    ("paragraph", fake::paragraph),
+    ("slug", fake::slug),
+    ("company", fake::company),
+    ("job_title", fake::job_title),
+    ("city", fake::city),
+    ("street_address", fake::street_address),
+    ("country", fake::country),
+    ("country_code", fake::country_code),
+    ("phone", fake::phone),
+    ("color", fake::color),
+    ("hex_color", fake::hex_color),
+    ("ip", fake::ip),
+    ("ipv6", fake::ipv6),
+    ("mac_address", fake::mac_address),
+    ("password", fake::password),
+    ("semver", fake::semver),
+    ("currency_code", fake::currency_code),
+    ("price", fake::price),
+    ("weekday", fake::weekday),
+    ("month", fake::month),
+];
+
 fn build_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
@@ -491,7 +545,7 @@ fn build_environment() -> Environment<'static> {
         now(state).map(|n| n.unix_timestamp())
     });
     env.add_function("iso_timestamp", |state: &State| {
-        now(state).and_then(|n| datetime::format(n, "yyyy-MM-dd'T'HH:mm:ss.SSSX").map_err(invalid))
+        now(state).and_then(|n| iso_timestamp(n).map_err(invalid))
     });
     let dated: [(&str, i64); 3] = [
         ("date_past", -365),
@@ -553,39 +607,7 @@ fn build_environment() -> Environment<'static> {
     });
     env.add_function("latitude", fake::latitude);
     env.add_function("longitude", fake::longitude);
-    let generators: [(&str, Generator); 30] = [
-        ("uuid", fake::uuid),
-        ("first_name", fake::first_name),
-        ("last_name", fake::last_name),
-        ("full_name", fake::full_name),
-        ("user_name", fake::user_name),
-        ("email", fake::email),
-        ("domain", fake::domain),
-        ("url", fake::url),
-        ("word", fake::word),
-        ("sentence", fake::sentence),
-        ("paragraph", fake::paragraph),
-        ("slug", fake::slug),
-        ("company", fake::company),
-        ("job_title", fake::job_title),
-        ("city", fake::city),
-        ("street_address", fake::street_address),
-        ("country", fake::country),
-        ("country_code", fake::country_code),
-        ("phone", fake::phone),
-        ("color", fake::color),
-        ("hex_color", fake::hex_color),
-        ("ip", fake::ip),
-        ("ipv6", fake::ipv6),
-        ("mac_address", fake::mac_address),
-        ("password", fake::password),
-        ("semver", fake::semver),
-        ("currency_code", fake::currency_code),
-        ("price", fake::price),
-        ("weekday", fake::weekday),
-        ("month", fake::month),
-    ];
-    for (name, generate) in generators {
+    for (name, generate) in GENERATORS {
         env.add_function(name, generate);
     }
     env
