@@ -955,6 +955,9 @@ fn unrecorded(
 
 /// Removes the app's own cookies from the `Cookie` headers, keeping the mock's.
 fn without_app_cookies(headers: &mut HeaderMap, app_cookies: &[&str]) {
+    if !headers.contains_key(header::COOKIE) {
+        return;
+    }
     let kept: Vec<String> = headers
         .get_all(header::COOKIE)
         .iter()
