@@ -561,7 +561,9 @@ async fn three_replicas_behind_haproxy_survive_restarts_a_kill_and_a_database_ou
     for call in &lost {
         assert!(
             in_last_moments(call),
-            "every call is logged, but for the killed replica's unwritten last ones: {call:?}"
+            "every call is logged, but for the killed replica's unwritten last ones: {call:?}, \
+             answered {:?} before the kill",
+            killed_at.checked_duration_since(call.at)
         );
     }
 
