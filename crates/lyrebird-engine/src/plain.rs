@@ -23,7 +23,7 @@ use minijinja::value::ValueKind;
 use time::UtcOffset;
 
 use crate::datetime;
-use crate::render::RenderContext;
+use crate::render::{self, RenderContext};
 use crate::template::{FUEL, GENERATORS, Generator, MAX_OUTPUT_BYTES, iso_timestamp};
 
 /// Entries of the request's lists (parameters, headers, captures, path segments) one render may
@@ -277,7 +277,7 @@ impl Source {
             }
             Source::Segment(index) => {
                 scan(request.path.len())?;
-                let mut segments = request.path.split('/').filter(|s| !s.is_empty());
+                let mut segments = render::segments(&request.path);
                 position(*index, || segments.clone().count())
                     .and_then(|index| segments.nth(index))
                     .map(Cow::Borrowed)

@@ -358,6 +358,11 @@ fn json(request: &Request) -> Value {
     }
 }
 
+/// `request.segments`: the path's segments, empty ones left out.
+pub(crate) fn segments(path: &str) -> impl Iterator<Item = &str> + Clone {
+    path.split('/').filter(|segment| !segment.is_empty())
+}
+
 /// The names of the context's top level, sorted as a map's keys enumerate.
 const TOP: [&str; 5] = [NOW_KEY, "env", "path", "request", STATE_KEY];
 
@@ -416,13 +421,7 @@ pub(crate) fn template_context(ctx: &RenderContext, reads: Reads) -> Value {
                 "form" => first_wins(request.form_params().unwrap_or_default()),
                 "body" => Value::from(request.body_text().as_ref()),
                 "json" => json(request),
-                _ => Value::from_iter(
-                    request
-                        .path
-                        .split('/')
-                        .filter(|s| !s.is_empty())
-                        .map(Value::from),
-                ),
+                _ => Value::from_iter(segments(&request.path).map(Value::from)),
             })
     });
     let env = reads
