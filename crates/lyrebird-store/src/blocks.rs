@@ -2,13 +2,13 @@
 //! read back newest first.
 //!
 //! A block holds calls of one mock and one month, a thousand at most (the writer's batch) and
-//! about [`BLOCK_BYTES`] of them. Format 1 is the calls one after another, each in postcard's
-//! binary form of [`NewCall`] (its field order is the format: fields are only ever added at the
-//! end, with a new format number), compressed with LZ4 (its size first, as `lz4_flex` writes
-//! it): calls of one mock repeat their headers and bodies, and a block shrinks to about a tenth.
-//! Format 2 is format 1 with each call followed by the mock's version that answered it (a
-//! postcard varint). Format 0 is a JSON array of the fields of format 1, made by the migration
-//! that moved the rows of the old `calls` table into blocks.
+//! about [`BLOCK_BYTES`] of text. The server writes format 3: each call as what changed since
+//! the block's previous call ([`crate::delta`]), compressed with LZ4 (its size first, as
+//! `lz4_flex` writes it). Earlier formats are still read: format 1 is the calls one after
+//! another, each whole in postcard's binary form of [`NewCall`] (its field order is the format),
+//! compressed likewise; format 2 is format 1 with each call followed by the mock's version that
+//! answered it (a postcard varint); format 0 is a JSON array of the fields of format 1, made by
+//! the migration that moved the rows of the old `calls` table into blocks.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -20,21 +20,24 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::calls::{CallPosition, NewCall};
+use crate::delta;
 use crate::error::{Result, StoreError};
 use crate::ids::{MockId, WorkspaceId};
 use crate::search::{BlockText, UNINDEXED};
 use crate::workspace::Workspace;
 
-/// A block is closed once its calls take this many bytes (the one that crosses it included).
+/// A block is closed once its calls hold this many bytes of text ([`delta::size`], the call
+/// that crosses it included).
 pub(crate) const BLOCK_BYTES: usize = 1 << 20;
-/// The most a block may say it holds, uncompressed: more than any block the writer makes (a
-/// block's calls plus one with two bodies at the largest body cap), so a damaged size cannot
-/// ask for all the memory.
+/// The most a block may say it holds, uncompressed, or rebuild: more than any block the writer
+/// makes (a block's calls plus one with two bodies at the largest body cap), so a damaged block
+/// cannot ask for all the memory.
 const MAX_BLOCK_BYTES: usize = 1 << 30;
 
 const JSON: i16 = 0;
 const POSTCARD_LZ4: i16 = 1;
 const POSTCARD_LZ4_VERSIONED: i16 = 2;
+const CHANGES_LZ4: i16 = 3;
 
 /// A block ready to insert (its calls not yet compressed).
 #[derive(Debug)]
@@ -46,17 +49,21 @@ pub(crate) struct NewBlock {
     pub last_at: OffsetDateTime,
     pub answered: i32,
     pub call_ids: Vec<Uuid>,
+    /// The calls, each as what changed since the one before.
     pub calls: Vec<u8>,
-    /// The trigrams of the calls' searched text; `None` if a call's could not be read (then the
-    /// block is stored as [`UNINDEXED`], which every search reads).
-    text: Option<BlockText>,
+    /// The last call written, which the next one is written against.
+    previous: NewCall,
+    /// The bytes of text its calls hold.
+    size: usize,
+    /// The trigrams of the calls' searched text.
+    text: BlockText,
 }
 
 impl NewBlock {
     /// The format of the blocks the server writes.
-    pub(crate) const FORMAT: i16 = POSTCARD_LZ4_VERSIONED;
+    pub(crate) const FORMAT: i16 = CHANGES_LZ4;
 
-    fn start(call: &EncodedCall) -> Self {
+    fn start(call: &NewCall) -> Self {
         Self {
             id: call.id,
             workspace_id: call.workspace_id,
@@ -65,17 +72,16 @@ impl NewBlock {
             last_at: call.at,
             answered: 0,
             call_ids: Vec::new(),
-            // Grown by doubling from there: a few copies per block rather than a dozen.
-            calls: Vec::with_capacity(BLOCK_BYTES / 16),
-            text: Some(BlockText::default()),
+            calls: Vec::with_capacity(BLOCK_BYTES / 64),
+            previous: delta::empty(call.workspace_id, call.mock_id),
+            size: 0,
+            text: BlockText::default(),
         }
     }
 
     /// The block's `trigrams` (see [`crate::search`]).
     pub(crate) fn trigrams(&self) -> Vec<i32> {
-        self.text
-            .as_ref()
-            .map_or_else(|| vec![UNINDEXED], BlockText::keys)
+        self.text.keys()
     }
 
     /// The block's calls as stored: compressed with LZ4, their size first.
@@ -83,56 +89,22 @@ impl NewBlock {
         lz4_flex::compress_prepend_size(&self.calls)
     }
 
-    fn push(&mut self, call: &EncodedCall) {
+    fn push(&mut self, call: NewCall) -> Result<()> {
+        delta::encode(&self.previous, &call, &mut self.calls, &mut self.text).map_err(|error| {
+            StoreError::CallBlock {
+                block: call.id,
+                reason: error.to_string(),
+            }
+        })?;
         self.first_at = self.first_at.min(call.at);
         self.last_at = self.last_at.max(call.at);
-        self.answered += i32::from(call.answered);
+        self.answered += i32::from(call.outcome.counts_against_quota());
         self.call_ids.push(call.id);
-        let start = self.calls.len();
-        self.calls.extend_from_slice(&call.bytes);
-        if let Some(text) = &mut self.text
-            && text.add(&self.calls, start..self.calls.len()).is_err()
-        {
-            self.text = None;
-        }
+        self.size += delta::size(&call);
+        self.previous = call;
+        Ok(())
     }
 }
-
-/// A call encoded as a block of format 1 holds it, with what the block keeps beside it. The
-/// mock runtime encodes a call as soon as it is recorded, while its parts are still in the CPU's
-/// caches; the call-log writer only groups the bytes into blocks.
-#[derive(Debug, Clone)]
-pub struct EncodedCall {
-    pub id: Uuid,
-    pub workspace_id: WorkspaceId,
-    pub mock_id: MockId,
-    pub at: OffsetDateTime,
-    /// Whether the mock answered it (see [`crate::calls::CallOutcomeKind::counts_against_quota`]).
-    answered: bool,
-    bytes: Vec<u8>,
-}
-
-impl EncodedCall {
-    pub fn new(call: &NewCall) -> Result<Self> {
-        let failed = |error: postcard::Error| StoreError::CallBlock {
-            block: call.id,
-            reason: error.to_string(),
-        };
-        let bytes = postcard::to_extend(call, Vec::with_capacity(ENCODED_GUESS)).map_err(failed)?;
-        let bytes = postcard::to_extend(&call.version, bytes).map_err(failed)?;
-        Ok(Self {
-            id: call.id,
-            workspace_id: call.workspace_id,
-            mock_id: call.mock_id,
-            at: call.at,
-            answered: call.outcome.counts_against_quota(),
-            bytes,
-        })
-    }
-}
-
-/// Room reserved for an encoded call: a typical one with a JSON response fits.
-const ENCODED_GUESS: usize = 1024;
 
 fn month(at: OffsetDateTime) -> (i32, time::Month) {
     let at = at.to_offset(time::UtcOffset::UTC);
@@ -141,7 +113,8 @@ fn month(at: OffsetDateTime) -> (i32, time::Month) {
 
 /// Calls grouped into blocks as they come: calls of one mock and month go together, in the
 /// order they came. The same calls always make the same blocks, with the same ids. The
-/// call-log writer adds each call as it arrives, while its bytes are still in the CPU's caches.
+/// call-log writer adds each call as it takes it off the queue, while its parts are still in
+/// the CPU's caches.
 #[derive(Debug, Default)]
 pub struct CallBlocks {
     blocks: Vec<NewBlock>,
@@ -151,18 +124,20 @@ pub struct CallBlocks {
 }
 
 impl CallBlocks {
-    pub fn push(&mut self, call: &EncodedCall) {
+    /// Adds a call to its block. Fails, adding nothing, if the call cannot be encoded.
+    pub fn push(&mut self, call: NewCall) -> Result<()> {
         let key = (call.workspace_id, call.mock_id, month(call.at));
         let index = match self.filling.get(&key) {
-            Some(&index) if self.blocks[index].calls.len() < BLOCK_BYTES => index,
+            Some(&index) if self.blocks[index].size < BLOCK_BYTES => index,
             _ => {
-                self.blocks.push(NewBlock::start(call));
+                self.blocks.push(NewBlock::start(&call));
                 self.filling.insert(key, self.blocks.len() - 1);
                 self.blocks.len() - 1
             }
         };
-        self.blocks[index].push(call);
+        self.blocks[index].push(call)?;
         self.calls += 1;
+        Ok(())
     }
 
     /// How many calls the blocks hold.
@@ -179,16 +154,6 @@ impl CallBlocks {
     }
 }
 
-impl FromIterator<EncodedCall> for CallBlocks {
-    fn from_iter<I: IntoIterator<Item = EncodedCall>>(calls: I) -> Self {
-        let mut blocks = CallBlocks::default();
-        for call in calls {
-            blocks.push(&call);
-        }
-        blocks
-    }
-}
-
 /// The calls of a stored block, in its order, with the block's workspace and mock.
 pub(crate) fn decode(
     block: Uuid,
@@ -200,15 +165,12 @@ pub(crate) fn decode(
     let failed = |reason: String| StoreError::CallBlock { block, reason };
     let mut calls = match format {
         JSON => serde_json::from_slice(bytes).map_err(|error| failed(error.to_string()))?,
+        CHANGES_LZ4 => {
+            let bytes = decompressed(bytes).map_err(failed)?;
+            delta::decode(&bytes, workspace_id, mock_id, MAX_BLOCK_BYTES).map_err(failed)?
+        }
         POSTCARD_LZ4 | POSTCARD_LZ4_VERSIONED => {
-            let size = bytes
-                .first_chunk::<4>()
-                .map_or(0, |size| u32::from_le_bytes(*size) as usize);
-            if size > MAX_BLOCK_BYTES {
-                return Err(failed(format!("says it holds {size} bytes")));
-            }
-            let bytes = lz4_flex::decompress_size_prepended(bytes)
-                .map_err(|error| failed(error.to_string()))?;
+            let bytes = decompressed(bytes).map_err(failed)?;
             let mut calls = Vec::new();
             let mut rest = &bytes[..];
             while !rest.is_empty() {
@@ -230,6 +192,18 @@ pub(crate) fn decode(
         call.mock_id = mock_id;
     }
     Ok(calls)
+}
+
+/// A block's bytes as LZ4 compressed them, their size first; a size past [`MAX_BLOCK_BYTES`] is
+/// refused before anything is allocated for it.
+fn decompressed(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let size = bytes
+        .first_chunk::<4>()
+        .map_or(0, |size| u32::from_le_bytes(*size) as usize);
+    if size > MAX_BLOCK_BYTES {
+        return Err(format!("says it holds {size} bytes"));
+    }
+    lz4_flex::decompress_size_prepended(bytes).map_err(|error| error.to_string())
 }
 
 /// Which blocks a scan reads: one mock's, those that may hold calls in the time range, older
@@ -525,6 +499,28 @@ mod tests {
             .collect();
         // Each call holds two bodies: two calls pass the limit, the third opens a block.
         assert_eq!(sizes, [2, 1]);
+    }
+
+    #[test]
+    fn blocks_of_the_earlier_formats_read_as_they_were_written() {
+        let mock = MockId::generate();
+        let mut written = call(mock, OffsetDateTime::now_utc(), "{\"id\": 1}");
+        written.at = written.at.replace_nanosecond(5_000).unwrap();
+        written.version = 7;
+        let whole = postcard::to_allocvec(&written).unwrap();
+        let versioned = [whole.clone(), postcard::to_allocvec(&7u32).unwrap()].concat();
+        for (format, bytes, version) in [
+            (POSTCARD_LZ4, whole, 0),
+            (POSTCARD_LZ4_VERSIONED, versioned, 7),
+        ] {
+            let stored = lz4_flex::compress_prepend_size(&[bytes.clone(), bytes].concat());
+            let read = decode(Uuid::nil(), format, &stored, written.workspace_id, mock).unwrap();
+            let expected = NewCall {
+                version,
+                ..written.clone()
+            };
+            assert_eq!(format!("{read:?}"), format!("{:?}", [&expected, &expected]));
+        }
     }
 
     #[test]

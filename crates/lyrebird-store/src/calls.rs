@@ -19,8 +19,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
+pub use crate::blocks::CallBlocks;
 use crate::blocks::{self, NewBlock, Scan, ScanRange};
-pub use crate::blocks::{CallBlocks, EncodedCall};
 use crate::changes::{CALLS_CHANNEL, WrittenBlock};
 use crate::error::{Result, StoreError};
 use crate::ids::{ExampleId, KeyId, MockId, WorkspaceId};
@@ -90,9 +90,9 @@ pub struct StoredBody {
     pub size: u64,
 }
 
-/// A call as the mock runtime's call log encodes it ([`EncodedCall::new`], on the request path)
-/// and as a block keeps it. The order of the fields is the encoding of blocks of format 1 (see
-/// [`crate::blocks`]).
+/// A call as the mock runtime's call log hands it to the writer and as a block keeps it. The
+/// order of the fields is the encoding of blocks of format 1 (see [`crate::blocks`]) and the
+/// order format 3 writes them in (`crate::delta`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewCall {
     pub id: Uuid,
@@ -147,22 +147,27 @@ impl NewCall {
 }
 
 /// A call's time as microseconds since the Unix epoch (what PostgreSQL's `timestamptz` keeps).
-mod unix_micros {
+pub(crate) mod unix_micros {
     use serde::de::Error;
 
     use super::{Deserialize, Deserializer, OffsetDateTime, Serializer};
 
+    pub(crate) fn micros(at: OffsetDateTime) -> i64 {
+        i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+    }
+
+    pub(crate) fn from_micros(micros: i64) -> Result<OffsetDateTime, time::error::ComponentRange> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+    }
+
     pub fn serialize<S: Serializer>(at: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
-        let micros = i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
-        serializer.serialize_i64(micros)
+        serializer.serialize_i64(micros(*at))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<OffsetDateTime, D::Error> {
-        let micros = i64::deserialize(deserializer)?;
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-            .map_err(D::Error::custom)
+        from_micros(i64::deserialize(deserializer)?).map_err(D::Error::custom)
     }
 }
 
@@ -871,11 +876,10 @@ impl Store {
         for (id, first_at, workspace_id, mock_id, format, bytes, cutoff) in cut {
             let calls = blocks::decode(id, format, &bytes, workspace_id, mock_id)?;
             let before = calls.len();
-            let kept: CallBlocks = calls
-                .iter()
-                .filter(|call| call.at >= cutoff)
-                .map(EncodedCall::new)
-                .collect::<Result<_>>()?;
+            let mut kept = CallBlocks::default();
+            for call in calls.into_iter().filter(|call| call.at >= cutoff) {
+                kept.push(call)?;
+            }
             removed += (before - kept.len()) as u64;
             let mut tx = self.begin().await?;
             sqlx::query("DELETE FROM call_blocks WHERE id = $1 AND first_at = $2")

@@ -23,6 +23,7 @@ mod blocks;
 pub mod calls;
 pub mod changes;
 pub mod contracts;
+mod delta;
 pub mod drafts;
 pub mod drift;
 pub mod embedded;

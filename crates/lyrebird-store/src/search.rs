@@ -17,13 +17,11 @@
 //! `call_blocks.trigrams` under a GIN index; [`UNINDEXED`] marks blocks whose trigrams were never
 //! computed (those written before the index), which every search reads.
 //!
-//! The writer builds a block's set as it adds each call ([`BlockText::add`]), from the call's
-//! encoded bytes, hashing only the part of each field that differs from the block's previous
-//! call's field in that place (calls of one mock repeat most of their headers).
+//! The writer builds a block's set as it writes each call ([`BlockText::add`], from
+//! [`crate::delta`]), hashing only the part of each field that differs from the block's previous
+//! call's (calls of one mock repeat most of their headers and bodies).
 
 use std::ops::Range;
-
-use serde::Deserialize;
 
 use crate::calls::TextScope;
 
@@ -307,146 +305,35 @@ pub(crate) fn needle_keys(folded: &str, scope: TextScope) -> Option<Vec<Vec<i32>
     Some(sets)
 }
 
-/// The searched text of a block's calls, gathered as the writer adds them.
+/// The searched text of a block's calls, gathered as the writer writes them.
 #[derive(Debug, Default)]
 pub(crate) struct BlockText {
     trigrams: TrigramSet,
-    /// The previous call's searched fields, in order: their side, and where they are in the
-    /// block's bytes.
-    previous: Vec<(Side, Range<usize>)>,
-    /// The fields of the call being added, in the same form.
-    current: Vec<(Side, Range<usize>)>,
     /// The part of a field being added, lower-cased.
     lower: Vec<u8>,
 }
 
 impl BlockText {
-    /// Adds the trigrams of the call encoded at `call` in `bytes` (the block's calls so far).
-    ///
-    /// A field's trigrams that lie wholly within a start or an end it shares with the previous
-    /// call's field in the same place (and on the same side) are in the set already: only those
-    /// of the part in between are added. A field the same as the previous call's adds nothing.
-    pub(crate) fn add(&mut self, bytes: &[u8], call: Range<usize>) -> Result<(), postcard::Error> {
-        let encoded = &bytes[call];
-        let (text, _): (EncodedText, _) = postcard::take_from_bytes(encoded)?;
-        let base = encoded.as_ptr() as usize - bytes.as_ptr() as usize;
-        self.current.clear();
-        for (index, (side, field)) in text.fields().enumerate() {
-            // Where the field, borrowed from `encoded`, is in `bytes`.
-            let start = base + (field.as_ptr() as usize - encoded.as_ptr() as usize);
-            self.current.push((side, start..start + field.len()));
-            let changed = match self.previous.get(index) {
-                Some((same, previous)) if *same == side => changed(field, &bytes[previous.clone()]),
-                _ => 0..field.len(),
-            };
-            if changed.is_empty() {
-                continue;
-            }
-            if !field.is_ascii() {
-                let field =
-                    std::str::from_utf8(field).map_err(|_| postcard::Error::DeserializeBadUtf8)?;
-                self.trigrams.add(side, field.to_lowercase().as_bytes());
-                continue;
-            }
-            // The trigrams that hold a changed byte.
-            let around = changed.start.saturating_sub(2)..field.len().min(changed.end + 2);
-            self.lower.clear();
-            self.lower
-                .extend(field[around].iter().map(u8::to_ascii_lowercase));
-            self.trigrams.add(side, &self.lower);
+    /// Adds the trigrams of `field`, found on `side`, that hold a byte of its `changed` part.
+    /// The others lie wholly within a start or an end the field shares with the block's
+    /// previous call's, whose trigrams are in the set already.
+    pub(crate) fn add(&mut self, side: Side, field: &str, changed: Range<usize>) {
+        if changed.is_empty() {
+            return;
         }
-        std::mem::swap(&mut self.previous, &mut self.current);
-        Ok(())
+        if !field.is_ascii() {
+            self.trigrams.add(side, field.to_lowercase().as_bytes());
+            return;
+        }
+        let around = changed.start.saturating_sub(2)..field.len().min(changed.end + 2);
+        self.lower.clear();
+        self.lower
+            .extend(field.as_bytes()[around].iter().map(u8::to_ascii_lowercase));
+        self.trigrams.add(side, &self.lower);
     }
 
     pub(crate) fn keys(&self) -> Vec<i32> {
         self.trigrams.keys()
-    }
-}
-
-/// The bytes of `field` between the start and the end it shares with `previous`.
-fn changed(field: &[u8], previous: &[u8]) -> Range<usize> {
-    // Most fields repeat the previous call's whole (headers): one comparison says so.
-    if field == previous {
-        return 0..0;
-    }
-    let start = shared_start(field, previous);
-    let end = shared_end(&field[start..], &previous[start..]);
-    start..field.len() - end
-}
-
-/// How many bytes two slices share at their start, compared eight at a time, then one at a time.
-fn shared_start(a: &[u8], b: &[u8]) -> usize {
-    let whole = a
-        .chunks_exact(8)
-        .zip(b.chunks_exact(8))
-        .take_while(|(a, b)| a == b)
-        .count()
-        * 8;
-    whole
-        + a[whole..]
-            .iter()
-            .zip(&b[whole..])
-            .take_while(|(a, b)| a == b)
-            .count()
-}
-
-/// How many bytes two slices share at their end, compared eight at a time, then one at a time.
-fn shared_end(a: &[u8], b: &[u8]) -> usize {
-    let whole = a
-        .rchunks_exact(8)
-        .zip(b.rchunks_exact(8))
-        .take_while(|(a, b)| a == b)
-        .count()
-        * 8;
-    whole
-        + a[..a.len() - whole]
-            .iter()
-            .rev()
-            .zip(b[..b.len() - whole].iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count()
-}
-
-/// The first fields of a call as blocks of format 1 encode it ([`crate::calls::NewCall`]'s,
-/// which never change: fields are only added at the end), borrowed from the encoded bytes: what
-/// a search looks in. Text is read as bytes, without checking again that it is UTF-8 (it was
-/// encoded from strings) unless it is not ASCII.
-#[derive(Deserialize)]
-struct EncodedText<'a> {
-    _id: uuid::Uuid,
-    _at: i64,
-    _method: &'a [u8],
-    _host: &'a [u8],
-    path: &'a [u8],
-    query: &'a [u8],
-    #[serde(borrow)]
-    request_headers: Vec<(&'a [u8], &'a [u8])>,
-    #[serde(borrow)]
-    request_body: EncodedBody<'a>,
-    _status: u16,
-    #[serde(borrow)]
-    response_headers: Vec<(&'a [u8], &'a [u8])>,
-    #[serde(borrow)]
-    response_body: EncodedBody<'a>,
-}
-
-/// [`crate::calls::StoredBody`] as encoded.
-#[derive(Deserialize)]
-struct EncodedBody<'a> {
-    text: &'a [u8],
-    _base64: bool,
-    _size: u64,
-}
-
-impl<'a> EncodedText<'a> {
-    fn fields(&self) -> impl Iterator<Item = (Side, &'a [u8])> + '_ {
-        searched_fields(
-            [self.path, self.query, self.request_body.text],
-            self.request_headers.iter().copied(),
-            self.response_body.text,
-            self.response_headers.iter().copied(),
-        )
     }
 }
 
@@ -564,55 +451,6 @@ mod tests {
             }
         }
         needles
-    }
-
-    #[test]
-    fn the_encoded_view_reads_the_fields_a_search_looks_in() {
-        for call in calls() {
-            let bytes = postcard::to_allocvec(&call).unwrap();
-            let (text, _): (EncodedText, _) = postcard::take_from_bytes(&bytes).unwrap();
-            let read: Vec<(Side, String)> = text
-                .fields()
-                .map(|(side, field)| (side, String::from_utf8(field.to_vec()).unwrap()))
-                .collect();
-            let pairs = |headers: &[crate::calls::Header]| -> Vec<(String, String)> {
-                headers
-                    .iter()
-                    .map(|(n, v)| (n.to_string(), v.to_string()))
-                    .collect()
-            };
-            let (request, response) = (pairs(&call.request_headers), pairs(&call.response_headers));
-            let expected: Vec<(Side, String)> = searched_fields(
-                [call.path.as_str(), &call.query, &call.request_body.text],
-                request.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-                call.response_body.text.as_str(),
-                response.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            )
-            .map(|(side, field)| (side, field.to_owned()))
-            .collect();
-            assert_eq!(read, expected);
-        }
-    }
-
-    #[test]
-    fn a_cut_call_is_refused_or_read_as_the_whole_one_never_misread() {
-        let call = &calls()[7];
-        let bytes = postcard::to_allocvec(call).unwrap();
-        let fields = |text: EncodedText<'_>| -> Vec<(Side, Vec<u8>)> {
-            text.fields()
-                .map(|(side, field)| (side, field.to_vec()))
-                .collect()
-        };
-        let whole = fields(postcard::take_from_bytes(&bytes).unwrap().0);
-        let mut refused = 0;
-        for cut in 0..bytes.len() {
-            match postcard::take_from_bytes::<EncodedText<'_>>(&bytes[..cut]) {
-                Ok((text, _)) => assert_eq!(fields(text), whole, "cut at {cut}"),
-                Err(_) => refused += 1,
-            }
-        }
-        // Every cut within the searched fields, at least.
-        assert!(refused > call.path.len() + call.response_body.text.len());
     }
 
     #[test]

@@ -1,7 +1,6 @@
-//! Encoding a recorded call as the store's blocks keep it ([`EncodedCall`]), on the request
-//! path: [`super::CallLog::record`] does it on the thread that answered the call, while the
-//! call's parts are still in that core's caches, not a thousand calls later in the writer. The
-//! writer only groups encoded calls into blocks.
+//! A recorded call made into the form the store's blocks keep ([`NewCall`]), on the request
+//! path: [`super::CallLog::record`] does it on the thread that answered the call. The writer
+//! writes each call into its block as it takes it off the queue.
 //!
 //! The outcome stays typed up to here: its explanation (the engine's reason for a match, its
 //! account of a miss, or a refusal's reason) is written as JSON text once, straight from the
@@ -13,7 +12,7 @@ use std::cell::RefCell;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lyrebird_engine::DecidedBy;
-use lyrebird_store::calls::{EncodedCall, NewCall, StoredBody};
+use lyrebird_store::calls::{NewCall, StoredBody};
 use serde_json::value::{RawValue, to_raw_value};
 
 use super::{CallOutcome, CallRecord, Decided, Explained, Noted, ServingNote};
@@ -31,15 +30,15 @@ thread_local! {
     static LAST_REASON: RefCell<LastReason> = RefCell::default();
 }
 
-/// The call as a block holds it; its strings move into the encoding rather than being copied.
-pub(super) fn encode(record: CallRecord, sizes: Sizes) -> lyrebird_store::Result<EncodedCall> {
+/// The call as a block holds it; its strings move rather than being copied.
+pub(super) fn encode(record: CallRecord, sizes: Sizes) -> NewCall {
     let outcome = record.outcome.kind();
     let (example, explanation) = match record.note {
         Some(note) => noted(&record.outcome, &note),
         None => LAST_REASON.with_borrow_mut(|last| explain(record.outcome, last)),
     };
     let (example_id, example_name) = example.unzip();
-    EncodedCall::new(&NewCall {
+    NewCall {
         id: record.id,
         workspace_id: record.workspace_id,
         mock_id: record.mock_id,
@@ -64,7 +63,7 @@ pub(super) fn encode(record: CallRecord, sizes: Sizes) -> lyrebird_store::Result
         key_id: record.key_id,
         callbacks_queued: u32::try_from(record.callbacks).unwrap_or(u32::MAX),
         version: record.version,
-    })
+    }
 }
 
 /// The answering example, and the explanation as JSON text.

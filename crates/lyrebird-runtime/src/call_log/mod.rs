@@ -1,9 +1,9 @@
 //! The call recorder: every mock call, as the runtime saw it, queued for the call log.
 //!
 //! The runtime hands each call to [`CallLog::record`], which redacts secrets, caps the bodies,
-//! encodes the call as the store keeps it (`encode`, on the request path) and queues it on a
-//! bounded channel without ever waiting; a background writer (`writer`) stores the queue in
-//! batches. Callback results arrive
+//! makes the call into the form the store keeps (`encode`, on the request path) and queues it
+//! on a bounded channel without ever waiting; a background writer (`writer`) writes the queue
+//! into blocks and stores them in batches. Callback results arrive
 //! later through [`CallLog::record_callback`] and join their call. [`CallLog::shutdown`] writes
 //! everything still queued, so a graceful stop loses nothing.
 //!
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use lyrebird_engine::{ClientBy, DecidedBy, Selection};
-use lyrebird_store::calls::{CallOutcomeKind, EncodedCall, Header};
+use lyrebird_store::calls::{CallOutcomeKind, Header, NewCall};
 use lyrebird_store::{ExampleId, KeyId, MockId, Store, WorkspaceId, WrittenBlock};
 use serde::{Serialize, Serializer};
 use tokio::sync::{Mutex, broadcast, mpsc, oneshot, watch};
@@ -353,7 +353,7 @@ impl Default for CallLogOptions {
 /// What the writer receives, in order.
 #[derive(Debug)]
 enum Message {
-    Call(EncodedCall),
+    Call(Box<NewCall>),
     Callback(Uuid, CallbackResult),
     /// Write everything before this, then answer and stop.
     Flush(oneshot::Sender<()>),
@@ -456,22 +456,15 @@ impl CallLog {
         };
         record.request_body = cap_body(&record.request_body, sizes.request, sizes.cap);
         record.response_body = cap_body(&record.response_body, sizes.response, sizes.cap);
-        let id = record.id;
-        let encoded = if self.inner.live.receiver_count() > 0 {
+        let call = if self.inner.live.receiver_count() > 0 {
             let record = Arc::new(record);
-            let encoded = encode::encode(CallRecord::clone(&record), sizes);
+            let call = encode::encode(CallRecord::clone(&record), sizes);
             let _ = self.inner.live.send(record);
-            encoded
+            call
         } else {
             encode::encode(record, sizes)
         };
-        match encoded {
-            Ok(encoded) => self.enqueue(Message::Call(encoded)),
-            Err(error) => {
-                self.inner.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(call = %id, %error, "call log: a call could not be encoded; it is not logged");
-            }
-        }
+        self.enqueue(Message::Call(Box::new(call)));
     }
 
     /// Queues the result of a callback of call `call_id`, to be stored with that call.

@@ -1,6 +1,6 @@
-//! The background writer: takes calls off the queue, already encoded on the request path
-//! (`encode`), and stores them in batches, one transaction each (a block per mock, see
-//! `lyrebird_store::calls`), so the request path never waits for the database.
+//! The background writer: takes calls off the queue, writes each into its block as it comes
+//! (a block per mock, see `lyrebird_store::calls`), and stores the blocks in batches, one
+//! transaction each, so the request path never waits for the database.
 //!
 //! A batch closes when it holds `batch_size` rows or `flush_interval` after its first call; up to
 //! `writers` batches are written at once, each on its own connection. When the database is away,
@@ -33,7 +33,7 @@ const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(10);
 /// Calls and callback results written together.
 #[derive(Default)]
 struct Batch {
-    /// Grouped into blocks as they come, while each call's bytes are still in the CPU's caches.
+    /// Written into blocks as they come, while each call's parts are still in the CPU's caches.
     calls: CallBlocks,
     callbacks: Vec<NewCallback>,
     /// When its first call came, for the writer's lag.
@@ -131,7 +131,11 @@ impl Writer {
         match message {
             Message::Call(call) => {
                 self.batch.first_at.get_or_insert_with(Instant::now);
-                self.batch.calls.push(&call);
+                let id = call.id;
+                if let Err(error) = self.batch.calls.push(*call) {
+                    self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(call = %id, %error, "call log: a call could not be encoded; it is not logged");
+                }
             }
             Message::Callback(call_id, result) => {
                 self.batch.callbacks.push(new_callback(call_id, result))
