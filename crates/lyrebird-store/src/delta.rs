@@ -139,29 +139,21 @@ impl<'a> Out<'a> {
             let changed = self.text(before, now)?;
             index.add(Side::Request, now, changed);
         }
-        let changed = self.headers(&previous.request_headers, &call.request_headers)?;
-        add_headers(
+        let request = (&previous.request_headers[..], &previous.request_body);
+        self.side(
             index,
             Side::Request,
-            &previous.request_headers,
-            &call.request_headers,
-            changed,
-        );
-        let changed = self.text(&previous.request_body.text, &call.request_body.text)?;
-        index.add(Side::Request, &call.request_body.text, changed);
-        self.body(&previous.request_body, &call.request_body)?;
+            request,
+            (&call.request_headers, &call.request_body),
+        )?;
         self.value(&previous.status, &call.status)?;
-        let changed = self.headers(&previous.response_headers, &call.response_headers)?;
-        add_headers(
+        let response = (&previous.response_headers[..], &previous.response_body);
+        self.side(
             index,
             Side::Response,
-            &previous.response_headers,
-            &call.response_headers,
-            changed,
-        );
-        let changed = self.text(&previous.response_body.text, &call.response_body.text)?;
-        index.add(Side::Response, &call.response_body.text, changed);
-        self.body(&previous.response_body, &call.response_body)?;
+            response,
+            (&call.response_headers, &call.response_body),
+        )?;
         self.value(&previous.body_cap, &call.body_cap)?;
         self.value(&previous.outcome, &call.outcome)?;
         self.value(&previous.example_id, &call.example_id)?;
@@ -202,9 +194,20 @@ impl<'a> Out<'a> {
         Ok(())
     }
 
-    /// A body's other fields (its text is written beside the other text).
-    fn body(&mut self, previous: &StoredBody, now: &StoredBody) -> Result<(), postcard::Error> {
-        self.value(&(previous.base64, previous.size), &(now.base64, now.size))
+    /// A side's headers and body; what changed in their text goes into the index.
+    fn side(
+        &mut self,
+        index: &mut BlockText,
+        side: Side,
+        (previous_headers, previous_body): (&[Header], &StoredBody),
+        (headers, body): (&[Header], &StoredBody),
+    ) -> Result<(), postcard::Error> {
+        let changed = self.headers(previous_headers, headers)?;
+        add_headers(index, side, previous_headers, headers, changed);
+        let changed = self.text(&previous_body.text, &body.text)?;
+        index.add(side, &body.text, changed);
+        let meta = |body: &StoredBody| (body.base64, body.size);
+        self.value(&meta(previous_body), &meta(body))
     }
 
     /// Writes text that changed as the bytes between what it shares with `previous`; the range
