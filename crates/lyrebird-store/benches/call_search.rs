@@ -98,7 +98,15 @@ async fn main() {
     // Right after a burst of writes the planner's statistics still count the mock's blocks as
     // none, until autovacuum analyzes the table (within a minute); measured as it is, then
     // with them.
-    search_all(store, &owner.workspace, mock, &rare, "rare text, before ANALYZE", true).await;
+    search_all(
+        store,
+        &owner.workspace,
+        mock,
+        &rare,
+        "rare text, before ANALYZE",
+        true,
+    )
+    .await;
     sqlx::query("ANALYZE call_blocks")
         .execute(store.pool())
         .await
