@@ -111,13 +111,16 @@ process_tree() {
     done
 }
 
-# Starts the bare hello-world on the server core; sets `hello_pid` and `hello_address`.
+# Starts the bare hello-world on the server core (further arguments go to `hello`: `--answer
+# FILE`); sets `hello_pid` and `hello_address`.
 start_hello() {
-    "${server_cpu[@]}" "${bin}/hello" --listen 127.0.0.1:0 >"${work}/hello.log" 2>&1 &
+    local log
+    log="$(mktemp -p "${work}" hello-XXXX.log)"
+    "${server_cpu[@]}" "${bin}/hello" --listen 127.0.0.1:0 "$@" >"${log}" 2>&1 &
     hello_pid=$!
     pids+=("${hello_pid}")
-    hello_address="$(wait_for_line "${work}/hello.log" 'listening on ' "${hello_pid}")" ||
-        fail "the hello-world did not start: $(cat "${work}/hello.log")"
+    hello_address="$(wait_for_line "${log}" 'listening on ' "${hello_pid}")" ||
+        fail "the hello-world did not start: $(cat "${log}")"
 }
 
 # Starts `lyrebird serve` on the server core with a data directory (and so an embedded

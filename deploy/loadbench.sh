@@ -18,11 +18,16 @@
 #    (Aruba Central's MSP API, 96 examples, from the importer's test corpus) as a Postman-mode
 #    mock whose measured example answers a static JSON body, and warms both. The call log and
 #    the monthly quota are on (LYREBIRD_MONTHLY_QUOTA set high enough).
-# 3. In each round, loads the hello-world, then the template mock, then the Postman mock, from
-#    `loadgen` pinned to core 1: they are measured back to back, so a slow spell of the machine
-#    shows in one round's ratios rather than in the result. Prints each round's rates, p50/p99
-#    and ratios, and their medians (target: each mock at >= 0.7 x hello-world), then checks
-#    that the call log holds exactly one logged call per call the mocks answered.
+# 3. Starts two more `hello`s on core 0 that answer every request with one mock's response, as
+#    `curl -si` read it after the warm-up: the "replays", servers that send the same bytes as
+#    the mock and do nothing else. What a mock costs beyond its replay is Lyrebird's own work;
+#    what a replay costs beyond the hello-world is the cost of the bigger answer.
+# 4. In each round, loads the hello-world, then the template mock's replay and the mock, then
+#    the Postman mock's replay and the mock, from `loadgen` pinned to core 1: they are measured
+#    back to back, so a slow spell of the machine shows in one round's ratios rather than in the
+#    result. Prints each round's rates, p50/p99 and ratios, and their medians (target: each
+#    mock at >= 0.7 x hello-world), then checks that the call log holds exactly one logged call
+#    per call the mocks answered.
 # Without two cores nothing is pinned and the figures mean less. Exits non-zero when the call-log
 # check fails. Everything it starts is stopped when it ends.
 set -euo pipefail
@@ -33,10 +38,6 @@ ROUNDS="${ROUNDS:-5}"
 CONNECTIONS="${CONNECTIONS:-64}"
 BENCH=loadbench
 source deploy/bench-lib.sh
-
-# --- the bare hello-world ---------------------------------------------------------------------
-start_hello
-say "hello-world on ${hello_address}"
 
 # --- the mock ---------------------------------------------------------------------------------
 start_lyrebird
@@ -81,6 +82,18 @@ warm="$(curl -sS --fail-with-body "${postman_url}")"
 jq -e .customer_id <<<"${warm}" >/dev/null || fail "the Postman mock answered ${warm}"
 say "Postman mock ${postman_mock} answers ${postman_url}: $(head -c 120 <<<"${warm}")..."
 warm_calls=2
+
+# --- the replays: the mocks' answers, sent by a server that does nothing else -----------------
+declare -A replay_address replay_pid
+for name in mock postman; do
+    url="${mock_url}"; [[ "${name}" == postman ]] && url="${postman_url}"
+    curl -sS -i --fail-with-body "${url}" >"${work}/${name}.http"
+    warm_calls=$((warm_calls + 1))
+    start_hello --answer "${work}/${name}.http"
+    replay_address[${name}]="${hello_address}" replay_pid[${name}]="${hello_pid}"
+done
+start_hello
+say "hello-world on ${hello_address}; the mocks' replays on ${replay_address[mock]} and ${replay_address[postman]}"
 
 # The server's processes: lyrebird and, when embedded, its PostgreSQL (postmaster and backends;
 # the PostgreSQL of a DATABASE_URL is not counted).
@@ -142,41 +155,51 @@ measure_mock() {
     answered_by[${name}]=$((answered_by[${name}] + $(field answered "${result}")))
 }
 
-# Per round: "hello_rps hello_p50 hello_p99 mock_rps mock_p50 mock_p99 ratio postman_rps
-# postman_p50 postman_p99 postman_ratio".
-rounds=()
-hello_ticks=0 hello_answered=0
-for round in $(seq "${ROUNDS}"); do
+# Loads the hello-world or a replay (`$1`: hello, mock_replay or postman_replay; pid `$2`) at
+# `$3` for one round: adds its CPU time and answered calls to its tallies, and sets `result`.
+declare -A plain_ticks=([hello]=0 [mock_replay]=0 [postman_replay]=0)
+declare -A plain_answered=([hello]=0 [mock_replay]=0 [postman_replay]=0)
+measure_plain() {
+    local name="$1" pid="$2" url="$3" before
     settle
-    before="$(cpu_ticks "${hello_pid}")"
-    hello_result="$(load "${DURATION}" "http://${hello_address}/")"
-    hello_ticks=$((hello_ticks + $(cpu_ticks "${hello_pid}") - before))
-    hello_answered=$((hello_answered + $(field answered "${hello_result}")))
-    hello_rps="$(field rps "${hello_result}")"
+    before="$(cpu_ticks "${pid}")"
+    result="$(load "${DURATION}" "${url}")"
+    plain_ticks[${name}]=$((plain_ticks[${name}] + $(cpu_ticks "${pid}") - before))
+    plain_answered[${name}]=$((plain_answered[${name}] + $(field answered "${result}")))
+}
 
-    if [[ -n "${PERF:-}" && "${round}" == 1 ]]; then
-        perf record -q -a -C 0 -g -F 499 -o "${PERF}" -- sleep "${DURATION}" 2>/dev/null &
-        perf_pid=$!
-    fi
-    measure_mock mock "${mock_url}"
-    if [[ -n "${PERF:-}" && "${round}" == 1 ]]; then
-        wait "${perf_pid}" || true
-        say "core 0 during the first round's mock load, by process and library (more: perf report -i ${PERF}):"
-        perf report -i "${PERF}" --no-children --sort comm,dso --stdio -g none 2>/dev/null \
-            | grep '%' | grep -v '^#' | sed -n 1,20p >&2 || true
-    fi
-    line="${hello_rps} $(field p50_us "${hello_result}") $(field p99_us "${hello_result}")"
-    line+=" $(field rps "${result}") $(field p50_us "${result}") $(field p99_us "${result}")"
-    line+=" $(awk -v m="$(field rps "${result}")" -v h="${hello_rps}" 'BEGIN { printf "%.2f", m / h }')"
-    measure_mock postman "${postman_url}"
-    line+=" $(field rps "${result}") $(field p50_us "${result}") $(field p99_us "${result}")"
-    line+=" $(awk -v m="$(field rps "${result}")" -v h="${hello_rps}" 'BEGIN { printf "%.2f", m / h }')"
+# Per round: "hello_rps hello_p50 hello_p99", then for the template mock and the Postman mock
+# each "replay_rps rps p50 p99 ratio ratio_to_replay".
+rounds=()
+declare -A url_of=([mock]="${mock_url}" [postman]="${postman_url}")
+for round in $(seq "${ROUNDS}"); do
+    measure_plain hello "${hello_pid}" "http://${hello_address}/"
+    hello_rps="$(field rps "${result}")"
+    line="${hello_rps} $(field p50_us "${result}") $(field p99_us "${result}")"
+    for name in mock postman; do
+        measure_plain "${name}_replay" "${replay_pid[${name}]}" "http://${replay_address[${name}]}/"
+        replay_rps="$(field rps "${result}")"
+        if [[ -n "${PERF:-}" && "${round}" == 1 && "${name}" == mock ]]; then
+            perf record -q -a -C 0 -g -F 499 -o "${PERF}" -- sleep "${DURATION}" 2>/dev/null &
+            perf_pid=$!
+        fi
+        measure_mock "${name}" "${url_of[${name}]}"
+        if [[ -n "${PERF:-}" && "${round}" == 1 && "${name}" == mock ]]; then
+            wait "${perf_pid}" || true
+            say "core 0 during the first round's mock load, by process and library (more: perf report -i ${PERF}):"
+            perf report -i "${PERF}" --no-children --sort comm,dso --stdio -g none 2>/dev/null \
+                | grep '%' | grep -v '^#' | sed -n 1,20p >&2 || true
+        fi
+        rps="$(field rps "${result}")"
+        line+=" ${replay_rps} ${rps} $(field p50_us "${result}") $(field p99_us "${result}")"
+        line+=" $(awk -v m="${rps}" -v h="${hello_rps}" -v r="${replay_rps}" 'BEGIN { printf "%.2f %.2f", m / h, m / r }')"
+    done
     rounds+=("${line}")
-    read -r _ _ _ m _ _ _ p _ <<<"${line}"
+    read -r _ _ _ _ m _ _ _ _ _ p _ <<<"${line}"
     say "round ${round}: hello-world ${hello_rps} requests/s, mock ${m} requests/s, Postman mock ${p} requests/s"
 done
-kill -TERM "${hello_pid}"
-wait "${hello_pid}" 2>/dev/null || true
+kill -TERM "${hello_pid}" "${replay_pid[@]}"
+wait "${hello_pid}" "${replay_pid[@]}" 2>/dev/null || true
 
 # --- the call log: one logged call per answered call ------------------------------------------
 answered=$((answered_by[mock] + answered_by[postman]))
@@ -188,26 +211,35 @@ kill -TERM "${server_pid}"
 wait "${server_pid}" 2>/dev/null || true
 
 # --- the figures ------------------------------------------------------------------------------
-printf '\n%-7s %12s %8s %8s %12s %8s %8s %7s %12s %8s %8s %7s\n' "" "hello-world" "p50 µs" "p99 µs" \
-    "mock" "p50 µs" "p99 µs" "ratio" "Postman mock" "p50 µs" "p99 µs" "ratio"
+columns='%-7s %11s %7s %7s | %10s %10s %7s %7s %5s %6s | %10s %10s %7s %7s %5s %6s\n'
+# shellcheck disable=SC2059 # the format is the one above
+printf "\n${columns}" "" "hello-world" "p50 µs" "p99 µs" "its replay" "mock" "p50 µs" "p99 µs" \
+    "ratio" "/ repl" "its replay" "Postman" "p50 µs" "p99 µs" "ratio" "/ repl"
 for round in "${!rounds[@]}"; do
-    # shellcheck disable=SC2086 # the fields of one round, split on purpose
-    printf '%-7s %12s %8s %8s %12s %8s %8s %7s %12s %8s %8s %7s\n' "round $((round + 1))" ${rounds[${round}]}
+    # shellcheck disable=SC2086,SC2059 # the fields of one round, split on purpose
+    printf "${columns}" "round $((round + 1))" ${rounds[${round}]}
 done
-# The median of the rounds' field `$1` (7: the template mock's ratio, 11: the Postman mock's).
+# The median over the rounds of an awk expression of a round's fields (`$8`: the template mock's
+# ratio, `$14`: the Postman mock's, `$4 / $1`: the template mock's replay to the hello-world).
 median() {
-    printf '%s\n' "${rounds[@]}" | awk -v f="$1" '{ print $f }' | sort -n | awk '{ r[NR] = $1 } END { print r[int((NR + 1) / 2)] }'
+    printf '%s\n' "${rounds[@]}" | awk "{ print $1 }" | sort -n | awk '{ r[NR] = $1 } END { printf "%.2f", r[int((NR + 1) / 2)] }'
 }
 printf 'ratio mock / hello-world: %s, Postman mock / hello-world: %s, the medians of %s rounds (target >= 0.70)\n' \
-    "$(median 7)" "$(median 11)" "${ROUNDS}"
+    "$(median '$8')" "$(median '$14')" "${ROUNDS}"
+printf 'their replays / hello-world: %s and %s; mock / its replay: %s, Postman mock / its replay: %s\n' \
+    "$(median '$4 / $1')" "$(median '$10 / $1')" "$(median '$9')" "$(median '$15')"
 hz="$(getconf CLK_TCK)"
-hello_us="$(awk -v t="${hello_ticks}" -v n="${hello_answered}" -v hz="${hz}" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')"
+# CPU per request of the hello-world or a replay (`$1`), in µs.
+plain_us() {
+    awk -v t="${plain_ticks[$1]}" -v n="${plain_answered[$1]}" -v hz="${hz}" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'
+}
+hello_us="$(plain_us hello)"
 for name in mock postman; do
-    awk -v h="${hello_us}" -v mt="${ticks[${name}]}" -v lt="${lyrebird_ticks[${name}]}" \
-        -v n="${answered_by[${name}]}" -v hz="${hz}" -v name="${name}" '
+    awk -v h="${hello_us}" -v r="$(plain_us "${name}_replay")" -v mt="${ticks[${name}]}" \
+        -v lt="${lyrebird_ticks[${name}]}" -v n="${answered_by[${name}]}" -v hz="${hz}" -v name="${name}" '
         BEGIN {
             m = mt / hz / n * 1e6; l = lt / hz / n * 1e6
-            printf "server CPU per request, all rounds: hello-world %.1f µs, %s %.1f µs (lyrebird %.1f, PostgreSQL %.1f); ratio %.2f\n", h, name, m, l, m - l, h / m
+            printf "server CPU per request, all rounds: hello-world %.1f µs, %s replay %.1f µs, %s %.1f µs (lyrebird %.1f, PostgreSQL %.1f); ratio %.2f, to the replay %.2f\n", h, name, r, name, m, l, m - l, h / m, r / m
         }'
 done
 printf 'calls logged for the mocks: %s (%s), calls answered: %s (%s + %s under load + %s warm-up)\n' \
