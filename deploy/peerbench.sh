@@ -26,9 +26,11 @@
 #    Lyrebird's call log is) on as by default; Prism with --verboseLevel warn (at info its request
 #    lines cost it about two thirds of its rate); Mockoon has no such setting and writes a JSON
 #    line per request, sent to a file, and no log file of its own (-X, as in its container image).
+#    Then `hello --answer` sends Lyrebird's answer (as `curl -si` read it) byte for byte and does
+#    nothing else: the most any server sending that answer could do here, measured the same way.
 # 4. Prints requests/s, p50, p99, server CPU per request and how busy the server kept core 0, for
-#    each, and Lyrebird's ratio to each peer (the budget is at least 10x their requests per
-#    second; docs/performance.md, "Against other mock servers", has the figures).
+#    each, and Lyrebird's ratio and its replay's to each peer (the budget is at least 10x their
+#    requests per second; docs/performance.md, "Against other mock servers", has the figures).
 # A peer that cannot be installed, started or does not answer as expected is skipped with the
 # reason, and the script then exits non-zero: no figure is printed for it. Everything it starts
 # is stopped when it ends.
@@ -235,7 +237,17 @@ lyrebird_pids() {
     fi
 }
 measure Lyrebird "${base}/m/${mock}/orders/42" lyrebird_pids
+curl -sS -i --fail-with-body "${base}/m/${mock}/orders/42" >"${work}/lyrebird.http"
 stop "${lyrebird_pid}"
+
+# --- Lyrebird's replay ------------------------------------------------------------------------
+# A server that sends Lyrebird's answer, byte for byte, and does nothing else (`hello --answer`):
+# the most any server sending that answer could do here.
+replay="Lyrebird's bytes"
+start_hello --answer "${work}/lyrebird.http"
+replay_pids() { echo "${hello_pid}"; }
+measure "${replay}" "http://${hello_address}/orders/42" replay_pids
+stop "${hello_pid}"
 
 # --- the peers --------------------------------------------------------------------------------
 # The peer's server process (node or java, exec'd by taskset and env) and anything it forks.
@@ -322,16 +334,21 @@ for name in "${measured[@]}"; do
     row "${name}" "${rps[${name}]}" "${p50[${name}]}" "${p99[${name}]}" "${cpu_us[${name}]}" \
         "${core_use[${name}]}"
 done
-if [[ -n "${rps[Lyrebird]:-}" ]]; then
+# The ratios of `$1` (Lyrebird, or its replay) to every other measured server.
+ratios() {
+    local ours="$1" name
+    [[ -n "${rps[${ours}]:-}" ]] || return 0
     for name in "${measured[@]}"; do
-        [[ "${name}" == Lyrebird ]] && continue
-        awk -v l="${rps[Lyrebird]}" -v p="${rps[${name}]}" -v lc="${cpu_us[Lyrebird]}" \
-            -v pc="${cpu_us[${name}]}" -v name="${name}" 'BEGIN {
-                printf "ratio Lyrebird / %s: %.1fx requests/s (target >= 10), %.1fx less CPU per request\n",
-                    name, l / p, pc / lc
+        [[ "${name}" == Lyrebird || "${name}" == "${replay}" ]] && continue
+        awk -v l="${rps[${ours}]}" -v p="${rps[${name}]}" -v lc="${cpu_us[${ours}]}" \
+            -v pc="${cpu_us[${name}]}" -v ours="${ours}" -v name="${name}" 'BEGIN {
+                printf "ratio %s / %s: %.1fx requests/s (target for Lyrebird >= 10), %.1fx less CPU per request\n",
+                    ours, name, l / p, pc / lc
             }'
     done
-fi
+}
+ratios Lyrebird
+ratios "${replay}"
 if [[ "${#skipped[@]}" -gt 0 ]]; then
     printf 'not measured: %s\n' "${skipped[@]}"
     exit 1
