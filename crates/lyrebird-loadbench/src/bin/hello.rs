@@ -42,10 +42,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    println!("listening on {}", listener.local_addr()?);
+    // The answer is read first: a file it cannot use stops it before it says it listens.
     let app = match args.answer {
         None => Router::new().route("/", get(|| async { "Hello, World!" })),
         Some(path) => {
@@ -58,6 +55,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             })
         }
     };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    println!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await.context("serving")
 }
 
