@@ -84,10 +84,9 @@ say "Postman mock ${postman_mock} answers ${postman_url}: $(head -c 120 <<<"${wa
 warm_calls=2
 
 # --- the replays: the mocks' answers, sent by a server that does nothing else -----------------
-declare -A replay_address replay_pid
+declare -A url_of=([mock]="${mock_url}" [postman]="${postman_url}") replay_address replay_pid
 for name in mock postman; do
-    url="${mock_url}"; [[ "${name}" == postman ]] && url="${postman_url}"
-    curl -sS -i --fail-with-body "${url}" >"${work}/${name}.http"
+    curl -sS -i --fail-with-body "${url_of[${name}]}" >"${work}/${name}.http"
     warm_calls=$((warm_calls + 1))
     start_hello --answer "${work}/${name}.http"
     replay_address[${name}]="${hello_address}" replay_pid[${name}]="${hello_pid}"
@@ -171,7 +170,6 @@ measure_plain() {
 # Per round: "hello_rps hello_p50 hello_p99", then for the template mock and the Postman mock
 # each "replay_rps rps p50 p99 ratio ratio_to_replay".
 rounds=()
-declare -A url_of=([mock]="${mock_url}" [postman]="${postman_url}")
 for round in $(seq "${ROUNDS}"); do
     measure_plain hello "${hello_pid}" "http://${hello_address}/"
     hello_rps="$(field rps "${result}")"

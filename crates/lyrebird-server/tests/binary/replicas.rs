@@ -445,17 +445,17 @@ async fn three_replicas_behind_haproxy_survive_restarts_a_kill_and_a_database_ou
         .iter()
         .filter(|call| call.answered_by().is_some())
         .count() as u64;
-    let answered = |status, wanted: &str| {
+    let answered_with = |status, wanted: &str| {
         capped_calls
             .iter()
             .filter(|call| matches!(&call.answer, Ok((got, Some(_), code)) if *got == status && code == wanted))
             .count() as u64
     };
-    let refused = answered(StatusCode::TOO_MANY_REQUESTS, "monthly_quota_exceeded");
+    let refused = answered_with(StatusCode::TOO_MANY_REQUESTS, "monthly_quota_exceeded");
     // Near the quota every replica leases a few calls at a time, each lease a round trip to the
     // database. A call waits 0.5 s for one at most: a database stalled longer than that (on a
     // loaded machine, a second or two) has the call refused as uncheckable, never admitted.
-    let unchecked = answered(StatusCode::SERVICE_UNAVAILABLE, "quota_unavailable");
+    let unchecked = answered_with(StatusCode::SERVICE_UNAVAILABLE, "quota_unavailable");
     eprintln!(
         "quota {quota}: {admitted} admitted, {refused} refused, {unchecked} refused as uncheckable, \
          answered by {:?}; answers other than 200: {:?}",
